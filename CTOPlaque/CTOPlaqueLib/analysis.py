@@ -1,0 +1,173 @@
+"""The lesion analysis of the seed paper: contours along the vessel, occlusion length, plaque volume and composition.
+
+Inputs are a CT volume (HU + IJK->RAS), centerline control points in RAS ordered proximal to
+distal, and landmarks P, D (S, E) in RAS. Everything returned is in millimetres and HU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import contours
+from .centerline import Centerline, sample_centerline
+from .composition import (COMPONENTS, HuThresholds, class_sums, percent_of, tube_jacobian,
+                          wall_sample_areas_mm2)
+from .contours import ContourParameters, contour_area_mm2, mean_diameter_mm
+from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
+from .errors import CTOPlaqueInputError
+from .landmarks import landmark_positions_mm
+from .volume_io import Volume
+
+AIR_HU = -500.0
+
+
+@dataclass
+class AnalysisSettings:
+    """Sampling and classification settings. step_mm: distance between cross-sections (<= 0.25 mm)."""
+
+    step_mm: float = 0.25
+    thresholds: HuThresholds = field(default_factory=HuThresholds)
+    max_radius_mm: float = 4.5
+    radial_step_mm: float = 0.05
+    angle_count: int = 72
+    contour: ContourParameters = field(default_factory=ContourParameters)
+
+    def grid(self) -> PolarGrid:
+        return PolarGrid.make(self.max_radius_mm, self.radial_step_mm, self.angle_count)
+
+
+@dataclass
+class VesselProfile:
+    """Per cross-section along the whole centerline. component_areas_mm2: (S, 5), column 0 unclassified."""
+
+    arc_mm: np.ndarray
+    lumen_area_mm2: np.ndarray
+    vessel_area_mm2: np.ndarray
+    component_areas_mm2: np.ndarray
+
+
+@dataclass
+class LesionAnalysis:
+    """Everything measured for one lesion."""
+
+    centerline: Centerline
+    grid: PolarGrid
+    thresholds: HuThresholds
+    landmarks_mm: dict
+    lumen_radii_mm: np.ndarray
+    vessel_radii_mm: np.ndarray
+    profile: VesselProfile
+    occlusion_length_mm: float
+    vessel_volume_mm3: float
+    lumen_volume_mm3: float
+    volumes_mm3: dict
+    unclassified_volume_mm3: float
+    reference: dict
+
+    @property
+    def total_plaque_volume_mm3(self) -> float:
+        """Wall volume between P and D: every component plus the unclassified wall (< -30 HU)."""
+        return float(sum(self.volumes_mm3.values()) + self.unclassified_volume_mm3)
+
+    @property
+    def pav_percent(self) -> dict:
+        """Percent atheroma volume of each component: component / total plaque volume x 100."""
+        total = self.total_plaque_volume_mm3
+        return {name: percent_of(total, volume) for name, volume in self.volumes_mm3.items()}
+
+    @property
+    def noncalcified_volume_mm3(self) -> float:
+        return float(self.volumes_mm3["necrotic_core"] + self.volumes_mm3["fibrofatty"]
+                     + self.volumes_mm3["fibrous"])
+
+    def occlusion_slabs_mm(self) -> np.ndarray:
+        """Length (mm) of centerline between P and D that each cross-section stands for."""
+        return _slab_lengths_mm(self.centerline.arc_mm, self.landmarks_mm["P"], self.landmarks_mm["D"])
+
+
+def _slab_lengths_mm(arc_mm: np.ndarray, start_mm: float, end_mm: float) -> np.ndarray:
+    """Overlap of each section's slab [s - h/2, s + h/2] with [start, end]."""
+    half = 0.5 * (arc_mm[1] - arc_mm[0])
+    return np.clip(np.minimum(arc_mm + half, end_mm) - np.maximum(arc_mm - half, start_mm), 0.0, None)
+
+
+def _check_vessel_in_volume(volume: Volume, centerline: Centerline, central_hu: np.ndarray) -> None:
+    inside = centerline_inside_fraction(volume, centerline)
+    if inside < 0.95:
+        raise CTOPlaqueInputError(
+            f"{100 * (1 - inside):.0f}% of the centerline lies outside the volume; "
+            "the volume does not contain this vessel (wrong series or wrong centerline?)")
+    if np.median(central_hu) < AIR_HU:
+        raise CTOPlaqueInputError("the centerline runs through air, not through a vessel; "
+                                  "check that centerline and volume belong together")
+
+
+def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
+                   settings: AnalysisSettings = AnalysisSettings()) -> LesionAnalysis:
+    """Measure one CTO lesion.
+
+    volume: HU and IJK->RAS. centerline_points_ras: (N, 3) control points, proximal first.
+    landmarks_ras: {"P", "D"[, "S", "E"]} -> RAS point.
+    Lumen is absent between P and D by definition of a total occlusion; elsewhere it is the
+    contrast-filled region of sections whose central HU reaches ``contour.lumen_min_hu``.
+    """
+    if settings.step_mm > 0.25:
+        raise CTOPlaqueInputError("cross-section step must be at most 0.25 mm")
+    centerline = sample_centerline(centerline_points_ras, settings.step_mm)
+    grid = settings.grid()
+    samples_hu = sample_sections(volume, centerline, grid, order=1)
+    central_hu = contours.central_lumen_hu(samples_hu, grid)
+    _check_vessel_in_volume(volume, centerline, central_hu)
+    landmarks_mm = landmark_positions_mm(centerline, landmarks_ras)
+    arc = centerline.arc_mm
+    in_occlusion = (arc >= landmarks_mm["P"]) & (arc <= landmarks_mm["D"])
+    lumen_present = (central_hu >= settings.contour.lumen_min_hu) & ~in_occlusion
+    lumen_radii = contours.detect_lumen(samples_hu, grid, lumen_present, settings.step_mm, settings.contour)
+    vessel_radii = contours.detect_vessel_wall(samples_hu, grid, lumen_radii, settings.step_mm, settings.contour)
+
+    voxel_hu = sample_sections(volume, centerline, grid, order=0)
+    classes = settings.thresholds.classify(voxel_hu)
+    wall_areas = wall_sample_areas_mm2(grid, lumen_radii, vessel_radii)
+    profile = VesselProfile(arc, contour_area_mm2(lumen_radii), contour_area_mm2(vessel_radii),
+                            class_sums(classes, wall_areas))
+
+    slabs = _slab_lengths_mm(arc, landmarks_mm["P"], landmarks_mm["D"])
+    lesion = np.flatnonzero(slabs > 0)
+    jacobian = tube_jacobian(grid, centerline, lesion)
+    lesion_volumes = (class_sums(classes[lesion], wall_areas[lesion] * jacobian) * slabs[lesion, None]).sum(axis=0)
+    vessel_volume = _volume_inside_mm3(grid, vessel_radii[lesion], jacobian, slabs[lesion])
+    lumen_volume = _volume_inside_mm3(grid, lumen_radii[lesion], jacobian, slabs[lesion])
+
+    return LesionAnalysis(
+        centerline=centerline, grid=grid, thresholds=settings.thresholds, landmarks_mm=landmarks_mm,
+        lumen_radii_mm=lumen_radii, vessel_radii_mm=vessel_radii, profile=profile,
+        occlusion_length_mm=float(landmarks_mm["D"] - landmarks_mm["P"]),
+        vessel_volume_mm3=vessel_volume, lumen_volume_mm3=lumen_volume,
+        volumes_mm3={name: float(v) for name, v in zip(COMPONENTS, lesion_volumes[1:])},
+        unclassified_volume_mm3=float(lesion_volumes[0]),
+        reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii),
+    )
+
+
+def _volume_inside_mm3(grid: PolarGrid, radii_mm: np.ndarray, jacobian: np.ndarray, slabs_mm: np.ndarray) -> float:
+    inside = wall_sample_areas_mm2(grid, np.zeros_like(radii_mm), radii_mm)
+    return float(np.sum(np.sum(inside * jacobian, axis=(1, 2)) * slabs_mm))
+
+
+def _reference_sections(landmarks_mm: dict, arc_mm: np.ndarray, lumen_radii: np.ndarray,
+                        vessel_radii: np.ndarray) -> dict:
+    """Lumen area, vessel area and mean lumen diameter at the reference landmarks S and E."""
+    reference = {}
+    for label in ("S", "E"):
+        if label not in landmarks_mm:
+            continue
+        index = int(np.argmin(np.abs(arc_mm - landmarks_mm[label])))
+        reference[label] = {
+            "position_mm": float(landmarks_mm[label]),
+            "lumen_area_mm2": float(contour_area_mm2(lumen_radii[index])),
+            "vessel_area_mm2": float(contour_area_mm2(vessel_radii[index])),
+            "mean_lumen_diameter_mm": float(mean_diameter_mm(lumen_radii[index])),
+        }
+    return reference

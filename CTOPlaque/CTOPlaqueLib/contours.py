@@ -1,0 +1,240 @@
+"""Lumen and outer vessel-wall contours in polar cross-sections.
+
+Each contour is a radius per (section, angle), in millimetres from the centerline.
+
+Method, and why (outer wall). A CT scanner blurs the step between wall (30..1000 HU) and
+epicardial fat (about -100 HU) with a roughly Gaussian point-spread function. A fixed cut such as
+-30 HU then lies where the blurred profile has fallen almost to fat, about one blur sigma outside
+the true edge, and inflates the area by tens of percent in a 2 mm radius vessel. The true edge of a
+blurred step is its inflection point, where the intensity falls fastest, whatever the wall's HU.
+So, along each ray:
+  1. the edge strength is the radial intensity decrease, -dI/dr, of the profile smoothed with a
+     0.1 mm Gaussian derivative, kept only at its local maxima along the ray;
+  2. a position qualifies as the wall/fat edge only if the profile reaches fat (< -30 HU) within
+     0.3..0.7 mm (about one to two blur sigmas) outside it, and lies before the ray re-enters tissue
+     after fat. This rejects the lumen/wall edge, the wall/myocardium contact (no fat in between) and
+     the far edge of a neighbouring contrast-filled structure;
+  3. the contour is the closed path around the section that maximizes the summed edge strength,
+     with a bounded radius change per angle step (dynamic programming on the polar image, the
+     optimal-path approach of IVUS and CT border detection). Where no edge qualifies, e.g. against
+     the myocardium, the path bridges smoothly from its neighbours instead of leaking;
+  4. the radii are refined to sub-sample precision and smoothed along the vessel.
+The lumen contour is found the same way, as the steepest fall from contrast (the profile inside
+still at least 60% of the section's central lumen intensity). Both contours are finally moved
+out by sigma^2 / (2 r), the inward shift of the steepest slope of a blurred convex boundary, with
+the scanner's blur sigma measured on the edges themselves (``edge_blur_sigma_mm``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .crosssection import PolarGrid
+
+FAT_UPPER_HU = -30.0
+
+
+@dataclass
+class ContourParameters:
+    """Tuning of contour detection (millimetres and HU)."""
+
+    profile_sigma_mm: float = 0.1
+    fat_probe_near_mm: float = 0.3
+    fat_probe_far_mm: float = 0.7
+    fat_upper_hu: float = FAT_UPPER_HU
+    lumen_min_hu: float = 200.0
+    lumen_probe_mm: float = 0.3
+    lumen_fraction: float = 0.6
+    min_wall_mm: float = 0.3
+    peak_window_mm: float = 0.15
+    step_probe_mm: float = 0.8
+    max_blur_sigma_mm: float = 0.8
+    max_slope_mm_per_rad: float = 1.5
+    jump_penalty: float = 0.02
+    along_vessel_sigma_mm: float = 0.5
+
+
+def _shift_outward(values: np.ndarray, count: int) -> np.ndarray:
+    """values[..., r + count] (edge-padded), i.e. the profile ``count`` samples further out."""
+    if count == 0:
+        return values
+    padded = np.concatenate([values, np.repeat(values[..., -1:], count, axis=-1)], axis=-1)
+    return padded[..., count:]
+
+
+def _shift_inward(values: np.ndarray, count: int) -> np.ndarray:
+    """values[..., r - count] (edge-padded)."""
+    if count == 0:
+        return values
+    padded = np.concatenate([np.repeat(values[..., :1], count, axis=-1), values], axis=-1)
+    return padded[..., :values.shape[-1]]
+
+
+def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -> np.ndarray:
+    """Radius index per angle maximizing the summed score of a closed path, for every section.
+
+    score: (S, A, R). Between neighbouring angles the index changes by at most ``max_jump``, each
+    unit of change costing ``jump_penalty``. Closure is enforced approximately by running the
+    dynamic programme over three turns and keeping the middle one.
+    Returns (S, A) integer indices.
+    """
+    sections, angles, radii = score.shape
+    tripled = np.concatenate([score, score, score], axis=1)
+    shifts = np.arange(-max_jump, max_jump + 1)
+    penalties = jump_penalty * np.abs(shifts)
+    accumulated = tripled[:, 0, :].astype(np.float64)
+    back = np.empty((sections, 3 * angles, radii), np.int8)
+    for step in range(1, 3 * angles):
+        padded = np.pad(accumulated, ((0, 0), (max_jump, max_jump)), constant_values=-np.inf)
+        candidates = np.stack([padded[:, max_jump + s: max_jump + s + radii] - p
+                               for s, p in zip(shifts, penalties)], axis=-1)
+        choice = np.argmax(candidates, axis=-1)
+        back[:, step, :] = choice
+        accumulated = np.take_along_axis(candidates, choice[..., None], axis=-1)[..., 0] + tripled[:, step, :]
+    path = np.empty((sections, 3 * angles), np.int64)
+    path[:, -1] = np.argmax(accumulated, axis=1)
+    rows = np.arange(sections)
+    for step in range(3 * angles - 1, 0, -1):
+        path[:, step - 1] = path[:, step] + shifts[back[rows, step, path[:, step]]]
+    return path[:, angles:2 * angles]
+
+
+def _subsample_peak(strength: np.ndarray, index: np.ndarray, grid: PolarGrid) -> np.ndarray:
+    """Radius (mm) of the strength peak near ``index``, refined by a parabola through three samples."""
+    last = strength.shape[-1] - 1
+    centre = np.clip(index, 1, last - 1)
+    left = np.take_along_axis(strength, (centre - 1)[..., None], axis=-1)[..., 0]
+    mid = np.take_along_axis(strength, centre[..., None], axis=-1)[..., 0]
+    right = np.take_along_axis(strength, (centre + 1)[..., None], axis=-1)[..., 0]
+    curvature = left - 2.0 * mid + right
+    is_peak = (curvature < 0) & (mid >= left) & (mid >= right)
+    offset = np.where(is_peak, 0.5 * (left - right) / np.where(curvature < 0, curvature, -1.0), 0.0)
+    return grid.radii_mm[0] + (np.where(is_peak, centre, index) + np.clip(offset, -0.5, 0.5)) * grid.radial_step_mm
+
+
+def _smooth_along_vessel(radii_mm: np.ndarray, valid: np.ndarray, sigma_sections: float) -> np.ndarray:
+    """Median (5 sections) then Gaussian smoothing along the vessel, over valid sections only."""
+    if sigma_sections <= 0 or not np.any(valid):
+        return radii_mm
+    median = radii_mm.copy()
+    median[valid] = ndimage.median_filter(radii_mm[valid], size=(5, 1), mode="nearest")
+    weights = valid.astype(float)[:, None] * np.ones(radii_mm.shape[1])
+    numerator = ndimage.gaussian_filter1d(np.where(valid[:, None], median, 0.0), sigma_sections, axis=0,
+                                          mode="nearest")
+    denominator = ndimage.gaussian_filter1d(weights, sigma_sections, axis=0, mode="nearest")
+    smoothed = np.where(denominator > 1e-6, numerator / np.maximum(denominator, 1e-6), median)
+    return np.where(valid[:, None], smoothed, radii_mm)
+
+
+def _profile_and_strength(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters):
+    sigma = params.profile_sigma_mm / grid.radial_step_mm
+    smooth = ndimage.gaussian_filter1d(samples_hu, sigma, axis=-1, mode="nearest")
+    derivative = ndimage.gaussian_filter1d(samples_hu, sigma, axis=-1, order=1, mode="nearest")
+    return smooth, np.maximum(-derivative / grid.radial_step_mm, 0.0)
+
+
+def _closed_contour(smooth: np.ndarray, strength: np.ndarray, allowed: np.ndarray, grid: PolarGrid,
+                    params: ContourParameters) -> np.ndarray:
+    """Optimal closed path through the allowed edges, normalized per section; radii in mm.
+
+    Only local maxima of the edge strength (within +/- ``peak_window_mm`` along the ray) count as
+    edges: the flank of a strong neighbouring edge (lumen, calcium) is not an edge of its own.
+    """
+    window = 2 * int(round(params.peak_window_mm / grid.radial_step_mm)) + 1
+    is_peak = strength >= ndimage.maximum_filter1d(strength, window, axis=-1, mode="nearest")
+    masked = np.where(allowed & is_peak, strength, 0.0)
+    ray_peaks = masked.max(axis=-1)
+    scale = np.maximum(np.percentile(ray_peaks, 90, axis=1), 1e-6)[:, None, None]
+    score = np.minimum(masked / scale, 1.5)
+    max_jump = max(1, int(np.ceil(params.max_slope_mm_per_rad * grid.angle_step_rad / grid.radial_step_mm)))
+    index = optimal_closed_path(score, max_jump, params.jump_penalty)
+    radii = _subsample_peak(masked, index, grid)
+    sigma = edge_blur_sigma_mm(smooth, masked, index, grid, params)
+    return radii + sigma ** 2 / (2.0 * np.maximum(radii, grid.radial_step_mm))
+
+
+def edge_blur_sigma_mm(smooth: np.ndarray, masked_strength: np.ndarray, index: np.ndarray, grid: PolarGrid,
+                       params: ContourParameters) -> float:
+    """Scanner blur (Gaussian sigma, mm) measured on the detected edges themselves.
+
+    A step of height C blurred by a Gaussian of sigma s has a peak slope C / (sqrt(2 pi) s). C is read
+    0.8 mm either side of each detected edge; the median over all edges is robust to the odd
+    neighbouring structure. The 0.1 mm radial smoothing of the profile is removed in quadrature.
+    Used to undo the inward shift of the steepest-slope point of a blurred convex boundary,
+    sigma^2 / (2 r) (Gaussian-blurred disc of radius r), which is 1 to 3% of area otherwise.
+    """
+    reach = int(round(params.step_probe_mm / grid.radial_step_mm))
+    last = smooth.shape[-1] - 1
+    inner = np.take_along_axis(smooth, np.clip(index - reach, 0, last)[..., None], axis=-1)[..., 0]
+    outer = np.take_along_axis(smooth, np.clip(index + reach, 0, last)[..., None], axis=-1)[..., 0]
+    peak = np.take_along_axis(masked_strength, index[..., None], axis=-1)[..., 0]
+    usable = (peak > 0) & (inner - outer > 0)
+    if np.count_nonzero(usable) < 8:
+        return 0.0
+    sigma = np.median((inner - outer)[usable] / (np.sqrt(2.0 * np.pi) * peak[usable]))
+    sigma_sq = sigma ** 2 - params.profile_sigma_mm ** 2
+    return float(np.sqrt(np.clip(sigma_sq, 0.0, params.max_blur_sigma_mm ** 2)))
+
+
+def central_lumen_hu(samples_hu: np.ndarray, grid: PolarGrid, radius_mm: float = 0.5) -> np.ndarray:
+    """Median HU within ``radius_mm`` of the centerline, per section: the lumen's contrast if any."""
+    inner = grid.radii_mm <= radius_mm
+    return np.median(samples_hu[:, :, inner].reshape(len(samples_hu), -1), axis=1)
+
+
+def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndarray, section_step_mm: float,
+                 params: ContourParameters = ContourParameters()) -> np.ndarray:
+    """Lumen radius (mm) per (section, angle); 0 where ``lumen_present`` is False.
+
+    samples_hu: trilinear polar samples (S, A, R). The edge is the steepest fall along the ray from
+    contrast (profile 0.3 mm inside at least 75% of the central lumen HU).
+    """
+    radii = np.zeros(samples_hu.shape[:2])
+    if not np.any(lumen_present):
+        return radii
+    present = samples_hu[lumen_present]
+    smooth, strength = _profile_and_strength(present, grid, params)
+    centre = central_lumen_hu(present, grid)[:, None, None]
+    inside = _shift_inward(smooth, int(round(params.lumen_probe_mm / grid.radial_step_mm)))
+    allowed = inside >= params.lumen_fraction * centre
+    radii[lumen_present] = _closed_contour(smooth, strength, allowed, grid, params)
+    sigma_sections = params.along_vessel_sigma_mm / section_step_mm
+    return np.where(lumen_present[:, None], _smooth_along_vessel(radii, lumen_present, sigma_sections), 0.0)
+
+
+def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: np.ndarray,
+                       section_step_mm: float, params: ContourParameters = ContourParameters()) -> np.ndarray:
+    """Outer vessel-wall radius (mm) per (section, angle): the wall/epicardial-fat edge (see module doc)."""
+    smooth, strength = _profile_and_strength(samples_hu, grid, params)
+    is_fat = smooth < params.fat_upper_hu
+    near = int(round(params.fat_probe_near_mm / grid.radial_step_mm))
+    far = int(round(params.fat_probe_far_mm / grid.radial_step_mm))
+    fat_beyond = np.zeros_like(is_fat)
+    for offset in range(near, far + 1):
+        fat_beyond |= _shift_outward(is_fat, offset)
+    count = samples_hu.shape[-1]
+    index = np.arange(count)
+    first_fat = np.where(is_fat.any(axis=-1), is_fat.argmax(axis=-1), count)
+    back_in_tissue = (smooth > 0.0) & (index > first_fat[..., None])
+    reentry = np.where(back_in_tissue.any(axis=-1), back_in_tissue.argmax(axis=-1), count)
+    allowed = (fat_beyond & (index < reentry[..., None])
+               & (grid.radii_mm >= lumen_radii_mm[..., None] + params.min_wall_mm))
+    radii = _closed_contour(smooth, strength, allowed, grid, params)
+    radii = np.maximum(radii, lumen_radii_mm + params.min_wall_mm)
+    sigma_sections = params.along_vessel_sigma_mm / section_step_mm
+    valid = np.ones(len(radii), bool)
+    return np.maximum(_smooth_along_vessel(radii, valid, sigma_sections), lumen_radii_mm + params.min_wall_mm)
+
+
+def contour_area_mm2(radii_mm: np.ndarray) -> np.ndarray:
+    """Area (mm^2) enclosed by polar contours r(theta) sampled at equal angles: 1/2 sum r^2 dtheta."""
+    return 0.5 * np.sum(radii_mm ** 2, axis=-1) * (2.0 * np.pi / radii_mm.shape[-1])
+
+
+def mean_diameter_mm(radii_mm: np.ndarray) -> np.ndarray:
+    """Mean of the diameters through the centre, r(theta) + r(theta + pi), over theta."""
+    half = radii_mm.shape[-1] // 2
+    return np.mean(radii_mm[..., :half] + radii_mm[..., half:2 * half], axis=-1)

@@ -1,0 +1,85 @@
+"""Slicer markups JSON (``.mrk.json``) files to and from RAS point arrays.
+
+Slicer writes control points in LPS by default and in RAS on request; the
+``coordinateSystem`` field says which. Points returned here are always RAS millimetres.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CTOPlaqueInputError
+
+MARKUPS_SCHEMA = ("https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/"
+                  "Resources/Schema/markups-schema-v1.0.3.json#")
+_LPS_RAS_FLIP = np.array([-1.0, -1.0, 1.0])
+
+
+@dataclass
+class Markups:
+    """Control points of one markups node: type ("Curve", "Fiducial", ...), labels, RAS positions (N x 3)."""
+
+    markup_type: str
+    labels: list
+    points_ras: np.ndarray
+
+
+def read_markups(path: str) -> Markups:
+    """Read the first markups node of a ``.mrk.json`` file; positions converted to RAS."""
+    if not os.path.isfile(path):
+        raise CTOPlaqueInputError(f"markups file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        markup = document["markups"][0]
+        system = markup.get("coordinateSystem", "LPS").upper()
+        points = [p for p in markup.get("controlPoints", []) if p.get("positionStatus", "defined") == "defined"]
+        labels = [str(p.get("label", "")) for p in points]
+        positions = np.array([p["position"] for p in points], float).reshape(-1, 3)
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        raise CTOPlaqueInputError(f"{path} is not a Slicer markups JSON file") from None
+    if system not in ("LPS", "RAS"):
+        raise CTOPlaqueInputError(f"{path}: unknown coordinateSystem {system!r} (expected LPS or RAS)")
+    if system == "LPS":
+        positions = positions * _LPS_RAS_FLIP
+    return Markups(markup_type=str(markup.get("type", "Fiducial")), labels=labels, points_ras=positions)
+
+
+def markups_document(markup_type: str, points_ras, labels=None, coordinate_system: str = "LPS",
+                     color=None) -> dict:
+    """A markups JSON document (as Slicer writes it) for a Curve or Fiducial node."""
+    points_ras = np.asarray(points_ras, float).reshape(-1, 3)
+    flip = _LPS_RAS_FLIP if coordinate_system == "LPS" else np.ones(3)
+    labels = labels if labels is not None else [f"{markup_type[0]}-{i + 1}" for i in range(len(points_ras))]
+    control_points = [
+        {"id": str(i + 1), "label": label, "description": "", "associatedNodeID": "",
+         "position": [float(v) for v in point * flip],
+         "orientation": [-1.0, -0.0, -0.0, -0.0, -1.0, -0.0, 0.0, 0.0, 1.0],
+         "selected": True, "locked": False, "visibility": True, "positionStatus": "defined"}
+        for i, (label, point) in enumerate(zip(labels, points_ras))]
+    markup = {"type": markup_type, "coordinateSystem": coordinate_system, "coordinateUnits": "mm",
+              "locked": False, "labelFormat": "%N-%d", "controlPoints": control_points}
+    if color is not None:
+        markup["display"] = {"visibility": True, "color": list(color), "selectedColor": list(color)}
+    return {"@schema": MARKUPS_SCHEMA, "markups": [markup]}
+
+
+def landmarks_by_label(markups: Markups, required=("P", "D"), optional=("S", "E"), source: str = "landmarks") -> dict:
+    """Map landmark label -> RAS point; every required label must be present exactly once."""
+    found = {}
+    for label, point in zip(markups.labels, markups.points_ras):
+        key = label.strip().upper()
+        if key in required + optional:
+            if key in found:
+                raise CTOPlaqueInputError(f"{source}: landmark {key} is placed more than once")
+            found[key] = point
+    missing = [label for label in required if label not in found]
+    if missing:
+        raise CTOPlaqueInputError(
+            f"{source}: missing landmark {' and '.join(missing)} (control points must be labelled "
+            f"P and D, optionally S and E; found {', '.join(markups.labels) or 'none'})")
+    return found

@@ -1,0 +1,31 @@
+# Quick start: `make demo` and `make test` each set themselves up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR := demo_output
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m CTOPlaqueLib.cli phantom --out $(DEMO_DIR)/case
+	$(PY) -m CTOPlaqueLib.cli analyze $(DEMO_DIR)/case/ccta.nrrd \
+	    --centerline $(DEMO_DIR)/case/centerline.mrk.json \
+	    --landmarks $(DEMO_DIR)/case/landmarks.mrk.json \
+	    --lesion-id demo-lesion --patient-id demo-patient --out $(DEMO_DIR)/results
+	@echo "Sample case: $(DEMO_DIR)/case   Results: $(DEMO_DIR)/results"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/bench_analyze.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
