@@ -61,14 +61,14 @@ class LesionAnalysis:
     profile: VesselProfile
     occlusion_length_mm: float
     vessel_volume_mm3: float
-    lumen_volume_mm3: float
     volumes_mm3: dict
     unclassified_volume_mm3: float
     reference: dict
 
     @property
     def total_plaque_volume_mm3(self) -> float:
-        """Wall volume between P and D: every component plus the unclassified wall (< -30 HU)."""
+        """Vessel minus lumen volume between P and D, where a total occlusion has no lumen: every
+        component plus the unclassified wall (< -30 HU)."""
         return float(sum(self.volumes_mm3.values()) + self.unclassified_volume_mm3)
 
     @property
@@ -110,8 +110,9 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
 
     volume: HU and IJK->RAS. centerline_points_ras: (N, 3) control points, proximal first.
     landmarks_ras: {"P", "D"[, "S", "E"]} -> RAS point.
-    Lumen is absent between P and D by definition of a total occlusion; elsewhere it is the
-    contrast-filled region of sections whose central HU reaches ``contour.lumen_min_hu``.
+    Lumen is absent between P and D by definition of a total occlusion, so the plaque there is the
+    whole vessel cross-section; elsewhere the lumen is the contrast-filled region of sections whose
+    central HU reaches ``contour.lumen_min_hu`` (profile and reference sections).
     """
     if settings.step_mm > 0.25:
         raise CTOPlaqueInputError("cross-section step must be at most 0.25 mm")
@@ -136,24 +137,18 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     slabs = _slab_lengths_mm(arc, landmarks_mm["P"], landmarks_mm["D"])
     lesion = np.flatnonzero(slabs > 0)
     jacobian = tube_jacobian(grid, centerline, lesion)
-    lesion_volumes = (class_sums(classes[lesion], wall_areas[lesion] * jacobian) * slabs[lesion, None]).sum(axis=0)
-    vessel_volume = _volume_inside_mm3(grid, vessel_radii[lesion], jacobian, slabs[lesion])
-    lumen_volume = _volume_inside_mm3(grid, lumen_radii[lesion], jacobian, slabs[lesion])
+    occluded_wall_areas = wall_sample_areas_mm2(grid, np.zeros_like(vessel_radii[lesion]), vessel_radii[lesion])
+    lesion_volumes = (class_sums(classes[lesion], occluded_wall_areas * jacobian) * slabs[lesion, None]).sum(axis=0)
 
     return LesionAnalysis(
         centerline=centerline, grid=grid, thresholds=settings.thresholds, landmarks_mm=landmarks_mm,
         lumen_radii_mm=lumen_radii, vessel_radii_mm=vessel_radii, profile=profile,
         occlusion_length_mm=float(landmarks_mm["D"] - landmarks_mm["P"]),
-        vessel_volume_mm3=vessel_volume, lumen_volume_mm3=lumen_volume,
+        vessel_volume_mm3=float(lesion_volumes.sum()),
         volumes_mm3={name: float(v) for name, v in zip(COMPONENTS, lesion_volumes[1:])},
         unclassified_volume_mm3=float(lesion_volumes[0]),
         reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii),
     )
-
-
-def _volume_inside_mm3(grid: PolarGrid, radii_mm: np.ndarray, jacobian: np.ndarray, slabs_mm: np.ndarray) -> float:
-    inside = wall_sample_areas_mm2(grid, np.zeros_like(radii_mm), radii_mm)
-    return float(np.sum(np.sum(inside * jacobian, axis=(1, 2)) * slabs_mm))
 
 
 def _reference_sections(landmarks_mm: dict, arc_mm: np.ndarray, lumen_radii: np.ndarray,

@@ -1,0 +1,101 @@
+"""``ctoplaque`` command line: analyze a lesion, or write the sample phantom case.
+
+Bad input ends with one line ``error: ...`` on stderr and exit status 2; nothing is left behind
+in the output folder. Set CTOPLAQUE_DEBUG=1 to see a traceback for unexpected failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .analysis import AnalysisSettings, analyze_lesion
+from .composition import HuThresholds
+from .errors import CTOPlaqueInputError
+from .export import check_identifier, input_provenance
+from .lesion_files import write_lesion_files
+from .markups_io import landmarks_by_label, read_markups
+from .phantom import PhantomSpec, generate_phantom, write_phantom
+from .volume_io import read_volume
+
+EXIT_INPUT_ERROR = 2
+
+
+def _default_lesion_id(volume_path: str) -> str:
+    name = os.path.basename(os.path.normpath(volume_path))
+    for suffix in (".nii.gz", ".nrrd", ".nhdr", ".nii", ".mha", ".mhd"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def run_analyze(args) -> int:
+    lesion_id = check_identifier(args.lesion_id or _default_lesion_id(args.volume), "lesion ID")
+    patient_id = check_identifier(args.patient_id or lesion_id, "patient ID")
+    settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
+    volume = read_volume(args.volume)
+    centerline = read_markups(args.centerline)
+    landmarks = landmarks_by_label(read_markups(args.landmarks), source=args.landmarks)
+    analysis = analyze_lesion(volume, centerline.points_ras, landmarks, settings)
+    inputs = input_provenance({"volume": args.volume, "centerline": args.centerline, "landmarks": args.landmarks})
+    paths = write_lesion_files(args.out, volume, analysis, lesion_id, patient_id, inputs, args.observer)
+    document = paths["document"]
+    print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
+          f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
+          + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
+    print(f"results written to {os.path.abspath(args.out)}")
+    return 0
+
+
+def run_phantom(args) -> int:
+    spec = PhantomSpec(shape=args.shape, seed=args.seed, proximal_cap=args.cap)
+    paths = write_phantom(generate_phantom(spec), args.out)
+    print(f"sample case written to {os.path.abspath(args.out)} ({', '.join(os.path.basename(p) for p in paths.values())})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctoplaque", description="Quantitative CCTA of chronic total occlusions.")
+    parser.add_argument("--version", action="version", version=f"ctoplaque {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    analyze = commands.add_parser("analyze", help="occlusion length, plaque volume and composition of one lesion")
+    analyze.add_argument("volume", help="CCTA volume: NRRD, NIfTI, MHA file or DICOM series folder")
+    analyze.add_argument("--centerline", required=True, help="markups curve (.mrk.json), proximal to distal")
+    analyze.add_argument("--landmarks", required=True, help="markups points labelled P, D (S, E optional)")
+    analyze.add_argument("--out", required=True, help="output folder")
+    analyze.add_argument("--lesion-id", default="", help="lesion ID (default: volume file name)")
+    analyze.add_argument("--patient-id", default="", help="patient ID (default: lesion ID)")
+    analyze.add_argument("--observer", default="", help="who placed the landmarks (for reproducibility studies)")
+    analyze.add_argument("--thresholds-hu", default="-30,76,131,351",
+                         help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium")
+    analyze.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (<= 0.25 mm)")
+    analyze.set_defaults(run=run_analyze)
+
+    phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
+    phantom.add_argument("--out", required=True, help="output folder")
+    phantom.add_argument("--shape", choices=["straight", "curved", "bend"], default="curved")
+    phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
+    phantom.add_argument("--seed", type=int, default=1, help="noise seed")
+    phantom.set_defaults(run=run_phantom)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CTOPlaqueInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except (OSError, MemoryError) as error:
+        if os.environ.get("CTOPLAQUE_DEBUG"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Per-lesion export: ``lesion.json`` (schema ctoplaque.lesion/1), the flat cohort row and the profile table.
+
+Every number comes from a LesionAnalysis; this module only names, rounds nothing and writes.
+Text cells that a spreadsheet would run as a formula (=, +, -, @ first) are neutralized.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import os
+import re
+
+import numpy as np
+
+from . import SOFTWARE_NAME, __version__
+from .analysis import LesionAnalysis
+from .composition import COMPONENTS, UNCLASSIFIED, percent_of
+from .errors import CTOPlaqueInputError
+
+LESION_SCHEMA = "ctoplaque.lesion/1"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_identifier(value: str, what: str) -> str:
+    """An ID used in file names: letters, digits, '.', '_' and '-', starting with a letter or digit."""
+    if not _SAFE_ID.match(value or ""):
+        raise CTOPlaqueInputError(
+            f"{what} {value!r} may hold only letters, digits, '.', '_' and '-' (and start with a letter or digit)")
+    return value
+
+
+def sha256_of_path(path: str) -> str:
+    """SHA-256 of a file, or of a folder's files (sorted by relative name; name and content hashed)."""
+    digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for root, _, names in sorted(os.walk(path)):
+            for name in sorted(names):
+                full = os.path.join(root, name)
+                digest.update(os.path.relpath(full, path).encode())
+                _update_with_file(digest, full)
+    else:
+        _update_with_file(digest, path)
+    return digest.hexdigest()
+
+
+def _update_with_file(digest, path: str) -> None:
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+
+
+def input_provenance(paths: dict) -> dict:
+    """role -> {"file": base name, "sha256": ...} for each input path (None entries skipped)."""
+    return {role: {"file": os.path.basename(os.path.normpath(path)), "sha256": sha256_of_path(path)}
+            for role, path in paths.items() if path}
+
+
+def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, inputs: dict,
+                    observer: str = "") -> dict:
+    """The lesion.json document."""
+    total = analysis.total_plaque_volume_mm3
+    return {
+        "schema": LESION_SCHEMA,
+        "lesion_id": lesion_id,
+        "patient_id": patient_id,
+        "observer": observer,
+        "occlusion_length_mm": analysis.occlusion_length_mm,
+        "total_plaque_volume_mm3": total,
+        "vessel_volume_mm3": analysis.vessel_volume_mm3,
+        "volumes_mm3": dict(analysis.volumes_mm3),
+        "pav_percent": analysis.pav_percent,
+        "noncalcified_volume_mm3": analysis.noncalcified_volume_mm3,
+        "noncalcified_pav_percent": percent_of(total, analysis.noncalcified_volume_mm3),
+        "unclassified_volume_mm3": analysis.unclassified_volume_mm3,
+        "unclassified_pav_percent": percent_of(total, analysis.unclassified_volume_mm3),
+        "thresholds_hu": analysis.thresholds.ranges_hu(),
+        "landmarks_mm": dict(analysis.landmarks_mm),
+        "reference": analysis.reference,
+        "centerline_length_mm": analysis.centerline.length_mm,
+        "settings": {"section_step_mm": analysis.centerline.step_mm,
+                     "radial_step_mm": analysis.grid.radial_step_mm,
+                     "angles_per_section": len(analysis.grid.angles_rad)},
+        "software": {"name": SOFTWARE_NAME, "version": __version__},
+        "inputs": inputs,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def flat_row(document: dict) -> dict:
+    """One cohort-format row (column -> value) from a lesion document."""
+    row = {"lesion_id": document["lesion_id"], "patient_id": document["patient_id"],
+           "observer": document.get("observer", ""),
+           "occlusion_length_mm": document["occlusion_length_mm"],
+           "total_plaque_volume_mm3": document["total_plaque_volume_mm3"],
+           "vessel_volume_mm3": document["vessel_volume_mm3"]}
+    for name in COMPONENTS:
+        row[f"{name}_volume_mm3"] = document["volumes_mm3"][name]
+        row[f"{name}_pav"] = document["pav_percent"][name]
+    row["noncalcified_volume_mm3"] = document["noncalcified_volume_mm3"]
+    row["noncalcified_pav"] = document["noncalcified_pav_percent"]
+    row["unclassified_volume_mm3"] = document["unclassified_volume_mm3"]
+    for label, values in sorted(document["reference"].items()):
+        for key in ("lumen_area_mm2", "vessel_area_mm2", "mean_lumen_diameter_mm"):
+            row[f"reference_{label}_{key}"] = values[key]
+    row["software_version"] = document["software"]["version"]
+    return row
+
+
+def spreadsheet_safe(value):
+    """Text that a spreadsheet would evaluate as a formula gets a leading apostrophe; numbers pass."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def write_rows_csv(path: str, rows: list) -> None:
+    """Write dict rows (same keys) as CSV, text cells neutralized for spreadsheets."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
+
+
+def profile_rows(analysis: LesionAnalysis) -> list:
+    """One row per cross-section: distance, lumen and vessel area, area of each component."""
+    profile = analysis.profile
+    in_occlusion = (profile.arc_mm >= analysis.landmarks_mm["P"]) & (profile.arc_mm <= analysis.landmarks_mm["D"])
+    names = (UNCLASSIFIED,) + COMPONENTS
+    rows = []
+    for index, distance in enumerate(profile.arc_mm):
+        row = {"distance_mm": float(distance),
+               "lumen_area_mm2": float(profile.lumen_area_mm2[index]),
+               "vessel_area_mm2": float(profile.vessel_area_mm2[index]),
+               "plaque_area_mm2": float(profile.vessel_area_mm2[index] - profile.lumen_area_mm2[index])}
+        for column, name in enumerate(names):
+            row[f"{name}_area_mm2"] = float(profile.component_areas_mm2[index, column])
+        row["in_occlusion"] = int(in_occlusion[index])
+        rows.append(row)
+    return rows
+
+
+def profile_component_areas(analysis: LesionAnalysis) -> dict:
+    """Component name -> area (mm^2) per section, for plots."""
+    return {name: analysis.profile.component_areas_mm2[:, index + 1] for index, name in enumerate(COMPONENTS)}
+

@@ -1,0 +1,73 @@
+"""The lesion's plaque composition as a voxel labelmap on the CT grid (for the overlay and the .seg.nrrd)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .analysis import LesionAnalysis
+from .volume_io import Volume
+
+
+@dataclass
+class Labelmap:
+    """Labels [k, j, i] (0 none, 1..4 = COMPONENTS) on a sub-box of the CT grid, with that box's IJK->RAS."""
+
+    labels: np.ndarray
+    ijk_to_ras: np.ndarray
+
+
+def _lesion_box_ijk(volume: Volume, centres_ras: np.ndarray, reach_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    ras_to_ijk = volume.ras_to_ijk()
+    centres_ijk = centres_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
+    reach_vox = reach_mm / volume.spacing_mm + 1
+    size_ijk = np.array(volume.hu.shape[::-1])
+    low = np.clip(np.floor(centres_ijk.min(axis=0) - reach_vox), 0, size_ijk - 1).astype(int)
+    high = np.clip(np.ceil(centres_ijk.max(axis=0) + reach_vox), 0, size_ijk - 1).astype(int)
+    return low, high
+
+
+def _radius_at_angle(radii_mm: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
+    """Contour radius at arbitrary angles, linear between the sampled angles (periodic). radii_mm: (M, A)."""
+    count = radii_mm.shape[1]
+    position = (angle_rad % (2 * np.pi)) / (2 * np.pi) * count
+    below = np.floor(position).astype(int) % count
+    above = (below + 1) % count
+    weight = position - np.floor(position)
+    rows = np.arange(len(radii_mm))
+    return (1 - weight) * radii_mm[rows, below] + weight * radii_mm[rows, above]
+
+
+def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
+    """Label every voxel whose centre lies in the wall between P and D by the HU class of that voxel.
+
+    A voxel belongs to the cross-section whose centre is nearest; it is in the wall when its
+    distance from the centerline lies between the lumen and vessel contours at its angle, and its
+    foot point on the centerline lies between P and D.
+    """
+    centerline = analysis.centerline
+    slabs = analysis.occlusion_slabs_mm()
+    lesion = np.flatnonzero(slabs > 0)
+    centres = centerline.points_ras[lesion]
+    low, high = _lesion_box_ijk(volume, centres, float(analysis.vessel_radii_mm[lesion].max()))
+    i, j, k = [np.arange(a, b + 1) for a, b in zip(low, high)]
+    kk, jj, ii = np.meshgrid(k, j, i, indexing="ij")
+    ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1).astype(float)
+    ras = ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3]
+    _, nearest = cKDTree(centres).query(ras, workers=-1)
+    section = lesion[nearest]
+    offset = ras - centerline.points_ras[section]
+    arc = centerline.arc_mm[section] + np.sum(offset * centerline.tangents[section], axis=1)
+    u = np.sum(offset * centerline.normals_u[section], axis=1)
+    v = np.sum(offset * centerline.normals_v[section], axis=1)
+    radius, angle = np.hypot(u, v), np.arctan2(v, u)
+    in_wall = ((arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
+               & (radius < _radius_at_angle(analysis.vessel_radii_mm[section], angle))
+               & (radius >= _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
+    box_hu = volume.hu[low[2]:high[2] + 1, low[1]:high[1] + 1, low[0]:high[0] + 1]
+    labels = np.where(in_wall.reshape(box_hu.shape), analysis.thresholds.classify(box_hu), 0).astype(np.uint8)
+    box_ijk_to_ras = volume.ijk_to_ras.copy()
+    box_ijk_to_ras[:3, 3] = volume.ijk_to_ras[:3, :3] @ low + volume.ijk_to_ras[:3, 3]
+    return Labelmap(labels, box_ijk_to_ras)

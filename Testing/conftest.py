@@ -1,0 +1,45 @@
+"""Shared fixtures: phantom cases with known truth, and a real MRML scene built with slicer-core."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "CTOPlaque"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom, write_phantom  # noqa: E402
+
+# Geometries, grid spacings and orientations covered by the accuracy tests.
+PHANTOM_CASES = {
+    "straight": PhantomSpec(shape="straight", spacing_mm=(0.35, 0.35, 0.5), grid_rotation_deg=(0, 0, 0), seed=11),
+    "curved": PhantomSpec(shape="curved", seed=12),
+    "bend": PhantomSpec(shape="bend", spacing_mm=(0.45, 0.45, 0.4), grid_rotation_deg=(-25.0, 15.0, 40.0),
+                        vessel_rotation_deg=(-60.0, 10.0, 75.0), seed=13, proximal_cap="blunt"),
+}
+
+_cache = {}
+
+
+def phantom_for(name: str):
+    """The phantom of PHANTOM_CASES[name], generated once per test session."""
+    if name not in _cache:
+        _cache[name] = generate_phantom(PHANTOM_CASES[name])
+    return _cache[name]
+
+
+@pytest.fixture(scope="session")
+def curved_case_files(tmp_path_factory):
+    """The curved phantom written to disk: {"volume", "centerline", "seeds", "landmarks", "truth"} paths."""
+    return write_phantom(phantom_for("curved"), str(tmp_path_factory.mktemp("curved_case")))
+
+
+@pytest.fixture(scope="session")
+def mrml_scene():
+    """A real MRML scene with the module logics that volumes, markups, segmentations, tables and plots need."""
+    from mrml_app import make_scene
+
+    return make_scene()

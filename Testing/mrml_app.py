@@ -1,0 +1,83 @@
+"""A headless Slicer application core from the slicer-core wheel, for running the Logic on real MRML nodes.
+
+slicer-core provides the MRML library but not slicer.app, Qt or ScriptedLoadableModule. This sets up
+the scene and module logics the way Slicer's application does, and provides the few scripted-module
+base classes the CTOPlaque module needs, so that CTOPlaque.py imports and its Logic runs unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import slicer
+
+
+def make_scene():
+    """A vtkMRMLScene with application, colors, terminologies, markups, segmentations, tables, plots and
+    subject-hierarchy logics registered; also installed as ``slicer.mrmlScene``."""
+    scene = slicer.vtkMRMLScene()
+    app_logic = slicer.vtkSlicerApplicationLogic()
+    app_logic.SetMRMLScene(scene)
+    colors = app_logic.GetColorLogic()
+    colors.SetMRMLScene(scene)
+    colors.AddDefaultColorNodes()
+    app_logic.SetModuleLogic("Colors", colors)
+    for name, logic_class in [("SubjectHierarchy", slicer.vtkSlicerSubjectHierarchyModuleLogic),
+                              ("Terminologies", slicer.vtkSlicerTerminologiesModuleLogic),
+                              ("Markups", slicer.vtkSlicerMarkupsLogic),
+                              ("Segmentations", slicer.vtkSlicerSegmentationsModuleLogic),
+                              ("Volumes", slicer.vtkSlicerVolumesLogic),
+                              ("Tables", slicer.vtkSlicerTablesLogic),
+                              ("Plots", slicer.vtkSlicerPlotsLogic)]:
+        logic = logic_class()
+        logic.SetMRMLApplicationLogic(app_logic)
+        logic.SetMRMLScene(scene)
+        app_logic.SetModuleLogic(name, logic)
+    slicer.mrmlScene = scene
+    slicer._ctoplaque_app_logic = app_logic  # keep the logics alive with the scene
+    install_scripted_module_shim()
+    return scene
+
+
+class _ScriptedLoadableModule:
+    def __init__(self, parent=None):
+        self.parent = parent
+
+
+class _ScriptedLoadableModuleLogic:
+    """The parameter-node part of Slicer's ScriptedLoadableModuleLogic."""
+
+    def __init__(self, parent=None):
+        self.moduleName = type(self).__name__[: -len("Logic")]
+
+    def getParameterNode(self):
+        node = slicer.mrmlScene.GetSingletonNode(self.moduleName, "vtkMRMLScriptedModuleNode")
+        if node is None:
+            node = slicer.mrmlScene.CreateNodeByClass("vtkMRMLScriptedModuleNode")
+            node.UnRegister(None)
+            node.SetSingletonTag(self.moduleName)
+            node.SetName(self.moduleName)
+            node.SetAttribute("ModuleName", self.moduleName)
+            node = slicer.mrmlScene.AddNode(node)
+        return node
+
+
+class _ScriptedLoadableModuleTest:
+    def delayDisplay(self, message, msec=0):
+        pass
+
+
+def install_scripted_module_shim():
+    """Provide slicer.ScriptedLoadableModule with the base classes; qt and ctk as empty modules."""
+    module = types.ModuleType("slicer.ScriptedLoadableModule")
+    module.ScriptedLoadableModule = _ScriptedLoadableModule
+    module.ScriptedLoadableModuleWidget = object
+    module.ScriptedLoadableModuleLogic = _ScriptedLoadableModuleLogic
+    module.ScriptedLoadableModuleTest = _ScriptedLoadableModuleTest
+    module.__all__ = ["ScriptedLoadableModule", "ScriptedLoadableModuleWidget", "ScriptedLoadableModuleLogic",
+                      "ScriptedLoadableModuleTest"]
+    sys.modules["slicer.ScriptedLoadableModule"] = module
+    slicer.ScriptedLoadableModule = module
+    for name in ("qt", "ctk"):
+        sys.modules.setdefault(name, types.ModuleType(name))

@@ -1,0 +1,78 @@
+"""End-to-end accuracy of the lesion analysis against the phantoms' truth (see phantom.py)."""
+
+import numpy as np
+import pytest
+from conftest import PHANTOM_CASES, phantom_for
+
+from CTOPlaqueLib.analysis import analyze_lesion
+from CTOPlaqueLib.composition import COMPONENTS
+from CTOPlaqueLib.volume_io import Volume
+
+
+def _analyze(name):
+    phantom = phantom_for(name)
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    return phantom, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+
+
+@pytest.fixture(scope="module", params=sorted(PHANTOM_CASES))
+def analyzed(request):
+    return _analyze(request.param)
+
+
+def test_occlusion_length_within_half_millimetre(analyzed):
+    phantom, result = analyzed
+    assert result.occlusion_length_mm == pytest.approx(phantom.truth["occlusion_length_mm"], abs=0.5)
+
+
+def test_landmark_positions_match_truth(analyzed):
+    phantom, result = analyzed
+    for label, truth_mm in phantom.truth["landmarks_mm"].items():
+        assert result.landmarks_mm[label] == pytest.approx(truth_mm, abs=0.05)
+
+
+def test_total_plaque_volume_against_analytic_vessel_volume(analyzed):
+    """Truth: integral of pi r_V(s)^2 over P..D (no lumen inside the occlusion). Issue tolerance 10%;
+    the method measures -2..-3% here (inward bias at the myocardium and calcium), so 5% is asserted."""
+    phantom, result = analyzed
+    truth = phantom.truth["total_plaque_volume_mm3"]
+    assert result.total_plaque_volume_mm3 == pytest.approx(truth, rel=0.05)
+    assert result.vessel_volume_mm3 == pytest.approx(truth, rel=0.05)
+
+
+def test_pav_against_written_image_classified_in_true_wall(analyzed):
+    """Truth: voxels of the written (noisy) image inside the true wall, classified by the same HU bins.
+    That is what a perfect contour gives; noise near a bin edge moves voxels legitimately, which is why
+    the noise-free classification is not the reference here (it is recorded in truth.json)."""
+    phantom, result = analyzed
+    truth = phantom.truth["composition_written_image"]["pav_percent"]
+    for name in COMPONENTS:
+        assert result.pav_percent[name] == pytest.approx(truth[name], abs=5.0), name
+
+
+def test_pav_close_to_noise_free_composition_too(analyzed):
+    phantom, result = analyzed
+    truth = phantom.truth["composition_noise_free"]["pav_percent"]
+    for name in COMPONENTS:
+        assert result.pav_percent[name] == pytest.approx(truth[name], abs=5.0), name
+
+
+def test_components_and_unclassified_add_up_to_total(analyzed):
+    _, result = analyzed
+    parts = sum(result.volumes_mm3.values()) + result.unclassified_volume_mm3
+    assert parts == pytest.approx(result.total_plaque_volume_mm3, rel=1e-9)
+    assert sum(result.pav_percent.values()) <= 100.0 + 1e-9
+    assert result.noncalcified_volume_mm3 == pytest.approx(
+        result.total_plaque_volume_mm3 - result.volumes_mm3["dense_calcium"] - result.unclassified_volume_mm3)
+
+
+def test_reference_sections_match_true_areas(analyzed):
+    """S and E lie in normal segments: lumen area within 12%, vessel area within 15% of the true circles."""
+    phantom, result = analyzed
+    for label in ("S", "E"):
+        truth = phantom.truth["reference"][label]
+        measured = result.reference[label]
+        assert measured["lumen_area_mm2"] == pytest.approx(truth["lumen_area_mm2"], rel=0.12), label
+        assert measured["vessel_area_mm2"] == pytest.approx(truth["vessel_area_mm2"], rel=0.15), label
+        true_diameter = 2 * np.sqrt(truth["lumen_area_mm2"] / np.pi)
+        assert measured["mean_lumen_diameter_mm"] == pytest.approx(true_diameter, rel=0.08), label
