@@ -57,6 +57,28 @@ def input_provenance(paths: dict) -> dict:
             for role, path in paths.items() if path}
 
 
+def array_provenance(name: str, array: np.ndarray) -> dict:
+    """Provenance of an in-memory input (a Slicer node): its name and the SHA-256 of its values."""
+    return {"node": name, "sha256_values": hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()}
+
+
+def results_rows(document: dict) -> list:
+    """The lesion's measurements as readable rows {"Measurement", "Value", "Unit"} for a results table."""
+    rows = [("Occlusion length", document["occlusion_length_mm"], "mm"),
+            ("Total plaque volume", document["total_plaque_volume_mm3"], "mm3")]
+    for name in COMPONENTS:
+        label = name.replace("_", " ").capitalize()
+        rows.append((f"{label} volume", document["volumes_mm3"][name], "mm3"))
+        rows.append((f"{label} PAV", document["pav_percent"][name], "%"))
+    rows.append(("Non-calcified volume", document["noncalcified_volume_mm3"], "mm3"))
+    rows.append(("Unclassified wall (< -30 HU)", document["unclassified_volume_mm3"], "mm3"))
+    for label, values in sorted(document["reference"].items()):
+        rows.append((f"Reference {label} lumen area", values["lumen_area_mm2"], "mm2"))
+        rows.append((f"Reference {label} vessel area", values["vessel_area_mm2"], "mm2"))
+        rows.append((f"Reference {label} mean lumen diameter", values["mean_lumen_diameter_mm"], "mm"))
+    return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows]
+
+
 def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, inputs: dict,
                     observer: str = "") -> dict:
     """The lesion.json document."""

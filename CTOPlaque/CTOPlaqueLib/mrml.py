@@ -1,0 +1,118 @@
+"""MRML nodes <-> arrays: the only module that touches vtkMRML* classes.
+
+Works inside Slicer and with the slicer-core wheel. Positions are world RAS (parent transforms
+applied); volumes must not be under a non-linear transform.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import slicer
+import vtk
+from vtk.util import numpy_support
+
+from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
+from .errors import CTOPlaqueInputError
+from .labelmap import Labelmap
+from .markups_io import Markups
+from .volume_io import Volume
+
+
+def _matrix_to_numpy(matrix: vtk.vtkMatrix4x4) -> np.ndarray:
+    return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+def _numpy_to_matrix(array: np.ndarray) -> vtk.vtkMatrix4x4:
+    matrix = vtk.vtkMatrix4x4()
+    for r in range(4):
+        for c in range(4):
+            matrix.SetElement(r, c, float(array[r, c]))
+    return matrix
+
+
+def volume_from_node(volume_node) -> Volume:
+    """HU array [k, j, i] and world IJK->RAS of a scalar volume node (a linear parent transform is applied)."""
+    if volume_node is None or volume_node.GetImageData() is None:
+        raise CTOPlaqueInputError("select a CT volume that holds image data")
+    image = volume_node.GetImageData()
+    if image.GetNumberOfScalarComponents() != 1:
+        raise CTOPlaqueInputError(f"volume {volume_node.GetName()} is not a scalar CT volume")
+    dims = image.GetDimensions()
+    hu = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(dims[::-1]).astype(np.float32)
+    ijk_to_ras = vtk.vtkMatrix4x4()
+    volume_node.GetIJKToRASMatrix(ijk_to_ras)
+    matrix = _matrix_to_numpy(ijk_to_ras)
+    transform_node = volume_node.GetParentTransformNode()
+    if transform_node is not None:
+        if not transform_node.IsTransformToWorldLinear():
+            raise CTOPlaqueInputError(f"volume {volume_node.GetName()} is under a non-linear transform; harden it first")
+        to_world = vtk.vtkMatrix4x4()
+        transform_node.GetMatrixTransformToWorld(to_world)
+        matrix = _matrix_to_numpy(to_world) @ matrix
+    return Volume(hu=hu, ijk_to_ras=matrix)
+
+
+def markups_from_node(markups_node) -> Markups:
+    """Labels and world RAS positions of the defined control points of a markups node."""
+    if markups_node is None:
+        raise CTOPlaqueInputError("select a markups node")
+    labels, points = [], []
+    for index in range(markups_node.GetNumberOfControlPoints()):
+        if markups_node.GetNthControlPointPositionStatus(index) != markups_node.PositionDefined:
+            continue
+        position = [0.0, 0.0, 0.0]
+        markups_node.GetNthControlPointPositionWorld(index, position)
+        labels.append(markups_node.GetNthControlPointLabel(index))
+        points.append(position)
+    kind = "Curve" if markups_node.IsA("vtkMRMLMarkupsCurveNode") else "Fiducial"
+    return Markups(kind, labels, np.array(points, float).reshape(-1, 3))
+
+
+def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segmentation_node=None):
+    """A segmentation node with one segment per component (seed paper colours) from a composition labelmap."""
+    labelmap_node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", name + "_labels")
+    try:
+        array = np.ascontiguousarray(labelmap.labels.astype(np.uint8))
+        image = vtk.vtkImageData()
+        image.SetDimensions(array.shape[::-1])
+        image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(array.ravel(), deep=True,
+                                                                   array_type=vtk.VTK_UNSIGNED_CHAR))
+        labelmap_node.SetAndObserveImageData(image)
+        labelmap_node.SetIJKToRASMatrix(_numpy_to_matrix(labelmap.ijk_to_ras))
+        if segmentation_node is None:
+            segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+        segmentation_node.GetSegmentation().RemoveAllSegments()
+        segmentation_node.CreateDefaultDisplayNodes()
+        slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap_node, segmentation_node)
+    finally:
+        scene.RemoveNode(labelmap_node)
+    _name_and_colour_segments(segmentation_node, labelmap.labels)
+    return segmentation_node
+
+
+def _name_and_colour_segments(segmentation_node, labels: np.ndarray) -> None:
+    """Imported segments carry their label value; give them the component names and colours."""
+    segmentation = segmentation_node.GetSegmentation()
+    for segment_index in range(segmentation.GetNumberOfSegments()):
+        segment = segmentation.GetNthSegment(segment_index)
+        component = COMPONENTS[segment.GetLabelValue() - 1]
+        segment.SetName(COMPONENT_NAMES[component])
+        segment.SetColor(*COMPONENT_COLORS[component])
+
+
+def table_from_rows(scene, rows: list, name: str, table_node=None):
+    """A table node whose columns are the keys of ``rows`` (numbers as double columns, others as strings)."""
+    if table_node is None:
+        table_node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    table = table_node.GetTable()
+    table.Initialize()
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        numeric = all(isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) for v in values)
+        column = vtk.vtkDoubleArray() if numeric else vtk.vtkStringArray()
+        column.SetName(key)
+        for value in values:
+            column.InsertNextValue(float(value) if numeric else str(value))
+        table.AddColumn(column)
+    table_node.Modified()
+    return table_node

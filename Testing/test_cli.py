@@ -1,0 +1,152 @@
+"""The ctoplaque command line end to end: outputs on the sample case, and bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.integrate import trapezoid
+
+from CTOPlaqueLib.cli import main
+from CTOPlaqueLib.composition import COMPONENTS
+from CTOPlaqueLib.markups_io import markups_document, read_markups
+from CTOPlaqueLib.staging import write_json
+
+
+@pytest.fixture(scope="module")
+def analyzed_case(curved_case_files, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("cli") / "results")
+    status = main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
+                   "--landmarks", curved_case_files["landmarks"], "--out", out,
+                   "--lesion-id", "LAD-1", "--patient-id", "P007"])
+    assert status == 0
+    return out, curved_case_files
+
+
+def test_all_outputs_written(analyzed_case):
+    out, _ = analyzed_case
+    assert sorted(os.listdir(out)) == sorted(f"LAD-1{suffix}" for suffix in (
+        ".lesion.json", ".lesion.csv", ".profile.csv", ".composition.seg.nrrd", ".profile.png"))
+
+
+def test_lesion_json_schema_and_truth(analyzed_case):
+    out, files = analyzed_case
+    document = json.load(open(os.path.join(out, "LAD-1.lesion.json")))
+    truth = json.load(open(files["truth"]))
+    assert document["schema"] == "ctoplaque.lesion/1"
+    assert (document["lesion_id"], document["patient_id"]) == ("LAD-1", "P007")
+    assert document["occlusion_length_mm"] == pytest.approx(truth["occlusion_length_mm"], abs=0.5)
+    assert document["total_plaque_volume_mm3"] == pytest.approx(truth["total_plaque_volume_mm3"], rel=0.1)
+    assert set(document["volumes_mm3"]) == set(COMPONENTS) == set(document["pav_percent"])
+    assert document["thresholds_hu"]["fibrous"] == [131, 350]
+    assert set(document["landmarks_mm"]) == {"P", "D", "S", "E"}
+    assert set(document["reference"]) == {"S", "E"}
+    assert document["software"]["name"] == "CTOPlaque"
+    import hashlib
+    assert document["inputs"]["volume"] == {
+        "file": "ccta.nrrd", "sha256": hashlib.sha256(open(files["volume"], "rb").read()).hexdigest()}
+
+
+def test_flat_row_repeats_the_json_numbers(analyzed_case):
+    out, _ = analyzed_case
+    document = json.load(open(os.path.join(out, "LAD-1.lesion.json")))
+    rows = list(csv.DictReader(open(os.path.join(out, "LAD-1.lesion.csv"))))
+    assert len(rows) == 1
+    row = rows[0]
+    assert float(row["occlusion_length_mm"]) == pytest.approx(document["occlusion_length_mm"])
+    assert float(row["total_plaque_volume_mm3"]) == pytest.approx(document["total_plaque_volume_mm3"])
+    for name in COMPONENTS:
+        assert float(row[f"{name}_volume_mm3"]) == pytest.approx(document["volumes_mm3"][name])
+        assert float(row[f"{name}_pav"]) == pytest.approx(document["pav_percent"][name])
+
+
+def test_profile_integrates_to_the_lesion_volume_on_this_gently_curved_vessel(analyzed_case):
+    """Sum of plaque area x step over P..D equals the volume up to the curvature factor (<1% here)."""
+    out, _ = analyzed_case
+    document = json.load(open(os.path.join(out, "LAD-1.lesion.json")))
+    rows = list(csv.DictReader(open(os.path.join(out, "LAD-1.profile.csv"))))
+    distance = np.array([float(r["distance_mm"]) for r in rows])
+    area = np.array([float(r["vessel_area_mm2"]) for r in rows])
+    p, d = document["landmarks_mm"]["P"], document["landmarks_mm"]["D"]
+    inside = (distance >= p) & (distance <= d)
+    assert trapezoid(area[inside], distance[inside]) == pytest.approx(
+        document["total_plaque_volume_mm3"], rel=0.02)
+    assert {int(r["in_occlusion"]) for r in rows} == {0, 1}
+
+
+def _run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "CTOPlaqueLib.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "CTOPlaque")})
+
+
+def _moved_landmarks(files, tmp_path, label, shift_ras):
+    markups = read_markups(files["landmarks"])
+    points = markups.points_ras.copy()
+    points[markups.labels.index(label)] += shift_ras
+    path = str(tmp_path / f"moved_{label}.mrk.json")
+    write_json(path, markups_document("Fiducial", points, markups.labels))
+    return path
+
+
+def _swapped_landmarks(files, tmp_path):
+    markups = read_markups(files["landmarks"])
+    labels = [{"P": "D", "D": "P"}.get(label, label) for label in markups.labels]
+    path = str(tmp_path / "swapped.mrk.json")
+    write_json(path, markups_document("Fiducial", markups.points_ras, labels))
+    return path
+
+
+def _without_label(files, tmp_path, label):
+    markups = read_markups(files["landmarks"])
+    keep = [i for i, name in enumerate(markups.labels) if name != label]
+    path = str(tmp_path / "without.mrk.json")
+    write_json(path, markups_document("Fiducial", markups.points_ras[keep], [markups.labels[i] for i in keep]))
+    return path
+
+
+def _shifted_centerline(files, tmp_path):
+    markups = read_markups(files["centerline"])
+    path = str(tmp_path / "far.mrk.json")
+    write_json(path, markups_document("Curve", markups.points_ras + [300.0, 0.0, 0.0]))
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("not_an_image", "cannot read"),
+    ("missing_label", "missing landmark D"),
+    ("landmark_off_vessel", "landmark S (proximal reference section) is 7.0 mm from the centerline"),
+    ("p_distal_to_d", "landmark P (proximal occlusion cap) lies 22.0 mm distal to D"),
+    ("vessel_not_in_volume", "does not contain this vessel"),
+    ("bad_lesion_id", "lesion ID"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(curved_case_files, tmp_path, case, message):
+    files = curved_case_files
+    volume, centerline, landmarks, extra = files["volume"], files["centerline"], files["landmarks"], []
+    if case == "not_an_image":
+        volume = str(tmp_path / "report.nrrd")
+        open(volume, "w").write("not an image\n")
+    elif case == "missing_label":
+        landmarks = _without_label(files, tmp_path, "D")
+    elif case == "landmark_off_vessel":
+        centre = read_markups(files["centerline"]).points_ras
+        normal = np.cross(centre[10] - centre[8], [0.3, 0.5, 0.8])
+        landmarks = _moved_landmarks(files, tmp_path, "S", 7.0 * normal / np.linalg.norm(normal))
+    elif case == "p_distal_to_d":
+        landmarks = _swapped_landmarks(files, tmp_path)
+    elif case == "vessel_not_in_volume":
+        centerline = _shifted_centerline(files, tmp_path)
+    elif case == "bad_lesion_id":
+        extra = ["--lesion-id", "../evil"]
+    out = tmp_path / "out"
+    result = _run_cli("analyze", volume, "--centerline", centerline, "--landmarks", landmarks, "--out", str(out),
+                      *extra)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".ctoplaque-staging")]

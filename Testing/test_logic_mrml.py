@@ -1,0 +1,133 @@
+"""CTOPlaqueLogic on real MRML nodes (slicer-core): same numbers as the command line, scene outputs."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import slicer
+import vtk
+from vtk.util import numpy_support
+
+from CTOPlaqueLib.errors import CTOPlaqueInputError
+from CTOPlaqueLib.markups_io import read_markups
+from CTOPlaqueLib.volume_io import read_volume
+
+
+def _volume_node(scene, path):
+    """Load with Slicer's own storage node (reads the file as Slicer does, LPS -> RAS included)."""
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CCTA")
+    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(path)
+    assert storage.ReadData(node)
+    node.SetAndObserveStorageNodeID(storage.GetID())
+    return node
+
+
+def _markups_node(scene, path, class_name):
+    node = scene.AddNewNodeByClass(class_name)
+    storage = node.CreateDefaultStorageNode()
+    scene.AddNode(storage)
+    storage.UnRegister(None)
+    storage.SetFileName(path)
+    assert storage.ReadData(node)
+    return node
+
+
+@pytest.fixture(scope="module")
+def logic_nodes(mrml_scene, curved_case_files):
+    volume = _volume_node(mrml_scene, curved_case_files["volume"])
+    centerline = _markups_node(mrml_scene, curved_case_files["centerline"], "vtkMRMLMarkupsCurveNode")
+    landmarks = _markups_node(mrml_scene, curved_case_files["landmarks"], "vtkMRMLMarkupsFiducialNode")
+    return volume, centerline, landmarks
+
+
+@pytest.fixture(scope="module")
+def logic_result(logic_nodes):
+    from CTOPlaque import CTOPlaqueLogic
+
+    return CTOPlaqueLogic().analyze(*logic_nodes, lesion_id="RCA-2", patient_id="P1")
+
+
+def test_nodes_read_by_slicer_match_our_file_readers(logic_nodes, curved_case_files):
+    from CTOPlaqueLib import mrml
+
+    volume_node, centerline_node, landmarks_node = logic_nodes
+    from_node = mrml.volume_from_node(volume_node)
+    from_file = read_volume(curved_case_files["volume"])
+    np.testing.assert_array_equal(from_node.hu, from_file.hu)
+    np.testing.assert_allclose(from_node.ijk_to_ras, from_file.ijk_to_ras, atol=1e-6)
+    np.testing.assert_allclose(mrml.markups_from_node(centerline_node).points_ras,
+                               read_markups(curved_case_files["centerline"]).points_ras, atol=1e-6)
+    assert mrml.markups_from_node(landmarks_node).labels == ["S", "P", "D", "E"]
+
+
+def test_logic_gives_the_command_line_numbers(logic_result, curved_case_files, tmp_path):
+    from CTOPlaqueLib.cli import main
+
+    assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
+                 "--landmarks", curved_case_files["landmarks"], "--out", str(tmp_path / "cli"),
+                 "--lesion-id", "RCA-2"]) == 0
+    cli = json.load(open(tmp_path / "cli" / "RCA-2.lesion.json"))
+    logic = logic_result.document
+    for key in ("occlusion_length_mm", "total_plaque_volume_mm3", "noncalcified_volume_mm3"):
+        assert logic[key] == pytest.approx(cli[key], rel=1e-9)
+    for name, value in cli["pav_percent"].items():
+        assert logic["pav_percent"][name] == pytest.approx(value, rel=1e-9)
+
+
+def test_results_table_node_holds_the_measurements(logic_result):
+    table = logic_result.results_table.GetTable()
+    names = [table.GetValue(r, 0).ToString() for r in range(table.GetNumberOfRows())]
+    values = {n: table.GetValue(r, 1).ToDouble() for r, n in enumerate(names)}
+    assert values["Occlusion length"] == pytest.approx(logic_result.document["occlusion_length_mm"])
+    assert values["Dense calcium PAV"] == pytest.approx(logic_result.document["pav_percent"]["dense_calcium"])
+    profile = logic_result.profile_table.GetTable()
+    assert profile.GetNumberOfRows() == len(logic_result.analysis.centerline.arc_mm)
+
+
+def test_segmentation_node_has_components_in_paper_colours_and_volumes(logic_result):
+    segmentation = logic_result.segmentation.GetSegmentation()
+    names = {segmentation.GetNthSegment(i).GetName(): segmentation.GetNthSegment(i)
+             for i in range(segmentation.GetNumberOfSegments())}
+    assert set(names) == {"Necrotic core", "Fibrofatty", "Fibrous", "Dense calcium"}
+    assert names["Necrotic core"].GetColor() == pytest.approx((0.85, 0.10, 0.10))
+    assert names["Dense calcium"].GetColor() == pytest.approx((1.0, 1.0, 1.0))
+    # Voxel-centre counting of the segmentation agrees with the fractional-voxel volumes.
+    voxel_mm3 = logic_result.volume.voxel_volume_mm3
+    for name, key in (("Necrotic core", "necrotic_core"), ("Fibrous", "fibrous")):
+        labelmap = slicer.vtkOrientedImageData()
+        segment_id = segmentation.GetSegmentIdBySegment(names[name])
+        logic_result.segmentation.GetBinaryLabelmapRepresentation(segment_id, labelmap)
+        counted = np.count_nonzero(numpy_support.vtk_to_numpy(labelmap.GetPointData().GetScalars())) * voxel_mm3
+        assert counted == pytest.approx(logic_result.document["volumes_mm3"][key], rel=0.1)
+
+
+def test_seg_nrrd_file_opens_as_slicer_segmentation(logic_result, mrml_scene, tmp_path):
+    from CTOPlaque import CTOPlaqueLogic
+
+    paths = CTOPlaqueLogic().export(logic_result, str(tmp_path / "export"))
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "reloaded")
+    storage = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(paths["segmentation"])
+    assert storage.ReadData(node)
+    segmentation = node.GetSegmentation()
+    names = sorted(segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
+    assert names == ["Dense calcium", "Fibrofatty", "Fibrous", "Necrotic core"]
+    colour = segmentation.GetSegment("fibrofatty").GetColor()
+    assert colour == pytest.approx((0.70, 0.95, 0.55), abs=1e-4)
+    assert sorted(os.listdir(tmp_path / "export")) == sorted(
+        os.path.basename(p) for k, p in paths.items() if k != "document")
+
+
+def test_logic_rejects_landmarks_without_p(mrml_scene, logic_nodes):
+    from CTOPlaque import CTOPlaqueLogic
+
+    volume, centerline, _ = logic_nodes
+    incomplete = mrml_scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "only D")
+    position = [0.0, 0.0, 0.0]
+    centerline.GetNthControlPointPositionWorld(0, position)
+    incomplete.AddControlPoint(vtk.vtkVector3d(*position), "D")
+    with pytest.raises(CTOPlaqueInputError, match="missing landmark P"):
+        CTOPlaqueLogic().analyze(volume, centerline, incomplete)
+
