@@ -19,6 +19,8 @@ PHANTOM_CASES = {
     "curved": PhantomSpec(shape="curved", seed=12),
     "bend": PhantomSpec(shape="bend", spacing_mm=(0.45, 0.45, 0.4), grid_rotation_deg=(-25.0, 15.0, 40.0),
                         vessel_rotation_deg=(-60.0, 10.0, 75.0), seed=13, proximal_cap="blunt"),
+    "long": PhantomSpec(shape="curved", occlusion_length_mm=40.0, proximal_mm=12.0, distal_mm=10.0, seed=14,
+                        calcified_arc_deg=240.0),
 }
 
 _cache = {}

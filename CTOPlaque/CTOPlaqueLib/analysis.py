@@ -111,8 +111,8 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     volume: HU and IJK->RAS. centerline_points_ras: (N, 3) control points, proximal first.
     landmarks_ras: {"P", "D"[, "S", "E"]} -> RAS point.
     Lumen is absent between P and D by definition of a total occlusion, so the plaque there is the
-    whole vessel cross-section; elsewhere the lumen is the contrast-filled region of sections whose
-    central HU reaches ``contour.lumen_min_hu`` (profile and reference sections).
+    whole vessel cross-section; elsewhere the lumen is the contrast-filled region of sections with a
+    bright core (``contours.lumen_present``), for the profile and the reference sections.
     """
     if settings.step_mm > 0.25:
         raise CTOPlaqueInputError("cross-section step must be at most 0.25 mm")
@@ -124,9 +124,9 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     landmarks_mm = landmark_positions_mm(centerline, landmarks_ras)
     arc = centerline.arc_mm
     in_occlusion = (arc >= landmarks_mm["P"]) & (arc <= landmarks_mm["D"])
-    lumen_present = (central_hu >= settings.contour.lumen_min_hu) & ~in_occlusion
-    lumen_radii = contours.detect_lumen(samples_hu, grid, lumen_present, settings.step_mm, settings.contour)
-    vessel_radii = contours.detect_vessel_wall(samples_hu, grid, lumen_radii, settings.step_mm, settings.contour)
+    has_lumen = contours.lumen_present(samples_hu, grid, settings.contour) & ~in_occlusion
+    lumen_radii, vessel_radii = contours.detect_contours(samples_hu, grid, has_lumen, settings.step_mm,
+                                                         settings.contour)
 
     voxel_hu = sample_sections(volume, centerline, grid, order=0)
     classes = settings.thresholds.classify(voxel_hu)

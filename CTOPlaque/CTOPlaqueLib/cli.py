@@ -1,4 +1,4 @@
-"""``ctoplaque`` command line: analyze a lesion, or write the sample phantom case.
+"""``ctoplaque`` command line: extract a centerline, propose landmarks, analyze a lesion, write the sample case.
 
 Bad input ends with one line ``error: ...`` on stderr and exit status 2; nothing is left behind
 in the output folder. Set CTOPLAQUE_DEBUG=1 to see a traceback for unexpected failures.
@@ -12,15 +12,20 @@ import sys
 
 from . import __version__
 from .analysis import AnalysisSettings, analyze_lesion
+from .centerline import sample_centerline
+from .centerline_extraction import extract_centerline
 from .composition import HuThresholds
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance
+from .landmark_proposals import propose_landmarks
 from .lesion_files import write_lesion_files
-from .markups_io import landmarks_by_label, read_markups
+from .markups_io import landmarks_by_label, markups_document, read_markups
 from .phantom import PhantomSpec, generate_phantom, write_phantom
+from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
 EXIT_INPUT_ERROR = 2
+CENTERLINE_COLOR = (1.0, 0.85, 0.0)
 
 
 def _default_lesion_id(volume_path: str) -> str:
@@ -31,21 +36,59 @@ def _default_lesion_id(volume_path: str) -> str:
     return name
 
 
+def _write_curve(path: str, points_ras) -> None:
+    write_json(path, markups_document("Curve", points_ras, color=CENTERLINE_COLOR))
+
+
 def run_analyze(args) -> int:
     lesion_id = check_identifier(args.lesion_id or _default_lesion_id(args.volume), "lesion ID")
     patient_id = check_identifier(args.patient_id or lesion_id, "patient ID")
     settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
     volume = read_volume(args.volume)
-    centerline = read_markups(args.centerline)
+    extra_files = {}
+    if args.seeds:
+        centerline_ras = extract_centerline(volume, read_markups(args.seeds).points_ras)
+        extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: _write_curve(path, centerline_ras)
+    else:
+        centerline_ras = read_markups(args.centerline).points_ras
     landmarks = landmarks_by_label(read_markups(args.landmarks), source=args.landmarks)
-    analysis = analyze_lesion(volume, centerline.points_ras, landmarks, settings)
-    inputs = input_provenance({"volume": args.volume, "centerline": args.centerline, "landmarks": args.landmarks})
-    paths = write_lesion_files(args.out, volume, analysis, lesion_id, patient_id, inputs, args.observer)
+    analysis = analyze_lesion(volume, centerline_ras, landmarks, settings)
+    inputs = input_provenance({"volume": args.volume, "centerline": args.centerline, "seeds": args.seeds,
+                               "landmarks": args.landmarks})
+    paths = write_lesion_files(args.out, volume, analysis, lesion_id, patient_id, inputs, args.observer,
+                               extra_files)
     document = paths["document"]
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
     print(f"results written to {os.path.abspath(args.out)}")
+    return 0
+
+
+def _write_single_file(out_path: str, writer) -> None:
+    """Write one output file atomically (temporary file in the same folder, then rename)."""
+    folder = os.path.dirname(os.path.abspath(out_path))
+    with staged_outputs(folder) as staging:
+        writer(os.path.join(staging, os.path.basename(out_path)))
+
+
+def run_centerline(args) -> int:
+    volume = read_volume(args.volume)
+    points = extract_centerline(volume, read_markups(args.seeds).points_ras)
+    _write_single_file(args.out, lambda path: _write_curve(path, points))
+    length = sample_centerline(points).length_mm
+    print(f"centerline of {length:.1f} mm written to {os.path.abspath(args.out)}")
+    return 0
+
+
+def run_landmarks(args) -> int:
+    volume = read_volume(args.volume)
+    proposal = propose_landmarks(volume, read_markups(args.centerline).points_ras)
+    labels = [label for label in ("S", "P", "D", "E") if label in proposal]
+    _write_single_file(args.out, lambda path: write_json(
+        path, markups_document("Fiducial", [proposal[label] for label in labels], labels)))
+    print(f"proposed landmarks {', '.join(labels)} written to {os.path.abspath(args.out)}; "
+          "check them and move them where needed")
     return 0
 
 
@@ -63,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", help="occlusion length, plaque volume and composition of one lesion")
     analyze.add_argument("volume", help="CCTA volume: NRRD, NIfTI, MHA file or DICOM series folder")
-    analyze.add_argument("--centerline", required=True, help="markups curve (.mrk.json), proximal to distal")
+    source = analyze.add_mutually_exclusive_group(required=True)
+    source.add_argument("--centerline", help="markups curve (.mrk.json), proximal to distal")
+    source.add_argument("--seeds", help="markups points, ostium first: extract the centerline, then analyze")
     analyze.add_argument("--landmarks", required=True, help="markups points labelled P, D (S, E optional)")
     analyze.add_argument("--out", required=True, help="output folder")
     analyze.add_argument("--lesion-id", default="", help="lesion ID (default: volume file name)")
@@ -73,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium")
     analyze.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (<= 0.25 mm)")
     analyze.set_defaults(run=run_analyze)
+
+    centerline = commands.add_parser("centerline", help="extract the vessel centerline from seed points")
+    centerline.add_argument("volume", help="CCTA volume")
+    centerline.add_argument("--seeds", required=True, help="markups points: ostium first, distal last, waypoints between")
+    centerline.add_argument("--out", required=True, help="output curve (.mrk.json)")
+    centerline.set_defaults(run=run_centerline)
+
+    landmarks = commands.add_parser("landmarks", help="propose P, D, S, E along a centerline")
+    landmarks.add_argument("volume", help="CCTA volume")
+    landmarks.add_argument("--centerline", required=True, help="markups curve (.mrk.json), proximal to distal")
+    landmarks.add_argument("--out", required=True, help="output point list (.mrk.json)")
+    landmarks.set_defaults(run=run_landmarks)
 
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
     phantom.add_argument("--out", required=True, help="output folder")

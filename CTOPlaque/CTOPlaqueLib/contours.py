@@ -46,6 +46,9 @@ class ContourParameters:
     fat_probe_far_mm: float = 0.7
     fat_upper_hu: float = FAT_UPPER_HU
     lumen_min_hu: float = 200.0
+    lumen_contrast_hu: float = 100.0
+    lumen_ring_mm: float = 2.2
+    lumen_ray_fraction: float = 0.75
     lumen_probe_mm: float = 0.3
     lumen_fraction: float = 0.6
     min_wall_mm: float = 0.3
@@ -183,6 +186,40 @@ def central_lumen_hu(samples_hu: np.ndarray, grid: PolarGrid, radius_mm: float =
     """Median HU within ``radius_mm`` of the centerline, per section: the lumen's contrast if any."""
     inner = grid.radii_mm <= radius_mm
     return np.median(samples_hu[:, :, inner].reshape(len(samples_hu), -1), axis=1)
+
+
+def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters = ContourParameters()) -> np.ndarray:
+    """Per section: does a contrast-filled lumen run through the centre?
+
+    The centre (median within 0.5 mm) must reach ``lumen_min_hu``, and along most rays
+    (``lumen_ray_fraction``) the profile must fall at least ``lumen_contrast_hu`` below the centre
+    within ``lumen_ring_mm``: a lumen is a bright core inside darker wall all round, whereas a
+    fibrous cap is as bright at its centre as around it and a calcified nodule beside the centerline
+    stays bright along the rays that cross it.
+    """
+    centre = central_lumen_hu(samples_hu, grid)
+    within = (grid.radii_mm >= 0.6) & (grid.radii_mm <= params.lumen_ring_mm)
+    darkest = samples_hu[:, :, within].min(axis=-1)
+    falls = np.mean(darkest <= centre[:, None] - params.lumen_contrast_hu, axis=1)
+    return (centre >= params.lumen_min_hu) & (falls >= params.lumen_ray_fraction)
+
+
+def detect_contours(samples_hu: np.ndarray, grid: PolarGrid, has_lumen: np.ndarray, section_step_mm: float,
+                    params: ContourParameters = ContourParameters()) -> tuple[np.ndarray, np.ndarray]:
+    """Lumen radii (0 where ``has_lumen`` is False) and outer vessel-wall radii, (S, A) each, in mm."""
+    lumen = detect_lumen(samples_hu, grid, has_lumen, section_step_mm, params)
+    return lumen, detect_vessel_wall(samples_hu, grid, lumen, section_step_mm, params)
+
+
+def contour_centroid_mm(radii_mm: np.ndarray, grid: PolarGrid) -> np.ndarray:
+    """Centroid (u, v) in mm of the region inside polar contours r(theta), per section: (S, 2).
+
+    x = (1/A) integral r^3/3 cos(theta) dtheta, A = integral r^2/2 dtheta (y likewise with sin).
+    """
+    area = 0.5 * np.sum(radii_mm ** 2, axis=-1)
+    moments = np.stack([np.sum(radii_mm ** 3 * np.cos(grid.angles_rad), axis=-1),
+                        np.sum(radii_mm ** 3 * np.sin(grid.angles_rad), axis=-1)], axis=-1) / 3.0
+    return moments / np.maximum(area, 1e-9)[:, None]
 
 
 def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndarray, section_step_mm: float,

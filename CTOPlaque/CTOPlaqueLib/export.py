@@ -18,6 +18,7 @@ from . import SOFTWARE_NAME, __version__
 from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
+from .morphology import lesion_morphology
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -100,6 +101,7 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "thresholds_hu": analysis.thresholds.ranges_hu(),
         "landmarks_mm": dict(analysis.landmarks_mm),
         "reference": analysis.reference,
+        "morphology": lesion_morphology(analysis),
         "centerline_length_mm": analysis.centerline.length_mm,
         "settings": {"section_step_mm": analysis.centerline.step_mm,
                      "radial_step_mm": analysis.grid.radial_step_mm,
@@ -126,6 +128,8 @@ def flat_row(document: dict) -> dict:
     for label, values in sorted(document["reference"].items()):
         for key in ("lumen_area_mm2", "vessel_area_mm2", "mean_lumen_diameter_mm"):
             row[f"reference_{label}_{key}"] = values[key]
+    for key, value in document["morphology"].items():
+        row[key] = "" if value is None else (int(value) if isinstance(value, bool) else value)
     row["software_version"] = document["software"]["version"]
     return row
 

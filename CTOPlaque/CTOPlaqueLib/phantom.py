@@ -6,7 +6,9 @@ the myocardium (110 HU) and beside a contrast-filled vein (380 HU, 1 mm of fat a
 contrast-filled (450 HU fading to 350 HU at the proximal cap; 260 HU distal, retrograde filling) and
 tapers to the proximal cap P (or ends bluntly). Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
-fibrofatty rim (100 HU), a fibrous sector and a calcified nodule (900 HU). The object is rendered with
+fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
+calcified sector of ``calcified_arc_deg`` degrees through the whole wall (a known calcium area
+fraction of arc/360). The object is rendered with
 2x2x2 supersampling (partial volume), blurred by a Gaussian point-spread function, given noise, and
 stored as integer HU on an anisotropic, obliquely oriented grid with a non-identity origin.
 
@@ -57,6 +59,7 @@ class PhantomSpec:
     noise_sd_hu: float = 20.0
     seed: int = 1
     margin_mm: float = 7.0
+    calcified_arc_deg: float = 0.0
 
     @property
     def length_mm(self) -> float:
@@ -147,7 +150,11 @@ def _wall_hu(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray, angle: np.n
     hu = np.where(caps, FIBROUS_HU, hu)
     nodule_arc = spec.p_mm + 0.4 * spec.occlusion_length_mm
     nodule_distance = np.sqrt((arc - nodule_arc) ** 2 + (offset_n - 1.2) ** 2 + offset_z ** 2)
-    return np.where(occluded & (nodule_distance < 1.0), CALCIUM_HU, hu)
+    hu = np.where(occluded & (nodule_distance < 1.0), CALCIUM_HU, hu)
+    sheet_arc = spec.p_mm + 0.7 * spec.occlusion_length_mm
+    half_arc = np.radians(spec.calcified_arc_deg) / 2.0
+    in_sheet = body & (np.abs(arc - sheet_arc) < 2.0) & (np.abs(np.angle(np.exp(1j * (angle - 1.0)))) < half_arc)
+    return np.where(in_sheet, CALCIUM_HU, hu)
 
 
 def _render_local(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") -> np.ndarray:
@@ -285,10 +292,26 @@ def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, s
         "total_plaque_volume_mm3": vessel_volume,
         "composition_written_image": composition(phantom.hu.astype(np.float32)),
         "composition_noise_free": composition(noise_free_hu),
+        "proposal_landmarks_mm": {
+            "P": spec.p_mm - start_arc, "D": spec.d_mm - start_arc,
+            "S": spec.p_mm - (2.0 if spec.proximal_cap == "tapered" else 1.0) - start_arc,
+            "E": spec.d_mm + 1.0 - start_arc},
+        "morphology": {"max_bending_deg": _bending_truth_deg(spec),
+                       "calcium_area_fraction_of_sector": spec.calcified_arc_deg / 360.0,
+                       "proximal_cap": spec.proximal_cap},
         "reference": {label: {"lumen_area_mm2": float(np.pi * lumen_radius_mm(spec, a) ** 2),
                               "vessel_area_mm2": float(np.pi * vessel_radius_mm(spec, a) ** 2)}
                       for label, a in landmark_arc.items() if label in ("S", "E")},
     }
+
+
+def _bending_truth_deg(spec: PhantomSpec) -> float:
+    """Total direction change of the path between P and D (the arcs are planar and monotone)."""
+    arc = np.linspace(spec.p_mm, spec.d_mm, 2001)
+    points = _path_local(spec, arc)
+    tangents = np.gradient(points, arc, axis=0)
+    tangents /= np.linalg.norm(tangents, axis=1)[:, None]
+    return float(np.degrees(np.arccos(np.clip(tangents @ tangents.T, -1.0, 1.0).min())))
 
 
 def write_phantom(phantom: Phantom, out_dir: str) -> dict:

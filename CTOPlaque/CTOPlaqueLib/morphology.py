@@ -1,0 +1,83 @@
+"""Lesion morphology from the analysis: the image-derived inputs of the CTO difficulty scores.
+
+Definitions (all within the occluded segment P..D):
+* max_bending_deg: the largest angle between the centerline tangents at any two positions of the
+  segment, i.e. the total change of direction of its sharpest bend; bending_gt_45 when > 45 degrees
+  (J-CTO, CT-RECTOR: "bending > 45 degrees within the occluded segment").
+* max_calcium_area_fraction: the largest fraction of the cross-sectional vessel area at or above the
+  dense-calcium threshold (351 HU), after a 1 mm running mean along the vessel so that a single
+  noisy section does not decide; severe_calcification when > 0.5 (CT-RECTOR: calcium occupying
+  >= 50% of the vessel cross-section).
+* length_ge_20mm: occlusion length >= 20 mm (J-CTO).
+* proximal cap: the least-squares slope of the lumen area over the last 2 mm before P, divided by
+  the reference lumen area (median over 2..5 mm before P), as a fraction of the reference lost per
+  mm. A tapered stump narrows gradually into the occlusion (about 0.5 per mm for a lumen closing
+  over 2 mm); a blunt stump keeps its lumen to the cap. Tapered when the slope reaches
+  TAPERED_SLOPE_PER_MM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .analysis import LesionAnalysis
+from .composition import COMPONENTS
+
+TAPERED_SLOPE_PER_MM = 0.3
+BENDING_LIMIT_DEG = 45.0
+SEVERE_CALCIUM_FRACTION = 0.5
+LONG_OCCLUSION_MM = 20.0
+
+
+def max_bending_deg(tangents: np.ndarray) -> float:
+    """Largest angle (degrees) between any two of the unit tangents (N, 3)."""
+    cosines = np.clip(tangents @ tangents.T, -1.0, 1.0)
+    return float(np.degrees(np.arccos(cosines.min())))
+
+
+def max_calcium_area_fraction(analysis: LesionAnalysis) -> float:
+    arc = analysis.profile.arc_mm
+    inside = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
+    calcium = analysis.profile.component_areas_mm2[:, 1 + COMPONENTS.index("dense_calcium")]
+    fraction = calcium / np.maximum(analysis.profile.vessel_area_mm2, 1e-9)
+    window = max(1, int(round(1.0 / analysis.centerline.step_mm)))
+    return float(ndimage.uniform_filter1d(fraction, window, mode="nearest")[inside].max())
+
+
+def proximal_cap_slope_per_mm(analysis: LesionAnalysis) -> float:
+    """Fraction of the reference lumen area lost per mm over the 2 mm before P (NaN if no lumen there)."""
+    arc = analysis.profile.arc_mm - analysis.landmarks_mm["P"]
+    area = analysis.profile.lumen_area_mm2
+    reference_sections = (arc >= -5.0) & (arc <= -2.0)
+    last = (arc >= -2.0) & (arc < 0.0)
+    if np.count_nonzero(reference_sections) < 2 or np.count_nonzero(last) < 2:
+        return float("nan")
+    reference = np.median(area[reference_sections])
+    if reference <= 0:
+        return float("nan")
+    slope = np.polyfit(arc[last], area[last], 1)[0]
+    return float(-slope / reference)
+
+
+def classify_morphology(bending_deg: float, calcium_fraction: float, length_mm: float, cap_slope_per_mm: float) -> dict:
+    """The morphology record with its yes/no items, from the four measured numbers (NaN slope = unknown cap)."""
+    cap = None if np.isnan(cap_slope_per_mm) else ("tapered" if cap_slope_per_mm >= TAPERED_SLOPE_PER_MM else "blunt")
+    return {
+        "max_bending_deg": float(bending_deg),
+        "bending_gt_45": bool(bending_deg > BENDING_LIMIT_DEG),
+        "max_calcium_area_fraction": float(calcium_fraction),
+        "severe_calcification": bool(calcium_fraction > SEVERE_CALCIUM_FRACTION),
+        "length_ge_20mm": bool(length_mm >= LONG_OCCLUSION_MM),
+        "proximal_cap_slope_per_mm": None if cap is None else float(cap_slope_per_mm),
+        "proximal_cap": cap,
+        "blunt_stump": None if cap is None else cap == "blunt",
+    }
+
+
+def lesion_morphology(analysis: LesionAnalysis) -> dict:
+    arc = analysis.centerline.arc_mm
+    inside = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
+    bending = max_bending_deg(analysis.centerline.tangents[inside]) if np.count_nonzero(inside) > 1 else 0.0
+    return classify_morphology(bending, max_calcium_area_fraction(analysis), analysis.occlusion_length_mm,
+                               proximal_cap_slope_per_mm(analysis))

@@ -1,0 +1,82 @@
+"""Landmark proposals and lesion morphology on phantoms built to have a known answer."""
+
+import numpy as np
+import pytest
+from conftest import PHANTOM_CASES, phantom_for
+
+from CTOPlaqueLib.analysis import analyze_lesion
+from CTOPlaqueLib.centerline import sample_centerline
+from CTOPlaqueLib.errors import CTOPlaqueInputError
+from CTOPlaqueLib.landmark_proposals import propose_landmarks, propose_landmarks_mm
+from CTOPlaqueLib.landmarks import landmark_positions_mm
+from CTOPlaqueLib.morphology import classify_morphology, lesion_morphology, max_bending_deg
+from CTOPlaqueLib.volume_io import Volume
+
+
+def _volume(phantom):
+    return Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+
+
+@pytest.mark.parametrize("name", sorted(PHANTOM_CASES))
+def test_proposals_within_one_millimetre(name):
+    """P, D where contrast ends and resumes; S, E at the nearest normal section >= 1 mm outside the caps
+    (the taper start for a tapered stump)."""
+    phantom = phantom_for(name)
+    proposal = propose_landmarks_mm(_volume(phantom), sample_centerline(phantom.centerline_ras, 0.25))
+    for label, truth_mm in phantom.truth["proposal_landmarks_mm"].items():
+        assert proposal[label] == pytest.approx(truth_mm, abs=1.0), label
+
+
+def test_proposed_points_lie_on_the_centerline():
+    phantom = phantom_for("curved")
+    centerline = sample_centerline(phantom.centerline_ras, 0.25)
+    points = propose_landmarks(_volume(phantom), phantom.centerline_ras)
+    positions = landmark_positions_mm(centerline, points, max_distance_mm=0.01)
+    assert positions["P"] < positions["D"]
+
+
+def test_no_occlusion_is_reported():
+    phantom = phantom_for("straight")
+    centerline = phantom.centerline_ras[:10]  # the proximal 9 mm: contrast all along
+    with pytest.raises(CTOPlaqueInputError, match="no occlusion found"):
+        propose_landmarks(_volume(phantom), centerline)
+
+
+@pytest.mark.parametrize("name", sorted(PHANTOM_CASES))
+def test_morphology_matches_the_phantom(name):
+    phantom = phantom_for(name)
+    result = analyze_lesion(_volume(phantom), phantom.centerline_ras, phantom.landmarks_ras)
+    morphology = lesion_morphology(result)
+    truth = phantom.truth["morphology"]
+    assert morphology["max_bending_deg"] == pytest.approx(truth["max_bending_deg"], abs=2.0)
+    assert morphology["bending_gt_45"] == (truth["max_bending_deg"] > 45)
+    assert morphology["proximal_cap"] == truth["proximal_cap"]
+    assert morphology["length_ge_20mm"] == (phantom.truth["occlusion_length_mm"] >= 20)
+    sector = truth["calcium_area_fraction_of_sector"]
+    if sector > 0:
+        # A sector through the whole wall: its area fraction is arc/360 (blur moves the edges a little).
+        assert morphology["max_calcium_area_fraction"] == pytest.approx(sector, abs=0.08)
+    assert morphology["severe_calcification"] == (sector > 0.5)
+
+
+def test_bending_angle_of_tangents():
+    def tangents_with_turn(degrees):
+        angle = np.radians(degrees)
+        return np.array([[1.0, 0.0, 0.0], [np.cos(angle / 2), np.sin(angle / 2), 0.0], [np.cos(angle), np.sin(angle), 0]])
+
+    assert max_bending_deg(tangents_with_turn(45.0)) == pytest.approx(45.0)
+    assert max_bending_deg(tangents_with_turn(120.0)) == pytest.approx(120.0)
+
+
+@pytest.mark.parametrize("bending, calcium, length, slope, expected", [
+    (45.0, 0.5, 20.0, 0.3, {"bending_gt_45": False, "severe_calcification": False, "length_ge_20mm": True,
+                            "proximal_cap": "tapered"}),
+    (45.01, 0.5001, 19.99, 0.2999, {"bending_gt_45": True, "severe_calcification": True, "length_ge_20mm": False,
+                                    "proximal_cap": "blunt"}),
+    (10.0, 0.1, 30.0, float("nan"), {"proximal_cap": None, "blunt_stump": None}),
+])
+def test_morphology_boundaries_exactly(bending, calcium, length, slope, expected):
+    """Bending > 45 degrees, calcium > 50% of the area, length >= 20 mm, tapered from 0.3 per mm."""
+    record = classify_morphology(bending, calcium, length, slope)
+    for key, value in expected.items():
+        assert record[key] == value, key
