@@ -13,9 +13,11 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 
 from CTOPlaqueLib import mrml
 from CTOPlaqueLib.analysis import AnalysisSettings, analyze_lesion
+from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.composition import HuThresholds
 from CTOPlaqueLib.export import array_provenance, check_identifier, lesion_document, profile_rows, results_rows
 from CTOPlaqueLib.labelmap import composition_labelmap
+from CTOPlaqueLib.landmark_proposals import propose_landmarks
 from CTOPlaqueLib.lesion_files import write_lesion_files
 from CTOPlaqueLib.markups_io import landmarks_by_label
 
@@ -126,6 +128,31 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetNodeReferenceID("ProfileTable", profile.GetID())
         parameters.SetNodeReferenceID("Composition", segmentation.GetID())
         return CTOPlaqueResult(volume, analysis, document, results, profile, segmentation)
+
+    def extract_centerline(self, volume_node, seeds_node, curve_node=None):
+        """Centerline curve node (created, or ``curve_node`` replaced) through the seeds of a point list.
+
+        The curve stays an ordinary markups curve: the user can move its points, and ``analyze`` uses
+        the edited curve.
+        """
+        volume = mrml.volume_from_node(volume_node)
+        points = extract_centerline(volume, mrml.markups_from_node(seeds_node).points_ras)
+        if curve_node is None:
+            curve_node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsCurveNode", "Centerline")
+        mrml.set_control_points(curve_node, points)
+        self.getParameterNode().SetNodeReferenceID("Centerline", curve_node.GetID())
+        return curve_node
+
+    def propose_landmarks(self, volume_node, centerline_node, landmarks_node=None):
+        """Point list with proposed P, D (and S, E where found) on the centerline, for the user to confirm."""
+        volume = mrml.volume_from_node(volume_node)
+        proposal = propose_landmarks(volume, mrml.markups_from_node(centerline_node).points_ras)
+        if landmarks_node is None:
+            landmarks_node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Landmarks")
+        labels = [label for label in ("S", "P", "D", "E") if label in proposal]
+        mrml.set_control_points(landmarks_node, np.array([proposal[label] for label in labels]), labels)
+        self.getParameterNode().SetNodeReferenceID("Landmarks", landmarks_node.GetID())
+        return landmarks_node
 
     def export(self, result, out_dir):
         """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``."""

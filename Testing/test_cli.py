@@ -150,3 +150,31 @@ def test_bad_input_one_line_exit_2_nothing_written(curved_case_files, tmp_path, 
     assert "Traceback" not in result.stderr
     assert not out.exists()
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".ctoplaque-staging")]
+
+
+def test_centerline_landmarks_and_analyze_from_seeds(curved_case_files, tmp_path):
+    """The three-step workflow from seeds: centerline, proposed landmarks, analysis (curve saved beside)."""
+    files = curved_case_files
+    curve = str(tmp_path / "centerline.mrk.json")
+    assert main(["centerline", files["volume"], "--seeds", files["seeds"], "--out", curve]) == 0
+    proposal = str(tmp_path / "proposal.mrk.json")
+    assert main(["landmarks", files["volume"], "--centerline", curve, "--out", proposal]) == 0
+    assert read_markups(proposal).labels == ["S", "P", "D", "E"]
+    out = tmp_path / "from_seeds"
+    assert main(["analyze", files["volume"], "--seeds", files["seeds"], "--landmarks", files["landmarks"],
+                 "--out", str(out), "--lesion-id", "L2"]) == 0
+    document = json.load(open(out / "L2.lesion.json"))
+    truth = json.load(open(files["truth"]))
+    assert read_markups(str(out / "L2.centerline.mrk.json")).markup_type == "Curve"
+    assert document["total_plaque_volume_mm3"] == pytest.approx(truth["total_plaque_volume_mm3"], rel=0.1)
+    assert document["morphology"]["proximal_cap"] == "tapered"
+    assert set(document["inputs"]) == {"volume", "seeds", "landmarks"}
+
+
+def test_centerline_with_one_seed_is_an_input_error(curved_case_files, tmp_path):
+    seeds = read_markups(curved_case_files["seeds"])
+    one = str(tmp_path / "one.mrk.json")
+    write_json(one, markups_document("Fiducial", seeds.points_ras[:1]))
+    result = _run_cli("centerline", curved_case_files["volume"], "--seeds", one, "--out", str(tmp_path / "c.mrk.json"))
+    assert result.returncode == 2 and result.stderr.startswith("error: place at least two seeds")
+    assert not (tmp_path / "c.mrk.json").exists()

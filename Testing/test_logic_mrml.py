@@ -131,3 +131,33 @@ def test_logic_rejects_landmarks_without_p(mrml_scene, logic_nodes):
     with pytest.raises(CTOPlaqueInputError, match="missing landmark P"):
         CTOPlaqueLogic().analyze(volume, centerline, incomplete)
 
+
+
+def test_logic_extracts_an_editable_centerline_and_proposes_landmarks(mrml_scene, logic_nodes, curved_case_files):
+    from conftest import phantom_for
+
+    from CTOPlaque import CTOPlaqueLogic
+    from CTOPlaqueLib.centerline import project_onto_centerline, sample_centerline
+
+    volume, _, _ = logic_nodes
+    seeds = _markups_node(mrml_scene, curved_case_files["seeds"], "vtkMRMLMarkupsFiducialNode")
+    logic = CTOPlaqueLogic()
+    curve = logic.extract_centerline(volume, seeds)
+    assert curve.IsA("vtkMRMLMarkupsCurveNode") and curve.GetNumberOfControlPoints() > 10
+    truth = sample_centerline(phantom_for("curved").centerline_ras, 0.1)
+    for index in range(curve.GetNumberOfControlPoints()):
+        position = [0.0, 0.0, 0.0]
+        curve.GetNthControlPointPositionWorld(index, position)
+        assert project_onto_centerline(truth, position)[1] < 0.5
+
+    landmarks = logic.propose_landmarks(volume, curve)
+    labels = [landmarks.GetNthControlPointLabel(i) for i in range(landmarks.GetNumberOfControlPoints())]
+    assert labels == ["S", "P", "D", "E"]
+    first = logic.analyze(volume, curve, landmarks, lesion_id="edited")
+    # The user moves D 3 mm proximally along the vessel: re-analysis follows the edit.
+    moved = [0.0, 0.0, 0.0]
+    landmarks.GetNthControlPointPositionWorld(2, moved)
+    tangent = np.array(truth.tangents[np.argmin(np.linalg.norm(truth.points_ras - moved, axis=1))])
+    landmarks.SetNthControlPointPositionWorld(2, *(np.array(moved) - 3.0 * tangent))
+    second = logic.analyze(volume, curve, landmarks, lesion_id="edited")
+    assert second.document["occlusion_length_mm"] == pytest.approx(first.document["occlusion_length_mm"] - 3.0, abs=0.05)

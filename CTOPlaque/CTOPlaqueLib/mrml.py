@@ -68,6 +68,14 @@ def markups_from_node(markups_node) -> Markups:
     return Markups(kind, labels, np.array(points, float).reshape(-1, 3))
 
 
+def set_control_points(markups_node, points_ras: np.ndarray, labels=None) -> None:
+    """Replace the control points of a markups node by world RAS ``points_ras`` (N, 3), optionally labelled."""
+    markups_node.RemoveAllControlPoints()
+    for index, point in enumerate(np.asarray(points_ras, float)):
+        label = labels[index] if labels is not None else ""
+        markups_node.AddControlPointWorld(vtk.vtkVector3d(*point), label)
+
+
 def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segmentation_node=None):
     """A segmentation node with one segment per component (seed paper colours) from a composition labelmap."""
     labelmap_node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", name + "_labels")
