@@ -9,6 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "CTOPlaque"))
+sys.path.insert(0, os.path.join(ROOT, "CTOPlaqueStats"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom, write_phantom  # noqa: E402

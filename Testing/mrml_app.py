@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import types
+import unittest
 
 import slicer
 
@@ -63,7 +64,9 @@ class _ScriptedLoadableModuleLogic:
         return node
 
 
-class _ScriptedLoadableModuleTest:
+class _ScriptedLoadableModuleTest(unittest.TestCase):
+    """Slicer's ScriptedLoadableModuleTest is a unittest.TestCase with a delayDisplay for the GUI."""
+
     def delayDisplay(self, message, msec=0):
         pass
 

@@ -4,32 +4,44 @@ import os
 import re
 import xml.etree.ElementTree as ElementTree
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE = os.path.join(ROOT, "CTOPlaque")
+MODULES = ["CTOPlaque", "CTOPlaqueStats"]
 
 
-def test_cmake_installs_every_library_file():
-    cmake = open(os.path.join(MODULE, "CMakeLists.txt")).read()
+@pytest.mark.parametrize("module", MODULES)
+def test_cmake_installs_every_library_file(module):
+    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt")).read()
     listed = set(re.findall(r"\$\{MODULE_NAME\}Lib/(\w+\.py)", cmake))
-    present = {name for name in os.listdir(os.path.join(MODULE, "CTOPlaqueLib")) if name.endswith(".py")}
+    present = {name for name in os.listdir(os.path.join(ROOT, module, f"{module}Lib")) if name.endswith(".py")}
     assert listed == present
 
 
-def test_every_ui_name_the_widget_uses_exists_in_the_ui_file():
-    source = open(os.path.join(MODULE, "CTOPlaque.py")).read()
+@pytest.mark.parametrize("module", MODULES)
+def test_every_ui_name_the_widget_uses_exists_in_the_ui_file(module):
+    source = open(os.path.join(ROOT, module, f"{module}.py")).read()
     used = set(re.findall(r"self\.ui\.(\w+)", source))
-    tree = ElementTree.parse(os.path.join(MODULE, "Resources", "UI", "CTOPlaque.ui"))
+    tree = ElementTree.parse(os.path.join(ROOT, module, "Resources", "UI", f"{module}.ui"))
     declared = {widget.get("name"): widget.get("class") for widget in tree.iter("widget")}
     assert used <= set(declared), used - set(declared)
-    expected_classes = {"volumeSelector": "qMRMLNodeComboBox", "centerlineSelector": "qMRMLNodeComboBox",
-                        "landmarksSelector": "qMRMLNodeComboBox", "resultsTableView": "qMRMLTableView",
-                        "analyzeButton": "QPushButton", "exportButton": "QPushButton",
-                        "outputDirectoryButton": "ctkDirectoryButton"}
-    for name, class_name in expected_classes.items():
-        assert declared[name] == class_name
+    for name in used:
+        suffix_class = {"Selector": "qMRMLNodeComboBox", "TableView": "qMRMLTableView", "Button": None,
+                        "DirectoryButton": "ctkDirectoryButton", "LineEdit": None, "Edit": "QLineEdit"}
+        for suffix, class_name in sorted(suffix_class.items(), key=lambda item: -len(item[0])):
+            if name.endswith(suffix):
+                if class_name:
+                    assert declared[name] == class_name, name
+                break
 
 
-def test_resources_named_in_cmake_exist():
-    cmake = open(os.path.join(MODULE, "CMakeLists.txt")).read()
+@pytest.mark.parametrize("module", MODULES)
+def test_resources_named_in_cmake_exist(module):
+    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt")).read()
     for resource in re.findall(r"(Resources/\S+)", cmake):
-        assert os.path.isfile(os.path.join(MODULE, resource.replace("${MODULE_NAME}", "CTOPlaque")))
+        assert os.path.isfile(os.path.join(ROOT, module, resource.replace("${MODULE_NAME}", module)))
+
+
+def test_extension_builds_both_modules():
+    cmake = open(os.path.join(ROOT, "CMakeLists.txt")).read()
+    assert all(f"add_subdirectory({module})" in cmake for module in MODULES)

@@ -137,7 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.set_defaults(run=run_phantom)
+    _register_cohort_commands(commands)
     return parser
+
+
+def _register_cohort_commands(commands) -> None:
+    """cohort, stats and icc come from the companion package CTOPlaqueStatsLib when it is installed."""
+    try:
+        from CTOPlaqueStatsLib.cli import register
+    except ImportError:
+        return
+    register(commands)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,137 @@
+"""CTOPlaqueStats: cohort statistics of CTO plaque measurements (Slicer scripted module).
+
+Gathers per-lesion exports of the CTOPlaque module with clinical data, compares outcome groups,
+fits univariable and adjusted logistic models and writes an offline HTML report. The statistics
+live in the Qt-free package CTOPlaqueStatsLib beside this file.
+"""
+
+import os
+
+import slicer
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+
+from CTOPlaqueLib import mrml
+from CTOPlaqueStatsLib.analysis import StatsRequest, run_stats
+from CTOPlaqueStatsLib.cohort import build_cohort
+from CTOPlaqueStatsLib.problems import ProblemLog
+
+
+class CTOPlaqueStats(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        parent.title = "CTO Plaque Statistics"
+        parent.categories = ["Cardiac"]
+        parent.dependencies = []
+        parent.contributors = ["CTOPlaque developers"]
+        parent.helpText = (
+            "Cohort analysis of CTO lesion exports: group comparisons (t / Mann-Whitney, chi-square / Fisher), "
+            "univariable and adjusted logistic regression (Firth's method under separation), forest and box "
+            "plots, and an HTML report.")
+        parent.acknowledgementText = (
+            "Statistical design after Xing et al., Quant Imaging Med Surg 2022;12(7):3625-3639.")
+
+
+class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
+    """Panel: exports folder, clinical CSV, outcome/predictor/adjuster columns, Run, Open report."""
+
+    def setup(self):
+        ScriptedLoadableModuleWidget.setup(self)
+        panel = slicer.util.loadUI(self.resourcePath("UI/CTOPlaqueStats.ui"))
+        self.layout.addWidget(panel)
+        self.ui = slicer.util.childWidgetVariables(panel)
+        self.logic = CTOPlaqueStatsLogic()
+        self.ui.comparisonTableView.setMRMLScene(slicer.mrmlScene)
+        self.ui.logisticTableView.setMRMLScene(slicer.mrmlScene)
+        self.ui.runButton.connect("clicked(bool)", self.onRun)
+        self.ui.openReportButton.connect("clicked(bool)", self.onOpenReport)
+        self.result = None
+
+    @staticmethod
+    def _names(line_edit):
+        return [name.strip() for name in line_edit.text.split(",") if name.strip()]
+
+    def onRun(self):
+        with slicer.util.tryWithErrorDisplay("Statistics failed.", waitCursor=True):
+            self.result = self.logic.run(
+                self.ui.exportsDirectoryButton.directory, self.ui.clinicalPathLineEdit.currentPath or None,
+                StatsRequest(outcomes=self._names(self.ui.outcomesLineEdit),
+                             predictors=self._names(self.ui.predictorsLineEdit),
+                             adjust=self._names(self.ui.adjustLineEdit)),
+                self.ui.outputDirectoryButton.directory)
+            self.ui.comparisonTableView.setMRMLTableNode(self.result.comparison_table)
+            self.ui.logisticTableView.setMRMLTableNode(self.result.logistic_table)
+            self.ui.openReportButton.enabled = True
+
+    def onOpenReport(self):
+        import qt
+
+        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(self.result.stats.paths["report"]))
+
+
+class CTOPlaqueStatsResult:
+    def __init__(self, stats, comparison_table, logistic_table, problems_table):
+        self.stats = stats
+        self.comparison_table = comparison_table
+        self.logistic_table = logistic_table
+        self.problems_table = problems_table
+
+
+class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
+    """Runs the cohort analysis of ``ctoplaque cohort`` + ``ctoplaque stats`` and shows tables in the scene."""
+
+    def run(self, exports_folder, clinical_path, request, out_dir):
+        problems = ProblemLog()
+        cohort = build_cohort([exports_folder], clinical_path, problems)
+        stats = run_stats(cohort, request, out_dir, problems)
+        scene = slicer.mrmlScene
+        tables = [mrml.table_from_rows(scene, frame.to_dict("records") or [{"empty": ""}], name)
+                  for frame, name in ((stats.comparison, "Cohort comparison"), (stats.logistic, "Logistic regression"),
+                                      (stats.problems, "Cohort problems"))]
+        return CTOPlaqueStatsResult(stats, *tables)
+
+
+class CTOPlaqueStatsTest(ScriptedLoadableModuleTest):
+    def runTest(self):
+        slicer.mrmlScene.Clear(0)
+        self.test_CTOPlaqueStats_synthetic_cohort()
+
+    def write_synthetic_exports(self, folder):
+        """40 lesion exports whose crossing success falls with the dense-calcium PAV, and a clinical CSV."""
+        import json
+
+        import numpy as np
+
+        exports = os.path.join(folder, "exports")
+        os.makedirs(exports)
+        rng = np.random.default_rng(0)
+        clinical = ["patient_id,lesion_id,success,age"]
+        for index in range(40):
+            calcium = float(rng.uniform(0, 60))
+            volumes = {"necrotic_core": 100 - calcium, "fibrofatty": 20.0, "fibrous": 50.0, "dense_calcium": calcium}
+            total = sum(volumes.values())
+            document = {"schema": "ctoplaque.lesion/1", "lesion_id": f"L{index}", "patient_id": f"P{index}",
+                        "observer": "", "occlusion_length_mm": float(rng.uniform(5, 40)),
+                        "total_plaque_volume_mm3": total, "vessel_volume_mm3": total, "volumes_mm3": volumes,
+                        "pav_percent": {k: 100 * v / total for k, v in volumes.items()},
+                        "noncalcified_volume_mm3": total - calcium, "noncalcified_pav_percent": 0.0,
+                        "unclassified_volume_mm3": 0.0, "reference": {}, "morphology": {},
+                        "software": {"name": "CTOPlaque", "version": "test"}}
+            with open(os.path.join(exports, f"L{index}.lesion.json"), "w") as handle:
+                json.dump(document, handle)
+            clinical.append(f"P{index},L{index},{int(rng.random() < 0.8 - calcium / 100)},{rng.normal(60, 8):.0f}")
+        clinical_path = os.path.join(folder, "clinical.csv")
+        with open(clinical_path, "w") as handle:
+            handle.write("\n".join(clinical) + "\n")
+        return exports, clinical_path
+
+    def test_CTOPlaqueStats_synthetic_cohort(self):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="ctoplaquestats_test_")
+        exports, clinical_path = self.write_synthetic_exports(folder)
+        request = StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"], adjust=["age"])
+        result = CTOPlaqueStatsLogic().run(exports, clinical_path, request, os.path.join(folder, "out"))
+        self.assertEqual(result.logistic_table.GetTable().GetNumberOfRows(), 2)
+        self.assertTrue(os.path.isfile(result.stats.paths["report"]))
+        self.delayDisplay("Test passed")

@@ -1,0 +1,114 @@
+"""The cohort analysis: comparisons, logistic models, figures and report, written all-or-nothing."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from CTOPlaqueLib.staging import staged_outputs
+
+from .comparison import comparison_rows, patients_from_lesions
+from .figures import write_boxplots_png, write_forest_png
+from .problems import ProblemLog
+from .regression import logistic_rows
+from .report import write_report_html
+from .variables import binary_outcome, numeric_variable, spreadsheet_frame
+
+COMPARISON_COLUMNS = ["outcome", "variable", "level", "test", "p", "n_0", "n_1", "summary_0", "summary_1"]
+LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "n", "events", "method"]
+PATIENT_RULES = ("any-failed", "any-success")
+
+
+@dataclass
+class StatsRequest:
+    outcomes: list
+    predictors: list
+    adjust: list = field(default_factory=list)
+    patient_vars: list = field(default_factory=list)
+    patient_rule: str = "any-failed"
+
+
+@dataclass
+class StatsResult:
+    comparison: pd.DataFrame
+    logistic: pd.DataFrame
+    problems: pd.DataFrame
+    paths: dict
+
+
+def _columns(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
+    usable = {}
+    for name in names:
+        if name not in cohort.columns:
+            problems.add(name, "column not in the cohort table; left out")
+            continue
+        values = numeric_variable(cohort[name], name, problems)
+        if values is not None:
+            usable[name] = values
+    return usable
+
+
+def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: ProblemLog):
+    """Comparison and logistic tables, and the coded outcomes, for every usable outcome."""
+    outcomes = {}
+    for name in request.outcomes:
+        if name not in cohort.columns:
+            problems.add(name, "outcome column not in the cohort table; skipped")
+            continue
+        coded = binary_outcome(cohort[name], name, problems)
+        if coded is not None:
+            outcomes[name] = coded
+    predictors = _columns(cohort, request.predictors, problems)
+    adjusters = _columns(cohort, request.adjust, problems)
+    lesion_variables = {**predictors, **{k: v for k, v in adjusters.items() if k not in request.patient_vars}}
+    patient_columns = [n for n in request.patient_vars if n in cohort.columns]
+    for name in request.patient_vars:
+        if name not in cohort.columns:
+            problems.add(name, "patient variable not in the cohort table; left out")
+    comparisons, models = [], []
+    for name, coded in outcomes.items():
+        comparisons += comparison_rows(name, coded, lesion_variables, "lesion", problems)
+        if patient_columns and "patient_id" in cohort.columns:
+            frame = pd.concat([cohort[["patient_id"]], coded.rename(name)], axis=1)
+            for column in patient_columns:
+                frame[column] = cohort[column]
+            patients = patients_from_lesions(frame, name, patient_columns, request.patient_rule, problems)
+            patient_variables = _columns(patients, patient_columns, ProblemLog())
+            comparisons += comparison_rows(name, patients[name], patient_variables, "patient", problems)
+        models += logistic_rows(name, coded, predictors, adjusters, problems)
+    comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
+    logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS)
+    return comparison, logistic, outcomes
+
+
+def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problems: ProblemLog = None,
+              title: str = "CTO cohort statistics") -> StatsResult:
+    """Write comparison.csv, logistic.csv, problems.csv, forest.png, boxplots.png and report.html."""
+    problems = problems if problems is not None else ProblemLog()
+    if request.patient_rule not in PATIENT_RULES:
+        problems.add("patient rule", f"unknown rule {request.patient_rule!r}; any-failed used")
+        request.patient_rule = "any-failed"
+    comparison, logistic, outcomes = compute_stats(cohort, request, problems)
+    problem_table = pd.DataFrame(problems.items, columns=["where", "message"])
+    names = {"comparison": "comparison.csv", "logistic": "logistic.csv", "problems": "problems.csv",
+             "forest": "forest.png", "boxplots": "boxplots.png", "report": "report.html"}
+    with staged_outputs(out_dir) as staging:
+        def staged(kind):
+            return os.path.join(staging, names[kind])
+
+        spreadsheet_frame(comparison).to_csv(staged("comparison"), index=False)
+        spreadsheet_frame(logistic).to_csv(staged("logistic"), index=False)
+        spreadsheet_frame(problem_table).to_csv(staged("problems"), index=False)
+        write_forest_png(staged("forest"), logistic)
+        write_boxplots_png(staged("boxplots"), cohort, outcomes)
+        settings = {"lesions": len(cohort), "outcomes": ", ".join(request.outcomes),
+                    "predictors": ", ".join(request.predictors), "adjusted for": ", ".join(request.adjust) or "-",
+                    "patient variables": ", ".join(request.patient_vars) or "-",
+                    "patient rule": request.patient_rule}
+        write_report_html(staged("report"), title, settings, comparison, logistic, problem_table,
+                          {"Odds ratios (Figure 4 of the seed paper)": staged("forest"),
+                           "Plaque composition by outcome group (Figure 3)": staged("boxplots")})
+    paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}
+    return StatsResult(comparison, logistic, problem_table, paths)

@@ -1,0 +1,120 @@
+"""The cohort table: per-lesion exports gathered and joined with clinical data.
+
+Inputs are ``*.lesion.json`` or ``*.lesion.csv`` files, or folders holding them. A folder's CSV
+whose JSON sibling exists is the same lesion and is not read twice. Lesions are keyed by
+(patient_id, lesion_id, observer); a second export with the same key is a duplicate: the first is
+kept and the duplicate reported. Clinical rows join on patient_id and, when the clinical table has a
+lesion_id column, on lesion_id too. Lesions without clinical rows stay in the cohort (clinical cells
+empty) and are reported; clinical rows without lesions are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+from CTOPlaqueLib.errors import CTOPlaqueInputError
+from CTOPlaqueLib.export import flat_row
+
+from .problems import ProblemLog
+
+KEY = ["patient_id", "lesion_id", "observer"]
+
+
+def _lesion_files(inputs) -> list:
+    files = []
+    for path in inputs:
+        if os.path.isdir(path):
+            names = sorted(os.listdir(path))
+            json_stems = {n[: -len(".lesion.json")] for n in names if n.endswith(".lesion.json")}
+            for name in names:
+                if name.endswith(".lesion.json") or (
+                        name.endswith(".lesion.csv") and name[: -len(".lesion.csv")] not in json_stems):
+                    files.append(os.path.join(path, name))
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            raise CTOPlaqueInputError(f"lesion export not found: {path}")
+    return files
+
+
+def _read_lesion(path: str) -> list:
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        if document.get("schema") != "ctoplaque.lesion/1":
+            raise ValueError("not a ctoplaque.lesion/1 document")
+        return [flat_row(document)]
+    frame = pd.read_csv(path, dtype={"patient_id": str, "lesion_id": str, "observer": str}, keep_default_na=False)
+    if "lesion_id" not in frame.columns:
+        raise ValueError("no lesion_id column")
+    return frame.to_dict("records")
+
+
+def gather_lesions(inputs, problems: ProblemLog) -> pd.DataFrame:
+    """All lesion rows from the inputs, duplicates and unreadable files reported in ``problems``."""
+    rows, seen = [], {}
+    for path in _lesion_files(inputs):
+        try:
+            found = _read_lesion(path)
+        except (OSError, ValueError, KeyError) as error:
+            problems.add(os.path.basename(path), f"unreadable lesion export, skipped: {error}")
+            continue
+        for row in found:
+            row.setdefault("observer", "")
+            row = {**row, "source_file": os.path.basename(path)}
+            key = tuple(str(row.get(k, "")) for k in KEY)
+            if key in seen:
+                problems.add(os.path.basename(path), f"duplicate of lesion {key[1]} (patient {key[0]}) already read "
+                                                     f"from {seen[key]}; this copy skipped")
+                continue
+            seen[key] = row["source_file"]
+            rows.append(row)
+    if not rows:
+        raise CTOPlaqueInputError("no lesion exports (*.lesion.json or *.lesion.csv) found in the inputs")
+    return pd.DataFrame(rows)
+
+
+def join_clinical(lesions: pd.DataFrame, clinical: pd.DataFrame, problems: ProblemLog) -> pd.DataFrame:
+    """Left-join clinical columns onto lesions; report unmatched rows on both sides and clinical duplicates."""
+    if "patient_id" not in clinical.columns:
+        raise CTOPlaqueInputError("the clinical table needs a patient_id column")
+    keys = ["patient_id", "lesion_id"] if "lesion_id" in clinical.columns else ["patient_id"]
+    clinical = clinical.copy()
+    for key in keys:
+        clinical[key] = clinical[key].astype(str)
+    duplicated = clinical.duplicated(keys, keep="first")
+    for _, row in clinical[duplicated].iterrows():
+        problems.add("clinical", f"duplicate clinical row for {', '.join(str(row[k]) for k in keys)}; first one used")
+    clinical = clinical[~duplicated]
+    overlap = [c for c in clinical.columns if c in lesions.columns and c not in keys]
+    if overlap:
+        problems.add("clinical", f"columns also in the lesion exports kept from the exports: {', '.join(overlap)}")
+        clinical = clinical.drop(columns=overlap)
+    merged = lesions.merge(clinical, on=keys, how="left", indicator=True)
+    for _, row in merged[merged["_merge"] == "left_only"].iterrows():
+        problems.add("clinical", f"lesion {row['lesion_id']} (patient {row['patient_id']}) has no clinical row")
+    matched = set(map(tuple, lesions[keys].astype(str).values))
+    for _, row in clinical.iterrows():
+        if tuple(str(row[k]) for k in keys) not in matched:
+            problems.add("clinical", f"clinical row {', '.join(str(row[k]) for k in keys)} has no lesion export")
+    return merged.drop(columns="_merge")
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """A CSV table with IDs kept as text."""
+    if not os.path.isfile(path):
+        raise CTOPlaqueInputError(f"table not found: {path}")
+    try:
+        return pd.read_csv(path, dtype={"patient_id": str, "lesion_id": str, "observer": str})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise CTOPlaqueInputError(f"cannot read {path} as a CSV table ({str(error).splitlines()[0][:100]})") from None
+
+
+def build_cohort(inputs, clinical_path, problems: ProblemLog) -> pd.DataFrame:
+    lesions = gather_lesions(inputs, problems)
+    lesions["patient_id"] = lesions["patient_id"].astype(str)
+    lesions["lesion_id"] = lesions["lesion_id"].astype(str)
+    return join_clinical(lesions, read_table(clinical_path), problems) if clinical_path else lesions

@@ -1,0 +1,51 @@
+"""Univariable and adjusted logistic models for each outcome and predictor (seed paper Table 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .logistic import FitFailed, logistic_effect
+from .problems import ProblemLog
+
+
+def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjusters: dict,
+                  problems: ProblemLog) -> list:
+    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method."""
+    rows = []
+    for name, values in predictors.items():
+        models = [("univariate", {})]
+        if adjusters:
+            models.append(("adjusted", {k: v for k, v in adjusters.items() if k != name}))
+        for model, covariates in models:
+            row = _fit_row(outcome_name, outcome, name, values, model, covariates, problems)
+            if row:
+                rows.append(row)
+    return rows
+
+
+def _fit_row(outcome_name, outcome, name, values, model, covariates, problems):
+    frame = pd.DataFrame({"__y": outcome, name: values, **covariates}).dropna()
+    where = f"{outcome_name} / {name} ({model})"
+    events = int(frame["__y"].sum())
+    if len(frame) < 3 or events == 0 or events == len(frame):
+        problems.add(where, f"{len(frame)} complete rows with {events} events: no model fitted")
+        return None
+    if frame[name].nunique() < 2:
+        problems.add(where, "predictor constant among complete rows: no model fitted")
+        return None
+    design = np.column_stack([np.ones(len(frame)), frame.drop(columns="__y").to_numpy(float)])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        problems.add(where, "predictor and covariates are collinear: no model fitted")
+        return None
+    try:
+        effect = logistic_effect(design, frame["__y"].to_numpy(float), index=1)
+    except (FitFailed, np.linalg.LinAlgError, ValueError) as error:
+        problems.add(where, f"model did not converge ({error})")
+        return None
+    if effect["separated"]:
+        problems.add(where, "separation in the data: the maximum-likelihood odds ratio is infinite; "
+                            "Firth's penalized likelihood used (profile-likelihood CI)")
+    return {"outcome": outcome_name, "predictor": name, "model": model, "or": effect["or"],
+            "ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"], "n": len(frame),
+            "events": events, "method": effect["method"]}

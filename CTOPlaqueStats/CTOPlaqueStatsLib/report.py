@@ -1,0 +1,43 @@
+"""A self-contained HTML report (tables and figures embedded) that opens offline."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+
+import pandas as pd
+
+from CTOPlaqueLib import __version__
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p><em>none</em></p>"
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", escape=True, border=0, classes="data")
+
+
+def _image_html(path: str, caption: str) -> str:
+    with open(path, "rb") as handle:
+        encoded = base64.b64encode(handle.read()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def write_report_html(path: str, title: str, settings: dict, comparison: pd.DataFrame, logistic: pd.DataFrame,
+                      problems: pd.DataFrame, figures: dict) -> None:
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>CTOPlaque {__version__}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
+             "<h2>Settings</h2><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
+                                              for k, v in settings.items()) + "</ul>",
+             "<h2>Problems in the data</h2>", _table_html(problems),
+             "<h2>Group comparisons</h2>", _table_html(comparison),
+             "<h2>Logistic regression</h2>", _table_html(logistic)]
+    parts += [_image_html(figure_path, caption) for caption, figure_path in figures.items()]
+    style = ("body{font-family:sans-serif;margin:2em;max-width:75em} table.data{border-collapse:collapse;font-size:90%}"
+             "table.data td,table.data th{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}"
+             "img{max-width:100%} figcaption{color:#555}")
+    document = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(document)

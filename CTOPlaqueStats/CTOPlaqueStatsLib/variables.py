@@ -1,0 +1,82 @@
+"""Turning cohort columns into analysable variables: binary outcomes, numbers, categories.
+
+Nothing here raises on bad data: a column that cannot be used is reported and left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from CTOPlaqueLib.export import spreadsheet_safe
+
+from .problems import ProblemLog
+
+_TRUE_WORDS = {"1", "yes", "y", "true", "t", "success", "successful", "positive"}
+_FALSE_WORDS = {"0", "no", "n", "false", "f", "failure", "failed", "fail", "negative"}
+
+
+def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
+    """0/1 coding of a two-valued column (1 = yes/true/success/1); None (reported) if not binary."""
+    present = column.dropna()
+    if present.empty:
+        problems.add(name, "outcome has no values; analyses of it skipped")
+        return None
+    words = present.astype(str).str.strip().str.lower().str.replace(r"\.0$", "", regex=True)
+    if not set(words) <= _TRUE_WORDS | _FALSE_WORDS:
+        problems.add(name, f"outcome is not binary ({present.nunique()} distinct values: "
+                           f"{', '.join(map(str, sorted(present.astype(str).unique())[:5]))}); code it 0/1, "
+                           "yes/no or success/failure; analyses of it skipped")
+        return None
+    coded = words.map(lambda w: 1.0 if w in _TRUE_WORDS else 0.0)
+    if coded.nunique() < 2:
+        problems.add(name, "outcome takes a single value; analyses of it skipped")
+        return None
+    return coded.reindex(column.index).astype(float)
+
+
+def numeric_variable(column: pd.Series, name: str, problems: ProblemLog):
+    """Numbers of a column; text cells in a mostly numeric column are reported and treated as missing.
+
+    Returns None (reported) for an all-missing, non-numeric or constant column.
+    """
+    present = column.dropna()
+    if present.empty:
+        problems.add(name, "all values missing; left out")
+        return None
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype(float)
+    numbers = pd.to_numeric(column, errors="coerce")
+    text = present[pd.to_numeric(present, errors="coerce").isna()]
+    if len(text) == len(present):
+        words = present.astype(str).str.strip().str.lower()
+        if set(words) <= _TRUE_WORDS | _FALSE_WORDS:
+            return words.map(lambda w: 1.0 if w in _TRUE_WORDS else 0.0).reindex(column.index)
+        problems.add(name, "not numeric; left out of numeric analyses")
+        return None
+    if len(text):
+        examples = ", ".join(repr(v) for v in text.astype(str).unique()[:3])
+        problems.add(name, f"{len(text)} text value(s) in a numeric column ({examples}) treated as missing")
+    if numbers.dropna().nunique() < 2:
+        problems.add(name, "constant (a single value); left out")
+        return None
+    return numbers.astype(float)
+
+
+def is_categorical(values: pd.Series) -> bool:
+    """Two or fewer distinct values (e.g. 0/1 risk factors) are compared as categories."""
+    return values.dropna().nunique() <= 2
+
+
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of a table whose text cells are safe to open in a spreadsheet (see CTOPlaqueLib.export)."""
+    def safe(column):
+        textual = column.dtype == object or pd.api.types.is_string_dtype(column)
+        return column.map(spreadsheet_safe) if textual else column
+
+    return frame.apply(safe)
+
+
+def finite(values) -> np.ndarray:
+    array = np.asarray(values, float)
+    return array[np.isfinite(array)]

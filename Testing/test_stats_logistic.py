@@ -1,0 +1,81 @@
+"""Logistic regression against statsmodels GLM, a textbook 2x2 table, and hand-worked Firth cases."""
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+from CTOPlaqueStatsLib.logistic import firth_summary, fit_logit, is_separated, logistic_effect, wald_summary
+
+
+def _design(*columns):
+    return np.column_stack([np.ones(len(columns[0]))] + [np.asarray(c, float) for c in columns])
+
+
+def test_maximum_likelihood_matches_statsmodels_glm():
+    rng = np.random.default_rng(7)
+    x1, x2 = rng.normal(50, 10, 300), rng.integers(0, 2, 300)
+    outcome = (rng.random(300) < 1 / (1 + np.exp(-(-3 + 0.05 * x1 + 0.8 * x2)))).astype(float)
+    design = _design(x1, x2)
+    fit = fit_logit(design, outcome)
+    reference = sm.GLM(outcome, design, family=sm.families.Binomial()).fit(tol=1e-13)
+    np.testing.assert_allclose(fit.coefficients, reference.params, rtol=1e-7)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.covariance)), reference.bse, rtol=1e-6)
+    effect = wald_summary(fit, 1)
+    low, high = np.exp(reference.conf_int()[1])
+    assert (effect["ci_low"], effect["ci_high"]) == pytest.approx((low, high), rel=1e-6)
+    assert effect["p"] == pytest.approx(reference.pvalues[1], rel=1e-6)
+    assert fit.log_likelihood == pytest.approx(reference.llf, rel=1e-10)
+
+
+def test_two_by_two_table_gives_the_cross_product_odds_ratio():
+    """Textbook: for a binary predictor the ML odds ratio is ad/bc and its SE is sqrt(1/a+1/b+1/c+1/d)."""
+    a, b, c, d = 30, 10, 15, 25  # exposed events, exposed non-events, unexposed events, unexposed non-events
+    x = [1] * (a + b) + [0] * (c + d)
+    y = [1] * a + [0] * b + [1] * c + [0] * d
+    effect = logistic_effect(_design(x), y)
+    assert effect["method"] == "ml"
+    assert effect["or"] == pytest.approx(a * d / (b * c), rel=1e-8)
+    se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    assert effect["ci_low"] == pytest.approx(a * d / (b * c) * np.exp(-1.959964 * se), rel=1e-5)
+
+
+def test_separation_detected_complete_and_quasi_complete():
+    x = np.array([1, 2, 3, 4, 5, 6], float)
+    assert is_separated(_design(x), [0, 0, 0, 1, 1, 1])  # complete: x > 3.5 predicts y exactly
+    assert is_separated(_design([0, 0, 1, 1, 1, 1]), [0, 0, 0, 1, 1, 1])  # quasi-complete: x = 0 only y = 0
+    assert not is_separated(_design(x), [0, 1, 0, 1, 0, 1])
+    assert not is_separated(_design([1, 2, 3, 4, 5, 6, 7]), [0, 0, 1, 0, 1, 1, 1])
+
+
+def test_firth_on_a_separated_two_by_two_table_is_the_haldane_estimate():
+    """With an intercept and one binary predictor, Firth's estimate equals adding 1/2 to every cell:
+    table exposed 4 events / 0 non-events, unexposed 1 event / 5 non-events ->
+    OR = (4.5 * 5.5) / (0.5 * 1.5) = 33 (hand calculation)."""
+    x = [1] * 4 + [0] * 6
+    y = [1] * 4 + [1] + [0] * 5
+    effect = logistic_effect(_design(x), y)
+    assert effect["method"] == "firth" and effect["separated"]
+    assert effect["or"] == pytest.approx(33.0, rel=1e-6)
+    assert 1.0 < effect["ci_low"] < 33.0 < effect["ci_high"] < 1e5
+    assert 0.0 < effect["p"] < 0.05
+
+
+def test_firth_profile_interval_is_where_the_penalized_deviance_rises_by_chi2():
+    x = [1] * 4 + [0] * 6
+    y = [1] * 4 + [1] + [0] * 5
+    design = _design(x)
+    summary, fit = firth_summary(design, np.array(y, float), 1)
+    from CTOPlaqueStatsLib.logistic import CHI2_95, _profile
+
+    for bound in (summary["ci_low"], summary["ci_high"]):
+        drop = 2 * (fit.log_likelihood - _profile(design, np.array(y, float), fit, 1, np.log(bound)))
+        assert drop == pytest.approx(CHI2_95, abs=1e-5)
+
+
+def test_firth_without_separation_is_close_to_ml_for_a_large_sample():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=2000)
+    y = (rng.random(2000) < 1 / (1 + np.exp(-(0.3 + 0.7 * x)))).astype(float)
+    ml = fit_logit(_design(x), y).coefficients
+    firth = fit_logit(_design(x), y, penalized=True).coefficients
+    np.testing.assert_allclose(firth, ml, atol=0.01)

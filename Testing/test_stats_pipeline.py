@@ -1,0 +1,181 @@
+"""Cohort assembly, group comparisons and the stats command end to end, including bad data."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+from stats_cohort_data import synthetic_cohort
+
+from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.comparison import compare_categorical, compare_continuous, patients_from_lesions
+from CTOPlaqueStatsLib.problems import ProblemLog
+
+
+def _lesion_document(patient, lesion, nc_pav, observer=""):
+    volumes = {"necrotic_core": nc_pav * 2.0, "fibrofatty": 10.0, "fibrous": 50.0, "dense_calcium": 20.0}
+    total = sum(volumes.values())
+    return {"schema": "ctoplaque.lesion/1", "lesion_id": lesion, "patient_id": patient, "observer": observer,
+            "occlusion_length_mm": 20.0, "total_plaque_volume_mm3": total, "vessel_volume_mm3": total,
+            "volumes_mm3": volumes, "pav_percent": {k: 100 * v / total for k, v in volumes.items()},
+            "noncalcified_volume_mm3": total - 20.0, "noncalcified_pav_percent": 100 * (total - 20) / total,
+            "unclassified_volume_mm3": 0.0, "reference": {}, "morphology": {"max_bending_deg": 12.0},
+            "software": {"name": "CTOPlaque", "version": "0.1.0"}}
+
+
+def test_continuous_comparison_picks_t_or_mann_whitney_like_scipy():
+    rng = np.random.default_rng(1)
+    normal_a, normal_b = rng.normal(10, 2, 40), rng.normal(11, 2, 50)
+    result = compare_continuous(normal_a, normal_b)
+    assert result["test"] == "t-test"
+    assert result["p"] == pytest.approx(stats.ttest_ind(normal_a, normal_b).pvalue, rel=1e-12)
+    assert result["summary_0"] == f"{normal_a.mean():.2f} ± {normal_a.std(ddof=1):.2f}"
+    skewed_a, skewed_b = rng.lognormal(0, 1, 40), rng.lognormal(0.5, 1, 50)
+    result = compare_continuous(skewed_a, skewed_b)
+    assert result["test"] == "Mann-Whitney U"
+    assert result["p"] == pytest.approx(stats.mannwhitneyu(skewed_a, skewed_b).pvalue, rel=1e-12)
+
+
+def test_categorical_comparison_chi_square_or_fisher():
+    groups = pd.Series([0.0] * 60 + [1.0] * 60)
+    values = pd.Series([1] * 20 + [0] * 40 + [1] * 35 + [0] * 25)
+    result = compare_categorical(groups, values)
+    assert result["test"] == "chi-square"
+    expected = stats.chi2_contingency([[40, 20], [25, 35]], correction=False).pvalue
+    assert result["p"] == pytest.approx(expected, rel=1e-12)
+    assert result["summary_0"] == "20 (33.3%)" and result["summary_1"] == "35 (58.3%)"
+    small = compare_categorical(pd.Series([0.0] * 8 + [1.0] * 8), pd.Series([1] * 1 + [0] * 7 + [1] * 6 + [0] * 2))
+    assert small["test"] == "Fisher exact"
+    assert small["p"] == pytest.approx(stats.fisher_exact([[7, 1], [2, 6]]).pvalue, rel=1e-12)
+
+
+def test_patient_level_outcome_any_failed_rule():
+    frame = pd.DataFrame({"patient_id": ["a", "a", "b", "c"], "success": [1.0, 0.0, 1.0, 0.0], "age": [60, 60, 50, 70]})
+    problems = ProblemLog()
+    strict = patients_from_lesions(frame, "success", ["age"], "any-failed", problems)
+    assert strict.set_index("patient_id")["success"].to_dict() == {"a": 0.0, "b": 1.0, "c": 0.0}
+    lenient = patients_from_lesions(frame, "success", ["age"], "any-success", problems)
+    assert lenient.set_index("patient_id")["success"].to_dict() == {"a": 1.0, "b": 1.0, "c": 0.0}
+    assert len(problems) == 0
+    frame.loc[1, "age"] = 62
+    patients_from_lesions(frame, "success", ["age"], "any-failed", problems)
+    assert problems.items[0]["message"].startswith("differs between the lesions of 1 patient(s) (e.g. a)")
+
+
+def test_cohort_command_gathers_reports_and_joins(tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for patient, lesion, nc in [("P1", "L1", 30.0), ("P2", "L2", 40.0), ("P3", "L3", 20.0)]:
+        json.dump(_lesion_document(patient, lesion, nc), open(exports / f"{lesion}.lesion.json", "w"))
+    pd.DataFrame([{"lesion_id": "L1", "patient_id": "P1", "necrotic_core_pav": 1}]).to_csv(
+        exports / "L1.lesion.csv", index=False)  # sibling of L1.lesion.json: the same export, not read twice
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    json.dump(_lesion_document("P2", "L2", 41.0), open(copy / "L2.lesion.json", "w"))
+    clinical = tmp_path / "clinical.csv"
+    pd.DataFrame({"patient_id": ["P1", "P2", "P9"], "age": [61, 55, 70], "diabetes": [1, 0, 1],
+                  "note": ["=1+1", "ok", "@SUM(A1)"]}).to_csv(clinical, index=False)
+    out = tmp_path / "cohort.csv"
+    assert main(["cohort", str(exports), str(copy), "--clinical", str(clinical), "--out", str(out)]) == 0
+    cohort = pd.read_csv(out, dtype={"patient_id": str})
+    assert sorted(cohort["lesion_id"]) == ["L1", "L2", "L3"]
+    assert cohort.set_index("lesion_id").loc["L2", "age"] == 55
+    assert np.isnan(cohort.set_index("lesion_id").loc["L3", "age"])
+    assert cohort.set_index("lesion_id").loc["L1", "note"] == "'=1+1"  # neutralized for spreadsheets
+
+
+def test_cohort_problems_are_reported_on_stderr(tmp_path, capsys):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    json.dump(_lesion_document("P1", "L1", 30.0), open(exports / "a.lesion.json", "w"))
+    json.dump(_lesion_document("P1", "L1", 31.0), open(exports / "b.lesion.json", "w"))
+    json.dump(_lesion_document("P2", "L2", 31.0), open(exports / "c.lesion.json", "w"))
+    clinical = tmp_path / "clinical.csv"
+    pd.DataFrame({"patient_id": ["P1", "P7"], "age": [61, 70]}).to_csv(clinical, index=False)
+    assert main(["cohort", str(exports), "--clinical", str(clinical), "--out", str(tmp_path / "c.csv")]) == 0
+    notes = capsys.readouterr().err
+    assert "duplicate of lesion L1" in notes
+    assert "lesion L2 (patient P2) has no clinical row" in notes
+    assert "clinical row P7 has no lesion export" in notes
+
+
+@pytest.fixture(scope="module")
+def stats_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stats")
+    cohort = synthetic_cohort(207, seed=5)
+    cohort["occlusion_length_mm"] = cohort["occlusion_length_mm"].astype(object)
+    cohort.loc[3, "occlusion_length_mm"] = "unknown"          # text in a numeric column
+    cohort["constant"] = 1.0                               # constant predictor
+    cohort["empty"] = np.nan                               # all-missing predictor
+    cohort["grade"] = np.arange(207) % 3                   # a non-binary outcome
+    cohort.loc[0, "lesion_id"] = "=cmd|' /C calc'!A0"     # a formula-looking cell
+    path = folder / "cohort.csv"
+    cohort.to_csv(path, index=False)
+    out = folder / "out"
+    status = main(["stats", str(path), "--outcome", "crossing_success", "--outcome", "grade", "--predictors",
+                   "dense_calcium_pav", "fibrous_pav", "necrotic_core_pav", "occlusion_length_mm", "constant", "empty",
+                   "missing_column", "--adjust", "age", "male", "diabetes", "--patient-vars", "age", "male",
+                   "--out", str(out)])
+    return status, cohort, out
+
+
+def test_stats_writes_every_output(stats_run):
+    status, _, out = stats_run
+    assert status == 0
+    assert sorted(os.listdir(out)) == ["boxplots.png", "comparison.csv", "forest.png", "logistic.csv",
+                                       "problems.csv", "report.html"]
+
+
+def test_logistic_output_matches_statsmodels(stats_run):
+    _, cohort, out = stats_run
+    logistic = pd.read_csv(out / "logistic.csv")
+    row = logistic[(logistic.predictor == "dense_calcium_pav") & (logistic.model == "adjusted")].iloc[0]
+    design = sm.add_constant(cohort[["dense_calcium_pav", "age", "male", "diabetes"]].astype(float))
+    reference = sm.GLM(cohort["crossing_success"].astype(float), design, family=sm.families.Binomial()).fit(tol=1e-13)
+    assert row["or"] == pytest.approx(np.exp(reference.params["dense_calcium_pav"]), rel=1e-6)
+    assert row["p"] == pytest.approx(reference.pvalues["dense_calcium_pav"], rel=1e-5)
+    assert (row["n"], row["events"], row["method"]) == (207, cohort["crossing_success"].sum(), "ml")
+    assert set(logistic.model) == {"univariate", "adjusted"}
+
+
+def test_bad_data_is_reported_not_fatal(stats_run):
+    _, _, out = stats_run
+    problems = pd.read_csv(out / "problems.csv")
+    text = " | ".join(problems["where"] + ": " + problems["message"])
+    assert "grade: outcome is not binary" in text
+    assert "constant: constant" in text
+    assert "empty: all values missing" in text
+    assert "missing_column: column not in the cohort table" in text
+    assert "occlusion_length_mm: 1 text value(s) in a numeric column ('unknown')" in text
+    report = open(out / "report.html", encoding="utf-8").read()
+    assert "outcome is not binary" in report and "data:image/png;base64," in report
+
+
+def test_comparison_has_lesion_and_patient_levels(stats_run):
+    _, _, out = stats_run
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert set(comparison.level) == {"lesion", "patient"}
+    assert list(comparison.columns[:5]) == ["outcome", "variable", "level", "test", "p"]
+    assert set(comparison[comparison.variable == "male"].test) <= {"chi-square", "Fisher exact"}
+
+
+def test_missing_cohort_file_is_exit_2(tmp_path, capsys):
+    assert main(["stats", str(tmp_path / "none.csv"), "--outcome", "x", "--predictors", "y",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith("error: table not found")
+    assert not (tmp_path / "o").exists()
+
+
+def test_icc_command_on_shrout_fleiss_data(tmp_path):
+    ratings = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])
+    rows = [{"lesion": f"L{t}", "observer": f"R{r}", "length_mm": ratings[t, r]} for t in range(6) for r in range(4)]
+    path = tmp_path / "ratings.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    assert main(["icc", str(path), "--target", "lesion", "--rater", "observer", "--value", "length_mm",
+                 "--out", str(tmp_path / "icc")]) == 0
+    table = pd.read_csv(tmp_path / "icc" / "icc.csv").set_index("form")
+    assert table.loc["ICC3k", "icc"] == pytest.approx(0.91, abs=0.005)
+    assert table.loc["ICC2", "n_targets"] == 6
