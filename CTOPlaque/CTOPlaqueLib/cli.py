@@ -11,21 +11,20 @@ import os
 import sys
 
 from . import __version__
-from .analysis import AnalysisSettings, analyze_lesion
+from .analysis import AnalysisSettings
+from .batch import FAILED_STATUSES, ManifestError, run_batch
 from .centerline import sample_centerline
 from .centerline_extraction import extract_centerline
 from .composition import HuThresholds
 from .errors import CTOPlaqueInputError
-from .export import check_identifier, input_provenance
 from .landmark_proposals import propose_landmarks
-from .lesion_files import write_lesion_files
-from .markups_io import landmarks_by_label, markups_document, read_markups
+from .lesion_job import LesionJob, run_lesion_job, write_curve
+from .markups_io import markups_document, read_markups
 from .phantom import PhantomSpec, generate_phantom, write_phantom
 from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
 EXIT_INPUT_ERROR = 2
-CENTERLINE_COLOR = (1.0, 0.85, 0.0)
 
 
 def _default_lesion_id(volume_path: str) -> str:
@@ -36,33 +35,37 @@ def _default_lesion_id(volume_path: str) -> str:
     return name
 
 
-def _write_curve(path: str, points_ras) -> None:
-    write_json(path, markups_document("Curve", points_ras, color=CENTERLINE_COLOR))
-
-
 def run_analyze(args) -> int:
-    lesion_id = check_identifier(args.lesion_id or _default_lesion_id(args.volume), "lesion ID")
-    patient_id = check_identifier(args.patient_id or lesion_id, "patient ID")
+    lesion_id = args.lesion_id or _default_lesion_id(args.volume)
     settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
-    volume = read_volume(args.volume)
-    extra_files = {}
-    if args.seeds:
-        centerline_ras = extract_centerline(volume, read_markups(args.seeds).points_ras)
-        extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: _write_curve(path, centerline_ras)
-    else:
-        centerline_ras = read_markups(args.centerline).points_ras
-    landmarks = landmarks_by_label(read_markups(args.landmarks), source=args.landmarks)
-    analysis = analyze_lesion(volume, centerline_ras, landmarks, settings)
-    inputs = input_provenance({"volume": args.volume, "centerline": args.centerline, "seeds": args.seeds,
-                               "landmarks": args.landmarks})
-    paths = write_lesion_files(args.out, volume, analysis, lesion_id, patient_id, inputs, args.observer,
-                               extra_files)
-    document = paths["document"]
+    document = run_lesion_job(LesionJob(
+        volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
+        patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
+        observer=args.observer, settings=settings))
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
     print(f"results written to {os.path.abspath(args.out)}")
     return 0
+
+
+def run_batch_command(args) -> int:
+    settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
+    try:
+        records = run_batch(args.manifest, args.out, settings, workers=args.workers, scheduler=args.scheduler,
+                            timeout_s=args.timeout, force=args.force, in_process=args.in_process)
+    except ManifestError as error:
+        for problem in error.problems:
+            print(f"error: {args.manifest}: {problem}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print(f"interrupted; finished cases are kept, see {os.path.join(args.out, 'batch_summary.csv')}",
+              file=sys.stderr)
+        return 130
+    counts = {status: sum(r["status"] == status for r in records) for status in {r["status"] for r in records}}
+    print(f"{len(records)} cases: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+          + f"; summary {os.path.join(args.out, 'batch_summary.csv')}")
+    return 1 if any(r["status"] in FAILED_STATUSES for r in records) else 0
 
 
 def _write_single_file(out_path: str, writer) -> None:
@@ -75,7 +78,7 @@ def _write_single_file(out_path: str, writer) -> None:
 def run_centerline(args) -> int:
     volume = read_volume(args.volume)
     points = extract_centerline(volume, read_markups(args.seeds).points_ras)
-    _write_single_file(args.out, lambda path: _write_curve(path, points))
+    _write_single_file(args.out, lambda path: write_curve(path, points))
     length = sample_centerline(points).length_mm
     print(f"centerline of {length:.1f} mm written to {os.path.abspath(args.out)}")
     return 0
@@ -99,6 +102,12 @@ def run_phantom(args) -> int:
     return 0
 
 
+def _add_analysis_options(parser) -> None:
+    parser.add_argument("--thresholds-hu", default="-30,76,131,351",
+                        help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium")
+    parser.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (<= 0.25 mm)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctoplaque", description="Quantitative CCTA of chronic total occlusions.")
     parser.add_argument("--version", action="version", version=f"ctoplaque {__version__}")
@@ -114,10 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--lesion-id", default="", help="lesion ID (default: volume file name)")
     analyze.add_argument("--patient-id", default="", help="patient ID (default: lesion ID)")
     analyze.add_argument("--observer", default="", help="who placed the landmarks (for reproducibility studies)")
-    analyze.add_argument("--thresholds-hu", default="-30,76,131,351",
-                         help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium")
-    analyze.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (<= 0.25 mm)")
+    _add_analysis_options(analyze)
     analyze.set_defaults(run=run_analyze)
+
+    batch = commands.add_parser("batch", help="analyze every lesion of a manifest (resumable, parallel)")
+    batch.add_argument("manifest", help="CSV: lesion_id, patient_id, volume, landmarks, centerline or seeds")
+    batch.add_argument("--out", required=True, help="output folder (one subfolder per lesion)")
+    batch.add_argument("--workers", type=int, default=1, help="cases run at once, each in its own process")
+    batch.add_argument("--scheduler", default="", help="dask.distributed scheduler address, e.g. tcp://host:8786")
+    batch.add_argument("--timeout", type=float, default=0.0, help="seconds per case before it is stopped (local)")
+    batch.add_argument("--force", action="store_true", help="redo cases whose outputs are up to date")
+    batch.add_argument("--in-process", action="store_true",
+                       help="run cases one after another in this interpreter (inside Slicer)")
+    _add_analysis_options(batch)
+    batch.set_defaults(run=run_batch_command)
 
     centerline = commands.add_parser("centerline", help="extract the vessel centerline from seed points")
     centerline.add_argument("volume", help="CCTA volume")

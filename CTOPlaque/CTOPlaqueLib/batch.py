@@ -1,0 +1,306 @@
+"""``ctoplaque batch``: many lesions unattended, isolated, resumable, local or on a Dask cluster.
+
+Manifest (CSV): lesion_id, patient_id, volume, landmarks, and centerline or seeds (optionally
+observer); paths relative to the manifest. The whole manifest is checked before anything runs and
+every problem is listed. Each case runs in its own process (local) or as its own task (Dask): an
+error, a crash or a timeout is recorded in ``batch_summary.csv`` (with seconds and the worker's peak
+memory) and the other cases go on. Case
+outputs land in DIR/<lesion_id>/ through a staging folder, so an interrupted run leaves no
+half-written case; a rerun skips cases whose lesion.json records the same input SHA-256 (``force``
+redoes them). At the end ``cohort.csv`` gathers every finished lesion.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from .analysis import AnalysisSettings
+from .errors import CTOPlaqueInputError
+from .export import check_identifier, sha256_of_path, write_rows_csv
+from .lesion_job import LesionJob, run_lesion_job
+from .staging import staged_outputs
+
+REQUIRED_COLUMNS = ("lesion_id", "patient_id", "volume", "landmarks")
+SUMMARY_COLUMNS = ("lesion_id", "status", "seconds", "peak_memory_mib", "error")
+FAILED_STATUSES = ("failed", "timeout", "crashed", "interrupted")
+
+
+class ManifestError(CTOPlaqueInputError):
+    """Every problem of a manifest, one per line."""
+
+    def __init__(self, problems):
+        super().__init__(f"the manifest has {len(problems)} problem(s)")
+        self.problems = problems
+
+
+@dataclass
+class BatchCase:
+    lesion_id: str
+    patient_id: str
+    volume: str
+    landmarks: str
+    centerline: str = ""
+    seeds: str = ""
+    observer: str = ""
+
+    def job(self, out_dir: str, settings: AnalysisSettings) -> LesionJob:
+        return LesionJob(volume=self.volume, landmarks=self.landmarks, out_dir=case_folder(out_dir, self),
+                         lesion_id=self.lesion_id, patient_id=self.patient_id, centerline=self.centerline,
+                         seeds=self.seeds, observer=self.observer, settings=settings)
+
+
+def case_folder(out_dir: str, case: BatchCase) -> str:
+    return os.path.join(out_dir, case.lesion_id)
+
+
+def read_manifest(path: str) -> list:
+    """Cases of a manifest; ManifestError lists every problem (line numbers as in the file)."""
+    if not os.path.isfile(path):
+        raise CTOPlaqueInputError(f"manifest not found: {path}")
+    base = os.path.dirname(os.path.abspath(path))
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+        columns = set(rows[0].keys()) if rows else set()
+    problems = [f"missing column {name}" for name in REQUIRED_COLUMNS if name not in columns]
+    if not {"centerline", "seeds"} & columns:
+        problems.append("missing column centerline or seeds")
+    if problems or not rows:
+        raise ManifestError(problems or ["no cases"])
+    cases, seen = [], {}
+    for line, row in enumerate(rows, start=2):
+        values = {key: (row.get(key) or "").strip() for key in ("lesion_id", "patient_id", "volume", "landmarks",
+                                                                 "centerline", "seeds", "observer")}
+        where = f"line {line}"
+        try:
+            check_identifier(values["lesion_id"], "lesion ID")
+            check_identifier(values["patient_id"], "patient ID")
+        except CTOPlaqueInputError as error:
+            problems.append(f"{where}: {error}")
+        if values["lesion_id"] in seen:
+            problems.append(f"{where}: lesion_id {values['lesion_id']} already on line {seen[values['lesion_id']]}")
+        seen.setdefault(values["lesion_id"], line)
+        if bool(values["centerline"]) == bool(values["seeds"]):
+            problems.append(f"{where}: give either a centerline or seeds")
+        for key in ("volume", "landmarks", "centerline", "seeds"):
+            if values[key]:
+                values[key] = os.path.normpath(os.path.join(base, values[key]))
+                if not os.path.exists(values[key]):
+                    problems.append(f"{where}: {key} not found: {values[key]}")
+        cases.append(BatchCase(**values))
+    if problems:
+        raise ManifestError(problems)
+    return cases
+
+
+def is_current(case: BatchCase, out_dir: str) -> bool:
+    """Outputs exist and were made from inputs with the same SHA-256 as now."""
+    document_path = os.path.join(case_folder(out_dir, case), f"{case.lesion_id}.lesion.json")
+    if not os.path.isfile(document_path):
+        return False
+    try:
+        with open(document_path, encoding="utf-8") as handle:
+            recorded = json.load(handle).get("inputs", {})
+    except (OSError, ValueError):
+        return False
+    for role in ("volume", "landmarks", "centerline", "seeds"):
+        path = getattr(case, role)
+        if bool(path) != (role in recorded):
+            return False
+        if path and recorded[role].get("sha256") != sha256_of_path(path):
+            return False
+    return True
+
+
+def run_case(case: BatchCase, out_dir: str, settings: AnalysisSettings) -> dict:
+    """Run one case and return its summary record; never raises for a bad case."""
+    start = time.perf_counter()
+    try:
+        run_lesion_job(case.job(out_dir, settings))
+        status, error = "done", ""
+    except CTOPlaqueInputError as exc:
+        status, error = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - one case must not stop the batch; the message is recorded
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    return {"lesion_id": case.lesion_id, "status": status, "seconds": round(time.perf_counter() - start, 2),
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "error": error}
+
+
+def _case_process(case, out_dir, settings, connection):
+    connection.send(run_case(case, out_dir, settings))
+    connection.close()
+
+
+class Progress:
+    """A progress bar with ETA on a terminal; one plain line per case otherwise."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.count, self.failed = total, 0, 0
+        self.stream = stream or sys.stderr
+        self.terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+
+    def update(self, record: dict) -> None:
+        self.count += 1
+        self.failed += record["status"] in FAILED_STATUSES
+        if self.terminal:
+            elapsed = time.perf_counter() - self.start
+            remaining = elapsed / self.count * (self.total - self.count)
+            filled = int(30 * self.count / self.total)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}  "
+                              f"failed {self.failed}  ETA {int(remaining // 60)}m{int(remaining % 60):02d}s ")
+            if self.count == self.total:
+                self.stream.write("\n")
+        else:
+            message = f" ({record['error']})" if record["error"] else ""
+            self.stream.write(f"[{self.count}/{self.total}] {record['lesion_id']} {record['status']} "
+                              f"{record['seconds']:.1f} s{message}\n")
+        self.stream.flush()
+
+
+def run_local(cases, out_dir, settings, workers: int, timeout_s: float, progress: Progress) -> list:
+    """Each case in its own process, ``workers`` at a time; crash and timeout recorded per case."""
+    context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    pending, running, records = deque(cases), {}, []
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                case = pending.popleft()
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_case_process, args=(case, out_dir, settings, sender), daemon=True)
+                process.start()
+                sender.close()
+                running[process] = (case, time.perf_counter(), receiver)
+            wait([r for _, _, r in running.values()] + [p.sentinel for p in running], timeout=0.5)
+            for process, (case, started, receiver) in list(running.items()):
+                record = _collect(process, case, started, receiver, timeout_s)
+                if record is not None:
+                    del running[process]
+                    records.append(record)
+                    progress.update(record)
+    except KeyboardInterrupt:
+        for process, (case, started, _) in running.items():
+            process.terminate()
+            records.append({"lesion_id": case.lesion_id, "status": "interrupted",
+                            "seconds": round(time.perf_counter() - started, 2), "error": "interrupted by the user"})
+        records += [{"lesion_id": c.lesion_id, "status": "interrupted", "seconds": 0.0, "error": "not started"}
+                    for c in pending]
+        raise BatchInterrupted(records) from None
+    return records
+
+
+class BatchInterrupted(Exception):
+    def __init__(self, records):
+        super().__init__("interrupted")
+        self.records = records
+
+
+def _collect(process, case, started, receiver, timeout_s):
+    elapsed = round(time.perf_counter() - started, 2)
+    if receiver.poll():
+        try:
+            record = receiver.recv()
+        except EOFError:
+            record = None
+        process.join()
+        if record is not None:
+            return record
+    if not process.is_alive():
+        process.join()
+        return {"lesion_id": case.lesion_id, "status": "crashed", "seconds": elapsed,
+                "error": f"worker process ended with exit code {process.exitcode}"}
+    if timeout_s and elapsed > timeout_s:
+        process.terminate()
+        process.join()
+        return {"lesion_id": case.lesion_id, "status": "timeout", "seconds": elapsed,
+                "error": f"no result after {timeout_s:g} s"}
+    return None
+
+
+def run_in_process(cases, out_dir, settings, progress: Progress) -> list:
+    """Sequentially in this interpreter (e.g. inside Slicer): errors recorded, no crash or timeout isolation."""
+    records = []
+    for case in cases:
+        records.append(run_case(case, out_dir, settings))
+        progress.update(records[-1])
+    return records
+
+
+def run_dask(cases, out_dir, settings, scheduler: str, progress: Progress) -> list:
+    """One task per case on a dask.distributed scheduler; a lost worker is recorded as a crash."""
+    from distributed import Client, as_completed
+
+    records = []
+    with Client(scheduler, timeout="30s") as client:
+        futures = {client.submit(run_case, case, out_dir, settings, pure=False): case for case in cases}
+        for future in as_completed(futures):
+            case = futures[future]
+            try:
+                record = future.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker and the like: the case is recorded, the rest go on
+                record = {"lesion_id": case.lesion_id, "status": "crashed", "seconds": 0.0,
+                          "error": f"{type(exc).__name__}: {exc}"}
+            records.append(record)
+            progress.update(record)
+    return records
+
+
+def write_summary(out_dir: str, records: list) -> str:
+    order = {record["lesion_id"]: record for record in records}
+    with staged_outputs(out_dir) as staging:
+        write_rows_csv(os.path.join(staging, "batch_summary.csv"),
+                       [{k: order[i].get(k, "") for k in SUMMARY_COLUMNS} for i in order] or
+                       [dict.fromkeys(SUMMARY_COLUMNS, "")])
+    return os.path.join(out_dir, "batch_summary.csv")
+
+
+def write_cohort(out_dir: str, cases) -> str:
+    """cohort.csv of every finished case (the table ``ctoplaque cohort`` writes); '' when none finished."""
+    from CTOPlaqueStatsLib.cohort import gather_lesions
+    from CTOPlaqueStatsLib.problems import ProblemLog
+    from CTOPlaqueStatsLib.variables import spreadsheet_frame
+
+    folders = [case_folder(out_dir, c) for c in cases
+               if os.path.isfile(os.path.join(case_folder(out_dir, c), f"{c.lesion_id}.lesion.json"))]
+    if not folders:
+        return ""
+    cohort = gather_lesions(folders, ProblemLog())
+    with staged_outputs(out_dir) as staging:
+        spreadsheet_frame(cohort).to_csv(os.path.join(staging, "cohort.csv"), index=False)
+    return os.path.join(out_dir, "cohort.csv")
+
+
+def run_batch(manifest: str, out_dir: str, settings: AnalysisSettings, workers: int = 1, scheduler: str = "",
+              timeout_s: float = 0.0, force: bool = False, in_process: bool = False, stream=None) -> list:
+    """Run every case of the manifest; returns the summary records (skipped cases included)."""
+    cases = read_manifest(manifest)
+    os.makedirs(out_dir, exist_ok=True)
+    skipped = [] if force else [c for c in cases if is_current(c, out_dir)]
+    todo = [c for c in cases if c not in skipped]
+    records = [{"lesion_id": c.lesion_id, "status": "skipped", "seconds": 0.0, "error": "outputs up to date"}
+               for c in skipped]
+    progress = Progress(len(todo), stream)
+    try:
+        if todo and scheduler:
+            records += run_dask(todo, out_dir, settings, scheduler, progress)
+        elif todo and in_process:
+            records += run_in_process(todo, out_dir, settings, progress)
+        elif todo:
+            records += run_local(todo, out_dir, settings, max(1, workers), timeout_s, progress)
+    except BatchInterrupted as interrupted:
+        write_summary(out_dir, records + interrupted.records)
+        raise KeyboardInterrupt from None
+    by_id = {r["lesion_id"]: r for r in records}
+    records = [by_id[c.lesion_id] for c in cases]
+    write_summary(out_dir, records)
+    write_cohort(out_dir, cases)
+    return records
+

@@ -1,0 +1,34 @@
+"""Run ``ctoplaque batch`` inside 3D Slicer's Python, headless.
+
+    Slicer --no-main-window --python-script /path/to/ctoplaque_batch.py MANIFEST.csv --out DIR
+
+Arguments are those of ``ctoplaque batch``. Cases run one after another in Slicer's interpreter
+(``--in-process`` is added: Slicer's executable cannot serve as a worker process). The exit status
+is that of the command line: 0 all done, 1 some case failed, 2 manifest problems.
+The same script also runs with a plain Python that has CTOPlaqueLib installed.
+"""
+
+import os
+import sys
+
+MODULE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if MODULE_DIR not in sys.path:
+    sys.path.insert(0, MODULE_DIR)
+
+from CTOPlaqueLib.cli import main  # noqa: E402
+
+
+def _exit(status: int) -> None:
+    try:
+        import slicer
+
+        slicer.util.exit(status)
+    except (ImportError, AttributeError):
+        sys.exit(status)
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    if "--in-process" not in arguments:
+        arguments.append("--in-process")
+    _exit(main(["batch", *arguments]))

@@ -1,0 +1,152 @@
+"""ctoplaque batch: manifest checks, isolation, resume, timeouts, workers, Dask, headless script."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from CTOPlaqueLib.cli import main
+from CTOPlaqueLib.markups_io import markups_document, read_markups
+from CTOPlaqueLib.staging import write_json
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture()
+def manifest(curved_case_files, tmp_path):
+    """Three good cases (centerline, seeds, centerline) and one whose landmarks lack D."""
+    case = tmp_path / "case"
+    shutil.copytree(os.path.dirname(curved_case_files["volume"]), case)
+    markups = read_markups(str(case / "landmarks.mrk.json"))
+    keep = [i for i, label in enumerate(markups.labels) if label != "D"]
+    write_json(str(case / "no_d.mrk.json"),
+               markups_document("Fiducial", markups.points_ras[keep], [markups.labels[i] for i in keep]))
+    rows = [("A1", "P1", "landmarks.mrk.json", "centerline.mrk.json", ""),
+            ("A2", "P1", "landmarks.mrk.json", "", "seeds.mrk.json"),
+            ("A3", "P2", "landmarks.mrk.json", "centerline.mrk.json", ""),
+            ("BAD", "P3", "no_d.mrk.json", "centerline.mrk.json", "")]
+    path = tmp_path / "manifest.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lesion_id", "patient_id", "volume", "landmarks", "centerline", "seeds"])
+        for lesion, patient, landmarks, centerline, seeds in rows:
+            writer.writerow([lesion, patient, "case/ccta.nrrd", f"case/{landmarks}",
+                             centerline and f"case/{centerline}", seeds and f"case/{seeds}"])
+    return path
+
+
+def _summary(out):
+    return {row["lesion_id"]: row for row in csv.DictReader(open(out / "batch_summary.csv"))}
+
+
+def test_every_manifest_problem_listed_at_once(tmp_path, capsys):
+    path = tmp_path / "manifest.csv"
+    path.write_text("lesion_id,patient_id,volume,landmarks,centerline\n"
+                    "L1,P1,missing.nrrd,missing.mrk.json,c.mrk.json\n"
+                    "L1,P 2,missing.nrrd,missing.mrk.json,\n")
+    assert main(["batch", str(path), "--out", str(tmp_path / "out")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("error: ") for line in errors)
+    text = "\n".join(errors)
+    for expected in ("line 2: volume not found", "line 2: landmarks not found", "line 2: centerline not found",
+                     "line 3: patient ID 'P 2'", "line 3: lesion_id L1 already on line 2",
+                     "line 3: give either a centerline or seeds"):
+        assert expected in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_isolates_failures_and_matches_single_analysis(manifest, tmp_path, curved_case_files, capsys):
+    out = tmp_path / "out"
+    assert main(["batch", str(manifest), "--out", str(out), "--workers", "2"]) == 1
+    summary = _summary(out)
+    assert {k: v["status"] for k, v in summary.items()} == {"A1": "done", "A2": "done", "A3": "done",
+                                                          "BAD": "failed"}
+    assert "missing landmark D" in summary["BAD"]["error"]
+    assert not (out / "BAD").exists()
+    log = capsys.readouterr().err
+    assert "BAD failed" in log  # plain log lines when not on a terminal
+    single = tmp_path / "single"
+    assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
+                 "--landmarks", curved_case_files["landmarks"], "--out", str(single), "--lesion-id", "A1",
+                 "--patient-id", "P1"]) == 0
+    batch_doc = json.load(open(out / "A1" / "A1.lesion.json"))
+    single_doc = json.load(open(single / "A1.lesion.json"))
+    assert batch_doc["total_plaque_volume_mm3"] == single_doc["total_plaque_volume_mm3"]
+    assert batch_doc["pav_percent"] == single_doc["pav_percent"]
+    assert (out / "A2" / "A2.centerline.mrk.json").is_file()
+    cohort = list(csv.DictReader(open(out / "cohort.csv")))
+    assert sorted(row["lesion_id"] for row in cohort) == ["A1", "A2", "A3"]
+
+
+def test_rerun_skips_up_to_date_cases_and_redoes_changed_inputs(manifest, tmp_path):
+    out = tmp_path / "out"
+    main(["batch", str(manifest), "--out", str(out), "--workers", "2"])
+    assert main(["batch", str(manifest), "--out", str(out)]) == 1
+    assert {k: v["status"] for k, v in _summary(out).items()} == {"A1": "skipped", "A2": "skipped",
+                                                                 "A3": "skipped", "BAD": "failed"}
+    # The shared centerline file changes (its last point removed): A1 and A3 use it and are redone, A2 not.
+    curve = manifest.parent / "case" / "centerline.mrk.json"
+    document = json.load(open(curve))
+    document["markups"][0]["controlPoints"] = document["markups"][0]["controlPoints"][:-1]
+    json.dump(document, open(curve, "w"))
+    main(["batch", str(manifest), "--out", str(out)])
+    statuses = {k: v["status"] for k, v in _summary(out).items()}
+    assert statuses["A2"] == "skipped" and statuses["A1"] == "done" and statuses["A3"] == "done"
+    main(["batch", str(manifest), "--out", str(out), "--force"])
+    assert _summary(out)["A2"]["status"] == "done"
+
+
+def test_timeout_stops_a_case_and_leaves_nothing_half_written(manifest, tmp_path):
+    out = tmp_path / "out"
+    assert main(["batch", str(manifest), "--out", str(out), "--timeout", "0.2"]) == 1
+    summary = _summary(out)
+    assert {row["status"] for row in summary.values()} <= {"timeout", "failed"}
+    assert summary["A2"]["status"] == "timeout"
+    assert not (out / "A2").exists()
+    assert not [n for n in os.listdir(out) if n.startswith(".ctoplaque-staging")]
+
+
+def test_dask_local_cluster_gives_the_same_results(manifest, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = tmp_path / "local"
+    main(["batch", str(manifest), "--out", str(local), "--in-process"])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster:
+        remote = tmp_path / "dask"
+        assert main(["batch", str(manifest), "--out", str(remote), "--scheduler", cluster.scheduler_address]) == 1
+    assert {k: v["status"] for k, v in _summary(remote).items()} == {k: v["status"] for k, v in _summary(local).items()}
+    for lesion in ("A1", "A2", "A3"):
+        a = json.load(open(local / lesion / f"{lesion}.lesion.json"))
+        b = json.load(open(remote / lesion / f"{lesion}.lesion.json"))
+        assert a["total_plaque_volume_mm3"] == b["total_plaque_volume_mm3"]
+
+
+def test_headless_slicer_script_runs_the_batch(manifest, tmp_path):
+    script = os.path.join(ROOT, "CTOPlaque", "Resources", "Scripts", "ctoplaque_batch.py")
+    out = tmp_path / "slicer"
+    result = subprocess.run([sys.executable, script, str(manifest), "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert _summary(out)["A1"]["status"] == "done"
+
+
+def test_progress_bar_with_eta_on_a_terminal():
+    import io
+
+    from CTOPlaqueLib.batch import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = Progress(4, stream)
+    progress.update({"lesion_id": "L1", "status": "done", "seconds": 1.0, "error": ""})
+    progress.update({"lesion_id": "L2", "status": "failed", "seconds": 1.0, "error": "bad"})
+    text = stream.getvalue()
+    last_frame = text.split("\r")[-1]
+    assert last_frame.startswith("[###############...............] 2/4  failed 1  ETA 0m")
+    assert "L2" not in text
