@@ -179,3 +179,27 @@ def test_icc_command_on_shrout_fleiss_data(tmp_path):
     table = pd.read_csv(tmp_path / "icc" / "icc.csv").set_index("form")
     assert table.loc["ICC3k", "icc"] == pytest.approx(0.91, abs=0.005)
     assert table.loc["ICC2", "n_targets"] == 6
+
+
+def test_stats_compares_a_base_model_with_added_plaque_variables(tmp_path):
+    cohort = synthetic_cohort(400, seed=9)
+    cohort["jcto"] = np.random.default_rng(9).integers(0, 5, len(cohort))
+    path = tmp_path / "cohort.csv"
+    cohort.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["stats", str(path), "--outcome", "crossing_success", "--predictors", "dense_calcium_pav",
+                 "--base-model", "jcto", "--added", "dense_calcium_pav", "fibrous_pav", "--out", str(out)]) == 0
+    for name in ("prediction.csv", "prediction_comparison.csv", "roc.png", "calibration.png"):
+        assert (out / name).is_file()
+    models = pd.read_csv(out / "prediction.csv")
+    assert list(models.model) == ["base", "base + added"]
+    comparison = pd.read_csv(out / "prediction_comparison.csv").iloc[0]
+    full = sm.GLM(cohort["crossing_success"].astype(float),
+                  sm.add_constant(cohort[["jcto", "dense_calcium_pav", "fibrous_pav"]].astype(float)),
+                  family=sm.families.Binomial()).fit(tol=1e-13)
+    base = sm.GLM(cohort["crossing_success"].astype(float), sm.add_constant(cohort[["jcto"]].astype(float)),
+                  family=sm.families.Binomial()).fit(tol=1e-13)
+    assert comparison["lr_chi2"] == pytest.approx(base.deviance - full.deviance, rel=1e-6)
+    assert comparison["lr_df"] == 2
+    report = open(out / "report.html", encoding="utf-8").read()
+    assert "Incremental value of the added predictors" in report and "ROC curves" in report

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from CTOPlaqueLib.staging import staged_outputs
 
 from .comparison import comparison_rows, patients_from_lesions
-from .figures import write_boxplots_png, write_forest_png
+from .figures import write_boxplots_png, write_calibration_png, write_forest_png, write_roc_png
+from .logistic import FitFailed
+from .prediction import compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
 from .report import write_report_html
@@ -28,6 +31,9 @@ class StatsRequest:
     adjust: list = field(default_factory=list)
     patient_vars: list = field(default_factory=list)
     patient_rule: str = "any-failed"
+    base_model: list = field(default_factory=list)
+    added: list = field(default_factory=list)
+    bootstrap_resamples: int = 200
 
 
 @dataclass
@@ -36,6 +42,41 @@ class StatsResult:
     logistic: pd.DataFrame
     problems: pd.DataFrame
     paths: dict
+    prediction: pd.DataFrame = None
+    prediction_comparison: pd.DataFrame = None
+
+
+def prediction_tables(cohort: pd.DataFrame, outcomes: dict, request: StatsRequest, problems: ProblemLog):
+    """Base vs base + added model per outcome: (per-model table, comparison table, ROC/calibration curves)."""
+    models, comparisons, curves = [], [], {}
+    if not request.base_model or not request.added:
+        return pd.DataFrame(models), pd.DataFrame(comparisons), curves
+    base = _columns(cohort, request.base_model, problems)
+    added = _columns(cohort, request.added, problems)
+    if not base or not added:
+        problems.add("prediction model", "no usable base or added columns; models not compared")
+        return pd.DataFrame(models), pd.DataFrame(comparisons), curves
+    for name, coded in outcomes.items():
+        frame = pd.concat([coded.rename("__y"), pd.DataFrame(base), pd.DataFrame(added)], axis=1).dropna()
+        events = int(frame["__y"].sum())
+        if min(events, len(frame) - events) < 10:
+            problems.add(f"{name} / prediction model", f"{len(frame)} complete rows with {events} events: "
+                                                         "fewer than 10 in a group, models not compared")
+            continue
+        y = frame["__y"].to_numpy(float)
+        try:
+            result = compare_models(frame[list(base)].to_numpy(float), frame[list(added)].to_numpy(float), y,
+                                    request.bootstrap_resamples)
+        except (FitFailed, np.linalg.LinAlgError) as error:
+            problems.add(f"{name} / prediction model", f"model did not converge ({error})")
+            continue
+        for label, values in result["models"].items():
+            models.append({"outcome": name, "model": label, "n": len(frame), "events": events, **values})
+        comparisons.append({"outcome": name, "base": " + ".join(base), "added": " + ".join(added),
+                            **result["comparison"]})
+        for label, probabilities in (("base", result["p_base"]), ("base + added", result["p_full"])):
+            curves[f"{name}: {label}"] = (probabilities, y, result["models"][label]["auc"])
+    return pd.DataFrame(models), pd.DataFrame(comparisons), curves
 
 
 def _columns(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
@@ -91,9 +132,13 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
         problems.add("patient rule", f"unknown rule {request.patient_rule!r}; any-failed used")
         request.patient_rule = "any-failed"
     comparison, logistic, outcomes = compute_stats(cohort, request, problems)
+    prediction, prediction_comparison, curves = prediction_tables(cohort, outcomes, request, problems)
     problem_table = pd.DataFrame(problems.items, columns=["where", "message"])
     names = {"comparison": "comparison.csv", "logistic": "logistic.csv", "problems": "problems.csv",
              "forest": "forest.png", "boxplots": "boxplots.png", "report": "report.html"}
+    if curves:
+        names.update({"prediction": "prediction.csv", "prediction_comparison": "prediction_comparison.csv",
+                      "roc": "roc.png", "calibration": "calibration.png"})
     with staged_outputs(out_dir) as staging:
         def staged(kind):
             return os.path.join(staging, names[kind])
@@ -103,12 +148,24 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
         spreadsheet_frame(problem_table).to_csv(staged("problems"), index=False)
         write_forest_png(staged("forest"), logistic)
         write_boxplots_png(staged("boxplots"), cohort, outcomes)
+        figures = {"Odds ratios (Figure 4 of the seed paper)": staged("forest"),
+                   "Plaque composition by outcome group (Figure 3)": staged("boxplots")}
+        extra_tables = {}
+        if curves:
+            spreadsheet_frame(prediction).to_csv(staged("prediction"), index=False)
+            spreadsheet_frame(prediction_comparison).to_csv(staged("prediction_comparison"), index=False)
+            write_roc_png(staged("roc"), curves)
+            write_calibration_png(staged("calibration"), curves)
+            figures.update({"ROC curves, base vs base + added": staged("roc"),
+                            "Calibration (deciles of predicted probability)": staged("calibration")})
+            extra_tables = {"Prediction models": prediction, "Incremental value of the added predictors":
+                            prediction_comparison}
         settings = {"lesions": len(cohort), "outcomes": ", ".join(request.outcomes),
                     "predictors": ", ".join(request.predictors), "adjusted for": ", ".join(request.adjust) or "-",
                     "patient variables": ", ".join(request.patient_vars) or "-",
-                    "patient rule": request.patient_rule}
-        write_report_html(staged("report"), title, settings, comparison, logistic, problem_table,
-                          {"Odds ratios (Figure 4 of the seed paper)": staged("forest"),
-                           "Plaque composition by outcome group (Figure 3)": staged("boxplots")})
+                    "patient rule": request.patient_rule,
+                    "base model": " + ".join(request.base_model) or "-", "added": " + ".join(request.added) or "-"}
+        write_report_html(staged("report"), title, settings, comparison, logistic, problem_table, figures,
+                          extra_tables)
     paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}
-    return StatsResult(comparison, logistic, problem_table, paths)
+    return StatsResult(comparison, logistic, problem_table, paths, prediction, prediction_comparison)

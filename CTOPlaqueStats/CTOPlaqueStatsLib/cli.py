@@ -37,7 +37,9 @@ def run_cohort(args) -> int:
 def run_stats_command(args) -> int:
     cohort = read_table(args.cohort)
     request = StatsRequest(outcomes=args.outcome, predictors=args.predictors, adjust=args.adjust or [],
-                           patient_vars=args.patient_vars or [], patient_rule=args.patient_rule)
+                           patient_vars=args.patient_vars or [], patient_rule=args.patient_rule,
+                           base_model=args.base_model or [], added=args.added or [],
+                           bootstrap_resamples=args.bootstrap)
     result = run_stats(cohort, request, args.out)
     _report_problems(ProblemLog.from_table(result.problems))
     print(f"{len(result.comparison)} comparisons, {len(result.logistic)} models; report: {result.paths['report']}")
@@ -90,6 +92,9 @@ def register(commands) -> None:
     stats.add_argument("--patient-vars", nargs="*", help="patient-level variables, compared per patient")
     stats.add_argument("--patient-rule", choices=PATIENT_RULES, default="any-failed",
                        help="patient outcome from its lesions (default: failed if any lesion failed)")
+    stats.add_argument("--base-model", nargs="*", help="predictors of the base prediction model (e.g. a score)")
+    stats.add_argument("--added", nargs="*", help="predictors added to the base model (e.g. PAVs)")
+    stats.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for optimism (>= 200)")
     stats.add_argument("--out", required=True, help="output folder")
     stats.set_defaults(run=run_stats_command)
 

@@ -64,3 +64,42 @@ def write_boxplots_png(path: str, cohort: pd.DataFrame, outcomes: dict) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _roc_points(scores: np.ndarray, outcome: np.ndarray):
+    thresholds = np.unique(scores)[::-1]
+    positives, negatives = max(outcome.sum(), 1), max((1 - outcome).sum(), 1)
+    tpr = [0.0] + [float(((scores >= t) & (outcome == 1)).sum() / positives) for t in thresholds]
+    fpr = [0.0] + [float(((scores >= t) & (outcome == 0)).sum() / negatives) for t in thresholds]
+    return fpr, tpr
+
+
+def write_roc_png(path: str, curves: dict) -> None:
+    """ROC curves: {label: (predicted probabilities, outcome, auc)}."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    for label, (scores, outcome, auc) in curves.items():
+        fpr, tpr = _roc_points(scores, outcome)
+        axes.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})")
+    axes.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
+    axes.set_xlabel("1 - specificity")
+    axes.set_ylabel("Sensitivity")
+    axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_calibration_png(path: str, curves: dict) -> None:
+    """Observed event rate against mean predicted probability in deciles of prediction."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    for label, (probabilities, outcome, _) in curves.items():
+        order = np.argsort(probabilities)
+        groups = np.array_split(order, min(10, max(len(order) // 5, 1)))
+        axes.plot([probabilities[g].mean() for g in groups], [outcome[g].mean() for g in groups], "o-", label=label)
+    axes.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
+    axes.set_xlabel("Predicted probability (decile mean)")
+    axes.set_ylabel("Observed proportion")
+    axes.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

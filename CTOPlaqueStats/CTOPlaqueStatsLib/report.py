@@ -25,7 +25,7 @@ def _image_html(path: str, caption: str) -> str:
 
 
 def write_report_html(path: str, title: str, settings: dict, comparison: pd.DataFrame, logistic: pd.DataFrame,
-                      problems: pd.DataFrame, figures: dict) -> None:
+                      problems: pd.DataFrame, figures: dict, extra_tables=None) -> None:
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>CTOPlaque {__version__}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
              "<h2>Settings</h2><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
@@ -33,6 +33,8 @@ def write_report_html(path: str, title: str, settings: dict, comparison: pd.Data
              "<h2>Problems in the data</h2>", _table_html(problems),
              "<h2>Group comparisons</h2>", _table_html(comparison),
              "<h2>Logistic regression</h2>", _table_html(logistic)]
+    for heading, table in (extra_tables or {}).items():
+        parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(table)]
     parts += [_image_html(figure_path, caption) for caption, figure_path in figures.items()]
     style = ("body{font-family:sans-serif;margin:2em;max-width:75em} table.data{border-collapse:collapse;font-size:90%}"
              "table.data td,table.data th{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}"

@@ -1,0 +1,108 @@
+"""Prediction-model comparison against brute force, statsmodels and hand calculations."""
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+from CTOPlaqueStatsLib.prediction import (compare_models, continuous_nri, delong, idi, structural_components)
+
+
+def _brute_force_components(scores, outcome):
+    positive, negative = scores[outcome == 1], scores[outcome == 0]
+
+    def psi(a, b):
+        return 1.0 if a > b else 0.5 if a == b else 0.0
+
+    v10 = np.array([np.mean([psi(x, y) for y in negative]) for x in positive])
+    v01 = np.array([np.mean([psi(x, y) for x in positive]) for y in negative])
+    return v10, v01
+
+
+def test_structural_components_and_delong_variance_match_brute_force():
+    rng = np.random.default_rng(4)
+    outcome = (rng.random(40) < 0.45).astype(float)
+    a = np.round(rng.normal(outcome, 1.0), 1)  # rounded: ties occur
+    b = np.round(rng.normal(1.5 * outcome, 1.0), 1)
+    for scores in (a, b):
+        fast, brute = structural_components(scores, outcome), _brute_force_components(scores, outcome)
+        np.testing.assert_allclose(fast[0], brute[0])
+        np.testing.assert_allclose(fast[1], brute[1])
+    result = delong(a, b, outcome)
+    va, vb = _brute_force_components(a, outcome), _brute_force_components(b, outcome)
+    m, n = len(va[0]), len(va[1])
+    s10 = np.cov(np.vstack([va[0], vb[0]]))
+    s01 = np.cov(np.vstack([va[1], vb[1]]))
+    np.testing.assert_allclose(result["covariance"], s10 / m + s01 / n)
+    # The AUC is the Mann-Whitney probability P(score of a positive > score of a negative).
+    pairs = [(x > y) + 0.5 * (x == y) for x in a[outcome == 1] for y in a[outcome == 0]]
+    assert result["auc"][0] == pytest.approx(np.mean(pairs))
+
+
+def test_nri_and_idi_by_hand():
+    """Events: probabilities go up for 2 of 3, down for 1; non-events: down for 2 of 2.
+    NRI = (2/3 - 1/3) + (2/2 - 0) = 4/3. IDI = mean change in events (0.1+0.1-0.1)/3 - mean in non-events
+    (-0.2-0.1)/2 = 1/30 + 0.15."""
+    outcome = np.array([1, 1, 1, 0, 0], float)
+    base = np.array([0.5, 0.5, 0.5, 0.5, 0.5])
+    full = np.array([0.6, 0.6, 0.4, 0.3, 0.4])
+    assert continuous_nri(base, full, outcome)[0] == pytest.approx(4 / 3)
+    assert idi(base, full, outcome)[0] == pytest.approx(1 / 30 + 0.15)
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    rng = np.random.default_rng(11)
+    count = 300
+    score = rng.integers(0, 5, count).astype(float)          # a difficulty score, e.g. J-CTO
+    calcium = rng.normal(25, 10, count)                       # PAV of dense calcium
+    noise = rng.normal(size=count)                            # an uninformative added variable
+    log_odds = 2.0 - 0.5 * score - 0.06 * (calcium - 25)
+    outcome = (rng.random(count) < 1 / (1 + np.exp(-log_odds))).astype(float)
+    return score, calcium, noise, outcome, compare_models(score[:, None], calcium[:, None], outcome, resamples=200)
+
+
+def test_likelihood_ratio_test_equals_statsmodels_deviance_difference(comparison):
+    score, calcium, _, outcome, result = comparison
+    base = sm.GLM(outcome, sm.add_constant(score), family=sm.families.Binomial()).fit(tol=1e-13)
+    full = sm.GLM(outcome, sm.add_constant(np.column_stack([score, calcium])),
+                  family=sm.families.Binomial()).fit(tol=1e-13)
+    assert result["comparison"]["lr_chi2"] == pytest.approx(base.deviance - full.deviance, rel=1e-7)
+    assert result["comparison"]["lr_df"] == 1
+
+
+def test_informative_added_variable_improves_discrimination(comparison):
+    _, _, _, _, result = comparison
+    models, delta = result["models"], result["comparison"]
+    assert models["base + added"]["auc"] > models["base"]["auc"]
+    assert delta["delong_p"] < 0.05 and delta["lr_p"] < 0.001
+    assert delta["nri_ci_low"] > 0 and delta["idi_ci_low"] > 0
+    for model in models.values():
+        assert model["auc_ci_low"] < model["auc"] < model["auc_ci_high"]
+        assert model["calibration_slope"] == pytest.approx(1.0, abs=1e-6)  # in-sample ML fit
+        assert model["calibration_intercept"] == pytest.approx(0.0, abs=1e-6)
+        assert model["auc_optimism_corrected"] < model["auc"]
+        assert 0.8 < model["calibration_slope_optimism_corrected"] < 1.2
+        assert model["bootstrap_resamples"] == 200
+
+
+def test_noise_adds_nothing_after_optimism_correction(comparison):
+    score, _, noise, outcome, _ = comparison
+    result = compare_models(score[:, None], noise[:, None], outcome, resamples=200, seed=3)
+    assert result["comparison"]["lr_p"] > 0.05
+    corrected_gain = (result["models"]["base + added"]["auc_optimism_corrected"]
+                      - result["models"]["base"]["auc_optimism_corrected"])
+    assert corrected_gain < 0.01
+    again = compare_models(score[:, None], noise[:, None], outcome, resamples=200, seed=3)
+    assert again["models"]["base"]["auc_optimism_corrected"] == result["models"]["base"]["auc_optimism_corrected"]
+
+
+def test_overfitted_model_has_a_shrunken_corrected_calibration_slope():
+    """Eight noise predictors on 80 lesions: the bootstrap shows the slope such a model needs is well below 1."""
+    rng = np.random.default_rng(8)
+    count = 80
+    base = rng.normal(size=(count, 1))
+    outcome = (rng.random(count) < 1 / (1 + np.exp(-base[:, 0]))).astype(float)
+    result = compare_models(base, rng.normal(size=(count, 8)), outcome, resamples=200, seed=1)
+    full = result["models"]["base + added"]
+    assert full["calibration_slope_optimism_corrected"] < 0.85
+    assert full["auc_optimism_corrected"] < full["auc"] - 0.03
