@@ -41,7 +41,7 @@ def run_analyze(args) -> int:
     document = run_lesion_job(LesionJob(
         volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
         patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
-        observer=args.observer, settings=settings))
+        observer=args.observer, settings=settings, clinical_items=args.clinical_items))
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--lesion-id", default="", help="lesion ID (default: volume file name)")
     analyze.add_argument("--patient-id", default="", help="patient ID (default: lesion ID)")
     analyze.add_argument("--observer", default="", help="who placed the landmarks (for reproducibility studies)")
+    analyze.add_argument("--clinical-items", default="",
+                         help="JSON of entered score items: retry, previous_failed_attempt, "
+                              "duration_ge_12_months_or_unknown, multiple_occlusions, proximal_side_branch, "
+                              "whole_luminal_calcification (true/false/null)")
     _add_analysis_options(analyze)
     analyze.set_defaults(run=run_analyze)
 

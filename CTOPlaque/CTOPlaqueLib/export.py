@@ -19,6 +19,7 @@ from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
 from .morphology import lesion_morphology
+from .scores import compute_scores, image_items
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -81,9 +82,11 @@ def results_rows(document: dict) -> list:
 
 
 def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, inputs: dict,
-                    observer: str = "") -> dict:
-    """The lesion.json document."""
+                    observer: str = "", clinical_items=None) -> dict:
+    """The lesion.json document. clinical_items: entered score items (see scores.CLINICAL_ITEMS)."""
     total = analysis.total_plaque_volume_mm3
+    morphology = lesion_morphology(analysis)
+    image = image_items(morphology, analysis.occlusion_length_mm, analysis.volumes_mm3["dense_calcium"])
     return {
         "schema": LESION_SCHEMA,
         "lesion_id": lesion_id,
@@ -101,7 +104,8 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "thresholds_hu": analysis.thresholds.ranges_hu(),
         "landmarks_mm": dict(analysis.landmarks_mm),
         "reference": analysis.reference,
-        "morphology": lesion_morphology(analysis),
+        "morphology": morphology,
+        "scores": compute_scores(image, clinical_items or {}),
         "centerline_length_mm": analysis.centerline.length_mm,
         "settings": {"section_step_mm": analysis.centerline.step_mm,
                      "radial_step_mm": analysis.grid.radial_step_mm,
@@ -130,6 +134,9 @@ def flat_row(document: dict) -> dict:
             row[f"reference_{label}_{key}"] = values[key]
     for key, value in document["morphology"].items():
         row[key] = "" if value is None else (int(value) if isinstance(value, bool) else value)
+    for name, score in document.get("scores", {}).items():
+        column = name.lower().replace("-", "_").replace(" ", "_") + "_score"
+        row[column] = "" if score["total"] is None else score["total"]
     row["software_version"] = document["software"]["version"]
     return row
 

@@ -17,13 +17,13 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, lesion_id: str, patient_id: str,
-                       inputs: dict, observer: str = "", extra_files=None) -> dict:
+                       inputs: dict, observer: str = "", extra_files=None, clinical_items=None) -> dict:
     """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd and .profile.png.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
     Returns {output kind: final path} and the lesion document under "document".
     """
-    document = lesion_document(analysis, lesion_id, patient_id, inputs, observer)
+    document = lesion_document(analysis, lesion_id, patient_id, inputs, observer, clinical_items)
     names = {kind: lesion_id + suffix for kind, suffix in OUTPUT_SUFFIXES.items()}
     document["outputs"] = sorted(names.values())
     with staged_outputs(out_dir) as staging:
