@@ -16,10 +16,13 @@ from CTOPlaqueLib.analysis import AnalysisSettings, analyze_lesion
 from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.composition import HuThresholds
 from CTOPlaqueLib.export import array_provenance, check_identifier, lesion_document, profile_rows, results_rows
-from CTOPlaqueLib.labelmap import composition_labelmap
+from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
+from CTOPlaqueLib.labelmap import Labelmap, composition_labelmap
 from CTOPlaqueLib.landmark_proposals import propose_landmarks
 from CTOPlaqueLib.lesion_files import write_lesion_files
 from CTOPlaqueLib.markups_io import landmarks_by_label
+from CTOPlaqueLib.scores import parse_clinical_items
+from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL, straighten
 
 SEED_PAPER = ("Xing H, Zhang L, Zhang D, et al. Quantitative coronary computed tomography angiography assessment "
               "of chronic total occlusion percutaneous coronary intervention. Quant Imaging Med Surg "
@@ -74,7 +77,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
                 self.ui.volumeSelector.currentNode(), self.ui.centerlineSelector.currentNode(),
                 self.ui.landmarksSelector.currentNode(), lesion_id=self.ui.lesionIdEdit.text or "lesion",
                 patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text)
-            self.ui.resultsTableView.setMRMLTableNode(self.result.results_table)
+            self.ui.resultsTableView.setMRMLTableNode(self.result.nodes["ResultsTable"])
             self.ui.exportButton.enabled = True
 
     def onExport(self):
@@ -87,25 +90,35 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
 class CTOPlaqueResult:
     """One analyzed lesion: the measurements, the lesion document and the scene nodes made for it."""
 
-    def __init__(self, volume, analysis, document, results_table, profile_table, segmentation):
+    def __init__(self, volume, analysis, document, nodes):
         self.volume = volume
         self.analysis = analysis
         self.document = document
-        self.results_table = results_table
-        self.profile_table = profile_table
-        self.segmentation = segmentation
+        self.nodes = nodes
+
+
+AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
+               ("vessel_area_mm2", "Vessel area (mm²)", (1.0, 0.5, 0.0))]
+COMPOSITION_SERIES = [(f"{name}_area_mm2", f"{COMPONENT_NAMES[name]} area (mm²)", COMPONENT_COLORS[name])
+                      for name in COMPONENTS]
+CONTOUR_SEGMENTS = {LUMEN_LABEL: ("Lumen", (1.0, 0.85, 0.0)), WALL_LABEL: ("Vessel wall", (1.0, 0.5, 0.0))}
+OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
+                "StraightenedContours")
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
     """Runs the lesion analysis on MRML nodes and puts the results in the scene.
 
     Numbers are those of ``ctoplaque analyze`` on the same data: both call CTOPlaqueLib.analysis.
+    Inputs, settings and every output node are referenced from the module's parameter node, so a
+    saved scene brings the whole analysis back.
     """
 
     def analyze(self, volume_node, centerline_node, landmarks_node, lesion_id="lesion", patient_id="",
-                observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25):
-        """Analyze one lesion; returns a CTOPlaqueResult with a results table, a profile table and the
-        composition segmentation. Raises CTOPlaqueInputError on unusable input."""
+                observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25, clinical_items=None):
+        """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
+        area and composition charts, the composition segmentation and the straightened vessel with its
+        contours, all in one subject-hierarchy folder. Raises CTOPlaqueInputError on unusable input."""
         lesion_id = check_identifier(lesion_id, "lesion ID")
         patient_id = check_identifier(patient_id or lesion_id, "patient ID")
         volume = mrml.volume_from_node(volume_node)
@@ -116,18 +129,57 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         inputs = {"volume": array_provenance(volume_node.GetName(), volume.hu),
                   "centerline": array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
-        document = lesion_document(analysis, lesion_id, patient_id, inputs, observer)
+        document = lesion_document(analysis, lesion_id, patient_id, inputs, observer,
+                                   parse_clinical_items(clinical_items or {}))
+        nodes = self._scene_outputs(volume, analysis, document, volume_node)
+        self._remember(volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm)
+        return CTOPlaqueResult(volume, analysis, document, nodes)
+
+    def _scene_outputs(self, volume, analysis, document, volume_node) -> dict:
         scene = slicer.mrmlScene
+        lesion_id = document["lesion_id"]
         results = mrml.table_from_rows(scene, results_rows(document), f"{lesion_id} results")
         profile = mrml.table_from_rows(scene, profile_rows(analysis), f"{lesion_id} profile")
-        segmentation = mrml.segmentation_from_labelmap(scene, composition_labelmap(volume, analysis),
-                                                       f"{lesion_id} composition")
-        segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+        composition = mrml.segmentation_from_labelmap(scene, composition_labelmap(volume, analysis),
+                                                      f"{lesion_id} composition")
+        composition.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+        straight = straighten(volume, analysis)
+        straightened = mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
+                                                   straight.ijk_to_ras)
+        contours = mrml.segmentation_from_labelmap(scene, Labelmap(straight.labels, straight.ijk_to_ras),
+                                                   f"{lesion_id} straightened contours", CONTOUR_SEGMENTS)
+        contours.GetDisplayNode().SetVisibility2DFill(False)
+        areas = mrml.plot_chart(scene, profile, "distance_mm", AREA_SERIES, f"{lesion_id} lumen and vessel area",
+                                "Area (mm²)")
+        composition_chart = mrml.plot_chart(scene, profile, "distance_mm", COMPOSITION_SERIES,
+                                            f"{lesion_id} plaque composition", "Plaque area (mm²)")
+        nodes = {"ResultsTable": results, "ProfileTable": profile, "Composition": composition,
+                 "AreaChart": areas, "CompositionChart": composition_chart, "Straightened": straightened,
+                 "StraightenedContours": contours}
+        mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", nodes.values())
+        return nodes
+
+    def _remember(self, volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm):
         parameters = self.getParameterNode()
-        parameters.SetNodeReferenceID("ResultsTable", results.GetID())
-        parameters.SetNodeReferenceID("ProfileTable", profile.GetID())
-        parameters.SetNodeReferenceID("Composition", segmentation.GetID())
-        return CTOPlaqueResult(volume, analysis, document, results, profile, segmentation)
+        for role, node in (("InputVolume", volume_node), ("Centerline", centerline_node),
+                           ("Landmarks", landmarks_node), *nodes.items()):
+            parameters.SetNodeReferenceID(role, node.GetID())
+        parameters.SetParameter("LesionID", document["lesion_id"])
+        parameters.SetParameter("PatientID", document["patient_id"])
+        parameters.SetParameter("Observer", document["observer"])
+        parameters.SetParameter("ThresholdsHU", ",".join(f"{t:g}" for t in thresholds_hu))
+        parameters.SetParameter("StepMM", f"{step_mm:g}")
+
+    def results_in_scene(self) -> dict:
+        """Output role -> node, as referenced by the parameter node (e.g. after loading a saved scene)."""
+        parameters = self.getParameterNode()
+        return {role: parameters.GetNodeReference(role) for role in OUTPUT_ROLES}
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        """Show or hide the composition overlay of the current lesion."""
+        composition = self.getParameterNode().GetNodeReference("Composition")
+        if composition is not None:
+            composition.GetDisplayNode().SetVisibility(bool(visible))
 
     def extract_centerline(self, volume_node, seeds_node, curve_node=None):
         """Centerline curve node (created, or ``curve_node`` replaced) through the seeds of a point list.
@@ -158,7 +210,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``."""
         document = result.document
         return write_lesion_files(out_dir, result.volume, result.analysis, document["lesion_id"],
-                                  document["patient_id"], document["inputs"], document["observer"])
+                                  document["patient_id"], document["inputs"], document["observer"],
+                                  clinical_items=document["clinical_items"])
 
 
 def _landmark_array(landmarks):

@@ -84,3 +84,37 @@ def install_scripted_module_shim():
     slicer.ScriptedLoadableModule = module
     for name in ("qt", "ctk"):
         sys.modules.setdefault(name, types.ModuleType(name))
+
+
+def save_scene(scene, folder: str) -> str:
+    """Write every storable node with its default storage node, then the MRML file (as Slicer's Save does)."""
+    import os
+
+    for index in range(scene.GetNumberOfNodesByClass("vtkMRMLStorableNode")):
+        node = scene.GetNthNodeByClass(index, "vtkMRMLStorableNode")
+        if node.GetHideFromEditors() and not node.IsA("vtkMRMLTableNode"):
+            continue
+        storage = node.GetStorageNode()
+        if storage is None:
+            if not node.AddDefaultStorageNode():
+                continue
+            storage = node.GetStorageNode()
+        extension = storage.GetDefaultWriteFileExtension()
+        storage.SetFileName(os.path.join(folder, f"{node.GetID()}.{extension}"))
+        if not storage.WriteData(node):
+            raise RuntimeError(f"could not write {node.GetName()}")
+    path = os.path.join(folder, "scene.mrml")
+    scene.SetRootDirectory(folder)
+    scene.SetURL(path)
+    if not scene.Commit():
+        raise RuntimeError("could not write the scene")
+    return path
+
+
+def load_scene(path: str):
+    """A new application scene (installed as slicer.mrmlScene) with the saved scene and its data loaded."""
+    scene = make_scene()
+    scene.SetURL(path)
+    if not scene.Import():
+        raise RuntimeError("could not read the scene")
+    return scene

@@ -77,17 +77,17 @@ def test_logic_gives_the_command_line_numbers(logic_result, curved_case_files, t
 
 
 def test_results_table_node_holds_the_measurements(logic_result):
-    table = logic_result.results_table.GetTable()
+    table = logic_result.nodes["ResultsTable"].GetTable()
     names = [table.GetValue(r, 0).ToString() for r in range(table.GetNumberOfRows())]
     values = {n: table.GetValue(r, 1).ToDouble() for r, n in enumerate(names)}
     assert values["Occlusion length"] == pytest.approx(logic_result.document["occlusion_length_mm"])
     assert values["Dense calcium PAV"] == pytest.approx(logic_result.document["pav_percent"]["dense_calcium"])
-    profile = logic_result.profile_table.GetTable()
+    profile = logic_result.nodes["ProfileTable"].GetTable()
     assert profile.GetNumberOfRows() == len(logic_result.analysis.centerline.arc_mm)
 
 
 def test_segmentation_node_has_components_in_paper_colours_and_volumes(logic_result):
-    segmentation = logic_result.segmentation.GetSegmentation()
+    segmentation = logic_result.nodes["Composition"].GetSegmentation()
     names = {segmentation.GetNthSegment(i).GetName(): segmentation.GetNthSegment(i)
              for i in range(segmentation.GetNumberOfSegments())}
     assert set(names) == {"Necrotic core", "Fibrofatty", "Fibrous", "Dense calcium"}
@@ -98,7 +98,7 @@ def test_segmentation_node_has_components_in_paper_colours_and_volumes(logic_res
     for name, key in (("Necrotic core", "necrotic_core"), ("Fibrous", "fibrous")):
         labelmap = slicer.vtkOrientedImageData()
         segment_id = segmentation.GetSegmentIdBySegment(names[name])
-        logic_result.segmentation.GetBinaryLabelmapRepresentation(segment_id, labelmap)
+        logic_result.nodes["Composition"].GetBinaryLabelmapRepresentation(segment_id, labelmap)
         counted = np.count_nonzero(numpy_support.vtk_to_numpy(labelmap.GetPointData().GetScalars())) * voxel_mm3
         assert counted == pytest.approx(logic_result.document["volumes_mm3"][key], rel=0.1)
 
@@ -161,3 +161,58 @@ def test_logic_extracts_an_editable_centerline_and_proposes_landmarks(mrml_scene
     landmarks.SetNthControlPointPositionWorld(2, *(np.array(moved) - 3.0 * tangent))
     second = logic.analyze(volume, curve, landmarks, lesion_id="edited")
     assert second.document["occlusion_length_mm"] == pytest.approx(first.document["occlusion_length_mm"] - 3.0, abs=0.05)
+
+
+def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
+    nodes = logic_result.nodes
+    hierarchy = mrml_scene.GetSubjectHierarchyNode()
+    parents = {hierarchy.GetItemParent(hierarchy.GetItemByDataNode(node)) for node in nodes.values()}
+    assert len(parents) == 1 and hierarchy.GetItemName(parents.pop()) == "CTO lesion RCA-2"
+    area_chart = nodes["AreaChart"]
+    names = [area_chart.GetNthPlotSeriesNode(i).GetName() for i in range(area_chart.GetNumberOfPlotSeriesNodes())]
+    assert names == ["Lumen area (mm²)", "Vessel area (mm²)"]
+    assert nodes["CompositionChart"].GetNumberOfPlotSeriesNodes() == 4
+    straightened = nodes["Straightened"].GetImageData().GetDimensions()
+    assert straightened[2] == len(logic_result.analysis.centerline.arc_mm)
+    contours = nodes["StraightenedContours"].GetSegmentation()
+    assert sorted(contours.GetNthSegment(i).GetName() for i in range(contours.GetNumberOfSegments())) == [
+        "Lumen", "Vessel wall"]
+
+
+def _table_values(table_node) -> dict:
+    table = table_node.GetTable()
+    return {table.GetValue(r, 0).ToString(): float(table.GetValue(r, 1).ToString())
+            for r in range(table.GetNumberOfRows())}
+
+
+def test_saved_scene_reloads_inputs_results_plots_and_overlay(logic_result, mrml_scene, tmp_path):
+    import mrml_app
+
+    from CTOPlaque import OUTPUT_ROLES, CTOPlaqueLogic
+
+    logic = CTOPlaqueLogic()
+    logic.set_overlay_visible(False)
+    lesion_id = logic.getParameterNode().GetParameter("LesionID")
+    before = _table_values(logic.results_in_scene()["ResultsTable"])
+    path = mrml_app.save_scene(mrml_scene, str(tmp_path))
+    try:
+        reloaded = mrml_app.load_scene(path)
+        logic = CTOPlaqueLogic()
+        outputs = logic.results_in_scene()
+        assert all(outputs[role] is not None for role in OUTPUT_ROLES)
+        parameters = logic.getParameterNode()
+        assert parameters.GetParameter("LesionID") == lesion_id
+        assert parameters.GetParameter("ThresholdsHU") == "-30,76,131,351"
+        assert parameters.GetNodeReference("Landmarks").GetNumberOfControlPoints() == 4
+        assert parameters.GetNodeReference("InputVolume").GetImageData() is not None
+        after = _table_values(outputs["ResultsTable"])
+        assert after.keys() == before.keys()
+        assert after["Total plaque volume"] == pytest.approx(before["Total plaque volume"], rel=1e-6)
+        assert outputs["AreaChart"].GetNumberOfPlotSeriesNodes() == 2
+        assert outputs["AreaChart"].GetNthPlotSeriesNode(0).GetTableNode() is not None
+        assert outputs["Composition"].GetSegmentation().GetNumberOfSegments() == 4
+        assert outputs["Composition"].GetDisplayNode().GetVisibility() == 0
+        assert outputs["Straightened"].GetImageData() is not None
+        assert reloaded.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") >= 2
+    finally:
+        slicer.mrmlScene = mrml_scene

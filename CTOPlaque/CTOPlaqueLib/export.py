@@ -105,6 +105,7 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "landmarks_mm": dict(analysis.landmarks_mm),
         "reference": analysis.reference,
         "morphology": morphology,
+        "clinical_items": dict(clinical_items or {}),
         "scores": compute_scores(image, clinical_items or {}),
         "centerline_length_mm": analysis.centerline.length_mm,
         "settings": {"section_step_mm": analysis.centerline.step_mm,

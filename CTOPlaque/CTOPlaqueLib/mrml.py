@@ -76,17 +76,34 @@ def set_control_points(markups_node, points_ras: np.ndarray, labels=None) -> Non
         markups_node.AddControlPointWorld(vtk.vtkVector3d(*point), label)
 
 
-def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segmentation_node=None):
-    """A segmentation node with one segment per component (seed paper colours) from a composition labelmap."""
+def _set_image(volume_node, array: np.ndarray, ijk_to_ras: np.ndarray, vtk_type: int) -> None:
+    array = np.ascontiguousarray(array)
+    image = vtk.vtkImageData()
+    image.SetDimensions(array.shape[::-1])
+    image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(array.ravel(), deep=True, array_type=vtk_type))
+    volume_node.SetAndObserveImageData(image)
+    volume_node.SetIJKToRASMatrix(_numpy_to_matrix(ijk_to_ras))
+
+
+def volume_node_from_array(scene, name: str, hu: np.ndarray, ijk_to_ras: np.ndarray, volume_node=None):
+    """A scalar volume node (float HU, array [k, j, i]) with the given IJK->RAS."""
+    if volume_node is None:
+        volume_node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    _set_image(volume_node, hu.astype(np.float32), ijk_to_ras, vtk.VTK_FLOAT)
+    volume_node.CreateDefaultDisplayNodes()
+    return volume_node
+
+
+def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segments=None, segmentation_node=None):
+    """A segmentation node from a labelmap; ``segments`` maps label value -> (name, RGB colour).
+
+    By default the labels are the plaque components, named and coloured as in the seed paper.
+    """
+    if segments is None:
+        segments = {index + 1: (COMPONENT_NAMES[c], COMPONENT_COLORS[c]) for index, c in enumerate(COMPONENTS)}
     labelmap_node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", name + "_labels")
     try:
-        array = np.ascontiguousarray(labelmap.labels.astype(np.uint8))
-        image = vtk.vtkImageData()
-        image.SetDimensions(array.shape[::-1])
-        image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(array.ravel(), deep=True,
-                                                                   array_type=vtk.VTK_UNSIGNED_CHAR))
-        labelmap_node.SetAndObserveImageData(image)
-        labelmap_node.SetIJKToRASMatrix(_numpy_to_matrix(labelmap.ijk_to_ras))
+        _set_image(labelmap_node, labelmap.labels.astype(np.uint8), labelmap.ijk_to_ras, vtk.VTK_UNSIGNED_CHAR)
         if segmentation_node is None:
             segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
         segmentation_node.GetSegmentation().RemoveAllSegments()
@@ -94,18 +111,44 @@ def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segmentatio
         slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap_node, segmentation_node)
     finally:
         scene.RemoveNode(labelmap_node)
-    _name_and_colour_segments(segmentation_node, labelmap.labels)
-    return segmentation_node
-
-
-def _name_and_colour_segments(segmentation_node, labels: np.ndarray) -> None:
-    """Imported segments carry their label value; give them the component names and colours."""
     segmentation = segmentation_node.GetSegmentation()
     for segment_index in range(segmentation.GetNumberOfSegments()):
         segment = segmentation.GetNthSegment(segment_index)
-        component = COMPONENTS[segment.GetLabelValue() - 1]
-        segment.SetName(COMPONENT_NAMES[component])
-        segment.SetColor(*COMPONENT_COLORS[component])
+        segment_name, colour = segments[segment.GetLabelValue()]
+        segment.SetName(segment_name)
+        segment.SetColor(*colour)
+    return segmentation_node
+
+
+def plot_chart(scene, table_node, x_column: str, series: list, title: str, y_title: str):
+    """A plot chart of table columns against ``x_column``; series: [(column, label, RGB colour)]."""
+    chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", title)
+    chart.SetTitle(title)
+    chart.SetXAxisTitle("Distance from ostium (mm)")
+    chart.SetYAxisTitle(y_title)
+    for column, label, colour in series:
+        plot = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", label)
+        plot.SetAndObserveTableNodeID(table_node.GetID())
+        plot.SetXColumnName(x_column)
+        plot.SetYColumnName(column)
+        plot.SetPlotType(plot.PlotTypeScatter)
+        plot.SetMarkerStyle(plot.MarkerStyleNone)
+        plot.SetColor(*colour)
+        chart.AddAndObservePlotSeriesNodeID(plot.GetID())
+    return chart
+
+
+def group_in_folder(scene, folder_name: str, nodes) -> int:
+    """Put the nodes under one subject-hierarchy folder; returns the folder item ID."""
+    hierarchy = scene.GetSubjectHierarchyNode()
+    folder = hierarchy.CreateFolderItem(hierarchy.GetSceneItemID(), folder_name)
+    for node in nodes:
+        item = hierarchy.GetItemByDataNode(node)
+        if item:
+            hierarchy.SetItemParent(item, folder)
+        else:  # outside the Slicer application no plugin creates the item when the node is added
+            hierarchy.CreateItem(folder, node)
+    return folder
 
 
 def table_from_rows(scene, rows: list, name: str, table_node=None):

@@ -1,0 +1,58 @@
+"""Straightened (curved planar reformat) volume of the vessel with its lumen and wall, as in Figure 2A of
+the seed paper.
+
+The straightened grid has axes u and v (the rotation-minimizing frame of each cross-section, pixel
+``pixel_mm``) and s (arc length, one slice per cross-section): voxel (i, j, k) shows the CT at
+c(s_k) + (i - n) * pixel U(s_k) + (j - n) * pixel V(s_k). Its IJK->RAS is a plain scaling with the
+arc length along S, so distances along the vessel read true. The labelmap marks lumen (1) and the
+wall between lumen and outer contour (2) on the same grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .analysis import LesionAnalysis
+from .volume_io import Volume
+
+LUMEN_LABEL, WALL_LABEL = 1, 2
+
+
+@dataclass
+class StraightenedVessel:
+    hu: np.ndarray          # [k = section, j = v, i = u]
+    labels: np.ndarray      # same shape, 0 / LUMEN_LABEL / WALL_LABEL
+    ijk_to_ras: np.ndarray
+
+
+def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 6.0,
+               pixel_mm: float = 0.2) -> StraightenedVessel:
+    centerline = analysis.centerline
+    offsets = (np.arange(int(round(2 * half_width_mm / pixel_mm)) + 1) * pixel_mm) - half_width_mm
+    u, v = np.meshgrid(offsets, offsets, indexing="xy")          # [j, i]
+    sections = len(centerline.arc_mm)
+    ras = (centerline.points_ras[:, None, None, :]
+           + u[None, :, :, None] * centerline.normals_u[:, None, None, :]
+           + v[None, :, :, None] * centerline.normals_v[:, None, None, :])
+    ras_to_ijk = volume.ras_to_ijk()
+    ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
+    hu = ndimage.map_coordinates(volume.hu, ijk[..., ::-1].reshape(-1, 3).T, order=1, mode="constant",
+                                 cval=-1000.0).reshape(sections, *u.shape).astype(np.float32)
+    radius = np.hypot(u, v).ravel()
+    count = analysis.vessel_radii_mm.shape[1]
+    position = (np.arctan2(v, u).ravel() % (2 * np.pi)) / (2 * np.pi) * count
+    below = np.floor(position).astype(int) % count
+    above, weight = (below + 1) % count, position - np.floor(position)
+
+    def contour_at_pixels(radii):
+        return (1 - weight) * radii[:, below] + weight * radii[:, above]
+
+    labels = np.where(radius < contour_at_pixels(analysis.lumen_radii_mm), LUMEN_LABEL,
+                      np.where(radius < contour_at_pixels(analysis.vessel_radii_mm), WALL_LABEL, 0))
+    labels = labels.reshape(hu.shape).astype(np.uint8)
+    ijk_to_ras = np.diag([pixel_mm, pixel_mm, centerline.step_mm, 1.0])
+    ijk_to_ras[:3, 3] = [-half_width_mm, -half_width_mm, 0.0]
+    return StraightenedVessel(hu, labels, ijk_to_ras)
