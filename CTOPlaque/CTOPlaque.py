@@ -11,22 +11,24 @@ import slicer
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 
-from CTOPlaqueLib import mrml
-from CTOPlaqueLib.analysis import AnalysisSettings, analyze_lesion
-from CTOPlaqueLib.centerline_extraction import extract_centerline
-from CTOPlaqueLib.composition import HuThresholds
-from CTOPlaqueLib.export import array_provenance, check_identifier, lesion_document, profile_rows, results_rows
-from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
-from CTOPlaqueLib.labelmap import Labelmap, composition_labelmap
-from CTOPlaqueLib.landmark_proposals import propose_landmarks
-from CTOPlaqueLib.lesion_files import write_lesion_files
-from CTOPlaqueLib.markups_io import landmarks_by_label
-from CTOPlaqueLib.scores import parse_clinical_items
-from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL, straighten
-
 SEED_PAPER = ("Xing H, Zhang L, Zhang D, et al. Quantitative coronary computed tomography angiography assessment "
               "of chronic total occlusion percutaneous coronary intervention. Quant Imaging Med Surg "
               "2022;12(7):3625-3639. doi:10.21037/qims-21-1050")
+
+
+def ensure_python_dependencies() -> bool:
+    """Install the packages Slicer does not bundle (CTOPlaqueLib.requirements), after the user agrees."""
+    from CTOPlaqueLib.requirements import missing_requirements
+
+    missing = missing_requirements()
+    if not missing:
+        return True
+    if not slicer.util.confirmOkCancelDisplay(
+            "CTOPlaque needs these Python packages, which will be downloaded and installed now:\n"
+            + "\n".join(missing)):
+        return False
+    slicer.util.pip_install(missing)
+    return True
 
 
 class CTOPlaque(ScriptedLoadableModule):
@@ -45,46 +47,145 @@ class CTOPlaque(ScriptedLoadableModule):
 
 
 class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
-    """Panel: inputs, Analyze, results table, Export. All state in the module's parameter node."""
+    """The clinician's panel. It only wires the .ui to CTOPlaqueLogic; all state is in the parameter node."""
+
+    SELECTORS = {"volumeSelector": "InputVolume", "seedsSelector": "Seeds", "centerlineSelector": "Centerline",
+                 "landmarksSelector": "Landmarks"}
+    LINE_EDITS = {"lesionIdEdit": "LesionID", "patientIdEdit": "PatientID", "observerEdit": "Observer"}
+    THRESHOLD_BOXES = ("necroticCoreSpinBox", "fibrofattySpinBox", "fibrousSpinBox", "denseCalciumSpinBox")
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
+        ensure_python_dependencies()
         panel = slicer.util.loadUI(self.resourcePath("UI/CTOPlaque.ui"))
         self.layout.addWidget(panel)
         self.ui = slicer.util.childWidgetVariables(panel)
+        panel.setMRMLScene(slicer.mrmlScene)
+        for name in list(self.SELECTORS) + ["resultsTableView"]:
+            getattr(self.ui, name).setMRMLScene(slicer.mrmlScene)
+        self.ui.seedsPlaceWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CTOPlaqueLogic()
-        self.ui.volumeSelector.setMRMLScene(slicer.mrmlScene)
-        self.ui.centerlineSelector.setMRMLScene(slicer.mrmlScene)
-        self.ui.landmarksSelector.setMRMLScene(slicer.mrmlScene)
-        self.ui.resultsTableView.setMRMLScene(slicer.mrmlScene)
+        self.result = None
+        for name in self.SELECTORS:
+            getattr(self.ui, name).connect("currentNodeChanged(vtkMRMLNode*)", self.updateParameterNodeFromGUI)
+        for name in self.LINE_EDITS:
+            getattr(self.ui, name).connect("editingFinished()", self.updateParameterNodeFromGUI)
+        for name in self.THRESHOLD_BOXES + ("stepSpinBox",):
+            getattr(self.ui, name).connect("valueChanged(double)", self.updateParameterNodeFromGUI)
+        self.ui.seedsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.seedsPlaceWidget.setCurrentNode)
+        self.ui.extractCenterlineButton.connect("clicked(bool)", self.onExtractCenterline)
+        self.ui.proposeLandmarksButton.connect("clicked(bool)", self.onProposeLandmarks)
+        for label in "PDSE":
+            getattr(self.ui, f"place{label}Button").connect("clicked(bool)", lambda _, l=label: self.onPlaceLandmark(l))
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
-        for selector in (self.ui.volumeSelector, self.ui.centerlineSelector, self.ui.landmarksSelector):
-            selector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateParameterNodeFromGUI)
-        self.result = None
+        self.ui.overlayCheckBox.connect("toggled(bool)", self.logic.set_overlay_visible)
+        self.ui.showPlotsButton.connect("clicked(bool)", self.onShowPlots)
+        self.ui.showStraightenedButton.connect("clicked(bool)", self.onShowStraightened)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.updateGUIFromParameterNode)
+        self.updateGUIFromParameterNode()
+
+    def cleanup(self):
+        self.removeObservers()
+
+    def updateGUIFromParameterNode(self, *_):
+        """Inputs, settings and the results table from the parameter node (e.g. after loading a scene)."""
+        parameters = self.logic.getParameterNode()
+        for name, role in self.SELECTORS.items():
+            getattr(self.ui, name).setCurrentNode(parameters.GetNodeReference(role))
+        for name, key in self.LINE_EDITS.items():
+            getattr(self.ui, name).text = parameters.GetParameter(key)
+        thresholds = parameters.GetParameter("ThresholdsHU")
+        if thresholds:
+            for name, value in zip(self.THRESHOLD_BOXES, thresholds.split(",")):
+                getattr(self.ui, name).value = float(value)
+        results = parameters.GetNodeReference("ResultsTable")
+        self.ui.resultsTableView.setMRMLTableNode(results)
+        self._update_buttons()
 
     def updateParameterNodeFromGUI(self, *_):
         parameters = self.logic.getParameterNode()
-        parameters.SetNodeReferenceID("InputVolume", self.ui.volumeSelector.currentNodeID)
-        parameters.SetNodeReferenceID("Centerline", self.ui.centerlineSelector.currentNodeID)
-        parameters.SetNodeReferenceID("Landmarks", self.ui.landmarksSelector.currentNodeID)
-        self.ui.analyzeButton.enabled = all(
-            s.currentNode() for s in (self.ui.volumeSelector, self.ui.centerlineSelector, self.ui.landmarksSelector))
+        for name, role in self.SELECTORS.items():
+            parameters.SetNodeReferenceID(role, getattr(self.ui, name).currentNodeID)
+        for name, key in self.LINE_EDITS.items():
+            parameters.SetParameter(key, getattr(self.ui, name).text)
+        thresholds = [getattr(self.ui, name).value for name in self.THRESHOLD_BOXES]
+        parameters.SetParameter("ThresholdsHU", ",".join(f"{value:g}" for value in thresholds))
+        parameters.SetParameter("StepMM", f"{self.ui.stepSpinBox.value:g}")
+        self._update_buttons()
+
+    def _update_buttons(self):
+        volume, seeds = self.ui.volumeSelector.currentNode(), self.ui.seedsSelector.currentNode()
+        centerline, landmarks = self.ui.centerlineSelector.currentNode(), self.ui.landmarksSelector.currentNode()
+        self.ui.extractCenterlineButton.enabled = bool(volume and seeds)
+        self.ui.proposeLandmarksButton.enabled = bool(volume and centerline)
+        for label in "PDSE":
+            getattr(self.ui, f"place{label}Button").enabled = True
+        self.ui.analyzeButton.enabled = bool(volume and centerline and landmarks)
+        has_results = self.logic.getParameterNode().GetNodeReference("ResultsTable") is not None
+        for name in ("exportButton", "showPlotsButton", "showStraightenedButton"):
+            getattr(self.ui, name).enabled = has_results and (name != "exportButton" or self.result is not None)
+
+    def onExtractCenterline(self):
+        with slicer.util.tryWithErrorDisplay("Centerline extraction failed.", waitCursor=True):
+            curve = self.logic.extract_centerline(self.ui.volumeSelector.currentNode(),
+                                                  self.ui.seedsSelector.currentNode(),
+                                                  self.ui.centerlineSelector.currentNode())
+            self.ui.centerlineSelector.setCurrentNode(curve)
+
+    def onProposeLandmarks(self):
+        with slicer.util.tryWithErrorDisplay("Landmark proposal failed.", waitCursor=True):
+            landmarks = self.logic.propose_landmarks(self.ui.volumeSelector.currentNode(),
+                                                     self.ui.centerlineSelector.currentNode(),
+                                                     self.ui.landmarksSelector.currentNode())
+            self.ui.landmarksSelector.setCurrentNode(landmarks)
+
+    def onPlaceLandmark(self, label):
+        """Place (or replace) the landmark ``label`` with one click in a view."""
+        landmarks = self.ui.landmarksSelector.currentNode()
+        if landmarks is None:
+            landmarks = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Landmarks")
+            self.ui.landmarksSelector.setCurrentNode(landmarks)
+        for index in reversed(range(landmarks.GetNumberOfControlPoints())):
+            if landmarks.GetNthControlPointLabel(index).upper() == label:
+                landmarks.RemoveNthControlPoint(index)
+        landmarks.SetControlPointLabelFormat(label)
+        markups_logic = slicer.modules.markups.logic()
+        markups_logic.SetActiveList(landmarks)
+        markups_logic.StartPlaceMode(False)
 
     def onAnalyze(self):
-        with slicer.util.tryWithErrorDisplay("Analysis failed.", waitCursor=True):
-            self.result = self.logic.analyze(
-                self.ui.volumeSelector.currentNode(), self.ui.centerlineSelector.currentNode(),
-                self.ui.landmarksSelector.currentNode(), lesion_id=self.ui.lesionIdEdit.text or "lesion",
-                patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text)
-            self.ui.resultsTableView.setMRMLTableNode(self.result.nodes["ResultsTable"])
-            self.ui.exportButton.enabled = True
+        parameters = self.logic.getParameterNode()
+        self.ui.analysisProgressBar.setRange(0, 0)
+        self.ui.analysisProgressBar.show()
+        slicer.app.processEvents()
+        try:
+            with slicer.util.tryWithErrorDisplay("Analysis failed.", waitCursor=True):
+                self.result = self.logic.analyze(
+                    self.ui.volumeSelector.currentNode(), self.ui.centerlineSelector.currentNode(),
+                    self.ui.landmarksSelector.currentNode(), lesion_id=self.ui.lesionIdEdit.text or "lesion",
+                    patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text,
+                    thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
+                    step_mm=float(parameters.GetParameter("StepMM") or 0.25))
+                self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
+        finally:
+            self.ui.analysisProgressBar.hide()
+        self.updateGUIFromParameterNode()
 
     def onExport(self):
         with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):
             paths = self.logic.export(self.result, self.ui.outputDirectoryButton.directory)
-            slicer.util.infoDisplay("Results written:\n" + "\n".join(
-                v for k, v in paths.items() if k != "document"))
+            slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
+
+    def onShowPlots(self):
+        outputs = self.logic.results_in_scene()
+        slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView)
+        slicer.modules.plots.logic().ShowChartInLayout(outputs["AreaChart"])
+
+    def onShowStraightened(self):
+        outputs = self.logic.results_in_scene()
+        slicer.util.setSliceViewerLayers(background=outputs["Straightened"], fit=True)
+        outputs["StraightenedContours"].GetDisplayNode().SetVisibility(True)
 
 
 class CTOPlaqueResult:
@@ -99,11 +200,36 @@ class CTOPlaqueResult:
 
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
                ("vessel_area_mm2", "Vessel area (mm²)", (1.0, 0.5, 0.0))]
-COMPOSITION_SERIES = [(f"{name}_area_mm2", f"{COMPONENT_NAMES[name]} area (mm²)", COMPONENT_COLORS[name])
-                      for name in COMPONENTS]
-CONTOUR_SEGMENTS = {LUMEN_LABEL: ("Lumen", (1.0, 0.85, 0.0)), WALL_LABEL: ("Vessel wall", (1.0, 0.5, 0.0))}
 OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
                 "StraightenedContours")
+
+
+def _library():
+    """CTOPlaqueLib modules, imported on first use so that missing packages can be installed first."""
+    import types
+
+    from CTOPlaqueLib import mrml
+    from CTOPlaqueLib.analysis import AnalysisSettings, analyze_lesion
+    from CTOPlaqueLib.centerline_extraction import extract_centerline
+    from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
+    from CTOPlaqueLib.export import (array_provenance, check_identifier, lesion_document, profile_rows,
+                                     results_rows)
+    from CTOPlaqueLib.labelmap import Labelmap, composition_labelmap
+    from CTOPlaqueLib.landmark_proposals import propose_landmarks
+    from CTOPlaqueLib.lesion_files import write_lesion_files
+    from CTOPlaqueLib.markups_io import landmarks_by_label
+    from CTOPlaqueLib.scores import parse_clinical_items
+    from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL, straighten
+
+    return types.SimpleNamespace(
+        mrml=mrml, AnalysisSettings=AnalysisSettings, analyze_lesion=analyze_lesion,
+        extract_centerline=extract_centerline, COMPONENT_COLORS=COMPONENT_COLORS, COMPONENT_NAMES=COMPONENT_NAMES,
+        COMPONENTS=COMPONENTS, HuThresholds=HuThresholds, array_provenance=array_provenance,
+        check_identifier=check_identifier, lesion_document=lesion_document, profile_rows=profile_rows,
+        results_rows=results_rows, Labelmap=Labelmap, composition_labelmap=composition_labelmap,
+        propose_landmarks=propose_landmarks, write_lesion_files=write_lesion_files,
+        landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, LUMEN_LABEL=LUMEN_LABEL,
+        WALL_LABEL=WALL_LABEL, straighten=straighten)
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
@@ -119,44 +245,50 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
         area and composition charts, the composition segmentation and the straightened vessel with its
         contours, all in one subject-hierarchy folder. Raises CTOPlaqueInputError on unusable input."""
-        lesion_id = check_identifier(lesion_id, "lesion ID")
-        patient_id = check_identifier(patient_id or lesion_id, "patient ID")
-        volume = mrml.volume_from_node(volume_node)
-        centerline = mrml.markups_from_node(centerline_node)
-        landmarks = landmarks_by_label(mrml.markups_from_node(landmarks_node), source=landmarks_node.GetName())
-        settings = AnalysisSettings(step_mm=step_mm, thresholds=HuThresholds(tuple(thresholds_hu)))
-        analysis = analyze_lesion(volume, centerline.points_ras, landmarks, settings)
-        inputs = {"volume": array_provenance(volume_node.GetName(), volume.hu),
-                  "centerline": array_provenance(centerline_node.GetName(), centerline.points_ras),
-                  "landmarks": array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
-        document = lesion_document(analysis, lesion_id, patient_id, inputs, observer,
-                                   parse_clinical_items(clinical_items or {}))
+        lib = _library()
+        lesion_id = lib.check_identifier(lesion_id, "lesion ID")
+        patient_id = lib.check_identifier(patient_id or lesion_id, "patient ID")
+        volume = lib.mrml.volume_from_node(volume_node)
+        centerline = lib.mrml.markups_from_node(centerline_node)
+        landmarks = lib.landmarks_by_label(lib.mrml.markups_from_node(landmarks_node),
+                                           source=landmarks_node.GetName())
+        settings = lib.AnalysisSettings(step_mm=step_mm, thresholds=lib.HuThresholds(tuple(thresholds_hu)))
+        analysis = lib.analyze_lesion(volume, centerline.points_ras, landmarks, settings)
+        inputs = {"volume": lib.array_provenance(volume_node.GetName(), volume.hu),
+                  "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
+                  "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
+        document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer,
+                                       lib.parse_clinical_items(clinical_items or {}))
         nodes = self._scene_outputs(volume, analysis, document, volume_node)
         self._remember(volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm)
         return CTOPlaqueResult(volume, analysis, document, nodes)
 
     def _scene_outputs(self, volume, analysis, document, volume_node) -> dict:
-        scene = slicer.mrmlScene
-        lesion_id = document["lesion_id"]
-        results = mrml.table_from_rows(scene, results_rows(document), f"{lesion_id} results")
-        profile = mrml.table_from_rows(scene, profile_rows(analysis), f"{lesion_id} profile")
-        composition = mrml.segmentation_from_labelmap(scene, composition_labelmap(volume, analysis),
-                                                      f"{lesion_id} composition")
+        lib = _library()
+        scene, lesion_id = slicer.mrmlScene, document["lesion_id"]
+        results = lib.mrml.table_from_rows(scene, lib.results_rows(document), f"{lesion_id} results")
+        profile = lib.mrml.table_from_rows(scene, lib.profile_rows(analysis), f"{lesion_id} profile")
+        composition = lib.mrml.segmentation_from_labelmap(scene, lib.composition_labelmap(volume, analysis),
+                                                          f"{lesion_id} composition")
         composition.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
-        straight = straighten(volume, analysis)
-        straightened = mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
-                                                   straight.ijk_to_ras)
-        contours = mrml.segmentation_from_labelmap(scene, Labelmap(straight.labels, straight.ijk_to_ras),
-                                                   f"{lesion_id} straightened contours", CONTOUR_SEGMENTS)
+        straight = lib.straighten(volume, analysis)
+        straightened = lib.mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
+                                                       straight.ijk_to_ras)
+        contour_segments = {lib.LUMEN_LABEL: ("Lumen", (1.0, 0.85, 0.0)),
+                            lib.WALL_LABEL: ("Vessel wall", (1.0, 0.5, 0.0))}
+        contours = lib.mrml.segmentation_from_labelmap(scene, lib.Labelmap(straight.labels, straight.ijk_to_ras),
+                                                       f"{lesion_id} straightened contours", contour_segments)
         contours.GetDisplayNode().SetVisibility2DFill(False)
-        areas = mrml.plot_chart(scene, profile, "distance_mm", AREA_SERIES, f"{lesion_id} lumen and vessel area",
-                                "Area (mm²)")
-        composition_chart = mrml.plot_chart(scene, profile, "distance_mm", COMPOSITION_SERIES,
-                                            f"{lesion_id} plaque composition", "Plaque area (mm²)")
+        composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
+                               lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
+        areas = lib.mrml.plot_chart(scene, profile, "distance_mm", AREA_SERIES,
+                                    f"{lesion_id} lumen and vessel area", "Area (mm²)")
+        composition_chart = lib.mrml.plot_chart(scene, profile, "distance_mm", composition_series,
+                                                f"{lesion_id} plaque composition", "Plaque area (mm²)")
         nodes = {"ResultsTable": results, "ProfileTable": profile, "Composition": composition,
                  "AreaChart": areas, "CompositionChart": composition_chart, "Straightened": straightened,
                  "StraightenedContours": contours}
-        mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", nodes.values())
+        lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", nodes.values())
         return nodes
 
     def _remember(self, volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm):
@@ -187,29 +319,32 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         The curve stays an ordinary markups curve: the user can move its points, and ``analyze`` uses
         the edited curve.
         """
-        volume = mrml.volume_from_node(volume_node)
-        points = extract_centerline(volume, mrml.markups_from_node(seeds_node).points_ras)
+        lib = _library()
+        volume = lib.mrml.volume_from_node(volume_node)
+        points = lib.extract_centerline(volume, lib.mrml.markups_from_node(seeds_node).points_ras)
         if curve_node is None:
             curve_node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsCurveNode", "Centerline")
-        mrml.set_control_points(curve_node, points)
+        lib.mrml.set_control_points(curve_node, points)
         self.getParameterNode().SetNodeReferenceID("Centerline", curve_node.GetID())
         return curve_node
 
     def propose_landmarks(self, volume_node, centerline_node, landmarks_node=None):
         """Point list with proposed P, D (and S, E where found) on the centerline, for the user to confirm."""
-        volume = mrml.volume_from_node(volume_node)
-        proposal = propose_landmarks(volume, mrml.markups_from_node(centerline_node).points_ras)
+        lib = _library()
+        volume = lib.mrml.volume_from_node(volume_node)
+        proposal = lib.propose_landmarks(volume, lib.mrml.markups_from_node(centerline_node).points_ras)
         if landmarks_node is None:
             landmarks_node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Landmarks")
         labels = [label for label in ("S", "P", "D", "E") if label in proposal]
-        mrml.set_control_points(landmarks_node, np.array([proposal[label] for label in labels]), labels)
+        lib.mrml.set_control_points(landmarks_node, np.array([proposal[label] for label in labels]), labels)
         self.getParameterNode().SetNodeReferenceID("Landmarks", landmarks_node.GetID())
         return landmarks_node
 
     def export(self, result, out_dir):
         """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``."""
+        lib = _library()
         document = result.document
-        return write_lesion_files(out_dir, result.volume, result.analysis, document["lesion_id"],
+        return lib.write_lesion_files(out_dir, result.volume, result.analysis, document["lesion_id"],
                                   document["patient_id"], document["inputs"], document["observer"],
                                   clinical_items=document["clinical_items"])
 

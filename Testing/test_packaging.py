@@ -12,7 +12,7 @@ MODULES = ["CTOPlaque", "CTOPlaqueStats"]
 
 @pytest.mark.parametrize("module", MODULES)
 def test_cmake_installs_every_library_file(module):
-    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt")).read()
+    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt"), encoding="utf-8").read()
     listed = set(re.findall(r"\$\{MODULE_NAME\}Lib/(\w+\.py)", cmake))
     present = {name for name in os.listdir(os.path.join(ROOT, module, f"{module}Lib")) if name.endswith(".py")}
     assert listed == present
@@ -20,7 +20,7 @@ def test_cmake_installs_every_library_file(module):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_every_ui_name_the_widget_uses_exists_in_the_ui_file(module):
-    source = open(os.path.join(ROOT, module, f"{module}.py")).read()
+    source = open(os.path.join(ROOT, module, f"{module}.py"), encoding="utf-8").read()
     used = set(re.findall(r"self\.ui\.(\w+)", source))
     tree = ElementTree.parse(os.path.join(ROOT, module, "Resources", "UI", f"{module}.ui"))
     declared = {widget.get("name"): widget.get("class") for widget in tree.iter("widget")}
@@ -37,11 +37,21 @@ def test_every_ui_name_the_widget_uses_exists_in_the_ui_file(module):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_resources_named_in_cmake_exist(module):
-    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt")).read()
+    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt"), encoding="utf-8").read()
     for resource in re.findall(r"(Resources/\S+)", cmake):
         assert os.path.isfile(os.path.join(ROOT, module, resource.replace("${MODULE_NAME}", module)))
 
 
 def test_extension_builds_both_modules():
-    cmake = open(os.path.join(ROOT, "CMakeLists.txt")).read()
+    cmake = open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8").read()
     assert all(f"add_subdirectory({module})" in cmake for module in MODULES)
+
+
+def test_slicer_install_list_is_the_pyproject_dependency_list():
+    import tomllib
+
+    from CTOPlaqueLib.requirements import RUNTIME_REQUIREMENTS
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
+        dependencies = tomllib.load(handle)["project"]["dependencies"]
+    assert sorted(dependencies) == sorted(RUNTIME_REQUIREMENTS)
