@@ -74,32 +74,32 @@ def _roc_points(scores: np.ndarray, outcome: np.ndarray):
     return fpr, tpr
 
 
-def write_roc_png(path: str, curves: dict) -> None:
-    """ROC curves: {label: (predicted probabilities, outcome, auc)}."""
+def _write_unit_square_plot(path: str, lines: list, x_label: str, y_label: str, legend_at: str) -> None:
+    """Curves on [0, 1] x [0, 1] with the identity line: lines = [(x, y, label, matplotlib format)]."""
     figure, axes = plt.subplots(figsize=(5, 5))
-    for label, (scores, outcome, auc) in curves.items():
-        fpr, tpr = _roc_points(scores, outcome)
-        axes.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})")
+    for x, y, label, style in lines:
+        axes.plot(x, y, style, label=label)
     axes.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
-    axes.set_xlabel("1 - specificity")
-    axes.set_ylabel("Sensitivity")
-    axes.legend(loc="lower right", fontsize="small")
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.legend(loc=legend_at, fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def write_roc_png(path: str, curves: dict) -> None:
+    """ROC curves: {label: (predicted probabilities, outcome, auc)}."""
+    lines = [(*_roc_points(scores, outcome), f"{label} (AUC {auc:.3f})", "-")
+             for label, (scores, outcome, auc) in curves.items()]
+    _write_unit_square_plot(path, lines, "1 - specificity", "Sensitivity", "lower right")
 
 
 def write_calibration_png(path: str, curves: dict) -> None:
     """Observed event rate against mean predicted probability in deciles of prediction."""
-    figure, axes = plt.subplots(figsize=(5, 5))
+    lines = []
     for label, (probabilities, outcome, _) in curves.items():
         order = np.argsort(probabilities)
         groups = np.array_split(order, min(10, max(len(order) // 5, 1)))
-        axes.plot([probabilities[g].mean() for g in groups], [outcome[g].mean() for g in groups], "o-", label=label)
-    axes.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
-    axes.set_xlabel("Predicted probability (decile mean)")
-    axes.set_ylabel("Observed proportion")
-    axes.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        lines.append(([probabilities[g].mean() for g in groups], [outcome[g].mean() for g in groups], label, "o-"))
+    _write_unit_square_plot(path, lines, "Predicted probability (decile mean)", "Observed proportion", "upper left")
