@@ -106,3 +106,23 @@ def test_scores_in_lesion_json_and_flat_row(curved_case_files, tmp_path):
     header, values = row[0].split(","), row[1].split(",")
     assert float(values[header.index("j_cto_score")]) == 2.0
     assert values[header.index("kcct_score")] == ""
+
+
+def test_cohort_completes_scores_from_clinical_columns(curved_case_files, tmp_path):
+    """The export lacks retry (J-CTO missing); the clinical CSV supplies it: J-CTO = 2, or 3 with a retry."""
+    import csv
+
+    out = tmp_path / "exports"
+    assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
+                 "--landmarks", curved_case_files["landmarks"], "--out", str(out), "--lesion-id", "C1",
+                 "--patient-id", "P1"]) == 0
+    assert json.load(open(out / "C1.lesion.json"))["scores"]["J-CTO"]["total"] is None
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,lesion_id,retry,duration_ge_12_months_or_unknown,multiple_occlusions,"
+                        "previous_failed_attempt\nP1,C1,yes,1,0,no\n")
+    cohort = tmp_path / "cohort.csv"
+    assert main(["cohort", str(out), "--clinical", str(clinical), "--out", str(cohort)]) == 0
+    row = next(csv.DictReader(open(cohort)))
+    assert float(row["j_cto_score"]) == 3.0
+    assert float(row["ct_rector_score"]) == 1.0
+    assert row["kcct_score"] == ""

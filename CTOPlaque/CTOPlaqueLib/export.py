@@ -19,7 +19,7 @@ from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
 from .morphology import lesion_morphology
-from .scores import compute_scores, image_items
+from .scores import compute_scores, image_items, score_column
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -136,8 +136,7 @@ def flat_row(document: dict) -> dict:
     for key, value in document["morphology"].items():
         row[key] = "" if value is None else (int(value) if isinstance(value, bool) else value)
     for name, score in document.get("scores", {}).items():
-        column = name.lower().replace("-", "_").replace(" ", "_") + "_score"
-        row[column] = "" if score["total"] is None else score["total"]
+        row[score_column(name)] = "" if score["total"] is None else score["total"]
     row["software_version"] = document["software"]["version"]
     return row
 

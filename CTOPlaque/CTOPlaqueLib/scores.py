@@ -129,3 +129,35 @@ def compute_scores(image: dict, entered: dict) -> dict:
                                "items": values, "computed_items": computed, "entered_items": entered_items,
                                "missing_items": missing, "note": note, "reference": score.reference}
     return results
+
+
+def score_column(name: str) -> str:
+    """Column of a score in the flat row: "J-CTO" -> "j_cto_score"."""
+    return name.lower().replace("-", "_").replace(" ", "_") + "_score"
+
+
+def _as_bool(value):
+    """True/False from 1/0, yes/no, true/false cells; None for empty or unknown."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip().lower().removesuffix(".0")
+    return {"1": True, "yes": True, "true": True, "0": False, "no": False, "false": False}.get(text)
+
+
+def scores_from_row(row: dict) -> dict:
+    """Scores of one flat cohort row: image items from its morphology columns, clinical items from columns
+    named like CLINICAL_ITEMS (e.g. joined from a clinical CSV). Returns {score column: total or None}."""
+    morphology = {"blunt_stump": _as_bool(row.get("blunt_stump")),
+                  "bending_gt_45": _as_bool(row.get("bending_gt_45")),
+                  "max_calcium_area_fraction": _number(row.get("max_calcium_area_fraction"))}
+    image = image_items(morphology, float(row["occlusion_length_mm"]), float(row["dense_calcium_volume_mm3"]))
+    entered = {item: _as_bool(row.get(item)) for item in CLINICAL_ITEMS if item in row}
+    return {score_column(name): result["total"] for name, result in compute_scores(image, entered).items()}
+
+
+def _number(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number

@@ -5,7 +5,8 @@ whose JSON sibling exists is the same lesion and is not read twice. Lesions are 
 (patient_id, lesion_id, observer); a second export with the same key is a duplicate: the first is
 kept and the duplicate reported. Clinical rows join on patient_id and, when the clinical table has a
 lesion_id column, on lesion_id too. Lesions without clinical rows stay in the cohort (clinical cells
-empty) and are reported; clinical rows without lesions are reported.
+empty) and are reported; clinical rows without lesions are reported. Clinical columns named like the
+entered score items (retry, previous_failed_attempt, ...) complete the difficulty scores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import flat_row
+from CTOPlaqueLib.scores import CLINICAL_ITEMS, scores_from_row
 
 from .problems import ProblemLog
 
@@ -113,8 +115,21 @@ def read_table(path: str) -> pd.DataFrame:
         raise CTOPlaqueInputError(f"cannot read {path} as a CSV table ({str(error).splitlines()[0][:100]})") from None
 
 
+def rescore_with_clinical_items(cohort: pd.DataFrame, problems: ProblemLog) -> pd.DataFrame:
+    """Recompute the difficulty scores where the table has clinical-item columns (e.g. retry)."""
+    present = [item for item in CLINICAL_ITEMS if item in cohort.columns]
+    needed = {"occlusion_length_mm", "dense_calcium_volume_mm3"}
+    if not present or not needed <= set(cohort.columns):
+        return cohort
+    scores = pd.DataFrame([scores_from_row(row) for row in cohort.to_dict("records")], index=cohort.index)
+    problems.add("scores", f"difficulty scores recomputed with the clinical columns {', '.join(present)}")
+    return cohort.assign(**{column: scores[column] for column in scores.columns})
+
+
 def build_cohort(inputs, clinical_path, problems: ProblemLog) -> pd.DataFrame:
     lesions = gather_lesions(inputs, problems)
     lesions["patient_id"] = lesions["patient_id"].astype(str)
     lesions["lesion_id"] = lesions["lesion_id"].astype(str)
-    return join_clinical(lesions, read_table(clinical_path), problems) if clinical_path else lesions
+    if not clinical_path:
+        return lesions
+    return rescore_with_clinical_items(join_clinical(lesions, read_table(clinical_path), problems), problems)
