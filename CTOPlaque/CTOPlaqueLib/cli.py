@@ -98,7 +98,8 @@ def run_landmarks(args) -> int:
 def run_phantom(args) -> int:
     spec = PhantomSpec(shape=args.shape, seed=args.seed, proximal_cap=args.cap)
     paths = write_phantom(generate_phantom(spec), args.out)
-    print(f"sample case written to {os.path.abspath(args.out)} ({', '.join(os.path.basename(p) for p in paths.values())})")
+    names = ", ".join(os.path.basename(path) for path in paths.values())
+    print(f"sample case written to {os.path.abspath(args.out)} ({names})")
     return 0
 
 
@@ -144,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     centerline = commands.add_parser("centerline", help="extract the vessel centerline from seed points")
     centerline.add_argument("volume", help="CCTA volume")
-    centerline.add_argument("--seeds", required=True, help="markups points: ostium first, distal last, waypoints between")
+    centerline.add_argument("--seeds", required=True,
+                            help="markups points: ostium first, distal last, waypoints between")
     centerline.add_argument("--out", required=True, help="output curve (.mrk.json)")
     centerline.set_defaults(run=run_centerline)
 

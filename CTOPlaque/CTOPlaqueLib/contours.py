@@ -188,7 +188,8 @@ def central_lumen_hu(samples_hu: np.ndarray, grid: PolarGrid, radius_mm: float =
     return np.median(samples_hu[:, :, inner].reshape(len(samples_hu), -1), axis=1)
 
 
-def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters = ContourParameters()) -> np.ndarray:
+def lumen_present(samples_hu: np.ndarray, grid: PolarGrid,
+                  params: ContourParameters = ContourParameters()) -> np.ndarray:
     """Per section: does a contrast-filled lumen run through the centre?
 
     The centre (median within 0.5 mm) must reach ``lumen_min_hu``, and along most rays

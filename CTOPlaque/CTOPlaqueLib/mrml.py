@@ -45,7 +45,8 @@ def volume_from_node(volume_node) -> Volume:
     transform_node = volume_node.GetParentTransformNode()
     if transform_node is not None:
         if not transform_node.IsTransformToWorldLinear():
-            raise CTOPlaqueInputError(f"volume {volume_node.GetName()} is under a non-linear transform; harden it first")
+            raise CTOPlaqueInputError(
+                f"volume {volume_node.GetName()} is under a non-linear transform; harden it first")
         to_world = vtk.vtkMatrix4x4()
         transform_node.GetMatrixTransformToWorld(to_world)
         matrix = _matrix_to_numpy(to_world) @ matrix

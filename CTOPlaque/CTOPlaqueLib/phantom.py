@@ -36,7 +36,8 @@ from .volume_io import ijk_to_ras_from_geometry, write_volume
 FAT_HU, MYOCARDIUM_HU, VEIN_HU = -100.0, 110.0, 380.0
 FIBROUS_HU, NECROTIC_HU, FIBROFATTY_HU, CALCIUM_HU, NORMAL_WALL_HU = 230.0, 25.0, 100.0, 900.0, 60.0
 PATH_STEP_MM = 0.05
-REACH_MM = 6.0  # distance from the path (in plane; and from 2 mm above it along z) beyond which only fat and myocardium remain
+# Distance from the path (in plane, and from 2 mm above it along z) beyond which only fat and myocardium remain.
+REACH_MM = 6.0
 
 
 @dataclass
