@@ -15,6 +15,7 @@ from CTOPlaqueLib import mrml
 from CTOPlaqueStatsLib.analysis import StatsRequest, run_stats
 from CTOPlaqueStatsLib.cohort import build_cohort
 from CTOPlaqueStatsLib.problems import ProblemLog
+from CTOPlaqueStatsLib.variables import binary_outcome, numeric_variable
 
 
 class CTOPlaqueStats(ScriptedLoadableModule):
@@ -33,7 +34,12 @@ class CTOPlaqueStats(ScriptedLoadableModule):
 
 
 class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
-    """Panel: exports folder, clinical CSV, outcome/predictor/adjuster columns, Run, Open report."""
+    """Panel: exports folder, clinical CSV, outcomes/predictors/adjusters picked from the cohort's columns,
+    Run, results tables, Open report."""
+
+    COLUMN_BOXES = ("outcomesComboBox", "predictorsComboBox", "adjustComboBox")
+    DEFAULT_PREDICTORS = ("dense_calcium_pav", "fibrous_pav", "fibrofatty_pav", "necrotic_core_pav",
+                          "occlusion_length_mm")
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -43,25 +49,46 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         self.logic = CTOPlaqueStatsLogic()
         self.ui.comparisonTableView.setMRMLScene(slicer.mrmlScene)
         self.ui.logisticTableView.setMRMLScene(slicer.mrmlScene)
+        self.ui.loadColumnsButton.connect("clicked(bool)", self.onLoadColumns)
         self.ui.runButton.connect("clicked(bool)", self.onRun)
         self.ui.openReportButton.connect("clicked(bool)", self.onOpenReport)
         self.result = None
 
+    def onLoadColumns(self):
+        """Fill the pickers: binary columns as outcomes, numeric columns as predictors and adjusters."""
+        import qt
+
+        with slicer.util.tryWithErrorDisplay("Could not read the cohort.", waitCursor=True):
+            columns = self.logic.cohort_columns(self.ui.exportsDirectoryButton.directory,
+                                                self.ui.clinicalPathLineEdit.currentPath or None)
+            for name, choices in (("outcomesComboBox", columns["binary"]), ("predictorsComboBox", columns["numeric"]),
+                                  ("adjustComboBox", columns["numeric"])):
+                box = getattr(self.ui, name)
+                box.clear()
+                for column in choices:
+                    box.addItem(column)
+            for index in range(self.ui.predictorsComboBox.count):
+                if self.ui.predictorsComboBox.itemText(index) in self.DEFAULT_PREDICTORS:
+                    self.ui.predictorsComboBox.setCheckState(self.ui.predictorsComboBox.model().index(index, 0),
+                                                             qt.Qt.Checked)
+            self.ui.runButton.enabled = True
+
     @staticmethod
-    def _names(line_edit):
-        return [name.strip() for name in line_edit.text.split(",") if name.strip()]
+    def _checked(box):
+        return [box.itemText(index.row()) for index in box.checkedIndexes()]
 
     def onRun(self):
         with slicer.util.tryWithErrorDisplay("Statistics failed.", waitCursor=True):
             self.result = self.logic.run(
                 self.ui.exportsDirectoryButton.directory, self.ui.clinicalPathLineEdit.currentPath or None,
-                StatsRequest(outcomes=self._names(self.ui.outcomesLineEdit),
-                             predictors=self._names(self.ui.predictorsLineEdit),
-                             adjust=self._names(self.ui.adjustLineEdit)),
+                StatsRequest(outcomes=self._checked(self.ui.outcomesComboBox),
+                             predictors=self._checked(self.ui.predictorsComboBox),
+                             adjust=self._checked(self.ui.adjustComboBox)),
                 self.ui.outputDirectoryButton.directory)
             self.ui.comparisonTableView.setMRMLTableNode(self.result.comparison_table)
             self.ui.logisticTableView.setMRMLTableNode(self.result.logistic_table)
             self.ui.openReportButton.enabled = True
+            slicer.util.setSliceViewerLayers(background=self.result.forest_image, fit=True)
 
     def onOpenReport(self):
         import qt
@@ -70,15 +97,25 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
 
 
 class CTOPlaqueStatsResult:
-    def __init__(self, stats, comparison_table, logistic_table, problems_table):
+    def __init__(self, stats, comparison_table, logistic_table, problems_table, forest_image):
         self.stats = stats
         self.comparison_table = comparison_table
         self.logistic_table = logistic_table
         self.problems_table = problems_table
+        self.forest_image = forest_image
 
 
 class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
     """Runs the cohort analysis of ``ctoplaque cohort`` + ``ctoplaque stats`` and shows tables in the scene."""
+
+    def cohort_columns(self, exports_folder, clinical_path) -> dict:
+        """Columns of the cohort usable as outcomes ("binary") and as predictors ("numeric")."""
+        cohort = build_cohort([exports_folder], clinical_path, ProblemLog())
+        quiet = ProblemLog()
+        numeric = [c for c in cohort.columns if c not in ("patient_id", "lesion_id", "observer", "source_file")
+                   and numeric_variable(cohort[c], c, quiet) is not None]
+        binary = [c for c in cohort.columns if c in numeric and binary_outcome(cohort[c], c, quiet) is not None]
+        return {"binary": binary, "numeric": numeric}
 
     def run(self, exports_folder, clinical_path, request, out_dir):
         problems = ProblemLog()
@@ -88,7 +125,21 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
         tables = [mrml.table_from_rows(scene, frame.to_dict("records") or [{"empty": ""}], name)
                   for frame, name in ((stats.comparison, "Cohort comparison"), (stats.logistic, "Logistic regression"),
                                       (stats.problems, "Cohort problems"))]
-        return CTOPlaqueStatsResult(stats, *tables)
+        forest = self._image_node(stats.paths["forest"], "Forest plot")
+        return CTOPlaqueStatsResult(stats, *tables, forest)
+
+    @staticmethod
+    def _image_node(path, name):
+        """A PNG figure as an RGB vector volume node, to show in a slice view."""
+        import vtk
+
+        reader = vtk.vtkPNGReader()
+        reader.SetFileName(path)
+        reader.Update()
+        node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLVectorVolumeNode", name)
+        node.SetAndObserveImageData(reader.GetOutput())
+        node.CreateDefaultDisplayNodes()
+        return node
 
 
 class CTOPlaqueStatsTest(ScriptedLoadableModuleTest):
