@@ -53,6 +53,11 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
                  "landmarksSelector": "Landmarks"}
     LINE_EDITS = {"lesionIdEdit": "LesionID", "patientIdEdit": "PatientID", "observerEdit": "Observer"}
     THRESHOLD_BOXES = ("necroticCoreSpinBox", "fibrofattySpinBox", "fibrousSpinBox", "denseCalciumSpinBox")
+    CLINICAL_ITEM_BOXES = {"retryComboBox": "retry", "previousFailedAttemptComboBox": "previous_failed_attempt",
+                           "durationGe12MonthsOrUnknownComboBox": "duration_ge_12_months_or_unknown",
+                           "multipleOcclusionsComboBox": "multiple_occlusions",
+                           "proximalSideBranchComboBox": "proximal_side_branch",
+                           "wholeLuminalCalcificationComboBox": "whole_luminal_calcification"}
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -166,11 +171,18 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
                     self.ui.landmarksSelector.currentNode(), lesion_id=self.ui.lesionIdEdit.text or "lesion",
                     patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text,
                     thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
-                    step_mm=float(parameters.GetParameter("StepMM") or 0.25))
+                    step_mm=float(parameters.GetParameter("StepMM") or 0.25),
+                    clinical_items=self._clinical_items())
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
         finally:
             self.ui.analysisProgressBar.hide()
         self.updateGUIFromParameterNode()
+
+    def _clinical_items(self) -> dict:
+        """Entered score items: "yes" -> True, "no" -> False, "unknown" -> None."""
+        answers = {"yes": True, "no": False}
+        return {item: answers.get(getattr(self.ui, box).currentText)
+                for box, item in self.CLINICAL_ITEM_BOXES.items()}
 
     def onExport(self):
         with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):

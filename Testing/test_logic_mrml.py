@@ -216,3 +216,17 @@ def test_saved_scene_reloads_inputs_results_plots_and_overlay(logic_result, mrml
         assert reloaded.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") >= 2
     finally:
         slicer.mrmlScene = mrml_scene
+
+
+def test_entered_items_give_scores_in_the_results_table(logic_nodes):
+    """Curved phantom (calcified, 22 mm, tapered, 36 degrees) with no re-try: J-CTO 2 (difficult)."""
+    from CTOPlaque import CTOPlaqueLogic
+
+    items = {"retry": False, "previous_failed_attempt": False, "duration_ge_12_months_or_unknown": None,
+             "multiple_occlusions": False, "proximal_side_branch": None, "whole_luminal_calcification": None}
+    result = CTOPlaqueLogic().analyze(*logic_nodes, lesion_id="SCORED", clinical_items=items)
+    table = result.nodes["ResultsTable"].GetTable()
+    rows = {table.GetValue(r, 0).ToString(): (table.GetValue(r, 1).ToDouble(), table.GetValue(r, 2).ToString())
+            for r in range(table.GetNumberOfRows())}
+    assert rows["J-CTO score"] == (2.0, "points (difficult)")
+    assert "CT-RECTOR score" not in rows  # duration unknown in the entry: missing, not zero

@@ -55,3 +55,13 @@ def test_slicer_install_list_is_the_pyproject_dependency_list():
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
         dependencies = tomllib.load(handle)["project"]["dependencies"]
     assert sorted(dependencies) == sorted(RUNTIME_REQUIREMENTS)
+
+
+def test_panel_offers_every_entered_score_item():
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "CTOPlaque"))
+    from CTOPlaqueLib.scores import CLINICAL_ITEMS
+
+    source = open(os.path.join(ROOT, "CTOPlaque", "CTOPlaque.py"), encoding="utf-8").read()
+    assert all(f'"{item}"' in source for item in CLINICAL_ITEMS)

@@ -78,6 +78,9 @@ def results_rows(document: dict) -> list:
         rows.append((f"Reference {label} lumen area", values["lumen_area_mm2"], "mm2"))
         rows.append((f"Reference {label} vessel area", values["vessel_area_mm2"], "mm2"))
         rows.append((f"Reference {label} mean lumen diameter", values["mean_lumen_diameter_mm"], "mm"))
+    for name, score in document.get("scores", {}).items():
+        if score["total"] is not None:
+            rows.append((f"{name} score", score["total"], f"points ({score['category']})"))
     return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows]
 
 
