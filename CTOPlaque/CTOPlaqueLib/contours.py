@@ -267,6 +267,14 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     return np.maximum(_smooth_along_vessel(radii, valid, sigma_sections), lumen_radii_mm + params.min_wall_mm)
 
 
+def angular_neighbours(angle_rad, angle_count: int):
+    """For contours sampled at ``angle_count`` equal angles: the sampled angles either side of each
+    angle (indices below, above, periodic) and the linear weight of the one above."""
+    position = (np.asarray(angle_rad) % (2 * np.pi)) / (2 * np.pi) * angle_count
+    below = np.floor(position).astype(int) % angle_count
+    return below, (below + 1) % angle_count, position - np.floor(position)
+
+
 def contour_area_mm2(radii_mm: np.ndarray) -> np.ndarray:
     """Area (mm^2) enclosed by polar contours r(theta) sampled at equal angles: 1/2 sum r^2 dtheta."""
     return 0.5 * np.sum(radii_mm ** 2, axis=-1) * (2.0 * np.pi / radii_mm.shape[-1])

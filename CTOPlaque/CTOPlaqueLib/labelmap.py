@@ -8,6 +8,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .analysis import LesionAnalysis
+from .contours import angular_neighbours
 from .volume_io import Volume
 
 
@@ -31,11 +32,7 @@ def _lesion_box_ijk(volume: Volume, centres_ras: np.ndarray, reach_mm: float) ->
 
 def _radius_at_angle(radii_mm: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
     """Contour radius at arbitrary angles, linear between the sampled angles (periodic). radii_mm: (M, A)."""
-    count = radii_mm.shape[1]
-    position = (angle_rad % (2 * np.pi)) / (2 * np.pi) * count
-    below = np.floor(position).astype(int) % count
-    above = (below + 1) % count
-    weight = position - np.floor(position)
+    below, above, weight = angular_neighbours(angle_rad, radii_mm.shape[1])
     rows = np.arange(len(radii_mm))
     return (1 - weight) * radii_mm[rows, below] + weight * radii_mm[rows, above]
 

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from .analysis import LesionAnalysis
+from .contours import angular_neighbours
 from .volume_io import Volume
 
 LUMEN_LABEL, WALL_LABEL = 1, 2
@@ -42,10 +43,7 @@ def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 
     hu = ndimage.map_coordinates(volume.hu, ijk[..., ::-1].reshape(-1, 3).T, order=1, mode="constant",
                                  cval=-1000.0).reshape(sections, *u.shape).astype(np.float32)
     radius = np.hypot(u, v).ravel()
-    count = analysis.vessel_radii_mm.shape[1]
-    position = (np.arctan2(v, u).ravel() % (2 * np.pi)) / (2 * np.pi) * count
-    below = np.floor(position).astype(int) % count
-    above, weight = (below + 1) % count, position - np.floor(position)
+    below, above, weight = angular_neighbours(np.arctan2(v, u).ravel(), analysis.vessel_radii_mm.shape[1])
 
     def contour_at_pixels(radii):
         return (1 - weight) * radii[:, below] + weight * radii[:, above]
