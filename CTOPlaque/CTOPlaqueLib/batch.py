@@ -20,7 +20,6 @@ import resource
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from .analysis import AnalysisSettings
@@ -42,28 +41,9 @@ class ManifestError(CTOPlaqueInputError):
         self.problems = problems
 
 
-@dataclass
-class BatchCase:
-    lesion_id: str
-    patient_id: str
-    volume: str
-    landmarks: str
-    centerline: str = ""
-    seeds: str = ""
-    observer: str = ""
-
-    def job(self, out_dir: str, settings: AnalysisSettings) -> LesionJob:
-        return LesionJob(volume=self.volume, landmarks=self.landmarks, out_dir=case_folder(out_dir, self),
-                         lesion_id=self.lesion_id, patient_id=self.patient_id, centerline=self.centerline,
-                         seeds=self.seeds, observer=self.observer, settings=settings)
-
-
-def case_folder(out_dir: str, case: BatchCase) -> str:
-    return os.path.join(out_dir, case.lesion_id)
-
-
-def read_manifest(path: str) -> list:
-    """Cases of a manifest; ManifestError lists every problem (line numbers as in the file)."""
+def read_manifest(path: str, out_dir: str, settings: AnalysisSettings) -> list:
+    """The manifest's cases as lesion jobs writing into DIR/<lesion_id>/; ManifestError lists every
+    problem (line numbers as in the file)."""
     if not os.path.isfile(path):
         raise CTOPlaqueInputError(f"manifest not found: {path}")
     base = os.path.dirname(os.path.abspath(path))
@@ -95,15 +75,19 @@ def read_manifest(path: str) -> list:
                 values[key] = os.path.normpath(os.path.join(base, values[key]))
                 if not os.path.exists(values[key]):
                     problems.append(f"{where}: {key} not found: {values[key]}")
-        cases.append(BatchCase(**values))
+        cases.append(LesionJob(**values, out_dir=os.path.join(out_dir, values["lesion_id"]), settings=settings))
     if problems:
         raise ManifestError(problems)
     return cases
 
 
-def is_current(case: BatchCase, out_dir: str) -> bool:
+def _document_path(case: LesionJob) -> str:
+    return os.path.join(case.out_dir, f"{case.lesion_id}.lesion.json")
+
+
+def is_current(case: LesionJob) -> bool:
     """Outputs exist and were made from inputs with the same SHA-256 as now."""
-    document_path = os.path.join(case_folder(out_dir, case), f"{case.lesion_id}.lesion.json")
+    document_path = _document_path(case)
     if not os.path.isfile(document_path):
         return False
     try:
@@ -111,8 +95,7 @@ def is_current(case: BatchCase, out_dir: str) -> bool:
             recorded = json.load(handle).get("inputs", {})
     except (OSError, ValueError):
         return False
-    for role in ("volume", "landmarks", "centerline", "seeds"):
-        path = getattr(case, role)
+    for role, path in case.input_paths().items():
         if bool(path) != (role in recorded):
             return False
         if path and recorded[role].get("sha256") != sha256_of_path(path):
@@ -120,11 +103,11 @@ def is_current(case: BatchCase, out_dir: str) -> bool:
     return True
 
 
-def run_case(case: BatchCase, out_dir: str, settings: AnalysisSettings) -> dict:
+def run_case(case: LesionJob) -> dict:
     """Run one case and return its summary record; never raises for a bad case."""
     start = time.perf_counter()
     try:
-        run_lesion_job(case.job(out_dir, settings))
+        run_lesion_job(case)
         status, error = "done", ""
     except CTOPlaqueInputError as exc:
         status, error = "failed", str(exc)
@@ -134,8 +117,8 @@ def run_case(case: BatchCase, out_dir: str, settings: AnalysisSettings) -> dict:
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "error": error}
 
 
-def _case_process(case, out_dir, settings, connection):
-    connection.send(run_case(case, out_dir, settings))
+def _case_process(case, connection):
+    connection.send(run_case(case))
     connection.close()
 
 
@@ -166,7 +149,7 @@ class Progress:
         self.stream.flush()
 
 
-def run_local(cases, out_dir, settings, workers: int, timeout_s: float, progress: Progress) -> list:
+def run_local(cases, workers: int, timeout_s: float, progress: Progress) -> list:
     """Each case in its own process, ``workers`` at a time; crash and timeout recorded per case."""
     context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     pending, running, records = deque(cases), {}, []
@@ -175,7 +158,7 @@ def run_local(cases, out_dir, settings, workers: int, timeout_s: float, progress
             while pending and len(running) < workers:
                 case = pending.popleft()
                 receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_case_process, args=(case, out_dir, settings, sender), daemon=True)
+                process = context.Process(target=_case_process, args=(case, sender), daemon=True)
                 process.start()
                 sender.close()
                 running[process] = (case, time.perf_counter(), receiver)
@@ -225,22 +208,22 @@ def _collect(process, case, started, receiver, timeout_s):
     return None
 
 
-def run_in_process(cases, out_dir, settings, progress: Progress) -> list:
+def run_in_process(cases, progress: Progress) -> list:
     """Sequentially in this interpreter (e.g. inside Slicer): errors recorded, no crash or timeout isolation."""
     records = []
     for case in cases:
-        records.append(run_case(case, out_dir, settings))
+        records.append(run_case(case))
         progress.update(records[-1])
     return records
 
 
-def run_dask(cases, out_dir, settings, scheduler: str, progress: Progress) -> list:
+def run_dask(cases, scheduler: str, progress: Progress) -> list:
     """One task per case on a dask.distributed scheduler; a lost worker is recorded as a crash."""
     from distributed import Client, as_completed
 
     records = []
     with Client(scheduler, timeout="30s") as client:
-        futures = {client.submit(run_case, case, out_dir, settings, pure=False): case for case in cases}
+        futures = {client.submit(run_case, case, pure=False): case for case in cases}
         for future in as_completed(futures):
             case = futures[future]
             try:
@@ -268,8 +251,7 @@ def write_cohort(out_dir: str, cases) -> str:
     from CTOPlaqueStatsLib.problems import ProblemLog
     from CTOPlaqueStatsLib.variables import spreadsheet_frame
 
-    folders = [case_folder(out_dir, c) for c in cases
-               if os.path.isfile(os.path.join(case_folder(out_dir, c), f"{c.lesion_id}.lesion.json"))]
+    folders = [case.out_dir for case in cases if os.path.isfile(_document_path(case))]
     if not folders:
         return ""
     cohort = gather_lesions(folders, ProblemLog())
@@ -281,20 +263,20 @@ def write_cohort(out_dir: str, cases) -> str:
 def run_batch(manifest: str, out_dir: str, settings: AnalysisSettings, workers: int = 1, scheduler: str = "",
               timeout_s: float = 0.0, force: bool = False, in_process: bool = False, stream=None) -> list:
     """Run every case of the manifest; returns the summary records (skipped cases included)."""
-    cases = read_manifest(manifest)
+    cases = read_manifest(manifest, out_dir, settings)
     os.makedirs(out_dir, exist_ok=True)
-    skipped = [] if force else [c for c in cases if is_current(c, out_dir)]
+    skipped = [] if force else [c for c in cases if is_current(c)]
     todo = [c for c in cases if c not in skipped]
     records = [{"lesion_id": c.lesion_id, "status": "skipped", "seconds": 0.0, "error": "outputs up to date"}
                for c in skipped]
     progress = Progress(len(todo), stream)
     try:
         if todo and scheduler:
-            records += run_dask(todo, out_dir, settings, scheduler, progress)
+            records += run_dask(todo, scheduler, progress)
         elif todo and in_process:
-            records += run_in_process(todo, out_dir, settings, progress)
+            records += run_in_process(todo, progress)
         elif todo:
-            records += run_local(todo, out_dir, settings, max(1, workers), timeout_s, progress)
+            records += run_local(todo, max(1, workers), timeout_s, progress)
     except BatchInterrupted as interrupted:
         write_summary(out_dir, records + interrupted.records)
         raise KeyboardInterrupt from None
