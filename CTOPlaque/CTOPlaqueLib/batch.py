@@ -247,17 +247,15 @@ def write_summary(out_dir: str, records: list) -> str:
 
 def write_cohort(out_dir: str, cases) -> str:
     """cohort.csv of every finished case (the table ``ctoplaque cohort`` writes); '' when none finished."""
-    from CTOPlaqueStatsLib.cohort import gather_lesions
+    from CTOPlaqueStatsLib.cohort import gather_lesions, write_cohort_csv
     from CTOPlaqueStatsLib.problems import ProblemLog
-    from CTOPlaqueStatsLib.variables import spreadsheet_frame
 
     folders = [case.out_dir for case in cases if os.path.isfile(_document_path(case))]
     if not folders:
         return ""
-    cohort = gather_lesions(folders, ProblemLog())
-    with staged_outputs(out_dir) as staging:
-        spreadsheet_frame(cohort).to_csv(os.path.join(staging, "cohort.csv"), index=False)
-    return os.path.join(out_dir, "cohort.csv")
+    path = os.path.join(out_dir, "cohort.csv")
+    write_cohort_csv(path, gather_lesions(folders, ProblemLog()))
+    return path
 
 
 def run_batch(manifest: str, out_dir: str, settings: AnalysisSettings, workers: int = 1, scheduler: str = "",

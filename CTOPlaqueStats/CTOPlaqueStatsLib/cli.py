@@ -11,10 +11,10 @@ from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
 from .analysis import PATIENT_RULES, StatsRequest, run_stats
-from .cohort import build_cohort, read_table
+from .cohort import build_cohort, read_table, write_cohort_csv
 from .icc import icc_table
 from .problems import ProblemLog
-from .variables import numeric_variable, spreadsheet_frame
+from .variables import numeric_variable
 
 
 def _report_problems(problems: ProblemLog) -> None:
@@ -25,9 +25,7 @@ def _report_problems(problems: ProblemLog) -> None:
 def run_cohort(args) -> int:
     problems = ProblemLog()
     cohort = build_cohort(args.inputs, args.clinical, problems)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    with staged_outputs(out_dir) as staging:
-        spreadsheet_frame(cohort).to_csv(os.path.join(staging, os.path.basename(args.out)), index=False)
+    write_cohort_csv(args.out, cohort)
     _report_problems(problems)
     print(f"{len(cohort)} lesions of {cohort['patient_id'].nunique()} patients written to {args.out}"
           + (f" ({len(problems)} notes above)" if len(problems) else ""))

@@ -19,8 +19,10 @@ import pandas as pd
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import flat_row
 from CTOPlaqueLib.scores import CLINICAL_ITEMS, scores_from_row
+from CTOPlaqueLib.staging import staged_outputs
 
 from .problems import ProblemLog
+from .variables import spreadsheet_frame
 
 KEY = ["patient_id", "lesion_id", "observer"]
 
@@ -133,3 +135,10 @@ def build_cohort(inputs, clinical_path, problems: ProblemLog) -> pd.DataFrame:
     if not clinical_path:
         return lesions
     return rescore_with_clinical_items(join_clinical(lesions, read_table(clinical_path), problems), problems)
+
+
+def write_cohort_csv(path: str, cohort: pd.DataFrame) -> None:
+    """Write the cohort table atomically, its text cells safe to open in a spreadsheet."""
+    folder = os.path.dirname(os.path.abspath(path))
+    with staged_outputs(folder) as staging:
+        spreadsheet_frame(cohort).to_csv(os.path.join(staging, os.path.basename(path)), index=False)
