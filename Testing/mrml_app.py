@@ -24,6 +24,7 @@ def make_scene():
     colors.SetMRMLScene(scene)
     colors.AddDefaultColorNodes()
     app_logic.SetModuleLogic("Colors", colors)
+    module_logics = [colors]  # the application logic does not own its module logics: keep them alive
     for name, logic_class in [("SubjectHierarchy", slicer.vtkSlicerSubjectHierarchyModuleLogic),
                               ("Terminologies", slicer.vtkSlicerTerminologiesModuleLogic),
                               ("Markups", slicer.vtkSlicerMarkupsLogic),
@@ -35,8 +36,10 @@ def make_scene():
         logic.SetMRMLApplicationLogic(app_logic)
         logic.SetMRMLScene(scene)
         app_logic.SetModuleLogic(name, logic)
+        module_logics.append(logic)
     slicer.mrmlScene = scene
-    slicer._ctoplaque_app_logic = app_logic  # keep the logics alive with the scene
+    slicer._ctoplaque_app_logic = app_logic
+    slicer._ctoplaque_module_logics = module_logics
     install_scripted_module_shim()
     return scene
 
@@ -64,6 +67,39 @@ class _ScriptedLoadableModuleLogic:
         return node
 
 
+class _ScriptedLoadableModuleWidget:
+    """Slicer's base class of module panels, as far as panels use it: moduleName, parent, layout and
+    resourcePath. Like Slicer's, it has no addObserver: a panel that observes MRML mixes in
+    slicer.util.VTKObservationMixin. Instantiating it needs the GUI set up by slicer_gui.install."""
+
+    def __init__(self, parent=None):
+        super().__init__()
+        import qt
+
+        self.moduleName = type(self).__name__.removesuffix("Widget")
+        self.developerMode = False
+        if parent is None:
+            self.parent = slicer.qMRMLWidget()
+            self.parent.setLayout(qt.QVBoxLayout())
+            self.parent.setMRMLScene(slicer.mrmlScene)
+        else:
+            self.parent = parent
+        self.layout = self.parent.layout()
+        if parent is None:
+            self.setup()
+
+    def resourcePath(self, filename):
+        import os
+
+        return os.path.join(os.path.dirname(slicer.util.modulePath(self.moduleName)), "Resources", filename)
+
+    def setup(self):
+        pass
+
+    def cleanup(self):
+        pass
+
+
 class _ScriptedLoadableModuleTest(unittest.TestCase):
     """Slicer's ScriptedLoadableModuleTest is a unittest.TestCase with a delayDisplay for the GUI."""
 
@@ -75,7 +111,7 @@ def install_scripted_module_shim():
     """Provide slicer.ScriptedLoadableModule with the base classes; qt and ctk as empty modules."""
     module = types.ModuleType("slicer.ScriptedLoadableModule")
     module.ScriptedLoadableModule = _ScriptedLoadableModule
-    module.ScriptedLoadableModuleWidget = object
+    module.ScriptedLoadableModuleWidget = _ScriptedLoadableModuleWidget
     module.ScriptedLoadableModuleLogic = _ScriptedLoadableModuleLogic
     module.ScriptedLoadableModuleTest = _ScriptedLoadableModuleTest
     module.__all__ = ["ScriptedLoadableModule", "ScriptedLoadableModuleWidget", "ScriptedLoadableModuleLogic",
