@@ -10,6 +10,7 @@ import numpy as np
 import slicer
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.util import VTKObservationMixin
 
 SEED_PAPER = ("Xing H, Zhang L, Zhang D, et al. Quantitative coronary computed tomography angiography assessment "
               "of chronic total occlusion percutaneous coronary intervention. Quant Imaging Med Surg "
@@ -46,7 +47,7 @@ class CTOPlaque(ScriptedLoadableModule):
         parent.acknowledgementText = "Method after " + SEED_PAPER
 
 
-class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
+class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     """The clinician's panel. It only wires the .ui to CTOPlaqueLogic; all state is in the parameter node."""
 
     SELECTORS = {"volumeSelector": "InputVolume", "seedsSelector": "Seeds", "centerlineSelector": "Centerline",
@@ -58,6 +59,11 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
                            "multipleOcclusionsComboBox": "multiple_occlusions",
                            "proximalSideBranchComboBox": "proximal_side_branch",
                            "wholeLuminalCalcificationComboBox": "whole_luminal_calcification"}
+
+    def __init__(self, parent=None):
+        self._updating_gui = False
+        # ScriptedLoadableModuleWidget.__init__ calls super().__init__(), which initializes the mixin.
+        ScriptedLoadableModuleWidget.__init__(self, parent)
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -88,27 +94,48 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget):
         self.ui.showPlotsButton.connect("clicked(bool)", self.onShowPlots)
         self.ui.showStraightenedButton.connect("clicked(bool)", self.onShowStraightened)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.updateGUIFromParameterNode)
-        self.updateGUIFromParameterNode()
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneClosed)
+        self.onSceneClosed()
 
     def cleanup(self):
         self.removeObservers()
 
+    def onSceneClosed(self, *_):
+        """A new (or just closed) scene: its parameter node gets the panel's settings, the panel its inputs."""
+        self.result = None
+        if not self.logic.getParameterNode().GetParameter("ThresholdsHU"):
+            self.updateParameterNodeFromGUI()
+        self.updateGUIFromParameterNode()
+
     def updateGUIFromParameterNode(self, *_):
-        """Inputs, settings and the results table from the parameter node (e.g. after loading a scene)."""
+        """Inputs, settings and the results table from the parameter node (e.g. after loading a scene).
+
+        Setting a widget emits its change signal; updateParameterNodeFromGUI ignores those, so that the
+        first widget set does not write the other widgets' stale values back into the parameter node."""
         parameters = self.logic.getParameterNode()
-        for name, role in self.SELECTORS.items():
-            getattr(self.ui, name).setCurrentNode(parameters.GetNodeReference(role))
-        for name, key in self.LINE_EDITS.items():
-            getattr(self.ui, name).text = parameters.GetParameter(key)
-        thresholds = parameters.GetParameter("ThresholdsHU")
-        if thresholds:
-            for name, value in zip(self.THRESHOLD_BOXES, thresholds.split(",")):
-                getattr(self.ui, name).value = float(value)
-        results = parameters.GetNodeReference("ResultsTable")
-        self.ui.resultsTableView.setMRMLTableNode(results)
+        self._updating_gui = True
+        try:
+            for name, role in self.SELECTORS.items():
+                getattr(self.ui, name).setCurrentNode(parameters.GetNodeReference(role))
+            for name, key in self.LINE_EDITS.items():
+                getattr(self.ui, name).text = parameters.GetParameter(key)
+            thresholds = parameters.GetParameter("ThresholdsHU")
+            if thresholds:
+                for name, value in zip(self.THRESHOLD_BOXES, thresholds.split(",")):
+                    getattr(self.ui, name).value = float(value)
+            if parameters.GetParameter("StepMM"):
+                self.ui.stepSpinBox.value = float(parameters.GetParameter("StepMM"))
+            self.ui.resultsTableView.setMRMLTableNode(parameters.GetNodeReference("ResultsTable"))
+            composition = parameters.GetNodeReference("Composition")
+            if composition is not None and composition.GetDisplayNode() is not None:
+                self.ui.overlayCheckBox.checked = bool(composition.GetDisplayNode().GetVisibility())
+        finally:
+            self._updating_gui = False
         self._update_buttons()
 
     def updateParameterNodeFromGUI(self, *_):
+        if self._updating_gui:
+            return
         parameters = self.logic.getParameterNode()
         for name, role in self.SELECTORS.items():
             parameters.SetNodeReferenceID(role, getattr(self.ui, name).currentNodeID)

@@ -1,0 +1,255 @@
+"""The module panels driven as a user drives them: real widget code, real .ui, real MRML nodes.
+
+Qt is PySide6 offscreen seen through PythonQt's conventions (slicer_gui); every click goes through
+the panel's own slots, the Logic and slicer-core. Numbers are checked against the phantom's truth.
+"""
+
+import json
+import logging
+import os
+
+import pytest
+
+pytest.importorskip("PySide6.QtUiTools")
+
+import slicer  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+MODULE_PATHS = {"CTOPlaque": os.path.join(ROOT, "CTOPlaque", "CTOPlaque.py"),
+                "CTOPlaqueStats": os.path.join(ROOT, "CTOPlaqueStats", "CTOPlaqueStats.py")}
+
+
+@pytest.fixture
+def gui(monkeypatch):
+    """A fresh application scene with the GUI layer installed; slicer's globals restored afterwards."""
+    import sys
+
+    import mrml_app
+    import slicer_gui
+
+    for name in ("mrmlScene", "app", "modules", "qMRMLWidget"):
+        monkeypatch.setattr(slicer, name, getattr(slicer, name, None), raising=False)
+    monkeypatch.setitem(sys.modules, "qt", sys.modules.get("qt"))
+    scene = mrml_app.make_scene()
+    application = slicer_gui.install(scene, MODULE_PATHS)
+    return scene, application
+
+
+def _load_case(scene, files):
+    from test_logic_mrml import _markups_node, _volume_node
+
+    volume = _volume_node(scene, files["volume"])
+    seeds = _markups_node(scene, files["seeds"], "vtkMRMLMarkupsFiducialNode")
+    seeds.SetName("Seeds")
+    return volume, seeds
+
+
+def _errors(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files, tmp_path, caplog):
+    from CTOPlaque import OUTPUT_ROLES, CTOPlaqueWidget
+
+    scene, application = gui
+    caplog.set_level(logging.INFO)
+    truth = json.load(open(curved_case_files["truth"]))
+    volume, seeds = _load_case(scene, curved_case_files)
+    widget = CTOPlaqueWidget()
+    ui = widget.ui
+    parameters = widget.logic.getParameterNode()
+
+    assert not ui.extractCenterlineButton.enabled
+    ui.volumeSelector.setCurrentNode(volume)
+    ui.seedsSelector.setCurrentNode(seeds)
+    assert parameters.GetNodeReference("InputVolume") is volume
+    assert ui.seedsPlaceWidget.currentNode() is seeds
+    assert ui.extractCenterlineButton.enabled and not ui.analyzeButton.enabled
+
+    ui.extractCenterlineButton.click()
+    centerline = ui.centerlineSelector.currentNode()
+    assert centerline is not None and centerline.GetNumberOfControlPoints() > 10
+    assert parameters.GetNodeReference("Centerline") is centerline
+
+    ui.proposeLandmarksButton.click()
+    landmarks = ui.landmarksSelector.currentNode()
+    labels = {landmarks.GetNthControlPointLabel(i) for i in range(landmarks.GetNumberOfControlPoints())}
+    assert {"P", "D"} <= labels
+    assert ui.analyzeButton.enabled and not ui.exportButton.enabled
+
+    ui.lesionIdEdit.text = "RCA-GUI"
+    ui.lesionIdEdit.editingFinished.emit()
+    ui.retryComboBox.currentText = "no"
+    ui.analyzeButton.click()
+    assert _errors(caplog) == []
+    assert application.override_cursors == 0
+    assert not ui.analysisProgressBar.visible
+    results = ui.resultsTableView.mrmlTableNode()
+    assert results is parameters.GetNodeReference("ResultsTable")
+    rows = {results.GetTable().GetValue(r, 0).ToString(): results.GetTable().GetValue(r, 1).ToDouble()
+            for r in range(results.GetNumberOfRows())}
+    assert rows["Occlusion length"] == pytest.approx(truth["occlusion_length_mm"], abs=0.5)
+    assert rows["Total plaque volume"] == pytest.approx(truth["total_plaque_volume_mm3"], rel=0.05)
+    assert all(parameters.GetNodeReference(role) is not None for role in OUTPUT_ROLES)
+    assert ui.exportButton.enabled and ui.showPlotsButton.enabled and ui.showStraightenedButton.enabled
+
+    ui.overlayCheckBox.checked = False
+    assert parameters.GetNodeReference("Composition").GetDisplayNode().GetVisibility() == 0
+    ui.overlayCheckBox.checked = True
+    assert parameters.GetNodeReference("Composition").GetDisplayNode().GetVisibility() == 1
+
+    ui.showPlotsButton.click()
+    selection = slicer._ctoplaque_app_logic.GetSelectionNode()
+    assert selection.GetActivePlotChartID() == parameters.GetNodeReference("AreaChart").GetID()
+    assert application.layoutManager().layout() == slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView
+
+    ui.showStraightenedButton.click()
+    composite = scene.GetFirstNodeByClass("vtkMRMLSliceCompositeNode")
+    assert composite.GetBackgroundVolumeID() == parameters.GetNodeReference("Straightened").GetID()
+    assert parameters.GetNodeReference("StraightenedContours").GetDisplayNode().GetVisibility() == 1
+
+    ui.outputDirectoryButton.directory = str(tmp_path / "export")
+    ui.exportButton.click()
+    assert _errors(caplog) == []
+    document = json.load(open(tmp_path / "export" / "RCA-GUI.lesion.json"))
+    assert document["lesion_id"] == "RCA-GUI"
+    assert document["clinical_items"]["retry"] is False
+    assert document["occlusion_length_mm"] == pytest.approx(rows["Occlusion length"], abs=1e-6)
+    assert any("Results written" in r.getMessage() for r in caplog.records)
+
+
+@pytest.fixture
+def analyzed_panel(gui, curved_case_files):
+    """The panel after Extract centerline, Propose landmarks and Analyze on the curved phantom."""
+    from CTOPlaque import CTOPlaqueWidget
+
+    scene, application = gui
+    volume, seeds = _load_case(scene, curved_case_files)
+    widget = CTOPlaqueWidget()
+    widget.ui.volumeSelector.setCurrentNode(volume)
+    widget.ui.seedsSelector.setCurrentNode(seeds)
+    widget.ui.extractCenterlineButton.click()
+    widget.ui.proposeLandmarksButton.click()
+    widget.ui.necroticCoreSpinBox.value = -20.0
+    widget.ui.analyzeButton.click()
+    assert widget.ui.resultsTableView.mrmlTableNode() is not None
+    return widget
+
+
+def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
+    """Loading a saved scene fills every selector, setting and the results table from the parameter node,
+    although each selector set on the way emits its change signal."""
+    import mrml_app
+
+    scene, _ = gui
+    widget = analyzed_panel
+    ui = widget.ui
+    ui.overlayCheckBox.checked = False
+    saved = {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS}
+    path = mrml_app.save_scene(scene, str(tmp_path))
+
+    scene.Clear(0)
+    assert all(getattr(ui, name).currentNode() is None for name in widget.SELECTORS)
+    assert ui.resultsTableView.mrmlTableNode() is None
+    assert not ui.analyzeButton.enabled and not ui.exportButton.enabled
+    ui.necroticCoreSpinBox.value = -30.0
+
+    scene.SetURL(path)
+    assert scene.Import()
+    assert {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS} == saved
+    parameters = widget.logic.getParameterNode()
+    assert parameters.GetParameter("ThresholdsHU") == "-20,76,131,351"
+    assert ui.necroticCoreSpinBox.value == -20.0
+    assert ui.resultsTableView.mrmlTableNode() is parameters.GetNodeReference("ResultsTable")
+    assert not ui.overlayCheckBox.checked
+    assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled
+    assert not ui.exportButton.enabled  # the volume's arrays are re-read by a new Analyze before export
+
+
+def test_place_buttons_start_placing_that_landmark(analyzed_panel):
+    widget = analyzed_panel
+    landmarks = widget.ui.landmarksSelector.currentNode()
+    count = landmarks.GetNumberOfControlPoints()
+    widget.ui.placeDButton.click()
+    labels = [landmarks.GetNthControlPointLabel(i) for i in range(landmarks.GetNumberOfControlPoints())]
+    assert "D" not in labels and len(labels) == count - 1
+    assert landmarks.GetControlPointLabelFormat() == "D"
+    app_logic = slicer._ctoplaque_app_logic
+    assert app_logic.GetSelectionNode().GetActivePlaceNodeID() == landmarks.GetID()
+    assert app_logic.GetInteractionNode().GetCurrentInteractionMode() == slicer.vtkMRMLInteractionNode.Place
+
+
+def test_analysis_error_is_shown_once_and_leaves_the_panel_usable(analyzed_panel, gui, caplog, monkeypatch):
+    """Landmarks without D: the panel shows the one-line reason, restores the cursor, hides the progress
+    bar and keeps the previous results."""
+    import sys
+
+    _, application = gui
+    widget = analyzed_panel
+    previous = widget.ui.resultsTableView.mrmlTableNode()
+    raised = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, trace: raised.append(value))
+    widget.ui.placeDButton.click()  # removes D, waiting for a click in a view
+    widget.ui.analyzeButton.click()
+    errors = _errors(caplog)
+    assert len(errors) == 1 and errors[0].startswith("Analysis failed.") and "D" in errors[0]
+    assert [type(e).__name__ for e in raised] == ["CTOPlaqueInputError"]  # Slicer prints it to the console
+    assert application.override_cursors == 0
+    assert not widget.ui.analysisProgressBar.visible
+    assert widget.ui.resultsTableView.mrmlTableNode() is previous
+
+
+def test_stats_panel_from_exports_to_tables(gui, tmp_path, caplog):
+    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+
+    scene, application = gui
+    exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
+    widget = CTOPlaqueStatsWidget()
+    ui = widget.ui
+    ui.exportsDirectoryButton.directory = exports
+    ui.clinicalPathLineEdit.currentPath = clinical
+    ui.outputDirectoryButton.directory = str(tmp_path / "stats")
+    ui.loadColumnsButton.click()
+    assert _errors(caplog) == []
+    outcomes = [ui.outcomesComboBox.itemText(i) for i in range(ui.outcomesComboBox.count)]
+    predictors = widget._checked(ui.predictorsComboBox)
+    assert "success" in outcomes
+    assert set(predictors) <= set(widget.DEFAULT_PREDICTORS) and "dense_calcium_pav" in predictors
+    assert ui.runButton.enabled
+
+    ui.outcomesComboBox.setCheckState(ui.outcomesComboBox.model().index(outcomes.index("success"), 0),
+                                      slicer_qt().Qt.Checked)
+    ui.runButton.click()
+    assert _errors(caplog) == []
+    assert application.override_cursors == 0
+    logistic = ui.logisticTableView.mrmlTableNode()
+    assert logistic is widget.result.logistic_table
+    # The synthetic total plaque volume is constant, so fibrous and fibrofatty PAV are constant, collinear
+    # with the intercept: no model, and a line in the problems table.
+    fitted = [logistic.GetTable().GetValue(r, 1).ToString() for r in range(logistic.GetNumberOfRows())]
+    assert sorted(fitted) == sorted(set(predictors) - {"fibrous_pav", "fibrofatty_pav"})
+    problems = widget.result.problems_table.GetTable()
+    where = [problems.GetValue(r, 0).ToString() for r in range(problems.GetNumberOfRows())]
+    assert where == ["success / fibrofatty_pav (univariate)", "success / fibrous_pav (univariate)"]
+    assert ui.comparisonTableView.mrmlTableNode().GetNumberOfRows() > 0
+    assert ui.openReportButton.enabled
+    composite = scene.GetFirstNodeByClass("vtkMRMLSliceCompositeNode")
+    assert composite.GetBackgroundVolumeID() == widget.result.forest_image.GetID()
+    assert os.path.isfile(widget.result.stats.paths["report"])
+
+
+def slicer_qt():
+    import qt
+
+    return qt
+
+
+@pytest.mark.parametrize("module", ["CTOPlaque", "CTOPlaqueStats"])
+def test_module_self_test_passes_as_slicers_runner_calls_it(gui, module):
+    """The ScriptedLoadableModuleTest that CMake registers with Slicer's test runner (runTest on a cleared
+    scene), with files loaded through slicer.util.loadVolume / loadMarkups."""
+    import importlib
+
+    test_case = getattr(importlib.import_module(module), f"{module}Test")()
+    test_case.runTest()
