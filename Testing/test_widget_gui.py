@@ -180,6 +180,17 @@ def test_place_buttons_start_placing_that_landmark(analyzed_panel):
     assert app_logic.GetInteractionNode().GetCurrentInteractionMode() == slicer.vtkMRMLInteractionNode.Place
 
 
+def test_place_button_makes_the_landmarks_list_when_there_is_none(gui):
+    from CTOPlaque import CTOPlaqueWidget
+
+    widget = CTOPlaqueWidget()
+    assert widget.ui.landmarksSelector.currentNode() is None
+    widget.ui.placePButton.click()
+    landmarks = widget.ui.landmarksSelector.currentNode()
+    assert landmarks is not None and landmarks.GetControlPointLabelFormat() == "P"
+    assert widget.logic.getParameterNode().GetNodeReference("Landmarks") is landmarks
+
+
 def test_analysis_error_is_shown_once_and_leaves_the_panel_usable(analyzed_panel, gui, caplog, monkeypatch):
     """Landmarks without D: the panel shows the one-line reason, restores the cursor, hides the progress
     bar and keeps the previous results."""
