@@ -283,7 +283,9 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                 observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25, clinical_items=None):
         """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
         area and composition charts, the composition segmentation and the straightened vessel with its
-        contours, all in one subject-hierarchy folder. Raises CTOPlaqueInputError on unusable input."""
+        contours, all in the subject-hierarchy folder "CTO lesion <lesion_id>". Analyzing the same lesion ID
+        again replaces that folder; other lesions' folders stay. Raises CTOPlaqueInputError on unusable
+        input (the scene is then unchanged)."""
         lib = _library()
         lesion_id = lib.check_identifier(lesion_id, "lesion ID")
         patient_id = lib.check_identifier(patient_id or lesion_id, "patient ID")
@@ -305,6 +307,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
     def _scene_outputs(self, volume, analysis, document, volume_node) -> dict:
         lib = _library()
         scene, lesion_id = slicer.mrmlScene, document["lesion_id"]
+        lib.mrml.remove_folder(scene, f"CTO lesion {lesion_id}")  # a re-analysis replaces the lesion's outputs
         results = lib.mrml.table_from_rows(scene, lib.results_rows(document), f"{lesion_id} results")
         profile = lib.mrml.table_from_rows(scene, lib.profile_rows(analysis), f"{lesion_id} profile")
         composition = lib.mrml.segmentation_from_labelmap(scene, lib.composition_labelmap(volume, analysis),
@@ -327,7 +330,9 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         nodes = {"ResultsTable": results, "ProfileTable": profile, "Composition": composition,
                  "AreaChart": areas, "CompositionChart": composition_chart, "Straightened": straightened,
                  "StraightenedContours": contours}
-        lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", nodes.values())
+        series = [chart.GetNthPlotSeriesNode(i) for chart in (areas, composition_chart)
+                  for i in range(chart.GetNumberOfPlotSeriesNodes())]
+        lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", [*nodes.values(), *series])
         return nodes
 
     def _remember(self, volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm):

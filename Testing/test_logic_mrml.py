@@ -179,6 +179,30 @@ def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
         "Lumen", "Vessel wall"]
 
 
+def test_reanalysis_replaces_the_lesions_outputs_and_keeps_other_lesions(logic_result, logic_nodes, mrml_scene):
+    """Analyzing a lesion ID again (e.g. after moving D) leaves one folder with one set of outputs: the
+    scene has as many nodes of each class as after the first analysis, and RCA-2's outputs are untouched."""
+    from CTOPlaque import CTOPlaqueLogic
+
+    def node_classes():
+        classes = [mrml_scene.GetNthNode(i).GetClassName() for i in range(mrml_scene.GetNumberOfNodes())]
+        return {name: classes.count(name) for name in set(classes)}
+
+    logic = CTOPlaqueLogic()
+    first = logic.analyze(*logic_nodes, lesion_id="REPEAT")
+    after_first = node_classes()
+    second = logic.analyze(*logic_nodes, lesion_id="REPEAT")
+    assert node_classes() == after_first
+    assert not any(mrml_scene.IsNodePresent(node) for node in first.nodes.values())
+    assert all(mrml_scene.IsNodePresent(node) for node in (*second.nodes.values(), *logic_result.nodes.values()))
+    hierarchy = mrml_scene.GetSubjectHierarchyNode()
+    folder = hierarchy.GetItemChildWithName(hierarchy.GetSceneItemID(), "CTO lesion REPEAT")
+    children = vtk.vtkIdList()
+    hierarchy.GetItemChildren(folder, children)
+    assert children.GetNumberOfIds() == len(second.nodes) + 2 + 4  # outputs and the charts' series
+    assert logic.getParameterNode().GetNodeReference("ResultsTable") is second.nodes["ResultsTable"]
+
+
 def _table_values(table_node) -> dict:
     table = table_node.GetTable()
     return {table.GetValue(r, 0).ToString(): float(table.GetValue(r, 1).ToString())

@@ -152,6 +152,30 @@ def group_in_folder(scene, folder_name: str, nodes) -> int:
     return folder
 
 
+def remove_folder(scene, folder_name: str) -> bool:
+    """Remove the top-level subject-hierarchy folder ``folder_name`` and every node in it (with their display
+    and storage nodes); returns whether there was one."""
+    hierarchy = scene.GetSubjectHierarchyNode()
+    folder = hierarchy.GetItemChildWithName(hierarchy.GetSceneItemID(), folder_name)
+    if not folder:
+        return False
+    items = vtk.vtkIdList()
+    hierarchy.GetItemChildren(folder, items, True)
+    for index in range(items.GetNumberOfIds()):
+        node = hierarchy.GetItemDataNode(items.GetId(index))
+        if node is None:
+            continue
+        attached = [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())] \
+            if node.IsA("vtkMRMLDisplayableNode") else []
+        if node.IsA("vtkMRMLStorableNode"):
+            attached.append(node.GetStorageNode())
+        for other in [*attached, node]:
+            if other is not None:
+                scene.RemoveNode(other)
+    hierarchy.RemoveItem(folder, False, True)
+    return True
+
+
 def table_from_rows(scene, rows: list, name: str, table_node=None):
     """A table node whose columns are the keys of ``rows`` (numbers as double columns, others as strings)."""
     if table_node is None:
