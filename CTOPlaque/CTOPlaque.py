@@ -156,7 +156,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.analyzeButton.enabled = bool(volume and centerline and landmarks)
         has_results = self.logic.getParameterNode().GetNodeReference("ResultsTable") is not None
         for name in ("exportButton", "showPlotsButton", "showStraightenedButton"):
-            getattr(self.ui, name).enabled = has_results and (name != "exportButton" or self.result is not None)
+            getattr(self.ui, name).enabled = has_results
 
     def onExtractCenterline(self):
         with slicer.util.tryWithErrorDisplay("Centerline extraction failed.", waitCursor=True):
@@ -212,6 +212,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 for box, item in self.CLINICAL_ITEM_BOXES.items()}
 
     def onExport(self):
+        if self.result is None:  # results loaded with a saved scene: analyze its inputs again for the files
+            self.onAnalyze()
         with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):
             paths = self.logic.export(self.result, self.ui.outputDirectoryButton.directory)
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))

@@ -45,6 +45,12 @@ def _load_case(scene, files):
     return volume, seeds
 
 
+def _table_value(table_node, measure):
+    table = table_node.GetTable()
+    return next(table.GetValue(r, 1).ToDouble() for r in range(table.GetNumberOfRows())
+                if table.GetValue(r, 0).ToString() == measure)
+
+
 def _errors(caplog):
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -163,8 +169,14 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert ui.necroticCoreSpinBox.value == -20.0
     assert ui.resultsTableView.mrmlTableNode() is parameters.GetNodeReference("ResultsTable")
     assert not ui.overlayCheckBox.checked
-    assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled
-    assert not ui.exportButton.enabled  # the volume's arrays are re-read by a new Analyze before export
+    assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled and ui.exportButton.enabled
+
+    saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
+    ui.outputDirectoryButton.directory = str(tmp_path / "after_reload")
+    ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files
+    document = json.load(open(tmp_path / "after_reload" / f"{parameters.GetParameter('LesionID')}.lesion.json"))
+    assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=5e-4)  # table: 3 decimals
+    assert document["thresholds_hu"]["necrotic_core"][0] == -20.0
 
 
 def test_place_buttons_start_placing_that_landmark(analyzed_panel):
