@@ -1,6 +1,7 @@
 """ctoplaque batch: manifest checks, isolation, resume, timeouts, workers, Dask, headless script."""
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -107,6 +108,36 @@ def test_timeout_stops_a_case_and_leaves_nothing_half_written(manifest, tmp_path
     assert {row["status"] for row in summary.values()} <= {"timeout", "failed"}
     assert summary["A2"]["status"] == "timeout"
     assert not (out / "A2").exists()
+    assert not [n for n in os.listdir(out) if n.startswith(".ctoplaque-staging")]
+
+
+def test_killed_worker_is_recorded_as_crashed_and_the_batch_goes_on(manifest, tmp_path):
+    """A worker killed as the out-of-memory killer would (SIGKILL) is a "crashed" case with its exit code;
+    its outputs are not half-written and the next case still runs."""
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    from CTOPlaqueLib.analysis import AnalysisSettings
+    from CTOPlaqueLib.batch import Progress, read_manifest, run_local
+
+    out = tmp_path / "out"
+    cases = [c for c in read_manifest(str(manifest), str(out), AnalysisSettings()) if c.lesion_id in ("A2", "A3")]
+    records = []
+    worker = threading.Thread(target=lambda: records.extend(run_local(cases, 1, 0.0, Progress(2, io.StringIO()))))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the first case (A2, centerline from seeds) is under way
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    worker.join(timeout=120)
+    by_case = {record["lesion_id"]: record for record in records}
+    assert by_case["A2"]["status"] == "crashed"
+    assert by_case["A2"]["error"] == f"worker process ended with exit code {-signal.SIGKILL}"
+    assert by_case["A3"]["status"] == "done"
+    assert not (out / "A2").exists() and (out / "A3" / "A3.lesion.json").is_file()
     assert not [n for n in os.listdir(out) if n.startswith(".ctoplaque-staging")]
 
 
