@@ -82,15 +82,6 @@ class PythonQtObject:
                 pass  # a signal with one signature
         signal.connect(slot)
 
-    def __eq__(self, other):
-        return unwrap(self) is unwrap(other)
-
-    def __hash__(self):
-        return id(object.__getattribute__(self, "_qobject"))
-
-    def __bool__(self):
-        return True
-
 
 _SIGNAL_TYPES = {"bool": bool, "int": int, "double": float, "QString": str}
 
@@ -118,23 +109,14 @@ def _visible_in_selectors(node) -> bool:
 class qMRMLWidget(QtWidgets.QWidget):
     mrmlSceneChanged = Signal(object)
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._scene = None
-
     def setMRMLScene(self, scene):
-        self._scene = scene
         self.mrmlSceneChanged.emit(scene)
-
-    def mrmlScene(self):
-        return self._scene
 
 
 class qMRMLNodeComboBox(QtWidgets.QWidget):
     """Node selector: scene nodes that are one of nodeTypes; emits currentNodeChanged on a change only."""
 
     currentNodeChanged = Signal(object)
-    currentNodeIDChanged = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -171,9 +153,6 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
         if self.currentNode() is None and not self._none_enabled and self.nodes():
             self.setCurrentNode(self.nodes()[0])
 
-    def mrmlScene(self):
-        return self._scene
-
     def nodes(self):
         if self._scene is None:
             return []
@@ -203,7 +182,6 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
             return
         self._node_id = node_id
         self.currentNodeChanged.emit(self.currentNode())
-        self.currentNodeIDChanged.emit(node_id)
 
     def _on_node_removed(self, *_):
         if self._node_id and self.currentNode() is None:
@@ -213,10 +191,10 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
 class qSlicerMarkupsPlaceWidget(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._scene, self._node = None, None
+        self._node = None
 
     def setMRMLScene(self, scene):
-        self._scene = scene
+        """Accepted, as Slicer's widget does; placing itself is the Markups logic's (not emulated)."""
 
     def setCurrentNode(self, node):
         self._node = node
@@ -228,10 +206,10 @@ class qSlicerMarkupsPlaceWidget(QtWidgets.QWidget):
 class qMRMLTableView(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._scene, self._table = None, None
+        self._table = None
 
     def setMRMLScene(self, scene):
-        self._scene = scene
+        """Accepted, as Slicer's view does; the table shown is set with setMRMLTableNode."""
 
     def setMRMLTableNode(self, node):
         self._table = node if node is not None and node.IsA("vtkMRMLTableNode") else None
@@ -255,8 +233,6 @@ class ctkCollapsibleButton(QtWidgets.QPushButton):
 
 
 class ctkDirectoryButton(QtWidgets.QPushButton):
-    directoryChanged = Signal(str)
-
     def __init__(self, parent=None):
         super().__init__(parent)
         self._directory = QtCore.QDir.homePath()
@@ -265,16 +241,12 @@ class ctkDirectoryButton(QtWidgets.QPushButton):
         return self._directory
 
     def _set_directory(self, directory):
-        if directory != self._directory:
-            self._directory = directory
-            self.directoryChanged.emit(directory)
+        self._directory = directory
 
     directory = Property(str, _get_directory, _set_directory)
 
 
 class ctkPathLineEdit(QtWidgets.QWidget):
-    currentPathChanged = Signal(str)
-
     def __init__(self, parent=None):
         super().__init__(parent)
         self._path = ""
@@ -284,7 +256,6 @@ class ctkPathLineEdit(QtWidgets.QWidget):
 
     def _set_path(self, path):
         self._path = path
-        self.currentPathChanged.emit(path)
 
     currentPath = Property(str, _get_path, _set_path)
 
