@@ -203,3 +203,18 @@ def test_stats_compares_a_base_model_with_added_plaque_variables(tmp_path):
     assert comparison["lr_df"] == 2
     report = open(out / "report.html", encoding="utf-8").read()
     assert "Incremental value of the added predictors" in report and "ROC curves" in report
+
+
+def test_constant_up_to_rounding_is_constant_and_a_small_real_spread_is_not():
+    """PAVs from a constant total differ only in their last bits with the summation order: left out as
+    constant, whatever numpy's summation does; a relative spread of 1e-6 is a variable."""
+    from CTOPlaqueStatsLib.problems import ProblemLog
+    from CTOPlaqueStatsLib.variables import numeric_variable
+
+    pav = 100 * 20.0 / 170.0
+    rounding = pd.Series([pav, np.nextafter(pav, 100.0), np.nextafter(pav, 0.0), pav])
+    problems = ProblemLog()
+    assert numeric_variable(rounding, "fibrofatty_pav", problems) is None
+    assert problems.items == [{"where": "fibrofatty_pav", "message": "constant (a single value); left out"}]
+    spread = pd.Series([pav, pav * (1 + 1e-6), pav])
+    assert numeric_variable(spread, "fibrofatty_pav", ProblemLog()).tolist() == spread.tolist()

@@ -57,10 +57,16 @@ def numeric_variable(column: pd.Series, name: str, problems: ProblemLog):
     if len(text):
         examples = ", ".join(repr(v) for v in text.astype(str).unique()[:3])
         problems.add(name, f"{len(text)} text value(s) in a numeric column ({examples}) treated as missing")
-    if numbers.dropna().nunique() < 2:
+    if _is_constant(numbers.dropna().to_numpy(float)):
         problems.add(name, "constant (a single value); left out")
         return None
     return numbers.astype(float)
+
+
+def _is_constant(values: np.ndarray) -> bool:
+    """One value, up to floating-point rounding (e.g. a PAV computed from a constant total, whose last bits
+    differ with the order of summation): spread within 1e-9 of the values' magnitude."""
+    return len(values) == 0 or np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max()))
 
 
 def is_categorical(values: pd.Series) -> bool:
