@@ -422,7 +422,8 @@ class CTOPlaqueTest(ScriptedLoadableModuleTest):
         volume = slicer.util.loadVolume(paths["volume"])
         centerline = slicer.util.loadMarkups(paths["centerline"])
         landmarks = slicer.util.loadMarkups(paths["landmarks"])
-        truth = json.load(open(paths["truth"]))
+        with open(paths["truth"]) as handle:
+            truth = json.load(handle)
         self.delayDisplay("Analyzing")
         result = CTOPlaqueLogic().analyze(volume, centerline, landmarks, lesion_id="sample")
         self.assertAlmostEqual(result.document["occlusion_length_mm"], truth["occlusion_length_mm"], delta=0.5)

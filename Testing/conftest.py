@@ -27,6 +27,14 @@ PHANTOM_CASES = {
 _cache = {}
 
 
+def read_json(path):
+    """The JSON document at ``path`` (file closed after reading)."""
+    import json
+
+    with open(path) as handle:
+        return json.load(handle)
+
+
 def phantom_for(name: str):
     """The phantom of PHANTOM_CASES[name], generated once per test session."""
     if name not in _cache:

@@ -13,6 +13,7 @@ import pytest
 from CTOPlaqueLib.cli import main
 from CTOPlaqueLib.markups_io import markups_document, read_markups
 from CTOPlaqueLib.staging import write_json
+from conftest import read_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,8 +75,8 @@ def test_batch_isolates_failures_and_matches_single_analysis(manifest, tmp_path,
     assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
                  "--landmarks", curved_case_files["landmarks"], "--out", str(single), "--lesion-id", "A1",
                  "--patient-id", "P1"]) == 0
-    batch_doc = json.load(open(out / "A1" / "A1.lesion.json"))
-    single_doc = json.load(open(single / "A1.lesion.json"))
+    batch_doc = read_json(out / "A1" / "A1.lesion.json")
+    single_doc = read_json(single / "A1.lesion.json")
     assert batch_doc["total_plaque_volume_mm3"] == single_doc["total_plaque_volume_mm3"]
     assert batch_doc["pav_percent"] == single_doc["pav_percent"]
     assert (out / "A2" / "A2.centerline.mrk.json").is_file()
@@ -91,7 +92,7 @@ def test_rerun_skips_up_to_date_cases_and_redoes_changed_inputs(manifest, tmp_pa
                                                                  "A3": "skipped", "BAD": "failed"}
     # The shared centerline file changes (its last point removed): A1 and A3 use it and are redone, A2 not.
     curve = manifest.parent / "case" / "centerline.mrk.json"
-    document = json.load(open(curve))
+    document = read_json(curve)
     document["markups"][0]["controlPoints"] = document["markups"][0]["controlPoints"][:-1]
     json.dump(document, open(curve, "w"))
     main(["batch", str(manifest), "--out", str(out)])
@@ -151,8 +152,8 @@ def test_dask_local_cluster_gives_the_same_results(manifest, tmp_path):
         assert main(["batch", str(manifest), "--out", str(remote), "--scheduler", cluster.scheduler_address]) == 1
     assert {k: v["status"] for k, v in _summary(remote).items()} == {k: v["status"] for k, v in _summary(local).items()}
     for lesion in ("A1", "A2", "A3"):
-        a = json.load(open(local / lesion / f"{lesion}.lesion.json"))
-        b = json.load(open(remote / lesion / f"{lesion}.lesion.json"))
+        a = read_json(local / lesion / f"{lesion}.lesion.json")
+        b = read_json(remote / lesion / f"{lesion}.lesion.json")
         assert a["total_plaque_volume_mm3"] == b["total_plaque_volume_mm3"]
 
 

@@ -1,7 +1,6 @@
 """The ctoplaque command line end to end: outputs on the sample case, and bad input."""
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from CTOPlaqueLib.cli import main
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.markups_io import markups_document, read_markups
 from CTOPlaqueLib.staging import write_json
+from conftest import read_json
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def test_all_outputs_written(analyzed_case):
 
 def test_lesion_json_schema_and_truth(analyzed_case):
     out, files = analyzed_case
-    document = json.load(open(os.path.join(out, "LAD-1.lesion.json")))
-    truth = json.load(open(files["truth"]))
+    document = read_json(os.path.join(out, "LAD-1.lesion.json"))
+    truth = read_json(files["truth"])
     assert document["schema"] == "ctoplaque.lesion/1"
     assert (document["lesion_id"], document["patient_id"]) == ("LAD-1", "P007")
     assert document["occlusion_length_mm"] == pytest.approx(truth["occlusion_length_mm"], abs=0.5)
@@ -52,7 +52,7 @@ def test_lesion_json_schema_and_truth(analyzed_case):
 
 def test_flat_row_repeats_the_json_numbers(analyzed_case):
     out, _ = analyzed_case
-    document = json.load(open(os.path.join(out, "LAD-1.lesion.json")))
+    document = read_json(os.path.join(out, "LAD-1.lesion.json"))
     rows = list(csv.DictReader(open(os.path.join(out, "LAD-1.lesion.csv"))))
     assert len(rows) == 1
     row = rows[0]
@@ -66,7 +66,7 @@ def test_flat_row_repeats_the_json_numbers(analyzed_case):
 def test_profile_integrates_to_the_lesion_volume_on_this_gently_curved_vessel(analyzed_case):
     """Sum of plaque area x step over P..D equals the volume up to the curvature factor (<1% here)."""
     out, _ = analyzed_case
-    document = json.load(open(os.path.join(out, "LAD-1.lesion.json")))
+    document = read_json(os.path.join(out, "LAD-1.lesion.json"))
     rows = list(csv.DictReader(open(os.path.join(out, "LAD-1.profile.csv"))))
     distance = np.array([float(r["distance_mm"]) for r in rows])
     area = np.array([float(r["vessel_area_mm2"]) for r in rows])
@@ -163,8 +163,8 @@ def test_centerline_landmarks_and_analyze_from_seeds(curved_case_files, tmp_path
     out = tmp_path / "from_seeds"
     assert main(["analyze", files["volume"], "--seeds", files["seeds"], "--landmarks", files["landmarks"],
                  "--out", str(out), "--lesion-id", "L2"]) == 0
-    document = json.load(open(out / "L2.lesion.json"))
-    truth = json.load(open(files["truth"]))
+    document = read_json(out / "L2.lesion.json")
+    truth = read_json(files["truth"])
     assert read_markups(str(out / "L2.centerline.mrk.json")).markup_type == "Curve"
     assert document["total_plaque_volume_mm3"] == pytest.approx(truth["total_plaque_volume_mm3"], rel=0.1)
     assert document["morphology"]["proximal_cap"] == "tapered"

@@ -1,6 +1,5 @@
 """CTOPlaqueLogic on real MRML nodes (slicer-core): same numbers as the command line, scene outputs."""
 
-import json
 import os
 
 import numpy as np
@@ -12,6 +11,7 @@ from vtk.util import numpy_support
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.markups_io import read_markups
 from CTOPlaqueLib.volume_io import read_volume
+from conftest import read_json
 
 
 def _volume_node(scene, path):
@@ -68,7 +68,7 @@ def test_logic_gives_the_command_line_numbers(logic_result, curved_case_files, t
     assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
                  "--landmarks", curved_case_files["landmarks"], "--out", str(tmp_path / "cli"),
                  "--lesion-id", "RCA-2"]) == 0
-    cli = json.load(open(tmp_path / "cli" / "RCA-2.lesion.json"))
+    cli = read_json(tmp_path / "cli" / "RCA-2.lesion.json")
     logic = logic_result.document
     for key in ("occlusion_length_mm", "total_plaque_volume_mm3", "noncalcified_volume_mm3"):
         assert logic[key] == pytest.approx(cli[key], rel=1e-9)

@@ -7,6 +7,7 @@ import pytest
 from CTOPlaqueLib.cli import main
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.scores import SCORES, compute_scores, image_items, parse_clinical_items
+from conftest import read_json
 
 ALL_FALSE = {"retry": False, "previous_failed_attempt": False, "duration_ge_12_months_or_unknown": False,
              "multiple_occlusions": False, "proximal_side_branch": False, "whole_luminal_calcification": False}
@@ -99,7 +100,7 @@ def test_scores_in_lesion_json_and_flat_row(curved_case_files, tmp_path):
     assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
                  "--landmarks", curved_case_files["landmarks"], "--clinical-items", str(items), "--out", str(out),
                  "--lesion-id", "S1"]) == 0
-    scores = json.load(open(out / "S1.lesion.json"))["scores"]
+    scores = read_json(out / "S1.lesion.json")["scores"]
     assert (scores["J-CTO"]["total"], scores["J-CTO"]["category"]) == (2.0, "difficult")
     assert scores["CT-RECTOR"]["total"] == 1.0
     row = open(out / "S1.lesion.csv").read().splitlines()
@@ -116,7 +117,7 @@ def test_cohort_completes_scores_from_clinical_columns(curved_case_files, tmp_pa
     assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
                  "--landmarks", curved_case_files["landmarks"], "--out", str(out), "--lesion-id", "C1",
                  "--patient-id", "P1"]) == 0
-    assert json.load(open(out / "C1.lesion.json"))["scores"]["J-CTO"]["total"] is None
+    assert read_json(out / "C1.lesion.json")["scores"]["J-CTO"]["total"] is None
     clinical = tmp_path / "clinical.csv"
     clinical.write_text("patient_id,lesion_id,retry,duration_ge_12_months_or_unknown,multiple_occlusions,"
                         "previous_failed_attempt\nP1,C1,yes,1,0,no\n")

@@ -4,7 +4,6 @@ Qt is PySide6 offscreen seen through PythonQt's conventions (slicer_gui); every 
 the panel's own slots, the Logic and slicer-core. Numbers are checked against the phantom's truth.
 """
 
-import json
 import logging
 import os
 
@@ -14,7 +13,7 @@ pytest.importorskip("PySide6.QtUiTools")
 
 import slicer  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, read_json  # noqa: E402
 
 MODULE_PATHS = {"CTOPlaque": os.path.join(ROOT, "CTOPlaque", "CTOPlaque.py"),
                 "CTOPlaqueStats": os.path.join(ROOT, "CTOPlaqueStats", "CTOPlaqueStats.py")}
@@ -60,7 +59,7 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
 
     scene, application = gui
     caplog.set_level(logging.INFO)
-    truth = json.load(open(curved_case_files["truth"]))
+    truth = read_json(curved_case_files["truth"])
     volume, seeds = _load_case(scene, curved_case_files)
     widget = CTOPlaqueWidget()
     ui = widget.ui
@@ -118,7 +117,7 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     ui.outputDirectoryButton.directory = str(tmp_path / "export")
     ui.exportButton.click()
     assert _errors(caplog) == []
-    document = json.load(open(tmp_path / "export" / "RCA-GUI.lesion.json"))
+    document = read_json(tmp_path / "export" / "RCA-GUI.lesion.json")
     assert document["lesion_id"] == "RCA-GUI"
     assert document["clinical_items"]["retry"] is False
     assert document["occlusion_length_mm"] == pytest.approx(rows["Occlusion length"], abs=1e-6)
@@ -174,7 +173,7 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
     ui.outputDirectoryButton.directory = str(tmp_path / "after_reload")
     ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files
-    document = json.load(open(tmp_path / "after_reload" / f"{parameters.GetParameter('LesionID')}.lesion.json"))
+    document = read_json(tmp_path / "after_reload" / f"{parameters.GetParameter('LesionID')}.lesion.json")
     assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=5e-4)  # table: 3 decimals
     assert document["thresholds_hu"]["necrotic_core"][0] == -20.0
 
