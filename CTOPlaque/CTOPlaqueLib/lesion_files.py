@@ -7,18 +7,20 @@ import os
 from .analysis import LesionAnalysis
 from .export import flat_row, lesion_document, profile_rows, write_rows_csv
 from .labelmap import composition_labelmap
-from .plots import write_profile_png
+from .plots import write_profile_png, write_straightened_png
 from .segmentation_file import write_composition_segmentation
 from .staging import staged_outputs, write_json
 from .volume_io import Volume
 
 OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "profile_csv": ".profile.csv",
-                   "segmentation": ".composition.seg.nrrd", "profile_png": ".profile.png"}
+                   "segmentation": ".composition.seg.nrrd", "profile_png": ".profile.png",
+                   "straightened_png": ".straightened.png"}
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, lesion_id: str, patient_id: str,
                        inputs: dict, observer: str = "", extra_files=None, clinical_items=None) -> dict:
-    """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd and .profile.png.
+    """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png and
+    .straightened.png.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
     Returns {output kind: final path} and the lesion document under "document".
@@ -35,6 +37,7 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, l
         write_rows_csv(staged("profile_csv"), profile_rows(analysis))
         write_composition_segmentation(staged("segmentation"), composition_labelmap(volume, analysis))
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
+        write_straightened_png(staged("straightened_png"), volume, analysis, title=f"{patient_id} / {lesion_id}")
         for name, writer in (extra_files or {}).items():
             writer(os.path.join(staging, name))
     paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}

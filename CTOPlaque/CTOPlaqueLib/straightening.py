@@ -6,6 +6,9 @@ The straightened grid has axes u and v (the rotation-minimizing frame of each cr
 c(s_k) + (i - n) * pixel U(s_k) + (j - n) * pixel V(s_k). Its IJK->RAS is a plain scaling with the
 arc length along S, so distances along the vessel read true. The labelmap marks lumen (1) and the
 wall between lumen and outer contour (2) on the same grid.
+
+A longitudinal section is the plane of the straightened grid through the axis along u or v: the
+picture of Figure 2A, with the composition of the occluded wall and the contours where they cross it.
 """
 
 from __future__ import annotations
@@ -54,3 +57,39 @@ def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 
     ijk_to_ras = np.diag([pixel_mm, pixel_mm, centerline.step_mm, 1.0])
     ijk_to_ras[:3, 3] = [-half_width_mm, -half_width_mm, 0.0]
     return StraightenedVessel(hu, labels, ijk_to_ras)
+
+
+@dataclass
+class LongitudinalSection:
+    """The straightened vessel cut along its axis in the plane of u (angles 0 and 180 degrees) or v (90 and
+    270 degrees). Arrays are [offset, section]; offsets_mm run from -half width to +half width."""
+    hu: np.ndarray
+    composition: np.ndarray        # 0, or 1..4 (composition.COMPONENTS) in the wall between P and D
+    offsets_mm: np.ndarray
+    lumen_edges_mm: np.ndarray     # [2, section]: contour offset on the positive and the negative side
+    vessel_edges_mm: np.ndarray
+
+
+def longitudinal_section(straight: StraightenedVessel, analysis: LesionAnalysis, axis: str) -> LongitudinalSection:
+    """The section through the straightened vessel's axis along ``axis`` ("u" or "v")."""
+    centre = straight.hu.shape[1] // 2
+    if axis == "u":
+        hu, labels, angles = straight.hu[:, centre, :], straight.labels[:, centre, :], (0.0, np.pi)
+    elif axis == "v":
+        hu, labels, angles = straight.hu[:, :, centre], straight.labels[:, :, centre], (0.5 * np.pi, 1.5 * np.pi)
+    else:
+        raise ValueError(f"axis must be 'u' or 'v', not {axis!r}")
+    pixel_mm, origin_mm = straight.ijk_to_ras[0, 0], straight.ijk_to_ras[0, 3]
+    offsets_mm = origin_mm + pixel_mm * np.arange(hu.shape[1])
+    arc = analysis.centerline.arc_mm
+    occluded = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
+    in_wall = (labels == WALL_LABEL) & occluded[:, None]
+    composition = np.where(in_wall, analysis.thresholds.classify(hu), 0).astype(np.uint8)
+
+    def edges(radii):
+        below, above, weight = angular_neighbours(np.array(angles), radii.shape[1])
+        at_angles = (1 - weight) * radii[:, below] + weight * radii[:, above]
+        return np.stack([at_angles[:, 0], -at_angles[:, 1]])
+
+    return LongitudinalSection(hu.T, composition.T, offsets_mm, edges(analysis.lumen_radii_mm),
+                               edges(analysis.vessel_radii_mm))
