@@ -47,6 +47,14 @@ def test_extension_builds_both_modules():
     assert all(f"add_subdirectory({module})" in cmake for module in MODULES)
 
 
+def test_extension_icon_and_screenshot_urls_point_to_files_in_the_repository():
+    cmake = open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8").read()
+    paths = re.findall(r"raw\.githubusercontent\.com/[^/\s]+/[^/\s]+/main/([^\s\"]+)", cmake)
+    assert len(paths) == 3  # icon and two screenshots
+    for path in paths:
+        assert os.path.isfile(os.path.join(ROOT, path)), path
+
+
 def test_slicer_install_list_is_the_pyproject_dependency_list():
     import tomllib
 
