@@ -2,7 +2,8 @@
 
 Gathers per-lesion exports of the CTOPlaque module with clinical data, compares outcome groups,
 fits univariable and adjusted logistic models and writes an offline HTML report. The statistics
-live in the Qt-free package CTOPlaqueStatsLib beside this file.
+live in the Qt-free package CTOPlaqueStatsLib beside this file; it is imported on first use, because
+Slicer imports this file at start-up, before the packages it needs (pandas, scipy) may be installed.
 """
 
 import os
@@ -11,11 +12,7 @@ import slicer
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 
-from CTOPlaqueLib import mrml
-from CTOPlaqueStatsLib.analysis import StatsRequest, run_stats
-from CTOPlaqueStatsLib.cohort import build_cohort
-from CTOPlaqueStatsLib.problems import ProblemLog
-from CTOPlaqueStatsLib.variables import binary_outcome, numeric_variable
+from CTOPlaque import ensure_python_dependencies
 
 
 class CTOPlaqueStats(ScriptedLoadableModule):
@@ -23,7 +20,7 @@ class CTOPlaqueStats(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         parent.title = "CTO Plaque Statistics"
         parent.categories = ["Cardiac"]
-        parent.dependencies = []
+        parent.dependencies = ["CTOPlaque"]
         parent.contributors = ["CTOPlaque developers"]
         parent.helpText = (
             "Cohort analysis of CTO lesion exports: group comparisons (t / Mann-Whitney, chi-square / Fisher), "
@@ -43,6 +40,7 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
+        ensure_python_dependencies()
         panel = slicer.util.loadUI(self.resourcePath("UI/CTOPlaqueStats.ui"))
         self.layout.addWidget(panel)
         self.ui = slicer.util.childWidgetVariables(panel)
@@ -78,6 +76,8 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         return [box.itemText(index.row()) for index in box.checkedIndexes()]
 
     def onRun(self):
+        from CTOPlaqueStatsLib.analysis import StatsRequest
+
         with slicer.util.tryWithErrorDisplay("Statistics failed.", waitCursor=True):
             self.result = self.logic.run(
                 self.ui.exportsDirectoryButton.directory, self.ui.clinicalPathLineEdit.currentPath or None,
@@ -110,6 +110,10 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
 
     def cohort_columns(self, exports_folder, clinical_path) -> dict:
         """Columns of the cohort usable as outcomes ("binary") and as predictors ("numeric")."""
+        from CTOPlaqueStatsLib.cohort import build_cohort
+        from CTOPlaqueStatsLib.problems import ProblemLog
+        from CTOPlaqueStatsLib.variables import binary_outcome, numeric_variable
+
         cohort = build_cohort([exports_folder], clinical_path, ProblemLog())
         quiet = ProblemLog()
         numeric = [c for c in cohort.columns if c not in ("patient_id", "lesion_id", "observer", "source_file")
@@ -118,6 +122,13 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
         return {"binary": binary, "numeric": numeric}
 
     def run(self, exports_folder, clinical_path, request, out_dir):
+        """Cohort, comparisons, logistic models, figures and report in ``out_dir`` (CTOPlaqueStatsLib.analysis);
+        the comparison, logistic and problems tables as table nodes, the forest plot as an image node."""
+        from CTOPlaqueLib import mrml
+        from CTOPlaqueStatsLib.analysis import run_stats
+        from CTOPlaqueStatsLib.cohort import build_cohort
+        from CTOPlaqueStatsLib.problems import ProblemLog
+
         problems = ProblemLog()
         cohort = build_cohort([exports_folder], clinical_path, problems)
         stats = run_stats(cohort, request, out_dir, problems)
@@ -178,6 +189,8 @@ class CTOPlaqueStatsTest(ScriptedLoadableModuleTest):
 
     def test_CTOPlaqueStats_synthetic_cohort(self):
         import tempfile
+
+        from CTOPlaqueStatsLib.analysis import StatsRequest
 
         folder = tempfile.mkdtemp(prefix="ctoplaquestats_test_")
         exports, clinical_path = self.write_synthetic_exports(folder)

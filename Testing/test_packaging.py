@@ -65,6 +65,33 @@ def test_slicer_install_list_is_the_pyproject_dependency_list():
     assert sorted(dependencies) == sorted(RUNTIME_REQUIREMENTS)
 
 
+def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_installed():
+    """Slicer imports every scripted module at start-up; scipy, pandas, matplotlib and scikit-image may not
+    be installed yet (the panel offers to install them), so neither module may import them at load time."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from CTOPlaqueLib.requirements import RUNTIME_REQUIREMENTS
+
+    bundled = {"numpy", "SimpleITK"}  # with vtk, what Slicer's Python has
+    absent = sorted(set(RUNTIME_REQUIREMENTS.values()) - bundled)
+    code = textwrap.dedent(f"""
+        import sys
+        for name in {absent!r}:
+            sys.modules[name] = None  # import raises ImportError
+        sys.path[:0] = {[os.path.join(ROOT, "Testing"), *[os.path.join(ROOT, m) for m in MODULES]]!r}
+        import mrml_app
+        mrml_app.install_scripted_module_shim()
+        import CTOPlaque, CTOPlaqueStats
+        print(CTOPlaque.CTOPlaqueWidget.__name__, CTOPlaqueStats.CTOPlaqueStatsWidget.__name__)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["CTOPlaqueWidget", "CTOPlaqueStatsWidget"]
+    assert absent == ["matplotlib", "pandas", "scipy", "skimage"]
+
+
 def test_panel_offers_every_entered_score_item():
     import sys
 
