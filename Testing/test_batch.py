@@ -165,6 +165,19 @@ def test_headless_slicer_script_runs_the_batch(manifest, tmp_path):
     assert _summary(out)["A1"]["status"] == "done"
 
 
+def test_headless_script_names_missing_packages_on_one_line(manifest, tmp_path):
+    script = os.path.join(ROOT, "CTOPlaque", "Resources", "Scripts", "ctoplaque_batch.py")
+    out = tmp_path / "slicer"
+    code = ("import runpy, sys; sys.modules['scipy'] = sys.modules['skimage'] = None; "
+            f"sys.argv = [{script!r}, {str(manifest)!r}, '--out', {str(out)!r}]; "
+            f"runpy.run_path({script!r}, run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Python packages missing: scipy>=1.15, scikit-image>=0.21;")
+    assert not out.exists()
+
+
 def test_progress_bar_with_eta_on_a_terminal():
     import io
 

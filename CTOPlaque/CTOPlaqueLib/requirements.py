@@ -16,8 +16,14 @@ RUNTIME_REQUIREMENTS = {
 
 
 def missing_requirements() -> list:
-    """Requirements whose module cannot be imported here."""
+    """Requirements whose module cannot be imported here (found without importing it)."""
+    return [requirement for requirement, module in RUNTIME_REQUIREMENTS.items() if not _findable(module)]
+
+
+def _findable(module: str) -> bool:
     import importlib.util
 
-    return [requirement for requirement, module in RUNTIME_REQUIREMENTS.items()
-            if importlib.util.find_spec(module) is None]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: in sys.modules without a spec (e.g. blocked as None)
+        return False

@@ -4,7 +4,8 @@
 
 Arguments are those of ``ctoplaque batch``. Cases run one after another in Slicer's interpreter
 (``--in-process`` is added: Slicer's executable cannot serve as a worker process). The exit status
-is that of the command line: 0 all done, 1 some case failed, 2 manifest problems.
+is that of the command line: 0 all done, 1 some case failed, 2 manifest problems or Python packages
+missing (headless, the script cannot ask to install them: it names them on one line).
 The same script also runs with a plain Python that has CTOPlaqueLib installed.
 """
 
@@ -15,7 +16,7 @@ MODULE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if MODULE_DIR not in sys.path:
     sys.path.insert(0, MODULE_DIR)
 
-from CTOPlaqueLib.cli import main  # noqa: E402
+from CTOPlaqueLib.requirements import missing_requirements  # noqa: E402
 
 
 def _exit(status: int) -> None:
@@ -27,8 +28,18 @@ def _exit(status: int) -> None:
         sys.exit(status)
 
 
-if __name__ == "__main__":
-    arguments = sys.argv[1:]
+def _run(arguments: list) -> int:
+    missing = missing_requirements()
+    if missing:
+        print(f"error: Python packages missing: {', '.join(missing)}; install them once, e.g. by opening the "
+              f"CTO Plaque module in Slicer or with slicer.util.pip_install({missing!r})", file=sys.stderr)
+        return 2
+    from CTOPlaqueLib.cli import main
+
     if "--in-process" not in arguments:
-        arguments.append("--in-process")
-    _exit(main(["batch", *arguments]))
+        arguments = [*arguments, "--in-process"]
+    return main(["batch", *arguments])
+
+
+if __name__ == "__main__":
+    _exit(_run(sys.argv[1:]))
