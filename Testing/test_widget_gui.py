@@ -27,7 +27,7 @@ def gui(monkeypatch):
     import mrml_app
     import slicer_gui
 
-    for name in ("mrmlScene", "app", "modules", "qMRMLWidget"):
+    for name in ("mrmlScene", "app", "modules", "qMRMLWidget", "_ctoplaque_app_logic", "_ctoplaque_module_logics"):
         monkeypatch.setattr(slicer, name, getattr(slicer, name, None), raising=False)
     monkeypatch.setitem(sys.modules, "qt", sys.modules.get("qt"))
     scene = mrml_app.make_scene()
