@@ -188,6 +188,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onAnalyze(self):
         parameters = self.logic.getParameterNode()
+        self.result = None  # its copy of the volume need not live through the next analysis
         self.ui.analysisProgressBar.setRange(0, 0)
         self.ui.analysisProgressBar.show()
         slicer.app.processEvents()
