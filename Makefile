@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_stats.py
+	$(PY) bench/bench_panel.py
 	$(PY) bench/bench_batch.py
 
 clean:
