@@ -243,7 +243,8 @@ class CTOPlaqueResult:
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
                ("vessel_area_mm2", "Vessel area (mm²)", (1.0, 0.5, 0.0))]
 OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
-                "StraightenedContours")
+                "StraightenedContours", "StraightenedComposition")
+OVERLAY_ROLES = ("Composition", "StraightenedComposition")
 
 
 def _library():
@@ -286,7 +287,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                 observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25, clinical_items=None):
         """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
         area and composition charts, the composition segmentation and the straightened vessel with its
-        contours, all in the subject-hierarchy folder "CTO lesion <lesion_id>". Analyzing the same lesion ID
+        contours and composition, all in the subject-hierarchy folder "CTO lesion <lesion_id>". Analyzing the same lesion ID
         again replaces that folder; other lesions' folders stay. Raises CTOPlaqueInputError on unusable
         input (the scene is then unchanged)."""
         lib = _library()
@@ -324,6 +325,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         contours = lib.mrml.segmentation_from_labelmap(scene, lib.Labelmap(straight.labels, straight.ijk_to_ras),
                                                        f"{lesion_id} straightened contours", contour_segments)
         contours.GetDisplayNode().SetVisibility2DFill(False)
+        straight_composition = lib.mrml.segmentation_from_labelmap(
+            scene, lib.Labelmap(straight.composition, straight.ijk_to_ras), f"{lesion_id} straightened composition")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
         areas = lib.mrml.plot_chart(scene, profile, "distance_mm", AREA_SERIES,
@@ -332,7 +335,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                                                 f"{lesion_id} plaque composition", "Plaque area (mm²)")
         nodes = {"ResultsTable": results, "ProfileTable": profile, "Composition": composition,
                  "AreaChart": areas, "CompositionChart": composition_chart, "Straightened": straightened,
-                 "StraightenedContours": contours}
+                 "StraightenedContours": contours, "StraightenedComposition": straight_composition}
         series = [chart.GetNthPlotSeriesNode(i) for chart in (areas, composition_chart)
                   for i in range(chart.GetNumberOfPlotSeriesNodes())]
         lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", [*nodes.values(), *series])
@@ -355,10 +358,11 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         return {role: parameters.GetNodeReference(role) for role in OUTPUT_ROLES}
 
     def set_overlay_visible(self, visible: bool) -> None:
-        """Show or hide the composition overlay of the current lesion."""
-        composition = self.getParameterNode().GetNodeReference("Composition")
-        if composition is not None:
-            composition.GetDisplayNode().SetVisibility(bool(visible))
+        """Show or hide the composition overlay of the current lesion, on the CT and on the straightened vessel."""
+        for role in OVERLAY_ROLES:
+            composition = self.getParameterNode().GetNodeReference(role)
+            if composition is not None:
+                composition.GetDisplayNode().SetVisibility(bool(visible))
 
     def extract_centerline(self, volume_node, seeds_node, curve_node=None):
         """Centerline curve node (created, or ``curve_node`` replaced) through the seeds of a point list.

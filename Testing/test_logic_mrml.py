@@ -8,6 +8,7 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
+from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.markups_io import read_markups
 from CTOPlaqueLib.volume_io import read_volume
@@ -177,6 +178,10 @@ def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
     contours = nodes["StraightenedContours"].GetSegmentation()
     assert sorted(contours.GetNthSegment(i).GetName() for i in range(contours.GetNumberOfSegments())) == [
         "Lumen", "Vessel wall"]
+    composition = nodes["StraightenedComposition"].GetSegmentation()
+    segments = {composition.GetNthSegment(i).GetName(): composition.GetNthSegment(i).GetColor()
+                for i in range(composition.GetNumberOfSegments())}
+    assert segments == {COMPONENT_NAMES[c]: pytest.approx(COMPONENT_COLORS[c]) for c in COMPONENTS}
 
 
 def test_reanalysis_replaces_the_lesions_outputs_and_keeps_other_lesions(logic_result, logic_nodes, mrml_scene):

@@ -7,7 +7,7 @@ from conftest import PHANTOM_CASES, phantom_for
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.phantom import lumen_radius_mm, vessel_radius_mm
-from CTOPlaqueLib.straightening import longitudinal_section, straighten
+from CTOPlaqueLib.straightening import WALL_LABEL, longitudinal_section, straighten
 from CTOPlaqueLib.volume_io import Volume
 
 DENSE_CALCIUM = COMPONENTS.index("dense_calcium") + 1
@@ -22,12 +22,12 @@ def sections(request):
     # Arc length of the phantom's path at each section: the analysis places P at the phantom's p_mm.
     phantom_arc = analysis.centerline.arc_mm + (PHANTOM_CASES[request.param].p_mm - analysis.landmarks_mm["P"])
     return (PHANTOM_CASES[request.param], analysis, phantom_arc,
-            {axis: longitudinal_section(straight, analysis, axis) for axis in ("u", "v")})
+            {axis: longitudinal_section(straight, analysis, axis) for axis in ("u", "v")}, straight)
 
 
 def test_contours_cross_the_sections_at_the_true_radii(sections):
     """Both sides of both planes: outer wall in the occlusion body, lumen in the proximal segment."""
-    spec, analysis, arc, cuts = sections
+    spec, analysis, arc, cuts, _ = sections
     body = (arc > spec.p_mm + 4) & (arc < spec.d_mm - 4)
     proximal = (arc > 2) & (arc < spec.p_mm - 3)
     for section in cuts.values():
@@ -40,18 +40,23 @@ def test_contours_cross_the_sections_at_the_true_radii(sections):
 
 
 def test_overlay_colours_only_the_occluded_wall_and_calcium_only_where_the_phantom_has_it(sections):
-    spec, analysis, arc, cuts = sections
+    spec, analysis, arc, cuts, straight = sections
     outside = (arc < spec.p_mm - 0.3) | (arc > spec.d_mm + 0.3)
+    coloured = straight.composition > 0
+    assert not coloured[outside].any() and (straight.labels[coloured] == WALL_LABEL).all()
+    calcium_sections = (straight.composition == DENSE_CALCIUM).any(axis=(1, 2))
     nodule_arc = spec.p_mm + 0.4 * spec.occlusion_length_mm     # 1 mm radius nodule
     sheet_arc = spec.p_mm + 0.7 * spec.occlusion_length_mm      # 4 mm long sector, if calcified_arc_deg
     calcium_near = np.abs(arc - nodule_arc) < 1.0 + 1.0         # allowance: blur and partial volume
     if spec.calcified_arc_deg:
         calcium_near |= np.abs(arc - sheet_arc) < 2.0 + 1.0
+    assert not calcium_sections[~calcium_near].any()
+    assert calcium_sections[np.abs(arc - nodule_arc) < 0.6].all()
     sheet_seen = False
     for section in cuts.values():
         assert not section.composition[:, outside].any()
         assert section.composition.any()
-        calcium_sections = (section.composition == DENSE_CALCIUM).any(axis=0)
-        assert not calcium_sections[~calcium_near].any()
-        sheet_seen |= bool(calcium_sections[np.abs(arc - sheet_arc) < 2.0].any())
+        plane_calcium = (section.composition == DENSE_CALCIUM).any(axis=0)
+        assert not plane_calcium[~calcium_near].any()
+        sheet_seen |= bool(plane_calcium[np.abs(arc - sheet_arc) < 2.0].any())
     assert sheet_seen == (spec.calcified_arc_deg > 180)  # a sector over 180 degrees crosses one of the planes

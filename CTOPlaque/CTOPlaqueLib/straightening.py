@@ -5,7 +5,8 @@ The straightened grid has axes u and v (the rotation-minimizing frame of each cr
 ``pixel_mm``) and s (arc length, one slice per cross-section): voxel (i, j, k) shows the CT at
 c(s_k) + (i - n) * pixel U(s_k) + (j - n) * pixel V(s_k). Its IJK->RAS is a plain scaling with the
 arc length along S, so distances along the vessel read true. The labelmap marks lumen (1) and the
-wall between lumen and outer contour (2) on the same grid.
+wall between lumen and outer contour (2) on the same grid, and the composition map the HU class of
+the wall between P and D (the colour overlay of Figure 2A).
 
 A longitudinal section is the plane of the straightened grid through the axis along u or v: the
 picture of Figure 2A, with the composition of the occluded wall and the contours where they cross it.
@@ -29,6 +30,7 @@ LUMEN_LABEL, WALL_LABEL = 1, 2
 class StraightenedVessel:
     hu: np.ndarray          # [k = section, j = v, i = u]
     labels: np.ndarray      # same shape, 0 / LUMEN_LABEL / WALL_LABEL
+    composition: np.ndarray  # same shape, 0 or 1..4 (composition.COMPONENTS) in the wall between P and D
     ijk_to_ras: np.ndarray
 
 
@@ -54,9 +56,12 @@ def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 
     labels = np.where(radius < contour_at_pixels(analysis.lumen_radii_mm), LUMEN_LABEL,
                       np.where(radius < contour_at_pixels(analysis.vessel_radii_mm), WALL_LABEL, 0))
     labels = labels.reshape(hu.shape).astype(np.uint8)
+    occluded = (centerline.arc_mm >= analysis.landmarks_mm["P"]) & (centerline.arc_mm <= analysis.landmarks_mm["D"])
+    in_wall = (labels == WALL_LABEL) & occluded[:, None, None]
+    composition = np.where(in_wall, analysis.thresholds.classify(hu), 0).astype(np.uint8)
     ijk_to_ras = np.diag([pixel_mm, pixel_mm, centerline.step_mm, 1.0])
     ijk_to_ras[:3, 3] = [-half_width_mm, -half_width_mm, 0.0]
-    return StraightenedVessel(hu, labels, ijk_to_ras)
+    return StraightenedVessel(hu, labels, composition, ijk_to_ras)
 
 
 @dataclass
@@ -74,17 +79,14 @@ def longitudinal_section(straight: StraightenedVessel, analysis: LesionAnalysis,
     """The section through the straightened vessel's axis along ``axis`` ("u" or "v")."""
     centre = straight.hu.shape[1] // 2
     if axis == "u":
-        hu, labels, angles = straight.hu[:, centre, :], straight.labels[:, centre, :], (0.0, np.pi)
+        plane, angles = (slice(None), centre, slice(None)), (0.0, np.pi)
     elif axis == "v":
-        hu, labels, angles = straight.hu[:, :, centre], straight.labels[:, :, centre], (0.5 * np.pi, 1.5 * np.pi)
+        plane, angles = (slice(None), slice(None), centre), (0.5 * np.pi, 1.5 * np.pi)
     else:
         raise ValueError(f"axis must be 'u' or 'v', not {axis!r}")
+    hu, composition = straight.hu[plane], straight.composition[plane]
     pixel_mm, origin_mm = straight.ijk_to_ras[0, 0], straight.ijk_to_ras[0, 3]
     offsets_mm = origin_mm + pixel_mm * np.arange(hu.shape[1])
-    arc = analysis.centerline.arc_mm
-    occluded = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
-    in_wall = (labels == WALL_LABEL) & occluded[:, None]
-    composition = np.where(in_wall, analysis.thresholds.classify(hu), 0).astype(np.uint8)
 
     def edges(radii):
         below, above, weight = angular_neighbours(np.array(angles), radii.shape[1])
