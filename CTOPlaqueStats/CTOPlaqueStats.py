@@ -141,7 +141,10 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def _image_node(path, name):
-        """A PNG figure as an RGB vector volume node, to show in a slice view."""
+        """A PNG figure as an RGB vector volume node, to show in a slice view.
+
+        vtkPNGReader puts the picture's bottom row at j = 0; with I towards the patient's left and J
+        anterior, the axial view (screen right = left, up = anterior) shows it upright, not mirrored."""
         import vtk
 
         reader = vtk.vtkPNGReader()
@@ -149,6 +152,7 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
         reader.Update()
         node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLVectorVolumeNode", name)
         node.SetAndObserveImageData(reader.GetOutput())
+        node.SetIJKToRASDirections(-1, 0, 0, 0, 1, 0, 0, 0, 1)
         node.CreateDefaultDisplayNodes()
         return node
 
