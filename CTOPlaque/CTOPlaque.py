@@ -75,6 +75,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for name in list(self.SELECTORS) + ["resultsTableView"]:
             getattr(self.ui, name).setMRMLScene(slicer.mrmlScene)
         self.ui.seedsPlaceWidget.setMRMLScene(slicer.mrmlScene)
+        self.ui.analysisProgressBar.hide()
         self.logic = CTOPlaqueLogic()
         self.result = None
         for name in self.SELECTORS:
@@ -189,9 +190,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onAnalyze(self):
         parameters = self.logic.getParameterNode()
         self.result = None  # its copy of the volume need not live through the next analysis
-        self.ui.analysisProgressBar.setRange(0, 0)
         self.ui.analysisProgressBar.show()
-        slicer.app.processEvents()
         try:
             with slicer.util.tryWithErrorDisplay("Analysis failed.", waitCursor=True):
                 self.result = self.logic.analyze(
@@ -200,11 +199,16 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text,
                     thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
                     step_mm=float(parameters.GetParameter("StepMM") or 0.25),
-                    clinical_items=self._clinical_items())
+                    clinical_items=self._clinical_items(), progress=self._show_progress)
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
         finally:
             self.ui.analysisProgressBar.hide()
         self.updateGUIFromParameterNode()
+
+    def _show_progress(self, fraction, message):
+        self.ui.analysisProgressBar.value = int(round(100 * fraction))
+        self.ui.analysisProgressBar.format = f"{message}  %p%"
+        slicer.app.processEvents()
 
     def _clinical_items(self) -> dict:
         """Entered score items: "yes" -> True, "no" -> False, "unknown" -> None."""
@@ -284,39 +288,49 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
     """
 
     def analyze(self, volume_node, centerline_node, landmarks_node, lesion_id="lesion", patient_id="",
-                observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25, clinical_items=None):
+                observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25, clinical_items=None,
+                progress=None):
         """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
         area and composition charts, the composition segmentation and the straightened vessel with its
-        contours and composition, all in the subject-hierarchy folder "CTO lesion <lesion_id>". Analyzing the same lesion ID
-        again replaces that folder; other lesions' folders stay. Raises CTOPlaqueInputError on unusable
-        input (the scene is then unchanged)."""
+        contours and composition, all in the subject-hierarchy folder "CTO lesion <lesion_id>". Analyzing
+        the same lesion ID again replaces that folder; other lesions' folders stay. Raises
+        CTOPlaqueInputError on unusable input (the scene is then unchanged).
+
+        progress: optional callable(fraction 0..1, message) called as each stage starts and at the end.
+        """
+        report = progress or (lambda fraction, message: None)
         lib = _library()
         lesion_id = lib.check_identifier(lesion_id, "lesion ID")
         patient_id = lib.check_identifier(patient_id or lesion_id, "patient ID")
+        report(0.0, "Reading the volume and markups")
         volume = lib.mrml.volume_from_node(volume_node)
         centerline = lib.mrml.markups_from_node(centerline_node)
         landmarks = lib.landmarks_by_label(lib.mrml.markups_from_node(landmarks_node),
                                            source=landmarks_node.GetName())
         settings = lib.AnalysisSettings(step_mm=step_mm, thresholds=lib.HuThresholds(tuple(thresholds_hu)))
+        report(0.15, "Measuring lumen, wall and plaque along the vessel")
         analysis = lib.analyze_lesion(volume, centerline.points_ras, landmarks, settings)
         inputs = {"volume": lib.array_provenance(volume_node.GetName(), volume.hu),
                   "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
         document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer,
                                        lib.parse_clinical_items(clinical_items or {}))
-        nodes = self._scene_outputs(volume, analysis, document, volume_node)
+        nodes = self._scene_outputs(volume, analysis, document, volume_node, report)
         self._remember(volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm)
+        report(1.0, "Done")
         return CTOPlaqueResult(volume, analysis, document, nodes)
 
-    def _scene_outputs(self, volume, analysis, document, volume_node) -> dict:
+    def _scene_outputs(self, volume, analysis, document, volume_node, report) -> dict:
         lib = _library()
         scene, lesion_id = slicer.mrmlScene, document["lesion_id"]
         lib.mrml.remove_folder(scene, f"CTO lesion {lesion_id}")  # a re-analysis replaces the lesion's outputs
         results = lib.mrml.table_from_rows(scene, lib.results_rows(document), f"{lesion_id} results")
         profile = lib.mrml.table_from_rows(scene, lib.profile_rows(analysis), f"{lesion_id} profile")
+        report(0.6, "Composition overlay")
         composition = lib.mrml.segmentation_from_labelmap(scene, lib.composition_labelmap(volume, analysis),
                                                           f"{lesion_id} composition")
         composition.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+        report(0.75, "Straightened vessel")
         straight = lib.straighten(volume, analysis)
         straightened = lib.mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
                                                        straight.ijk_to_ras)
@@ -327,6 +341,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         contours.GetDisplayNode().SetVisibility2DFill(False)
         straight_composition = lib.mrml.segmentation_from_labelmap(
             scene, lib.Labelmap(straight.composition, straight.ijk_to_ras), f"{lesion_id} straightened composition")
+        report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
         areas = lib.mrml.plot_chart(scene, profile, "distance_mm", AREA_SERIES,

@@ -54,7 +54,7 @@ def _errors(caplog):
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files, tmp_path, caplog):
+def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files, tmp_path, caplog, monkeypatch):
     from CTOPlaque import OUTPUT_ROLES, CTOPlaqueWidget
 
     scene, application = gui
@@ -86,9 +86,15 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     ui.lesionIdEdit.text = "RCA-GUI"
     ui.lesionIdEdit.editingFinished.emit()
     ui.retryComboBox.currentText = "no"
+    assert not ui.analysisProgressBar.visible
+    shown = []
+    monkeypatch.setattr(application, "processEvents",
+                        lambda: shown.append((ui.analysisProgressBar.value, ui.analysisProgressBar.text)))
     ui.analyzeButton.click()
     assert _errors(caplog) == []
     assert application.override_cursors == 0
+    assert [value for value, _ in shown] == [0, 15, 60, 75, 90, 100]
+    assert shown[1][1] == "Measuring lumen, wall and plaque along the vessel  15%"
     assert not ui.analysisProgressBar.visible
     results = ui.resultsTableView.mrmlTableNode()
     assert results is parameters.GetNodeReference("ResultsTable")
