@@ -87,7 +87,7 @@ _SIGNAL_TYPES = {"bool": bool, "int": int, "double": float, "QString": str}
 
 
 def wrap(value):
-    if isinstance(value, QtCore.QObject) and not isinstance(value, PythonQtObject):
+    if isinstance(value, QtCore.QObject):
         return PythonQtObject(value)
     if isinstance(value, list):
         return [wrap(v) for v in value]
