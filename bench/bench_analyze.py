@@ -6,6 +6,7 @@ seeds, `analyze` compute time with a given centerline (after loading), output wr
 the peak resident memory of the process.
 """
 
+import contextlib
 import os
 import resource
 import sys
@@ -37,14 +38,23 @@ def embed_in_large_volume(phantom):
     return large, ijk_to_ras
 
 
-def main():
-    spec = PhantomSpec(shape="curved", proximal_mm=24.0, occlusion_length_mm=26.0, distal_mm=20.0)
-    phantom = generate_phantom(spec)
+BENCH_SPEC = PhantomSpec(shape="curved", proximal_mm=24.0, occlusion_length_mm=26.0, distal_mm=20.0)
+
+
+@contextlib.contextmanager
+def large_volume_file(phantom):
+    """The phantom embedded in the 512 x 512 x 300 grid, written as an uncompressed NRRD; yields its path."""
     large, ijk_to_ras = embed_in_large_volume(phantom)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "ccta.nrrd")
         write_volume(path, large, ijk_to_ras, compress=False)
         del large
+        yield path
+
+
+def main():
+    phantom = generate_phantom(BENCH_SPEC)
+    with large_volume_file(phantom) as path:
         start = time.perf_counter()
         volume = read_volume(path)
         loaded = time.perf_counter()
@@ -60,7 +70,7 @@ def main():
             analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
             timings.append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        write_lesion_files(os.path.join(folder, "out"), volume, analysis, "bench", "bench",
+        write_lesion_files(os.path.join(os.path.dirname(path), "out"), volume, analysis, "bench", "bench",
                            input_provenance({"volume": path}))
         written = time.perf_counter() - begin
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

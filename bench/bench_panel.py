@@ -12,18 +12,16 @@ which stays constant when re-analysing.
 import os
 import resource
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "CTOPlaque"), os.path.join(HERE, "..", "Testing")]
 
 import mrml_app  # noqa: E402
-from bench_analyze import embed_in_large_volume  # noqa: E402
+from bench_analyze import BENCH_SPEC, large_volume_file  # noqa: E402
 
 from CTOPlaqueLib import mrml  # noqa: E402
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom  # noqa: E402
-from CTOPlaqueLib.volume_io import write_volume  # noqa: E402
+from CTOPlaqueLib.phantom import generate_phantom  # noqa: E402
 
 
 def best_of_3(action):
@@ -48,13 +46,8 @@ def main():
     scene = mrml_app.make_scene()
     from CTOPlaque import CTOPlaqueLogic
 
-    spec = PhantomSpec(shape="curved", proximal_mm=24.0, occlusion_length_mm=26.0, distal_mm=20.0)
-    phantom = generate_phantom(spec)
-    large, ijk_to_ras = embed_in_large_volume(phantom)
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "ccta.nrrd")
-        write_volume(path, large, ijk_to_ras, compress=False)
-        del large
+    phantom = generate_phantom(BENCH_SPEC)
+    with large_volume_file(phantom) as path:
         volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CCTA")
         storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
         storage.SetFileName(path)
