@@ -83,7 +83,7 @@ def read_volume(path: str) -> Volume:
         raise CTOPlaqueInputError(f"cannot read {path} as an image ({first_line[:120]})") from None
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise CTOPlaqueInputError(f"{path} is not a 3D scalar CT volume")
-    hu = sitk.GetArrayFromImage(image).astype(np.float32, copy=False)
+    hu = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy, straight from ITK's buffer
     return Volume(hu=hu, ijk_to_ras=_ijk_to_ras_from_sitk(image))
 
 
