@@ -224,14 +224,41 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
 
     def onShowPlots(self):
+        """The plots layout: axial view and 3D above, area chart and composition chart side by side below."""
         outputs = self.logic.results_in_scene()
-        slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView)
-        slicer.modules.plots.logic().ShowChartInLayout(outputs["AreaChart"])
+        layout_manager = slicer.app.layoutManager()
+        layout_node = layout_manager.layoutLogic().GetLayoutNode()
+        if not layout_node.IsLayoutDescription(PLOTS_LAYOUT_ID):
+            layout_node.AddLayoutDescription(PLOTS_LAYOUT_ID, PLOTS_LAYOUT)
+        layout_manager.setLayout(PLOTS_LAYOUT_ID)
+        for role, view_tag in PLOT_VIEWS.items():
+            view = slicer.mrmlScene.GetSingletonNode(view_tag, "vtkMRMLPlotViewNode")
+            view.SetPlotChartNodeID(outputs[role].GetID())
 
     def onShowStraightened(self):
         outputs = self.logic.results_in_scene()
         slicer.util.setSliceViewerLayers(background=outputs["Straightened"], fit=True)
         outputs["StraightenedContours"].GetDisplayNode().SetVisibility(True)
+
+
+PLOTS_LAYOUT_ID = 5601  # a custom layout ID, above Slicer's own
+PLOT_VIEWS = {"AreaChart": "CTOPlaqueAreas", "CompositionChart": "CTOPlaqueComposition"}
+PLOTS_LAYOUT = (
+    '<layout type="vertical" split="true">'
+    '<item><layout type="horizontal">'
+    '<item><view class="vtkMRMLSliceNode" singletontag="Red">'
+    '<property name="orientation" action="default">Axial</property>'
+    '<property name="viewlabel" action="default">R</property>'
+    '<property name="viewcolor" action="default">#F34A33</property></view></item>'
+    '<item><view class="vtkMRMLViewNode" singletontag="1">'
+    '<property name="viewlabel" action="default">1</property></view></item>'
+    '</layout></item>'
+    '<item><layout type="horizontal">'
+    + "".join(f'<item><view class="vtkMRMLPlotViewNode" singletontag="{tag}">'
+              f'<property name="viewlabel" action="default">{label}</property></view></item>'
+              for tag, label in zip(PLOT_VIEWS.values(), "PQ")) +
+    '</layout></item>'
+    '</layout>')
 
 
 class CTOPlaqueResult:

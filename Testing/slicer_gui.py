@@ -325,19 +325,43 @@ def qt_module() -> types.ModuleType:
 
 
 class LayoutManager:
-    """qSlicerLayoutManager's setLayout: the view arrangement of the scene's layout node."""
+    """qSlicerLayoutManager on Slicer's own vtkMRMLLayoutLogic (slicer-core): setLayout sets the layout
+    node's view arrangement, from which the logic creates the views' nodes; every slice view gets a
+    vtkMRMLSliceLogic, which makes its composite node, as the layout manager's slice widgets do.
+    Starts in Slicer's default (conventional) layout."""
+
+    def __init__(self, scene):
+        self._scene = scene
+        self._logic = slicer.vtkMRMLLayoutLogic()
+        self._logic.SetMRMLApplicationLogic(slicer._ctoplaque_app_logic)
+        self._logic.SetMRMLScene(scene)
+        self._slice_logics = {}
+        self.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalView)
+
+    def layoutLogic(self):
+        return self._logic
 
     def setLayout(self, layout):
-        layout_node = slicer.mrmlScene.GetSingletonNode("vtkMRMLLayoutNode", "vtkMRMLLayoutNode")
-        layout_node.SetViewArrangement(layout)
+        self._logic.GetLayoutNode().SetViewArrangement(layout)
+        for index in range(self._scene.GetNumberOfNodesByClass("vtkMRMLSliceNode")):
+            view = self._scene.GetNthNodeByClass(index, "vtkMRMLSliceNode")
+            if view.GetID() not in self._slice_logics:
+                logic = slicer.vtkMRMLSliceLogic()
+                logic.SetMRMLApplicationLogic(slicer._ctoplaque_app_logic)
+                logic.SetMRMLScene(self._scene)
+                logic.SetSliceNode(view)
+                self._slice_logics[view.GetID()] = logic
 
     def layout(self):
-        return slicer.mrmlScene.GetSingletonNode("vtkMRMLLayoutNode", "vtkMRMLLayoutNode").GetViewArrangement()
+        return self._logic.GetLayoutNode().GetViewArrangement()
 
     def mrmlSliceLogics(self):
         import vtk
 
-        return vtk.vtkCollection()
+        logics = vtk.vtkCollection()
+        for logic in self._slice_logics.values():
+            logics.AddItem(logic)
+        return logics
 
 
 class CoreIOManager:
@@ -375,10 +399,10 @@ class Application:
 
     applicationName = "3D Slicer"
 
-    def __init__(self):
+    def __init__(self, scene):
         self.qapplication = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
         self.override_cursors = 0
-        self._layout_manager = LayoutManager()
+        self._layout_manager = LayoutManager(scene)
         self._io_manager = CoreIOManager()
 
     def processEvents(self):
@@ -414,26 +438,17 @@ class _ModuleLogicHandle:
 def install(scene, module_paths: dict):
     """Make slicer.app, slicer.modules and ``qt`` for the GUI, on ``scene`` (from mrml_app.make_scene).
 
-    Adds what Slicer's layout would put in the scene: a layout node and one slice view's composite node.
+    The application's layout manager puts in the scene what Slicer's does: the layout node and the
+    views' nodes of the conventional layout, with a slice logic (and composite node) per slice view.
     ``module_paths``: scripted module name -> its .py path (slicer.modules.<name>.path).
     Returns the Application.
     """
-    application = Application()
+    application = Application(scene)
     slicer.app = application
-    modules = types.SimpleNamespace(markups=_ModuleLogicHandle("Markups"), plots=_ModuleLogicHandle("Plots"))
+    modules = types.SimpleNamespace(markups=_ModuleLogicHandle("Markups"))
     for name, path in module_paths.items():
         setattr(modules, name.lower(), types.SimpleNamespace(path=path))
     slicer.modules = modules
     slicer.qMRMLWidget = lambda: wrap(qMRMLWidget())
     sys.modules["qt"] = qt_module()
-    layout_node = slicer.vtkMRMLLayoutNode()
-    layout_node.SetSingletonTag("vtkMRMLLayoutNode")
-    layout_node.AddLayoutDescription(slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView,
-                                     '<layout type="vertical"><item><view class="vtkMRMLPlotViewNode" '
-                                     'singletontag="PlotView1"/></item></layout>')
-    scene.AddNode(layout_node)
-    composite = slicer.vtkMRMLSliceCompositeNode()
-    composite.SetLayoutName("Red")
-    scene.AddNode(composite)
     return application
-

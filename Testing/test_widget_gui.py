@@ -55,7 +55,7 @@ def _errors(caplog):
 
 
 def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files, tmp_path, caplog, monkeypatch):
-    from CTOPlaque import OUTPUT_ROLES, CTOPlaqueWidget
+    from CTOPlaque import OUTPUT_ROLES, PLOT_VIEWS, PLOTS_LAYOUT_ID, CTOPlaqueWidget
 
     scene, application = gui
     caplog.set_level(logging.INFO)
@@ -112,13 +112,17 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     assert [display.GetVisibility() for display in overlays] == [1, 1]
 
     ui.showPlotsButton.click()
-    selection = slicer._ctoplaque_app_logic.GetSelectionNode()
-    assert selection.GetActivePlotChartID() == parameters.GetNodeReference("AreaChart").GetID()
-    assert application.layoutManager().layout() == slicer.vtkMRMLLayoutNode.SlicerLayoutConventionalPlotView
+    assert application.layoutManager().layout() == PLOTS_LAYOUT_ID
+    for role, view_tag in PLOT_VIEWS.items():  # views made by Slicer's layout logic from the description
+        view = scene.GetSingletonNode(view_tag, "vtkMRMLPlotViewNode")
+        assert view.GetPlotChartNodeID() == parameters.GetNodeReference(role).GetID()
+    assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetOrientation() == "Axial"
 
     ui.showStraightenedButton.click()
-    composite = scene.GetFirstNodeByClass("vtkMRMLSliceCompositeNode")
-    assert composite.GetBackgroundVolumeID() == parameters.GetNodeReference("Straightened").GetID()
+    straightened_id = parameters.GetNodeReference("Straightened").GetID()
+    composites = [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
+                  for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
+    assert len(composites) == 3 and all(c.GetBackgroundVolumeID() == straightened_id for c in composites)
     assert parameters.GetNodeReference("StraightenedContours").GetDisplayNode().GetVisibility() == 1
 
     ui.outputDirectoryButton.directory = str(tmp_path / "export")
