@@ -106,6 +106,13 @@ def _visible_in_selectors(node) -> bool:
     return not node.GetHideFromEditors()
 
 
+def _stored_property(kind, name: str, default):
+    """A Qt property that only stores its value (as the instance attribute ``_<name>``)."""
+    attribute = "_" + name
+    return Property(kind, lambda self: getattr(self, attribute, default),
+                    lambda self, value: setattr(self, attribute, kind(value)))
+
+
 class qMRMLWidget(QtWidgets.QWidget):
     mrmlSceneChanged = Signal(object)
 
@@ -121,7 +128,7 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._scene, self._tag, self._node_id = None, None, ""
-        self._node_types, self._none_enabled = [], False
+        self._node_types = []
         self.setEnabled(False)
 
     def _get_node_types(self):
@@ -132,13 +139,7 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
 
     nodeTypes = Property("QStringList", _get_node_types, _set_node_types)
 
-    def _get_none_enabled(self):
-        return self._none_enabled
-
-    def _set_none_enabled(self, enabled):
-        self._none_enabled = bool(enabled)
-
-    noneEnabled = Property(bool, _get_none_enabled, _set_none_enabled)
+    noneEnabled = _stored_property(bool, "noneEnabled", False)
 
     def setMRMLScene(self, scene):
         if scene is self._scene:
@@ -150,7 +151,7 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
         self._tag = scene.AddObserver(slicer.vtkMRMLScene.NodeRemovedEvent, self._on_node_removed)
         self.setEnabled(True)
         self.setCurrentNode(current)
-        if self.currentNode() is None and not self._none_enabled and self.nodes():
+        if self.currentNode() is None and not self.noneEnabled and self.nodes():
             self.setCurrentNode(self.nodes()[0])
 
     def nodes(self):
@@ -219,45 +220,15 @@ class qMRMLTableView(QtWidgets.QWidget):
 
 
 class ctkCollapsibleButton(QtWidgets.QPushButton):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._collapsed = False
-
-    def _get_collapsed(self):
-        return self._collapsed
-
-    def _set_collapsed(self, collapsed):
-        self._collapsed = bool(collapsed)
-
-    collapsed = Property(bool, _get_collapsed, _set_collapsed)
+    collapsed = _stored_property(bool, "collapsed", False)
 
 
 class ctkDirectoryButton(QtWidgets.QPushButton):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._directory = QtCore.QDir.homePath()
-
-    def _get_directory(self):
-        return self._directory
-
-    def _set_directory(self, directory):
-        self._directory = directory
-
-    directory = Property(str, _get_directory, _set_directory)
+    directory = _stored_property(str, "directory", QtCore.QDir.homePath())
 
 
 class ctkPathLineEdit(QtWidgets.QWidget):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._path = ""
-
-    def _get_path(self):
-        return self._path
-
-    def _set_path(self, path):
-        self._path = path
-
-    currentPath = Property(str, _get_path, _set_path)
+    currentPath = _stored_property(str, "currentPath", "")
 
 
 class ctkCheckableComboBox(QtWidgets.QComboBox):
