@@ -93,7 +93,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.overlayCheckBox.connect("toggled(bool)", self.logic.set_overlay_visible)
         self.ui.showPlotsButton.connect("clicked(bool)", self.onShowPlots)
-        self.ui.showStraightenedButton.connect("clicked(bool)", self.onShowStraightened)
+        self.ui.showStraightenedButton.connect("toggled(bool)", self.onShowStraightened)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.updateGUIFromParameterNode)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneClosed)
         self.onSceneClosed()
@@ -104,6 +104,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSceneClosed(self, *_):
         """A new (or just closed) scene: its parameter node gets the panel's settings, the panel its inputs."""
         self.result = None
+        self.ui.showStraightenedButton.checked = False
         if not self.logic.getParameterNode().GetParameter("ThresholdsHU"):
             self.updateParameterNodeFromGUI()
         self.updateGUIFromParameterNode()
@@ -201,6 +202,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     step_mm=float(parameters.GetParameter("StepMM") or 0.25),
                     clinical_items=self._clinical_items(), progress=self._show_progress)
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
+                if self.ui.showStraightenedButton.checked:  # the new lesion's straightened vessel
+                    self.onShowStraightened(True)
         finally:
             self.ui.analysisProgressBar.hide()
         self.updateGUIFromParameterNode()
@@ -235,10 +238,14 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             view = slicer.mrmlScene.GetSingletonNode(view_tag, "vtkMRMLPlotViewNode")
             view.SetPlotChartNodeID(outputs[role].GetID())
 
-    def onShowStraightened(self):
+    def onShowStraightened(self, show):
+        """Slice views: the straightened vessel with its contours, or (button released) the CT again."""
         outputs = self.logic.results_in_scene()
-        slicer.util.setSliceViewerLayers(background=outputs["Straightened"], fit=True)
-        outputs["StraightenedContours"].GetDisplayNode().SetVisibility(True)
+        straightened = outputs["Straightened"] if show else None
+        slicer.util.setSliceViewerLayers(
+            background=straightened or self.logic.getParameterNode().GetNodeReference("InputVolume"), fit=True)
+        if outputs["StraightenedContours"] is not None:
+            outputs["StraightenedContours"].GetDisplayNode().SetVisibility(bool(show))
 
 
 PLOTS_LAYOUT_ID = 5601  # a custom layout ID, above Slicer's own

@@ -123,7 +123,14 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     composites = [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
                   for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
     assert len(composites) == 3 and all(c.GetBackgroundVolumeID() == straightened_id for c in composites)
-    assert parameters.GetNodeReference("StraightenedContours").GetDisplayNode().GetVisibility() == 1
+    contours = parameters.GetNodeReference("StraightenedContours").GetDisplayNode()
+    assert ui.showStraightenedButton.checked and contours.GetVisibility() == 1
+    ui.analyzeButton.click()  # re-analysis while the straightened vessel is shown: its new one is shown
+    assert all(c.GetBackgroundVolumeID() == parameters.GetNodeReference("Straightened").GetID() != straightened_id
+               for c in composites)
+    ui.showStraightenedButton.click()  # released: back to the CT
+    contours = parameters.GetNodeReference("StraightenedContours").GetDisplayNode()
+    assert all(c.GetBackgroundVolumeID() == volume.GetID() for c in composites) and contours.GetVisibility() == 0
 
     ui.outputDirectoryButton.directory = str(tmp_path / "export")
     ui.exportButton.click()
