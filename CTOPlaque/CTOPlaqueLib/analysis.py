@@ -82,6 +82,11 @@ class LesionAnalysis:
         return float(self.volumes_mm3["necrotic_core"] + self.volumes_mm3["fibrofatty"]
                      + self.volumes_mm3["fibrous"])
 
+    def occluded_sections(self) -> np.ndarray:
+        """Mask of the cross-sections whose centre lies between P and D (both included)."""
+        arc = self.centerline.arc_mm
+        return (arc >= self.landmarks_mm["P"]) & (arc <= self.landmarks_mm["D"])
+
     def occlusion_slabs_mm(self) -> np.ndarray:
         """Length (mm) of centerline between P and D that each cross-section stands for."""
         return _slab_lengths_mm(self.centerline.arc_mm, self.landmarks_mm["P"], self.landmarks_mm["D"])

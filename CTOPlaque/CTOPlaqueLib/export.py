@@ -163,7 +163,7 @@ def write_rows_csv(path: str, rows: list) -> None:
 def profile_rows(analysis: LesionAnalysis) -> list:
     """One row per cross-section: distance, lumen and vessel area, area of each component."""
     profile = analysis.profile
-    in_occlusion = (profile.arc_mm >= analysis.landmarks_mm["P"]) & (profile.arc_mm <= analysis.landmarks_mm["D"])
+    in_occlusion = analysis.occluded_sections()
     names = (UNCLASSIFIED,) + COMPONENTS
     rows = []
     for index, distance in enumerate(profile.arc_mm):

@@ -37,8 +37,7 @@ def max_bending_deg(tangents: np.ndarray) -> float:
 
 
 def max_calcium_area_fraction(analysis: LesionAnalysis) -> float:
-    arc = analysis.profile.arc_mm
-    inside = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
+    inside = analysis.occluded_sections()
     calcium = analysis.profile.component_areas_mm2[:, 1 + COMPONENTS.index("dense_calcium")]
     fraction = calcium / np.maximum(analysis.profile.vessel_area_mm2, 1e-9)
     window = max(1, int(round(1.0 / analysis.centerline.step_mm)))
@@ -76,8 +75,7 @@ def classify_morphology(bending_deg: float, calcium_fraction: float, length_mm: 
 
 
 def lesion_morphology(analysis: LesionAnalysis) -> dict:
-    arc = analysis.centerline.arc_mm
-    inside = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
+    inside = analysis.occluded_sections()
     bending = max_bending_deg(analysis.centerline.tangents[inside]) if np.count_nonzero(inside) > 1 else 0.0
     return classify_morphology(bending, max_calcium_area_fraction(analysis), analysis.occlusion_length_mm,
                                proximal_cap_slope_per_mm(analysis))

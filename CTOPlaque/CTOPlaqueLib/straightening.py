@@ -56,8 +56,7 @@ def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 
     labels = np.where(radius < contour_at_pixels(analysis.lumen_radii_mm), LUMEN_LABEL,
                       np.where(radius < contour_at_pixels(analysis.vessel_radii_mm), WALL_LABEL, 0))
     labels = labels.reshape(hu.shape).astype(np.uint8)
-    occluded = (centerline.arc_mm >= analysis.landmarks_mm["P"]) & (centerline.arc_mm <= analysis.landmarks_mm["D"])
-    in_wall = (labels == WALL_LABEL) & occluded[:, None, None]
+    in_wall = (labels == WALL_LABEL) & analysis.occluded_sections()[:, None, None]
     composition = np.where(in_wall, analysis.thresholds.classify(hu), 0).astype(np.uint8)
     ijk_to_ras = np.diag([pixel_mm, pixel_mm, centerline.step_mm, 1.0])
     ijk_to_ras[:3, 3] = [-half_width_mm, -half_width_mm, 0.0]
