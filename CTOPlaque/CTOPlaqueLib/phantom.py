@@ -2,9 +2,16 @@
 
 The vessel runs in the local x-y plane along a straight, curved (35 mm radius) or tightly bent
 (8 mm radius, 70 degrees, centred on the occlusion) path, in epicardial fat (-100 HU), 0.3 mm above
-the myocardium (110 HU) and beside a contrast-filled vein (380 HU, 1 mm of fat away). Its lumen is
+the myocardium (110 HU) and beside a contrast-filled vein (380 HU, 1 mm of fat away). The "wrap"
+shape instead bends with a constant radius around the heart: the myocardium is a cylinder on the
+inner side of the bend, ``myocardium_gap_mm`` of fat away from the occluded wall, as an artery in
+the atrioventricular groove or on the epicardial surface. Its lumen is
 contrast-filled (450 HU fading to 350 HU at the proximal cap; 260 HU distal, retrograde filling) and
-tapers to the proximal cap P (or ends bluntly). Between P and D there is no lumen; the wall holds
+tapers to the proximal cap P (or ends bluntly). The realistic anatomy of ``PRESETS`` adds, alone or
+combined: a vein beside the artery in the plane of the bend, contrast-filled side branches leaving
+at both caps, a calcified nodule at the proximal cap blooming under a 0.5 mm blur, noise with CT
+texture (white noise low-pass filtered, then scaled to ``noise_sd_hu``), thin normal walls
+(0.4 mm), anisotropic 0.4 x 0.4 x 0.75 mm voxels and low lumen contrast (250 HU). Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
 calcified sector of ``calcified_arc_deg`` degrees through the whole wall (a known calcium area
@@ -37,7 +44,13 @@ FAT_HU, MYOCARDIUM_HU, VEIN_HU = -100.0, 110.0, 380.0
 FIBROUS_HU, NECROTIC_HU, FIBROFATTY_HU, CALCIUM_HU, NORMAL_WALL_HU = 230.0, 25.0, 100.0, 900.0, 60.0
 PATH_STEP_MM = 0.05
 # Distance from the path (in plane, and from 2 mm above it along z) beyond which only fat and myocardium remain.
-REACH_MM = 6.0
+REACH_MM = 8.0
+# Low-pass filter of the CT noise texture (Gaussian sigma, mm): a noise power spectrum peaking below
+# 1 cycle/mm, as in reconstructed cardiac CT, instead of independent voxels.
+NOISE_TEXTURE_SIGMA_MM = 0.5
+BRANCH_LUMEN_RADIUS_MM, BRANCH_WALL_MM, BRANCH_ANGLE_DEG, BRANCH_LENGTH_MM = 0.9, 0.4, 60.0, 12.0
+VEIN_RADIUS_MM = 1.5
+CAP_NODULE_RADIUS_MM = 0.9
 
 
 @dataclass
@@ -61,6 +74,14 @@ class PhantomSpec:
     seed: int = 1
     margin_mm: float = 7.0
     calcified_arc_deg: float = 0.0
+    bend_radius_mm: float = 18.0
+    myocardium_gap_mm: float = 0.3
+    vein_side: str = "above"
+    vein_gap_mm: float = 1.0
+    side_branches: bool = False
+    cap_calcium: bool = False
+    noise_texture: str = "white"
+    lumen_hu: tuple = (450.0, 350.0, 260.0, 240.0)
 
     @property
     def length_mm(self) -> float:
@@ -92,6 +113,9 @@ def _path_local(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
         return np.stack([arc, np.zeros_like(arc), np.zeros_like(arc)], axis=-1)
     if spec.shape == "curved":
         radius = 35.0
+        return np.stack([radius * np.sin(arc / radius), radius * (1 - np.cos(arc / radius)), np.zeros_like(arc)], -1)
+    if spec.shape == "wrap":
+        radius = spec.bend_radius_mm
         return np.stack([radius * np.sin(arc / radius), radius * (1 - np.cos(arc / radius)), np.zeros_like(arc)], -1)
     if spec.shape == "bend":
         radius, angle = 8.0, np.radians(70.0)
@@ -131,9 +155,12 @@ def vessel_radius_mm(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
 
 
 def lumen_hu(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
+    """Contrast HU along the lumen: linear from lumen_hu[0] at the ostium to lumen_hu[1] at P, and from
+    lumen_hu[2] after D to lumen_hu[3] at the distal end."""
     arc = np.asarray(arc_mm, float)
-    proximal = 450.0 - 100.0 * arc / spec.p_mm
-    distal = 260.0 - 20.0 * (arc - spec.d_mm) / max(spec.distal_mm, 1e-6)
+    start, at_p, after_d, end = spec.lumen_hu
+    proximal = start + (at_p - start) * arc / spec.p_mm
+    distal = after_d + (end - after_d) * (arc - spec.d_mm) / max(spec.distal_mm, 1e-6)
     return np.where(arc < spec.p_mm, proximal, distal)
 
 
@@ -152,10 +179,61 @@ def _wall_hu(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray, angle: np.n
     nodule_arc = spec.p_mm + 0.4 * spec.occlusion_length_mm
     nodule_distance = np.sqrt((arc - nodule_arc) ** 2 + (offset_n - 1.2) ** 2 + offset_z ** 2)
     hu = np.where(occluded & (nodule_distance < 1.0), CALCIUM_HU, hu)
+    if spec.cap_calcium:
+        cap_distance = np.sqrt((arc - spec.p_mm - 1.0) ** 2 + (offset_n + 1.0) ** 2 + (offset_z - 0.6) ** 2)
+        hu = np.where(occluded & (cap_distance < CAP_NODULE_RADIUS_MM), CALCIUM_HU, hu)
     sheet_arc = spec.p_mm + 0.7 * spec.occlusion_length_mm
     half_arc = np.radians(spec.calcified_arc_deg) / 2.0
     in_sheet = body & (np.abs(arc - sheet_arc) < 2.0) & (np.abs(np.angle(np.exp(1j * (angle - 1.0)))) < half_arc)
     return np.where(in_sheet, CALCIUM_HU, hu)
+
+
+def _in_myocardium(spec: PhantomSpec, points_local: np.ndarray, offset_z: np.ndarray) -> np.ndarray:
+    """The heart muscle: a slab below the vessel plane, or (shape "wrap") a cylinder about the local z
+    axis through the bend's centre, ``myocardium_gap_mm`` inside the occluded wall."""
+    if spec.shape == "wrap":
+        heart_radius = spec.bend_radius_mm - spec.occlusion_radius_mm - spec.myocardium_gap_mm
+        return np.hypot(points_local[:, 0], points_local[:, 1] - spec.bend_radius_mm) < heart_radius
+    return offset_z < -(spec.occlusion_radius_mm + spec.myocardium_gap_mm)
+
+
+def _in_vein(spec: PhantomSpec, offset_n: np.ndarray, offset_z: np.ndarray, within_path: np.ndarray) -> np.ndarray:
+    """A contrast-filled vein parallel to the artery, ``vein_gap_mm`` of fat from the occluded wall:
+    above the vessel plane, or beside the artery in the plane, on the outer side of the bend."""
+    distance = spec.occlusion_radius_mm + spec.vein_gap_mm + VEIN_RADIUS_MM
+    if spec.vein_side == "beside":
+        return within_path & (np.hypot(offset_n + distance, offset_z) < VEIN_RADIUS_MM)
+    return within_path & (np.hypot(offset_n, offset_z - distance) < VEIN_RADIUS_MM)
+
+
+def side_branch_axes(spec: PhantomSpec) -> list:
+    """(arc of origin mm, origin, unit direction), local frame, of each side branch: leaving the lumen 1 mm
+    before P and 1 mm after D, ``BRANCH_ANGLE_DEG`` from the vessel's direction, tilted away from the vein
+    and the myocardium (up out of the vessel plane, or in the plane to the outer side when the vein is above)."""
+    if not spec.side_branches:
+        return []
+    axes = []
+    for arc in (spec.p_mm - 1.0, spec.d_mm + 1.0):
+        points = _path_local(spec, np.array([arc - 0.01, arc, arc + 0.01]))
+        tangent = (points[2] - points[0]) / np.linalg.norm(points[2] - points[0])
+        away = np.array([0.0, 0.0, 1.0]) if spec.vein_side == "beside" else np.array([tangent[1], -tangent[0], 0.0])
+        angle = np.radians(BRANCH_ANGLE_DEG)
+        axes.append((arc, points[1], np.cos(angle) * tangent + np.sin(angle) * away))
+    return axes
+
+
+def _branch_hu(spec: PhantomSpec, points_local: np.ndarray, hu: np.ndarray, occluded_wall: np.ndarray) -> np.ndarray:
+    """Side branches painted over fat and normal wall, never into the occluded wall (whose truth is analytic)."""
+    for arc_of_origin, origin, direction in side_branch_axes(spec):
+        relative = points_local - origin
+        along = relative @ direction
+        across = np.linalg.norm(relative - along[:, None] * direction, axis=1)
+        on_axis = (along >= 0.0) & (along <= BRANCH_LENGTH_MM) & ~occluded_wall
+        contrast = float(lumen_hu(spec, np.array([arc_of_origin]))[0])
+        hu = np.where(on_axis & (across < BRANCH_LUMEN_RADIUS_MM + BRANCH_WALL_MM) & (hu == FAT_HU),
+                      NORMAL_WALL_HU, hu)
+        hu = np.where(on_axis & (across < BRANCH_LUMEN_RADIUS_MM), contrast, hu)
+    return hu
 
 
 def _render_local(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") -> np.ndarray:
@@ -164,15 +242,15 @@ def _render_local(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") ->
     radius = np.hypot(offset_n, offset_z)
     angle = np.arctan2(offset_z, offset_n)
     hu = np.full(len(points_local), FAT_HU)
-    top_of_myocardium = -(spec.occlusion_radius_mm + 0.3)
-    hu = np.where(offset_z < top_of_myocardium, MYOCARDIUM_HU, hu)
-    vein_radius, vein_height = 1.5, spec.occlusion_radius_mm + 1.0 + 1.5
-    hu = np.where(within_path & (np.hypot(offset_n, offset_z - vein_height) < vein_radius), VEIN_HU, hu)
+    hu = np.where(_in_myocardium(spec, points_local, offset_z), MYOCARDIUM_HU, hu)
+    hu = np.where(_in_vein(spec, offset_n, offset_z, within_path), VEIN_HU, hu)
     vessel_r = vessel_radius_mm(spec, arc)
     in_vessel = within_path & (radius < vessel_r)
     wall = _wall_hu(spec, arc, radius, angle, vessel_r, offset_z, offset_n)
     hu = np.where(in_vessel, wall, hu)
-    return np.where(within_path & (radius < lumen_radius_mm(spec, arc)), lumen_hu(spec, arc), hu)
+    hu = np.where(within_path & (radius < lumen_radius_mm(spec, arc)), lumen_hu(spec, arc), hu)
+    occluded_wall = in_vessel & (arc >= spec.p_mm) & (arc <= spec.d_mm)
+    return _branch_hu(spec, points_local, hu, occluded_wall)
 
 
 @dataclass
@@ -235,8 +313,7 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     object_hu = _render_supersampled(spec, shape_kji, ijk_to_ras, rotation, offset, path)
     spacing_kji = np.asarray(spec.spacing_mm, float)[::-1]
     blurred = ndimage.gaussian_filter(object_hu, spec.blur_sigma_mm / spacing_kji, mode="nearest")
-    rng = np.random.default_rng(spec.seed)
-    noisy = blurred + rng.normal(0.0, spec.noise_sd_hu, blurred.shape).astype(np.float32)
+    noisy = blurred + _noise_hu(spec, blurred.shape)
     hu = np.round(noisy).astype(np.int16)
 
     control_arc = np.linspace(0.5, spec.length_mm - 0.5, int(round(spec.length_mm - 1.0)) + 1)
@@ -246,6 +323,21 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     phantom = Phantom(spec, hu, ijk_to_ras, centerline_ras, landmarks_ras)
     phantom.truth = _truth(spec, phantom, np.round(blurred), rotation, offset, path, landmark_arc, control_arc[0])
     return phantom
+
+
+def _noise_hu(spec: PhantomSpec, shape_kji: tuple) -> np.ndarray:
+    """Zero-mean noise of standard deviation ``noise_sd_hu``: independent per voxel ("white"), or with
+    CT texture ("ct"): white noise low-pass filtered by a Gaussian of NOISE_TEXTURE_SIGMA_MM, rescaled
+    to the requested SD, so that neighbouring voxels are correlated as after CT reconstruction."""
+    rng = np.random.default_rng(spec.seed)
+    white = rng.normal(0.0, 1.0, shape_kji).astype(np.float32)
+    if spec.noise_texture == "ct":
+        sigma_kji = NOISE_TEXTURE_SIGMA_MM / np.asarray(spec.spacing_mm, float)[::-1]
+        white = ndimage.gaussian_filter(white, sigma_kji, mode="wrap")
+        white /= white.std()
+    elif spec.noise_texture != "white":
+        raise ValueError(f"unknown noise texture {spec.noise_texture!r}")
+    return spec.noise_sd_hu * white
 
 
 def _voxel_centres_local(shape_kji, ijk_to_ras, rotation, offset, sub_offset=(0.0, 0.0, 0.0)):
@@ -313,6 +405,37 @@ def _bending_truth_deg(spec: PhantomSpec) -> float:
     tangents = np.gradient(points, arc, axis=0)
     tangents /= np.linalg.norm(tangents, axis=1)[:, None]
     return float(np.degrees(np.arccos(np.clip(tangents @ tangents.T, -1.0, 1.0).min())))
+
+
+# Named cases of ``ctoplaque phantom --shape``: the plain geometries, each hard condition of real CCTA
+# alone (on the curved vessel unless the condition is a geometry), and their combinations.
+_REALISTIC = dict(normal_wall_mm=0.4, noise_texture="ct", noise_sd_hu=30.0)
+PRESETS = {
+    "straight": PhantomSpec(shape="straight"),
+    "curved": PhantomSpec(shape="curved"),
+    "bend": PhantomSpec(shape="bend"),
+    "wrap": PhantomSpec(shape="wrap", bend_radius_mm=18.0, myocardium_gap_mm=1.0),
+    "wrap-contact": PhantomSpec(shape="wrap", bend_radius_mm=15.0, myocardium_gap_mm=0.0),
+    "wrap-wide": PhantomSpec(shape="wrap", bend_radius_mm=25.0, myocardium_gap_mm=1.5),
+    "vein": PhantomSpec(vein_side="beside", vein_gap_mm=1.0, noise_texture="ct", noise_sd_hu=25.0),
+    "branches": PhantomSpec(side_branches=True),
+    "cap-calcium": PhantomSpec(cap_calcium=True, blur_sigma_mm=0.5),
+    "ct-noise": PhantomSpec(noise_texture="ct", noise_sd_hu=35.0),
+    "thin-wall": PhantomSpec(normal_wall_mm=0.4, lumen_radius_mm=1.3, occlusion_radius_mm=2.2),
+    "anisotropic": PhantomSpec(spacing_mm=(0.4, 0.4, 0.75)),
+    "low-contrast": PhantomSpec(lumen_hu=(250.0, 250.0, 250.0, 250.0)),
+    "long-bend": PhantomSpec(shape="wrap", bend_radius_mm=25.0, myocardium_gap_mm=1.0, occlusion_length_mm=40.0,
+                             proximal_mm=12.0, distal_mm=10.0),
+    "wrap-vein": PhantomSpec(shape="wrap", bend_radius_mm=18.0, myocardium_gap_mm=1.0, vein_side="beside",
+                             **_REALISTIC),
+    "heart": PhantomSpec(shape="wrap", bend_radius_mm=18.0, myocardium_gap_mm=0.5, vein_side="beside",
+                         side_branches=True, cap_calcium=True, blur_sigma_mm=0.5, spacing_mm=(0.4, 0.4, 0.75),
+                         **_REALISTIC),
+    "heart-long-low-contrast": PhantomSpec(
+        shape="wrap", bend_radius_mm=25.0, myocardium_gap_mm=1.0, occlusion_length_mm=40.0, proximal_mm=12.0,
+        distal_mm=10.0, vein_side="beside", side_branches=True, lumen_hu=(250.0, 250.0, 250.0, 250.0),
+        spacing_mm=(0.4, 0.4, 0.75), **_REALISTIC),
+}
 
 
 def write_phantom(phantom: Phantom, out_dir: str) -> dict:
