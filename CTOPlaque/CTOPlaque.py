@@ -128,6 +128,9 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if parameters.GetParameter("StepMM"):
                 self.ui.stepSpinBox.value = float(parameters.GetParameter("StepMM"))
             self.ui.resultsTableView.setMRMLTableNode(parameters.GetNodeReference("ResultsTable"))
+            warnings = parameters.GetParameter("QualityWarnings")
+            self.ui.qualityWarningsLabel.text = "\n".join(f"\u26a0 {w}" for w in warnings.splitlines())
+            self.ui.qualityWarningsLabel.visible = bool(warnings)
             composition = parameters.GetNodeReference("Composition")
             if composition is not None and composition.GetDisplayNode() is not None:
                 self.ui.overlayCheckBox.checked = bool(composition.GetDisplayNode().GetVisibility())
@@ -400,6 +403,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetParameter("Observer", document["observer"])
         parameters.SetParameter("ThresholdsHU", ",".join(f"{t:g}" for t in thresholds_hu))
         parameters.SetParameter("StepMM", f"{step_mm:g}")
+        parameters.SetParameter("QualityWarnings", "\n".join(document["warnings"]))
 
     def results_in_scene(self) -> dict:
         """Output role -> node, as referenced by the parameter node (e.g. after loading a saved scene)."""

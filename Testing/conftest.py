@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(ROOT, "CTOPlaque"))
 sys.path.insert(0, os.path.join(ROOT, "CTOPlaqueStats"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom, write_phantom  # noqa: E402
+from CTOPlaqueLib.phantom import PRESETS, PhantomSpec, generate_phantom, write_phantom  # noqa: E402
 
 # Geometries, grid spacings and orientations covered by the accuracy tests.
 PHANTOM_CASES = {
@@ -23,6 +23,10 @@ PHANTOM_CASES = {
     "long": PhantomSpec(shape="curved", occlusion_length_mm=40.0, proximal_mm=12.0, distal_mm=10.0, seed=14,
                         calcified_arc_deg=240.0),
 }
+
+# Quality warnings that say the centerline or the landmarks are wrong (never on a correct extraction),
+# as opposed to the reference-wall caveat, which depends on the scan's resolution.
+CENTERLINE_WARNINGS = ("no fat around it", "through contrast", "no contrast-filled lumen", "from the centerline")
 
 _cache = {}
 
@@ -40,6 +44,14 @@ def phantom_for(name: str):
     if name not in _cache:
         _cache[name] = generate_phantom(PHANTOM_CASES[name])
     return _cache[name]
+
+
+def preset_phantom(name: str):
+    """The phantom of phantom.PRESETS[name] (what ``ctoplaque phantom --shape NAME`` writes), generated once."""
+    key = f"preset:{name}"
+    if key not in _cache:
+        _cache[key] = generate_phantom(PRESETS[name])
+    return _cache[key]
 
 
 @pytest.fixture(scope="session")

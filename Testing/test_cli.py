@@ -179,3 +179,35 @@ def test_centerline_with_one_seed_is_an_input_error(curved_case_files, tmp_path)
     result = _run_cli("centerline", curved_case_files["volume"], "--seeds", one, "--out", str(tmp_path / "c.mrk.json"))
     assert result.returncode == 2 and result.stderr.startswith("error: place at least two seeds")
     assert not (tmp_path / "c.mrk.json").exists()
+
+
+def test_realistic_case_from_phantom_to_analysis_with_two_seeds(tmp_path):
+    """`phantom --shape heart` (myocardium inside the bend, vein beside, branches, cap calcium, CT noise,
+    0.75 mm slices), then `analyze --seeds` with the ostium and the distal end only."""
+    case = tmp_path / "heart"
+    assert main(["phantom", "--shape", "heart", "--out", str(case)]) == 0
+    assert len(read_markups(str(case / "seeds.mrk.json")).points_ras) == 2
+    result = _run_cli("analyze", str(case / "ccta.nrrd"), "--seeds", str(case / "seeds.mrk.json"),
+                      "--landmarks", str(case / "landmarks.mrk.json"), "--out", str(tmp_path / "out"),
+                      "--lesion-id", "H1")
+    assert result.returncode == 0, result.stderr
+    document = read_json(tmp_path / "out" / "H1.lesion.json")
+    truth = read_json(case / "truth.json")
+    assert document["occlusion_length_mm"] == pytest.approx(truth["occlusion_length_mm"], abs=0.5)
+    assert document["total_plaque_volume_mm3"] == pytest.approx(truth["total_plaque_volume_mm3"], rel=0.08)
+    assert set(document["quality"]) >= {"occlusion_fat_edge_fraction", "occlusion_contrast_fraction",
+                                        "lumen_proximal", "lumen_distal", "reference_wall_resolved"}
+    warning_lines = [line[len("warning: "):] for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warning_lines == document["warnings"] and warning_lines  # thin walls at S and E at least
+    with open(tmp_path / "out" / "H1.lesion.csv", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row["quality_occlusion_fat_edge_fraction"]) == pytest.approx(
+        document["quality"]["occlusion_fat_edge_fraction"])
+    assert row["quality_reference_S_wall_resolved"] in ("0", "1")
+    assert row["warnings"] == " | ".join(document["warnings"])
+
+
+def test_unknown_phantom_shape_is_a_usage_error(tmp_path):
+    result = _run_cli("phantom", "--shape", "torus", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and "invalid choice: 'torus'" in result.stderr
+    assert not (tmp_path / "x").exists()

@@ -160,6 +160,30 @@ def analyzed_panel(gui, curved_case_files):
     return widget
 
 
+def test_quality_warnings_show_in_the_panel(analyzed_panel):
+    """No warning on the clean phantom; E moved 2.5 mm off the centerline: the warning, with its fix, shows."""
+    import numpy as np
+
+    widget = analyzed_panel
+    assert widget.ui.qualityWarningsLabel.isHidden() and widget.ui.qualityWarningsLabel.text == ""
+    landmarks, curve = widget.ui.landmarksSelector.currentNode(), widget.ui.centerlineSelector.currentNode()
+    index = [landmarks.GetNthControlPointLabel(i) for i in range(landmarks.GetNumberOfControlPoints())].index("E")
+    position = np.array(landmarks.GetNthControlPointPositionWorld(index))
+    points = np.array([curve.GetNthControlPointPositionWorld(i) for i in range(curve.GetNumberOfControlPoints())])
+    nearest = int(np.argmin(np.linalg.norm(points - position, axis=1)))
+    tangent = points[min(nearest + 1, len(points) - 1)] - points[max(nearest - 1, 0)]
+    across = np.cross(tangent, [0.0, 0.0, 1.0])
+    landmarks.SetNthControlPointPositionWorld(index, *(position + 2.5 * across / np.linalg.norm(across)))
+    widget.ui.analyzeButton.click()
+    assert not widget.ui.qualityWarningsLabel.isHidden()
+    assert "mm from the centerline" in widget.ui.qualityWarningsLabel.text
+    assert "place the landmarks on the centerline" in widget.ui.qualityWarningsLabel.text
+    table = widget.ui.resultsTableView.mrmlTableNode()
+    rows = {table.GetCellText(r, 0): table.GetCellText(r, 1) for r in range(table.GetNumberOfRows())}
+    assert float(rows["Quality: farthest landmark from the centerline"]) == pytest.approx(2.5, abs=0.3)
+    assert float(rows["Quality warnings"]) == 1
+
+
 def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     """Loading a saved scene fills every selector, setting and the results table from the parameter node,
     although each selector set on the way emits its change signal."""

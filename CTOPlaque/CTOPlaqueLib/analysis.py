@@ -17,7 +17,8 @@ from .composition import (COMPONENTS, HuThresholds, class_sums, percent_of, tube
 from .contours import ContourParameters, contour_area_mm2, mean_diameter_mm
 from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
-from .landmarks import landmark_positions_mm
+from .landmarks import landmark_positions_mm, landmark_projections
+from .quality import quality_measures, quality_warnings
 from .volume_io import Volume
 
 AIR_HU = -500.0
@@ -64,6 +65,12 @@ class LesionAnalysis:
     volumes_mm3: dict
     unclassified_volume_mm3: float
     reference: dict
+    quality: dict = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list:
+        """Problems found by the quality measures, each with what to do (quality.quality_warnings)."""
+        return quality_warnings(self.quality)
 
     @property
     def total_plaque_volume_mm3(self) -> float:
@@ -129,9 +136,12 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     landmarks_mm = landmark_positions_mm(centerline, landmarks_ras)
     arc = centerline.arc_mm
     in_occlusion = (arc >= landmarks_mm["P"]) & (arc <= landmarks_mm["D"])
-    has_lumen = contours.lumen_present(samples_hu, grid, settings.contour) & ~in_occlusion
-    lumen_radii, vessel_radii = contours.detect_contours(samples_hu, grid, has_lumen, settings.step_mm,
-                                                         settings.contour)
+    contrast = contours.lumen_present(samples_hu, grid, settings.contour)
+    has_lumen = contrast & ~in_occlusion
+    lumen_radii, wall = contours.detect_contours(samples_hu, grid, has_lumen, settings.step_mm, settings.contour)
+    vessel_radii = wall.radii_mm
+    distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
+    quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall)
 
     voxel_hu = sample_sections(volume, centerline, grid, order=0)
     classes = settings.thresholds.classify(voxel_hu)
@@ -153,6 +163,7 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         volumes_mm3={name: float(v) for name, v in zip(COMPONENTS, lesion_volumes[1:])},
         unclassified_volume_mm3=float(lesion_volumes[0]),
         reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii),
+        quality=quality,
     )
 
 

@@ -29,7 +29,7 @@ from .lesion_job import LesionJob, run_lesion_job
 from .staging import staged_outputs
 
 REQUIRED_COLUMNS = ("lesion_id", "patient_id", "volume", "landmarks")
-SUMMARY_COLUMNS = ("lesion_id", "status", "seconds", "peak_memory_mib", "error")
+SUMMARY_COLUMNS = ("lesion_id", "status", "seconds", "peak_memory_mib", "error", "warnings")
 FAILED_STATUSES = ("failed", "timeout", "crashed", "interrupted")
 
 
@@ -106,15 +106,17 @@ def is_current(case: LesionJob) -> bool:
 def run_case(case: LesionJob) -> dict:
     """Run one case and return its summary record; never raises for a bad case."""
     start = time.perf_counter()
+    warnings = []
     try:
-        run_lesion_job(case)
+        warnings = run_lesion_job(case)["warnings"]
         status, error = "done", ""
     except CTOPlaqueInputError as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - one case must not stop the batch; the message is recorded
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     return {"lesion_id": case.lesion_id, "status": status, "seconds": round(time.perf_counter() - start, 2),
-            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "error": error}
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "error": error,
+            "warnings": " | ".join(warnings)}
 
 
 def _case_process(case, connection):

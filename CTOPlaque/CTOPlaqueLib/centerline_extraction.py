@@ -10,9 +10,26 @@ Method, and why:
      1.8 mm, scale-normalized) is taken as the maximum over scales. The myocardium, a plate, scores low.
   3. Minimal-cost path between consecutive seeds with cost 1 / (vesselness + 0.05)^2 on the
      anisotropic voxel grid (scikit-image's MCP_Geometric: Dijkstra with geometric step lengths,
-     a tested C implementation).
-  4. Sub-voxel re-centring: cross-sections every 0.5 mm along the smoothed path, the outer wall
-     contour of each (contours.detect_contours, the same detector as the analysis), and the
+     a tested C implementation). This path is trusted only where it runs in the contrast-filled lumen.
+  4. Bridge the occlusion from the lumen on both sides. Inside the occlusion nothing in the image
+     tells the occluded artery from the structures beside it as reliably as the lumen does outside:
+     a contrast-filled vein or branch running beside it is a cheaper tube than the plaque, and
+     myocardium of plaque HU lies against the inner side of every bend, so a minimal path cuts
+     through one or the other (the "wrap" and "vein" phantoms). The lumen on either side, however,
+     is unmistakable, and carries the vessel's course into the gap. So the first-pass path is cut
+     into sections; the proximal lumen runs from the ostium to the first loss of contrast that lasts
+     ``min_gap_mm``, the distal lumen from the last such loss to the distal seed (lumen_present,
+     the same test as the landmark proposals). Their centres (lumen contour centroids) give the
+     cap points and, by a line fit over ``tangent_window_mm``, the directions at the caps. The gap
+     is bridged by a clamped cubic spline through the two cap points and any seeds the user placed
+     inside the gap, with end derivatives along those directions, scaled so that two caps on a
+     circle are joined by (a close approximation of) that circle: derivative magnitude
+     2 tan(theta/4) / sin(theta/2) per mm of chord, theta the angle between the cap directions
+     (the cubic Bezier arc approximation; 1 for a straight gap). A coronary artery follows the
+     heart's surface with slowly changing curvature, which this carries; an S-shaped course inside
+     a long occlusion is not, and needs a seed inside the occlusion (the quality flags say so).
+  5. Sub-voxel re-centring: cross-sections every 0.5 mm along the smoothed path, the outer wall
+     contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
      the mean shift is below 0.03 mm (at most 6 times).
 Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints.
@@ -25,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
+from scipy.interpolate import CubicSpline
 from skimage.graph import MCP_Geometric
 
 from . import contours
@@ -48,6 +66,8 @@ class ExtractionParameters:
     smoothing_mm: float = 1.0
     control_point_spacing_mm: float = 1.0
     backtrack_mm: float = 1.0
+    min_gap_mm: float = 1.0
+    tangent_window_mm: float = 4.0
 
 
 def _seed_indices(volume: Volume, seeds_ras: np.ndarray) -> np.ndarray:
@@ -138,13 +158,89 @@ def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParamete
     grid = PolarGrid.make()
     samples = sample_sections(volume, centerline, grid, order=1)
     vessel = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm)
-    offset_uv = contours.contour_centroid_mm(vessel, grid)
+    offset_uv = contours.contour_centroid_mm(vessel.radii_mm, grid)
     offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
                                           mode="nearest")
     moved = (centerline.points_ras + offset_uv[:, :1] * centerline.normals_u
              + offset_uv[:, 1:] * centerline.normals_v)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
     return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm
+
+
+def _fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """``mask`` with every run of False shorter than ``max_gap`` between two True values set to True."""
+    filled = mask.copy()
+    true_indices = np.flatnonzero(mask)
+    for before, after in zip(true_indices[:-1], true_indices[1:]):
+        if 1 < after - before <= max_gap:
+            filled[before:after] = True
+    return filled
+
+
+def _line_direction(points: np.ndarray) -> np.ndarray:
+    """Unit direction of the least-squares line through ``points`` (N, 3), oriented first to last."""
+    centred = points - points.mean(axis=0)
+    direction = np.linalg.svd(centred, full_matrices=False)[2][0]
+    return direction if direction @ (points[-1] - points[0]) >= 0 else -direction
+
+
+def arc_bridge(start: np.ndarray, start_direction: np.ndarray, end: np.ndarray, end_direction: np.ndarray,
+               through=(), step_mm: float = 0.25) -> np.ndarray:
+    """Points every ~``step_mm`` from ``start`` to ``end`` (RAS, mm) leaving and arriving along the given
+    unit directions, through the optional points ``through``: a clamped cubic spline in chord length,
+    with end derivatives of magnitude 2 tan(theta/4) / sin(theta/2) (theta: angle between the
+    directions), which joins two points on a circle by the circle's arc to within 0.03% of its radius
+    for theta up to 90 degrees (cubic Bezier arc approximation)."""
+    knots = np.vstack([start, np.asarray(through, float).reshape(-1, 3), end])
+    chords = np.linalg.norm(np.diff(knots, axis=0), axis=1)
+    knots = knots[np.concatenate([[True], chords > 1e-6])]
+    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(knots, axis=0), axis=1))])
+    theta = float(np.arccos(np.clip(start_direction @ end_direction, -1.0, 1.0)))
+    scale = 2.0 * np.tan(theta / 4.0) / np.sin(theta / 2.0) if theta > 1e-6 else 1.0
+    spline = CubicSpline(t, knots, bc_type=((1, scale * start_direction), (1, scale * end_direction)))
+    return spline(np.linspace(0.0, t[-1], max(int(np.ceil(t[-1] / step_mm)), 1) + 1))
+
+
+def _lumen_centres(volume: Volume, centerline, grid: PolarGrid, samples: np.ndarray, has_lumen: np.ndarray,
+                   step_mm: float) -> np.ndarray:
+    """Centerline points moved to the centroid of the lumen contour where a lumen is present (RAS)."""
+    lumen = contours.detect_lumen(samples, grid, has_lumen, step_mm)
+    offset_uv = np.where(has_lumen[:, None], contours.contour_centroid_mm(lumen, grid), 0.0)
+    return centerline.points_ras + offset_uv[:, :1] * centerline.normals_u + offset_uv[:, 1:] * centerline.normals_v
+
+
+def _bridge_occlusion(volume: Volume, points_ras: np.ndarray, seeds_ras: np.ndarray,
+                      params: ExtractionParameters) -> np.ndarray:
+    """Replace the first-pass path between the lumen's ends by an arc bridge (method step 4).
+
+    Returns the points unchanged when the path has no lumen on both sides of a gap (no occlusion
+    seen: nothing to bridge)."""
+    step = 0.25
+    centerline = sample_centerline(points_ras, step)
+    grid = PolarGrid.make()
+    samples = sample_sections(volume, centerline, grid, order=1)
+    has_lumen = _fill_short_gaps(contours.lumen_present(samples, grid), int(round(params.min_gap_mm / step)))
+    lumen_indices = np.flatnonzero(has_lumen)
+    if len(lumen_indices) == 0:
+        return points_ras
+    first_loss = np.flatnonzero(~has_lumen[lumen_indices[0]:])
+    last_loss = np.flatnonzero(~has_lumen[:lumen_indices[-1] + 1])
+    if len(first_loss) == 0:
+        return points_ras
+    proximal_end = lumen_indices[0] + first_loss[0] - 1
+    distal_start = last_loss[-1] + 1
+    window = int(round(params.tangent_window_mm / step))
+    if proximal_end - window < lumen_indices[0] - 1 or distal_start + window > lumen_indices[-1] + 1:
+        return points_ras
+    centres = _lumen_centres(volume, centerline, grid, samples, has_lumen, step)
+    start_direction = _line_direction(centres[proximal_end - window:proximal_end + 1])
+    end_direction = _line_direction(centres[distal_start:distal_start + window + 1])
+    arc_start, arc_end = centerline.arc_mm[proximal_end], centerline.arc_mm[distal_start]
+    waypoints = [seed for seed in seeds_ras[1:-1]
+                 if arc_start < centerline.arc_mm[np.argmin(np.linalg.norm(centerline.points_ras - seed, axis=1))]
+                 < arc_end]
+    bridge = arc_bridge(centres[proximal_end], start_direction, centres[distal_start], end_direction, waypoints, step)
+    return np.concatenate([centres[:proximal_end], bridge, centres[distal_start + 1:]])
 
 
 def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters()) -> np.ndarray:
@@ -166,6 +262,8 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
     path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
     points = _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
+    bridged = _bridge_occlusion(volume, points, seeds_ras, params)
+    points = _smooth_polyline(bridged, params.smoothing_mm, params.control_point_spacing_mm)
     for _ in range(params.max_recentre_iterations):
         points, shift_mm = _recentre(volume, points, params)
         if shift_mm < params.converged_shift_mm:

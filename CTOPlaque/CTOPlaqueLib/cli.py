@@ -7,6 +7,7 @@ in the output folder. Set CTOPLAQUE_DEBUG=1 to see a traceback for unexpected fa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -20,7 +21,7 @@ from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, run_lesion_job, write_curve
 from .markups_io import markups_document, read_markups
-from .phantom import PhantomSpec, generate_phantom, write_phantom
+from .phantom import PRESETS, generate_phantom, write_phantom
 from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
@@ -45,6 +46,8 @@ def run_analyze(args) -> int:
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
+    for warning in document["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"results written to {os.path.abspath(args.out)}")
     return 0
 
@@ -96,7 +99,7 @@ def run_landmarks(args) -> int:
 
 
 def run_phantom(args) -> int:
-    spec = PhantomSpec(shape=args.shape, seed=args.seed, proximal_cap=args.cap)
+    spec = dataclasses.replace(PRESETS[args.shape], seed=args.seed, proximal_cap=args.cap)
     paths = write_phantom(generate_phantom(spec), args.out)
     names = ", ".join(os.path.basename(path) for path in paths.values())
     print(f"sample case written to {os.path.abspath(args.out)} ({names})")
@@ -158,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
     phantom.add_argument("--out", required=True, help="output folder")
-    phantom.add_argument("--shape", choices=["straight", "curved", "bend"], default="curved")
+    phantom.add_argument("--shape", choices=list(PRESETS), default="curved", metavar="NAME",
+                         help="geometry or realistic case: " + ", ".join(PRESETS) + " (see README)")
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.set_defaults(run=run_phantom)

@@ -81,6 +81,15 @@ def results_rows(document: dict) -> list:
     for name, score in document.get("scores", {}).items():
         if score["total"] is not None:
             rows.append((f"{name} score", score["total"], f"points ({score['category']})"))
+    quality = document["quality"]
+    rows += [("Quality: occluded wall on a fat edge", 100 * quality["occlusion_fat_edge_fraction"], "%"),
+             ("Quality: lowest 2 mm of occluded wall on a fat edge",
+              100 * quality["occlusion_min_fat_edge_fraction"], "%"),
+             ("Quality: occlusion through contrast", 100 * quality["occlusion_contrast_fraction"], "%"),
+             ("Quality: farthest landmark from the centerline", quality["landmark_max_distance_mm"], "mm"),
+             ("Quality: normal segments with unresolved wall", 100 * quality["normal_wall_unresolved_fraction"], "%"),
+             ("Quality: scanner blur measured on the wall (sigma)", quality["blur_sigma_mm"], "mm"),
+             ("Quality warnings", len(document["warnings"]), "see the panel")]
     return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows]
 
 
@@ -108,6 +117,8 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "landmarks_mm": dict(analysis.landmarks_mm),
         "reference": analysis.reference,
         "morphology": morphology,
+        "quality": analysis.quality,
+        "warnings": analysis.warnings,
         "clinical_items": dict(clinical_items or {}),
         "scores": compute_scores(image, clinical_items or {}),
         "centerline_length_mm": analysis.centerline.length_mm,
@@ -140,8 +151,22 @@ def flat_row(document: dict) -> dict:
         row[key] = "" if value is None else (int(value) if isinstance(value, bool) else value)
     for name, score in document.get("scores", {}).items():
         row[score_column(name)] = "" if score["total"] is None else score["total"]
+    row.update(quality_columns(document.get("quality", {})))  # absent from earlier exports
+    row["warnings"] = " | ".join(document.get("warnings", []))
     row["software_version"] = document["software"]["version"]
     return row
+
+
+def quality_columns(quality: dict) -> dict:
+    """The quality measures as flat columns quality_<name>; booleans as 0/1, reference sections per label."""
+    columns = {}
+    for key, value in quality.items():
+        if isinstance(value, dict):
+            for label, resolved in sorted(value.items()):
+                columns[f"quality_{key.replace('reference_', f'reference_{label}_')}"] = int(resolved)
+        else:
+            columns[f"quality_{key}"] = int(value) if isinstance(value, bool) else value
+    return columns
 
 
 def spreadsheet_safe(value):

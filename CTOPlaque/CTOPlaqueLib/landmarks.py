@@ -10,6 +10,11 @@ LANDMARK_NAMES = {"P": "proximal occlusion cap", "D": "distal occlusion cap",
 MAX_DISTANCE_MM = 5.0
 
 
+def landmark_projections(centerline: Centerline, landmarks_ras: dict) -> dict:
+    """label -> (arc length of the nearest centerline point, distance from it), both in mm."""
+    return {label: project_onto_centerline(centerline, point) for label, point in landmarks_ras.items()}
+
+
 def landmark_positions_mm(centerline: Centerline, landmarks_ras: dict,
                           max_distance_mm: float = MAX_DISTANCE_MM) -> dict:
     """Arc length (mm from the first centerline point) of each landmark, after projecting it onto the centerline.
@@ -18,8 +23,7 @@ def landmark_positions_mm(centerline: Centerline, landmarks_ras: dict,
     S < P < D < E. A landmark farther than ``max_distance_mm`` from the centerline is an error.
     """
     positions = {}
-    for label, point in landmarks_ras.items():
-        arc_mm, distance_mm = project_onto_centerline(centerline, point)
+    for label, (arc_mm, distance_mm) in landmark_projections(centerline, landmarks_ras).items():
         if distance_mm > max_distance_mm:
             raise CTOPlaqueInputError(
                 f"landmark {label} ({LANDMARK_NAMES[label]}) is {distance_mm:.1f} mm from the centerline "

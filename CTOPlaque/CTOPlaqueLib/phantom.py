@@ -439,11 +439,12 @@ PRESETS = {
 
 
 def write_phantom(phantom: Phantom, out_dir: str) -> dict:
-    """Write ccta.nrrd, centerline.mrk.json, seeds.mrk.json, landmarks.mrk.json and truth.json; return paths."""
+    """Write ccta.nrrd, centerline.mrk.json, seeds.mrk.json (ostium, distal end), landmarks.mrk.json and
+    truth.json; return their paths."""
     names = {"volume": "ccta.nrrd", "centerline": "centerline.mrk.json", "seeds": "seeds.mrk.json",
              "landmarks": "landmarks.mrk.json", "truth": "truth.json"}
     centerline = phantom.centerline_ras
-    seeds = centerline[[0, len(centerline) // 2, -1]]
+    seeds = centerline[[0, -1]]  # what a user clicks: the ostium and a distal point
     labels = ["S", "P", "D", "E"]
     with staged_outputs(out_dir) as staging:
         write_volume(os.path.join(staging, names["volume"]), phantom.hu, phantom.ijk_to_ras)

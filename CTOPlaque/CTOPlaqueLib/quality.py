@@ -1,0 +1,128 @@
+"""How far one lesion's measurement can be trusted: quality measures, and warnings that name a fix.
+
+The analysis measures the vessel it is given; on real anatomy it can be given the wrong one (a
+centerline through the myocardium or along a vein) or measure a wall the scan cannot resolve.
+Each measure below looks for one such failure, in the analysis's own cross-sections:
+
+* occlusion_fat_edge_fraction: of the outer-wall rays between P and D, the fraction whose contour lies
+  on a real wall/fat edge (contours.WallContour.fat_edge) rather than bridged across neighbours.
+  An occluded coronary is a tube of plaque in epicardial fat, with fat along most of its
+  circumference even where it touches the myocardium or a vein on one side.
+* occlusion_min_fat_edge_fraction: the lowest such fraction over any OCCLUSION_WINDOW_MM of the
+  occlusion: the "tube in fat" score along the path. Heart muscle has no fat inside it, so a stretch
+  of centerline through the myocardium scores near 0 even when the rest of the path is right.
+* occlusion_contrast_fraction: the fraction of the centerline between P and D whose sections hold a
+  contrast-filled lumen (contours.lumen_present): an occluded artery has none, a vein or side branch
+  does. Fibrous caps and calcium next to the centerline can pass the test over a few millimetres (up
+  to 21% of the occlusion on the phantoms), a centerline that follows a vein over most of it.
+* lumen_proximal, lumen_distal: a contrast-filled lumen in most sections of the REFERENCE_WINDOW_MM
+  before P and after D; without it the caps (and S, E) are not where the contrast ends.
+* landmark_max_distance_mm: the largest distance of a landmark from the centerline.
+* normal_wall_unresolved_fraction: of the sections with a lumen outside P..D, the fraction where the
+  wall is thinner than the scan resolves and the outer wall is the lumen plus contours.NORMAL_WALL_MM.
+* reference_wall_resolved: at S and E, whether the wall was found and is at least the blur's full
+  width at half maximum (2.355 sigma, sigma measured on the wall edges) thick. A thinner wall is not
+  resolved: its outer edge is pulled toward the much stronger lumen edge, and the vessel area comes
+  out up to 20% small (1.1 mm walls under 0.5 mm blur on the phantoms).
+
+Thresholds were chosen on the phantoms (phantom.PRESETS): every correct extraction stays clear of
+them, and the centerlines displaced into the myocardium or the vein of Testing/test_quality.py
+cross them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .contours import NORMAL_WALL_MM, WallContour
+
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+OCCLUSION_WINDOW_MM = 2.0
+REFERENCE_WINDOW_MM = 5.0
+MIN_OCCLUSION_FAT_EDGE_FRACTION = 0.5
+MIN_WINDOW_FAT_EDGE_FRACTION = 0.15
+MAX_OCCLUSION_CONTRAST_FRACTION = 0.3
+MIN_LUMEN_SECTION_FRACTION = 0.5
+MAX_LANDMARK_DISTANCE_MM = 1.0
+MAX_UNRESOLVED_WALL_FRACTION = 0.5
+
+
+def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_mm: dict, has_lumen: np.ndarray,
+                     lumen_radii_mm: np.ndarray, wall: WallContour) -> dict:
+    """The quality measures of the module docstring.
+
+    arc_mm: (S,) section positions along the centerline; landmarks_mm: label -> arc position;
+    landmark_distances_mm: label -> distance from the centerline; has_lumen: (S,) contrast lumen
+    present (lumen_present, not yet cleared inside the occlusion); lumen_radii_mm: (S, A); wall: the
+    outer wall contour with its fat-edge support and resolution.
+    """
+    fat_edge, wall_resolved = wall.fat_edge, wall.resolved
+    thickness_mm = np.mean(wall.radii_mm - lumen_radii_mm, axis=1)
+    resolvable_mm = FWHM_PER_SIGMA * wall.blur_sigma_mm
+    step_mm = float(arc_mm[1] - arc_mm[0])
+    occluded = (arc_mm >= landmarks_mm["P"]) & (arc_mm <= landmarks_mm["D"])
+    section_fraction = np.mean(fat_edge, axis=1)
+    window = max(1, int(round(OCCLUSION_WINDOW_MM / step_mm)))
+    windowed = ndimage.uniform_filter1d(section_fraction, window, mode="nearest")
+    before = (arc_mm >= landmarks_mm["P"] - REFERENCE_WINDOW_MM) & (arc_mm < landmarks_mm["P"])
+    after = (arc_mm > landmarks_mm["D"]) & (arc_mm <= landmarks_mm["D"] + REFERENCE_WINDOW_MM)
+    normal = has_lumen & ~occluded
+    return {
+        "occlusion_fat_edge_fraction": float(section_fraction[occluded].mean()),
+        "occlusion_min_fat_edge_fraction": float(windowed[occluded].min()),
+        "occlusion_contrast_fraction": float(np.mean(has_lumen[occluded])),
+        "lumen_proximal": bool(np.any(before) and has_lumen[before].mean() >= MIN_LUMEN_SECTION_FRACTION),
+        "lumen_distal": bool(np.any(after) and has_lumen[after].mean() >= MIN_LUMEN_SECTION_FRACTION),
+        "landmark_max_distance_mm": float(max(landmark_distances_mm.values())),
+        "normal_wall_unresolved_fraction": float(np.mean(~wall_resolved[normal])) if np.any(normal) else 0.0,
+        "reference_wall_resolved": {
+            label: bool(wall_resolved[index] and thickness_mm[index] >= resolvable_mm)
+            for label, index in _reference_indices(arc_mm, landmarks_mm).items()},
+        "blur_sigma_mm": float(wall.blur_sigma_mm),
+    }
+
+
+def _reference_indices(arc_mm: np.ndarray, landmarks_mm: dict) -> dict:
+    return {label: int(np.argmin(np.abs(arc_mm - landmarks_mm[label]))) for label in ("S", "E") if label in landmarks_mm}
+
+
+def quality_warnings(quality: dict) -> list:
+    """One sentence per problem found in ``quality``: what is wrong and what to do about it."""
+    warnings = []
+    if quality["occlusion_min_fat_edge_fraction"] < MIN_WINDOW_FAT_EDGE_FRACTION:
+        warnings.append(
+            f"inside the occlusion the centerline runs for {OCCLUSION_WINDOW_MM:g} mm through tissue with no fat "
+            "around it (myocardium, not the occluded artery?): check the centerline, add a seed inside the occlusion")
+    elif quality["occlusion_fat_edge_fraction"] < MIN_OCCLUSION_FAT_EDGE_FRACTION:
+        warnings.append(
+            f"only {100 * quality['occlusion_fat_edge_fraction']:.0f}% of the occluded wall has a fat edge; "
+            "the wall contour is half bridged and the plaque volume less certain (about 5%): check the contours, "
+            "add a seed inside the occlusion if the centerline leaves the vessel")
+    if quality["occlusion_contrast_fraction"] > MAX_OCCLUSION_CONTRAST_FRACTION:
+        warnings.append(
+            f"the centerline runs through contrast along {100 * quality['occlusion_contrast_fraction']:.0f}% "
+            "of the occlusion "
+            "(a vein or side branch, not the occluded artery?): check the centerline and the caps, "
+            "add a seed inside the occlusion")
+    for side, cap in (("proximal", "P"), ("distal", "D")):
+        if not quality[f"lumen_{side}"]:
+            warnings.append(
+                f"no contrast-filled lumen in the {REFERENCE_WINDOW_MM:g} mm {'before' if cap == 'P' else 'after'} "
+                f"{cap}: check that {cap} lies where the contrast ends")
+    if quality["landmark_max_distance_mm"] > MAX_LANDMARK_DISTANCE_MM:
+        warnings.append(
+            f"a landmark lies {quality['landmark_max_distance_mm']:.1f} mm from the centerline: "
+            "place the landmarks on the centerline of the target vessel")
+    unresolved = [label for label, resolved in quality["reference_wall_resolved"].items() if not resolved]
+    if unresolved:
+        warnings.append(
+            f"the wall at {' and '.join(unresolved)} is at or below the scan's resolution "
+            f"({FWHM_PER_SIGMA * quality['blur_sigma_mm']:.1f} mm): the reference vessel area is uncertain "
+            f"(up to 20% small, or from an assumed {NORMAL_WALL_MM:g} mm wall where no wall edge was found); "
+            "prefer the lumen area as the reference")
+    elif quality["normal_wall_unresolved_fraction"] > MAX_UNRESOLVED_WALL_FRACTION:
+        warnings.append(
+            f"the wall is not resolved in {100 * quality['normal_wall_unresolved_fraction']:.0f}% of the normal "
+            f"segments: vessel areas there assume a normal {NORMAL_WALL_MM:g} mm wall")
+    return warnings
