@@ -10,7 +10,12 @@ Method, and why:
      1.8 mm, scale-normalized) is taken as the maximum over scales. The myocardium, a plate, scores low.
   3. Minimal-cost path between consecutive seeds with cost 1 / (vesselness + 0.05)^2 on the
      anisotropic voxel grid (scikit-image's MCP_Geometric: Dijkstra with geometric step lengths,
-     a tested C implementation). This path is trusted only where it runs in the contrast-filled lumen.
+     a tested C implementation). Contrast that is not connected to a seed's lumen (a vein, a
+     calcium deposit: voxels of at least ``contrast_fraction`` of the seeds' lumen HU, outside the
+     26-connected components holding the seeds) costs ``foreign_contrast_factor`` times the most
+     expensive tissue: otherwise a vein running beside the artery is a cheaper tube than the
+     occluded segment and takes the path from ostium to end. This path is trusted only where it
+     runs in the contrast-filled lumen.
   4. Bridge the occlusion from the lumen on both sides. Inside the occlusion nothing in the image
      tells the occluded artery from the structures beside it as reliably as the lumen does outside:
      a contrast-filled vein or branch running beside it is a cheaper tube than the plaque, and
@@ -20,7 +25,9 @@ Method, and why:
      into sections; the proximal lumen runs from the ostium to the first loss of contrast that lasts
      ``min_gap_mm``, the distal lumen from the last such loss to the distal seed (lumen_present,
      the same test as the landmark proposals). Their centres (lumen contour centroids) give the
-     cap points and, by a line fit over ``tangent_window_mm``, the directions at the caps. The gap
+     cap points and, by a line fit over ``tangent_window_mm`` of lumen ending ``cap_margin_mm``
+     before the cap, the directions at the caps (a tapered stump's centroid drifts by up to a
+     lumen radius as the lumen closes, enough to tilt the direction by 10 degrees). The gap
      is bridged by a clamped cubic spline through the two cap points and any seeds the user placed
      inside the gap, with end derivatives along those directions, scaled so that two caps on a
      circle are joined by (a close approximation of) that circle: derivative magnitude
@@ -68,6 +75,11 @@ class ExtractionParameters:
     backtrack_mm: float = 1.0
     min_gap_mm: float = 1.0
     tangent_window_mm: float = 4.0
+    cap_margin_mm: float = 1.5
+    contrast_fraction: float = 0.6
+    contrast_smoothing_mm: float = 0.5
+    min_contrast_hu: float = 150.0
+    foreign_contrast_factor: float = 10.0
 
 
 def _seed_indices(volume: Volume, seeds_ras: np.ndarray) -> np.ndarray:
@@ -107,6 +119,39 @@ def tube_measure(hu_kji: np.ndarray, spacing_ijk: np.ndarray, params: Extraction
         best = response if best is None else np.maximum(best, response)
     scale = np.percentile(best[best > 0], 99.5) if np.any(best > 0) else 1.0
     return np.clip(best / scale, 0.0, 1.0)
+
+
+def _seed_lumen_hu(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> float:
+    """The dimmer of the two end seeds' lumen HU: the brightest voxel within 1.5 mm of each."""
+    reach = np.ceil(1.5 / spacing_kji).astype(int)
+    values = []
+    for seed in seeds_kji[[0, -1]]:
+        low, high = np.maximum(seed - reach, 0), seed + reach + 1
+        values.append(float(hu_kji[low[0]:high[0], low[1]:high[1], low[2]:high[2]].max()))
+    return min(values)
+
+
+def foreign_contrast(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray,
+                     params: ExtractionParameters) -> np.ndarray:
+    """Mask of contrast-bright voxels not connected to the lumen at either end seed (method step 3).
+
+    The HU are first smoothed (Gaussian, ``contrast_smoothing_mm``) so that noise does not break the
+    seed's own lumen into pieces that would count as foreign. Empty when a seed does not lie in
+    contrast (nothing to tell the artery's lumen from others by)."""
+    smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
+    lumen_hu = _seed_lumen_hu(smoothed, seeds_kji, spacing_kji)
+    threshold = max(params.min_contrast_hu, params.contrast_fraction * lumen_hu)
+    bright = smoothed >= threshold
+    labels, _ = ndimage.label(bright, structure=np.ones((3, 3, 3), bool))
+    reach = np.ceil(1.5 / spacing_kji).astype(int)
+    own = set()
+    for seed in seeds_kji[[0, -1]]:
+        low, high = np.maximum(seed - reach, 0), seed + reach + 1
+        near = labels[low[0]:high[0], low[1]:high[1], low[2]:high[2]]
+        if not np.any(near):
+            return np.zeros_like(bright)
+        own.update(np.unique(near[near > 0]).tolist())
+    return bright & ~np.isin(labels, sorted(own))
 
 
 def _minimal_path_kji(cost: np.ndarray, spacing_kji: np.ndarray, start, end) -> np.ndarray:
@@ -230,11 +275,13 @@ def _bridge_occlusion(volume: Volume, points_ras: np.ndarray, seeds_ras: np.ndar
     proximal_end = lumen_indices[0] + first_loss[0] - 1
     distal_start = last_loss[-1] + 1
     window = int(round(params.tangent_window_mm / step))
-    if proximal_end - window < lumen_indices[0] - 1 or distal_start + window > lumen_indices[-1] + 1:
+    margin = int(round(params.cap_margin_mm / step))
+    if (proximal_end - margin - window < lumen_indices[0] - 1
+            or distal_start + margin + window > lumen_indices[-1] + 1):
         return points_ras
     centres = _lumen_centres(volume, centerline, grid, samples, has_lumen, step)
-    start_direction = _line_direction(centres[proximal_end - window:proximal_end + 1])
-    end_direction = _line_direction(centres[distal_start:distal_start + window + 1])
+    start_direction = _line_direction(centres[proximal_end - margin - window:proximal_end - margin + 1])
+    end_direction = _line_direction(centres[distal_start + margin:distal_start + margin + window + 1])
     arc_start, arc_end = centerline.arc_mm[proximal_end], centerline.arc_mm[distal_start]
     waypoints = [seed for seed in seeds_ras[1:-1]
                  if arc_start < centerline.arc_mm[np.argmin(np.linalg.norm(centerline.points_ras - seed, axis=1))]
@@ -253,6 +300,8 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     vesselness = tube_measure(crop, volume.spacing_mm, params)
     cost = 1.0 / (vesselness + params.cost_epsilon) ** 2
     seeds_kji = np.round(seeds_ijk - low).astype(int)[:, ::-1]
+    barrier = params.foreign_contrast_factor / params.cost_epsilon ** 2
+    cost[foreign_contrast(crop, seeds_kji, spacing_kji, params)] = barrier
     segments = []
     for start, end in zip(seeds_kji[:-1], seeds_kji[1:]):
         path_kji = _minimal_path_kji(cost, spacing_kji, start, end)

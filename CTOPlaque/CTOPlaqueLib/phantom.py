@@ -418,6 +418,7 @@ PRESETS = {
     "wrap-contact": PhantomSpec(shape="wrap", bend_radius_mm=15.0, myocardium_gap_mm=0.0),
     "wrap-wide": PhantomSpec(shape="wrap", bend_radius_mm=25.0, myocardium_gap_mm=1.5),
     "vein": PhantomSpec(vein_side="beside", vein_gap_mm=1.0, noise_texture="ct", noise_sd_hu=25.0),
+    "vein-along": PhantomSpec(proximal_mm=24.0, occlusion_length_mm=26.0, distal_mm=20.0),
     "branches": PhantomSpec(side_branches=True),
     "cap-calcium": PhantomSpec(cap_calcium=True, blur_sigma_mm=0.5),
     "ct-noise": PhantomSpec(noise_texture="ct", noise_sd_hu=35.0),
