@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	command -v dciodvfy >/dev/null || { apt-get update -qq && apt-get install -y -qq dicom3tools; } \
+	    || echo "dicom3tools not installed: the DICOM validator tests will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,6 +28,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_analyze.py
+	$(PY) bench/bench_dicom.py
 	$(PY) bench/bench_stats.py
 	$(PY) bench/bench_panel.py
 	$(PY) bench/bench_batch.py

@@ -445,12 +445,31 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         return landmarks_node
 
     def export(self, result, out_dir):
-        """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``."""
+        """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``, and the
+        DICOM SEG and SR beside them when the analysed volume was loaded from DICOM (Slicer's DICOM module
+        records its instance UIDs; the DICOM database knows their files)."""
         lib = _library()
         document = result.document
+        sources = _dicom_source_files(self.getParameterNode().GetNodeReference("InputVolume"))
+        extra_files = {}
+        if sources:
+            from CTOPlaqueLib.dicom_results import dicom_writers
+            from CTOPlaqueLib.dicom_series import source_datasets_by_slice
+
+            datasets = source_datasets_by_slice(sources, result.volume)
+            extra_files = dicom_writers(datasets, result.volume, result.analysis, document)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document["lesion_id"],
-                                  document["patient_id"], document["inputs"], document["observer"],
-                                  clinical_items=document["clinical_items"])
+                                      document["patient_id"], document["inputs"], document=document,
+                                      extra_files=extra_files)
+
+
+def _dicom_source_files(volume_node) -> list:
+    """Files of the DICOM series a volume node was loaded from, or [] (not from DICOM, or no database)."""
+    uids = (volume_node.GetAttribute("DICOM.instanceUIDs") or "").split() if volume_node else []
+    database = getattr(slicer, "dicomDatabase", None)
+    if not uids or database is None:
+        return []
+    return [database.fileForInstance(uid) for uid in uids]
 
 
 def _landmark_array(landmarks):

@@ -259,3 +259,41 @@ def test_entered_items_give_scores_in_the_results_table(logic_nodes):
             for r in range(table.GetNumberOfRows())}
     assert rows["J-CTO score"] == (2.0, "points (difficult)")
     assert "CT-RECTOR score" not in rows  # duration unknown in the entry: missing, not zero
+
+
+def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp_path, monkeypatch):
+    """A volume loaded by Slicer's DICOM module carries its instance UIDs; Export finds their files in the
+    DICOM database and writes the SEG and SR beside the other files, with the panel's numbers."""
+    import pydicom
+
+    from CTOPlaque import CTOPlaqueLogic
+    from CTOPlaqueLib.dicom_series import write_ct_series
+    from conftest import phantom_for
+
+    phantom = phantom_for("curved")
+    files = write_ct_series(str(tmp_path / "series"), phantom.hu, phantom.ijk_to_ras, "P1")
+    volume = mrml_scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CCTA DICOM")
+    storage = mrml_scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(files[0])  # the archetype and the series' file list, as Slicer's DICOM plugin does
+    for path in files:
+        storage.AddFileName(path)
+    assert storage.ReadData(volume)
+    by_uid = {pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID: path for path in files}
+    volume.SetAttribute("DICOM.instanceUIDs", " ".join(by_uid))
+
+    class Database:
+        def fileForInstance(self, uid):
+            return by_uid[uid]
+
+    monkeypatch.setattr(slicer, "dicomDatabase", Database(), raising=False)
+    _, centerline, landmarks = logic_nodes
+    logic = CTOPlaqueLogic()
+    result = logic.analyze(volume, centerline, landmarks, lesion_id="D1", patient_id="P1")
+    paths = logic.export(result, str(tmp_path / "export"))
+    seg = pydicom.dcmread(paths["D1.seg.dcm"])
+    sr = pydicom.dcmread(paths["D1.sr.dcm"])
+    assert seg.FrameOfReferenceUID == pydicom.dcmread(files[0]).FrameOfReferenceUID
+    assert seg.NumberOfFrames > 0 and len(seg.SegmentSequence) == len(COMPONENTS) + 1
+    assert sr.CompletionFlag == "COMPLETE"
+    assert read_json(paths["lesion_json"])["total_plaque_volume_mm3"] == pytest.approx(
+        result.document["total_plaque_volume_mm3"])

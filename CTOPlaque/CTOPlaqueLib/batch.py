@@ -41,9 +41,10 @@ class ManifestError(CTOPlaqueInputError):
         self.problems = problems
 
 
-def read_manifest(path: str, out_dir: str, settings: AnalysisSettings) -> list:
+def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bool = False) -> list:
     """The manifest's cases as lesion jobs writing into DIR/<lesion_id>/; ManifestError lists every
-    problem (line numbers as in the file)."""
+    problem (line numbers as in the file). dicom: cases whose volume is a DICOM series folder also
+    write their SEG and SR there."""
     if not os.path.isfile(path):
         raise CTOPlaqueInputError(f"manifest not found: {path}")
     base = os.path.dirname(os.path.abspath(path))
@@ -75,7 +76,9 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings) -> list:
                 values[key] = os.path.normpath(os.path.join(base, values[key]))
                 if not os.path.exists(values[key]):
                     problems.append(f"{where}: {key} not found: {values[key]}")
-        cases.append(LesionJob(**values, out_dir=os.path.join(out_dir, values["lesion_id"]), settings=settings))
+        case_dir = os.path.join(out_dir, values["lesion_id"])
+        dicom_out = case_dir if dicom and os.path.isdir(values["volume"]) else ""
+        cases.append(LesionJob(**values, out_dir=case_dir, settings=settings, dicom_out=dicom_out))
     if problems:
         raise ManifestError(problems)
     return cases
@@ -261,9 +264,11 @@ def write_cohort(out_dir: str, cases) -> str:
 
 
 def run_batch(manifest: str, out_dir: str, settings: AnalysisSettings, workers: int = 1, scheduler: str = "",
-              timeout_s: float = 0.0, force: bool = False, in_process: bool = False, stream=None) -> list:
-    """Run every case of the manifest; returns the summary records (skipped cases included)."""
-    cases = read_manifest(manifest, out_dir, settings)
+              timeout_s: float = 0.0, force: bool = False, in_process: bool = False, stream=None,
+              dicom: bool = False) -> list:
+    """Run every case of the manifest; returns the summary records (skipped cases included).
+    dicom: also write SEG and SR for cases whose volume is a DICOM series."""
+    cases = read_manifest(manifest, out_dir, settings, dicom)
     os.makedirs(out_dir, exist_ok=True)
     skipped = [] if force else [c for c in cases if is_current(c)]
     todo = [c for c in cases if c not in skipped]

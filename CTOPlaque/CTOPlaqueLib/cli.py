@@ -42,13 +42,15 @@ def run_analyze(args) -> int:
     document = run_lesion_job(LesionJob(
         volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
         patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
-        observer=args.observer, settings=settings, clinical_items=args.clinical_items))
+        observer=args.observer, settings=settings, clinical_items=args.clinical_items, dicom_out=args.dicom_out,
+        include_phi=args.include_phi))
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
     for warning in document["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"results written to {os.path.abspath(args.out)}")
+    print(f"results written to {os.path.abspath(args.out)}"
+          + (f"; DICOM SEG and SR to {os.path.abspath(args.dicom_out)}" if args.dicom_out else ""))
     return 0
 
 
@@ -56,7 +58,7 @@ def run_batch_command(args) -> int:
     settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
     try:
         records = run_batch(args.manifest, args.out, settings, workers=args.workers, scheduler=args.scheduler,
-                            timeout_s=args.timeout, force=args.force, in_process=args.in_process)
+                            timeout_s=args.timeout, force=args.force, in_process=args.in_process, dicom=args.dicom)
     except ManifestError as error:
         for problem in error.problems:
             print(f"error: {args.manifest}: {problem}", file=sys.stderr)
@@ -131,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="JSON of entered score items: retry, previous_failed_attempt, "
                               "duration_ge_12_months_or_unknown, multiple_occlusions, proximal_side_branch, "
                               "whole_luminal_calcification (true/false/null)")
+    analyze.add_argument("--dicom-out", default="",
+                         help="also write the DICOM SEG and SR (TID 1500) here; the volume must be a DICOM series")
+    analyze.add_argument("--include-phi", action="store_true",
+                         help="copy the DICOM series' patient and study attributes into lesion.json and the row")
     _add_analysis_options(analyze)
     analyze.set_defaults(run=run_analyze)
 
@@ -141,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--scheduler", default="", help="dask.distributed scheduler address, e.g. tcp://host:8786")
     batch.add_argument("--timeout", type=float, default=0.0, help="seconds per case before it is stopped (local)")
     batch.add_argument("--force", action="store_true", help="redo cases whose outputs are up to date")
+    batch.add_argument("--dicom", action="store_true",
+                       help="also write DICOM SEG and SR for cases whose volume is a DICOM series folder")
     batch.add_argument("--in-process", action="store_true",
                        help="run cases one after another in this interpreter (inside Slicer)")
     _add_analysis_options(batch)

@@ -152,6 +152,8 @@ def flat_row(document: dict) -> dict:
     for name, score in document.get("scores", {}).items():
         row[score_column(name)] = "" if score["total"] is None else score["total"]
     row.update(quality_columns(document.get("quality", {})))  # absent from earlier exports
+    for name, value in document.get("source_dicom", {}).items():  # only with --include-phi
+        row[f"dicom_{name}"] = value
     row["warnings"] = " | ".join(document.get("warnings", []))
     row["software_version"] = document["software"]["version"]
     return row

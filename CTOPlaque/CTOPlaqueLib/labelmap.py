@@ -37,6 +37,32 @@ def _radius_at_angle(radii_mm: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
     return (1 - weight) * radii_mm[rows, below] + weight * radii_mm[rows, above]
 
 
+def _box_polar(volume: Volume, analysis: LesionAnalysis, sections: np.ndarray, reach_mm: float):
+    """The voxels of the box around ``sections`` (with ``reach_mm``), each in the polar frame of its nearest
+    section: box low and high corners (i, j, k), and per voxel (box order k, j, i) the section index, arc
+    length of its foot point on the centerline (mm), radius (mm) and angle (rad) in the section plane."""
+    centerline = analysis.centerline
+    centres = centerline.points_ras[sections]
+    low, high = _lesion_box_ijk(volume, centres, reach_mm)
+    i, j, k = [np.arange(a, b + 1) for a, b in zip(low, high)]
+    kk, jj, ii = np.meshgrid(k, j, i, indexing="ij")
+    ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1).astype(float)
+    ras = ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3]
+    _, nearest = cKDTree(centres).query(ras, workers=-1)
+    section = sections[nearest]
+    offset = ras - centerline.points_ras[section]
+    arc = centerline.arc_mm[section] + np.sum(offset * centerline.tangents[section], axis=1)
+    u = np.sum(offset * centerline.normals_u[section], axis=1)
+    v = np.sum(offset * centerline.normals_v[section], axis=1)
+    return low, high, section, arc, np.hypot(u, v), np.arctan2(v, u)
+
+
+def _box_labelmap(volume: Volume, labels: np.ndarray, low: np.ndarray) -> Labelmap:
+    box_ijk_to_ras = volume.ijk_to_ras.copy()
+    box_ijk_to_ras[:3, 3] = volume.ijk_to_ras[:3, :3] @ low + volume.ijk_to_ras[:3, 3]
+    return Labelmap(labels, box_ijk_to_ras)
+
+
 def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
     """Label every voxel whose centre lies in the wall between P and D by the HU class of that voxel.
 
@@ -44,27 +70,27 @@ def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
     distance from the centerline lies between the lumen and vessel contours at its angle, and its
     foot point on the centerline lies between P and D.
     """
-    centerline = analysis.centerline
-    slabs = analysis.occlusion_slabs_mm()
-    lesion = np.flatnonzero(slabs > 0)
-    centres = centerline.points_ras[lesion]
-    low, high = _lesion_box_ijk(volume, centres, float(analysis.vessel_radii_mm[lesion].max()))
-    i, j, k = [np.arange(a, b + 1) for a, b in zip(low, high)]
-    kk, jj, ii = np.meshgrid(k, j, i, indexing="ij")
-    ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1).astype(float)
-    ras = ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3]
-    _, nearest = cKDTree(centres).query(ras, workers=-1)
-    section = lesion[nearest]
-    offset = ras - centerline.points_ras[section]
-    arc = centerline.arc_mm[section] + np.sum(offset * centerline.tangents[section], axis=1)
-    u = np.sum(offset * centerline.normals_u[section], axis=1)
-    v = np.sum(offset * centerline.normals_v[section], axis=1)
-    radius, angle = np.hypot(u, v), np.arctan2(v, u)
+    lesion = np.flatnonzero(analysis.occlusion_slabs_mm() > 0)
+    low, high, section, arc, radius, angle = _box_polar(volume, analysis, lesion,
+                                                        float(analysis.vessel_radii_mm[lesion].max()))
     in_wall = ((arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
                & (radius < _radius_at_angle(analysis.vessel_radii_mm[section], angle))
                & (radius >= _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
     box_hu = volume.hu[low[2]:high[2] + 1, low[1]:high[1] + 1, low[0]:high[0] + 1]
     labels = np.where(in_wall.reshape(box_hu.shape), analysis.thresholds.classify(box_hu), 0).astype(np.uint8)
-    box_ijk_to_ras = volume.ijk_to_ras.copy()
-    box_ijk_to_ras[:3, 3] = volume.ijk_to_ras[:3, :3] @ low + volume.ijk_to_ras[:3, 3]
-    return Labelmap(labels, box_ijk_to_ras)
+    return _box_labelmap(volume, labels, low)
+
+
+def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
+    """1 for every voxel whose centre lies inside the lumen contour of its nearest cross-section (0 elsewhere),
+    along the whole centerline; the lumen's sections end where it has none (between P and D)."""
+    with_lumen = np.flatnonzero(analysis.lumen_radii_mm.max(axis=1) > 0)
+    if len(with_lumen) == 0:
+        return Labelmap(np.zeros((1, 1, 1), np.uint8), volume.ijk_to_ras.copy())
+    low, high, section, arc, radius, angle = _box_polar(volume, analysis, with_lumen,
+                                                        float(analysis.lumen_radii_mm[with_lumen].max()))
+    half_step = 0.5 * analysis.centerline.step_mm
+    in_lumen = ((np.abs(arc - analysis.centerline.arc_mm[section]) <= half_step)
+                & (radius < _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
+    shape = tuple(int(n) for n in (high - low + 1)[::-1])
+    return _box_labelmap(volume, in_lumen.reshape(shape).astype(np.uint8), low)

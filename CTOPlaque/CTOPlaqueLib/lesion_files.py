@@ -7,6 +7,7 @@ import os
 from .analysis import LesionAnalysis
 from .export import flat_row, lesion_document, profile_rows, write_rows_csv
 from .labelmap import composition_labelmap
+from .lesion_report import lesion_report_html
 from .plots import write_profile_png, write_straightened_png
 from .segmentation_file import write_composition_segmentation
 from .staging import staged_outputs, write_json
@@ -14,18 +15,21 @@ from .volume_io import Volume
 
 OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "profile_csv": ".profile.csv",
                    "segmentation": ".composition.seg.nrrd", "profile_png": ".profile.png",
-                   "straightened_png": ".straightened.png"}
+                   "straightened_png": ".straightened.png", "report_html": ".report.html"}
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, lesion_id: str, patient_id: str,
-                       inputs: dict, observer: str = "", extra_files=None, clinical_items=None) -> dict:
-    """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png and
-    .straightened.png.
+                       inputs: dict, observer: str = "", extra_files=None, clinical_items=None,
+                       document: dict = None) -> dict:
+    """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png,
+    .straightened.png and the one-page .report.html.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
-    Returns {output kind: final path} and the lesion document under "document".
+    document: the lesion document when the caller made it already (it is made here otherwise).
+    Returns {output kind (or extra file name): final path} and the lesion document under "document".
     """
-    document = lesion_document(analysis, lesion_id, patient_id, inputs, observer, clinical_items)
+    if document is None:
+        document = lesion_document(analysis, lesion_id, patient_id, inputs, observer, clinical_items)
     names = {kind: lesion_id + suffix for kind, suffix in OUTPUT_SUFFIXES.items()}
     document["outputs"] = sorted(names.values())
     with staged_outputs(out_dir) as staging:
@@ -38,8 +42,13 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, l
         write_composition_segmentation(staged("segmentation"), composition_labelmap(volume, analysis))
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
         write_straightened_png(staged("straightened_png"), volume, analysis, title=f"{patient_id} / {lesion_id}")
+        with open(staged("straightened_png"), "rb") as straightened, open(staged("profile_png"), "rb") as profile:
+            report = lesion_report_html(document, straightened.read(), profile.read())
+        with open(staged("report_html"), "w", encoding="utf-8") as handle:
+            handle.write(report)
         for name, writer in (extra_files or {}).items():
             writer(os.path.join(staging, name))
     paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}
+    paths.update({name: os.path.join(out_dir, name) for name in extra_files or {}})
     paths["document"] = document
     return paths

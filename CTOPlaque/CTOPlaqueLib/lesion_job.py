@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 from .analysis import AnalysisSettings, analyze_lesion
 from .centerline_extraction import extract_centerline
 from .errors import CTOPlaqueInputError
-from .export import check_identifier, input_provenance
+from .export import check_identifier, input_provenance, lesion_document
 from .lesion_files import write_lesion_files
 from .markups_io import landmarks_by_label, markups_document, read_markups
 from .scores import parse_clinical_items
-from .staging import write_json
+from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
 CENTERLINE_COLOR = (1.0, 0.85, 0.0)
@@ -32,6 +33,8 @@ class LesionJob:
     observer: str = ""
     settings: AnalysisSettings = None
     clinical_items: str = ""
+    dicom_out: str = ""
+    include_phi: bool = False
 
     def input_paths(self) -> dict:
         return {"volume": self.volume, "centerline": self.centerline, "seeds": self.seeds,
@@ -58,9 +61,13 @@ def run_lesion_job(job: LesionJob) -> dict:
     """Analyze one lesion and write its files into ``job.out_dir``; returns the lesion document.
 
     With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json.
+    With ``dicom_out`` (the volume a DICOM series folder) the SEG and SR go there as <lesion_id>.seg.dcm and
+    .sr.dcm; ``include_phi`` copies the series' patient and study attributes into the document
+    (``source_dicom``), which otherwise holds none.
     """
     lesion_id = check_identifier(job.lesion_id, "lesion ID")
     patient_id = check_identifier(job.patient_id or lesion_id, "patient ID")
+    check_dicom_options(job)
     volume = read_volume(job.volume)
     extra_files = {}
     if job.seeds:
@@ -72,6 +79,29 @@ def run_lesion_job(job: LesionJob) -> dict:
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings or AnalysisSettings())
     inputs = input_provenance(job.input_paths())
-    paths = write_lesion_files(job.out_dir, volume, analysis, lesion_id, patient_id, inputs, job.observer,
-                               extra_files, clinical_items)
-    return paths["document"]
+    document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer, clinical_items)
+    dicom_files = {}
+    if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for
+        from .dicom_results import dicom_writers
+        from .dicom_series import source_datasets_by_slice, source_dicom_attributes
+
+        sources = source_datasets_by_slice(job.volume, volume)
+        if job.include_phi:
+            document["source_dicom"] = source_dicom_attributes(sources[0])
+        if job.dicom_out:
+            dicom_files = dicom_writers(sources, volume, analysis, document)
+    beside = os.path.abspath(job.dicom_out or job.out_dir) == os.path.abspath(job.out_dir)
+    write_lesion_files(job.out_dir, volume, analysis, lesion_id, patient_id, inputs, document=document,
+                       extra_files={**extra_files, **(dicom_files if beside else {})})
+    if dicom_files and not beside:
+        with staged_outputs(job.dicom_out) as staging:
+            for name, writer in dicom_files.items():
+                writer(os.path.join(staging, name))
+    return document
+
+
+def check_dicom_options(job: LesionJob) -> None:
+    """--dicom-out and --include-phi need the volume to be a DICOM series folder."""
+    if (job.dicom_out or job.include_phi) and not os.path.isdir(job.volume):
+        option = "--dicom-out" if job.dicom_out else "--include-phi"
+        raise CTOPlaqueInputError(f"{option} needs a DICOM series folder as the volume; {job.volume} is a file")

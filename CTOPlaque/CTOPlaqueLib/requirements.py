@@ -12,6 +12,8 @@ RUNTIME_REQUIREMENTS = {
     "matplotlib>=3.7": "matplotlib",
     "scikit-image>=0.21": "skimage",
     "pandas>=2.0": "pandas",
+    "pydicom>=2.4": "pydicom",
+    "highdicom>=0.22": "highdicom",
 }
 
 
