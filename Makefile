@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	command -v dciodvfy >/dev/null || { apt-get update -qq && apt-get install -y -qq dicom3tools; } \
-	    || echo "dicom3tools not installed: the DICOM validator tests will be skipped"
+	command -v dciodvfy >/dev/null && command -v chromium >/dev/null && command -v pdfinfo >/dev/null \
+	    || { apt-get update -qq && apt-get install -y -qq dicom3tools chromium poppler-utils; } \
+	    || echo "dicom3tools, chromium or poppler-utils not installed: the DICOM validator and print tests will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)

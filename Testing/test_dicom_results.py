@@ -194,3 +194,17 @@ def test_one_page_report_holds_figures_measurements_and_provenance(dicom_case):
     assert "@page { size: A4 portrait" in page
     assert document["inputs"]["volume"]["sha256"] in page
     assert document["software"]["version"] in page
+
+
+def test_report_prints_to_one_a4_page(dicom_case, tmp_path):
+    """Printed by headless Chromium, as a browser prints it: one A4 page (pdfinfo counts the pages)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None or shutil.which("pdfinfo") is None:
+        pytest.skip("chromium and poppler-utils are not installed; `make test` installs them where apt can")
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", (dicom_case["out"] / "L1.report.html").as_uri()],
+                   capture_output=True, timeout=120)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert "Pages:           1" in info
+    assert "(A4)" in info

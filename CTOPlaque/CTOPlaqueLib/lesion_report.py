@@ -47,7 +47,8 @@ def measurement_rows(document: dict) -> list:
         rows.append((f"{COMPONENT_NAMES[name]}",
                      f"{document['volumes_mm3'][name]:.1f} mm³ · PAV {document['pav_percent'][name]:.1f}%"))
     rows.append(("Unclassified wall (< -30 HU)", f"{document['unclassified_volume_mm3']:.1f} mm³"))
-    for label, values in sorted(document["reference"].items()):
+    for label in [label for label in ("S", "E") if label in document["reference"]]:
+        values = document["reference"][label]
         rows.append((f"Reference {label}: lumen / vessel area",
                      f"{values['lumen_area_mm2']:.1f} / {values['vessel_area_mm2']:.1f} mm²"))
     morphology = document["morphology"]
@@ -74,11 +75,12 @@ def lesion_report_html(document: dict, straightened_png: bytes, profile_png: byt
                          f"sha256 {html.escape(value.get('sha256', value.get('sha256_values', '')))}"
                          for role, value in document["inputs"].items())
     software = document["software"]
+    observer = " ".join(part for part in (document.get("observer") or "—").split("^") if part)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>CTO lesion {html.escape(document['lesion_id'])}</title>
 <style>{STYLE}</style></head><body>
 <h1>CTO lesion report — {html.escape(document['lesion_id'])}</h1>
-<div class="meta">Patient {html.escape(document['patient_id'])} · observer {html.escape(document.get('observer') or '—')}
+<div class="meta">Patient {html.escape(document['patient_id'])} · observer {html.escape(observer)}
  · analysed {html.escape(document['created_utc'])} · {html.escape(software['name'])} {html.escape(software['version'])}</div>
 <h2>Straightened vessel (composition between P and D)</h2>
 {_image(straightened_png, 'straightened vessel with contours and composition overlay')}
