@@ -105,8 +105,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """A new (or just closed) scene: its parameter node gets the panel's settings, the panel its inputs."""
         self.result = None
         self.ui.showStraightenedButton.checked = False
-        if not self.logic.getParameterNode().GetParameter("ThresholdsHU"):
-            self.updateParameterNodeFromGUI()
+        self.logic.setDefaultParameters(self.logic.getParameterNode())
         self.updateGUIFromParameterNode()
 
     def updateGUIFromParameterNode(self, *_):
@@ -202,7 +201,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     self.ui.landmarksSelector.currentNode(), lesion_id=self.ui.lesionIdEdit.text or "lesion",
                     patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text,
                     thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
-                    step_mm=float(parameters.GetParameter("StepMM") or 0.25),
+                    step_mm=float(parameters.GetParameter("StepMM")),
                     clinical_items=self._clinical_items(), progress=self._show_progress)
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
                 if self.ui.showStraightenedButton.checked:  # the new lesion's straightened vessel
@@ -293,7 +292,7 @@ def _library():
     import types
 
     from CTOPlaqueLib import mrml
-    from CTOPlaqueLib.analysis import AnalysisSettings, analyze_lesion
+    from CTOPlaqueLib.analysis import analyze_lesion
     from CTOPlaqueLib.centerline_extraction import extract_centerline
     from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
     from CTOPlaqueLib.export import (array_provenance, check_identifier, lesion_document, profile_rows,
@@ -303,6 +302,7 @@ def _library():
     from CTOPlaqueLib.lesion_files import write_lesion_files
     from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.scores import parse_clinical_items
+    from CTOPlaqueLib.settings import AnalysisSettings
     from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL, straighten
 
     return types.SimpleNamespace(
@@ -325,7 +325,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
     """
 
     def analyze(self, volume_node, centerline_node, landmarks_node, lesion_id="lesion", patient_id="",
-                observer="", thresholds_hu=(-30.0, 76.0, 131.0, 351.0), step_mm=0.25, clinical_items=None,
+                observer="", thresholds_hu=None, step_mm=None, clinical_items=None,
                 progress=None):
         """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
         area and composition charts, the composition segmentation and the straightened vessel with its
@@ -344,7 +344,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         centerline = lib.mrml.markups_from_node(centerline_node)
         landmarks = lib.landmarks_by_label(lib.mrml.markups_from_node(landmarks_node),
                                            source=landmarks_node.GetName())
-        settings = lib.AnalysisSettings(step_mm=step_mm, thresholds=lib.HuThresholds(tuple(thresholds_hu)))
+        settings = lib.AnalysisSettings().with_overrides(
+            step_mm, ",".join(f"{v:g}" for v in thresholds_hu) if thresholds_hu is not None else "")
         report(0.15, "Measuring lumen, wall and plaque along the vessel")
         analysis = lib.analyze_lesion(volume, centerline.points_ras, landmarks, settings)
         inputs = {"volume": lib.array_provenance(volume_node.GetName(), volume.hu),
@@ -353,7 +354,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer,
                                        lib.parse_clinical_items(clinical_items or {}))
         nodes = self._scene_outputs(volume, analysis, document, volume_node, report)
-        self._remember(volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm)
+        self._remember(volume_node, centerline_node, landmarks_node, nodes, document, settings)
         report(1.0, "Done")
         return CTOPlaqueResult(volume, analysis, document, nodes)
 
@@ -393,7 +394,16 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", [*nodes.values(), *series])
         return nodes
 
-    def _remember(self, volume_node, centerline_node, landmarks_node, nodes, document, thresholds_hu, step_mm):
+    def setDefaultParameters(self, parameterNode):
+        """Start the panel's settings from AnalysisSettings' defaults (the .ui's values are placeholders)."""
+        defaults = _library().AnalysisSettings()
+        if not parameterNode.GetParameter("ThresholdsHU"):
+            parameterNode.SetParameter("ThresholdsHU",
+                                       ",".join(f"{v:g}" for v in defaults.thresholds.lower_bounds_hu))
+        if not parameterNode.GetParameter("StepMM"):
+            parameterNode.SetParameter("StepMM", f"{defaults.step_mm:g}")
+
+    def _remember(self, volume_node, centerline_node, landmarks_node, nodes, document, settings):
         parameters = self.getParameterNode()
         for role, node in (("InputVolume", volume_node), ("Centerline", centerline_node),
                            ("Landmarks", landmarks_node), *nodes.items()):
@@ -401,8 +411,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetParameter("LesionID", document["lesion_id"])
         parameters.SetParameter("PatientID", document["patient_id"])
         parameters.SetParameter("Observer", document["observer"])
-        parameters.SetParameter("ThresholdsHU", ",".join(f"{t:g}" for t in thresholds_hu))
-        parameters.SetParameter("StepMM", f"{step_mm:g}")
+        parameters.SetParameter("ThresholdsHU", ",".join(f"{t:g}" for t in settings.thresholds.lower_bounds_hu))
+        parameters.SetParameter("StepMM", f"{settings.step_mm:g}")
         parameters.SetParameter("QualityWarnings", "\n".join(document["warnings"]))
 
     def results_in_scene(self) -> dict:

@@ -74,22 +74,28 @@ def _times(seconds: list) -> str:
     return f"{min(seconds):6.2f} s  (best of {len(seconds)}; all: {', '.join(f'{t:.2f}' for t in seconds)})"
 
 
+def _in_memory_timings(path: str, phantom, seeds) -> dict:
+    """Load, centerline from seeds, analysis and writing, on the volume held in memory."""
+    start = time.perf_counter()
+    volume = read_volume(path)
+    timings = {"load": time.perf_counter() - start}
+    timings["extraction"] = _best_of(3, lambda: extract_centerline(volume, seeds))
+    analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    timings["analysis"] = _best_of(3, lambda: analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras))
+    begin = time.perf_counter()
+    write_lesion_files(os.path.join(os.path.dirname(path), "out"), volume, analysis, "bench", "bench",
+                       input_provenance({"volume": path}))
+    timings["write"] = time.perf_counter() - begin
+    timings["sections"] = (analysis.centerline.length_mm, len(analysis.centerline.arc_mm))
+    return timings
+
+
 def bench_case(name: str, spec: PhantomSpec) -> None:
     phantom = generate_phantom(spec)
     seeds = phantom.centerline_ras[[0, -1]]
     with large_volume_file(phantom) as path:
         folder = os.path.dirname(path)
-        start = time.perf_counter()
-        volume = read_volume(path)
-        loaded = time.perf_counter()
-        extraction = _best_of(3, lambda: extract_centerline(volume, seeds))
-        analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
-        timings = _best_of(3, lambda: analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras))
-        begin = time.perf_counter()
-        write_lesion_files(os.path.join(folder, "out"), volume, analysis, "bench", "bench",
-                           input_provenance({"volume": path}))
-        written = time.perf_counter() - begin
-        del volume
+        timings = _in_memory_timings(path, phantom, seeds)
         seeds_path, landmarks_path = os.path.join(folder, "seeds.mrk.json"), os.path.join(folder, "landmarks.mrk.json")
         write_json(seeds_path, markups_document("Fiducial", seeds))
         labels = ["S", "P", "D", "E"]
@@ -97,12 +103,12 @@ def bench_case(name: str, spec: PhantomSpec) -> None:
         job = LesionJob(volume=path, landmarks=landmarks_path, seeds=seeds_path, out_dir=os.path.join(folder, "job"),
                         lesion_id="bench")
         end_to_end = _best_of(2, lambda: run_lesion_job(job))
-    print(f"{name}: volume 512x512x300, vessel {analysis.centerline.length_mm:.0f} mm, "
-          f"{len(analysis.centerline.arc_mm)} cross-sections")
-    print(f"  load NRRD:              {loaded - start:6.2f} s")
-    print(f"  centerline, two seeds:  {_times(extraction)}")
-    print(f"  analyze (compute):      {_times(timings)}")
-    print(f"  write outputs:          {written:6.2f} s")
+    length_mm, sections = timings["sections"]
+    print(f"{name}: volume 512x512x300, vessel {length_mm:.0f} mm, {sections} cross-sections")
+    print(f"  load NRRD:              {timings['load']:6.2f} s")
+    print(f"  centerline, two seeds:  {_times(timings['extraction'])}")
+    print(f"  analyze (compute):      {_times(timings['analysis'])}")
+    print(f"  write outputs:          {timings['write']:6.2f} s")
     print(f"  seeds to all outputs:   {_times(end_to_end)}  (load, centerline, analysis, files)")
 
 

@@ -14,29 +14,15 @@ from . import contours
 from .centerline import Centerline, sample_centerline
 from .composition import (COMPONENTS, HuThresholds, class_sums, percent_of, tube_jacobian,
                           wall_sample_areas_mm2)
-from .contours import ContourParameters, contour_area_mm2, mean_diameter_mm
+from .contours import contour_area_mm2, mean_diameter_mm
 from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections
 from .quality import quality_measures, quality_warnings
+from .settings import AnalysisSettings
 from .volume_io import Volume
 
 AIR_HU = -500.0
-
-
-@dataclass
-class AnalysisSettings:
-    """Sampling and classification settings. step_mm: distance between cross-sections (<= 0.25 mm)."""
-
-    step_mm: float = 0.25
-    thresholds: HuThresholds = field(default_factory=HuThresholds)
-    max_radius_mm: float = 4.5
-    radial_step_mm: float = 0.05
-    angle_count: int = 72
-    contour: ContourParameters = field(default_factory=ContourParameters)
-
-    def grid(self) -> PolarGrid:
-        return PolarGrid.make(self.max_radius_mm, self.radial_step_mm, self.angle_count)
 
 
 @dataclass
@@ -65,6 +51,7 @@ class LesionAnalysis:
     volumes_mm3: dict
     unclassified_volume_mm3: float
     reference: dict
+    settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     quality: dict = field(default_factory=dict)
 
     @property
@@ -126,8 +113,6 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     whole vessel cross-section; elsewhere the lumen is the contrast-filled region of sections with a
     bright core (``contours.lumen_present``), for the profile and the reference sections.
     """
-    if settings.step_mm > 0.25:
-        raise CTOPlaqueInputError("cross-section step must be at most 0.25 mm")
     centerline = sample_centerline(centerline_points_ras, settings.step_mm)
     grid = settings.grid()
     samples_hu = sample_sections(volume, centerline, grid, order=1)
@@ -163,6 +148,7 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         volumes_mm3={name: float(v) for name, v in zip(COMPONENTS, lesion_volumes[1:])},
         unclassified_volume_mm3=float(lesion_volumes[0]),
         reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii),
+        settings=settings,
         quality=quality,
     )
 

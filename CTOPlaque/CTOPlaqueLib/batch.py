@@ -16,13 +16,12 @@ import csv
 import json
 import multiprocessing
 import os
-import resource
 import sys
 import time
 from collections import deque
 from multiprocessing.connection import wait
 
-from .analysis import AnalysisSettings
+from .settings import AnalysisSettings
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, sha256_of_path, write_rows_csv
 from .lesion_job import LesionJob, run_lesion_job
@@ -89,21 +88,45 @@ def _document_path(case: LesionJob) -> str:
 
 
 def is_current(case: LesionJob) -> bool:
-    """Outputs exist and were made from inputs with the same SHA-256 as now."""
+    """Outputs exist and were made from inputs with the same SHA-256 as now, with the same settings (their
+    SHA-256), and the DICOM SEG and SR exist when the case asks for them."""
     document_path = _document_path(case)
     if not os.path.isfile(document_path):
         return False
     try:
         with open(document_path, encoding="utf-8") as handle:
-            recorded = json.load(handle).get("inputs", {})
+            document = json.load(handle)
     except (OSError, ValueError):
         return False
+    if document.get("settings_sha256") != (case.settings or AnalysisSettings()).sha256():
+        return False
+    if case.dicom_out and not all(os.path.isfile(os.path.join(case.dicom_out, case.lesion_id + suffix))
+                                  for suffix in (".seg.dcm", ".sr.dcm")):
+        return False
+    recorded = document.get("inputs", {})
     for role, path in case.input_paths().items():
         if bool(path) != (role in recorded):
             return False
         if path and recorded[role].get("sha256") != sha256_of_path(path):
             return False
     return True
+
+
+def peak_memory_mib():
+    """Peak resident memory of this process in MiB (rounded), or "" where it cannot be measured.
+
+    getrusage where the platform has it (Linux reports kB, macOS bytes); on Windows, which has no
+    ``resource`` module, the peak working set through psutil when it is installed."""
+    try:
+        import resource
+    except ImportError:
+        try:
+            import psutil
+        except ImportError:
+            return ""
+        return round(psutil.Process().memory_info().peak_wset / 2 ** 20)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / 2 ** 20 if sys.platform == "darwin" else peak / 1024)
 
 
 def run_case(case: LesionJob) -> dict:
@@ -118,7 +141,7 @@ def run_case(case: LesionJob) -> dict:
     except Exception as exc:  # noqa: BLE001 - one case must not stop the batch; the message is recorded
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     return {"lesion_id": case.lesion_id, "status": status, "seconds": round(time.perf_counter() - start, 2),
-            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "error": error,
+            "peak_memory_mib": peak_memory_mib(), "error": error,
             "warnings": " | ".join(warnings)}
 
 

@@ -12,16 +12,15 @@ import os
 import sys
 
 from . import __version__
-from .analysis import AnalysisSettings
 from .batch import FAILED_STATUSES, ManifestError, run_batch
 from .centerline import sample_centerline
 from .centerline_extraction import extract_centerline
-from .composition import HuThresholds
 from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, run_lesion_job, write_curve
 from .markups_io import markups_document, read_markups
 from .phantom import PRESETS, generate_phantom, write_phantom
+from .settings import AnalysisSettings, read_settings_file
 from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
@@ -36,9 +35,15 @@ def _default_lesion_id(volume_path: str) -> str:
     return name
 
 
+def _settings(args) -> AnalysisSettings:
+    """The settings file (or the defaults) with --step-mm and --thresholds-hu applied where given."""
+    base = read_settings_file(args.settings) if args.settings else AnalysisSettings()
+    return base.with_overrides(args.step_mm, args.thresholds_hu)
+
+
 def run_analyze(args) -> int:
     lesion_id = args.lesion_id or _default_lesion_id(args.volume)
-    settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
+    settings = _settings(args)
     document = run_lesion_job(LesionJob(
         volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
         patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
@@ -55,7 +60,7 @@ def run_analyze(args) -> int:
 
 
 def run_batch_command(args) -> int:
-    settings = AnalysisSettings(step_mm=args.step_mm, thresholds=HuThresholds.parse(args.thresholds_hu))
+    settings = _settings(args)
     try:
         records = run_batch(args.manifest, args.out, settings, workers=args.workers, scheduler=args.scheduler,
                             timeout_s=args.timeout, force=args.force, in_process=args.in_process, dicom=args.dicom)
@@ -109,9 +114,14 @@ def run_phantom(args) -> int:
 
 
 def _add_analysis_options(parser) -> None:
-    parser.add_argument("--thresholds-hu", default="-30,76,131,351",
-                        help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium")
-    parser.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (<= 0.25 mm)")
+    defaults = AnalysisSettings()
+    parser.add_argument("--settings", default="",
+                        help="JSON file with any part of the analysis settings (see README); options below override it")
+    parser.add_argument("--thresholds-hu", default="",
+                        help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium (default "
+                             + ",".join(f"{v:g}" for v in defaults.thresholds.lower_bounds_hu) + ")")
+    parser.add_argument("--step-mm", type=float, default=None,
+                        help=f"cross-section spacing, at most 0.25 mm (default {defaults.step_mm:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:

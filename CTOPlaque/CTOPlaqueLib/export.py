@@ -122,9 +122,8 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "clinical_items": dict(clinical_items or {}),
         "scores": compute_scores(image, clinical_items or {}),
         "centerline_length_mm": analysis.centerline.length_mm,
-        "settings": {"section_step_mm": analysis.centerline.step_mm,
-                     "radial_step_mm": analysis.grid.radial_step_mm,
-                     "angles_per_section": len(analysis.grid.angles_rad)},
+        "settings": analysis.settings.to_dict(),
+        "settings_sha256": analysis.settings.sha256(),
         "software": {"name": SOFTWARE_NAME, "version": __version__},
         "inputs": inputs,
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -155,6 +154,7 @@ def flat_row(document: dict) -> dict:
     for name, value in document.get("source_dicom", {}).items():  # only with --include-phi
         row[f"dicom_{name}"] = value
     row["warnings"] = " | ".join(document.get("warnings", []))
+    row["settings_sha256"] = document.get("settings_sha256", "")
     row["software_version"] = document["software"]["version"]
     return row
 

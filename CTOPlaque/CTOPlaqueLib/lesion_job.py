@@ -6,13 +6,14 @@ import json
 import os
 from dataclasses import dataclass
 
-from .analysis import AnalysisSettings, analyze_lesion
+from .analysis import analyze_lesion
 from .centerline_extraction import extract_centerline
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance, lesion_document
 from .lesion_files import write_lesion_files
 from .markups_io import landmarks_by_label, markups_document, read_markups
 from .scores import parse_clinical_items
+from .settings import AnalysisSettings
 from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
@@ -68,16 +69,17 @@ def run_lesion_job(job: LesionJob) -> dict:
     lesion_id = check_identifier(job.lesion_id, "lesion ID")
     patient_id = check_identifier(job.patient_id or lesion_id, "patient ID")
     check_dicom_options(job)
+    settings = job.settings or AnalysisSettings()
     volume = read_volume(job.volume)
     extra_files = {}
     if job.seeds:
-        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras)
+        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, settings.centerline)
         extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: write_curve(path, centerline_ras)
     else:
         centerline_ras = read_markups(job.centerline).points_ras
     landmarks = landmarks_by_label(read_markups(job.landmarks), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
-    analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings or AnalysisSettings())
+    analysis = analyze_lesion(volume, centerline_ras, landmarks, settings)
     inputs = input_provenance(job.input_paths())
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer, clinical_items)
     dicom_files = {}

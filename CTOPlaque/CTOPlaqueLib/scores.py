@@ -51,6 +51,9 @@ FUJINO_2018 = "Fujino A et al. JACC Cardiovasc Interv 2018;11:1839-47"
 OPOLSKI_2015 = "Opolski MP et al. JACC Cardiovasc Interv 2015;8:257-67"
 YU_2017 = "Yu CW et al. Circ Cardiovasc Imaging 2017;10:e005800"
 
+# Raised whenever an item, weight or category of SCORES changes, so that results know which tables made them.
+SCORE_DEFINITIONS_VERSION = "1"
+
 SCORES = (
     Score("J-CTO", (ScoreItem("blunt_stump", 1, MORINO_2011), ScoreItem("calcification", 1, MORINO_2011),
                     ScoreItem("bending_gt_45", 1, MORINO_2011), ScoreItem("length_ge_20mm", 1, MORINO_2011),

@@ -128,8 +128,22 @@ def rescore_with_clinical_items(cohort: pd.DataFrame, problems: ProblemLog) -> p
     return cohort.assign(**{column: scores[column] for column in scores.columns})
 
 
+def note_mixed_settings(lesions: pd.DataFrame, problems: ProblemLog) -> None:
+    """A note when the lesions were analysed with different settings (settings_sha256): mixing them in one
+    analysis is usually a mistake, e.g. a sensitivity run on other HU bins gathered with the main run."""
+    if "settings_sha256" not in lesions.columns:
+        return
+    hashes = lesions["settings_sha256"].fillna("").astype(str)
+    groups = lesions.groupby(hashes)["lesion_id"].apply(list)
+    if len(groups) > 1:
+        problems.add("settings", f"lesions analysed with {len(groups)} different settings: " + "; ".join(
+            f"{digest[:12] or 'unrecorded'} ({len(ids)}: {', '.join(map(str, ids[:5]))}{', ...' if len(ids) > 5 else ''})"
+            for digest, ids in groups.items()))
+
+
 def build_cohort(inputs, clinical_path, problems: ProblemLog) -> pd.DataFrame:
     lesions = gather_lesions(inputs, problems)
+    note_mixed_settings(lesions, problems)
     lesions["patient_id"] = lesions["patient_id"].astype(str)
     lesions["lesion_id"] = lesions["lesion_id"].astype(str)
     if not clinical_path:
