@@ -20,7 +20,6 @@ QuantitativeReporting reads this TID 1500 layout (groups referencing SEG segment
 
 from __future__ import annotations
 
-import os
 
 import highdicom as hd
 import numpy as np
