@@ -66,8 +66,8 @@ def test_slicer_install_list_is_the_pyproject_dependency_list():
 
 
 def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_installed():
-    """Slicer imports every scripted module at start-up; scipy, pandas, matplotlib, scikit-image and highdicom
-    may not be installed yet (the panel offers to install them), so neither module may import them at load time."""
+    """Slicer imports every scripted module at start-up; scipy, pandas, matplotlib, scikit-image, highdicom and
+    statsmodels may not be installed yet (the panel offers to install them), so neither module may import them at load time."""
     import subprocess
     import sys
     import textwrap
@@ -89,7 +89,7 @@ def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_install
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["CTOPlaqueWidget", "CTOPlaqueStatsWidget"]
-    assert absent == ["highdicom", "matplotlib", "pandas", "scipy", "skimage"]
+    assert absent == ["highdicom", "matplotlib", "pandas", "scipy", "skimage", "statsmodels"]
 
 
 def test_panel_offers_every_entered_score_item():

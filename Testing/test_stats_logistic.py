@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from CTOPlaqueStatsLib.logistic import firth_summary, fit_logit, is_separated, logistic_effect, wald_summary
+from CTOPlaqueStatsLib.logistic import firth_summary, fit_firth, fit_ml, is_separated, logistic_effect, wald_summary
 
 
 def _design(*columns):
@@ -12,11 +12,12 @@ def _design(*columns):
 
 
 def test_maximum_likelihood_matches_statsmodels_glm():
+    """The Logit fit (Newton) against the GLM fit (IRLS) of the binomial family: two algorithms, one estimate."""
     rng = np.random.default_rng(7)
     x1, x2 = rng.normal(50, 10, 300), rng.integers(0, 2, 300)
     outcome = (rng.random(300) < 1 / (1 + np.exp(-(-3 + 0.05 * x1 + 0.8 * x2)))).astype(float)
     design = _design(x1, x2)
-    fit = fit_logit(design, outcome)
+    fit = fit_ml(design, outcome, names=["intercept", "x1", "x2"])
     reference = sm.GLM(outcome, design, family=sm.families.Binomial()).fit(tol=1e-13)
     np.testing.assert_allclose(fit.coefficients, reference.params, rtol=1e-7)
     np.testing.assert_allclose(np.sqrt(np.diag(fit.covariance)), reference.bse, rtol=1e-6)
@@ -25,6 +26,7 @@ def test_maximum_likelihood_matches_statsmodels_glm():
     assert (effect["ci_low"], effect["ci_high"]) == pytest.approx((low, high), rel=1e-6)
     assert effect["p"] == pytest.approx(reference.pvalues[1], rel=1e-6)
     assert fit.log_likelihood == pytest.approx(reference.llf, rel=1e-10)
+    assert "x1" in str(fit.results.summary())  # the fitted model, for a Python user
 
 
 def test_two_by_two_table_gives_the_cross_product_odds_ratio():
@@ -76,6 +78,6 @@ def test_firth_without_separation_is_close_to_ml_for_a_large_sample():
     rng = np.random.default_rng(2)
     x = rng.normal(size=2000)
     y = (rng.random(2000) < 1 / (1 + np.exp(-(0.3 + 0.7 * x)))).astype(float)
-    ml = fit_logit(_design(x), y).coefficients
-    firth = fit_logit(_design(x), y, penalized=True).coefficients
+    ml = fit_ml(_design(x), y).coefficients
+    firth = fit_firth(_design(x), y).coefficients
     np.testing.assert_allclose(firth, ml, atol=0.01)

@@ -14,6 +14,7 @@ RUNTIME_REQUIREMENTS = {
     "pandas>=2.0": "pandas",
     "pydicom>=2.4": "pydicom",
     "highdicom>=0.22": "highdicom",
+    "statsmodels>=0.14": "statsmodels",
 }
 
 

@@ -44,6 +44,9 @@ class StatsResult:
     paths: dict
     prediction: pd.DataFrame = None
     prediction_comparison: pd.DataFrame = None
+    # "outcome ~ predictor (univariate|adjusted)" -> statsmodels result of each maximum-likelihood model;
+    # e.g. result.models["success ~ dense_calcium_pav (univariate)"].summary() in Slicer's Python console.
+    models: dict = field(default_factory=dict)
 
 
 def prediction_tables(cohort: pd.DataFrame, outcomes: dict, request: StatsRequest, problems: ProblemLog):
@@ -121,7 +124,9 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
         models += logistic_rows(name, coded, predictors, adjusters, problems)
     comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
     logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS)
-    return comparison, logistic, outcomes
+    fitted = {f"{row['outcome']} ~ {row['predictor']} ({row['model']})": row["fitted"] for row in models
+              if row["fitted"] is not None}
+    return comparison, logistic, outcomes, fitted
 
 
 def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problems: ProblemLog = None,
@@ -131,7 +136,7 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
     if request.patient_rule not in PATIENT_RULES:
         problems.add("patient rule", f"unknown rule {request.patient_rule!r}; any-failed used")
         request.patient_rule = "any-failed"
-    comparison, logistic, outcomes = compute_stats(cohort, request, problems)
+    comparison, logistic, outcomes, fitted = compute_stats(cohort, request, problems)
     prediction, prediction_comparison, curves = prediction_tables(cohort, outcomes, request, problems)
     problem_table = pd.DataFrame(problems.items, columns=["where", "message"])
     names = {"comparison": "comparison.csv", "logistic": "logistic.csv", "problems": "problems.csv",
@@ -168,4 +173,4 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
         write_report_html(staged("report"), title, settings, comparison, logistic, problem_table, figures,
                           extra_tables)
     paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}
-    return StatsResult(comparison, logistic, problem_table, paths, prediction, prediction_comparison)
+    return StatsResult(comparison, logistic, problem_table, paths, prediction, prediction_comparison, fitted)

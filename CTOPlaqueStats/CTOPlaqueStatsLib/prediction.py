@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .logistic import fit_logit
+from .logistic import FitFailed, fit_ml
 
 Z_95 = stats.norm.ppf(0.975)
 
@@ -84,16 +84,22 @@ def idi(p_base, p_full, outcome) -> tuple[float, float, float]:
 
 def calibration(linear: np.ndarray, outcome: np.ndarray) -> tuple[float, float]:
     """(slope, intercept) of logit P(y=1) = intercept + slope * linear predictor."""
-    fit = fit_logit(_design(linear), outcome)
+    fit = fit_ml(_design(linear), outcome, start=[0.0, 1.0])  # perfect calibration as the starting point
     return float(fit.coefficients[1]), float(fit.coefficients[0])
 
 
 def _auc(scores, outcome) -> float:
-    return float(structural_components(scores, outcome)[0].mean())
+    """AUC by the Mann-Whitney rank sum (ties averaged): (R1 - n1 (n1 + 1) / 2) / (n1 n0), one sort of the
+    scores, as the bootstrap needs only the AUC and not DeLong's components."""
+    events = outcome == 1
+    count_events, count_nonevents = int(events.sum()), int((~events).sum())
+    rank_sum = stats.rankdata(scores)[events].sum()
+    return float((rank_sum - count_events * (count_events + 1) / 2) / (count_events * count_nonevents))
 
 
-def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int) -> dict:
-    """Harrell's optimism of the AUC and of the calibration slope (mean over resamples)."""
+def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int, start=None) -> dict:
+    """Harrell's optimism of the AUC and of the calibration slope (mean over resamples).
+    start: the full sample's coefficients, where each resample's fit starts."""
     rng = np.random.default_rng(seed)
     auc_optimism, slopes, used = [], [], 0
     count = len(outcome)
@@ -103,13 +109,14 @@ def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed:
         if sample_y.min() == sample_y.max():
             continue
         try:
-            coefficients = fit_logit(_design(x[index]), sample_y).coefficients
-        except (np.linalg.LinAlgError, RuntimeError):
-            continue
+            coefficients = fit_ml(_design(x[index]), sample_y, start=start).coefficients
+            tested_lp = linear_predictor(coefficients, x)
+            slope = calibration(tested_lp, outcome)[0]
+        except (np.linalg.LinAlgError, FitFailed):
+            continue  # a resample whose model or calibration cannot be fitted is not counted
         apparent = _auc(linear_predictor(coefficients, x[index]), sample_y)
-        tested_lp = linear_predictor(coefficients, x)
         auc_optimism.append(apparent - _auc(tested_lp, outcome))
-        slopes.append(calibration(tested_lp, outcome)[0])
+        slopes.append(slope)
         used += 1
     return {"auc_optimism": float(np.mean(auc_optimism)), "calibration_slope": float(np.mean(slopes)),
             "resamples_used": used}
@@ -119,15 +126,16 @@ def compare_models(base_x: np.ndarray, added_x: np.ndarray, outcome: np.ndarray,
                    seed: int = 20221) -> dict:
     """Everything the report shows for base vs base + added, on complete rows."""
     full_x = np.column_stack([base_x, added_x])
-    base_fit, full_fit = fit_logit(_design(base_x), outcome), fit_logit(_design(full_x), outcome)
+    base_fit, full_fit = fit_ml(_design(base_x), outcome), fit_ml(_design(full_x), outcome)
     base_lp, full_lp = linear_predictor(base_fit.coefficients, base_x), linear_predictor(full_fit.coefficients, full_x)
     p_base, p_full = 1 / (1 + np.exp(-base_lp)), 1 / (1 + np.exp(-full_lp))
     roc = delong(base_lp, full_lp, outcome)
     lr = 2 * (full_fit.log_likelihood - base_fit.log_likelihood)
     rows = {}
-    for name, x, lp, index in (("base", base_x, base_lp, 0), ("base + added", full_x, full_lp, 1)):
+    for name, x, lp, index, fit in (("base", base_x, base_lp, 0, base_fit),
+                                    ("base + added", full_x, full_lp, 1, full_fit)):
         auc, low, high = auc_with_ci(roc["auc"][index], roc["covariance"][index, index])
-        optimism = bootstrap_optimism(x, outcome, resamples, seed)
+        optimism = bootstrap_optimism(x, outcome, resamples, seed, start=fit.coefficients)
         slope, intercept = calibration(lp, outcome)
         rows[name] = {"auc": auc, "auc_ci_low": low, "auc_ci_high": high,
                       "auc_optimism_corrected": auc - optimism["auc_optimism"],

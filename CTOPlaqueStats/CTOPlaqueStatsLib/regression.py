@@ -11,7 +11,8 @@ from .problems import ProblemLog
 
 def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjusters: dict,
                   problems: ProblemLog) -> list:
-    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method."""
+    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method, and
+    fitted: the statsmodels result of a maximum-likelihood model (None for Firth), for .summary()."""
     rows = []
     for name, values in predictors.items():
         models = [("univariate", {})]
@@ -39,7 +40,8 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems):
         problems.add(where, "predictor and covariates are collinear: no model fitted")
         return None
     try:
-        effect = logistic_effect(design, frame["__y"].to_numpy(float), index=1)
+        effect = logistic_effect(design, frame["__y"].to_numpy(float), index=1,
+                                 names=["intercept", *frame.columns.drop("__y")])
     except (FitFailed, np.linalg.LinAlgError, ValueError) as error:
         problems.add(where, f"model did not converge ({error})")
         return None
@@ -48,4 +50,4 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems):
                             "Firth's penalized likelihood used (profile-likelihood CI)")
     return {"outcome": outcome_name, "predictor": name, "model": model, "or": effect["or"],
             "ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"], "n": len(frame),
-            "events": events, "method": effect["method"]}
+            "events": events, "method": effect["method"], "fitted": effect["model"]}
