@@ -103,3 +103,76 @@ def test_markups_file_that_is_not_markups(tmp_path):
     assert not os.path.exists(tmp_path / "missing.mrk.json")
     with pytest.raises(CTOPlaqueInputError, match="not found"):
         read_markups(str(tmp_path / "missing.mrk.json"))
+
+
+@pytest.mark.parametrize("step", ["analysis", "centerline"])
+def test_missing_values_near_the_vessel_are_an_input_error(step):
+    """NaN voxels (issue 15) used to sort past every HU bound and read as dense calcium: 26% of the plaque
+    of the straight phantom with a 4-slice NaN slab. Now the analysis and the extraction refuse them."""
+    from conftest import phantom_for
+
+    from CTOPlaqueLib.analysis import analyze_lesion
+    from CTOPlaqueLib.centerline_extraction import extract_centerline
+    from CTOPlaqueLib.volume_io import Volume
+
+    phantom = phantom_for("straight")
+    hu = phantom.hu.astype(np.float32)
+    middle = hu.shape[0] // 2
+    hu[middle - 2:middle + 2] = np.nan
+    volume = Volume(hu, phantom.ijk_to_ras)
+    with pytest.raises(CTOPlaqueInputError, match=r"no value \(NaN\) at \d+ samples"):
+        if step == "analysis":
+            analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+        else:
+            extract_centerline(volume, phantom.centerline_ras[[0, -1]])
+
+
+def _small_series(folder):
+    """A 10-slice CT series (16 x 16, 0.5 x 0.5 x 0.8 mm, oblique) written with dicom_series; its file paths."""
+    from scipy.spatial.transform import Rotation
+
+    from CTOPlaqueLib.dicom_series import write_ct_series
+
+    direction = Rotation.from_euler("xyz", (10.0, -5.0, 20.0), degrees=True).as_matrix()
+    ijk_to_ras = ijk_to_ras_from_geometry([10.0, -20.0, 30.0], [0.5, 0.5, 0.8], direction)
+    hu = np.arange(10 * 16 * 16, dtype=np.float32).reshape(10, 16, 16) % 300
+    return write_ct_series(str(folder), hu, ijk_to_ras, "GEOMETRY"), direction
+
+
+def _move_slices(paths, shift_lps):
+    """Add shift_lps(k) to Image Position (Patient) of slice k."""
+    import pydicom
+
+    for k, path in enumerate(paths):
+        dataset = pydicom.dcmread(path)
+        dataset.ImagePositionPatient = [f"{v:.6f}" for v in np.array(dataset.ImagePositionPatient, float)
+                                        + shift_lps(k)]
+        dataset.save_as(path)
+
+
+def test_regular_dicom_series_reads(tmp_path):
+    paths, _ = _small_series(tmp_path / "series")
+    assert read_volume(str(tmp_path / "series")).hu.shape == (10, 16, 16)
+    assert len(paths) == 10
+
+
+@pytest.mark.parametrize("defect, message", [
+    ("missing", r"1 slice\(s\) missing: 1\.600 mm between slices 4 and 5 against 0\.800 mm"),
+    ("uneven", r"uneven slice spacing: 1\.100 mm between slices 6 and 7 against 0\.800 mm"),
+    ("tilt", r"shifted sideways by up to 0\.25 mm"),
+])
+def test_irregular_dicom_series_is_an_input_error(tmp_path, defect, message):
+    """Issue 15: SimpleITK stacks slices at the first gap and along the normal, so each defect would distort
+    distances and volumes silently; each is named instead."""
+    folder = tmp_path / "series"
+    paths, direction = _small_series(folder)
+    normal_lps = np.diag([-1.0, -1.0, 1.0]) @ direction[:, 2]
+    row_lps = np.diag([-1.0, -1.0, 1.0]) @ direction[:, 0]
+    if defect == "missing":
+        os.remove(paths[4])
+    elif defect == "uneven":
+        _move_slices(paths, lambda k: 0.3 * normal_lps * (k >= 6))
+    else:
+        _move_slices(paths, lambda k: 0.25 * k * row_lps)
+    with pytest.raises(CTOPlaqueInputError, match=message):
+        read_volume(str(folder))

@@ -20,7 +20,7 @@ from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections
 from .quality import quality_measures, quality_warnings
 from .settings import AnalysisSettings
-from .volume_io import Volume
+from .volume_io import Volume, check_values_present
 
 AIR_HU = -500.0
 
@@ -116,6 +116,7 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     centerline = sample_centerline(centerline_points_ras, settings.step_mm)
     grid = settings.grid()
     samples_hu = sample_sections(volume, centerline, grid, order=1)
+    check_values_present(samples_hu, "in the cross-sections along the centerline")
     central_hu = contours.central_lumen_hu(samples_hu, grid)
     _check_vessel_in_volume(volume, centerline, central_hu)
     landmarks_mm = landmark_positions_mm(centerline, landmarks_ras)

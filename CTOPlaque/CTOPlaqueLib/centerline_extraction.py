@@ -56,7 +56,7 @@ from . import contours
 from .centerline import sample_centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
-from .volume_io import Volume
+from .volume_io import Volume, check_values_present
 
 AIR_HU = -500.0
 
@@ -296,6 +296,7 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     seeds_ijk = _seed_indices(volume, seeds_ras)
     low, high = _crop_box(volume, seeds_ijk, params.margin_mm)
     crop = volume.hu[low[2]:high[2] + 1, low[1]:high[1] + 1, low[0]:high[0] + 1]
+    check_values_present(crop, "in the region around the seeds")
     spacing_kji = volume.spacing_mm[::-1]
     vesselness = tube_measure(crop, volume.spacing_mm, params)
     cost = 1.0 / (vesselness + params.cost_epsilon) ** 2

@@ -64,8 +64,53 @@ def _read_dicom_series(folder: str) -> sitk.Image:
     if len(series_ids) > 1:
         raise CTOPlaqueInputError(
             f"folder {folder} holds {len(series_ids)} DICOM series; point to a folder with the CCTA series only")
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(folder, series_ids[0]))
+    files = reader.GetGDCMSeriesFileNames(folder, series_ids[0])
+    check_slice_geometry(files)
+    reader.SetFileNames(files)
     return reader.Execute()
+
+
+def _slice_header(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Image Position (Patient) and the two Image Orientation (Patient) direction cosines of one file."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    position = np.array(reader.GetMetaData("0020|0032").split("\\"), float)
+    orientation = np.array(reader.GetMetaData("0020|0037").split("\\"), float)
+    return position, orientation
+
+
+def check_slice_geometry(files, tolerance_mm: float = 0.01) -> None:
+    """A DICOM series must be a regular stack before it is read as a volume: SimpleITK takes the first
+    two slices' distance for all of them and the slice normal for the stacking direction, so uneven
+    spacing, a missing slice or a gantry tilt would silently distort every distance and volume.
+
+    files: the series' files in ITK's order. Errors name the problem and the slice numbers."""
+    if len(files) < 3:
+        return
+    headers = [_slice_header(path) for path in files]
+    if any(len(position) != 3 or len(orientation) != 6 for position, orientation in headers):
+        raise CTOPlaqueInputError("DICOM series without Image Position/Orientation (Patient) in every slice")
+    orientation = headers[0][1]
+    normal = np.cross(orientation[:3], orientation[3:])
+    positions = np.array([position for position, _ in headers])
+    steps = np.diff(positions, axis=0)
+    along = steps @ normal
+    across = np.linalg.norm(steps - along[:, None] * normal, axis=1)
+    if np.max(across) > tolerance_mm:
+        raise CTOPlaqueInputError(
+            f"the DICOM slices are shifted sideways by up to {np.max(across):.2f} mm from one to the next "
+            "(gantry tilt or a sheared stack); resample the series to an orthogonal grid first")
+    spacing = float(np.median(along))
+    uneven = np.flatnonzero(np.abs(along - spacing) > max(tolerance_mm, 0.01 * abs(spacing)))
+    if len(uneven):
+        first = int(uneven[0])
+        missing = round(along[first] / spacing) - 1 if spacing else 0
+        problem = (f"{missing} slice(s) missing" if missing >= 1 and abs(along[first] - (missing + 1) * spacing)
+                   <= max(tolerance_mm, 0.01 * abs(spacing)) else "uneven slice spacing")
+        raise CTOPlaqueInputError(
+            f"DICOM series with {problem}: {along[first]:.3f} mm between slices {first + 1} and {first + 2} "
+            f"against {spacing:.3f} mm elsewhere; use the complete, evenly spaced series")
 
 
 def read_volume(path: str) -> Volume:
@@ -101,3 +146,13 @@ def volume_to_sitk(array: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:
 def write_volume(path: str, array: np.ndarray, ijk_to_ras: np.ndarray, compress: bool = True) -> None:
     """Write an array [k, j, i] with its IJK->RAS geometry (any ITK format by extension)."""
     sitk.WriteImage(volume_to_sitk(array, ijk_to_ras), path, compress)
+
+
+def check_values_present(hu: np.ndarray, where: str) -> None:
+    """An error when ``hu`` (voxels or samples of the region analysed) holds NaN: a missing value has no HU
+    class (sorted past every bound it would read as dense calcium) and spreads through every filter."""
+    missing = int(np.count_nonzero(np.isnan(hu)))
+    if missing:
+        raise CTOPlaqueInputError(
+            f"the volume has no value (NaN) at {missing} samples {where}; fill the missing voxels "
+            "(or use a series whose field of view covers the vessel)")
