@@ -25,6 +25,7 @@ demo: $(STAMP)
 	@echo "Sample case: $(DEMO_DIR)/case   Results: $(DEMO_DIR)/results"
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check CTOPlaque CTOPlaqueStats Testing bench
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -88,7 +88,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.extractCenterlineButton.connect("clicked(bool)", self.onExtractCenterline)
         self.ui.proposeLandmarksButton.connect("clicked(bool)", self.onProposeLandmarks)
         for label in "PDSE":
-            getattr(self.ui, f"place{label}Button").connect("clicked(bool)", lambda _, l=label: self.onPlaceLandmark(l))
+            getattr(self.ui, f"place{label}Button").connect("clicked(bool)",
+                                                            lambda _, name=label: self.onPlaceLandmark(name))
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.overlayCheckBox.connect("toggled(bool)", self.logic.set_overlay_visible)

@@ -32,7 +32,8 @@ def test_extracted_centerline_is_within_tolerance_inside_the_occlusion(extracted
     phantom, points = extracted
     truth = sample_centerline(phantom.centerline_ras, 0.05)
     positions = np.array([project_onto_centerline(truth, p) for p in sample_centerline(points, 0.25).points_ras])
-    inside = (positions[:, 0] > phantom.truth["landmarks_mm"]["P"]) & (positions[:, 0] < phantom.truth["landmarks_mm"]["D"])
+    landmarks = phantom.truth["landmarks_mm"]
+    inside = (positions[:, 0] > landmarks["P"]) & (positions[:, 0] < landmarks["D"])
     assert positions[inside, 1].mean() <= 0.3
     assert positions[inside, 1].max() <= 1.0
 

@@ -62,7 +62,8 @@ def test_morphology_matches_the_phantom(name):
 def test_bending_angle_of_tangents():
     def tangents_with_turn(degrees):
         angle = np.radians(degrees)
-        return np.array([[1.0, 0.0, 0.0], [np.cos(angle / 2), np.sin(angle / 2), 0.0], [np.cos(angle), np.sin(angle), 0]])
+        return np.array([[1.0, 0.0, 0.0], [np.cos(angle / 2), np.sin(angle / 2), 0.0],
+                         [np.cos(angle), np.sin(angle), 0]])
 
     assert max_bending_deg(tangents_with_turn(45.0)) == pytest.approx(45.0)
     assert max_bending_deg(tangents_with_turn(120.0)) == pytest.approx(120.0)

@@ -161,7 +161,8 @@ def test_logic_extracts_an_editable_centerline_and_proposes_landmarks(mrml_scene
     tangent = np.array(truth.tangents[np.argmin(np.linalg.norm(truth.points_ras - moved, axis=1))])
     landmarks.SetNthControlPointPositionWorld(2, *(np.array(moved) - 3.0 * tangent))
     second = logic.analyze(volume, curve, landmarks, lesion_id="edited")
-    assert second.document["occlusion_length_mm"] == pytest.approx(first.document["occlusion_length_mm"] - 3.0, abs=0.05)
+    assert second.document["occlusion_length_mm"] == pytest.approx(
+        first.document["occlusion_length_mm"] - 3.0, abs=0.05)
 
 
 def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):

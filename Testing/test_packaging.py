@@ -67,7 +67,8 @@ def test_slicer_install_list_is_the_pyproject_dependency_list():
 
 def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_installed():
     """Slicer imports every scripted module at start-up; scipy, pandas, matplotlib, scikit-image, highdicom and
-    statsmodels may not be installed yet (the panel offers to install them), so neither module may import them at load time."""
+    statsmodels may not be installed yet (the panel offers to install them), so neither module may import them
+    at load time."""
     import subprocess
     import sys
     import textwrap

@@ -105,7 +105,8 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     assert all(parameters.GetNodeReference(role) is not None for role in OUTPUT_ROLES)
     assert ui.exportButton.enabled and ui.showPlotsButton.enabled and ui.showStraightenedButton.enabled
 
-    overlays = [parameters.GetNodeReference(role).GetDisplayNode() for role in ("Composition", "StraightenedComposition")]
+    overlays = [parameters.GetNodeReference(role).GetDisplayNode()
+                for role in ("Composition", "StraightenedComposition")]
     ui.overlayCheckBox.checked = False
     assert [display.GetVisibility() for display in overlays] == [0, 0]
     ui.overlayCheckBox.checked = True

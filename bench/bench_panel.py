@@ -68,9 +68,11 @@ def main():
     labels = sorted(phantom.landmarks_ras)
     mrml.set_control_points(truth, [phantom.landmarks_ras[label] for label in labels], labels)
     seconds = best_of_3(lambda: logic.analyze(volume, centerline, truth, lesion_id="bench"))
-    print(f"Analyze (scene outputs):   {seconds:5.2f} s   peak so far {peak_mib()} MiB, {scene.GetNumberOfNodes()} nodes")
+    print(f"Analyze (scene outputs):   {seconds:5.2f} s   peak so far {peak_mib()} MiB, "
+          f"{scene.GetNumberOfNodes()} nodes")
     seconds = best_of_3(lambda: logic.analyze(volume, centerline, truth, lesion_id="bench"))
-    print(f"Analyze again (replaces):  {seconds:5.2f} s   peak so far {peak_mib()} MiB, {scene.GetNumberOfNodes()} nodes")
+    print(f"Analyze again (replaces):  {seconds:5.2f} s   peak so far {peak_mib()} MiB, "
+          f"{scene.GetNumberOfNodes()} nodes")
 
 
 if __name__ == "__main__":

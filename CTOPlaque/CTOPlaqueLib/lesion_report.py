@@ -81,7 +81,8 @@ def lesion_report_html(document: dict, straightened_png: bytes, profile_png: byt
 <style>{STYLE}</style></head><body>
 <h1>CTO lesion report — {html.escape(document['lesion_id'])}</h1>
 <div class="meta">Patient {html.escape(document['patient_id'])} · observer {html.escape(observer)}
- · analysed {html.escape(document['created_utc'])} · {html.escape(software['name'])} {html.escape(software['version'])}</div>
+ · analysed {html.escape(document['created_utc'])}
+ · {html.escape(software['name'])} {html.escape(software['version'])}</div>
 <h2>Straightened vessel (composition between P and D)</h2>
 {_image(straightened_png, 'straightened vessel with contours and composition overlay')}
 <div class="columns">

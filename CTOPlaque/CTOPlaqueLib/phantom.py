@@ -11,7 +11,8 @@ tapers to the proximal cap P (or ends bluntly). The realistic anatomy of ``PRESE
 combined: a vein beside the artery in the plane of the bend, contrast-filled side branches leaving
 at both caps, a calcified nodule at the proximal cap blooming under a 0.5 mm blur, noise with CT
 texture (white noise low-pass filtered, then scaled to ``noise_sd_hu``), thin normal walls
-(0.4 mm), anisotropic 0.4 x 0.4 x 0.75 mm voxels and low lumen contrast (250 HU). Between P and D there is no lumen; the wall holds
+(0.4 mm), anisotropic 0.4 x 0.4 x 0.75 mm voxels and low lumen contrast (250 HU).
+Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
 calcified sector of ``calcified_arc_deg`` degrees through the whole wall (a known calcium area

@@ -84,7 +84,8 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
 
 
 def _reference_indices(arc_mm: np.ndarray, landmarks_mm: dict) -> dict:
-    return {label: int(np.argmin(np.abs(arc_mm - landmarks_mm[label]))) for label in ("S", "E") if label in landmarks_mm}
+    return {label: int(np.argmin(np.abs(arc_mm - landmarks_mm[label])))
+            for label in ("S", "E") if label in landmarks_mm}
 
 
 def quality_warnings(quality: dict) -> list:

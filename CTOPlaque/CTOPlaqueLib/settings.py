@@ -81,7 +81,8 @@ class AnalysisSettings:
         defaults = cls().to_dict()
         merged = _merge(defaults, values, source, "")
         try:
-            return cls(step_mm=float(merged["step_mm"]), thresholds=HuThresholds(tuple(map(float, merged["thresholds_hu"]))),
+            return cls(step_mm=float(merged["step_mm"]),
+                       thresholds=HuThresholds(tuple(map(float, merged["thresholds_hu"]))),
                        max_radius_mm=float(merged["max_radius_mm"]), radial_step_mm=float(merged["radial_step_mm"]),
                        angle_count=int(merged["angle_count"]), contour=ContourParameters(**merged["contour"]),
                        centerline=_extraction_parameters(merged["centerline"]),

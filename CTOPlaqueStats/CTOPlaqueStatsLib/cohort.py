@@ -136,9 +136,9 @@ def note_mixed_settings(lesions: pd.DataFrame, problems: ProblemLog) -> None:
     hashes = lesions["settings_sha256"].fillna("").astype(str)
     groups = lesions.groupby(hashes)["lesion_id"].apply(list)
     if len(groups) > 1:
-        problems.add("settings", f"lesions analysed with {len(groups)} different settings: " + "; ".join(
-            f"{digest[:12] or 'unrecorded'} ({len(ids)}: {', '.join(map(str, ids[:5]))}{', ...' if len(ids) > 5 else ''})"
-            for digest, ids in groups.items()))
+        described = [f"{digest[:12] or 'unrecorded'} ({len(ids)}: {', '.join(map(str, ids[:5]))}"
+                     f"{', ...' if len(ids) > 5 else ''})" for digest, ids in groups.items()]
+        problems.add("settings", f"lesions analysed with {len(groups)} different settings: " + "; ".join(described))
 
 
 def build_cohort(inputs, clinical_path, problems: ProblemLog) -> pd.DataFrame:
