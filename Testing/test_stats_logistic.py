@@ -81,3 +81,34 @@ def test_firth_without_separation_is_close_to_ml_for_a_large_sample():
     ml = fit_ml(_design(x), y).coefficients
     firth = fit_firth(_design(x), y).coefficients
     np.testing.assert_allclose(firth, ml, atol=0.01)
+
+
+def test_text_covariates_are_dummy_coded_not_dropped():
+    """Issue 15: sex as M/F and smoking as text used to leave the "adjusted" model unadjusted. The adjusted
+    OR must now equal statsmodels' formula fit with C(sex) + C(smoking) (treatment coding, first level as
+    reference), and the row must list the covariates used."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    from CTOPlaqueStatsLib.analysis import StatsRequest, compute_stats
+    from CTOPlaqueStatsLib.problems import ProblemLog
+
+    rng = np.random.default_rng(11)
+    count = 240
+    sex = rng.choice(["F", "M"], count)
+    smoking = rng.choice(["current", "former", "never"], count)
+    calcium = rng.normal(20, 8, count)
+    eta = 1.5 - 0.06 * calcium + 0.7 * (sex == "M") - 0.5 * (smoking == "never")
+    success = (rng.random(count) < 1 / (1 + np.exp(-eta))).astype(int)
+    cohort = pd.DataFrame({"lesion_id": [f"L{i}" for i in range(count)], "patient_id": [f"P{i}" for i in range(count)],
+                           "success": success, "dense_calcium_pav": calcium, "sex": sex, "smoking": smoking})
+    problems = ProblemLog()
+    _, logistic, _, models = compute_stats(cohort, StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"],
+                                                               adjust=["sex", "smoking"]), problems)
+    adjusted = logistic[logistic["model"] == "adjusted"].iloc[0]
+    assert adjusted["covariates"] == "sex=M, smoking=former, smoking=never"
+    reference = smf.logit("success ~ dense_calcium_pav + C(sex) + C(smoking)", cohort).fit(disp=0)
+    assert adjusted["or"] == pytest.approx(np.exp(reference.params["dense_calcium_pav"]), rel=1e-6)
+    assert adjusted["p"] == pytest.approx(reference.pvalues["dense_calcium_pav"], rel=1e-5)
+    assert "success ~ dense_calcium_pav (adjusted)" in models
+    assert "smoking=never" in str(models["success ~ dense_calcium_pav (adjusted)"].summary())

@@ -17,10 +17,12 @@ from .prediction import compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
 from .report import write_report_html
-from .variables import binary_outcome, numeric_variable, spreadsheet_frame
+from .variables import (binary_outcome, category_indicators, is_categorical_text, numeric_variable,
+                        spreadsheet_frame)
 
 COMPARISON_COLUMNS = ["outcome", "variable", "level", "test", "p", "n_0", "n_1", "summary_0", "summary_1"]
-LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "n", "events", "method"]
+LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "n", "events", "method",
+                    "covariates"]
 PATIENT_RULES = ("any-failed", "any-success")
 
 
@@ -94,6 +96,18 @@ def _columns(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
     return usable
 
 
+def _covariates(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
+    """Adjustment covariates: numbers as they are, text categories as 0/1 indicators (never dropped
+    silently: an adjusted model that quietly lost its covariates would be reported as adjusted)."""
+    usable = {}
+    for name in names:
+        if name in cohort.columns and is_categorical_text(cohort[name]):
+            usable.update(category_indicators(cohort[name], name, problems))
+        else:
+            usable.update(_columns(cohort, [name], problems))
+    return usable
+
+
 def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: ProblemLog):
     """Comparison and logistic tables, and the coded outcomes, for every usable outcome."""
     outcomes = {}
@@ -105,7 +119,7 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
         if coded is not None:
             outcomes[name] = coded
     predictors = _columns(cohort, request.predictors, problems)
-    adjusters = _columns(cohort, request.adjust, problems)
+    adjusters = _covariates(cohort, request.adjust, problems)
     lesion_variables = {**predictors, **{k: v for k, v in adjusters.items() if k not in request.patient_vars}}
     patient_columns = [n for n in request.patient_vars if n in cohort.columns]
     for name in request.patient_vars:

@@ -11,7 +11,8 @@ from .problems import ProblemLog
 
 def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjusters: dict,
                   problems: ProblemLog) -> list:
-    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method, and
+    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method,
+    covariates (those actually in the model), and
     fitted: the statsmodels result of a maximum-likelihood model (None for Firth), for .summary()."""
     rows = []
     for name, values in predictors.items():
@@ -50,4 +51,5 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems):
                             "Firth's penalized likelihood used (profile-likelihood CI)")
     return {"outcome": outcome_name, "predictor": name, "model": model, "or": effect["or"],
             "ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"], "n": len(frame),
-            "events": events, "method": effect["method"], "fitted": effect["model"]}
+            "events": events, "method": effect["method"], "covariates": ", ".join(covariates),
+            "fitted": effect["model"]}

@@ -14,6 +14,30 @@ from .problems import ProblemLog
 
 _TRUE_WORDS = {"1", "yes", "y", "true", "t", "success", "successful", "positive"}
 _FALSE_WORDS = {"0", "no", "n", "false", "f", "failure", "failed", "fail", "negative"}
+MAX_CATEGORIES = 10
+
+
+def is_categorical_text(column: pd.Series) -> bool:
+    """A text column (no cell a number) that is not a yes/no column: e.g. sex M/F, smoking never/former/current."""
+    present = column.dropna()
+    if present.empty or pd.api.types.is_bool_dtype(column) or pd.to_numeric(present, errors="coerce").notna().any():
+        return False
+    words = set(present.astype(str).str.strip().str.lower())
+    return not words <= _TRUE_WORDS | _FALSE_WORDS
+
+
+def category_indicators(column: pd.Series, name: str, problems: ProblemLog) -> dict:
+    """0/1 indicator columns "name=level" of a text covariate, one per level but the reference (the first
+    level in sorted order, as R's treatment contrasts); missing cells stay missing in every indicator.
+    {} (reported) for a single level or more than MAX_CATEGORIES."""
+    values = column.where(column.isna(), column.astype(str).str.strip())
+    levels = sorted(values.dropna().unique())
+    if not 2 <= len(levels) <= MAX_CATEGORIES:
+        problems.add(name, f"{len(levels)} categories; a covariate needs 2..{MAX_CATEGORIES}: left out")
+        return {}
+    problems.add(name, f"text covariate dummy-coded against the reference {levels[0]!r}: "
+                       + ", ".join(f"{name}={level}" for level in levels[1:]))
+    return {f"{name}={level}": (values == level).astype(float).where(values.notna()) for level in levels[1:]}
 
 
 def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
