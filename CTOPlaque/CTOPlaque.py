@@ -469,9 +469,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
 
             datasets = source_datasets_by_slice(sources, result.volume)
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document)
-        return lib.write_lesion_files(out_dir, result.volume, result.analysis, document["lesion_id"],
-                                      document["patient_id"], document["inputs"], document=document,
-                                      extra_files=extra_files)
+        return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files)
 
 
 def _dicom_source_files(volume_node) -> list:

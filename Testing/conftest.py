@@ -46,6 +46,19 @@ def phantom_for(name: str):
     return _cache[name]
 
 
+def distances_inside_occlusion_mm(phantom, points_ras):
+    """Distance (mm) of each 0.25 mm sample of the centerline through ``points_ras`` from the phantom's true
+    centerline, for the samples whose foot point lies between the true P and D."""
+    import numpy as np
+
+    from CTOPlaqueLib.centerline import project_onto_centerline, sample_centerline
+
+    truth = sample_centerline(phantom.centerline_ras, 0.05)
+    positions = np.array([project_onto_centerline(truth, p) for p in sample_centerline(points_ras, 0.25).points_ras])
+    landmarks = phantom.truth["landmarks_mm"]
+    return positions[(positions[:, 0] > landmarks["P"]) & (positions[:, 0] < landmarks["D"]), 1]
+
+
 def preset_phantom(name: str):
     """The phantom of phantom.PRESETS[name] (what ``ctoplaque phantom --shape NAME`` writes), generated once."""
     key = f"preset:{name}"

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-from conftest import PHANTOM_CASES, phantom_for
+from conftest import PHANTOM_CASES, distances_inside_occlusion_mm, phantom_for
 
 from CTOPlaqueLib.analysis import analyze_lesion
-from CTOPlaqueLib.centerline import project_onto_centerline, sample_centerline
 from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.errors import CTOPlaqueInputError
@@ -30,12 +29,9 @@ def extracted(request):
 def test_extracted_centerline_is_within_tolerance_inside_the_occlusion(extracted):
     """Issue 3: mean distance <= 0.3 mm and maximum <= 1.0 mm to the true centerline inside the occlusion."""
     phantom, points = extracted
-    truth = sample_centerline(phantom.centerline_ras, 0.05)
-    positions = np.array([project_onto_centerline(truth, p) for p in sample_centerline(points, 0.25).points_ras])
-    landmarks = phantom.truth["landmarks_mm"]
-    inside = (positions[:, 0] > landmarks["P"]) & (positions[:, 0] < landmarks["D"])
-    assert positions[inside, 1].mean() <= 0.3
-    assert positions[inside, 1].max() <= 1.0
+    distances = distances_inside_occlusion_mm(phantom, points)
+    assert distances.mean() <= 0.3
+    assert distances.max() <= 1.0
 
 
 def test_volumes_from_the_extracted_centerline_meet_the_engine_tolerances(extracted):

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from CTOPlaqueLib.analysis import analyze_lesion  # noqa: E402
 from CTOPlaqueLib.centerline_extraction import extract_centerline  # noqa: E402
-from CTOPlaqueLib.export import input_provenance  # noqa: E402
+from CTOPlaqueLib.export import input_provenance, lesion_document  # noqa: E402
 from CTOPlaqueLib.lesion_files import write_lesion_files  # noqa: E402
 from CTOPlaqueLib.lesion_job import LesionJob, run_lesion_job  # noqa: E402
 from CTOPlaqueLib.markups_io import markups_document  # noqa: E402
@@ -83,8 +83,8 @@ def _in_memory_timings(path: str, phantom, seeds) -> dict:
     analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
     timings["analysis"] = _best_of(3, lambda: analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras))
     begin = time.perf_counter()
-    write_lesion_files(os.path.join(os.path.dirname(path), "out"), volume, analysis, "bench", "bench",
-                       input_provenance({"volume": path}))
+    write_lesion_files(os.path.join(os.path.dirname(path), "out"), volume, analysis,
+                       lesion_document(analysis, "bench", "bench", input_provenance({"volume": path})))
     timings["write"] = time.perf_counter() - begin
     timings["sections"] = (analysis.centerline.length_mm, len(analysis.centerline.arc_mm))
     return timings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .analysis import LesionAnalysis
-from .export import flat_row, lesion_document, profile_rows, write_rows_csv
+from .export import flat_row, profile_rows, write_rows_csv
 from .labelmap import composition_labelmap
 from .lesion_report import lesion_report_html
 from .plots import write_profile_png, write_straightened_png
@@ -18,18 +18,16 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
                    "straightened_png": ".straightened.png", "report_html": ".report.html"}
 
 
-def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, lesion_id: str, patient_id: str,
-                       inputs: dict, observer: str = "", extra_files=None, clinical_items=None,
-                       document: dict = None) -> dict:
+def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,
+                       extra_files=None) -> dict:
     """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png,
-    .straightened.png and the one-page .report.html.
+    .straightened.png and the one-page .report.html of an analysed lesion and its document
+    (export.lesion_document); nothing is computed here but the files' own content.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
-    document: the lesion document when the caller made it already (it is made here otherwise).
     Returns {output kind (or extra file name): final path} and the lesion document under "document".
     """
-    if document is None:
-        document = lesion_document(analysis, lesion_id, patient_id, inputs, observer, clinical_items)
+    lesion_id, patient_id = document["lesion_id"], document["patient_id"]
     names = {kind: lesion_id + suffix for kind, suffix in OUTPUT_SUFFIXES.items()}
     document["outputs"] = sorted(names.values())
     with staged_outputs(out_dir) as staging:

@@ -93,8 +93,7 @@ def run_lesion_job(job: LesionJob) -> dict:
         if job.dicom_out:
             dicom_files = dicom_writers(sources, volume, analysis, document)
     beside = os.path.abspath(job.dicom_out or job.out_dir) == os.path.abspath(job.out_dir)
-    write_lesion_files(job.out_dir, volume, analysis, lesion_id, patient_id, inputs, document=document,
-                       extra_files={**extra_files, **(dicom_files if beside else {})})
+    write_lesion_files(job.out_dir, volume, analysis, document, {**extra_files, **(dicom_files if beside else {})})
     if dicom_files and not beside:
         with staged_outputs(job.dicom_out) as staging:
             for name, writer in dicom_files.items():
