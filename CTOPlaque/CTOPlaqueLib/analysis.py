@@ -17,7 +17,7 @@ from .composition import (COMPONENTS, HuThresholds, class_sums, percent_of, tube
 from .contours import contour_area_mm2, mean_diameter_mm
 from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
-from .landmarks import landmark_positions_mm, landmark_projections
+from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .quality import quality_measures, quality_warnings
 from .settings import AnalysisSettings
 from .volume_io import Volume, check_values_present
@@ -158,10 +158,7 @@ def _reference_sections(landmarks_mm: dict, arc_mm: np.ndarray, lumen_radii: np.
                         vessel_radii: np.ndarray) -> dict:
     """Lumen area, vessel area and mean lumen diameter at the reference landmarks S and E."""
     reference = {}
-    for label in ("S", "E"):
-        if label not in landmarks_mm:
-            continue
-        index = int(np.argmin(np.abs(arc_mm - landmarks_mm[label])))
+    for label, index in reference_section_indices(arc_mm, landmarks_mm).items():
         reference[label] = {
             "position_mm": float(landmarks_mm[label]),
             "lumen_area_mm2": float(contour_area_mm2(lumen_radii[index])),

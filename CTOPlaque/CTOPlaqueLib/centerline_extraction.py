@@ -121,14 +121,14 @@ def tube_measure(hu_kji: np.ndarray, spacing_ijk: np.ndarray, params: Extraction
     return np.clip(best / scale, 0.0, 1.0)
 
 
-def _seed_lumen_hu(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> float:
-    """The dimmer of the two end seeds' lumen HU: the brightest voxel within 1.5 mm of each."""
-    reach = np.ceil(1.5 / spacing_kji).astype(int)
-    values = []
-    for seed in seeds_kji[[0, -1]]:
-        low, high = np.maximum(seed - reach, 0), seed + reach + 1
-        values.append(float(hu_kji[low[0]:high[0], low[1]:high[1], low[2]:high[2]].max()))
-    return min(values)
+SEED_REACH_MM = 1.5
+
+
+def _end_seed_windows(seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> list:
+    """Index boxes (slices k, j, i) within SEED_REACH_MM of the first and the last seed."""
+    reach = np.ceil(SEED_REACH_MM / spacing_kji).astype(int)
+    return [tuple(slice(low, high) for low, high in zip(np.maximum(seed - reach, 0), seed + reach + 1))
+            for seed in seeds_kji[[0, -1]]]
 
 
 def foreign_contrast(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray,
@@ -136,18 +136,18 @@ def foreign_contrast(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.
     """Mask of contrast-bright voxels not connected to the lumen at either end seed (method step 3).
 
     The HU are first smoothed (Gaussian, ``contrast_smoothing_mm``) so that noise does not break the
-    seed's own lumen into pieces that would count as foreign. Empty when a seed does not lie in
-    contrast (nothing to tell the artery's lumen from others by)."""
+    seed's own lumen into pieces that would count as foreign; the lumen HU is the brightest smoothed
+    voxel within SEED_REACH_MM of each end seed, the dimmer of the two. Empty when a seed does not lie
+    in contrast (nothing to tell the artery's lumen from others by)."""
     smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
-    lumen_hu = _seed_lumen_hu(smoothed, seeds_kji, spacing_kji)
+    windows = _end_seed_windows(seeds_kji, spacing_kji)
+    lumen_hu = min(float(smoothed[window].max()) for window in windows)  # the dimmer end's brightest voxel
     threshold = max(params.min_contrast_hu, params.contrast_fraction * lumen_hu)
     bright = smoothed >= threshold
     labels, _ = ndimage.label(bright, structure=np.ones((3, 3, 3), bool))
-    reach = np.ceil(1.5 / spacing_kji).astype(int)
     own = set()
-    for seed in seeds_kji[[0, -1]]:
-        low, high = np.maximum(seed - reach, 0), seed + reach + 1
-        near = labels[low[0]:high[0], low[1]:high[1], low[2]:high[2]]
+    for window in windows:
+        near = labels[window]
         if not np.any(near):
             return np.zeros_like(bright)
         own.update(np.unique(near[near > 0]).tolist())

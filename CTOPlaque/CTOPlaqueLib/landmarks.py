@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .centerline import Centerline, project_onto_centerline
 from .errors import CTOPlaqueInputError
 
 LANDMARK_NAMES = {"P": "proximal occlusion cap", "D": "distal occlusion cap",
                   "S": "proximal reference section", "E": "distal reference section"}
 MAX_DISTANCE_MM = 5.0
+
+
+def reference_section_indices(arc_mm, landmarks_mm: dict) -> dict:
+    """Index of the cross-section nearest to each reference landmark S and E present (arc positions in mm)."""
+    return {label: int(np.argmin(np.abs(np.asarray(arc_mm) - landmarks_mm[label])))
+            for label in ("S", "E") if label in landmarks_mm}
 
 
 def landmark_projections(centerline: Centerline, landmarks_ras: dict) -> dict:

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import ndimage
 
 from .contours import NORMAL_WALL_MM, WallContour
+from .landmarks import reference_section_indices
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 OCCLUSION_WINDOW_MM = 2.0
@@ -78,14 +79,9 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
         "normal_wall_unresolved_fraction": float(np.mean(~wall_resolved[normal])) if np.any(normal) else 0.0,
         "reference_wall_resolved": {
             label: bool(wall_resolved[index] and thickness_mm[index] >= resolvable_mm)
-            for label, index in _reference_indices(arc_mm, landmarks_mm).items()},
+            for label, index in reference_section_indices(arc_mm, landmarks_mm).items()},
         "blur_sigma_mm": float(wall.blur_sigma_mm),
     }
-
-
-def _reference_indices(arc_mm: np.ndarray, landmarks_mm: dict) -> dict:
-    return {label: int(np.argmin(np.abs(arc_mm - landmarks_mm[label])))
-            for label in ("S", "E") if label in landmarks_mm}
 
 
 def quality_warnings(quality: dict) -> list:
