@@ -39,6 +39,10 @@ class Centerline:
     def step_mm(self) -> float:
         return float(self.arc_mm[1] - self.arc_mm[0])
 
+    def moved_in_plane(self, offset_uv: np.ndarray) -> np.ndarray:
+        """Points (N, 3, RAS) moved by (u, v) mm (offset_uv: (N, 2)) within each cross-section's plane."""
+        return self.points_ras + offset_uv[:, :1] * self.normals_u + offset_uv[:, 1:] * self.normals_v
+
 
 def _spline_through(control_points_ras: np.ndarray):
     """Interpolating spline c(t) through the control points, t = cumulative chord length (mm)."""

@@ -206,8 +206,7 @@ def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParamete
     offset_uv = contours.contour_centroid_mm(vessel.radii_mm, grid)
     offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
                                           mode="nearest")
-    moved = (centerline.points_ras + offset_uv[:, :1] * centerline.normals_u
-             + offset_uv[:, 1:] * centerline.normals_v)
+    moved = centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
     return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm
 
@@ -251,7 +250,7 @@ def _lumen_centres(volume: Volume, centerline, grid: PolarGrid, samples: np.ndar
     """Centerline points moved to the centroid of the lumen contour where a lumen is present (RAS)."""
     lumen = contours.detect_lumen(samples, grid, has_lumen, step_mm)
     offset_uv = np.where(has_lumen[:, None], contours.contour_centroid_mm(lumen, grid), 0.0)
-    return centerline.points_ras + offset_uv[:, :1] * centerline.normals_u + offset_uv[:, 1:] * centerline.normals_v
+    return centerline.moved_in_plane(offset_uv)
 
 
 def _bridge_occlusion(volume: Volume, points_ras: np.ndarray, seeds_ras: np.ndarray,
