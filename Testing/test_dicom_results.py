@@ -19,7 +19,7 @@ from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.cli import main
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.dicom_series import source_datasets_by_slice, write_ct_series
-from CTOPlaqueLib.labelmap import composition_labelmap, lumen_labelmap
+from CTOPlaqueLib.labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap
 from CTOPlaqueLib.markups_io import markups_document
 from CTOPlaqueLib.staging import write_json
 from CTOPlaqueLib.volume_io import read_volume
@@ -50,16 +50,8 @@ def _expected_labels(case):
     """Composition (1..4) and lumen labels of the same analysis, on the full CT grid."""
     volume = read_volume(case["series"])
     analysis = analyze_lesion(volume, case["phantom"].centerline_ras, case["phantom"].landmarks_ras)
-    full = {}
-    ras_to_ijk = volume.ras_to_ijk()
-    for name, labelmap in (("composition", composition_labelmap(volume, analysis)),
-                           ("lumen", lumen_labelmap(volume, analysis))):
-        labels = np.zeros(volume.hu.shape, np.uint8)
-        low = np.round(ras_to_ijk[:3, :3] @ labelmap.ijk_to_ras[:3, 3] + ras_to_ijk[:3, 3]).astype(int)
-        window = tuple(slice(start, start + size) for start, size in zip(low[::-1], labelmap.labels.shape))
-        labels[window] = labelmap.labels
-        full[name] = labels
-    return volume, full
+    return volume, {"composition": labels_on_volume_grid(volume, composition_labelmap(volume, analysis)),
+                    "lumen": labels_on_volume_grid(volume, lumen_labelmap(volume, analysis))}
 
 
 def test_segmentation_matches_the_labelmaps_voxel_for_voxel(dicom_case):

@@ -20,7 +20,6 @@ QuantitativeReporting reads this TID 1500 layout (groups referencing SEG segment
 
 from __future__ import annotations
 
-
 import highdicom as hd
 import numpy as np
 from highdicom.sr import CodedConcept
@@ -28,7 +27,7 @@ from pydicom.sr.codedict import codes
 
 from . import SOFTWARE_NAME, __version__
 from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
-from .labelmap import composition_labelmap, lumen_labelmap
+from .labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap
 from .volume_io import Volume
 
 LOCAL_SCHEME = "99CTOPLAQUE"
@@ -44,18 +43,6 @@ LUMEN_COLOR = (1.0, 0.85, 0.0)
 PAV = CodedConcept("PAV", LOCAL_SCHEME, "Percent atheroma volume")
 UNITS = {"mm": codes.UCUM.Millimeter, "mm2": codes.UCUM.SquareMillimeter, "mm3": codes.UCUM.CubicMillimeter,
          "%": codes.UCUM.Percent, "points": CodedConcept("{points}", "UCUM", "points")}
-
-
-def _label_volume_kji(volume: Volume, labelmaps: list) -> np.ndarray:
-    """One uint8 array on the CT grid from box labelmaps (value, Labelmap): later values overwrite."""
-    labels = np.zeros(volume.hu.shape, np.uint8)
-    ras_to_ijk = volume.ras_to_ijk()
-    for value, labelmap in labelmaps:
-        low = np.round(ras_to_ijk[:3, :3] @ labelmap.ijk_to_ras[:3, 3] + ras_to_ijk[:3, 3]).astype(int)
-        window = tuple(slice(start, start + size) for start, size in zip(low[::-1], labelmap.labels.shape))
-        box = labels[window]
-        box[labelmap.labels > 0] = labelmap.labels[labelmap.labels > 0] if value is None else value
-    return labels
 
 
 def _algorithm() -> hd.AlgorithmIdentificationSequence:
@@ -88,8 +75,8 @@ def _segment_descriptions(lesion_id: str) -> list:
 def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str) -> hd.seg.Segmentation:
     """The SEG of the module docstring on the slices of ``sources`` (datasets ordered by slice k) that
     hold a segment."""
-    labels = _label_volume_kji(volume, [(None, composition_labelmap(volume, analysis)),
-                                        (LUMEN_SEGMENT, lumen_labelmap(volume, analysis))])
+    labels = labels_on_volume_grid(volume, composition_labelmap(volume, analysis))
+    labels[labels_on_volume_grid(volume, lumen_labelmap(volume, analysis)) > 0] = LUMEN_SEGMENT
     occupied = np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))
     first, last = (int(occupied[0]), int(occupied[-1])) if len(occupied) else (0, 0)
     return hd.seg.Segmentation(

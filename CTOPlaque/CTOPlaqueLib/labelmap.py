@@ -63,6 +63,16 @@ def _box_labelmap(volume: Volume, labels: np.ndarray, low: np.ndarray) -> Labelm
     return Labelmap(labels, box_ijk_to_ras)
 
 
+def labels_on_volume_grid(volume: Volume, labelmap: Labelmap) -> np.ndarray:
+    """The box labelmap's labels placed on the whole CT grid [k, j, i] (zeros outside the box); the box must
+    lie on the volume's voxels, as every labelmap made here does."""
+    labels = np.zeros(volume.hu.shape, labelmap.labels.dtype)
+    ras_to_ijk = volume.ras_to_ijk()
+    low_ijk = np.round(ras_to_ijk[:3, :3] @ labelmap.ijk_to_ras[:3, 3] + ras_to_ijk[:3, 3]).astype(int)
+    labels[tuple(slice(low, low + size) for low, size in zip(low_ijk[::-1], labelmap.labels.shape))] = labelmap.labels
+    return labels
+
+
 def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
     """Label every voxel whose centre lies in the wall between P and D by the HU class of that voxel.
 
