@@ -98,7 +98,7 @@ def is_current(case: LesionJob) -> bool:
             document = json.load(handle)
     except (OSError, ValueError):
         return False
-    if document.get("settings_sha256") != (case.settings or AnalysisSettings()).sha256():
+    if document.get("settings_sha256") != case.settings.sha256():
         return False
     if case.dicom_out and not all(os.path.isfile(os.path.join(case.dicom_out, case.lesion_id + suffix))
                                   for suffix in (".seg.dcm", ".sr.dcm")):

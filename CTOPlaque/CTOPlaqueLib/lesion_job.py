@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .analysis import analyze_lesion
 from .centerline_extraction import extract_centerline
@@ -32,7 +32,7 @@ class LesionJob:
     centerline: str = ""
     seeds: str = ""
     observer: str = ""
-    settings: AnalysisSettings = None
+    settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     clinical_items: str = ""
     dicom_out: str = ""
     include_phi: bool = False
@@ -69,17 +69,16 @@ def run_lesion_job(job: LesionJob) -> dict:
     lesion_id = check_identifier(job.lesion_id, "lesion ID")
     patient_id = check_identifier(job.patient_id or lesion_id, "patient ID")
     check_dicom_options(job)
-    settings = job.settings or AnalysisSettings()
     volume = read_volume(job.volume)
     extra_files = {}
     if job.seeds:
-        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, settings.centerline)
+        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, job.settings.centerline)
         extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: write_curve(path, centerline_ras)
     else:
         centerline_ras = read_markups(job.centerline).points_ras
     landmarks = landmarks_by_label(read_markups(job.landmarks), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
-    analysis = analyze_lesion(volume, centerline_ras, landmarks, settings)
+    analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings)
     inputs = input_provenance(job.input_paths())
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer, clinical_items)
     dicom_files = {}
