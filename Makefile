@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m CTOPlaqueLib.cli phantom --out $(DEMO_DIR)/case
-	$(PY) -m CTOPlaqueLib.cli analyze $(DEMO_DIR)/case/ccta.nrrd \
+	$(PY) -m CTOPlaqueStatsLib.command phantom --out $(DEMO_DIR)/case
+	$(PY) -m CTOPlaqueStatsLib.command analyze $(DEMO_DIR)/case/ccta.nrrd \
 	    --centerline $(DEMO_DIR)/case/centerline.mrk.json \
 	    --landmarks $(DEMO_DIR)/case/landmarks.mrk.json \
 	    --lesion-id demo-lesion --patient-id demo-patient --out $(DEMO_DIR)/results

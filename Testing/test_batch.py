@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.markups_io import markups_document, read_markups
 from CTOPlaqueLib.staging import write_json
 from conftest import read_json

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.integrate import trapezoid
 
-from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.markups_io import markups_document, read_markups
 from CTOPlaqueLib.staging import write_json
@@ -79,7 +79,7 @@ def test_profile_integrates_to_the_lesion_volume_on_this_gently_curved_vessel(an
 
 
 def _run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "CTOPlaqueLib.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "CTOPlaqueStatsLib.command", *args], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "CTOPlaque")})
 
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import phantom_for, read_json
 
 from CTOPlaqueLib.analysis import analyze_lesion
-from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.dicom_series import source_datasets_by_slice, write_ct_series
 from CTOPlaqueLib.labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap
@@ -167,7 +167,8 @@ def test_include_phi_copies_the_series_patient_and_study(dicom_case, tmp_path):
 def test_dicom_out_with_a_file_volume_is_an_input_error(curved_case_files, tmp_path):
     files = curved_case_files
     result = subprocess.run(
-        [os.sys.executable, "-m", "CTOPlaqueLib.cli", "analyze", files["volume"], "--centerline", files["centerline"],
+        [os.sys.executable, "-m", "CTOPlaqueStatsLib.command", "analyze", files["volume"],
+         "--centerline", files["centerline"],
          "--landmarks", files["landmarks"], "--out", str(tmp_path / "out"), "--dicom-out", str(tmp_path / "d")],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(os.sys.path)})
     assert result.returncode == 2

@@ -64,7 +64,7 @@ def test_nodes_read_by_slicer_match_our_file_readers(logic_nodes, curved_case_fi
 
 
 def test_logic_gives_the_command_line_numbers(logic_result, curved_case_files, tmp_path):
-    from CTOPlaqueLib.cli import main
+    from CTOPlaqueStatsLib.command import main
 
     assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
                  "--landmarks", curved_case_files["landmarks"], "--out", str(tmp_path / "cli"),

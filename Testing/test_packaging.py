@@ -101,3 +101,50 @@ def test_panel_offers_every_entered_score_item():
 
     source = open(os.path.join(ROOT, "CTOPlaque", "CTOPlaque.py"), encoding="utf-8").read()
     assert all(f'"{item}"' in source for item in CLINICAL_ITEMS)
+
+
+def _imported_top_level_names(path: str) -> set:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_lesion_module_never_imports_the_statistics_package():
+    """Layers: CTOPlaqueStats builds on CTOPlaque, never the reverse (imports inside functions included)."""
+    sources = [os.path.join(folder, name) for folder, _, files in os.walk(os.path.join(ROOT, "CTOPlaque"))
+               for name in files if name.endswith(".py")]
+    assert len(sources) > 30
+    offending = [path for path in sources if "CTOPlaqueStatsLib" in _imported_top_level_names(path)
+                 or "CTOPlaqueStats" in _imported_top_level_names(path)]
+    assert offending == [os.path.join(ROOT, "CTOPlaque", "Resources", "Scripts", "ctoplaque_batch.py")]
+
+
+def test_the_lesion_package_imports_and_runs_without_the_statistics_package(tmp_path):
+    """With CTOPlaqueStatsLib unimportable, every CTOPlaqueLib module loads and a phantom case is written."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import argparse, importlib, pkgutil, sys
+        sys.modules["CTOPlaqueStatsLib"] = None
+        sys.path.insert(0, {os.path.join(ROOT, "CTOPlaque")!r})
+        import CTOPlaqueLib
+        from CTOPlaqueLib import cli
+        for module in pkgutil.iter_modules(CTOPlaqueLib.__path__):
+            importlib.import_module("CTOPlaqueLib." + module.name)
+        parser = argparse.ArgumentParser()
+        cli.register(parser.add_subparsers(dest="command", required=True))
+        args = parser.parse_args(["phantom", "--out", {str(tmp_path)!r}])
+        print(args.run(args))
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().endswith("0")
+    assert (tmp_path / "ccta.nrrd").is_file()

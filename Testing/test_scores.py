@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.scores import SCORES, compute_scores, image_items, parse_clinical_items
 from conftest import read_json

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from test_batch import manifest  # noqa: F401  (the batch fixture: three good cases and one bad)
 
-from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.settings import AnalysisSettings, read_settings_file
 from conftest import ROOT, read_json
@@ -86,7 +86,8 @@ def test_bad_settings_file_is_one_error_line_and_exit_2(curved_case_files, tmp_p
     settings_file.write_text(json.dumps(content))
     files = curved_case_files
     result = subprocess.run(
-        [sys.executable, "-m", "CTOPlaqueLib.cli", "analyze", files["volume"], "--centerline", files["centerline"],
+        [sys.executable, "-m", "CTOPlaqueStatsLib.command", "analyze", files["volume"],
+         "--centerline", files["centerline"],
          "--landmarks", files["landmarks"], "--out", str(tmp_path / "out"), "--settings", str(settings_file)],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert result.returncode == 2

@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from scipy import stats
 from stats_cohort_data import synthetic_cohort
 
-from CTOPlaqueLib.cli import main
+from CTOPlaqueStatsLib.command import main
 from CTOPlaqueStatsLib.comparison import compare_categorical, compare_continuous, patients_from_lesions
 from CTOPlaqueStatsLib.problems import ProblemLog
 

@@ -13,7 +13,7 @@ sys.path[:0] = [os.path.join(HERE, "..", "Testing"), os.path.join(HERE, "..", "C
 
 from stats_cohort_data import synthetic_cohort  # noqa: E402
 
-from CTOPlaqueLib.cli import main  # noqa: E402
+from CTOPlaqueStatsLib.command import main  # noqa: E402
 
 
 PREDICTION = ["--base-model", "occlusion_length_mm", "--added", "dense_calcium_pav", "necrotic_core_pav"]

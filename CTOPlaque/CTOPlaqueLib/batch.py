@@ -273,24 +273,17 @@ def write_summary(out_dir: str, records: list) -> str:
     return os.path.join(out_dir, "batch_summary.csv")
 
 
-def write_cohort(out_dir: str, cases) -> str:
-    """cohort.csv of every finished case (the table ``ctoplaque cohort`` writes); '' when none finished."""
-    from CTOPlaqueStatsLib.cohort import gather_lesions, write_cohort_csv
-    from CTOPlaqueStatsLib.problems import ProblemLog
-
-    folders = [case.out_dir for case in cases if os.path.isfile(_document_path(case))]
-    if not folders:
-        return ""
-    path = os.path.join(out_dir, "cohort.csv")
-    write_cohort_csv(path, gather_lesions(folders, ProblemLog()))
-    return path
+def finished_case_folders(cases) -> list:
+    """Output folders of the cases that have a lesion.json (done now or before)."""
+    return [case.out_dir for case in cases if os.path.isfile(_document_path(case))]
 
 
 def run_batch(manifest: str, out_dir: str, settings: AnalysisSettings, workers: int = 1, scheduler: str = "",
               timeout_s: float = 0.0, force: bool = False, in_process: bool = False, stream=None,
-              dicom: bool = False) -> list:
+              dicom: bool = False, after=None) -> list:
     """Run every case of the manifest; returns the summary records (skipped cases included).
-    dicom: also write SEG and SR for cases whose volume is a DICOM series."""
+    dicom: also write SEG and SR for cases whose volume is a DICOM series.
+    after(out_dir, finished_case_folders): called at the end, e.g. to write the cohort table."""
     cases = read_manifest(manifest, out_dir, settings, dicom)
     os.makedirs(out_dir, exist_ok=True)
     skipped = [] if force else [c for c in cases if is_current(c)]
@@ -311,6 +304,7 @@ def run_batch(manifest: str, out_dir: str, settings: AnalysisSettings, workers: 
     by_id = {r["lesion_id"]: r for r in records}
     records = [by_id[c.lesion_id] for c in cases]
     write_summary(out_dir, records)
-    write_cohort(out_dir, cases)
+    if after is not None:
+        after(out_dir, finished_case_folders(cases))
     return records
 

@@ -1,21 +1,19 @@
-"""``ctoplaque`` command line: extract a centerline, propose landmarks, analyze a lesion, write the sample case.
+"""The lesion verbs of the ``ctoplaque`` command: extract a centerline, propose landmarks, analyze one lesion
+or a batch, write a phantom case.
 
-Bad input ends with one line ``error: ...`` on stderr and exit status 2; nothing is left behind
-in the output folder. Set CTOPLAQUE_DEBUG=1 to see a traceback for unexpected failures.
+``register`` adds them to the command's parser; the entry point that also holds the cohort verbs is
+``CTOPlaqueStatsLib.command`` (the lesion engine does not import the statistics package).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
 
-from . import __version__
 from .batch import FAILED_STATUSES, ManifestError, run_batch
 from .centerline import sample_centerline
 from .centerline_extraction import extract_centerline
-from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, run_lesion_job, write_curve
 from .markups_io import markups_document, read_markups
@@ -63,7 +61,8 @@ def run_batch_command(args) -> int:
     settings = _settings(args)
     try:
         records = run_batch(args.manifest, args.out, settings, workers=args.workers, scheduler=args.scheduler,
-                            timeout_s=args.timeout, force=args.force, in_process=args.in_process, dicom=args.dicom)
+                            timeout_s=args.timeout, force=args.force, in_process=args.in_process, dicom=args.dicom,
+                            after=args.after_batch)
     except ManifestError as error:
         for problem in error.problems:
             print(f"error: {args.manifest}: {problem}", file=sys.stderr)
@@ -124,11 +123,9 @@ def _add_analysis_options(parser) -> None:
                         help=f"cross-section spacing, at most 0.25 mm (default {defaults.step_mm:g})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ctoplaque", description="Quantitative CCTA of chronic total occlusions.")
-    parser.add_argument("--version", action="version", version=f"ctoplaque {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands, after_batch=None) -> None:
+    """Add the lesion subcommands to the ``ctoplaque`` parser's subparsers.
+    after_batch(out_dir, finished_case_folders): run once a batch has finished (the cohort table)."""
     analyze = commands.add_parser("analyze", help="occlusion length, plaque volume and composition of one lesion")
     analyze.add_argument("volume", help="CCTA volume: NRRD, NIfTI, MHA file or DICOM series folder")
     source = analyze.add_mutually_exclusive_group(required=True)
@@ -162,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--in-process", action="store_true",
                        help="run cases one after another in this interpreter (inside Slicer)")
     _add_analysis_options(batch)
-    batch.set_defaults(run=run_batch_command)
+    batch.set_defaults(run=run_batch_command, after_batch=after_batch)
 
     centerline = commands.add_parser("centerline", help="extract the vessel centerline from seed points")
     centerline.add_argument("volume", help="CCTA volume")
@@ -184,32 +181,3 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.set_defaults(run=run_phantom)
-    _register_cohort_commands(commands)
-    return parser
-
-
-def _register_cohort_commands(commands) -> None:
-    """cohort, stats and icc come from the companion package CTOPlaqueStatsLib when it is installed."""
-    try:
-        from CTOPlaqueStatsLib.cli import register
-    except ImportError:
-        return
-    register(commands)
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except CTOPlaqueInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except (OSError, MemoryError) as error:
-        if os.environ.get("CTOPLAQUE_DEBUG"):
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,15 +6,19 @@ Arguments are those of ``ctoplaque batch``. Cases run one after another in Slice
 (``--in-process`` is added: Slicer's executable cannot serve as a worker process). The exit status
 is that of the command line: 0 all done, 1 some case failed, 2 manifest problems or Python packages
 missing (headless, the script cannot ask to install them: it names them on one line).
-The same script also runs with a plain Python that has CTOPlaqueLib installed.
+The same script also runs with a plain Python that has the ``ctoplaque`` package installed. The ``ctoplaque``
+command lives in CTOPlaqueStatsLib (it also writes the batch's cohort table), so this script is the one file
+of the CTOPlaque module that reaches the statistics package.
 """
 
 import os
 import sys
 
 MODULE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if MODULE_DIR not in sys.path:
-    sys.path.insert(0, MODULE_DIR)
+# Installed, both modules' packages sit in one folder; in the source tree CTOPlaqueStats is a sibling folder.
+for folder in (MODULE_DIR, os.path.join(os.path.dirname(MODULE_DIR), "CTOPlaqueStats")):
+    if os.path.isdir(folder) and folder not in sys.path:
+        sys.path.insert(0, folder)
 
 from CTOPlaqueLib.requirements import missing_requirements  # noqa: E402
 
@@ -34,7 +38,7 @@ def _run(arguments: list) -> int:
         print(f"error: Python packages missing: {', '.join(missing)}; install them once, e.g. by opening the "
               f"CTO Plaque module in Slicer or with slicer.util.pip_install({missing!r})", file=sys.stderr)
         return 2
-    from CTOPlaqueLib.cli import main
+    from CTOPlaqueStatsLib.command import main
 
     if "--in-process" not in arguments:
         arguments = [*arguments, "--in-process"]
