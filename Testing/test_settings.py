@@ -66,7 +66,7 @@ def analyzed_case_out(curved_case_files, tmp_path_factory):
 def test_hash_changes_with_any_setting_and_not_otherwise():
     defaults = AnalysisSettings()
     assert AnalysisSettings().sha256() == defaults.sha256()
-    changed = [AnalysisSettings.from_dict({"contour": {"fat_upper_hu": -40}}),
+    changed = [AnalysisSettings.from_dict({"contour": {"fat_cut_fraction": 0.3}}),
                AnalysisSettings.from_dict({"centerline": {"margin_mm": 12}}),
                AnalysisSettings.from_dict({"angle_count": 90}), defaults.with_overrides(0.2, "")]
     assert len({s.sha256() for s in changed} | {defaults.sha256()}) == len(changed) + 1

@@ -89,6 +89,7 @@ def results_rows(document: dict) -> list:
              ("Quality: farthest landmark from the centerline", quality["landmark_max_distance_mm"], "mm"),
              ("Quality: normal segments with unresolved wall", 100 * quality["normal_wall_unresolved_fraction"], "%"),
              ("Quality: scanner blur measured on the wall (sigma)", quality["blur_sigma_mm"], "mm"),
+             ("Quality: epicardial fat around the vessel", quality["fat_hu"], "HU"),
              ("Quality warnings", len(document["warnings"]), "see the panel")]
     return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows]
 
@@ -164,8 +165,9 @@ def quality_columns(quality: dict) -> dict:
     columns = {}
     for key, value in quality.items():
         if isinstance(value, dict):
-            for label, resolved in sorted(value.items()):
-                columns[f"quality_{key.replace('reference_', f'reference_{label}_')}"] = int(resolved)
+            for label, item in sorted(value.items()):
+                name = f"quality_{key.replace('reference_', f'reference_{label}_')}"
+                columns[name] = int(item) if isinstance(item, bool) else item
         else:
             columns[f"quality_{key}"] = int(value) if isinstance(value, bool) else value
     return columns

@@ -21,8 +21,8 @@ fraction of arc/360). The object is rendered with
 stored as integer HU on an anisotropic, obliquely oriented grid with a non-identity origin.
 
 Truth: the exact centerline, landmarks, the vessel volume between P and D (analytic, the integral of
-pi r_V(s)^2) and the composition of the written image classified inside the true wall, both with and
-without noise.
+pi r_V(s)^2), the composition of the written image classified inside the true wall, both with and
+without noise, and the tissue composition (the wall materials' own HU, before blur, classified alike).
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class PhantomSpec:
     cap_calcium: bool = False
     noise_texture: str = "white"
     lumen_hu: tuple = (450.0, 350.0, 260.0, 240.0)
+    fat_hu: float = FAT_HU
 
     @property
     def length_mm(self) -> float:
@@ -231,7 +232,7 @@ def _branch_hu(spec: PhantomSpec, points_local: np.ndarray, hu: np.ndarray, occl
         across = np.linalg.norm(relative - along[:, None] * direction, axis=1)
         on_axis = (along >= 0.0) & (along <= BRANCH_LENGTH_MM) & ~occluded_wall
         contrast = float(lumen_hu(spec, np.array([arc_of_origin]))[0])
-        hu = np.where(on_axis & (across < BRANCH_LUMEN_RADIUS_MM + BRANCH_WALL_MM) & (hu == FAT_HU),
+        hu = np.where(on_axis & (across < BRANCH_LUMEN_RADIUS_MM + BRANCH_WALL_MM) & (hu == spec.fat_hu),
                       NORMAL_WALL_HU, hu)
         hu = np.where(on_axis & (across < BRANCH_LUMEN_RADIUS_MM), contrast, hu)
     return hu
@@ -242,7 +243,7 @@ def _render_local(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") ->
     arc, offset_n, offset_z, within_path = path.local_coordinates(points_local)
     radius = np.hypot(offset_n, offset_z)
     angle = np.arctan2(offset_z, offset_n)
-    hu = np.full(len(points_local), FAT_HU)
+    hu = np.full(len(points_local), spec.fat_hu)
     hu = np.where(_in_myocardium(spec, points_local, offset_z), MYOCARDIUM_HU, hu)
     hu = np.where(_in_vein(spec, offset_n, offset_z, within_path), VEIN_HU, hu)
     vessel_r = vessel_radius_mm(spec, arc)
@@ -386,6 +387,7 @@ def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, s
         "total_plaque_volume_mm3": vessel_volume,
         "composition_written_image": composition(phantom.hu.astype(np.float32)),
         "composition_noise_free": composition(noise_free_hu),
+        "composition_tissue": composition(_tissue_hu(spec, voxel_arc, offset_n, offset_z)),
         "proposal_landmarks_mm": {
             "P": spec.p_mm - start_arc, "D": spec.d_mm - start_arc,
             "S": spec.p_mm - (2.0 if spec.proximal_cap == "tapered" else 1.0) - start_arc,
@@ -397,6 +399,14 @@ def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, s
                               "vessel_area_mm2": float(np.pi * vessel_radius_mm(spec, a) ** 2)}
                       for label, a in landmark_arc.items() if label in ("S", "E")},
     }
+
+
+def _tissue_hu(spec: PhantomSpec, arc: np.ndarray, offset_n: np.ndarray, offset_z: np.ndarray) -> np.ndarray:
+    """The wall material's own HU at the voxel centres (no blur, no partial volume, no noise): classified
+    inside the true wall, the tissue truth that blur spills intensity away from."""
+    radius = np.hypot(offset_n, offset_z)
+    return _wall_hu(spec, arc, radius, np.arctan2(offset_z, offset_n), vessel_radius_mm(spec, arc), offset_z,
+                    offset_n)
 
 
 def _bending_truth_deg(spec: PhantomSpec) -> float:

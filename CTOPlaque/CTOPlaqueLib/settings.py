@@ -6,7 +6,7 @@ complete effective settings and their SHA-256 (``settings_sha256``), and the bat
 up to date only when that hash matches too. A settings file is a JSON object holding any part of
 ``AnalysisSettings().to_dict()`` (as pyradiomics' parameter files hold any part of its defaults):
 
-    {"thresholds_hu": [-30, 76, 131, 351], "step_mm": 0.25, "contour": {"fat_upper_hu": -30}}
+    {"thresholds_hu": [-30, 76, 131, 351], "step_mm": 0.25, "contour": {"fat_cut_fraction": 0.35}}
 
 An unknown key, a value of the wrong type or out of its range is a CTOPlaqueInputError.
 """
