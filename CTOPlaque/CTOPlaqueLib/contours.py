@@ -321,17 +321,9 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     samples_hu: trilinear polar samples (S, A, R). The edge is the steepest fall along the ray from
     contrast (profile 0.3 mm inside at least 75% of the central lumen HU).
     """
-    steepest, blur_sigma_mm = _lumen_steepest_slope(samples_hu, grid, lumen_present, section_step_mm, params)
-    return blur_corrected_mm(steepest, blur_sigma_mm, grid)
-
-
-def _lumen_steepest_slope(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndarray,
-                          section_step_mm: float, params: ContourParameters) -> tuple[np.ndarray, float]:
-    """``detect_lumen`` before the blur correction: radii (S, A) of the steepest fall, smoothed along the
-    vessel (0 where no lumen), and the blur sigma (mm) measured on their peak slopes."""
     radii = np.zeros(samples_hu.shape[:2])
     if not np.any(lumen_present):
-        return radii, 0.0
+        return radii
     present = samples_hu[lumen_present]
     smooth, strength = _profile_and_strength(present, grid, params)
     centre = central_lumen_hu(present, grid)[:, None, None]
@@ -339,8 +331,8 @@ def _lumen_steepest_slope(samples_hu: np.ndarray, grid: PolarGrid, lumen_present
     allowed = inside >= params.lumen_fraction * centre
     radii[lumen_present], _, blur_sigma_mm = _closed_contour(smooth, strength, allowed, grid, params)
     sigma_sections = params.along_vessel_sigma_mm / section_step_mm
-    return np.where(lumen_present[:, None], _smooth_along_vessel(radii, lumen_present, sigma_sections), 0.0), \
-        blur_sigma_mm
+    smoothed = np.where(lumen_present[:, None], _smooth_along_vessel(radii, lumen_present, sigma_sections), 0.0)
+    return blur_corrected_mm(smoothed, blur_sigma_mm, grid)
 
 
 def fat_level_hu(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters = ContourParameters()) -> float:
@@ -395,11 +387,12 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     def level_hu(fraction: float) -> float:
         return fat_hu + fraction * (params.tissue_reference_hu - fat_hu)
 
-    is_fat = smooth < level_hu(params.fat_cut_fraction)
+    fat_cut_hu = level_hu(params.fat_cut_fraction)
+    is_fat = smooth < fat_cut_hu
     near = int(round(params.fat_probe_near_mm / grid.radial_step_mm))
     far = int(round(params.fat_probe_far_mm / grid.radial_step_mm))
     beyond_hu = sum(_shift_outward(smooth, offset) for offset in range(near, far + 1)) / (far - near + 1)
-    fat_beyond = beyond_hu < level_hu(params.fat_cut_fraction)
+    fat_beyond = beyond_hu < fat_cut_hu
     tissue_reach = int(round(params.tissue_probe_mm / grid.radial_step_mm))
     inside_max = ndimage.maximum_filter1d(smooth, tissue_reach + 1, axis=-1, origin=tissue_reach // 2,
                                           mode="nearest")

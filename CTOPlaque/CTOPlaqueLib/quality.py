@@ -79,8 +79,9 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
     after = (arc_mm > landmarks_mm["D"]) & (arc_mm <= landmarks_mm["D"] + REFERENCE_WINDOW_MM)
     normal = has_lumen & ~occluded
     reach = int(round(REFERENCE_EDGE_WINDOW_MM / step_mm))
+    references = reference_section_indices(arc_mm, landmarks_mm)
     reference_fraction = {label: float(section_fraction[max(0, index - reach): index + reach + 1].mean())
-                          for label, index in reference_section_indices(arc_mm, landmarks_mm).items()}
+                          for label, index in references.items()}
     return {
         "occlusion_fat_edge_fraction": float(section_fraction[occluded].mean()),
         "occlusion_min_fat_edge_fraction": float(windowed[occluded].min()),
@@ -93,7 +94,7 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
         "reference_wall_resolved": {
             label: bool(wall_resolved[index] and thickness_mm[index] >= resolvable_mm
                         and reference_fraction[label] >= MIN_REFERENCE_FAT_EDGE_FRACTION)
-            for label, index in reference_section_indices(arc_mm, landmarks_mm).items()},
+            for label, index in references.items()},
         "blur_sigma_mm": float(wall.blur_sigma_mm),
         "fat_hu": float(wall.fat_hu),
     }

@@ -23,8 +23,6 @@ from . import cli as cohort_cli
 from .cohort import gather_lesions, write_cohort_csv
 from .problems import ProblemLog
 
-EXIT_INPUT_ERROR = 2
-
 
 def write_batch_cohort(out_dir: str, case_folders: list) -> str:
     """cohort.csv (the table ``ctoplaque cohort`` writes) of a batch's finished cases; '' when none finished."""
@@ -50,7 +48,7 @@ def main(argv=None) -> int:
         return args.run(args)
     except CTOPlaqueInputError as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
+        return lesion_cli.EXIT_INPUT_ERROR
     except (OSError, MemoryError) as error:
         if os.environ.get("CTOPLAQUE_DEBUG"):
             raise
