@@ -70,14 +70,14 @@ def test_bending_angle_of_tangents():
 
 
 @pytest.mark.parametrize("bending, calcium, length, slope, expected", [
-    (45.0, 0.5, 20.0, 0.3, {"bending_gt_45": False, "severe_calcification": False, "length_ge_20mm": True,
+    (45.0, 0.5, 20.0, 0.15, {"bending_gt_45": False, "severe_calcification": False, "length_ge_20mm": True,
                             "proximal_cap": "tapered"}),
-    (45.01, 0.5001, 19.99, 0.2999, {"bending_gt_45": True, "severe_calcification": True, "length_ge_20mm": False,
+    (45.01, 0.5001, 19.99, 0.1499, {"bending_gt_45": True, "severe_calcification": True, "length_ge_20mm": False,
                                     "proximal_cap": "blunt"}),
     (10.0, 0.1, 30.0, float("nan"), {"proximal_cap": None, "blunt_stump": None}),
 ])
 def test_morphology_boundaries_exactly(bending, calcium, length, slope, expected):
-    """Bending > 45 degrees, calcium > 50% of the area, length >= 20 mm, tapered from 0.3 per mm."""
+    """Bending > 45 degrees, calcium > 50% of the area, length >= 20 mm, tapered from 0.15 per mm."""
     record = classify_morphology(bending, calcium, length, slope)
     for key, value in expected.items():
         assert record[key] == value, key

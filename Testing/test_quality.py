@@ -9,6 +9,7 @@ from conftest import CENTERLINE_WARNINGS, preset_phantom
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline_extraction import arc_bridge
 from CTOPlaqueLib.phantom import PRESETS, VEIN_RADIUS_MM, _path_local, _vessel_transform
+from CTOPlaqueLib.quality import MIN_WINDOW_FAT_EDGE_FRACTION
 from CTOPlaqueLib.volume_io import Volume
 
 
@@ -42,7 +43,7 @@ def _vein_axis_mm(name):
 @pytest.mark.parametrize("name, depth_mm", [("wrap", 4.0), ("wrap-contact", 3.5), ("long-bend", 4.0)])
 def test_centerline_through_the_myocardium_is_flagged(name, depth_mm):
     result = _analyze(name, displaced_centerline(name, "inner", depth_mm))
-    assert result.quality["occlusion_min_fat_edge_fraction"] < 0.15
+    assert result.quality["occlusion_min_fat_edge_fraction"] < MIN_WINDOW_FAT_EDGE_FRACTION
     assert any("no fat around it" in w and "add a seed inside the occlusion" in w for w in result.warnings)
 
 
@@ -57,7 +58,7 @@ def test_correct_centerline_of_the_same_cases_is_quiet():
     for name in ("wrap", "vein", "long-bend"):
         result = _analyze(name, preset_phantom(name).centerline_ras)
         assert not [w for w in result.warnings if any(key in w for key in CENTERLINE_WARNINGS)], name
-        assert result.quality["occlusion_min_fat_edge_fraction"] > 0.15
+        assert result.quality["occlusion_min_fat_edge_fraction"] > MIN_WINDOW_FAT_EDGE_FRACTION
         assert result.quality["occlusion_contrast_fraction"] < 0.3
 
 

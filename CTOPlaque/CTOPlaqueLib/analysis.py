@@ -127,7 +127,8 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     lumen_radii, wall = contours.detect_contours(samples_hu, grid, has_lumen, settings.step_mm, settings.contour)
     vessel_radii = wall.radii_mm
     distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
-    quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall)
+    quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall,
+                               np.linalg.norm(centerline.curvature_vectors, axis=1))
 
     voxel_hu = sample_sections(volume, centerline, grid, order=0)
     classes = settings.thresholds.classify(voxel_hu)
@@ -156,13 +157,15 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
 
 def _reference_sections(landmarks_mm: dict, arc_mm: np.ndarray, lumen_radii: np.ndarray,
                         vessel_radii: np.ndarray) -> dict:
-    """Lumen area, vessel area and mean lumen diameter at the reference landmarks S and E."""
+    """Lumen area, vessel area and mean lumen diameter at the reference landmarks S and E; the lumen's
+    are None where no lumen was found there (quality.reference_lumen_found, with a warning), never 0."""
     reference = {}
     for label, index in reference_section_indices(arc_mm, landmarks_mm).items():
+        found = bool(np.any(lumen_radii[index] > 0))
         reference[label] = {
             "position_mm": float(landmarks_mm[label]),
-            "lumen_area_mm2": float(contour_area_mm2(lumen_radii[index])),
+            "lumen_area_mm2": float(contour_area_mm2(lumen_radii[index])) if found else None,
             "vessel_area_mm2": float(contour_area_mm2(vessel_radii[index])),
-            "mean_lumen_diameter_mm": float(mean_diameter_mm(lumen_radii[index])),
+            "mean_lumen_diameter_mm": float(mean_diameter_mm(lumen_radii[index])) if found else None,
         }
     return reference

@@ -53,6 +53,8 @@ NORMAL_WALL_MM = 0.4
 # (10th..90th percentile), resolved 1.1 mm walls 31..71%, under 0.35..0.5 mm blur and 20..35 HU noise.
 MIN_RESOLVED_RAY_FRACTION = 0.25
 RESOLUTION_WINDOW_MM = 1.0
+# The narrowest ring lumen_present looks for a lumen's edge in (the fall is looked for from 0.6 mm out).
+MIN_LUMEN_RING_MM = 1.2
 # Contour points needed to measure the blur on their mean profile (a few sections' worth of rays).
 MIN_PROFILE_RAYS = 200
 
@@ -73,9 +75,11 @@ class ContourParameters:
     min_fat_fraction: float = 0.1
     tissue_probe_mm: float = 0.5
     normal_wall_mm: float = NORMAL_WALL_MM
-    lumen_min_hu: float = 200.0
-    lumen_contrast_hu: float = 100.0
+    lumen_min_hu: float = 150.0
+    lumen_contrast_fraction: float = 0.3
     lumen_ring_mm: float = 2.2
+    lumen_ring_margin_mm: float = 0.5
+    lumen_wall_mm: float = 0.6
     lumen_ray_fraction: float = 0.75
     lumen_probe_mm: float = 0.3
     lumen_fraction: float = 0.6
@@ -265,21 +269,78 @@ def central_lumen_hu(samples_hu: np.ndarray, grid: PolarGrid, radius_mm: float =
     return np.median(samples_hu[:, :, inner].reshape(len(samples_hu), -1), axis=1)
 
 
+def _first_radius_below_mm(samples_hu: np.ndarray, grid: PolarGrid, level_hu: np.ndarray) -> np.ndarray:
+    """Per section, the median over rays of the first radius (mm) where the profile is below ``level_hu``
+    (per section, or per section and ray); the last radius where it never is."""
+    level = level_hu if np.ndim(level_hu) == 2 else np.asarray(level_hu)[:, None]
+    below = samples_hu < level[..., None]
+    first = np.where(below.any(axis=-1), below.argmax(axis=-1), samples_hu.shape[-1] - 1)
+    return np.median(grid.radii_mm[first], axis=1)
+
+
+def _falls_within(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fall_hu: np.ndarray,
+                  ring_mm: float, params: ContourParameters) -> np.ndarray:
+    """Per section: a centre of at least ``lumen_min_hu``, and along ``lumen_ray_fraction`` of the rays a
+    profile that falls at least ``fall_hu`` below it between 0.6 mm and ``ring_mm``."""
+    within = (grid.radii_mm >= 0.6) & (grid.radii_mm <= ring_mm)
+    darkest = samples_hu[:, :, within].min(axis=-1)
+    falls = np.mean(darkest <= (centre_hu - fall_hu)[:, None], axis=1)
+    return (centre_hu >= params.lumen_min_hu) & (falls >= params.lumen_ray_fraction)
+
+
+def _half_contrast_radius_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray,
+                             ring_mm: float) -> np.ndarray:
+    """Per section, the median over rays of the first radius where the profile falls halfway from the centre
+    to the ray's darkest value within ``ring_mm``."""
+    darkest = samples_hu[:, :, grid.radii_mm <= ring_mm].min(axis=-1)
+    return _first_radius_below_mm(samples_hu, grid, 0.5 * (centre_hu[:, None] + darkest))
+
+
+def _lumen_ring_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_hu: float,
+                   fall_hu: np.ndarray, params: ContourParameters) -> float:
+    """How far out a lumen's edge lies in this vessel: the median half-contrast radius of its lumens plus
+    ``lumen_ring_margin_mm`` (``lumen_ring_mm`` where none is found).
+
+    Its lumens are the sections that pass the lumen test within ``lumen_ring_mm`` (their profile halfway to
+    the darkest value within it, the wall of a faint lumen), and the walled lumens: a bright core whose
+    half-contrast radius (halfway to the darkest value on the whole ray) lies at least ``lumen_wall_mm``
+    inside the fat (below the outer wall's fat cut), a lumen with a wall the scan resolves, however wide.
+    A fibrous cap falls straight to fat: its half-contrast radius is its outer edge. The median keeps a
+    calcified nodule in a few sections from sizing the ring.
+    """
+    reach_mm = max(params.lumen_ring_mm, grid.radii_mm[-1] - params.fat_ring_mm)
+    half_reach_mm = _half_contrast_radius_mm(samples_hu, grid, centre_hu, reach_mm)
+    fat_cut_hu = fat_hu + params.fat_cut_fraction * (params.tissue_reference_hu - fat_hu)
+    fat_mm = _first_radius_below_mm(samples_hu, grid, np.full(len(samples_hu), fat_cut_hu))
+    walled = (centre_hu >= params.lumen_min_hu) & (fat_mm - half_reach_mm >= params.lumen_wall_mm)
+    found = _falls_within(samples_hu, grid, centre_hu, fall_hu, params.lumen_ring_mm, params) & ~walled
+    if not np.any(walled | found):
+        return params.lumen_ring_mm
+    half_ring_mm = _half_contrast_radius_mm(samples_hu[found], grid, centre_hu[found], params.lumen_ring_mm)
+    radius_mm = np.median(np.concatenate([half_reach_mm[walled], half_ring_mm]))
+    return float(np.clip(radius_mm + params.lumen_ring_margin_mm, MIN_LUMEN_RING_MM, reach_mm))
+
+
 def lumen_present(samples_hu: np.ndarray, grid: PolarGrid,
                   params: ContourParameters = ContourParameters()) -> np.ndarray:
     """Per section: does a contrast-filled lumen run through the centre?
 
-    The centre (median within 0.5 mm) must reach ``lumen_min_hu``, and along most rays
-    (``lumen_ray_fraction``) the profile must fall at least ``lumen_contrast_hu`` below the centre
-    within ``lumen_ring_mm``: a lumen is a bright core inside darker wall all round, whereas a
-    fibrous cap is as bright at its centre as around it and a calcified nodule beside the centerline
-    stays bright along the rays that cross it.
+    A lumen is a bright core inside darker wall all round, whereas a fibrous cap is as bright at its
+    centre as around it and a calcified nodule beside the centerline stays bright along the rays that
+    cross it. So the centre (median within 0.5 mm) must reach ``lumen_min_hu``, and along most rays
+    (``lumen_ray_fraction``) the profile must fall below the centre, within a ring, by
+    ``lumen_contrast_fraction`` of the centre's contrast over the epicardial fat (``fat_level_hu``).
+    The fall is relative because contrast varies: 450 HU from the aorta, 150..250 HU in a distal
+    lumen filled late through collaterals, where a fixed 100 HU fall under a 200 HU floor found no lumen.
+    The ring is sized to the vessel's own lumen (``_lumen_ring_mm``): a 2.4 mm lumen filled at 260 HU does
+    not fall within a fixed 2.2 mm, whereas the 230 HU fibrous cap of a 2.2 mm radius vessel with a 1.3 mm
+    lumen does. A cap brighter than a faint lumen thus fails: it does not fall within the lumen's radius.
     """
     centre = central_lumen_hu(samples_hu, grid)
-    within = (grid.radii_mm >= 0.6) & (grid.radii_mm <= params.lumen_ring_mm)
-    darkest = samples_hu[:, :, within].min(axis=-1)
-    falls = np.mean(darkest <= centre[:, None] - params.lumen_contrast_hu, axis=1)
-    return (centre >= params.lumen_min_hu) & (falls >= params.lumen_ray_fraction)
+    fat_hu = fat_level_hu(samples_hu, grid, params)
+    fall = params.lumen_contrast_fraction * (centre - fat_hu)
+    ring_mm = _lumen_ring_mm(samples_hu, grid, centre, fat_hu, fall, params)
+    return _falls_within(samples_hu, grid, centre, fall, ring_mm, params)
 
 
 @dataclass

@@ -107,7 +107,8 @@ def _lesion_measurements(document: dict) -> list:
                                    ("mean_lumen_diameter_mm", "mean lumen diameter", "mm")):
             code = CodedConcept(f"REF{label}{key.split('_')[0][:3].upper()}{unit.upper()}", LOCAL_SCHEME,
                                 f"Reference {meaning}, {names[label]} ({label})")
-            rows.append((code, values[key], unit))
+            if values[key] is not None:  # None: no lumen found there (see the warnings)
+                rows.append((code, values[key], unit))
     for name, score in document.get("scores", {}).items():
         if score["total"] is not None:
             rows.append((CodedConcept(name.upper().replace("-", "")[:16], LOCAL_SCHEME, f"{name} score"),

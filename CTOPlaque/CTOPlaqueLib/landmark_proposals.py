@@ -1,7 +1,8 @@
 """Proposals for the landmarks P, D, S and E from the lumen along a centerline (the user confirms or moves them).
 
 P and D: where contrast ends and resumes, i.e. the ends of the longest stretch (>= 2 mm) of
-cross-sections without a contrast-filled lumen (contours.lumen_present). S and E: the nearest
+cross-sections without a contrast-filled lumen (contours.lumen_present), contrast that lasts less than
+1 mm being ignored: next to a calcified nodule a section can pass for a faint lumen. S and E: the nearest
 normal-looking sections outside the occlusion, at least 1 mm from the cap and within 10 mm of it:
 the first section, going away from the cap, whose lumen area reaches 90% of the median lumen area
 in that 1..10 mm window.
@@ -10,6 +11,7 @@ in that 1..10 mm window.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from . import contours
 from .centerline import Centerline, sample_centerline
@@ -18,6 +20,7 @@ from .errors import CTOPlaqueInputError
 from .volume_io import Volume
 
 MIN_OCCLUSION_MM = 2.0
+MIN_CONTRAST_RUN_MM = 1.0
 REFERENCE_GAP_MM = 1.0
 REFERENCE_WINDOW_MM = 10.0
 NORMAL_LUMEN_FRACTION = 0.9
@@ -52,10 +55,11 @@ def propose_landmarks_mm(volume: Volume, centerline: Centerline) -> dict:
     """Arc-length positions (mm) of the proposed P, D and, where found, S and E."""
     grid = PolarGrid.make()
     samples = sample_sections(volume, centerline, grid, order=1)
-    has_lumen = contours.lumen_present(samples, grid)
-    first, last = _longest_run(~has_lumen)
     arc = centerline.arc_mm
     step = centerline.step_mm
+    has_lumen = ndimage.binary_opening(contours.lumen_present(samples, grid),
+                                       np.ones(max(1, int(round(MIN_CONTRAST_RUN_MM / step))), bool))
+    first, last = _longest_run(~has_lumen)
     if first < 0 or (last - first + 1) * step < MIN_OCCLUSION_MM or first == 0 or last == len(arc) - 1:
         raise CTOPlaqueInputError(
             "no occlusion found: contrast does not stop for 2 mm between the ends of the centerline; "

@@ -49,8 +49,8 @@ def measurement_rows(document: dict) -> list:
     rows.append(("Unclassified wall (< -30 HU)", f"{document['unclassified_volume_mm3']:.1f} mm³"))
     for label in [label for label in ("S", "E") if label in document["reference"]]:
         values = document["reference"][label]
-        rows.append((f"Reference {label}: lumen / vessel area",
-                     f"{values['lumen_area_mm2']:.1f} / {values['vessel_area_mm2']:.1f} mm²"))
+        lumen = "no lumen found" if values["lumen_area_mm2"] is None else f"{values['lumen_area_mm2']:.1f}"
+        rows.append((f"Reference {label}: lumen / vessel area", f"{lumen} / {values['vessel_area_mm2']:.1f} mm²"))
     morphology = document["morphology"]
     rows.append(("Largest bending in the occlusion", f"{morphology['max_bending_deg']:.0f}°"))
     rows.append(("Largest calcium area fraction", f"{100 * morphology['max_calcium_area_fraction']:.0f}%"))

@@ -1,0 +1,97 @@
+"""Issue 15: a lumen is found by its contrast relative to the vessel, not by fixed HU, and a reference
+lumen that cannot be found is reported as missing, with a warning, never as 0 mm².
+
+Truth is the phantom's: lumen radius and HU are set in PhantomSpec, the true S/E areas are circles,
+and the caps are where the phantom's contrast ends (truth["proposal_landmarks_mm"]).
+"""
+
+import numpy as np
+import pytest
+from conftest import CENTERLINE_WARNINGS
+
+from CTOPlaqueLib.analysis import analyze_lesion
+from CTOPlaqueLib.centerline import sample_centerline
+from CTOPlaqueLib.centerline_extraction import extract_centerline
+from CTOPlaqueLib.export import flat_row, lesion_document, results_rows
+from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
+from CTOPlaqueLib.lesion_report import measurement_rows
+from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
+from CTOPlaqueLib.volume_io import Volume
+
+SHORT = dict(proximal_mm=10.0, occlusion_length_mm=14.0, distal_mm=10.0)
+# Distal lumen filled late through collaterals: 170 HU fading to 160 HU, below a fixed 200 HU floor.
+COLLATERAL = PhantomSpec(**SHORT, lumen_hu=(450.0, 350.0, 170.0, 160.0))
+# A large vessel (4.8 mm lumen, as a proximal RCA) filled at 260 HU throughout.
+LARGE_FAINT = PhantomSpec(**SHORT, lumen_radius_mm=2.4, occlusion_radius_mm=3.6, lumen_hu=(260.0,) * 4)
+# A distal lumen too faint to tell from the wall (110..120 HU against a 60 HU wall).
+TOO_FAINT = PhantomSpec(**SHORT, lumen_hu=(450.0, 350.0, 120.0, 110.0))
+
+
+def _case(spec):
+    phantom = generate_phantom(spec)
+    return phantom, Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+
+
+@pytest.fixture(scope="module", params=["collateral", "large-faint"])
+def analysed(request):
+    phantom, volume = _case({"collateral": COLLATERAL, "large-faint": LARGE_FAINT}[request.param])
+    return phantom, volume, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+
+
+def test_reference_lumen_areas_are_found(analysed):
+    phantom, _, result = analysed
+    for label in ("S", "E"):
+        truth = phantom.truth["reference"][label]["lumen_area_mm2"]
+        assert result.reference[label]["lumen_area_mm2"] == pytest.approx(truth, rel=0.10), label
+        assert result.quality["reference_lumen_found"][label]
+
+
+def test_fibrous_caps_are_not_taken_for_a_faint_lumen(analysed):
+    """The caps (230 HU, brighter than the collateral lumen) fill the wall: no fall, no lumen."""
+    _, _, result = analysed
+    assert result.quality["occlusion_contrast_fraction"] <= 0.1
+    assert result.quality["lumen_distal"] and result.quality["lumen_proximal"]
+    assert not [w for w in result.warnings if any(key in w for key in CENTERLINE_WARNINGS)]
+
+
+def test_plaque_volume_of_the_large_and_collateral_vessels(analysed):
+    phantom, _, result = analysed
+    assert result.total_plaque_volume_mm3 == pytest.approx(phantom.truth["total_plaque_volume_mm3"], rel=0.05)
+
+
+def test_caps_proposed_where_collateral_contrast_resumes():
+    phantom, volume = _case(COLLATERAL)
+    proposal = propose_landmarks_mm(volume, sample_centerline(phantom.centerline_ras, 0.25))
+    for label in ("P", "D"):
+        assert proposal[label] == pytest.approx(phantom.truth["proposal_landmarks_mm"][label], abs=1.0), label
+
+
+def test_two_seeds_through_a_collateral_filled_vessel():
+    phantom, volume = _case(COLLATERAL)
+    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
+    result = analyze_lesion(volume, points, phantom.landmarks_ras)
+    assert result.reference["E"]["lumen_area_mm2"] == pytest.approx(
+        phantom.truth["reference"]["E"]["lumen_area_mm2"], rel=0.10)
+    assert not [w for w in result.warnings if any(key in w for key in CENTERLINE_WARNINGS)]
+
+
+def test_a_lumen_too_faint_to_find_is_missing_and_said_so():
+    """No lumen at E: its lumen area is None in the analysis, empty in the row, absent from the results
+    table, "no lumen found" in the report, and a warning names E and what to do; never a silent 0."""
+    phantom, volume = _case(TOO_FAINT)
+    result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    assert result.reference["E"]["lumen_area_mm2"] is None
+    assert result.reference["E"]["mean_lumen_diameter_mm"] is None
+    assert result.reference["E"]["vessel_area_mm2"] > 0
+    assert result.reference["S"]["lumen_area_mm2"] == pytest.approx(
+        phantom.truth["reference"]["S"]["lumen_area_mm2"], rel=0.10)
+    assert result.quality["reference_lumen_found"] == {"S": True, "E": False}
+    warning = [w for w in result.warnings if "no contrast-filled lumen was found at E" in w]
+    assert warning and "move the landmark" in warning[0]
+    document = lesion_document(result, "L1", "P1", {})
+    assert flat_row(document)["reference_E_lumen_area_mm2"] == ""
+    assert flat_row(document)["reference_S_lumen_area_mm2"] > 0
+    measurements = {row["Measurement"] for row in results_rows(document)}
+    assert "Reference E lumen area" not in measurements and "Reference S lumen area" in measurements
+    vessel_area = result.reference["E"]["vessel_area_mm2"]
+    assert ("Reference E: lumen / vessel area", f"no lumen found / {vessel_area:.1f} mm²") in measurement_rows(document)
