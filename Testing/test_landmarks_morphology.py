@@ -59,14 +59,24 @@ def test_morphology_matches_the_phantom(name):
     assert morphology["severe_calcification"] == (sector > 0.5)
 
 
-def test_bending_angle_of_tangents():
-    def tangents_with_turn(degrees):
-        angle = np.radians(degrees)
-        return np.array([[1.0, 0.0, 0.0], [np.cos(angle / 2), np.sin(angle / 2), 0.0],
-                         [np.cos(angle), np.sin(angle), 0]])
+@pytest.mark.parametrize("radius_mm, length_mm", [(8.0, 20.0), (25.0, 40.0), (8.0, 6.0)])
+def test_bending_is_local_on_a_circular_arc(radius_mm, length_mm):
+    """Tangents of a circular arc of radius R, every 0.25 mm: tangents 10 mm apart differ by 10 / R radians;
+    an arc shorter than 10 mm turns by its length / R. The total turn of the 40 mm arc (92 degrees) is not
+    the bending."""
+    step = 0.25
+    phi = np.arange(0.0, length_mm + 1e-9, step) / radius_mm
+    tangents = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], axis=1)
+    expected_deg = np.degrees(min(10.0, length_mm) / radius_mm)
+    assert max_bending_deg(tangents, step) == pytest.approx(expected_deg, abs=0.01)
 
-    assert max_bending_deg(tangents_with_turn(45.0)) == pytest.approx(45.0)
-    assert max_bending_deg(tangents_with_turn(120.0)) == pytest.approx(120.0)
+
+def test_bending_finds_a_sharp_turn_between_straight_segments():
+    """Straight, a 60 degree turn over 3 mm, straight again: 60 degrees, wherever the turn lies."""
+    step = 0.25
+    angle = np.radians(60.0 * np.clip((np.arange(0.0, 30.0, step) - 12.0) / 3.0, 0.0, 1.0))
+    tangents = np.stack([np.cos(angle), np.sin(angle), np.zeros_like(angle)], axis=1)
+    assert max_bending_deg(tangents, step) == pytest.approx(60.0, abs=0.01)
 
 
 @pytest.mark.parametrize("bending, calcium, length, slope, expected", [

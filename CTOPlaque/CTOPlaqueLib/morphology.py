@@ -1,9 +1,13 @@
 """Lesion morphology from the analysis: the image-derived inputs of the CTO difficulty scores.
 
 Definitions (all within the occluded segment P..D):
-* max_bending_deg: the largest angle between the centerline tangents at any two positions of the
-  segment, i.e. the total change of direction of its sharpest bend; bending_gt_45 when > 45 degrees
-  (J-CTO, CT-RECTOR: "bending > 45 degrees within the occluded segment").
+* max_bending_deg: the largest angle between centerline tangents BENDING_WINDOW_MM apart within the
+  segment (between its end tangents if it is shorter); bending_gt_45 when > 45 degrees (J-CTO,
+  CT-RECTOR: "bending > 45 degrees within the occluded segment"). J-CTO judges bending by eye on the
+  angiogram and fixes no length; a local angle reads a bend as the eye sees it (the 70 degree turn of
+  the 8 mm radius "bend" phantom reads 70), whereas the total change of direction also counts the
+  gentle turn of a long occlusion following the heart (92 degrees along a 40 mm occlusion on a 25 mm
+  radius, 23 over 10 mm). 10 mm is our operational choice, about two vessel diameters.
 * max_calcium_area_fraction: the largest fraction of the cross-sectional vessel area at or above the
   dense-calcium threshold (351 HU), after a 1 mm running mean along the vessel so that a single
   noisy section does not decide; severe_calcification when > 0.5 (CT-RECTOR: calcium occupying
@@ -28,13 +32,18 @@ from .composition import COMPONENTS
 
 TAPERED_SLOPE_PER_MM = 0.15
 BENDING_LIMIT_DEG = 45.0
+BENDING_WINDOW_MM = 10.0
 SEVERE_CALCIUM_FRACTION = 0.5
 LONG_OCCLUSION_MM = 20.0
 
 
-def max_bending_deg(tangents: np.ndarray) -> float:
-    """Largest angle (degrees) between any two of the unit tangents (N, 3)."""
-    cosines = np.clip(tangents @ tangents.T, -1.0, 1.0)
+def max_bending_deg(tangents: np.ndarray, step_mm: float, window_mm: float = BENDING_WINDOW_MM) -> float:
+    """Largest angle (degrees) between unit tangents (N, 3), sampled every ``step_mm`` along the curve, that lie
+    ``window_mm`` apart; between the first and last tangent when the curve is shorter than that."""
+    if len(tangents) < 2:
+        return 0.0
+    lag = min(len(tangents) - 1, max(1, int(round(window_mm / step_mm))))
+    cosines = np.clip(np.sum(tangents[:-lag] * tangents[lag:], axis=1), -1.0, 1.0)
     return float(np.degrees(np.arccos(cosines.min())))
 
 
@@ -78,6 +87,6 @@ def classify_morphology(bending_deg: float, calcium_fraction: float, length_mm: 
 
 def lesion_morphology(analysis: LesionAnalysis) -> dict:
     inside = analysis.occluded_sections()
-    bending = max_bending_deg(analysis.centerline.tangents[inside]) if np.count_nonzero(inside) > 1 else 0.0
+    bending = max_bending_deg(analysis.centerline.tangents[inside], analysis.centerline.step_mm)
     return classify_morphology(bending, max_calcium_area_fraction(analysis), analysis.occlusion_length_mm,
                                proximal_cap_slope_per_mm(analysis))

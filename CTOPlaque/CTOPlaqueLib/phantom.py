@@ -38,6 +38,7 @@ from scipy.spatial.transform import Rotation
 
 from .composition import COMPONENTS, HuThresholds
 from .markups_io import markups_document
+from .morphology import BENDING_WINDOW_MM
 from .staging import staged_outputs, write_json
 from .volume_io import ijk_to_ras_from_geometry, write_volume
 
@@ -409,13 +410,16 @@ def _tissue_hu(spec: PhantomSpec, arc: np.ndarray, offset_n: np.ndarray, offset_
                     offset_n)
 
 
-def _bending_truth_deg(spec: PhantomSpec) -> float:
-    """Total direction change of the path between P and D (the arcs are planar and monotone)."""
-    arc = np.linspace(spec.p_mm, spec.d_mm, 2001)
-    points = _path_local(spec, arc)
-    tangents = np.gradient(points, arc, axis=0)
-    tangents /= np.linalg.norm(tangents, axis=1)[:, None]
-    return float(np.degrees(np.arccos(np.clip(tangents @ tangents.T, -1.0, 1.0).min())))
+def _bending_truth_deg(spec: PhantomSpec, window_mm: float = BENDING_WINDOW_MM) -> float:
+    """Largest direction change (degrees) of the path over ``window_mm`` (the whole occlusion if shorter)
+    between P and D, from the geometry: a circular arc of radius R turns by length / R."""
+    span = min(window_mm, spec.occlusion_length_mm)
+    if spec.shape == "straight":
+        return 0.0
+    if spec.shape in ("curved", "wrap"):
+        return float(np.degrees(span / (35.0 if spec.shape == "curved" else spec.bend_radius_mm)))
+    radius, angle = 8.0, np.radians(70.0)  # "bend": the arc, centred on the occlusion, then straight
+    return float(np.degrees(min(span, radius * angle, spec.occlusion_length_mm) / radius))
 
 
 # Named cases of ``ctoplaque phantom --shape``: the plain geometries, each hard condition of real CCTA
