@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from CTOPlaqueStatsLib.logistic import firth_summary, fit_firth, fit_ml, is_separated, logistic_effect, wald_summary
+from CTOPlaqueStatsLib.logistic import (cluster_robust_summary, firth_summary, fit_firth, fit_ml, is_separated,
+                                       logistic_effect, wald_summary)
 
 
 def _design(*columns):
@@ -112,3 +113,30 @@ def test_text_covariates_are_dummy_coded_not_dropped():
     assert adjusted["p"] == pytest.approx(reference.pvalues["dense_calcium_pav"], rel=1e-5)
     assert "success ~ dense_calcium_pav (adjusted)" in models
     assert "smoking=never" in str(models["success ~ dense_calcium_pav (adjusted)"].summary())
+
+
+def test_cluster_robust_interval_on_duplicated_lesions_equals_the_sandwich_of_the_single_ones():
+    """Every patient twice, with identical lesions: the copies add no information. Naive ML standard errors
+    shrink by sqrt(2); the cluster-robust ones by patient equal the heteroskedasticity-robust sandwich
+    A^-1 B A^-1 of the single lesions (A the information, B the sum of squared scores, written out here),
+    times statsmodels' small-sample factor G/(G-1) (N-1)/(N-K)."""
+    rng = np.random.default_rng(11)
+    count = 150
+    x = rng.normal(0.0, 1.0, count)
+    y = (rng.random(count) < 1 / (1 + np.exp(-(0.3 + 0.8 * x)))).astype(float)
+    design = np.column_stack([np.ones(count), x])
+    single = fit_ml(design, y)
+    p = 1 / (1 + np.exp(-design @ single.coefficients))
+    information = design.T @ (design * (p * (1 - p))[:, None])
+    scores = design * (y - p)[:, None]
+    sandwich = np.linalg.inv(information) @ (scores.T @ scores) @ np.linalg.inv(information)
+    correction = count / (count - 1) * (2 * count - 1) / (2 * count - 2)
+    expected_se = np.sqrt(sandwich[1, 1] * correction)
+    twice = np.vstack([design, design]), np.concatenate([y, y])
+    robust = cluster_robust_summary(*twice, groups=np.concatenate([np.arange(count)] * 2), index=1)
+    beta = single.coefficients[1]
+    assert robust["or"] == pytest.approx(np.exp(beta), rel=1e-8)
+    assert np.log(robust["ci_high"] / robust["or"]) == pytest.approx(1.959964 * expected_se, rel=1e-5)
+    assert robust["clusters"] == count
+    naive = wald_summary(fit_ml(*twice), 1)
+    assert np.log(naive["ci_high"] / naive["or"]) < 0.75 * np.log(robust["ci_high"] / robust["or"])

@@ -13,6 +13,7 @@ from stats_cohort_data import synthetic_cohort
 from CTOPlaqueStatsLib.command import main
 from CTOPlaqueStatsLib.comparison import compare_categorical, compare_continuous, patients_from_lesions
 from CTOPlaqueStatsLib.problems import ProblemLog
+from CTOPlaqueStatsLib.regression import logistic_rows
 
 
 def _lesion_document(patient, lesion, nc_pav, observer=""):
@@ -203,6 +204,25 @@ def test_stats_compares_a_base_model_with_added_plaque_variables(tmp_path):
     assert comparison["lr_df"] == 2
     report = open(out / "report.html", encoding="utf-8").read()
     assert "Incremental value of the added predictors" in report and "ROC curves" in report
+    assert "The test of added value is the likelihood-ratio test" in report and "Demler" in report
+    assert list(pd.read_csv(out / "prediction_comparison.csv").columns[3:6]) == ["lr_chi2", "lr_df", "lr_p"]
+
+
+def test_lesion_level_models_carry_a_cluster_robust_interval_by_patient(stats_run):
+    """207 lesions of fewer patients: each maximum-likelihood row has the interval and p with lesions clustered
+    by patient, over as many patients as the complete rows hold; a cohort of one lesion per patient has none."""
+    _, cohort, out = stats_run
+    logistic = pd.read_csv(out / "logistic.csv")
+    ml = logistic[logistic.method == "ml"]
+    assert ml["p_cluster"].notna().all() and (ml["ci_low_cluster"] < ml["or"]).all()
+    assert (ml["or"] < ml["ci_high_cluster"]).all()
+    row = ml[(ml.predictor == "dense_calcium_pav") & (ml.model == "univariate")].iloc[0]
+    assert row["patients"] == cohort["patient_id"].nunique() < len(cohort)
+    single = synthetic_cohort(120, seed=4, lesions_per_patient=1.0)
+    single["patient_id"] = single["lesion_id"]
+    rows = logistic_rows("crossing_success", single["crossing_success"], {"fibrous_pav": single["fibrous_pav"]}, {},
+                         ProblemLog(), single["patient_id"])
+    assert rows[0]["p_cluster"] is None and rows[0]["patients"] is None
 
 
 def test_constant_up_to_rounding_is_constant_and_a_small_real_spread_is_not():

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
-from CTOPlaqueStatsLib.prediction import (compare_models, continuous_nri, delong, idi, structural_components)
+from CTOPlaqueStatsLib.logistic import fit_ml
+from CTOPlaqueStatsLib.prediction import compare_models, continuous_nri, delong, idi, structural_components
 
 
 def _brute_force_components(scores, outcome):
@@ -106,3 +108,26 @@ def test_overfitted_model_has_a_shrunken_corrected_calibration_slope():
     full = result["models"]["base + added"]
     assert full["calibration_slope_optimism_corrected"] < 0.85
     assert full["auc_optimism_corrected"] < full["auc"] - 0.03
+
+
+def test_likelihood_ratio_is_the_powerful_test_of_added_value_and_delong_the_conservative_one():
+    """Demler, Pencina & D'Agostino (Stat Med 2012): for nested models fitted in-sample, DeLong's test of the AUC
+    difference rejects far less often than the likelihood-ratio test. 60 cohorts of 207 lesions with an added
+    predictor of modest true effect (OR 1.35 per SD): the likelihood-ratio test finds it at least twice as
+    often, and under the null (OR 1) DeLong rejects (almost) never."""
+    rng = np.random.default_rng(2012)
+    rejections = {"lr": [0, 0], "delong": [0, 0]}
+    for effect_index, log_or in enumerate((0.3, 0.0)):
+        for _ in range(60):
+            base, added = rng.normal(size=207), rng.normal(size=207)
+            y = (rng.random(207) < 1 / (1 + np.exp(-(0.5 + 0.8 * base + log_or * added)))).astype(float)
+            base_fit = fit_ml(sm.add_constant(base), y)
+            full_x = np.column_stack([base, added])
+            full_fit = fit_ml(sm.add_constant(full_x), y)
+            lr_p = stats.chi2.sf(2 * (full_fit.log_likelihood - base_fit.log_likelihood), 1)
+            roc = delong(sm.add_constant(base) @ base_fit.coefficients, sm.add_constant(full_x) @ full_fit.coefficients,
+                         y)
+            rejections["lr"][effect_index] += lr_p < 0.05
+            rejections["delong"][effect_index] += roc["p"] < 0.05
+    assert rejections["lr"][0] >= max(2 * rejections["delong"][0], 10)
+    assert rejections["delong"][1] <= 1

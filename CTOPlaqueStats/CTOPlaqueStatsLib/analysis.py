@@ -13,7 +13,7 @@ from CTOPlaqueLib.staging import staged_outputs
 from .comparison import comparison_rows, patients_from_lesions
 from .figures import write_boxplots_png, write_calibration_png, write_forest_png, write_roc_png
 from .logistic import FitFailed
-from .prediction import compare_models
+from .prediction import DELONG_NESTED_CAVEAT, compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
 from .report import write_report_html
@@ -22,7 +22,7 @@ from .variables import (binary_outcome, category_indicators, is_categorical_text
 
 COMPARISON_COLUMNS = ["outcome", "variable", "level", "test", "p", "n_0", "n_1", "summary_0", "summary_1"]
 LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "n", "events", "method",
-                    "covariates"]
+                    "covariates", "ci_low_cluster", "ci_high_cluster", "p_cluster", "patients"]
 PATIENT_RULES = ("any-failed", "any-success")
 
 
@@ -135,7 +135,8 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
             patients = patients_from_lesions(frame, name, patient_columns, request.patient_rule, problems)
             patient_variables = _columns(patients, patient_columns, ProblemLog())
             comparisons += comparison_rows(name, patients[name], patient_variables, "patient", problems)
-        models += logistic_rows(name, coded, predictors, adjusters, problems)
+        models += logistic_rows(name, coded, predictors, adjusters, problems,
+                                cohort["patient_id"] if "patient_id" in cohort.columns else None)
     comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
     logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS)
     fitted = {f"{row['outcome']} ~ {row['predictor']} ({row['model']})": row["fitted"] for row in models
@@ -178,7 +179,7 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
             figures.update({"ROC curves, base vs base + added": staged("roc"),
                             "Calibration (deciles of predicted probability)": staged("calibration")})
             extra_tables = {"Prediction models": prediction, "Incremental value of the added predictors":
-                            prediction_comparison}
+                            (prediction_comparison, DELONG_NESTED_CAVEAT)}
         settings = {"lesions": len(cohort), "outcomes": ", ".join(request.outcomes),
                     "predictors": ", ".join(request.predictors), "adjusted for": ", ".join(request.adjust) or "-",
                     "patient variables": ", ".join(request.patient_vars) or "-",

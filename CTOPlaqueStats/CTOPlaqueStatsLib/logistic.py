@@ -178,6 +178,25 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
     return summary, fit
 
 
+def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
+    """Odds ratio of column ``index`` by maximum likelihood with a cluster-robust (sandwich) covariance:
+    or, ci_low, ci_high (95%, normal), p, clusters. groups: (n,) cluster labels, e.g. the patient of each
+    lesion. Lesions of one patient are not independent; the sandwich sums the score within each cluster
+    (statsmodels' cov_type "cluster", with its default small-sample correction G/(G-1) (N-1)/(N-K)), so
+    the interval widens where a patient's lesions agree."""
+    codes = pd.factorize(pd.Series(np.asarray(groups)))[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = sm.Logit(np.asarray(outcome, float), np.asarray(design, float)).fit(
+            method="newton", maxiter=100, tol=1e-10, disp=0, cov_type="cluster", cov_kwds={"groups": codes})
+    if not results.mle_retvals["converged"]:
+        raise FitFailed("maximum likelihood did not converge")
+    beta, se = float(results.params[index]), float(results.bse[index])
+    z = stats.norm.ppf(0.975)
+    return {"or": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)), "ci_high": float(np.exp(beta + z * se)),
+            "p": float(2 * stats.norm.sf(abs(beta / se))), "clusters": int(codes.max() + 1)}
+
+
 def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
     """Effect of column ``index``: ML with Wald CI, or Firth with profile CI when the data are separated.
 

@@ -1,10 +1,13 @@
 """Incremental value of added predictors in a logistic prediction model (base vs base + added).
 
 For the outcome y (1 = success) and the in-sample predicted probabilities of both nested models:
+* Likelihood-ratio test of the nested models: 2 (l_full - l_base) on (number added) df. This is the
+  test of added value.
 * AUC with DeLong's variance (DeLong, DeLong & Clarke-Pearson 1988): structural components
   V10_i = mean_j psi(X_i, Y_j) over negatives j for each positive i, V01_j likewise; the covariance
-  of two correlated AUCs is S10/m + S01/n. 95% CI AUC +/- 1.96 SE; DeLong z test of the difference.
-* Likelihood-ratio test of the nested models: 2 (l_full - l_base) on (number added) df.
+  of two correlated AUCs is S10/m + S01/n. 95% CI AUC +/- 1.96 SE; DeLong z test of the difference,
+  shown with DELONG_NESTED_CAVEAT: for nested models fitted on the same data its null distribution is
+  not the normal one (Demler, Pencina & D'Agostino, Stat Med 2012), and it is far too conservative.
 * Continuous NRI (Pencina 2011): [P(up|event) - P(down|event)] + [P(down|non-event) - P(up|non-event)],
   with the variance of its two proportions differences; IDI (Pencina 2008): the change of the mean
   predicted probability difference between events and non-events, SE from the paired differences.
@@ -21,6 +24,11 @@ from scipy import stats
 from .logistic import FitFailed, fit_ml
 
 Z_95 = stats.norm.ppf(0.975)
+DELONG_NESTED_CAVEAT = (
+    "The test of added value is the likelihood-ratio test (lr_chi2, lr_df, lr_p). DeLong's test of the AUC "
+    "difference (delong_p) is shown for comparison only: between nested models fitted on the same data it is "
+    "far too conservative and loses most of its power (Demler, Pencina & D'Agostino, Stat Med 2012); "
+    "a significant likelihood-ratio test with a non-significant DeLong test is expected, not a contradiction.")
 
 
 def _design(x: np.ndarray) -> np.ndarray:
@@ -144,9 +152,9 @@ def compare_models(base_x: np.ndarray, added_x: np.ndarray, outcome: np.ndarray,
                       "bootstrap_resamples": optimism["resamples_used"]}
     nri, nri_low, nri_high = continuous_nri(p_base, p_full, outcome)
     idi_value, idi_low, idi_high = idi(p_base, p_full, outcome)
-    comparison = {"delta_auc": float(roc["auc"][1] - roc["auc"][0]), "delong_z": roc["z"], "delong_p": roc["p"],
-                  "lr_chi2": float(lr), "lr_df": int(added_x.shape[1] if added_x.ndim > 1 else 1),
-                  "lr_p": float(stats.chi2.sf(lr, added_x.shape[1] if added_x.ndim > 1 else 1)),
+    added_df = int(added_x.shape[1] if added_x.ndim > 1 else 1)
+    comparison = {"lr_chi2": float(lr), "lr_df": added_df, "lr_p": float(stats.chi2.sf(lr, added_df)),
+                  "delta_auc": float(roc["auc"][1] - roc["auc"][0]), "delong_z": roc["z"], "delong_p": roc["p"],
                   "nri": nri, "nri_ci_low": nri_low, "nri_ci_high": nri_high,
                   "idi": idi_value, "idi_ci_low": idi_low, "idi_ci_high": idi_high}
     return {"models": rows, "comparison": comparison, "p_base": p_base, "p_full": p_full}

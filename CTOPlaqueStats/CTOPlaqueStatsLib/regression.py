@@ -5,28 +5,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .logistic import FitFailed, logistic_effect
+from .logistic import FitFailed, cluster_robust_summary, logistic_effect
 from .problems import ProblemLog
 
 
 def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjusters: dict,
-                  problems: ProblemLog) -> list:
+                  problems: ProblemLog, patients: pd.Series = None) -> list:
     """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method,
     covariates (those actually in the model), and
-    fitted: the statsmodels result of a maximum-likelihood model (None for Firth), for .summary()."""
+    fitted: the statsmodels result of a maximum-likelihood model (None for Firth), for .summary().
+    patients: the patient of each lesion; where a patient has several lesions among the complete rows, a
+    maximum-likelihood row also gets the cluster-robust interval and p by patient (ci_low_cluster,
+    ci_high_cluster, p_cluster, patients), empty otherwise."""
     rows = []
     for name, values in predictors.items():
         models = [("univariate", {})]
         if adjusters:
             models.append(("adjusted", {k: v for k, v in adjusters.items() if k != name}))
         for model, covariates in models:
-            row = _fit_row(outcome_name, outcome, name, values, model, covariates, problems)
+            row = _fit_row(outcome_name, outcome, name, values, model, covariates, problems, patients)
             if row:
                 rows.append(row)
     return rows
 
 
-def _fit_row(outcome_name, outcome, name, values, model, covariates, problems):
+def _fit_row(outcome_name, outcome, name, values, model, covariates, problems, patients=None):
     frame = pd.DataFrame({"__y": outcome, name: values, **covariates}).dropna()
     where = f"{outcome_name} / {name} ({model})"
     events = int(frame["__y"].sum())
@@ -52,4 +55,22 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems):
     return {"outcome": outcome_name, "predictor": name, "model": model, "or": effect["or"],
             "ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"], "n": len(frame),
             "events": events, "method": effect["method"], "covariates": ", ".join(covariates),
+            **_clustered(design, frame["__y"].to_numpy(float), effect, patients, frame.index, where, problems),
             "fitted": effect["model"]}
+
+
+def _clustered(design, outcome, effect, patients, index, where, problems) -> dict:
+    """The cluster-robust columns of a row (empty unless some patient has several complete lesions)."""
+    empty = {"ci_low_cluster": None, "ci_high_cluster": None, "p_cluster": None, "patients": None}
+    if patients is None or effect["method"] != "ml":
+        return empty
+    groups = patients.reindex(index)
+    if groups.isna().any() or not groups.duplicated().any():
+        return empty
+    try:
+        robust = cluster_robust_summary(design, outcome, groups.to_numpy(), index=1)
+    except (FitFailed, np.linalg.LinAlgError, ValueError) as error:
+        problems.add(where, f"cluster-robust interval by patient not computed ({error})")
+        return empty
+    return {"ci_low_cluster": robust["ci_low"], "ci_high_cluster": robust["ci_high"], "p_cluster": robust["p"],
+            "patients": robust["clusters"]}

@@ -26,6 +26,8 @@ def _image_html(path: str, caption: str) -> str:
 
 def write_report_html(path: str, title: str, settings: dict, comparison: pd.DataFrame, logistic: pd.DataFrame,
                       problems: pd.DataFrame, figures: dict, extra_tables=None) -> None:
+    """The report: settings, problems, comparisons, logistic models, then ``extra_tables`` (heading -> table,
+    or (table, note printed under it)) and the figures, as one self-contained HTML file."""
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>CTOPlaque {__version__}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
              "<h2>Settings</h2><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
@@ -34,7 +36,9 @@ def write_report_html(path: str, title: str, settings: dict, comparison: pd.Data
              "<h2>Group comparisons</h2>", _table_html(comparison),
              "<h2>Logistic regression</h2>", _table_html(logistic)]
     for heading, table in (extra_tables or {}).items():
+        table, note = table if isinstance(table, tuple) else (table, "")
         parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(table)]
+        parts += [f"<p class='note'>{html.escape(note)}</p>"] if note else []
     parts += [_image_html(figure_path, caption) for caption, figure_path in figures.items()]
     style = ("body{font-family:sans-serif;margin:2em;max-width:75em} table.data{border-collapse:collapse;font-size:90%}"
              "table.data td,table.data th{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}"
