@@ -90,7 +90,7 @@ def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_install
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["CTOPlaqueWidget", "CTOPlaqueStatsWidget"]
-    assert absent == ["highdicom", "matplotlib", "pandas", "scipy", "skimage", "statsmodels"]
+    assert absent == ["highdicom", "matplotlib", "pandas", "scipy", "skimage", "statsmodels", "tableone"]
 
 
 def test_panel_offers_every_entered_score_item():

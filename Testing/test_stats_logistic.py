@@ -104,8 +104,8 @@ def test_text_covariates_are_dummy_coded_not_dropped():
     cohort = pd.DataFrame({"lesion_id": [f"L{i}" for i in range(count)], "patient_id": [f"P{i}" for i in range(count)],
                            "success": success, "dense_calcium_pav": calcium, "sex": sex, "smoking": smoking})
     problems = ProblemLog()
-    _, logistic, _, models = compute_stats(cohort, StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"],
-                                                               adjust=["sex", "smoking"]), problems)
+    request = StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"], adjust=["sex", "smoking"])
+    _, logistic, _, models, _ = compute_stats(cohort, request, problems)
     adjusted = logistic[logistic["model"] == "adjusted"].iloc[0]
     assert adjusted["covariates"] == "sex=M, smoking=former, smoking=never"
     reference = smf.logit("success ~ dense_calcium_pav + C(sex) + C(smoking)", cohort).fit(disp=0)

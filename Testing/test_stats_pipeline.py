@@ -127,7 +127,7 @@ def test_stats_writes_every_output(stats_run):
     status, _, out = stats_run
     assert status == 0
     assert sorted(os.listdir(out)) == ["boxplots.png", "comparison.csv", "forest.png", "logistic.csv",
-                                       "problems.csv", "report.html"]
+                                       "problems.csv", "report.html", "table1.csv"]
 
 
 def test_logistic_output_matches_statsmodels(stats_run):
@@ -238,3 +238,29 @@ def test_constant_up_to_rounding_is_constant_and_a_small_real_spread_is_not():
     assert problems.items == [{"where": "fibrofatty_pav", "message": "constant (a single value); left out"}]
     spread = pd.Series([pav, pav * (1 + 1e-6), pav])
     assert numeric_variable(spread, "fibrofatty_pav", ProblemLog()).tolist() == spread.tolist()
+
+
+def test_table1_by_outcome_at_lesion_and_patient_level_with_the_comparisons_p(stats_run):
+    """table1.csv (tableone): each compared variable once per outcome and level, mean (SD) where the comparison
+    used the t-test and median [Q1,Q3] where it used Mann-Whitney, groups named with their size, and p equal
+    to comparison.csv's; the report shows it under the group names."""
+    _, cohort, out = stats_run
+    table1 = pd.read_csv(out / "table1.csv")
+    comparison = pd.read_csv(out / "comparison.csv")
+    tested = table1[table1["p"].notna()]
+    assert len(tested) == len(comparison)
+    for _, row in comparison.iterrows():
+        match = tested[(tested.outcome == row.outcome) & (tested.level == row.level)
+                       & tested.variable.str.startswith(f"{row.variable},")].iloc[0]
+        assert match["p"] == pytest.approx(row["p"], rel=1e-9, abs=1e-300), row.variable
+        assert match["test"] == row["test"]
+        summary = "mean (SD)" if row["test"] == "t-test" else ("median [Q1,Q3]" if row["test"] == "Mann-Whitney U"
+                                                              else "n (%)")
+        assert match["variable"] == f"{row.variable}, {summary}"
+    lesion = table1[(table1.outcome == "crossing_success") & (table1.level == "lesion")]
+    failures = int((cohort["crossing_success"] == 0).sum())
+    assert lesion["group_0_name"].iloc[0] == f"failure (n = {failures})"
+    assert lesion["group_1_name"].iloc[0] == f"success (n = {len(cohort) - failures})"
+    assert set(table1.level) == {"lesion", "patient"}
+    report = open(out / "report.html", encoding="utf-8").read()
+    assert f"failure (n = {failures})" in report and "By crossing_success, patient level" in report

@@ -15,6 +15,7 @@ RUNTIME_REQUIREMENTS = {
     "pydicom>=2.4": "pydicom",
     "highdicom>=0.22": "highdicom",
     "statsmodels>=0.14": "statsmodels",
+    "tableone>=0.9": "tableone",
 }
 
 

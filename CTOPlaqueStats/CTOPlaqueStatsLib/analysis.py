@@ -17,6 +17,7 @@ from .prediction import DELONG_NESTED_CAVEAT, compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
 from .report import write_report_html
+from .table1 import TABLE1_COLUMNS, table_one
 from .variables import (binary_outcome, category_indicators, is_categorical_text, numeric_variable,
                         spreadsheet_frame)
 
@@ -125,9 +126,10 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
     for name in request.patient_vars:
         if name not in cohort.columns:
             problems.add(name, "patient variable not in the cohort table; left out")
-    comparisons, models = [], []
+    comparisons, models, tables = [], [], []
     for name, coded in outcomes.items():
         comparisons += comparison_rows(name, coded, lesion_variables, "lesion", problems)
+        tables.append(table_one(name, coded, lesion_variables, "lesion"))
         if patient_columns and "patient_id" in cohort.columns:
             frame = pd.concat([cohort[["patient_id"]], coded.rename(name)], axis=1)
             for column in patient_columns:
@@ -135,26 +137,29 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
             patients = patients_from_lesions(frame, name, patient_columns, request.patient_rule, problems)
             patient_variables = _columns(patients, patient_columns, ProblemLog())
             comparisons += comparison_rows(name, patients[name], patient_variables, "patient", problems)
+            tables.append(table_one(name, patients[name], patient_variables, "patient"))
         models += logistic_rows(name, coded, predictors, adjusters, problems,
                                 cohort["patient_id"] if "patient_id" in cohort.columns else None)
     comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
     logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS)
     fitted = {f"{row['outcome']} ~ {row['predictor']} ({row['model']})": row["fitted"] for row in models
               if row["fitted"] is not None}
-    return comparison, logistic, outcomes, fitted
+    table1 = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TABLE1_COLUMNS)
+    return comparison, logistic, outcomes, fitted, table1
 
 
 def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problems: ProblemLog = None,
               title: str = "CTO cohort statistics") -> StatsResult:
-    """Write comparison.csv, logistic.csv, problems.csv, forest.png, boxplots.png and report.html."""
+    """Write table1.csv, comparison.csv, logistic.csv, problems.csv, forest.png, boxplots.png and report.html."""
     problems = problems if problems is not None else ProblemLog()
     if request.patient_rule not in PATIENT_RULES:
         problems.add("patient rule", f"unknown rule {request.patient_rule!r}; any-failed used")
         request.patient_rule = "any-failed"
-    comparison, logistic, outcomes, fitted = compute_stats(cohort, request, problems)
+    comparison, logistic, outcomes, fitted, table1 = compute_stats(cohort, request, problems)
     prediction, prediction_comparison, curves = prediction_tables(cohort, outcomes, request, problems)
     problem_table = pd.DataFrame(problems.items, columns=["where", "message"])
-    names = {"comparison": "comparison.csv", "logistic": "logistic.csv", "problems": "problems.csv",
+    names = {"table1": "table1.csv", "comparison": "comparison.csv", "logistic": "logistic.csv",
+             "problems": "problems.csv",
              "forest": "forest.png", "boxplots": "boxplots.png", "report": "report.html"}
     if curves:
         names.update({"prediction": "prediction.csv", "prediction_comparison": "prediction_comparison.csv",
@@ -163,6 +168,7 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
         def staged(kind):
             return os.path.join(staging, names[kind])
 
+        spreadsheet_frame(table1).to_csv(staged("table1"), index=False)
         spreadsheet_frame(comparison).to_csv(staged("comparison"), index=False)
         spreadsheet_frame(logistic).to_csv(staged("logistic"), index=False)
         spreadsheet_frame(problem_table).to_csv(staged("problems"), index=False)
@@ -186,6 +192,6 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
                     "patient rule": request.patient_rule,
                     "base model": " + ".join(request.base_model) or "-", "added": " + ".join(request.added) or "-"}
         write_report_html(staged("report"), title, settings, comparison, logistic, problem_table, figures,
-                          extra_tables)
+                          extra_tables, table1)
     paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}
     return StatsResult(comparison, logistic, problem_table, paths, prediction, prediction_comparison, fitted)

@@ -30,9 +30,20 @@ def _normal(values: np.ndarray) -> bool:
     return bool(stats.shapiro(values).pvalue > NORMALITY_ALPHA)
 
 
+def both_normal(group0, group1) -> bool:
+    """Whether both groups pass Shapiro-Wilk (mean +/- SD and the t-test) rather than not (median [IQR] and
+    the Mann-Whitney U test)."""
+    return _normal(finite(group0)) and _normal(finite(group1))
+
+
+def continuous_p(group0, group1) -> float:
+    """The p of ``compare_continuous``."""
+    return compare_continuous(group0, group1)["p"]
+
+
 def compare_continuous(group0, group1) -> dict:
     a, b = finite(group0), finite(group1)
-    if _normal(a) and _normal(b):
+    if both_normal(a, b):
         p = stats.ttest_ind(a, b, equal_var=True).pvalue
         return {"test": "t-test", "p": float(p), "summary_0": _mean_sd(a), "summary_1": _mean_sd(b)}
     p = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
@@ -53,16 +64,21 @@ def contingency(groups: pd.Series, values: pd.Series) -> pd.DataFrame:
     return pd.crosstab(groups, values)
 
 
-def compare_categorical(groups: pd.Series, values: pd.Series) -> dict:
-    table = contingency(groups, values)
-    observed = table.to_numpy(float)
+def categorical_test(observed: np.ndarray) -> tuple[float, str]:
+    """p and test name for a contingency table (outcome groups as rows, levels as columns): Pearson's
+    chi-square without continuity correction, or Fisher's exact test when any expected count is below 5."""
+    observed = np.asarray(observed, float)
     expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0, keepdims=True) / observed.sum()
     if observed.shape[1] < 2:
-        p, test = 1.0, "single level"
-    elif (expected < MIN_EXPECTED).any():
-        p, test = float(stats.fisher_exact(observed.astype(int)).pvalue), "Fisher exact"
-    else:
-        p, test = float(stats.chi2_contingency(observed, correction=False).pvalue), "chi-square"
+        return 1.0, "single level"
+    if (expected < MIN_EXPECTED).any():
+        return float(stats.fisher_exact(observed.astype(int)).pvalue), "Fisher exact"
+    return float(stats.chi2_contingency(observed, correction=False).pvalue), "chi-square"
+
+
+def compare_categorical(groups: pd.Series, values: pd.Series) -> dict:
+    table = contingency(groups, values)
+    p, test = categorical_test(table.to_numpy(float))
     summaries = {}
     for group in (0.0, 1.0):
         counts = table.loc[group] if group in table.index else pd.Series(0, index=table.columns)
