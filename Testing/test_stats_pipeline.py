@@ -1,6 +1,8 @@
 """Cohort assembly, group comparisons and the stats command end to end, including bad data."""
 
 import json
+import shutil
+import subprocess
 import os
 
 import numpy as np
@@ -264,3 +266,46 @@ def test_table1_by_outcome_at_lesion_and_patient_level_with_the_comparisons_p(st
     assert set(table1.level) == {"lesion", "patient"}
     report = open(out / "report.html", encoding="utf-8").read()
     assert f"failure (n = {failures})" in report and "By crossing_success, patient level" in report
+
+
+def test_report_prints_on_a4_with_every_table_and_figure(tmp_path):
+    """report.html printed by headless Chromium, as a reader prints it: A4 pages whose text holds every section,
+    Table 1's named groups and the reader's logistic columns, and one image per figure."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None or shutil.which("pdftotext") is None:
+        pytest.skip("chromium and poppler-utils are not installed; `make test` installs them where apt can")
+    cohort = synthetic_cohort(207, seed=5)
+    cohort["jcto"] = np.random.default_rng(9).integers(0, 5, len(cohort))
+    cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["stats", str(tmp_path / "cohort.csv"), "--outcome", "crossing_success", "--predictors",
+                 "dense_calcium_pav", "total_plaque_volume_mm3", "--adjust", "age", "male", "--patient-vars", "age",
+                 "--base-model", "jcto", "--added", "dense_calcium_pav", "--out", str(out)]) == 0
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", (out / "report.html").as_uri()], capture_output=True, timeout=120)
+    assert "(A4)" in subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split())
+    failures = int((cohort["crossing_success"] == 0).sum())
+    for expected in ("Table 1: characteristics by outcome", f"failure (n = {failures})", "Group comparisons",
+                     "Logistic regression", "OR per SD (95% CI)", "p, by patient", "adjusted for",
+                     "Incremental value of the added predictors", "The test of added value is the likelihood-ratio",
+                     "Odds ratios per 1 SD", "Plaque composition by outcome group", "ROC curves", "Calibration"):
+        assert expected in text, expected
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True).stdout.splitlines()[2:]
+    assert len(images) == 4  # forest, box plots, ROC, calibration
+
+
+def test_forest_labels_name_the_predictor_and_its_sd_not_the_outcome(stats_run):
+    from CTOPlaqueStatsLib.figures import forest_labels
+
+    _, cohort, out = stats_run
+    logistic = pd.read_csv(out / "logistic.csv")
+    rows = logistic[(logistic.model == "adjusted") & (logistic.outcome == "crossing_success")]
+    labels = forest_labels(rows)
+    assert not [label for label in labels if "crossing_success" in label]
+    sd = cohort["dense_calcium_pav"].std(ddof=1)
+    assert f"dense_calcium_pav (SD {sd:.3g})" in labels
+    row = rows[rows.predictor == "dense_calcium_pav"].iloc[0]
+    assert row["or_per_sd"] == pytest.approx(row["or"] ** row["sd"], rel=1e-12)
+    assert row["sd"] == pytest.approx(sd, rel=1e-12)

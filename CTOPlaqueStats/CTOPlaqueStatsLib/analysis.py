@@ -16,14 +16,15 @@ from .logistic import FitFailed
 from .prediction import DELONG_NESTED_CAVEAT, compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
-from .report import write_report_html
+from .report import prediction_display, write_report_html
 from .table1 import TABLE1_COLUMNS, table_one
 from .variables import (binary_outcome, category_indicators, is_categorical_text, numeric_variable,
                         spreadsheet_frame)
 
 COMPARISON_COLUMNS = ["outcome", "variable", "level", "test", "p", "n_0", "n_1", "summary_0", "summary_1"]
-LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "n", "events", "method",
-                    "covariates", "ci_low_cluster", "ci_high_cluster", "p_cluster", "patients"]
+LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "sd", "or_per_sd",
+                    "ci_low_per_sd", "ci_high_per_sd", "n", "events", "method", "covariates", "ci_low_cluster",
+                    "ci_high_cluster", "p_cluster", "patients"]
 PATIENT_RULES = ("any-failed", "any-success")
 
 
@@ -174,7 +175,7 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
         spreadsheet_frame(problem_table).to_csv(staged("problems"), index=False)
         write_forest_png(staged("forest"), logistic)
         write_boxplots_png(staged("boxplots"), cohort, outcomes)
-        figures = {"Odds ratios (Figure 4 of the seed paper)": staged("forest"),
+        figures = {"Odds ratios per 1 SD of each predictor (Figure 4 of the seed paper)": staged("forest"),
                    "Plaque composition by outcome group (Figure 3)": staged("boxplots")}
         extra_tables = {}
         if curves:
@@ -184,8 +185,9 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
             write_calibration_png(staged("calibration"), curves)
             figures.update({"ROC curves, base vs base + added": staged("roc"),
                             "Calibration (deciles of predicted probability)": staged("calibration")})
-            extra_tables = {"Prediction models": prediction, "Incremental value of the added predictors":
-                            (prediction_comparison, DELONG_NESTED_CAVEAT)}
+            shown_models, shown_comparison = prediction_display(prediction, prediction_comparison)
+            extra_tables = {"Prediction models": shown_models, "Incremental value of the added predictors":
+                            (shown_comparison, DELONG_NESTED_CAVEAT)}
         settings = {"lesions": len(cohort), "outcomes": ", ".join(request.outcomes),
                     "predictors": ", ".join(request.predictors), "adjusted for": ", ".join(request.adjust) or "-",
                     "patient variables": ", ".join(request.patient_vars) or "-",

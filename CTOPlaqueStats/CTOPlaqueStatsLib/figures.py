@@ -11,58 +11,87 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+FOREST_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 COMPOSITION_COLUMNS = [f"{name}_{kind}" for kind in ("volume_mm3", "pav")
                        for name in ("necrotic_core", "fibrofatty", "fibrous", "dense_calcium")]
 
 
+def forest_labels(rows: pd.DataFrame) -> list:
+    """Y labels of one outcome's panel: the predictor (the outcome is the panel's title), its SD, and the
+    method when it is Firth's."""
+    return [f"{r.predictor} (SD {r.sd:.3g})" + (", Firth" if r.method == "firth" else "") for r in rows.itertuples()]
+
+
 def write_forest_png(path: str, logistic: pd.DataFrame) -> None:
-    """Odds ratios with 95% CIs on a log axis: adjusted models where fitted, otherwise univariate."""
+    """Odds ratios per 1 SD of each predictor with 95% CIs on a log axis, one panel per outcome: adjusted
+    models where fitted, otherwise univariate. Per SD, so that predictors in mm3, % and mm share one axis."""
     adjusted = logistic[logistic["model"] == "adjusted"] if not logistic.empty else logistic
     shown = adjusted if not adjusted.empty else logistic
-    figure, axes = plt.subplots(figsize=(8, 1.2 + 0.35 * max(len(shown), 1)))
-    if shown.empty:
-        axes.text(0.5, 0.5, "no model could be fitted", ha="center", va="center", transform=axes.transAxes)
-        axes.set_axis_off()
-    else:
-        positions = np.arange(len(shown))[::-1]
-        labels = [f"{r.outcome}: {r.predictor}" + (" (Firth)" if r.method == "firth" else "")
-                  for r in shown.itertuples()]
-        errors = [shown["or"] - shown["ci_low"], shown["ci_high"] - shown["or"]]
-        axes.errorbar(shown["or"], positions, xerr=errors, fmt="s", color="black", ecolor="0.3", capsize=3)
+    outcomes = list(dict.fromkeys(shown["outcome"])) if not shown.empty else [None]
+    heights = [max(int((shown["outcome"] == outcome).sum()), 1) if outcome else 1 for outcome in outcomes]
+    figure, panels = plt.subplots(len(outcomes), 1, figsize=(8, 1.0 + 0.45 * sum(heights) + 0.6 * len(outcomes)),
+                                  squeeze=False, gridspec_kw={"height_ratios": heights})
+    kind = "adjusted" if not adjusted.empty else "univariate"
+    for axes, outcome in zip(panels[:, 0], outcomes):
+        rows = shown[shown["outcome"] == outcome] if outcome else shown
+        if rows.empty:
+            axes.text(0.5, 0.5, "no model could be fitted", ha="center", va="center", transform=axes.transAxes)
+            axes.set_axis_off()
+            continue
+        positions = np.arange(len(rows))[::-1]
+        errors = [rows["or_per_sd"] - rows["ci_low_per_sd"], rows["ci_high_per_sd"] - rows["or_per_sd"]]
+        axes.errorbar(rows["or_per_sd"], positions, xerr=errors, fmt="s", color="black", ecolor="0.3", capsize=3)
         axes.axvline(1.0, color="tab:red", linestyle="--", linewidth=1)
         axes.set_xscale("log")
+        low, high = axes.get_xlim()
+        axes.xaxis.set_major_locator(ticker.FixedLocator([t for t in FOREST_TICKS if low <= t <= high]))
         axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.tick_params(axis="x", which="minor", labelsize=7)
-        axes.set_yticks(positions, labels)
-        axes.set_xlabel("Odds ratio (95% CI, log scale)")
-        title = "adjusted" if not adjusted.empty else "univariate"
-        axes.set_title(f"Logistic regression, {title} models")
+        axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+        axes.tick_params(labelsize=10)
+        axes.set_yticks(positions, forest_labels(rows))
+        axes.set_ylim(-0.7, len(rows) - 0.3)
+        axes.set_title(f"{outcome}: {kind} models", fontsize=11)
+    panels[-1, 0].set_xlabel("Odds ratio per 1 SD of the predictor (95% CI, log scale)", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=120)
     plt.close(figure)
 
 
+def _component_title(column: str) -> str:
+    """'necrotic_core_pav' -> 'Necrotic core PAV (%)', 'fibrous_volume_mm3' -> 'Fibrous volume (mm³)'."""
+    for suffix, text in (("_pav", "PAV (%)"), ("_volume_mm3", "volume (mm³)")):
+        if column.endswith(suffix):
+            return f"{column[:-len(suffix)].replace('_', ' ').capitalize()} {text}"
+    return column
+
+
 def write_boxplots_png(path: str, cohort: pd.DataFrame, outcomes: dict) -> None:
-    """Component volumes and PAVs by outcome group, one row of panels per outcome."""
+    """Component volumes and PAVs by outcome group, one row of panels per outcome, legible at print size
+    (10-11 pt at A4 width): groups named failure / success with their n."""
     columns = [c for c in COMPOSITION_COLUMNS if c in cohort.columns]
-    rows = max(len(outcomes), 1)
-    figure, grid = plt.subplots(rows, max(len(columns), 1), figsize=(2.2 * max(len(columns), 1), 2.8 * rows),
-                                squeeze=False)
+    per_row = 4
+    rows_per_outcome = max(1, int(np.ceil(len(columns) / per_row)))
+    panel_rows = max(len(outcomes), 1) * rows_per_outcome
+    figure, grid = plt.subplots(panel_rows, per_row, figsize=(11, 3.2 * panel_rows), squeeze=False)
+    for axes in grid.ravel():
+        axes.set_axis_off()
     for row, (name, coded) in enumerate(outcomes.items()):
         for column_index, column in enumerate(columns):
-            axes = grid[row, column_index]
+            axes = grid[row * rows_per_outcome + column_index // per_row, column_index % per_row]
+            axes.set_axis_on()
             values = pd.to_numeric(cohort[column], errors="coerce")
             groups = [values[(coded == g) & values.notna()].to_numpy() for g in (0.0, 1.0)]
-            axes.boxplot(groups, tick_labels=["0", "1"], widths=0.6)
-            axes.set_title(column.replace("_", " "), fontsize=8)
-            axes.set_xlabel(name, fontsize=8)
-            axes.tick_params(labelsize=7)
+            axes.boxplot(groups, tick_labels=[f"failure\n(n = {len(groups[0])})", f"success\n(n = {len(groups[1])})"],
+                         widths=0.6)
+            axes.set_title(_component_title(column), fontsize=11)
+            axes.set_xlabel(name, fontsize=10)
+            axes.tick_params(labelsize=10)
     if not outcomes or not columns:
+        grid[0, 0].set_axis_on()
         grid[0, 0].text(0.5, 0.5, "no composition columns or outcomes", ha="center", va="center")
         grid[0, 0].set_axis_off()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 

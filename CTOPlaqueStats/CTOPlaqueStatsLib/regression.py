@@ -11,7 +11,9 @@ from .problems import ProblemLog
 
 def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjusters: dict,
                   problems: ProblemLog, patients: pd.Series = None) -> list:
-    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p, n, events, method,
+    """Rows: outcome, predictor, model (univariate / adjusted), or, ci_low, ci_high, p (per unit of the
+    predictor), sd (the predictor's SD in the complete rows) with or_per_sd, ci_low_per_sd, ci_high_per_sd
+    (per 1 SD: OR^sd, comparable between predictors of different units), n, events, method,
     covariates (those actually in the model), and
     fitted: the statsmodels result of a maximum-likelihood model (None for Firth), for .summary().
     patients: the patient of each lesion; where a patient has several lesions among the complete rows, a
@@ -52,8 +54,11 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems, p
     if effect["separated"]:
         problems.add(where, "separation in the data: the maximum-likelihood odds ratio is infinite; "
                             "Firth's penalized likelihood used (profile-likelihood CI)")
+    sd = float(frame[name].std(ddof=1))
     return {"outcome": outcome_name, "predictor": name, "model": model, "or": effect["or"],
-            "ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"], "n": len(frame),
+            "ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"],
+            "sd": sd, "or_per_sd": effect["or"] ** sd, "ci_low_per_sd": effect["ci_low"] ** sd,
+            "ci_high_per_sd": effect["ci_high"] ** sd, "n": len(frame),
             "events": events, "method": effect["method"], "covariates": ", ".join(covariates),
             **_clustered(design, frame["__y"].to_numpy(float), effect, patients, frame.index, where, problems),
             "fitted": effect["model"]}

@@ -30,6 +30,11 @@ def _named(function, name: str):
     return function
 
 
+def _level_text(value) -> str:
+    """A category's printed level: 1.0 as "1", text as it is."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _categorical_htest(*level_counts):
     """tableone passes a categorical variable's counts level by level, each [group 0, group 1]."""
     return categorical_test(np.array(level_counts, float).T)[0]
@@ -56,7 +61,7 @@ def table_one(outcome_name: str, outcome: pd.Series, variables: dict, level: str
             nonnormal.append(name)
         htest[name] = _named(lambda a, b: continuous_p(a, b), "t-test" if normal else "Mann-Whitney U")
     for name in categorical:
-        frame[name] = frame[name].astype("object").where(frame[name].notna())
+        frame[name] = frame[name].map(_level_text).where(frame[name].notna())
         test_name = categorical_test(pd.crosstab(outcome[keep], variables[name][keep]).to_numpy(float))[1]
         htest[name] = _named(lambda *level_counts: _categorical_htest(*level_counts), test_name)
     with warnings.catch_warnings():
