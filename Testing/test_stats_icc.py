@@ -48,3 +48,25 @@ def test_rater_offset_lowers_absolute_agreement_only():
     assert offset["ICC3"] == pytest.approx(agreeing["ICC3"], abs=1e-12)
     assert agreeing["ICC2"] > 0.98
     assert offset["ICC2"] < agreeing["ICC2"] - 0.1
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_all_six_forms_equal_pingouin():
+    """Against pingouin.intraclass_corr (an independent implementation) on 30 targets x 3 raters with a rater
+    offset: ICC, F and p to 1e-9; the intervals to pingouin's two printed decimals. pingouin is not used at run
+    time: it rounds the intervals to two decimals and would bring seaborn and scikit-learn into Slicer."""
+    import pandas as pd
+    import pingouin
+
+    rng = np.random.default_rng(1)
+    ratings = rng.normal(size=(30, 1)) * 2 + rng.normal(size=(30, 3)) + [0.0, 0.5, 1.0]
+    long = pd.DataFrame([(t, r, ratings[t, r]) for t in range(30) for r in range(3)], columns=["t", "r", "v"])
+    reference = pingouin.intraclass_corr(long, targets="t", raters="r", ratings="v").set_index("Type")
+    names = {"ICC1": "ICC(1,1)", "ICC2": "ICC(A,1)", "ICC3": "ICC(C,1)", "ICC1k": "ICC(1,k)", "ICC2k": "ICC(A,k)",
+             "ICC3k": "ICC(C,k)"}
+    for row in icc_table(ratings):
+        expected = reference.loc[names[row["form"]]]
+        assert row["icc"] == pytest.approx(expected["ICC"], abs=1e-9), row["form"]
+        assert row["F"] == pytest.approx(expected["F"], rel=1e-9)
+        assert row["p"] == pytest.approx(expected["pval"], rel=1e-6)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(expected["CI95"]), abs=0.005 + 1e-9)
