@@ -6,6 +6,7 @@ from conftest import PHANTOM_CASES, phantom_for
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
+from CTOPlaqueLib.phantom import _path_local, _vessel_transform
 from CTOPlaqueLib.volume_io import Volume
 
 
@@ -20,9 +21,17 @@ def analyzed(request):
     return _analyze(request.param)
 
 
-def test_occlusion_length_within_half_millimetre(analyzed):
-    phantom, result = analyzed
-    assert result.occlusion_length_mm == pytest.approx(phantom.truth["occlusion_length_mm"], abs=0.5)
+def test_occlusion_length_on_a_hand_placed_curve_is_the_true_length(analyzed):
+    """The centerline a user clicks: points of the true path 4 mm apart, interpolated by the spline. The length
+    P..D along it is measured against the phantom's analytic occlusion length (not against the arc of the true
+    centerline the landmarks were placed on)."""
+    phantom, _ = analyzed
+    spec = phantom.spec
+    rotation, offset = _vessel_transform(spec)
+    clicked = _path_local(spec, np.linspace(0.0, spec.length_mm, int(round(spec.length_mm / 4.0)) + 1))
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    result = analyze_lesion(volume, clicked @ rotation.T + offset, phantom.landmarks_ras)
+    assert result.occlusion_length_mm == pytest.approx(spec.occlusion_length_mm, abs=0.05)
 
 
 def test_landmark_positions_match_truth(analyzed):
@@ -57,13 +66,19 @@ def test_pav_close_to_noise_free_composition_too(analyzed):
         assert result.pav_percent[name] == pytest.approx(truth[name], abs=5.0), name
 
 
-def test_components_and_unclassified_add_up_to_total(analyzed):
-    _, result = analyzed
-    parts = sum(result.volumes_mm3.values()) + result.unclassified_volume_mm3
-    assert parts == pytest.approx(result.total_plaque_volume_mm3, rel=1e-9)
-    assert sum(result.pav_percent.values()) <= 100.0 + 1e-9
-    assert result.noncalcified_volume_mm3 == pytest.approx(
-        result.total_plaque_volume_mm3 - result.volumes_mm3["dense_calcium"] - result.unclassified_volume_mm3)
+def test_component_volumes_against_the_written_image_in_the_true_wall(analyzed):
+    """Each component's volume (mm3), and the unclassified wall, against the written image's voxels inside the
+    true wall (truth composition_written_image): within 3% of the total plaque volume each (measured: within
+    1.2%), and the
+    non-calcified volume likewise."""
+    phantom, result = analyzed
+    truth = phantom.truth["composition_written_image"]
+    tolerance = 0.03 * truth["total_mm3"]
+    for name in COMPONENTS:
+        assert result.volumes_mm3[name] == pytest.approx(truth["volumes_mm3"][name], abs=tolerance), name
+    assert result.unclassified_volume_mm3 == pytest.approx(truth["unclassified_volume_mm3"], abs=tolerance)
+    noncalcified = truth["total_mm3"] - truth["volumes_mm3"]["dense_calcium"] - truth["unclassified_volume_mm3"]
+    assert result.noncalcified_volume_mm3 == pytest.approx(noncalcified, abs=tolerance)
 
 
 def test_reference_sections_match_true_areas(analyzed):
