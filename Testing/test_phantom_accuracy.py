@@ -69,8 +69,7 @@ def test_pav_close_to_noise_free_composition_too(analyzed):
 def test_component_volumes_against_the_written_image_in_the_true_wall(analyzed):
     """Each component's volume (mm3), and the unclassified wall, against the written image's voxels inside the
     true wall (truth composition_written_image): within 3% of the total plaque volume each (measured: within
-    1.2%), and the
-    non-calcified volume likewise."""
+    1.2%), and the non-calcified volume likewise."""
     phantom, result = analyzed
     truth = phantom.truth["composition_written_image"]
     tolerance = 0.03 * truth["total_mm3"]
