@@ -348,12 +348,12 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         settings = lib.AnalysisSettings().with_overrides(
             step_mm, ",".join(f"{v:g}" for v in thresholds_hu) if thresholds_hu is not None else "")
         report(0.15, "Measuring lumen, wall and plaque along the vessel")
-        analysis = lib.analyze_lesion(volume, centerline.points_ras, landmarks, settings)
+        analysis = lib.analyze_lesion(volume, centerline.points_ras, landmarks, settings,
+                                      lib.parse_clinical_items(clinical_items or {}))
         inputs = {"volume": lib.array_provenance(volume_node.GetName(), volume.hu),
                   "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
-        document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer,
-                                       lib.parse_clinical_items(clinical_items or {}))
+        document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer)
         nodes = self._scene_outputs(volume, analysis, document, volume_node, report)
         self._remember(volume_node, centerline_node, landmarks_node, nodes, document, settings)
         report(1.0, "Done")

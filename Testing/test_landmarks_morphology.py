@@ -91,3 +91,21 @@ def test_morphology_boundaries_exactly(bending, calcium, length, slope, expected
     record = classify_morphology(bending, calcium, length, slope)
     for key, value in expected.items():
         assert record[key] == value, key
+
+
+def test_analysis_computes_morphology_and_scores_and_the_document_only_names_them():
+    """One pass computes: the analysis holds the morphology and the scores. J-CTO of the curved phantom: tapered
+    stump 0, bending 0, calcification 1 (its 900 HU nodule), length >= 20 mm 1, retry entered as yes 1 = 3
+    points. lesion.json carries those very objects."""
+    from CTOPlaqueLib.export import lesion_document
+
+    phantom = phantom_for("curved")
+    result = analyze_lesion(_volume(phantom), phantom.centerline_ras, phantom.landmarks_ras,
+                            clinical_items={"retry": True})
+    assert phantom.truth["occlusion_length_mm"] >= 20.0
+    assert phantom.truth["composition_written_image"]["volumes_mm3"]["dense_calcium"] >= 1.0
+    assert result.scores["J-CTO"]["total"] == 3
+    assert result.scores["J-CTO"]["entered_items"] == ["retry"]
+    document = lesion_document(result, "L1", "P1", {})
+    assert document["morphology"] is result.morphology and document["scores"] is result.scores
+    assert document["clinical_items"] == {"retry": True}

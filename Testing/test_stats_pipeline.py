@@ -285,7 +285,8 @@ def test_report_prints_on_a4_with_every_table_and_figure(tmp_path):
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
                     f"--print-to-pdf={pdf}", (out / "report.html").as_uri()], capture_output=True, timeout=120)
     assert "(A4)" in subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
-    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split())
+    text = " ".join(subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
+                                   encoding="utf-8").stdout.split())
     failures = int((cohort["crossing_success"] == 0).sum())
     for expected in ("Table 1: characteristics by outcome", f"failure (n = {failures})", "Group comparisons",
                      "Logistic regression", "OR per SD (95% CI)", "p, by patient", "adjusted for",

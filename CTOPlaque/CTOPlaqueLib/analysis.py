@@ -18,7 +18,9 @@ from .contours import contour_area_mm2, mean_diameter_mm
 from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
+from .morphology import lesion_morphology
 from .quality import quality_measures, quality_warnings
+from .scores import compute_scores, image_items
 from .settings import AnalysisSettings
 from .volume_io import Volume, check_values_present
 
@@ -53,6 +55,11 @@ class LesionAnalysis:
     reference: dict
     settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     quality: dict = field(default_factory=dict)
+    # the image-derived score items (morphology.lesion_morphology), the entered clinical items and the
+    # difficulty scores from both (scores.compute_scores): computed once, here; the exporters only write them
+    morphology: dict = field(default_factory=dict)
+    clinical_items: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
 
     @property
     def warnings(self) -> list:
@@ -104,11 +111,12 @@ def _check_vessel_in_volume(volume: Volume, centerline: Centerline, central_hu: 
 
 
 def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
-                   settings: AnalysisSettings = AnalysisSettings()) -> LesionAnalysis:
-    """Measure one CTO lesion.
+                   settings: AnalysisSettings = AnalysisSettings(), clinical_items: dict = None) -> LesionAnalysis:
+    """Measure one CTO lesion, with its morphology and difficulty scores.
 
     volume: HU and IJK->RAS. centerline_points_ras: (N, 3) control points, proximal first.
-    landmarks_ras: {"P", "D"[, "S", "E"]} -> RAS point.
+    landmarks_ras: {"P", "D"[, "S", "E"]} -> RAS point. clinical_items: entered score items
+    (scores.CLINICAL_ITEMS, parsed by scores.parse_clinical_items); a score missing one is missing.
     Lumen is absent between P and D by definition of a total occlusion, so the plaque there is the
     whole vessel cross-section; elsewhere the lumen is the contrast-filled region of sections with a
     bright core (``contours.lumen_present``), for the profile and the reference sections.
@@ -142,7 +150,7 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     occluded_wall_areas = wall_sample_areas_mm2(grid, np.zeros_like(vessel_radii[lesion]), vessel_radii[lesion])
     lesion_volumes = (class_sums(classes[lesion], occluded_wall_areas * jacobian) * slabs[lesion, None]).sum(axis=0)
 
-    return LesionAnalysis(
+    analysis = LesionAnalysis(
         centerline=centerline, grid=grid, thresholds=settings.thresholds, landmarks_mm=landmarks_mm,
         lumen_radii_mm=lumen_radii, vessel_radii_mm=vessel_radii, profile=profile,
         occlusion_length_mm=float(landmarks_mm["D"] - landmarks_mm["P"]),
@@ -152,7 +160,12 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii),
         settings=settings,
         quality=quality,
+        clinical_items=dict(clinical_items or {}),
     )
+    analysis.morphology = lesion_morphology(analysis)
+    image = image_items(analysis.morphology, analysis.occlusion_length_mm, analysis.volumes_mm3["dense_calcium"])
+    analysis.scores = compute_scores(image, analysis.clinical_items)
+    return analysis
 
 
 def _reference_sections(landmarks_mm: dict, arc_mm: np.ndarray, lumen_radii: np.ndarray,

@@ -18,8 +18,7 @@ from . import SOFTWARE_NAME, __version__
 from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
-from .morphology import lesion_morphology
-from .scores import compute_scores, image_items, score_column
+from .scores import score_column
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -96,11 +95,9 @@ def results_rows(document: dict) -> list:
 
 
 def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, inputs: dict,
-                    observer: str = "", clinical_items=None) -> dict:
-    """The lesion.json document. clinical_items: entered score items (see scores.CLINICAL_ITEMS)."""
+                    observer: str = "") -> dict:
+    """The lesion.json document: the analysis's measurements, morphology and scores as they are, named."""
     total = analysis.total_plaque_volume_mm3
-    morphology = lesion_morphology(analysis)
-    image = image_items(morphology, analysis.occlusion_length_mm, analysis.volumes_mm3["dense_calcium"])
     return {
         "schema": LESION_SCHEMA,
         "lesion_id": lesion_id,
@@ -118,11 +115,11 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "thresholds_hu": analysis.thresholds.ranges_hu(),
         "landmarks_mm": dict(analysis.landmarks_mm),
         "reference": analysis.reference,
-        "morphology": morphology,
+        "morphology": analysis.morphology,
         "quality": analysis.quality,
         "warnings": analysis.warnings,
-        "clinical_items": dict(clinical_items or {}),
-        "scores": compute_scores(image, clinical_items or {}),
+        "clinical_items": dict(analysis.clinical_items),
+        "scores": analysis.scores,
         "centerline_length_mm": analysis.centerline.length_mm,
         "settings": analysis.settings.to_dict(),
         "settings_sha256": analysis.settings.sha256(),

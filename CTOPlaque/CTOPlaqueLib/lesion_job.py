@@ -78,9 +78,9 @@ def run_lesion_job(job: LesionJob) -> dict:
         centerline_ras = read_markups(job.centerline).points_ras
     landmarks = landmarks_by_label(read_markups(job.landmarks), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
-    analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings)
+    analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
-    document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer, clinical_items)
+    document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
     dicom_files = {}
     if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for
         from .dicom_results import dicom_writers

@@ -27,7 +27,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .analysis import LesionAnalysis
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # analysis computes the morphology at the end of its pass (analyze_lesion)
+    from .analysis import LesionAnalysis
 from .composition import COMPONENTS
 
 TAPERED_SLOPE_PER_MM = 0.15
