@@ -269,11 +269,16 @@ def central_lumen_hu(samples_hu: np.ndarray, grid: PolarGrid, radius_mm: float =
     return np.median(samples_hu[:, :, inner].reshape(len(samples_hu), -1), axis=1)
 
 
-def _first_radius_below_mm(samples_hu: np.ndarray, grid: PolarGrid, level_hu: np.ndarray) -> np.ndarray:
+def relative_level_hu(fat_hu: float, fraction: float, params: ContourParameters) -> float:
+    """The HU ``fraction`` of the way from the epicardial fat to the reference wall tissue
+    (``tissue_reference_hu``): the levels of the outer-wall edge test."""
+    return fat_hu + fraction * (params.tissue_reference_hu - fat_hu)
+
+
+def _first_radius_below_mm(samples_hu: np.ndarray, grid: PolarGrid, level_hu) -> np.ndarray:
     """Per section, the median over rays of the first radius (mm) where the profile is below ``level_hu``
-    (per section, or per section and ray); the last radius where it never is."""
-    level = level_hu if np.ndim(level_hu) == 2 else np.asarray(level_hu)[:, None]
-    below = samples_hu < level[..., None]
+    (one level, or one per section and ray); the last radius where it never is."""
+    below = samples_hu < np.asarray(level_hu)[..., None]
     first = np.where(below.any(axis=-1), below.argmax(axis=-1), samples_hu.shape[-1] - 1)
     return np.median(grid.radii_mm[first], axis=1)
 
@@ -310,8 +315,7 @@ def _lumen_ring_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarra
     """
     reach_mm = max(params.lumen_ring_mm, grid.radii_mm[-1] - params.fat_ring_mm)
     half_reach_mm = _half_contrast_radius_mm(samples_hu, grid, centre_hu, reach_mm)
-    fat_cut_hu = fat_hu + params.fat_cut_fraction * (params.tissue_reference_hu - fat_hu)
-    fat_mm = _first_radius_below_mm(samples_hu, grid, np.full(len(samples_hu), fat_cut_hu))
+    fat_mm = _first_radius_below_mm(samples_hu, grid, relative_level_hu(fat_hu, params.fat_cut_fraction, params))
     walled = (centre_hu >= params.lumen_min_hu) & (fat_mm - half_reach_mm >= params.lumen_wall_mm)
     found = _falls_within(samples_hu, grid, centre_hu, fall_hu, params.lumen_ring_mm, params) & ~walled
     if not np.any(walled | found):
@@ -444,11 +448,7 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     """
     smooth, strength = _profile_and_strength(samples_hu, grid, params)
     fat_hu = fat_level_hu(samples_hu, grid, params)
-
-    def level_hu(fraction: float) -> float:
-        return fat_hu + fraction * (params.tissue_reference_hu - fat_hu)
-
-    fat_cut_hu = level_hu(params.fat_cut_fraction)
+    fat_cut_hu = relative_level_hu(fat_hu, params.fat_cut_fraction, params)
     is_fat = smooth < fat_cut_hu
     near = int(round(params.fat_probe_near_mm / grid.radial_step_mm))
     far = int(round(params.fat_probe_far_mm / grid.radial_step_mm))
@@ -457,11 +457,12 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     tissue_reach = int(round(params.tissue_probe_mm / grid.radial_step_mm))
     inside_max = ndimage.maximum_filter1d(smooth, tissue_reach + 1, axis=-1, origin=tissue_reach // 2,
                                           mode="nearest")
-    tissue_inside = inside_max >= level_hu(params.tissue_fraction)
+    tissue_inside = inside_max >= relative_level_hu(fat_hu, params.tissue_fraction, params)
     count = samples_hu.shape[-1]
     index = np.arange(count)
     first_fat = np.where(is_fat.any(axis=-1), is_fat.argmax(axis=-1), count)
-    back_in_tissue = (smooth > level_hu(params.reentry_fraction)) & (index > first_fat[..., None])
+    reentry_hu = relative_level_hu(fat_hu, params.reentry_fraction, params)
+    back_in_tissue = (smooth > reentry_hu) & (index > first_fat[..., None])
     reentry = np.where(back_in_tissue.any(axis=-1), back_in_tissue.argmax(axis=-1), count)
     allowed = (fat_beyond & tissue_inside & (index < reentry[..., None])
                & (grid.radii_mm >= lumen_radii_mm[..., None] + params.min_wall_mm))
