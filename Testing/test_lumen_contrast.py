@@ -95,3 +95,21 @@ def test_a_lumen_too_faint_to_find_is_missing_and_said_so():
     assert "Reference E lumen area" not in measurements and "Reference S lumen area" in measurements
     vessel_area = result.reference["E"]["vessel_area_mm2"]
     assert ("Reference E: lumen / vessel area", f"no lumen found / {vessel_area:.1f} mm²") in measurement_rows(document)
+
+
+def test_the_polar_grid_widens_for_a_vessel_wider_than_it():
+    """A 4.2 mm occluded vessel (5.6 mm lumen) outgrows the default 4.5 mm grid: its fat ring would hold the wall.
+    The grid widens to leave the fat ring outside the wall: plaque volume within 5% (26% small before), no
+    myocardium warning, S and E lumen areas within 10%; a 2.6 mm vessel keeps the default grid."""
+    phantom, volume = _case(PhantomSpec(**SHORT, lumen_radius_mm=2.8, occlusion_radius_mm=4.2))
+    result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    assert result.total_plaque_volume_mm3 == pytest.approx(phantom.truth["total_plaque_volume_mm3"], rel=0.05)
+    assert result.quality["polar_grid_radius_mm"] > 4.2 + 1.5
+    assert result.quality["fat_hu"] == pytest.approx(phantom.spec.fat_hu, abs=15.0)
+    assert not [w for w in result.warnings if any(key in w for key in CENTERLINE_WARNINGS)]
+    for label in ("S", "E"):
+        assert result.reference[label]["lumen_area_mm2"] == pytest.approx(
+            phantom.truth["reference"][label]["lumen_area_mm2"], rel=0.10), label
+    normal_phantom, normal_volume = _case(PhantomSpec(**SHORT))
+    normal = analyze_lesion(normal_volume, normal_phantom.centerline_ras, normal_phantom.landmarks_ras)
+    assert normal.quality["polar_grid_radius_mm"] == pytest.approx(4.5)

@@ -21,10 +21,11 @@ from .landmarks import landmark_positions_mm, landmark_projections, reference_se
 from .morphology import lesion_morphology
 from .quality import quality_measures, quality_warnings
 from .scores import compute_scores, image_items
-from .settings import AnalysisSettings
+from .settings import RANGES, AnalysisSettings
 from .volume_io import Volume, check_values_present
 
 AIR_HU = -500.0
+GRID_MARGIN_MM = 1.5
 
 
 @dataclass
@@ -110,6 +111,29 @@ def _check_vessel_in_volume(volume: Volume, centerline: Centerline, central_hu: 
                                   "check that centerline and volume belong together")
 
 
+def _contours(samples_hu: np.ndarray, grid: PolarGrid, in_occlusion: np.ndarray, settings: AnalysisSettings):
+    """(contrast lumen present per section, lumen radii (S, A), outer wall) of the sampled sections; no lumen
+    between P and D."""
+    contrast = contours.lumen_present(samples_hu, grid, settings.contour)
+    lumen_radii, wall = contours.detect_contours(samples_hu, grid, contrast & ~in_occlusion, settings.step_mm,
+                                                 settings.contour)
+    return contrast, lumen_radii, wall
+
+
+def _grid_for_vessel(grid: PolarGrid, occluded_wall_radii_mm: np.ndarray, settings: AnalysisSettings):
+    """A wider polar grid when the occluded vessel does not leave the epicardial-fat ring (``fat_ring_mm``)
+    inside the grid, else None. The fat level is measured in that ring and every wall edge is tested against
+    it; with a 4.2 mm vessel on the 4.5 mm default grid the ring held the wall (fat read at -3 HU) and the
+    plaque volume came out 26% small with a false "myocardium" warning (-0.8% on a 7 mm grid). The new radius
+    leaves the fat ring plus GRID_MARGIN_MM beyond the 99th percentile of the occluded wall's radius, within
+    the settings' range."""
+    outer_mm = float(np.percentile(occluded_wall_radii_mm, 99))
+    if outer_mm <= grid.radii_mm[-1] - settings.contour.fat_ring_mm:
+        return None
+    radius_mm = min(outer_mm + settings.contour.fat_ring_mm + GRID_MARGIN_MM, RANGES["max_radius_mm"][1])
+    return PolarGrid.make(radius_mm, settings.radial_step_mm, settings.angle_count)
+
+
 def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
                    settings: AnalysisSettings = AnalysisSettings(), clinical_items: dict = None) -> LesionAnalysis:
     """Measure one CTO lesion, with its morphology and difficulty scores.
@@ -130,13 +154,17 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     landmarks_mm = landmark_positions_mm(centerline, landmarks_ras)
     arc = centerline.arc_mm
     in_occlusion = (arc >= landmarks_mm["P"]) & (arc <= landmarks_mm["D"])
-    contrast = contours.lumen_present(samples_hu, grid, settings.contour)
-    has_lumen = contrast & ~in_occlusion
-    lumen_radii, wall = contours.detect_contours(samples_hu, grid, has_lumen, settings.step_mm, settings.contour)
+    contrast, lumen_radii, wall = _contours(samples_hu, grid, in_occlusion, settings)
+    wider = _grid_for_vessel(grid, wall.radii_mm[in_occlusion], settings)
+    if wider is not None:
+        grid = wider
+        contrast, lumen_radii, wall = _contours(sample_sections(volume, centerline, grid, order=1), grid,
+                                                in_occlusion, settings)
     vessel_radii = wall.radii_mm
     distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
     quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall,
                                np.linalg.norm(centerline.curvature_vectors, axis=1))
+    quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
 
     voxel_hu = sample_sections(volume, centerline, grid, order=0)
     classes = settings.thresholds.classify(voxel_hu)
