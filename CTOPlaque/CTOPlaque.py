@@ -272,13 +272,15 @@ PLOTS_LAYOUT = (
 
 
 class CTOPlaqueResult:
-    """One analyzed lesion: the measurements, the lesion document and the scene nodes made for it."""
+    """One analyzed lesion: the measurements, the lesion document, the scene nodes made for it and the images
+    they were made from (lesion_files.LesionImages, which export writes without building them again)."""
 
-    def __init__(self, volume, analysis, document, nodes):
+    def __init__(self, volume, analysis, document, nodes, images=None):
         self.volume = volume
         self.analysis = analysis
         self.document = document
         self.nodes = nodes
+        self.images = images
 
 
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
@@ -298,23 +300,23 @@ def _library():
     from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
     from CTOPlaqueLib.export import (array_provenance, check_identifier, lesion_document, profile_rows,
                                      results_rows)
-    from CTOPlaqueLib.labelmap import Labelmap, composition_labelmap
+    from CTOPlaqueLib.labelmap import Labelmap
     from CTOPlaqueLib.landmark_proposals import propose_landmarks
-    from CTOPlaqueLib.lesion_files import write_lesion_files
+    from CTOPlaqueLib.lesion_files import lesion_images, write_lesion_files
     from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.scores import parse_clinical_items
     from CTOPlaqueLib.settings import AnalysisSettings
-    from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL, straighten
+    from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL
 
     return types.SimpleNamespace(
         mrml=mrml, AnalysisSettings=AnalysisSettings, analyze_lesion=analyze_lesion,
         extract_centerline=extract_centerline, COMPONENT_COLORS=COMPONENT_COLORS, COMPONENT_NAMES=COMPONENT_NAMES,
         COMPONENTS=COMPONENTS, HuThresholds=HuThresholds, array_provenance=array_provenance,
         check_identifier=check_identifier, lesion_document=lesion_document, profile_rows=profile_rows,
-        results_rows=results_rows, Labelmap=Labelmap, composition_labelmap=composition_labelmap,
+        results_rows=results_rows, Labelmap=Labelmap, lesion_images=lesion_images,
         propose_landmarks=propose_landmarks, write_lesion_files=write_lesion_files,
         landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, LUMEN_LABEL=LUMEN_LABEL,
-        WALL_LABEL=WALL_LABEL, straighten=straighten)
+        WALL_LABEL=WALL_LABEL)
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
@@ -354,23 +356,23 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                   "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
         document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer)
-        nodes = self._scene_outputs(volume, analysis, document, volume_node, report)
+        images = lib.lesion_images(volume, analysis)  # the composition labelmap and the straightened vessel
+        nodes = self._scene_outputs(analysis, images, document, volume_node, report)
         self._remember(volume_node, centerline_node, landmarks_node, nodes, document, settings)
         report(1.0, "Done")
-        return CTOPlaqueResult(volume, analysis, document, nodes)
+        return CTOPlaqueResult(volume, analysis, document, nodes, images)
 
-    def _scene_outputs(self, volume, analysis, document, volume_node, report) -> dict:
+    def _scene_outputs(self, analysis, images, document, volume_node, report) -> dict:
         lib = _library()
         scene, lesion_id = slicer.mrmlScene, document["lesion_id"]
         lib.mrml.remove_folder(scene, f"CTO lesion {lesion_id}")  # a re-analysis replaces the lesion's outputs
         results = lib.mrml.table_from_rows(scene, lib.results_rows(document), f"{lesion_id} results")
         profile = lib.mrml.table_from_rows(scene, lib.profile_rows(analysis), f"{lesion_id} profile")
         report(0.6, "Composition overlay")
-        composition = lib.mrml.segmentation_from_labelmap(scene, lib.composition_labelmap(volume, analysis),
-                                                          f"{lesion_id} composition")
+        composition = lib.mrml.segmentation_from_labelmap(scene, images.composition, f"{lesion_id} composition")
         composition.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
         report(0.75, "Straightened vessel")
-        straight = lib.straighten(volume, analysis)
+        straight = images.straightened
         straightened = lib.mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
                                                        straight.ijk_to_ras)
         contour_segments = {lib.LUMEN_LABEL: ("Lumen", (1.0, 0.85, 0.0)),
@@ -468,8 +470,9 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             from CTOPlaqueLib.dicom_series import source_datasets_by_slice
 
             datasets = source_datasets_by_slice(sources, result.volume)
-            extra_files = dicom_writers(datasets, result.volume, result.analysis, document)
-        return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files)
+            extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
+                                        result.images.composition if result.images else None)
+        return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)
 
 
 def _dicom_source_files(volume_node) -> list:

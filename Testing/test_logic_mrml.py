@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
 import slicer
 import vtk
 from vtk.util import numpy_support
@@ -298,3 +299,22 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp
     assert sr.CompletionFlag == "COMPLETE"
     assert read_json(paths["lesion_json"])["total_plaque_volume_mm3"] == pytest.approx(
         result.document["total_plaque_volume_mm3"])
+
+
+def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path, monkeypatch):
+    """Export builds neither the composition labelmap nor the straightened vessel again: it writes those the
+    analysis made for the scene (both builders made to fail here), and the written segmentation holds the same
+    voxels as the scene's composition labelmap."""
+    import CTOPlaqueLib.lesion_files as lesion_files
+    from CTOPlaque import CTOPlaqueLogic
+
+    def rebuilt(*_):
+        raise AssertionError("rebuilt on export")
+
+    monkeypatch.setattr(lesion_files, "composition_labelmap", rebuilt)
+    monkeypatch.setattr(lesion_files, "straighten", rebuilt)
+    paths = CTOPlaqueLogic().export(logic_result, str(tmp_path / "export"))
+    assert os.path.isfile(paths["segmentation"]) and os.path.isfile(paths["straightened_png"])
+    written = sitk.GetArrayFromImage(sitk.ReadImage(paths["segmentation"]))
+    expected = logic_result.images.composition.labels
+    assert np.count_nonzero(written) == np.count_nonzero(expected)

@@ -72,10 +72,11 @@ def _segment_descriptions(lesion_id: str) -> list:
     return descriptions
 
 
-def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str) -> hd.seg.Segmentation:
+def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str,
+                       composition=None) -> hd.seg.Segmentation:
     """The SEG of the module docstring on the slices of ``sources`` (datasets ordered by slice k) that
-    hold a segment."""
-    labels = labels_on_volume_grid(volume, composition_labelmap(volume, analysis))
+    hold a segment. composition: the analysis's composition labelmap where already built."""
+    labels = labels_on_volume_grid(volume, composition or composition_labelmap(volume, analysis))
     labels[labels_on_volume_grid(volume, lumen_labelmap(volume, analysis)) > 0] = LUMEN_SEGMENT
     occupied = np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))
     first, last = (int(occupied[0]), int(occupied[-1])) if len(occupied) else (0, 0)
@@ -153,10 +154,11 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
         series_description=f"CTOPlaque {document['lesion_id']} measurements"[:64])
 
 
-def dicom_writers(sources: list, volume: Volume, analysis, document: dict) -> dict:
+def dicom_writers(sources: list, volume: Volume, analysis, document: dict, composition=None) -> dict:
     """{file name: writer(path)}: <lesion_id>.seg.dcm and <lesion_id>.sr.dcm; ``sources``: the source series'
-    datasets ordered by slice (dicom_series.source_datasets_by_slice)."""
-    segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"])
+    datasets ordered by slice (dicom_series.source_datasets_by_slice); composition: the analysis's
+    composition labelmap where already built."""
+    segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], composition)
     report = build_report(document, segmentation, sources)
     return {f"{document['lesion_id']}.seg.dcm": lambda path: segmentation.save_as(path),
             f"{document['lesion_id']}.sr.dcm": lambda path: report.save_as(path)}

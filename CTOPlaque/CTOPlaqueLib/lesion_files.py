@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from .analysis import LesionAnalysis
 from .export import flat_row, profile_rows, write_rows_csv
-from .labelmap import composition_labelmap
+from .labelmap import Labelmap, composition_labelmap
 from .lesion_report import lesion_report_html
 from .plots import write_profile_png, write_straightened_png
 from .segmentation_file import write_composition_segmentation
 from .staging import staged_outputs, write_json
+from .straightening import StraightenedVessel, straighten
 from .volume_io import Volume
 
 OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "profile_csv": ".profile.csv",
@@ -18,16 +20,31 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
                    "straightened_png": ".straightened.png", "report_html": ".report.html"}
 
 
+@dataclass
+class LesionImages:
+    """The images built from one analysis: the composition labelmap on the CT grid and the straightened
+    vessel. Built once: the Slicer module shows them in the scene and passes them on to the files."""
+
+    composition: Labelmap
+    straightened: StraightenedVessel
+
+
+def lesion_images(volume: Volume, analysis: LesionAnalysis) -> LesionImages:
+    return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis))
+
+
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,
-                       extra_files=None) -> dict:
+                       extra_files=None, images: LesionImages = None) -> dict:
     """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png,
     .straightened.png and the one-page .report.html of an analysed lesion and its document
     (export.lesion_document); nothing is computed here but the files' own content.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
+    images: the analysis's LesionImages where already built (``lesion_images(volume, analysis)`` otherwise).
     Returns {output kind (or extra file name): final path} and the lesion document under "document".
     """
     lesion_id, patient_id = document["lesion_id"], document["patient_id"]
+    images = images or lesion_images(volume, analysis)
     names = {kind: lesion_id + suffix for kind, suffix in OUTPUT_SUFFIXES.items()}
     document["outputs"] = sorted(names.values())
     with staged_outputs(out_dir) as staging:
@@ -37,9 +54,10 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, d
         write_json(staged("lesion_json"), document)
         write_rows_csv(staged("lesion_csv"), [flat_row(document)])
         write_rows_csv(staged("profile_csv"), profile_rows(analysis))
-        write_composition_segmentation(staged("segmentation"), composition_labelmap(volume, analysis))
+        write_composition_segmentation(staged("segmentation"), images.composition)
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
-        write_straightened_png(staged("straightened_png"), volume, analysis, title=f"{patient_id} / {lesion_id}")
+        write_straightened_png(staged("straightened_png"), images.straightened, analysis,
+                               title=f"{patient_id} / {lesion_id}")
         with open(staged("straightened_png"), "rb") as straightened, open(staged("profile_png"), "rb") as profile:
             report = lesion_report_html(document, straightened.read(), profile.read())
         with open(staged("report_html"), "w", encoding="utf-8") as handle:

@@ -10,7 +10,7 @@ from .analysis import analyze_lesion
 from .centerline_extraction import extract_centerline
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance, lesion_document
-from .lesion_files import write_lesion_files
+from .lesion_files import lesion_images, write_lesion_files
 from .markups_io import landmarks_by_label, markups_document, read_markups
 from .scores import parse_clinical_items
 from .settings import AnalysisSettings
@@ -81,6 +81,7 @@ def run_lesion_job(job: LesionJob) -> dict:
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
+    images = lesion_images(volume, analysis)
     dicom_files = {}
     if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for
         from .dicom_results import dicom_writers
@@ -90,9 +91,10 @@ def run_lesion_job(job: LesionJob) -> dict:
         if job.include_phi:
             document["source_dicom"] = source_dicom_attributes(sources[0])
         if job.dicom_out:
-            dicom_files = dicom_writers(sources, volume, analysis, document)
+            dicom_files = dicom_writers(sources, volume, analysis, document, images.composition)
     beside = os.path.abspath(job.dicom_out or job.out_dir) == os.path.abspath(job.out_dir)
-    write_lesion_files(job.out_dir, volume, analysis, document, {**extra_files, **(dicom_files if beside else {})})
+    write_lesion_files(job.out_dir, volume, analysis, document, {**extra_files, **(dicom_files if beside else {})},
+                       images)
     if dicom_files and not beside:
         with staged_outputs(job.dicom_out) as staging:
             for name, writer in dicom_files.items():

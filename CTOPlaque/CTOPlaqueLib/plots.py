@@ -13,8 +13,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from .analysis import LesionAnalysis  # noqa: E402
 from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS  # noqa: E402
 from .export import profile_component_areas  # noqa: E402
-from .straightening import LongitudinalSection, longitudinal_section, straighten  # noqa: E402
-from .volume_io import Volume  # noqa: E402
+from .straightening import LongitudinalSection, StraightenedVessel, longitudinal_section  # noqa: E402
 
 LANDMARK_COLORS = {"P": "tab:blue", "D": "tab:blue", "S": "tab:green", "E": "tab:red"}
 CONTOUR_COLORS = {"lumen": "gold", "vessel": "darkorange"}  # as the area curves and the scene's contours
@@ -61,11 +60,11 @@ def write_profile_png(path: str, analysis: LesionAnalysis, title: str = "") -> N
     plt.close(figure)
 
 
-def write_straightened_png(path: str, volume: Volume, analysis: LesionAnalysis, title: str = "") -> None:
-    """The straightened vessel cut along its axis in two perpendicular planes, as Figure 2A of the seed
-    paper: CT in a CCTA window, lumen (gold) and outer wall (orange) contours, and the occluded wall
-    between P and D coloured by component (NC red, FF light green, fibrous green, DC white)."""
-    straight = straighten(volume, analysis)
+def write_straightened_png(path: str, straight: StraightenedVessel, analysis: LesionAnalysis, title: str = "") -> None:
+    """The straightened vessel (straightening.straighten of ``analysis``) cut along its axis in two perpendicular
+    planes, as Figure 2A of the seed paper: CT in a CCTA window, lumen (gold) and outer wall (orange) contours,
+    and the occluded wall between P and D coloured by component (NC red, FF light green, fibrous green, DC
+    white)."""
     figure, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
     for row, (axis, name) in zip(axes, (("u", "plane 0-180°"), ("v", "plane 90-270°"))):
         _draw_longitudinal_section(row, longitudinal_section(straight, analysis, axis), analysis)
