@@ -87,9 +87,7 @@ def write_boxplots_png(path: str, cohort: pd.DataFrame, outcomes: dict) -> None:
             axes.set_xlabel(name, fontsize=10)
             axes.tick_params(labelsize=10)
     if not outcomes or not columns:
-        grid[0, 0].set_axis_on()
         grid[0, 0].text(0.5, 0.5, "no composition columns or outcomes", ha="center", va="center")
-        grid[0, 0].set_axis_off()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -102,8 +102,8 @@ def _score_and_information(design, outcome, beta, penalized: bool):
 
 def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500, tolerance: float = 1e-10) -> LogitFit:
     """Newton-Raphson (step-halving, steps of at most MAX_STEP per coefficient, as logistf) on Firth's penalized
-    likelihood; converged when the step or, far out on a flat profile of separated data, the change of the
-    penalized log-likelihood and the score are negligible.
+    likelihood; converged when the step is below ``tolerance`` or, far out on a flat profile of separated data
+    where the step shrinks only slowly, when the modified score is below GRADIENT_TOLERANCE.
 
     free: boolean mask of coefficients to estimate (others stay at ``start``), for profile likelihoods.
     """
