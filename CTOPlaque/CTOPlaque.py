@@ -18,10 +18,22 @@ SEED_PAPER = ("Xing H, Zhang L, Zhang D, et al. Quantitative coronary computed t
 
 
 def ensure_python_dependencies() -> bool:
-    """Install the packages Slicer does not bundle (CTOPlaqueLib.requirements), after the user agrees."""
-    from CTOPlaqueLib.requirements import missing_requirements
+    """Install the packages Slicer does not bundle (CTOPlaqueLib/requirements.txt) after the user agrees; True
+    when they are all there. Slicer's own ``slicer.packaging.pip_ensure`` does it where Slicer has it (it checks,
+    asks, installs with progress and offers a restart); older Slicers ask here and use ``slicer.util.pip_install``."""
+    from CTOPlaqueLib.requirements import REQUIREMENTS_FILE, unsatisfied_requirements
 
-    missing = missing_requirements()
+    try:
+        from slicer import packaging
+    except ImportError:
+        packaging = None
+    if packaging is not None and hasattr(packaging, "pip_ensure"):
+        try:
+            packaging.pip_ensure(packaging.load_requirements(REQUIREMENTS_FILE), requester="CTO Plaque")
+        except RuntimeError:  # the user declined
+            return False
+        return True
+    missing = unsatisfied_requirements()
     if not missing:
         return True
     if not slicer.util.confirmOkCancelDisplay(

@@ -168,7 +168,11 @@ def test_headless_slicer_script_runs_the_batch(manifest, tmp_path):
 def test_headless_script_names_missing_packages_on_one_line(manifest, tmp_path):
     script = os.path.join(ROOT, "CTOPlaque", "Resources", "Scripts", "ctoplaque_batch.py")
     out = tmp_path / "slicer"
-    code = ("import runpy, sys; sys.modules['scipy'] = sys.modules['skimage'] = None; "
+    # as if scipy and scikit-image were not installed: no metadata, modules not importable
+    code = ("import importlib.metadata as m, runpy, sys; sys.modules['scipy'] = sys.modules['skimage'] = None; "
+            "found = m.version; absent = {'scipy', 'scikit-image'}; "
+            "m.version = lambda name: (_ for _ in ()).throw(m.PackageNotFoundError(name)) if name in absent "
+            "else found(name); "
             f"sys.argv = [{script!r}, {str(manifest)!r}, '--out', {str(out)!r}]; "
             f"runpy.run_path({script!r}, run_name='__main__')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -55,14 +55,44 @@ def test_extension_icon_and_screenshot_urls_point_to_files_in_the_repository():
         assert os.path.isfile(os.path.join(ROOT, path)), path
 
 
-def test_slicer_install_list_is_the_pyproject_dependency_list():
+def _cmake_list(module: str, variable: str) -> list:
+    cmake = open(os.path.join(ROOT, module, "CMakeLists.txt"), encoding="utf-8").read()
+    body = re.search(rf"set\({variable}\n(.*?)\n\s*\)", cmake, re.S).group(1)
+    return [entry.replace("${MODULE_NAME}", module) for entry in body.split()]
+
+
+def test_the_requirements_file_is_the_one_dependency_list_of_pyproject_and_of_the_slicer_install():
+    """pyproject.toml reads its dependencies from CTOPlaqueLib/requirements.txt, the installed package's
+    metadata carries exactly those lines, and CMake installs the file beside the Lib as a resource (a
+    SCRIPTS entry would be installed as requirements.txt.py)."""
+    import importlib.metadata
     import tomllib
 
-    from CTOPlaqueLib.requirements import RUNTIME_REQUIREMENTS
+    from CTOPlaqueLib.requirements import REQUIREMENTS_FILE, requirement_lines
 
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
-        dependencies = tomllib.load(handle)["project"]["dependencies"]
-    assert sorted(dependencies) == sorted(RUNTIME_REQUIREMENTS)
+        pyproject = tomllib.load(handle)
+    assert "dependencies" not in pyproject["project"] and pyproject["project"]["dynamic"] == ["dependencies"]
+    source = pyproject["tool"]["setuptools"]["dynamic"]["dependencies"]["file"]
+    assert [os.path.realpath(os.path.join(ROOT, path)) for path in source] == [os.path.realpath(REQUIREMENTS_FILE)]
+    lines = requirement_lines()
+    assert len(lines) == 10 and "statsmodels>=0.14" in lines and "tableone>=0.9" in lines
+    declared = [r for r in importlib.metadata.requires("ctoplaque") if "extra ==" not in r]
+    assert sorted(r.replace(" ", "") for r in declared) == sorted(lines)
+    assert "CTOPlaqueLib/requirements.txt" in _cmake_list("CTOPlaque", "MODULE_PYTHON_RESOURCES")
+    assert all(entry.endswith(".py") for entry in _cmake_list("CTOPlaque", "MODULE_PYTHON_SCRIPTS"))
+
+
+def test_unsatisfied_requirements_finds_absent_and_too_old_packages(tmp_path):
+    from CTOPlaqueLib.requirements import requirement_lines, unsatisfied_requirements
+
+    assert unsatisfied_requirements() == []  # this test environment has them all
+    path = tmp_path / "requirements.txt"
+    path.write_text("# comment\nnumpy>=1.0  # old enough\nnumpy>=999.0\nno-such-package-ctoplaque>=1.0\n\n")
+    assert unsatisfied_requirements(str(path)) == ["numpy>=999.0", "no-such-package-ctoplaque>=1.0"]
+    path.write_text("numpy==1.0\n")
+    with pytest.raises(ValueError, match="not of the form name>=version"):
+        requirement_lines(str(path))
 
 
 def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_installed():
@@ -73,10 +103,15 @@ def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_install
     import sys
     import textwrap
 
-    from CTOPlaqueLib.requirements import RUNTIME_REQUIREMENTS
+    import importlib.metadata
+
+    from CTOPlaqueLib.requirements import requirement_lines
 
     bundled = {"numpy", "SimpleITK", "pydicom"}  # with vtk, what Slicer's Python has (pydicom for its DICOM module)
-    absent = sorted(set(RUNTIME_REQUIREMENTS.values()) - bundled)
+    required = {re.split(r"[><=]", line)[0].lower() for line in requirement_lines()}
+    absent = sorted(module for module, distributions in importlib.metadata.packages_distributions().items()
+                    if {d.lower() for d in distributions} & required and module not in bundled
+                    and not module.startswith("_"))
     code = textwrap.dedent(f"""
         import sys
         for name in {absent!r}:
@@ -90,7 +125,8 @@ def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_install
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["CTOPlaqueWidget", "CTOPlaqueStatsWidget"]
-    assert absent == ["highdicom", "matplotlib", "pandas", "scipy", "skimage", "statsmodels", "tableone"]
+    assert absent == ["highdicom", "matplotlib", "mpl_toolkits", "pandas", "pylab", "scipy", "skimage", "statsmodels",
+                      "tableone"]
 
 
 def test_panel_offers_every_entered_score_item():

@@ -314,3 +314,53 @@ def test_module_self_test_passes_as_slicers_runner_calls_it(gui, module):
 
     test_case = getattr(importlib.import_module(module), f"{module}Test")()
     test_case.runTest()
+
+
+def _fake_slicer_packaging(monkeypatch, decline=False):
+    import sys
+    import types
+
+    calls = []
+    packaging = types.ModuleType("slicer.packaging")
+    packaging.load_requirements = lambda path: calls.append(("load", path)) or ["parsed", path]
+
+    def pip_ensure(requirements, requester=None):
+        calls.append(("ensure", requirements, requester))
+        if decline:
+            raise RuntimeError("User declined package installation")
+
+    packaging.pip_ensure = pip_ensure
+    monkeypatch.setitem(sys.modules, "slicer.packaging", packaging)
+    monkeypatch.setattr(slicer, "packaging", packaging, raising=False)
+    return calls
+
+
+@pytest.mark.parametrize("decline", [False, True])
+def test_dependencies_go_through_slicer_packaging_where_slicer_has_it(gui, monkeypatch, decline):
+    from CTOPlaque import ensure_python_dependencies
+    from CTOPlaqueLib.requirements import REQUIREMENTS_FILE
+
+    calls = _fake_slicer_packaging(monkeypatch, decline)
+    monkeypatch.setattr(slicer.util, "pip_install", lambda *a: pytest.fail("the old installer was used"))
+    assert ensure_python_dependencies() is not decline
+    assert calls == [("load", REQUIREMENTS_FILE), ("ensure", ["parsed", REQUIREMENTS_FILE], "CTO Plaque")]
+
+
+@pytest.mark.parametrize("agree", [True, False])
+def test_older_slicer_asks_then_installs_what_the_requirements_file_misses(gui, monkeypatch, tmp_path, agree):
+    """Without slicer.packaging (slicer-core has none), the panel checks requirements.txt itself and installs
+    only the unsatisfied lines, with slicer.util.pip_install, after the user agrees."""
+    import CTOPlaqueLib.requirements as requirements
+    from CTOPlaque import ensure_python_dependencies
+
+    assert not hasattr(slicer, "packaging")
+    path = tmp_path / "requirements.txt"
+    path.write_text("numpy>=1.0\nno-such-package-ctoplaque>=2.1\n")
+    monkeypatch.setattr(requirements, "REQUIREMENTS_FILE", str(path))
+    monkeypatch.setattr(requirements.unsatisfied_requirements, "__defaults__", (str(path),))
+    asked, installed = [], []
+    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda text, *a, **k: asked.append(text) or agree)
+    monkeypatch.setattr(slicer.util, "pip_install", installed.append)
+    assert ensure_python_dependencies() is agree
+    assert len(asked) == 1 and "no-such-package-ctoplaque>=2.1" in asked[0] and "numpy" not in asked[0]
+    assert installed == ([["no-such-package-ctoplaque>=2.1"]] if agree else [])

@@ -20,7 +20,7 @@ for folder in (MODULE_DIR, os.path.join(os.path.dirname(MODULE_DIR), "CTOPlaqueS
     if os.path.isdir(folder) and folder not in sys.path:
         sys.path.insert(0, folder)
 
-from CTOPlaqueLib.requirements import missing_requirements  # noqa: E402
+from CTOPlaqueLib.requirements import unsatisfied_requirements  # noqa: E402
 
 
 def _exit(status: int) -> None:
@@ -33,7 +33,7 @@ def _exit(status: int) -> None:
 
 
 def _run(arguments: list) -> int:
-    missing = missing_requirements()
+    missing = unsatisfied_requirements()
     if missing:
         print(f"error: Python packages missing: {', '.join(missing)}; install them once, e.g. by opening the "
               f"CTO Plaque module in Slicer or with slicer.util.pip_install({missing!r})", file=sys.stderr)
