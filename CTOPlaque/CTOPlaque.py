@@ -5,6 +5,7 @@ MRML nodes and the panel to them.
 """
 
 import os
+import sys
 
 import numpy as np
 import slicer
@@ -42,6 +43,15 @@ def ensure_python_dependencies() -> bool:
         return False
     slicer.util.pip_install(missing)
     return True
+
+
+def forget_modules(package: str) -> list:
+    """Drop ``package`` and its submodules from sys.modules, so that the next import reads their files again;
+    returns the names dropped. Slicer's Reload re-executes only the module's own file, not its Lib."""
+    names = sorted(name for name in sys.modules if name == package or name.startswith(package + "."))
+    for name in names:
+        del sys.modules[name]
+    return names
 
 
 class CTOPlaque(ScriptedLoadableModule):
@@ -113,6 +123,11 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def cleanup(self):
         self.removeObservers()
+
+    def onReload(self):
+        """Reload re-reads CTOPlaqueLib too (as SlicerHeart reloads its Lib), so a developer sees an edited Lib."""
+        forget_modules("CTOPlaqueLib")
+        ScriptedLoadableModuleWidget.onReload(self)
 
     def onSceneClosed(self, *_):
         """A new (or just closed) scene: its parameter node gets the panel's settings, the panel its inputs."""

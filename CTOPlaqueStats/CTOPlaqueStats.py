@@ -12,7 +12,7 @@ import slicer
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 
-from CTOPlaque import ensure_python_dependencies
+from CTOPlaque import ensure_python_dependencies, forget_modules
 
 
 class CTOPlaqueStats(ScriptedLoadableModule):
@@ -51,6 +51,11 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         self.ui.runButton.connect("clicked(bool)", self.onRun)
         self.ui.openReportButton.connect("clicked(bool)", self.onOpenReport)
         self.result = None
+
+    def onReload(self):
+        """Reload re-reads CTOPlaqueStatsLib too; CTOPlaqueLib stays as the CTO Plaque module loaded it."""
+        forget_modules("CTOPlaqueStatsLib")
+        ScriptedLoadableModuleWidget.onReload(self)
 
     def onLoadColumns(self):
         """Fill the pickers: binary columns as outcomes, numeric columns as predictors and adjusters."""

@@ -99,6 +99,9 @@ class _ScriptedLoadableModuleWidget:
     def cleanup(self):
         pass
 
+    def onReload(self):
+        slicer.util.reloadScriptedModule(self.moduleName)
+
 
 class _ScriptedLoadableModuleTest(unittest.TestCase):
     """Slicer's ScriptedLoadableModuleTest is a unittest.TestCase with a delayDisplay for the GUI."""

@@ -316,6 +316,37 @@ def test_module_self_test_passes_as_slicers_runner_calls_it(gui, module):
     test_case.runTest()
 
 
+def _keep_library_modules(monkeypatch):
+    """Have the test's end put back the Lib modules a reload drops, so later tests see the classes they import."""
+    import sys
+
+    for name in [n for n in sys.modules if n.split(".")[0] in ("CTOPlaqueLib", "CTOPlaqueStatsLib")]:
+        monkeypatch.setitem(sys.modules, name, sys.modules[name])
+
+
+@pytest.mark.parametrize("module, library", [("CTOPlaque", "CTOPlaqueLib"), ("CTOPlaqueStats", "CTOPlaqueStatsLib")])
+def test_reload_button_reads_the_library_files_again(gui, monkeypatch, module, library):
+    """Slicer's Reload re-executes the module file (slicer.util.reloadScriptedModule); the panel first drops its
+    Lib from sys.modules, so the Lib's next import reads the edited files instead of the cached modules."""
+    import importlib
+    import sys
+
+    _keep_library_modules(monkeypatch)
+    loaded = importlib.import_module(f"{library}.settings" if library == "CTOPlaqueLib" else f"{library}.report")
+    reloads = []
+
+    def reload_scripted_module(name):
+        reloads.append((name, [n for n in sys.modules if n.split(".")[0] == library]))
+
+    monkeypatch.setattr(slicer.util, "reloadScriptedModule", reload_scripted_module)
+    widget = getattr(importlib.import_module(module), f"{module}Widget")()
+    widget.onReload()
+    assert reloads == [(module, [])]
+    again = importlib.import_module(loaded.__name__)
+    assert again is not loaded and again.__file__ == loaded.__file__
+    assert "CTOPlaqueLib.settings" in sys.modules  # the statistics panel leaves the lesion engine loaded
+
+
 def _fake_slicer_packaging(monkeypatch, decline=False):
     import sys
     import types
