@@ -131,3 +131,20 @@ def test_likelihood_ratio_is_the_powerful_test_of_added_value_and_delong_the_con
             rejections["delong"][effect_index] += roc["p"] < 0.05
     assert rejections["lr"][0] >= max(2 * rejections["delong"][0], 10)
     assert rejections["delong"][1] <= 1
+
+
+def test_roc_points_equal_the_counts_at_every_cut_and_integrate_to_the_auc():
+    """Against the definition (a loop over cuts), with heavy ties; the trapezoid area equals the Mann-Whitney AUC."""
+    from CTOPlaqueStatsLib.figures import roc_points
+
+    rng = np.random.default_rng(5)
+    outcome = rng.integers(0, 2, 300)
+    scores = np.round(rng.normal(size=300) + 0.8 * outcome, 1)  # about 50 distinct values
+    fpr, tpr = roc_points(scores, outcome)
+    cuts = np.unique(scores)[::-1]
+    assert np.allclose(tpr[1:], [((scores >= c) & (outcome == 1)).sum() / outcome.sum() for c in cuts])
+    assert np.allclose(fpr[1:], [((scores >= c) & (outcome == 0)).sum() / (outcome == 0).sum() for c in cuts])
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+    u = stats.mannwhitneyu(scores[outcome == 1], scores[outcome == 0]).statistic
+    assert np.trapezoid(tpr, fpr) == pytest.approx(u / (outcome.sum() * (outcome == 0).sum()), abs=1e-12)
+

@@ -93,11 +93,16 @@ def write_boxplots_png(path: str, cohort: pd.DataFrame, outcomes: dict) -> None:
     plt.close(figure)
 
 
-def _roc_points(scores: np.ndarray, outcome: np.ndarray):
-    thresholds = np.unique(scores)[::-1]
-    positives, negatives = max(outcome.sum(), 1), max((1 - outcome).sum(), 1)
-    tpr = [0.0] + [float(((scores >= t) & (outcome == 1)).sum() / positives) for t in thresholds]
-    fpr = [0.0] + [float(((scores >= t) & (outcome == 0)).sum() / negatives) for t in thresholds]
+def roc_points(scores: np.ndarray, outcome: np.ndarray) -> tuple:
+    """(false-positive rates, true-positive rates) of the rule 'score >= cut' at every distinct score as the cut,
+    from the highest, after the point (0, 0). One sort: the counts at a cut are the cumulative counts at the
+    end of its group of tied scores (a loop over cuts costs n^2, 25 s at 100 000 lesions)."""
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    sorted_scores, events = np.asarray(scores, float)[order], np.asarray(outcome)[order] == 1
+    group_ends = np.append(np.flatnonzero(np.diff(sorted_scores)), len(order) - 1)
+    true_positives, false_positives = np.cumsum(events)[group_ends], np.cumsum(~events)[group_ends]
+    tpr = np.concatenate([[0.0], true_positives / max(int(events.sum()), 1)])
+    fpr = np.concatenate([[0.0], false_positives / max(int((~events).sum()), 1)])
     return fpr, tpr
 
 
@@ -117,7 +122,7 @@ def _write_unit_square_plot(path: str, lines: list, x_label: str, y_label: str, 
 
 def write_roc_png(path: str, curves: dict) -> None:
     """ROC curves: {label: (predicted probabilities, outcome, auc)}."""
-    lines = [(*_roc_points(scores, outcome), f"{label} (AUC {auc:.3f})", "-")
+    lines = [(*roc_points(scores, outcome), f"{label} (AUC {auc:.3f})", "-")
              for label, (scores, outcome, auc) in curves.items()]
     _write_unit_square_plot(path, lines, "1 - specificity", "Sensitivity", "lower right")
 
