@@ -157,3 +157,31 @@ def test_cluster_robust_interval_on_duplicated_lesions_equals_the_sandwich_of_th
     assert robust["clusters"] == count
     naive = wald_summary(fit_ml(*twice), 1)
     assert np.log(naive["ci_high"] / naive["or"]) < 0.75 * np.log(robust["ci_high"] / robust["or"])
+
+
+def test_separation_screen_on_a_subset_decides_as_the_programme_on_every_row():
+    """The screen of SEPARATION_SCREEN_ROWS rows may only say 'not separated'; each case below is checked
+    against the linear programme on all rows."""
+    from CTOPlaqueStatsLib.logistic import SEPARATION_SCREEN_ROWS, _separating_direction_exists
+
+    rng = np.random.default_rng(8)
+    count = 4 * SEPARATION_SCREEN_ROWS + 1
+    x = np.arange(count, dtype=float) / count
+    screened = np.linspace(0, count - 1, SEPARATION_SCREEN_ROWS).astype(int)
+    outside = np.setdiff1d(np.arange(count), screened)
+    cases = {}
+    y = (rng.random(count) < 0.5).astype(float)
+    cases["overlapping"] = (np.column_stack([np.ones(count), x]), y, False)
+    y = (x > 0.5).astype(float)
+    cases["separated"] = (np.column_stack([np.ones(count), x]), y, True)
+    y_broken = y.copy()
+    y_broken[outside[5]] = 1.0  # a success at the low end, on a row the screen does not see: not separated
+    cases["overlap only outside the screen"] = (np.column_stack([np.ones(count), x]), y_broken, False)
+    rare = np.zeros(count)
+    rare[outside[:3]] = 1.0  # a binary predictor set only on rows outside the screen, all of them successes
+    y_rare = (rng.random(count) < 0.5).astype(float)
+    y_rare[outside[:3]] = 1.0
+    cases["rank-deficient screen"] = (np.column_stack([np.ones(count), x, rare]), y_rare, True)
+    for name, (design, outcome, separated) in cases.items():
+        assert _separating_direction_exists(design, outcome) is separated, name
+        assert is_separated(design, outcome) is separated, name

@@ -33,6 +33,7 @@ MAX_STEP = 5.0
 # Converged also when the modified score is this small (far out on a flat profile, Newton with the Fisher
 # information converges only linearly, and the step stays above ``tolerance`` for long).
 GRADIENT_TOLERANCE = 1e-9
+SEPARATION_SCREEN_ROWS = 2000
 
 
 class FitFailed(RuntimeError):
@@ -51,19 +52,21 @@ class LogitFit:
     results: object = None
 
 
-def fit_ml(design, outcome, names=None, start=None) -> LogitFit:
+def fit_ml(design, outcome, names=None, start=None, check_rank: bool = True) -> LogitFit:
     """Maximum-likelihood logistic regression with statsmodels' Logit (Newton to 1e-10).
 
     names: optional column names of ``design`` for the statsmodels summary; start: optional starting
-    coefficients (a warm start near the solution saves Newton steps, e.g. in the bootstrap). Raises
-    FitFailed when Newton does not converge (e.g. a separated bootstrap resample)."""
+    coefficients (a warm start near the solution saves Newton steps, e.g. in the bootstrap); check_rank=False
+    skips statsmodels' rank check of ``design`` (half the set-up time at 100 000 rows) where the caller knows
+    the rank, e.g. a bootstrap refit of a model already fitted. Raises FitFailed when Newton does not converge
+    (e.g. a separated bootstrap resample)."""
     design = np.asarray(design, float)
     exog = design if names is None else pd.DataFrame(design, columns=list(names))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # perfect-prediction and convergence warnings: judged below
-            results = sm.Logit(np.asarray(outcome, float), exog).fit(start_params=start, method="newton",
-                                                                   maxiter=100, tol=1e-10, disp=0)
+            model = sm.Logit(np.asarray(outcome, float), exog, check_rank=check_rank)
+            results = model.fit(start_params=start, method="newton", maxiter=100, tol=1e-10, disp=0)
     except (np.linalg.LinAlgError, ValueError) as error:
         raise FitFailed(f"maximum likelihood failed ({error})") from None
     if not results.mle_retvals["converged"] or not np.all(np.isfinite(results.params)):
@@ -137,13 +140,27 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
 
 
 def is_separated(design, outcome) -> bool:
-    """Complete or quasi-complete separation (Konis 2007 linear programme).
+    """Complete or quasi-complete separation (Konis 2007 linear programme, ``_separating_direction_exists``).
 
-    Maximize sum_i s_i x_i . b subject to s_i x_i . b >= 0 for all i and -1 <= b <= 1, with
-    s_i = 2 y_i - 1. A positive optimum means a separating direction exists.
+    Large data are screened first on SEPARATION_SCREEN_ROWS rows spread evenly over them: when those rows
+    have full column rank and are not separated, the only direction b with s_i x_i . b >= 0 on them is 0,
+    so no direction separates the whole either, and the programme on every row (0.4 s at 100 000 rows) is
+    not needed. A separated screen is decided on all rows.
     """
     design = np.asarray(design, float)
-    signed = design * (2.0 * np.asarray(outcome, float) - 1.0)[:, None]
+    outcome = np.asarray(outcome, float)
+    if len(design) > SEPARATION_SCREEN_ROWS:
+        rows = np.linspace(0, len(design) - 1, SEPARATION_SCREEN_ROWS).astype(int)
+        full_rank = np.linalg.matrix_rank(design[rows]) == design.shape[1]
+        if full_rank and not _separating_direction_exists(design[rows], outcome[rows]):
+            return False
+    return _separating_direction_exists(design, outcome)
+
+
+def _separating_direction_exists(design: np.ndarray, outcome: np.ndarray) -> bool:
+    """Maximize sum_i s_i x_i . b subject to s_i x_i . b >= 0 for all i and -1 <= b <= 1, with
+    s_i = 2 y_i - 1. A positive optimum means a separating direction exists."""
+    signed = design * (2.0 * outcome - 1.0)[:, None]
     result = optimize.linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(signed)),
                               bounds=[(-1.0, 1.0)] * design.shape[1], method="highs")
     return bool(result.status == 0 and -result.fun > 1e-7 * max(1.0, np.abs(signed).sum()))
