@@ -148,3 +148,19 @@ def test_roc_points_equal_the_counts_at_every_cut_and_integrate_to_the_auc():
     u = stats.mannwhitneyu(scores[outcome == 1], scores[outcome == 0]).statistic
     assert np.trapezoid(tpr, fpr) == pytest.approx(u / (outcome.sum() * (outcome == 0).sum()), abs=1e-12)
 
+
+def test_weighted_aucs_equal_the_mann_whitney_auc_of_the_resample_and_of_the_original():
+    from CTOPlaqueStatsLib.prediction import weighted_aucs
+
+    rng = np.random.default_rng(3)
+    outcome = rng.integers(0, 2, 500)
+    scores = np.round(rng.normal(size=500) + outcome, 1)  # ties
+    index = rng.integers(0, 500, 500)
+
+    def mann_whitney_auc(s, y):
+        return stats.mannwhitneyu(s[y == 1], s[y == 0]).statistic / ((y == 1).sum() * (y == 0).sum())
+
+    resample, original = weighted_aucs(scores, outcome, [np.bincount(index, minlength=500), np.ones(500)])
+    assert resample == pytest.approx(mann_whitney_auc(scores[index], outcome[index]), abs=1e-12)
+    assert original == pytest.approx(mann_whitney_auc(scores, outcome), abs=1e-12)
+    assert resample != pytest.approx(original, abs=1e-4)

@@ -92,17 +92,28 @@ def idi(p_base, p_full, outcome) -> tuple[float, float, float]:
 
 def calibration(linear: np.ndarray, outcome: np.ndarray) -> tuple[float, float]:
     """(slope, intercept) of logit P(y=1) = intercept + slope * linear predictor."""
-    fit = fit_ml(_design(linear), outcome, start=[0.0, 1.0])  # perfect calibration as the starting point
+    # perfect calibration as the starting point; two columns, the rank needs no check
+    fit = fit_ml(_design(linear), outcome, start=[0.0, 1.0], check_rank=False)
     return float(fit.coefficients[1]), float(fit.coefficients[0])
 
 
-def _auc(scores, outcome) -> float:
-    """AUC by the Mann-Whitney rank sum (ties averaged): (R1 - n1 (n1 + 1) / 2) / (n1 n0), one sort of the
-    scores, as the bootstrap needs only the AUC and not DeLong's components."""
-    events = outcome == 1
-    count_events, count_nonevents = int(events.sum()), int((~events).sum())
-    rank_sum = stats.rankdata(scores)[events].sum()
-    return float((rank_sum - count_events * (count_events + 1) / 2) / (count_events * count_nonevents))
+def weighted_aucs(scores: np.ndarray, outcome: np.ndarray, weight_sets) -> list:
+    """Mann-Whitney AUC of ``scores`` with every subject counted as often as each weight vector says (ties
+    count 1/2), one AUC per weight vector, on one sort of the scores. A bootstrap resample's AUC is that of
+    the original subjects counted as often as they were drawn, so the apparent AUC of a resample and the AUC
+    on the original data share the sort (a sort of 100 000 scores costs 5-8 ms, the bootstrap needs 800)."""
+    order = np.argsort(scores, kind="stable")
+    sorted_scores, events = scores[order], outcome[order] == 1
+    tie_starts = np.flatnonzero(np.concatenate([[True], np.diff(sorted_scores) != 0]))
+    aucs = []
+    for weights in weight_sets:
+        weights = np.asarray(weights, float)[order]
+        event_weight = np.add.reduceat(np.where(events, weights, 0.0), tie_starts)
+        nonevent_weight = np.add.reduceat(np.where(events, 0.0, weights), tie_starts)
+        nonevents_below = np.cumsum(nonevent_weight) - nonevent_weight
+        pairs = event_weight.sum() * nonevent_weight.sum()
+        aucs.append(float(np.sum(event_weight * (nonevents_below + 0.5 * nonevent_weight)) / pairs))
+    return aucs
 
 
 def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int, start=None) -> dict:
@@ -111,19 +122,20 @@ def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed:
     rng = np.random.default_rng(seed)
     auc_optimism, slopes, used = [], [], 0
     count = len(outcome)
+    everyone = np.ones(count)
     for _ in range(resamples):
         index = rng.integers(0, count, count)
         sample_y = outcome[index]
         if sample_y.min() == sample_y.max():
             continue
         try:
-            coefficients = fit_ml(_design(x[index]), sample_y, start=start).coefficients
+            coefficients = fit_ml(_design(x[index]), sample_y, start=start, check_rank=False).coefficients
             tested_lp = linear_predictor(coefficients, x)
             slope = calibration(tested_lp, outcome)[0]
         except (np.linalg.LinAlgError, FitFailed):
             continue  # a resample whose model or calibration cannot be fitted is not counted
-        apparent = _auc(linear_predictor(coefficients, x[index]), sample_y)
-        auc_optimism.append(apparent - _auc(tested_lp, outcome))
+        apparent, tested = weighted_aucs(tested_lp, outcome, [np.bincount(index, minlength=count), everyone])
+        auc_optimism.append(apparent - tested)
         slopes.append(slope)
         used += 1
     return {"auc_optimism": float(np.mean(auc_optimism)), "calibration_slope": float(np.mean(slopes)),
