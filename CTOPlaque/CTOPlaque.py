@@ -69,6 +69,10 @@ class CTOPlaque(ScriptedLoadableModule):
         parent.acknowledgementText = "Method after " + SEED_PAPER
 
 
+# Parameter-node name prefix of each entered J-CTO / CASTLE item ("yes", "no" or "unknown").
+CLINICAL_ITEM_PARAMETER = "ClinicalItem."
+
+
 class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     """The clinician's panel. It only wires the .ui to CTOPlaqueLogic; all state is in the parameter node."""
 
@@ -106,6 +110,9 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             getattr(self.ui, name).connect("editingFinished()", self.updateParameterNodeFromGUI)
         for name in self.THRESHOLD_BOXES + ("stepSpinBox",):
             getattr(self.ui, name).connect("valueChanged(double)", self.updateParameterNodeFromGUI)
+        for name in self.CLINICAL_ITEM_BOXES:
+            getattr(self.ui, name).connect("currentIndexChanged(int)", self.updateParameterNodeFromGUI)
+        self.ui.outputDirectoryButton.connect("directoryChanged(QString)", self.updateParameterNodeFromGUI)
         self.ui.seedsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.seedsPlaceWidget.setCurrentNode)
         self.ui.extractCenterlineButton.connect("clicked(bool)", self.onExtractCenterline)
         self.ui.proposeLandmarksButton.connect("clicked(bool)", self.onProposeLandmarks)
@@ -135,6 +142,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.showStraightenedButton.checked = False
         self.logic.setDefaultParameters(self.logic.getParameterNode())
         self.updateGUIFromParameterNode()
+        self.updateParameterNodeFromGUI()  # what the defaults leave open (items "unknown", the folder) from the panel
 
     def updateGUIFromParameterNode(self, *_):
         """Inputs, settings and the results table from the parameter node (e.g. after loading a scene).
@@ -154,6 +162,11 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     getattr(self.ui, name).value = float(value)
             if parameters.GetParameter("StepMM"):
                 self.ui.stepSpinBox.value = float(parameters.GetParameter("StepMM"))
+            for name, item in self.CLINICAL_ITEM_BOXES.items():
+                box = getattr(self.ui, name)
+                box.setCurrentIndex(max(box.findText(parameters.GetParameter(CLINICAL_ITEM_PARAMETER + item)), 0))
+            if parameters.GetParameter("OutputFolder"):
+                self.ui.outputDirectoryButton.directory = parameters.GetParameter("OutputFolder")
             self.ui.resultsTableView.setMRMLTableNode(parameters.GetNodeReference("ResultsTable"))
             warnings = parameters.GetParameter("QualityWarnings")
             self.ui.qualityWarningsLabel.text = "\n".join(f"\u26a0 {w}" for w in warnings.splitlines())
@@ -176,6 +189,9 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         thresholds = [getattr(self.ui, name).value for name in self.THRESHOLD_BOXES]
         parameters.SetParameter("ThresholdsHU", ",".join(f"{value:g}" for value in thresholds))
         parameters.SetParameter("StepMM", f"{self.ui.stepSpinBox.value:g}")
+        for name, item in self.CLINICAL_ITEM_BOXES.items():
+            parameters.SetParameter(CLINICAL_ITEM_PARAMETER + item, getattr(self.ui, name).currentText)
+        parameters.SetParameter("OutputFolder", self.ui.outputDirectoryButton.directory)
         self._update_buttons()
 
     def _update_buttons(self):
@@ -244,16 +260,16 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         slicer.app.processEvents()
 
     def _clinical_items(self) -> dict:
-        """Entered score items: "yes" -> True, "no" -> False, "unknown" -> None."""
-        answers = {"yes": True, "no": False}
-        return {item: answers.get(getattr(self.ui, box).currentText)
-                for box, item in self.CLINICAL_ITEM_BOXES.items()}
+        """Entered score items, as the parameter node holds them: "yes" -> True, "no" -> False, else None."""
+        parameters, answers = self.logic.getParameterNode(), {"yes": True, "no": False}
+        return {item: answers.get(parameters.GetParameter(CLINICAL_ITEM_PARAMETER + item))
+                for item in self.CLINICAL_ITEM_BOXES.values()}
 
     def onExport(self):
         if self.result is None:  # results loaded with a saved scene: analyze its inputs again for the files
             self.onAnalyze()
         with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):
-            paths = self.logic.export(self.result, self.ui.outputDirectoryButton.directory)
+            paths = self.logic.export(self.result, self.logic.getParameterNode().GetParameter("OutputFolder"))
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
 
     def onShowPlots(self):

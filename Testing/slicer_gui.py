@@ -224,7 +224,19 @@ class ctkCollapsibleButton(QtWidgets.QPushButton):
 
 
 class ctkDirectoryButton(QtWidgets.QPushButton):
-    directory = _stored_property(str, "directory", QtCore.QDir.homePath())
+    """Folder chooser: ``directory``, and directoryChanged(QString) when it changes (as CTK's)."""
+
+    directoryChanged = Signal(str)
+
+    def _get_directory(self):
+        return getattr(self, "_directory", QtCore.QDir.homePath())
+
+    def _set_directory(self, value):
+        if value != self._get_directory():
+            self._directory = str(value)
+            self.directoryChanged.emit(self._directory)
+
+    directory = Property(str, _get_directory, _set_directory)
 
 
 class ctkPathLineEdit(QtWidgets.QWidget):

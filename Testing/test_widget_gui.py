@@ -194,6 +194,9 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     widget = analyzed_panel
     ui = widget.ui
     ui.overlayCheckBox.checked = False
+    ui.proximalSideBranchComboBox.currentText = "yes"
+    ui.retryComboBox.currentText = "no"
+    ui.outputDirectoryButton.directory = str(tmp_path / "chosen")
     saved = {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS}
     path = mrml_app.save_scene(scene, str(tmp_path))
 
@@ -202,6 +205,8 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert ui.resultsTableView.mrmlTableNode() is None
     assert not ui.analyzeButton.enabled and not ui.exportButton.enabled
     ui.necroticCoreSpinBox.value = -30.0
+    ui.outputDirectoryButton.directory = str(tmp_path / "elsewhere")
+    assert ui.proximalSideBranchComboBox.currentText == "unknown"
 
     scene.SetURL(path)
     assert scene.Import()
@@ -212,13 +217,16 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert ui.resultsTableView.mrmlTableNode() is parameters.GetNodeReference("ResultsTable")
     assert not ui.overlayCheckBox.checked
     assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled and ui.exportButton.enabled
+    assert ui.proximalSideBranchComboBox.currentText == "yes" and ui.retryComboBox.currentText == "no"
+    assert ui.outputDirectoryButton.directory == str(tmp_path / "chosen")
 
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
-    ui.outputDirectoryButton.directory = str(tmp_path / "after_reload")
-    ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files
-    document = read_json(tmp_path / "after_reload" / f"{parameters.GetParameter('LesionID')}.lesion.json")
+    ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files where the scene said
+    document = read_json(tmp_path / "chosen" / f"{parameters.GetParameter('LesionID')}.lesion.json")
     assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=5e-4)  # table: 3 decimals
     assert document["thresholds_hu"]["necrotic_core"][0] == -20.0
+    assert document["clinical_items"]["proximal_side_branch"] is True
+    assert document["clinical_items"]["retry"] is False
 
 
 def test_place_buttons_start_placing_that_landmark(analyzed_panel):
