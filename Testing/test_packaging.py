@@ -184,3 +184,12 @@ def test_the_lesion_package_imports_and_runs_without_the_statistics_package(tmp_
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("0")
     assert (tmp_path / "ccta.nrrd").is_file()
+
+
+def test_the_stage_map_of_the_lesion_library_names_every_module_once():
+    from CTOPlaqueLib import MODULES_BY_STAGE
+
+    named = [module for modules in MODULES_BY_STAGE.values() for module in modules]
+    present = {name[:-3] for name in os.listdir(os.path.join(ROOT, "CTOPlaque", "CTOPlaqueLib"))
+               if name.endswith(".py") and name != "__init__.py"}
+    assert len(named) == len(set(named)) and set(named) == present
