@@ -161,7 +161,7 @@ def quality_warnings(quality: dict) -> list:
             f"({FWHM_PER_SIGMA * quality['blur_sigma_mm']:.1f} mm) or lost in noise: the reference vessel area "
             "is uncertain "
             f"(up to 20% small, or from an assumed {NORMAL_WALL_MM:g} mm wall where no wall edge was found); "
-            "prefer the lumen area as the reference")
+            "prefer the lumen area as the reference, though next to a wall this thin it may be off by up to 20%")
     elif quality["normal_wall_unresolved_fraction"] > MAX_UNRESOLVED_WALL_FRACTION:
         warnings.append(
             f"the wall is not resolved in {100 * quality['normal_wall_unresolved_fraction']:.0f}% of the normal "
