@@ -164,3 +164,13 @@ def test_weighted_aucs_equal_the_mann_whitney_auc_of_the_resample_and_of_the_ori
     assert resample == pytest.approx(mann_whitney_auc(scores[index], outcome[index]), abs=1e-12)
     assert original == pytest.approx(mann_whitney_auc(scores, outcome), abs=1e-12)
     assert resample != pytest.approx(original, abs=1e-4)
+
+
+def test_bootstrap_gives_the_same_optimism_on_any_number_of_threads(comparison):
+    from CTOPlaqueStatsLib.prediction import bootstrap_optimism
+
+    score, calcium, _, outcome, _ = comparison
+    x = np.column_stack([score, calcium])
+    one, three = (bootstrap_optimism(x, outcome, 40, seed=7, threads=t) for t in (1, 3))
+    assert one == three and one["resamples_used"] == 40
+    assert bootstrap_optimism(x, outcome, 40, seed=8)["auc_optimism"] != one["auc_optimism"]

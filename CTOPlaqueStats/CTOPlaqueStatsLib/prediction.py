@@ -18,12 +18,17 @@ For the outcome y (1 = success) and the in-sample predicted probabilities of bot
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import stats
 
 from .logistic import FitFailed, fit_ml
 
 Z_95 = stats.norm.ppf(0.975)
+BOOTSTRAP_THREADS = min(4, os.cpu_count() or 1)
+THREADED_BOOTSTRAP_MIN_SUBJECTS = 10_000
 DELONG_NESTED_CAVEAT = (
     "The test of added value is the likelihood-ratio test (lr_chi2, lr_df, lr_p). DeLong's test of the AUC "
     "difference (delong_p) is shown for comparison only: between nested models fitted on the same data it is "
@@ -116,30 +121,45 @@ def weighted_aucs(scores: np.ndarray, outcome: np.ndarray, weight_sets) -> list:
     return aucs
 
 
-def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int, start=None) -> dict:
+def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int, start=None,
+                       threads: int | None = None) -> dict:
     """Harrell's optimism of the AUC and of the calibration slope (mean over resamples).
-    start: the full sample's coefficients, where each resample's fit starts."""
-    rng = np.random.default_rng(seed)
-    auc_optimism, slopes, used = [], [], 0
+
+    start: the full sample's coefficients, where each resample's fit starts. Each resample draws from its own
+    generator, spawned from ``seed``, and the means are taken in resample order, so the result is the same
+    with any number of ``threads`` (by default BOOTSTRAP_THREADS from THREADED_BOOTSTRAP_MIN_SUBJECTS on, else
+    one). Threads, because on large samples statsmodels' Newton steps spend their time in numpy, which releases
+    the GIL (1.6 times faster on 2 cores at 20 000 lesions, 1.8 at 100 000; slower below 5 000, where Python
+    holds it); not processes, because inside Slicer a worker process would start Slicer itself."""
     count = len(outcome)
     everyone = np.ones(count)
-    for _ in range(resamples):
-        index = rng.integers(0, count, count)
+
+    def optimism_of_one_resample(generator_seed):
+        index = np.random.default_rng(generator_seed).integers(0, count, count)
         sample_y = outcome[index]
         if sample_y.min() == sample_y.max():
-            continue
+            return None
         try:
             coefficients = fit_ml(_design(x[index]), sample_y, start=start, check_rank=False).coefficients
             tested_lp = linear_predictor(coefficients, x)
             slope = calibration(tested_lp, outcome)[0]
         except (np.linalg.LinAlgError, FitFailed):
-            continue  # a resample whose model or calibration cannot be fitted is not counted
+            return None  # a resample whose model or calibration cannot be fitted is not counted
         apparent, tested = weighted_aucs(tested_lp, outcome, [np.bincount(index, minlength=count), everyone])
-        auc_optimism.append(apparent - tested)
-        slopes.append(slope)
-        used += 1
+        return apparent - tested, slope
+
+    if threads is None:
+        threads = BOOTSTRAP_THREADS if count >= THREADED_BOOTSTRAP_MIN_SUBJECTS else 1
+    seeds = np.random.SeedSequence(seed).spawn(resamples)
+    if threads <= 1:
+        results = [optimism_of_one_resample(s) for s in seeds]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(optimism_of_one_resample, seeds))
+    results = [r for r in results if r is not None]
+    auc_optimism, slopes = zip(*results) if results else ((np.nan,), (np.nan,))
     return {"auc_optimism": float(np.mean(auc_optimism)), "calibration_slope": float(np.mean(slopes)),
-            "resamples_used": used}
+            "resamples_used": len(results)}
 
 
 def compare_models(base_x: np.ndarray, added_x: np.ndarray, outcome: np.ndarray, resamples: int = 200,
