@@ -211,3 +211,31 @@ def test_unknown_phantom_shape_is_a_usage_error(tmp_path):
     result = _run_cli("phantom", "--shape", "torus", "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "invalid choice: 'torus'" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_centerline_and_landmark_verbs_follow_the_settings_file(curved_case_files, tmp_path):
+    """`centerline` and `landmarks` read --settings as `analyze` does: the extraction's control-point spacing,
+    and the lumen test of the proposal (no section is a lumen under a 5000 HU floor, so no occlusion can be
+    told), where before they ran on the defaults whatever the file said."""
+    files = curved_case_files
+    sparse = tmp_path / "sparse.json"
+    write_json(str(sparse), {"centerline": {"control_point_spacing_mm": 2.0}})
+    curves = {}
+    for name, extra in (("default", []), ("sparse", ["--settings", str(sparse)])):
+        curves[name] = str(tmp_path / f"{name}.mrk.json")
+        assert main(["centerline", files["volume"], "--seeds", files["seeds"], "--out", curves[name], *extra]) == 0
+    spacing = {name: np.median(np.linalg.norm(np.diff(read_markups(path).points_ras, axis=0), axis=1))
+               for name, path in curves.items()}
+    assert spacing["default"] == pytest.approx(1.0, abs=0.05) and spacing["sparse"] == pytest.approx(2.0, abs=0.1)
+
+    blind = tmp_path / "blind.json"
+    write_json(str(blind), {"contour": {"lumen_min_hu": 5000}})
+    out = tmp_path / "proposal.mrk.json"
+    result = _run_cli("landmarks", files["volume"], "--centerline", curves["default"], "--out", str(out),
+                      "--settings", str(blind))
+    assert result.returncode == 2 and result.stderr.startswith("error: no occlusion found")
+    assert not out.exists()
+    write_json(str(blind), {"contour": {"lumen_floor_hu": 5000}})
+    result = _run_cli("centerline", files["volume"], "--seeds", files["seeds"], "--out", str(out),
+                      "--settings", str(blind))
+    assert result.returncode == 2 and "lumen_floor_hu" in result.stderr and len(result.stderr.splitlines()) == 1

@@ -18,7 +18,7 @@ from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, run_lesion_job, write_curve
 from .markups_io import markups_document, read_markups
 from .phantom import PRESETS, generate_phantom, write_phantom
-from .settings import AnalysisSettings, read_settings_file
+from .settings import RANGES, AnalysisSettings, read_settings_file
 from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
@@ -33,10 +33,14 @@ def _default_lesion_id(volume_path: str) -> str:
     return name
 
 
+def _settings_file(args) -> AnalysisSettings:
+    """The settings of --settings FILE.json, or the defaults."""
+    return read_settings_file(args.settings) if args.settings else AnalysisSettings()
+
+
 def _settings(args) -> AnalysisSettings:
     """The settings file (or the defaults) with --step-mm and --thresholds-hu applied where given."""
-    base = read_settings_file(args.settings) if args.settings else AnalysisSettings()
-    return base.with_overrides(args.step_mm, args.thresholds_hu)
+    return _settings_file(args).with_overrides(args.step_mm, args.thresholds_hu)
 
 
 def run_analyze(args) -> int:
@@ -86,7 +90,7 @@ def _write_single_file(out_path: str, writer) -> None:
 
 def run_centerline(args) -> int:
     volume = read_volume(args.volume)
-    points = extract_centerline(volume, read_markups(args.seeds).points_ras)
+    points = extract_centerline(volume, read_markups(args.seeds).points_ras, _settings_file(args).centerline)
     _write_single_file(args.out, lambda path: write_curve(path, points))
     length = sample_centerline(points).length_mm
     print(f"centerline of {length:.1f} mm written to {os.path.abspath(args.out)}")
@@ -95,7 +99,7 @@ def run_centerline(args) -> int:
 
 def run_landmarks(args) -> int:
     volume = read_volume(args.volume)
-    proposal = propose_landmarks(volume, read_markups(args.centerline).points_ras)
+    proposal = propose_landmarks(volume, read_markups(args.centerline).points_ras, _settings_file(args))
     labels = [label for label in ("S", "P", "D", "E") if label in proposal]
     _write_single_file(args.out, lambda path: write_json(
         path, markups_document("Fiducial", [proposal[label] for label in labels], labels)))
@@ -112,15 +116,20 @@ def run_phantom(args) -> int:
     return 0
 
 
-def _add_analysis_options(parser) -> None:
-    defaults = AnalysisSettings()
+def _add_settings_option(parser) -> None:
     parser.add_argument("--settings", default="",
                         help="JSON file with any part of the analysis settings (see README); options below override it")
+
+
+def _add_analysis_options(parser) -> None:
+    defaults = AnalysisSettings()
+    _add_settings_option(parser)
     parser.add_argument("--thresholds-hu", default="",
                         help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium (default "
                              + ",".join(f"{v:g}" for v in defaults.thresholds.lower_bounds_hu) + ")")
     parser.add_argument("--step-mm", type=float, default=None,
-                        help=f"cross-section spacing, at most 0.25 mm (default {defaults.step_mm:g})")
+                        help=f"cross-section spacing, at most {RANGES['step_mm'][1]:g} mm "
+                             f"(default {defaults.step_mm:g})")
 
 
 def register(commands, after_batch=None) -> None:
@@ -166,12 +175,14 @@ def register(commands, after_batch=None) -> None:
     centerline.add_argument("--seeds", required=True,
                             help="markups points: ostium first, distal last, waypoints between")
     centerline.add_argument("--out", required=True, help="output curve (.mrk.json)")
+    _add_settings_option(centerline)
     centerline.set_defaults(run=run_centerline)
 
     landmarks = commands.add_parser("landmarks", help="propose P, D, S, E along a centerline")
     landmarks.add_argument("volume", help="CCTA volume")
     landmarks.add_argument("--centerline", required=True, help="markups curve (.mrk.json), proximal to distal")
     landmarks.add_argument("--out", required=True, help="output point list (.mrk.json)")
+    _add_settings_option(landmarks)
     landmarks.set_defaults(run=run_landmarks)
 
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")

@@ -15,8 +15,9 @@ from scipy import ndimage
 
 from . import contours
 from .centerline import Centerline, sample_centerline
-from .crosssection import PolarGrid, sample_sections
+from .crosssection import sample_sections
 from .errors import CTOPlaqueInputError
+from .settings import AnalysisSettings
 from .volume_io import Volume
 
 MIN_OCCLUSION_MM = 2.0
@@ -51,13 +52,15 @@ def _reference_position(arc_mm: np.ndarray, lumen_area: np.ndarray, cap_mm: floa
     return float(arc_mm[nearest])
 
 
-def propose_landmarks_mm(volume: Volume, centerline: Centerline) -> dict:
-    """Arc-length positions (mm) of the proposed P, D and, where found, S and E."""
-    grid = PolarGrid.make()
+def propose_landmarks_mm(volume: Volume, centerline: Centerline,
+                         settings: AnalysisSettings = AnalysisSettings()) -> dict:
+    """Arc-length positions (mm) of the proposed P, D and, where found, S and E; the lumen is looked for on
+    the settings' polar grid with their contour parameters, as the analysis will look for it."""
+    grid = settings.grid()
     samples = sample_sections(volume, centerline, grid, order=1)
     arc = centerline.arc_mm
     step = centerline.step_mm
-    has_lumen = ndimage.binary_opening(contours.lumen_present(samples, grid),
+    has_lumen = ndimage.binary_opening(contours.lumen_present(samples, grid, settings.contour),
                                        np.ones(max(1, int(round(MIN_CONTRAST_RUN_MM / step))), bool))
     first, last = _longest_run(~has_lumen)
     if first < 0 or (last - first + 1) * step < MIN_OCCLUSION_MM or first == 0 or last == len(arc) - 1:
@@ -65,7 +68,7 @@ def propose_landmarks_mm(volume: Volume, centerline: Centerline) -> dict:
             "no occlusion found: contrast does not stop for 2 mm between the ends of the centerline; "
             "place P and D by hand")
     proposal = {"P": float(arc[first] - 0.5 * step), "D": float(arc[last] + 0.5 * step)}
-    lumen_radii = contours.detect_lumen(samples, grid, has_lumen, step)
+    lumen_radii = contours.detect_lumen(samples, grid, has_lumen, step, settings.contour)
     lumen_area = contours.contour_area_mm2(lumen_radii)
     for label, cap, direction in (("S", proposal["P"], -1), ("E", proposal["D"], 1)):
         position = _reference_position(arc, lumen_area, cap, direction)
@@ -74,9 +77,10 @@ def propose_landmarks_mm(volume: Volume, centerline: Centerline) -> dict:
     return proposal
 
 
-def propose_landmarks(volume: Volume, centerline_points_ras) -> dict:
-    """Proposed landmarks as label -> RAS point on the centerline (P, D, and S, E where found)."""
-    centerline = sample_centerline(centerline_points_ras, 0.25)
-    positions = propose_landmarks_mm(volume, centerline)
+def propose_landmarks(volume: Volume, centerline_points_ras, settings: AnalysisSettings = AnalysisSettings()) -> dict:
+    """Proposed landmarks as label -> RAS point on the centerline (P, D, and S, E where found), from sections
+    ``settings.step_mm`` apart."""
+    centerline = sample_centerline(centerline_points_ras, settings.step_mm)
+    positions = propose_landmarks_mm(volume, centerline, settings)
     return {label: np.array([np.interp(position, centerline.arc_mm, centerline.points_ras[:, axis])
                              for axis in range(3)]) for label, position in positions.items()}
