@@ -116,14 +116,15 @@ def run_phantom(args) -> int:
     return 0
 
 
-def _add_settings_option(parser) -> None:
+def _add_settings_option(parser, overridden: bool = False) -> None:
     parser.add_argument("--settings", default="",
-                        help="JSON file with any part of the analysis settings (see README); options below override it")
+                        help="JSON file with any part of the analysis settings (see README)"
+                             + ("; options below override it" if overridden else ""))
 
 
 def _add_analysis_options(parser) -> None:
     defaults = AnalysisSettings()
-    _add_settings_option(parser)
+    _add_settings_option(parser, overridden=True)
     parser.add_argument("--thresholds-hu", default="",
                         help="lower HU bounds of necrotic core, fibrofatty, fibrous, dense calcium (default "
                              + ",".join(f"{v:g}" for v in defaults.thresholds.lower_bounds_hu) + ")")
