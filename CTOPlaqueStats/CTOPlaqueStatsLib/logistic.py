@@ -168,11 +168,15 @@ def _separating_direction_exists(design: np.ndarray, outcome: np.ndarray) -> boo
 
 def wald_summary(fit: LogitFit, index: int) -> dict:
     """OR, Wald 95% CI and two-sided p of coefficient ``index``."""
-    beta = fit.coefficients[index]
-    se = float(np.sqrt(fit.covariance[index, index]))
+    return _normal_odds_ratio(fit.coefficients[index], np.sqrt(fit.covariance[index, index]))
+
+
+def _normal_odds_ratio(beta: float, se: float) -> dict:
+    """OR exp(beta), its 95% CI exp(beta +/- 1.96 se) and the two-sided normal p of beta / se."""
+    beta, se = float(beta), float(se)
     z = stats.norm.ppf(0.975)
     return {"or": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)), "ci_high": float(np.exp(beta + z * se)),
-            "p": float(2 * stats.norm.sf(abs(beta / se))), "beta": float(beta), "se": se}
+            "p": float(2 * stats.norm.sf(abs(beta / se))), "beta": beta, "se": se}
 
 
 def _profile(design, outcome, start: np.ndarray, index: int, value: float) -> LogitFit:
@@ -237,10 +241,8 @@ def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
             method="newton", maxiter=100, tol=1e-10, disp=0, cov_type="cluster", cov_kwds={"groups": codes})
     if not results.mle_retvals["converged"]:
         raise FitFailed("maximum likelihood did not converge")
-    beta, se = float(results.params[index]), float(results.bse[index])
-    z = stats.norm.ppf(0.975)
-    return {"or": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)), "ci_high": float(np.exp(beta + z * se)),
-            "p": float(2 * stats.norm.sf(abs(beta / se))), "clusters": int(codes.max() + 1)}
+    summary = _normal_odds_ratio(results.params[index], results.bse[index])
+    return {key: summary[key] for key in ("or", "ci_low", "ci_high", "p")} | {"clusters": int(codes.max() + 1)}
 
 
 def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
