@@ -166,11 +166,45 @@ def test_weighted_aucs_equal_the_mann_whitney_auc_of_the_resample_and_of_the_ori
     assert resample != pytest.approx(original, abs=1e-4)
 
 
+def _full_coefficients(x, outcome):
+    return fit_ml(sm.add_constant(x.reshape(len(outcome), -1)), outcome).coefficients
+
+
 def test_bootstrap_gives_the_same_optimism_on_any_number_of_threads(comparison):
     from CTOPlaqueStatsLib.prediction import bootstrap_optimism
 
     score, calcium, _, outcome, _ = comparison
     x = np.column_stack([score, calcium])
-    one, three = (bootstrap_optimism(x, outcome, 40, seed=7, threads=t) for t in (1, 3))
+    full = _full_coefficients(x, outcome)
+    one, three = (bootstrap_optimism(x, outcome, 40, 7, full, threads=t) for t in (1, 3))
     assert one == three and one["resamples_used"] == 40
-    assert bootstrap_optimism(x, outcome, 40, seed=8)["auc_optimism"] != one["auc_optimism"]
+    assert bootstrap_optimism(x, outcome, 40, 8, full)["auc_optimism"] != one["auc_optimism"]
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_bootstrap_optimism_equals_harrells_procedure_written_out(comparison, columns):
+    """Against Harrell's bootstrap written out with statsmodels and scipy: in each resample (the same spawned
+    generators) refit the model, take its AUC on the resample (Mann-Whitney) minus its AUC on the original
+    data, and fit the original outcome on its linear predictor for the calibration slope. One predictor (the
+    exact shortcut: no recalibration fit, one sort) and two (the general path)."""
+    from CTOPlaqueStatsLib.prediction import bootstrap_optimism
+
+    score, calcium, _, outcome, _ = comparison
+    x = np.column_stack([score, calcium])[:, :columns]
+    full = _full_coefficients(x, outcome)
+
+    def mann_whitney_auc(s, y):
+        return stats.mannwhitneyu(s[y == 1], s[y == 0]).statistic / ((y == 1).sum() * (y == 0).sum())
+
+    optimism, slopes = [], []
+    for child in np.random.SeedSequence(11).spawn(30):
+        index = np.random.default_rng(child).integers(0, len(outcome), len(outcome))
+        refit = sm.Logit(outcome[index], sm.add_constant(x[index])).fit(disp=0).params
+        tested = sm.add_constant(x) @ refit
+        optimism.append(mann_whitney_auc(sm.add_constant(x[index]) @ refit, outcome[index])
+                        - mann_whitney_auc(tested, outcome))
+        slopes.append(sm.Logit(outcome, sm.add_constant(tested)).fit(disp=0).params[1])
+    result = bootstrap_optimism(x, outcome, 30, 11, full)
+    assert result["resamples_used"] == 30
+    assert result["auc_optimism"] == pytest.approx(np.mean(optimism), abs=1e-9)
+    assert result["calibration_slope"] == pytest.approx(np.mean(slopes), abs=1e-6)

@@ -102,12 +102,15 @@ def calibration(linear: np.ndarray, outcome: np.ndarray) -> tuple[float, float]:
     return float(fit.coefficients[1]), float(fit.coefficients[0])
 
 
-def weighted_aucs(scores: np.ndarray, outcome: np.ndarray, weight_sets) -> list:
+def weighted_aucs(scores: np.ndarray, outcome: np.ndarray, weight_sets, order: np.ndarray = None) -> list:
     """Mann-Whitney AUC of ``scores`` with every subject counted as often as each weight vector says (ties
     count 1/2), one AUC per weight vector, on one sort of the scores. A bootstrap resample's AUC is that of
     the original subjects counted as often as they were drawn, so the apparent AUC of a resample and the AUC
-    on the original data share the sort (a sort of 100 000 scores costs 5-8 ms, the bootstrap needs 800)."""
-    order = np.argsort(scores, kind="stable")
+    on the original data share the sort. order: the subjects in ascending order of ``scores``, where the caller
+    already has it. The sort need not be stable: tied scores are summed as one group (numpy's default sort
+    of 100 000 scores takes 1-2 ms, its stable sort 8-15 ms, and the bootstrap needs 400)."""
+    if order is None:
+        order = np.argsort(scores)
     sorted_scores, events = scores[order], outcome[order] == 1
     tie_starts = np.flatnonzero(np.concatenate([[True], np.diff(sorted_scores) != 0]))
     aucs = []
@@ -121,18 +124,34 @@ def weighted_aucs(scores: np.ndarray, outcome: np.ndarray, weight_sets) -> list:
     return aucs
 
 
-def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int, start=None,
+def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed: int, full_coefficients,
                        threads: int | None = None) -> dict:
     """Harrell's optimism of the AUC and of the calibration slope (mean over resamples).
 
-    start: the full sample's coefficients, where each resample's fit starts. Each resample draws from its own
-    generator, spawned from ``seed``, and the means are taken in resample order, so the result is the same
-    with any number of ``threads`` (by default BOOTSTRAP_THREADS from THREADED_BOOTSTRAP_MIN_SUBJECTS on, else
-    one). Threads, because on large samples statsmodels' Newton steps spend their time in numpy, which releases
-    the GIL (1.6 times faster on 2 cores at 20 000 lesions, 1.8 at 100 000; slower below 5 000, where Python
-    holds it); not processes, because inside Slicer a worker process would start Slicer itself."""
+    x: (n, k) predictors; full_coefficients: the model's maximum-likelihood coefficients on all of x (intercept
+    first), where each resample's fit starts. Each resample draws from its own generator, spawned from
+    ``seed``, and the means are taken in resample order, so the result is the same with any number of
+    ``threads`` (by default BOOTSTRAP_THREADS from THREADED_BOOTSTRAP_MIN_SUBJECTS on, else one). Threads,
+    because on large samples statsmodels' Newton steps spend their time in numpy, which releases the GIL (1.6
+    times faster on 2 cores at 20 000 lesions, 1.8 at 100 000; slower below 5 000, where Python holds it); not
+    processes, because inside Slicer a worker process would start Slicer itself.
+
+    A model of one predictor (a difficulty score as the base model) needs neither a calibration fit nor a sort
+    per resample. Its tested linear predictor a + b x ranks the subjects as x does (reversed when b < 0), and
+    the recalibration of the original outcome on it spans the same models as the original fit alpha + beta x,
+    so its maximum-likelihood slope is exactly beta / b."""
+    x = x.reshape(len(outcome), -1)
     count = len(outcome)
     everyone = np.ones(count)
+    one_predictor = x.shape[1] == 1
+    x_order = np.argsort(x[:, 0]) if one_predictor else None
+
+    def tested_slope_and_order(coefficients, tested_lp):
+        if not one_predictor:
+            return calibration(tested_lp, outcome)[0], None
+        if coefficients[1] == 0:
+            raise FitFailed("the resample's model has no slope to recalibrate")
+        return full_coefficients[1] / coefficients[1], x_order if coefficients[1] > 0 else x_order[::-1]
 
     def optimism_of_one_resample(generator_seed):
         index = np.random.default_rng(generator_seed).integers(0, count, count)
@@ -140,12 +159,12 @@ def bootstrap_optimism(x: np.ndarray, outcome: np.ndarray, resamples: int, seed:
         if sample_y.min() == sample_y.max():
             return None
         try:
-            coefficients = fit_ml(_design(x[index]), sample_y, start=start, check_rank=False).coefficients
+            coefficients = fit_ml(_design(x[index]), sample_y, start=full_coefficients, check_rank=False).coefficients
             tested_lp = linear_predictor(coefficients, x)
-            slope = calibration(tested_lp, outcome)[0]
+            slope, order = tested_slope_and_order(coefficients, tested_lp)
         except (np.linalg.LinAlgError, FitFailed):
             return None  # a resample whose model or calibration cannot be fitted is not counted
-        apparent, tested = weighted_aucs(tested_lp, outcome, [np.bincount(index, minlength=count), everyone])
+        apparent, tested = weighted_aucs(tested_lp, outcome, [np.bincount(index, minlength=count), everyone], order)
         return apparent - tested, slope
 
     if threads is None:
@@ -175,7 +194,7 @@ def compare_models(base_x: np.ndarray, added_x: np.ndarray, outcome: np.ndarray,
     for name, x, lp, index, fit in (("base", base_x, base_lp, 0, base_fit),
                                     ("base + added", full_x, full_lp, 1, full_fit)):
         auc, low, high = auc_with_ci(roc["auc"][index], roc["covariance"][index, index])
-        optimism = bootstrap_optimism(x, outcome, resamples, seed, start=fit.coefficients)
+        optimism = bootstrap_optimism(x, outcome, resamples, seed, fit.coefficients)
         slope, intercept = calibration(lp, outcome)
         rows[name] = {"auc": auc, "auc_ci_low": low, "auc_ci_high": high,
                       "auc_optimism_corrected": auc - optimism["auc_optimism"],
