@@ -201,6 +201,21 @@ def blur_corrected_mm(radii_mm: np.ndarray, blur_sigma_mm: float, grid: PolarGri
                     0.0)
 
 
+def profiles_across_contour(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: np.ndarray, rays: np.ndarray,
+                            offsets_mm: np.ndarray) -> np.ndarray:
+    """The profile of each chosen ray at ``offsets_mm`` from its contour point (positive outward), linearly
+    interpolated along the ray: (rays, offsets). samples_hu: polar samples (S, A, R); radii_mm: (S, A) contour
+    radii; rays: (S, A) bool. Rays whose profile would leave the grid are left out."""
+    position = (radii_mm[rays][:, None] + offsets_mm - grid.radii_mm[0]) / grid.radial_step_mm
+    inside = np.all((position >= 0) & (position <= samples_hu.shape[-1] - 1), axis=1)
+    position = position[inside]
+    profiles = samples_hu[rays][inside]
+    low = np.clip(np.floor(position).astype(int), 0, samples_hu.shape[-1] - 2)
+    weight = position - low
+    return (np.take_along_axis(profiles, low, axis=1) * (1 - weight)
+            + np.take_along_axis(profiles, low + 1, axis=1) * weight)
+
+
 def profile_blur_sigma_mm(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: np.ndarray, rays: np.ndarray,
                           params: ContourParameters = ContourParameters()) -> float | None:
     """Scanner blur (Gaussian sigma, mm) from the mean profile across the chosen contour points.
@@ -216,16 +231,10 @@ def profile_blur_sigma_mm(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: np.
         return None
     step = grid.radial_step_mm
     offsets_mm = np.arange(-params.step_probe_mm, params.step_probe_mm + 0.5 * step, step)
-    position = (radii_mm[rays][:, None] + offsets_mm - grid.radii_mm[0]) / step
-    inside = np.all((position >= 0) & (position <= samples_hu.shape[-1] - 1), axis=1)
-    if np.count_nonzero(inside) < MIN_PROFILE_RAYS:
+    profiles = profiles_across_contour(samples_hu, grid, radii_mm, rays, offsets_mm)
+    if len(profiles) < MIN_PROFILE_RAYS:
         return None
-    position = position[inside]
-    profiles = samples_hu[rays][inside]
-    low = np.clip(np.floor(position).astype(int), 0, samples_hu.shape[-1] - 2)
-    weight = position - low
-    mean = np.mean(np.take_along_axis(profiles, low, axis=1) * (1 - weight)
-                   + np.take_along_axis(profiles, low + 1, axis=1) * weight, axis=0)
+    mean = profiles.mean(axis=0)
 
     def blurred_step(x, outside, height, centre, sigma):
         return outside + 0.5 * height * special.erfc((x - centre) / (np.sqrt(2.0) * sigma))
