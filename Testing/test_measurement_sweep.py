@@ -11,6 +11,7 @@ uncertain and then +/-15%; S/E vessel areas within 15%, or the reference-wall wa
 
 import numpy as np
 import pytest
+from conftest import KERNEL_WARNING
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline_extraction import extract_centerline
@@ -78,3 +79,8 @@ def test_pav_equals_the_image_classified_in_the_true_wall(measured):
     truth = phantom.truth["composition_written_image"]["pav_percent"]
     for name, value in truth.items():
         assert result.pav_percent[name] == pytest.approx(value, abs=5.0 if flagged else 3.0), name
+
+
+def test_no_sharp_kernel_warning_on_a_smooth_kernel(measured):
+    _, result = measured
+    assert not [w for w in result.warnings if KERNEL_WARNING in w]

@@ -9,7 +9,7 @@ target, the quality flag for it must fire.
 
 import numpy as np
 import pytest
-from conftest import CENTERLINE_WARNINGS, distances_inside_occlusion_mm, preset_phantom
+from conftest import CENTERLINE_WARNINGS, KERNEL_WARNING, distances_inside_occlusion_mm, preset_phantom
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline_extraction import extract_centerline
@@ -100,3 +100,8 @@ def test_thin_normal_wall_falls_back_to_lumen_plus_normal_wall():
     thickness = (result.vessel_radii_mm - result.lumen_radii_mm)[normal]
     assert np.median(thickness) == pytest.approx(0.4, abs=0.1)
     assert np.percentile(thickness, 99) < 1.0  # never wandering out into the fat
+
+
+def test_a_smooth_kernel_is_not_taken_for_a_sharp_one(measured):
+    _, _, result = measured
+    assert not [w for w in result.warnings if KERNEL_WARNING in w]

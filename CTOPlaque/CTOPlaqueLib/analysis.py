@@ -20,6 +20,7 @@ from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .morphology import lesion_morphology
 from .quality import quality_measures, quality_warnings
+from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
 from .volume_io import Volume, check_values_present
@@ -165,6 +166,8 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall,
                                np.linalg.norm(centerline.curvature_vectors, axis=1))
     quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
+    quality["lumen_edge_undershoot_hu"] = lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
+                                                                   len(grid.angles_rad), settings.contour)
 
     voxel_hu = sample_sections(volume, centerline, grid, order=0)
     classes = settings.thresholds.classify(voxel_hu)

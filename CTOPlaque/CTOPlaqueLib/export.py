@@ -18,6 +18,7 @@ from . import SOFTWARE_NAME, __version__
 from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
+from .quality import MAX_LUMEN_EDGE_UNDERSHOOT_HU
 from .scores import score_column
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
@@ -77,7 +78,6 @@ def results_rows(document: dict) -> list:
         rows.append((f"Reference {label} lumen area", values["lumen_area_mm2"], "mm2"))
         rows.append((f"Reference {label} vessel area", values["vessel_area_mm2"], "mm2"))
         rows.append((f"Reference {label} mean lumen diameter", values["mean_lumen_diameter_mm"], "mm"))
-    rows = [row for row in rows if row[1] is not None]  # a lumen not found at S or E: see the warnings
     for name, score in document.get("scores", {}).items():
         if score["total"] is not None:
             rows.append((f"{name} score", score["total"], f"points ({score['category']})"))
@@ -90,8 +90,11 @@ def results_rows(document: dict) -> list:
              ("Quality: normal segments with unresolved wall", 100 * quality["normal_wall_unresolved_fraction"], "%"),
              ("Quality: scanner blur measured on the wall (sigma)", quality["blur_sigma_mm"], "mm"),
              ("Quality: epicardial fat around the vessel", quality["fat_hu"], "HU"),
+             ("Quality: lumen-edge undershoot below the fat (sharp kernel above "
+              f"{MAX_LUMEN_EDGE_UNDERSHOOT_HU:g})", quality.get("lumen_edge_undershoot_hu"), "HU"),
              ("Quality warnings", len(document["warnings"]), "see the panel")]
-    return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows]
+    # no value: a lumen not found at S or E, or too few lumen sections for the undershoot (see the warnings)
+    return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows if v is not None]
 
 
 def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, inputs: dict,
