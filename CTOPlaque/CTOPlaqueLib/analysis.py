@@ -27,6 +27,7 @@ from .volume_io import Volume, check_values_present
 
 AIR_HU = -500.0
 GRID_MARGIN_MM = 1.5
+REFERENCE_LUMEN_HU_WINDOW_MM = 2.5
 
 
 @dataclass
@@ -188,7 +189,7 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         vessel_volume_mm3=float(lesion_volumes.sum()),
         volumes_mm3={name: float(v) for name, v in zip(COMPONENTS, lesion_volumes[1:])},
         unclassified_volume_mm3=float(lesion_volumes[0]),
-        reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii),
+        reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii, central_hu),
         settings=settings,
         quality=quality,
         clinical_items=dict(clinical_items or {}),
@@ -200,16 +201,24 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
 
 
 def _reference_sections(landmarks_mm: dict, arc_mm: np.ndarray, lumen_radii: np.ndarray,
-                        vessel_radii: np.ndarray) -> dict:
-    """Lumen area, vessel area and mean lumen diameter at the reference landmarks S and E; the lumen's
-    are None where no lumen was found there (quality.reference_lumen_found, with a warning), never 0."""
+                        vessel_radii: np.ndarray, central_hu: np.ndarray) -> dict:
+    """Lumen area, vessel area, mean lumen diameter and lumen attenuation at the reference landmarks S and E;
+    the lumen's are None where no lumen was found there (quality.reference_lumen_found, with a warning), never 0.
+
+    central_hu: (S,) median HU within 0.5 mm of the centerline (contours.central_lumen_hu). The lumen
+    attenuation is its median over the sections with a lumen within REFERENCE_LUMEN_HU_WINDOW_MM of the
+    landmark: the contrast the plaque HU bins were read against, which moves plaque attenuation and so PAV
+    (Maffei et al., Radiol Med 2012; Kidoh et al., Acad Radiol 2016), for a cohort to stratify or adjust by."""
     reference = {}
+    has_lumen = np.any(lumen_radii > 0, axis=1)
     for label, index in reference_section_indices(arc_mm, landmarks_mm).items():
         found = bool(np.any(lumen_radii[index] > 0))
+        near = has_lumen & (np.abs(arc_mm - arc_mm[index]) <= REFERENCE_LUMEN_HU_WINDOW_MM)
         reference[label] = {
             "position_mm": float(landmarks_mm[label]),
             "lumen_area_mm2": float(contour_area_mm2(lumen_radii[index])) if found else None,
             "vessel_area_mm2": float(contour_area_mm2(vessel_radii[index])),
             "mean_lumen_diameter_mm": float(mean_diameter_mm(lumen_radii[index])) if found else None,
+            "lumen_hu": float(np.median(central_hu[near])) if found else None,
         }
     return reference

@@ -78,6 +78,7 @@ def results_rows(document: dict) -> list:
         rows.append((f"Reference {label} lumen area", values["lumen_area_mm2"], "mm2"))
         rows.append((f"Reference {label} vessel area", values["vessel_area_mm2"], "mm2"))
         rows.append((f"Reference {label} mean lumen diameter", values["mean_lumen_diameter_mm"], "mm"))
+        rows.append((f"Reference {label} lumen attenuation", values.get("lumen_hu"), "HU"))  # absent before
     for name, score in document.get("scores", {}).items():
         if score["total"] is not None:
             rows.append((f"{name} score", score["total"], f"points ({score['category']})"))
@@ -146,8 +147,8 @@ def flat_row(document: dict) -> dict:
     row["noncalcified_pav"] = document["noncalcified_pav_percent"]
     row["unclassified_volume_mm3"] = document["unclassified_volume_mm3"]
     for label, values in sorted(document["reference"].items()):
-        for key in ("lumen_area_mm2", "vessel_area_mm2", "mean_lumen_diameter_mm"):
-            row[f"reference_{label}_{key}"] = "" if values[key] is None else values[key]
+        for key in ("lumen_area_mm2", "vessel_area_mm2", "mean_lumen_diameter_mm", "lumen_hu"):
+            row[f"reference_{label}_{key}"] = "" if values.get(key) is None else values[key]
     for key, value in document["morphology"].items():
         row[key] = "" if value is None else (int(value) if isinstance(value, bool) else value)
     for name, score in document.get("scores", {}).items():

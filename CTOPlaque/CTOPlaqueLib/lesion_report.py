@@ -51,6 +51,8 @@ def measurement_rows(document: dict) -> list:
         values = document["reference"][label]
         lumen = "no lumen found" if values["lumen_area_mm2"] is None else f"{values['lumen_area_mm2']:.1f}"
         rows.append((f"Reference {label}: lumen / vessel area", f"{lumen} / {values['vessel_area_mm2']:.1f} mm²"))
+        if values.get("lumen_hu") is not None:  # absent from earlier exports, None without a lumen
+            rows.append((f"Reference {label}: lumen attenuation", f"{values['lumen_hu']:.0f} HU"))
     morphology = document["morphology"]
     rows.append(("Largest bending in the occlusion", f"{morphology['max_bending_deg']:.0f}°"))
     rows.append(("Largest calcium area fraction", f"{100 * morphology['max_calcium_area_fraction']:.0f}%"))
