@@ -127,6 +127,8 @@ def test_report_carries_the_lesion_numbers_with_units_and_segment_references(dic
     assert lesion["values"]["410668003"] == (pytest.approx(document["occlusion_length_mm"], rel=1e-6), "mm")
     assert lesion["values"]["122376"] == (pytest.approx(document["total_plaque_volume_mm3"], rel=1e-6), "mm3")
     assert lesion["values"]["REFSLUMMM2"][0] == pytest.approx(document["reference"]["S"]["lumen_area_mm2"], rel=1e-6)
+    distal_lumen_hu = document["reference"]["E"]["lumen_hu"]
+    assert lesion["values"]["REFELUMHU"] == (pytest.approx(distal_lumen_hu, rel=1e-6), "[hnsf'U]")
     for number, name in enumerate(COMPONENTS, start=1):
         group = next(g for g in groups if g["segment"] == (seg.SOPInstanceUID, number))
         assert group["values"]["118565006"] == (pytest.approx(document["volumes_mm3"][name], rel=1e-6), "mm3")

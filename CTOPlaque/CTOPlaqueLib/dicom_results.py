@@ -9,11 +9,11 @@
   (SCT 67170007), category Anatomical Structure. Colours are the paper's, in CIELab.
 * SR (``ID.sr.dcm``): a TID 1500 Measurement Report (Comprehensive 3D SR). One measurement group for
   the lesion (tracking identifier: lesion ID and UID; finding: occlusion of a coronary artery) with
-  the occlusion length, total plaque and vessel volume, the S/E reference lumen and vessel areas and
-  mean lumen diameter, and the computed difficulty scores; one volumetric group per component that
-  references its SEG segment, with the component's volume and PAV. Units are UCUM. Concepts with no
-  standard code (PAV, the reference-section areas, the scores) use the local scheme 99CTOPLAQUE, as
-  TID 1500 allows; the observer (``--observer``) is the person observer, CTOPlaque the device.
+  the occlusion length, total plaque and vessel volume, the S/E reference lumen and vessel areas, mean
+  lumen diameter and lumen attenuation, and the computed difficulty scores; one volumetric group per
+  component that references its SEG segment, with the component's volume and PAV. Units are UCUM. Concepts
+  with no standard code (PAV, the reference-section measurements, the scores) use the local scheme
+  99CTOPLAQUE, as TID 1500 allows; the observer (``--observer``) is the person observer, CTOPlaque the device.
 Written with highdicom, the library of the DICOM Standard's own SR and SEG examples; Slicer's
 QuantitativeReporting reads this TID 1500 layout (groups referencing SEG segments).
 """
@@ -42,7 +42,7 @@ LUMEN_SEGMENT = len(COMPONENTS) + 1
 LUMEN_COLOR = (1.0, 0.85, 0.0)
 PAV = CodedConcept("PAV", LOCAL_SCHEME, "Percent atheroma volume")
 UNITS = {"mm": codes.UCUM.Millimeter, "mm2": codes.UCUM.SquareMillimeter, "mm3": codes.UCUM.CubicMillimeter,
-         "%": codes.UCUM.Percent, "points": CodedConcept("{points}", "UCUM", "points")}
+         "%": codes.UCUM.Percent, "points": CodedConcept("{points}", "UCUM", "points"), "HU": codes.UCUM.HounsfieldUnit}
 
 
 def _algorithm() -> hd.AlgorithmIdentificationSequence:
@@ -105,10 +105,11 @@ def _lesion_measurements(document: dict) -> list:
     names = {"S": "proximal", "E": "distal"}
     for label, values in sorted(document["reference"].items()):
         for key, meaning, unit in (("lumen_area_mm2", "lumen area", "mm2"), ("vessel_area_mm2", "vessel area", "mm2"),
-                                   ("mean_lumen_diameter_mm", "mean lumen diameter", "mm")):
+                                   ("mean_lumen_diameter_mm", "mean lumen diameter", "mm"),
+                                   ("lumen_hu", "lumen attenuation", "HU")):
             code = CodedConcept(f"REF{label}{key.split('_')[0][:3].upper()}{unit.upper()}", LOCAL_SCHEME,
                                 f"Reference {meaning}, {names[label]} ({label})")
-            if values[key] is not None:  # None: no lumen found there (see the warnings)
+            if values.get(key) is not None:  # None: no lumen found there (see the warnings); absent before
                 rows.append((code, values[key], unit))
     for name, score in document.get("scores", {}).items():
         if score["total"] is not None:
