@@ -27,8 +27,9 @@ PHANTOM_CASES = {
 # Quality warnings that say the centerline or the landmarks are wrong (never on a correct extraction),
 # as opposed to the reference-wall caveat, which depends on the scan's resolution.
 CENTERLINE_WARNINGS = ("no fat around it", "through contrast", "no contrast-filled lumen", "from the centerline")
-# The warning that the scan looks reconstructed with an edge-enhancing kernel (never on the smooth-kernel phantoms).
+# The warnings of image artefacts (never on the clean phantoms): a sharp kernel, a contour closing in on calcium.
 KERNEL_WARNING = "edge-enhancing"
+COLLAPSE_WARNING = "closes in to"
 
 _cache = {}
 

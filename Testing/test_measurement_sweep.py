@@ -11,7 +11,7 @@ uncertain and then +/-15%; S/E vessel areas within 15%, or the reference-wall wa
 
 import numpy as np
 import pytest
-from conftest import KERNEL_WARNING
+from conftest import COLLAPSE_WARNING, KERNEL_WARNING
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline_extraction import extract_centerline
@@ -23,7 +23,7 @@ CASES = [  # blur sigma mm, noise SD HU, fat HU, wall touching the myocardium
     (0.5, 30, -100, True), (0.5, 20, -70, False), (0.5, 40, -40, True),
     (0.6, 40, -100, False), (0.6, 30, -70, True), (0.6, 20, -40, False),
 ]
-WALL_WARNINGS = ("has a fat edge", "no fat around it")
+WALL_WARNINGS = ("has a fat edge", "no fat around it", COLLAPSE_WARNING)
 
 
 def _spec(blur_mm, noise_hu, fat_hu, contact, seed) -> PhantomSpec:

@@ -91,6 +91,8 @@ def results_rows(document: dict) -> list:
              ("Quality: normal segments with unresolved wall", 100 * quality["normal_wall_unresolved_fraction"], "%"),
              ("Quality: scanner blur measured on the wall (sigma)", quality["blur_sigma_mm"], "mm"),
              ("Quality: epicardial fat around the vessel", quality["fat_hu"], "HU"),
+             ("Quality: narrowest occluded section against the vessel around it",
+              100 * quality.get("occlusion_min_local_area_ratio", 1.0), "%"),
              ("Quality: lumen-edge undershoot below the fat (sharp kernel above "
               f"{MAX_LUMEN_EDGE_UNDERSHOOT_HU:g})", quality.get("lumen_edge_undershoot_hu"), "HU"),
              ("Quality warnings", len(document["warnings"]), "see the panel")]

@@ -14,6 +14,8 @@ texture (white noise low-pass filtered, then scaled to ``noise_sd_hu``), thin no
 (0.4 mm), anisotropic 0.4 x 0.4 x 0.75 mm voxels and low lumen contrast (250 HU). ``kernel_boost`` models an
 edge-enhancing (sharp) reconstruction kernel as an unsharp mask, image + boost (image - G(image)) with G a
 Gaussian of ``kernel_sigma_mm``, applied after the blur: edges overshoot, and the fat beside them undershoots.
+``beam_hardening_hu`` models the hypodense rim beam hardening leaves beside dense calcium: that many HU less at
+the calcium, fading as exp(-d / ``beam_hardening_mm``) with the distance d from it, before the blur.
 Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
@@ -89,6 +91,8 @@ class PhantomSpec:
     fat_hu: float = FAT_HU
     kernel_boost: float = 0.0
     kernel_sigma_mm: float = 0.8
+    beam_hardening_hu: float = 0.0
+    beam_hardening_mm: float = 0.5
 
     @property
     def length_mm(self) -> float:
@@ -319,6 +323,8 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     ijk_to_ras, shape_kji = _grid_geometry(spec, path.points @ rotation.T + offset)
     object_hu = _render_supersampled(spec, shape_kji, ijk_to_ras, rotation, offset, path)
     spacing_kji = np.asarray(spec.spacing_mm, float)[::-1]
+    if spec.beam_hardening_hu:
+        object_hu = object_hu - _beam_hardening_rim_hu(spec, object_hu, spacing_kji)
     blurred = ndimage.gaussian_filter(object_hu, spec.blur_sigma_mm / spacing_kji, mode="nearest")
     if spec.kernel_boost:
         smoothed = ndimage.gaussian_filter(blurred, spec.kernel_sigma_mm / spacing_kji, mode="nearest")
@@ -333,6 +339,17 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     phantom = Phantom(spec, hu, ijk_to_ras, centerline_ras, landmarks_ras)
     phantom.truth = _truth(spec, phantom, np.round(blurred), rotation, offset, path, landmark_arc, control_arc[0])
     return phantom
+
+
+def _beam_hardening_rim_hu(spec: PhantomSpec, object_hu: np.ndarray, spacing_kji: np.ndarray) -> np.ndarray:
+    """The hypodense rim that beam hardening leaves beside dense calcium: ``beam_hardening_hu`` times
+    exp(-d / ``beam_hardening_mm``), d the distance (mm) from the nearest voxel that is mostly calcium; zero
+    in the calcium itself."""
+    calcium = object_hu >= 0.5 * (CALCIUM_HU + FIBROUS_HU)
+    if not np.any(calcium):
+        return np.zeros_like(object_hu)
+    distance_mm = ndimage.distance_transform_edt(~calcium, sampling=spacing_kji)
+    return np.where(calcium, 0.0, spec.beam_hardening_hu * np.exp(-distance_mm / spec.beam_hardening_mm))
 
 
 def _noise_hu(spec: PhantomSpec, shape_kji: tuple) -> np.ndarray:

@@ -36,6 +36,14 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   a wall found on a fat edge along fewer than half its rays came out up to 25% small. The rule is
   conservative: some walls it flags measure within 10%.
 
+* occlusion_min_local_area_ratio (and occlusion_min_local_area_at_mm, its distance from P): the smallest
+  ratio, between P and D, of a section's vessel area to the median over LOCAL_AREA_WINDOW_MM either side.
+  An occluded vessel's outer wall changes gradually along it; a dark region inside the plaque (the hypodense
+  rim beam hardening leaves beside dense calcium, the undershoot of a sharp kernel, or a lipid core nearly as
+  dark as the fat) is taken for the fat outside it, and the contour closes in over a few sections. Every
+  preset scores 0.93 and up, and so does the blur/noise/fat sweep but for its case of a 25 HU lipid core
+  against -40 HU fat under 30 HU noise, whose contour does close in (0.55); a 200 HU beam-hardening rim
+  decaying over 1 mm scored 0.63 with the plaque volume 7% small and no other warning.
 * lumen_edge_undershoot_hu: how far the image dips below the far epicardial fat just beyond the lumen
   (reconstruction_kernel.py): above MAX_LUMEN_EDGE_UNDERSHOOT_HU the scan was reconstructed with an
   edge-enhancing kernel, under which the plaque volume reads small with no other warning. None where too
@@ -53,7 +61,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .contours import NORMAL_WALL_MM, WallContour
+from .contours import NORMAL_WALL_MM, WallContour, contour_area_mm2
 from .landmarks import reference_section_indices
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -70,6 +78,8 @@ MIN_LUMEN_SECTION_FRACTION = 0.5
 MAX_LANDMARK_DISTANCE_MM = 1.0
 MAX_CURVATURE_RADIUS_PRODUCT = 0.7
 MAX_UNRESOLVED_WALL_FRACTION = 0.5
+LOCAL_AREA_WINDOW_MM = 3.0
+MIN_LOCAL_AREA_RATIO = 0.85
 # Smooth-kernel phantoms read -8.2..+1.2 HU (every preset, and every case of the blur/noise/fat sweep); an unsharp
 # mask of boost 1.0 reads +6.8..+29.5 HU (the lowest under 0.6 mm blur, volume within 3%), boost 1.5 +23..+50 HU;
 # every case whose plaque volume is off by more than 5% reads 9.6 HU or more.
@@ -99,6 +109,10 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
     normal = has_lumen & ~occluded
     reach = int(round(REFERENCE_EDGE_WINDOW_MM / step_mm))
     references = reference_section_indices(arc_mm, landmarks_mm)
+    vessel_area = contour_area_mm2(wall.radii_mm)
+    local_window = 2 * int(round(LOCAL_AREA_WINDOW_MM / step_mm)) + 1
+    local_area_ratio = (vessel_area / ndimage.median_filter(vessel_area, local_window, mode="nearest"))[occluded]
+    narrowest = int(np.argmin(local_area_ratio))
     reference_fraction = {label: float(section_fraction[max(0, index - reach): index + reach + 1].mean())
                           for label, index in references.items()}
     return {
@@ -107,6 +121,8 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
         "occlusion_contrast_fraction": float(np.mean(has_lumen[occluded])),
         "occlusion_max_curvature_radius_product": float(np.max(curvature_per_mm[occluded]
                                                                * wall.radii_mm[occluded].max(axis=1))),
+        "occlusion_min_local_area_ratio": float(local_area_ratio[narrowest]),
+        "occlusion_min_local_area_at_mm": float(arc_mm[occluded][narrowest] - landmarks_mm["P"]),
         "lumen_proximal": bool(np.any(before) and has_lumen[before].mean() >= MIN_LUMEN_SECTION_FRACTION),
         "lumen_distal": bool(np.any(after) and has_lumen[after].mean() >= MIN_LUMEN_SECTION_FRACTION),
         "landmark_max_distance_mm": float(max(landmark_distances_mm.values())),
@@ -147,6 +163,14 @@ def quality_warnings(quality: dict) -> list:
             f"inside the occlusion the centerline bends with a radius of curvature {1 / product:.1f} times the "
             "vessel's radius (a kink or jitter, not a coronary's course): sections overlap there and the plaque "
             "volume is unreliable; extract the centerline from seeds, or place its points farther apart")
+    ratio = quality.get("occlusion_min_local_area_ratio", 1.0)  # absent from earlier exports
+    if ratio < MIN_LOCAL_AREA_RATIO:
+        warnings.append(
+            f"{quality['occlusion_min_local_area_at_mm']:.1f} mm after P the outer wall closes in to "
+            f"{100 * ratio:.0f}% of the vessel area around it: a dark region inside the plaque (beam hardening "
+            "beside calcium, a sharp kernel, or a lipid core nearly as dark as the fat) was taken for the fat "
+            "outside it, and the plaque volume there reads small; check the contours there, and prefer a "
+            "reconstruction with beam-hardening correction and a standard soft-tissue kernel")
     for side, cap in (("proximal", "P"), ("distal", "D")):
         if not quality[f"lumen_{side}"]:
             warnings.append(
