@@ -12,7 +12,12 @@ sys.path.insert(0, os.path.join(ROOT, "CTOPlaque"))
 sys.path.insert(0, os.path.join(ROOT, "CTOPlaqueStats"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import numpy as np  # noqa: E402
+
+from CTOPlaqueLib.analysis import analyze_lesion  # noqa: E402
+from CTOPlaqueLib.centerline_extraction import extract_centerline  # noqa: E402
 from CTOPlaqueLib.phantom import PRESETS, PhantomSpec, generate_phantom, write_phantom  # noqa: E402
+from CTOPlaqueLib.volume_io import Volume  # noqa: E402
 
 # Geometries, grid spacings and orientations covered by the accuracy tests.
 PHANTOM_CASES = {
@@ -60,6 +65,14 @@ def distances_inside_occlusion_mm(phantom, points_ras):
     positions = np.array([project_onto_centerline(truth, p) for p in sample_centerline(points_ras, 0.25).points_ras])
     landmarks = phantom.truth["landmarks_mm"]
     return positions[(positions[:, 0] > landmarks["P"]) & (positions[:, 0] < landmarks["D"]), 1]
+
+
+def analyze_from_two_seeds(phantom):
+    """What a user does on a phantom: the centerline from two seeds (its ostium and distal end), then the analysis
+    with the true landmarks. Returns (centerline points RAS, LesionAnalysis)."""
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
+    return points, analyze_lesion(volume, points, phantom.landmarks_ras)
 
 
 def preset_phantom(name: str):

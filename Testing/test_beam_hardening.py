@@ -9,16 +9,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import COLLAPSE_WARNING
+from conftest import COLLAPSE_WARNING, analyze_from_two_seeds
 from scipy import ndimage
 
-from CTOPlaqueLib.analysis import analyze_lesion
-from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.contours import WallContour
 from CTOPlaqueLib.phantom import CALCIUM_HU, PRESETS, generate_phantom
 from CTOPlaqueLib.quality import quality_measures
-from CTOPlaqueLib.volume_io import Volume
 
 
 def test_local_area_ratio_finds_a_known_narrowing():
@@ -54,9 +51,7 @@ def test_phantom_rim_is_its_depth_beside_calcium_and_fades_with_distance():
 def _from_two_seeds(name, depth_hu, decay_mm):
     phantom = generate_phantom(dataclasses.replace(PRESETS[name], beam_hardening_hu=depth_hu,
                                                    beam_hardening_mm=decay_mm))
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
-    result = analyze_lesion(volume, points, phantom.landmarks_ras)
+    _, result = analyze_from_two_seeds(phantom)
     return phantom, result, result.total_plaque_volume_mm3 / phantom.truth["total_plaque_volume_mm3"] - 1.0
 
 

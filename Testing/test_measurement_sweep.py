@@ -9,14 +9,10 @@ Targets: occlusion length +/-0.5 mm; plaque volume +/-5%, or a warning that the 
 uncertain and then +/-15%; S/E vessel areas within 15%, or the reference-wall warning.
 """
 
-import numpy as np
 import pytest
-from conftest import COLLAPSE_WARNING, KERNEL_WARNING
+from conftest import COLLAPSE_WARNING, KERNEL_WARNING, analyze_from_two_seeds
 
-from CTOPlaqueLib.analysis import analyze_lesion
-from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
-from CTOPlaqueLib.volume_io import Volume
 
 CASES = [  # blur sigma mm, noise SD HU, fat HU, wall touching the myocardium
     (0.35, 20, -100, False), (0.35, 40, -70, True), (0.35, 30, -40, False), (0.35, 40, -40, True),
@@ -35,9 +31,7 @@ def _spec(blur_mm, noise_hu, fat_hu, contact, seed) -> PhantomSpec:
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: f"blur{c[0]}-noise{c[1]}-fat{c[2]}-contact{int(c[3])}")
 def measured(request):
     phantom = generate_phantom(_spec(*request.param, seed=CASES.index(request.param) + 21))
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
-    return phantom, analyze_lesion(volume, points, phantom.landmarks_ras)
+    return phantom, analyze_from_two_seeds(phantom)[1]
 
 
 def test_occlusion_length_within_half_a_millimetre(measured):

@@ -9,11 +9,10 @@ target, the quality flag for it must fire.
 
 import numpy as np
 import pytest
-from conftest import (CENTERLINE_WARNINGS, COLLAPSE_WARNING, KERNEL_WARNING, distances_inside_occlusion_mm,
-                      preset_phantom)
+from conftest import (CENTERLINE_WARNINGS, COLLAPSE_WARNING, KERNEL_WARNING, analyze_from_two_seeds,
+                      distances_inside_occlusion_mm, preset_phantom)
 
 from CTOPlaqueLib.analysis import analyze_lesion
-from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.phantom import PRESETS
 from CTOPlaqueLib.volume_io import Volume
@@ -24,9 +23,7 @@ REALISTIC = sorted(set(PRESETS) - {"straight", "curved", "bend"})
 @pytest.fixture(scope="module", params=REALISTIC)
 def measured(request):
     phantom = preset_phantom(request.param)
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
-    return phantom, points, analyze_lesion(volume, points, phantom.landmarks_ras)
+    return (phantom, *analyze_from_two_seeds(phantom))
 
 
 def test_two_seeds_find_the_occluded_artery(measured):

@@ -9,12 +9,10 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import KERNEL_WARNING
+from conftest import KERNEL_WARNING, analyze_from_two_seeds
 from scipy import ndimage
 
-from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import sample_centerline
-from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.phantom import PRESETS, generate_phantom
 from CTOPlaqueLib.quality import MAX_LUMEN_EDGE_UNDERSHOOT_HU, quality_warnings
 from CTOPlaqueLib.reconstruction_kernel import UNDERSHOOT_SEARCH_MM, lumen_edge_undershoot_hu
@@ -101,9 +99,7 @@ SHARP_CASES = [("curved", 1.5), ("thin-wall", 1.5), ("heart", 1.0), ("wrap-vein"
 def test_sharp_kernel_plaque_volume_within_5_percent_or_flagged(name, boost):
     """From two seeds: these cases read 6 to 15% small, and the warning says why."""
     phantom = generate_phantom(dataclasses.replace(PRESETS[name], kernel_boost=boost))
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
-    result = analyze_lesion(volume, points, phantom.landmarks_ras)
+    _, result = analyze_from_two_seeds(phantom)
     error = result.total_plaque_volume_mm3 / phantom.truth["total_plaque_volume_mm3"] - 1.0
     flagged = any(KERNEL_WARNING in warning for warning in result.warnings)
     assert flagged or abs(error) <= 0.05, f"{100 * error:+.1f}% unflagged"
