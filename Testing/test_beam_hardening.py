@@ -12,10 +12,13 @@ import pytest
 from conftest import COLLAPSE_WARNING, analyze_from_two_seeds
 from scipy import ndimage
 
+from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.contours import WallContour
+from CTOPlaqueLib.export import lesion_document, results_rows
 from CTOPlaqueLib.phantom import CALCIUM_HU, PRESETS, generate_phantom
 from CTOPlaqueLib.quality import quality_measures
+from CTOPlaqueLib.volume_io import Volume
 
 
 def test_local_area_ratio_finds_a_known_narrowing():
@@ -32,6 +35,18 @@ def test_local_area_ratio_finds_a_known_narrowing():
                                wall, np.zeros(len(arc_mm)))
     assert quality["occlusion_min_local_area_ratio"] == pytest.approx(0.7, abs=1e-9)
     assert quality["occlusion_min_local_area_at_mm"] == pytest.approx(8.0)
+
+
+def test_results_table_shows_the_ratio_and_no_made_up_value_for_an_earlier_export():
+    phantom = generate_phantom(PRESETS["curved"])
+    result = analyze_lesion(Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras), phantom.centerline_ras,
+                            phantom.landmarks_ras)
+    document = lesion_document(result, "L1", "P1", {})
+    label = "Quality: narrowest occluded section against the vessel around it"
+    rows = {row["Measurement"]: row["Value"] for row in results_rows(document)}
+    assert rows[label] == pytest.approx(100 * result.quality["occlusion_min_local_area_ratio"])
+    del document["quality"]["occlusion_min_local_area_ratio"]
+    assert label not in {row["Measurement"] for row in results_rows(document)}
 
 
 def test_phantom_rim_is_its_depth_beside_calcium_and_fades_with_distance():

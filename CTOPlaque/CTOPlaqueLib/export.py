@@ -83,6 +83,7 @@ def results_rows(document: dict) -> list:
         if score["total"] is not None:
             rows.append((f"{name} score", score["total"], f"points ({score['category']})"))
     quality = document["quality"]
+    local_area_ratio = quality.get("occlusion_min_local_area_ratio")  # absent from earlier exports
     rows += [("Quality: occluded wall on a fat edge", 100 * quality["occlusion_fat_edge_fraction"], "%"),
              ("Quality: lowest 2 mm of occluded wall on a fat edge",
               100 * quality["occlusion_min_fat_edge_fraction"], "%"),
@@ -92,11 +93,12 @@ def results_rows(document: dict) -> list:
              ("Quality: scanner blur measured on the wall (sigma)", quality["blur_sigma_mm"], "mm"),
              ("Quality: epicardial fat around the vessel", quality["fat_hu"], "HU"),
              ("Quality: narrowest occluded section against the vessel around it",
-              100 * quality.get("occlusion_min_local_area_ratio", 1.0), "%"),
+              None if local_area_ratio is None else 100 * local_area_ratio, "%"),
              ("Quality: lumen-edge undershoot below the fat (sharp kernel above "
               f"{MAX_LUMEN_EDGE_UNDERSHOOT_HU:g})", quality.get("lumen_edge_undershoot_hu"), "HU"),
              ("Quality warnings", len(document["warnings"]), "see the panel")]
-    # no value: a lumen not found at S or E, or too few lumen sections for the undershoot (see the warnings)
+    # no value: a lumen not found at S or E, too few lumen sections for the undershoot (see the warnings), or a
+    # measure an earlier export does not have
     return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows if v is not None]
 
 
