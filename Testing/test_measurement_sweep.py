@@ -67,7 +67,7 @@ def test_pav_equals_the_image_classified_in_the_true_wall(measured):
     """PAV within 3 percentage points of the written image's HU classes inside the true wall, 5 where the
     wall contour is flagged (a wall found out in -40 HU fat counts blurred fat as necrotic core). The
     tissue itself (phantom truth ``composition_tissue``) is not what HU classes measure: blur spills
-    intensity across the bins (README, "What PAV measures")."""
+    intensity across the bins (docs/accuracy.md, "What PAV measures")."""
     phantom, result = measured
     flagged = any(key in warning for warning in result.warnings for key in WALL_WARNINGS)
     truth = phantom.truth["composition_written_image"]["pav_percent"]

@@ -118,7 +118,7 @@ def run_phantom(args) -> int:
 
 def _add_settings_option(parser, overridden: bool = False) -> None:
     parser.add_argument("--settings", default="",
-                        help="JSON file with any part of the analysis settings (see README)"
+                        help="JSON file with any part of the analysis settings (see docs/command-line.md)"
                              + ("; options below override it" if overridden else ""))
 
 
@@ -189,7 +189,7 @@ def register(commands, after_batch=None) -> None:
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
     phantom.add_argument("--out", required=True, help="output folder")
     phantom.add_argument("--shape", choices=list(PRESETS), default="curved", metavar="NAME",
-                         help="geometry or realistic case: " + ", ".join(PRESETS) + " (see README)")
+                         help="geometry or realistic case: " + ", ".join(PRESETS) + " (see docs/command-line.md)")
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.set_defaults(run=run_phantom)
