@@ -80,7 +80,7 @@ def test_profile_integrates_to_the_lesion_volume_on_this_gently_curved_vessel(an
 
 def _run_cli(*args):
     return subprocess.run([sys.executable, "-m", "CTOPlaqueStatsLib.command", *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "CTOPlaque")})
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(os.sys.path)})
 
 
 def _moved_landmarks(files, tmp_path, label, shift_ras):
