@@ -510,9 +510,11 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         extra_files = {}
         if sources:
             from CTOPlaqueLib.dicom_results import dicom_writers
-            from CTOPlaqueLib.dicom_series import source_datasets_by_slice
+            from CTOPlaqueLib.dicom_series import source_datasets_by_slice, sources_for_derived_objects
 
-            datasets = source_datasets_by_slice(sources, result.volume)
+            datasets, notes = sources_for_derived_objects(source_datasets_by_slice(sources, result.volume),
+                                                          result.volume)
+            document = dict(document, notes=document["notes"] + notes)  # an export again does not repeat them
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
                                         result.images.composition if result.images else None)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)

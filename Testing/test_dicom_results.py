@@ -5,6 +5,7 @@ numbers (the SR must carry the same), the source series' own UIDs and attributes
 validator dciodvfy (Debian's dicom3tools; `make test` installs it where apt can).
 """
 
+import copy
 import os
 import shutil
 import subprocess
@@ -18,7 +19,10 @@ from conftest import phantom_for, read_json
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.composition import COMPONENTS
-from CTOPlaqueLib.dicom_series import source_datasets_by_slice, write_ct_series
+from CTOPlaqueLib.dicom_results import dicom_writers
+from CTOPlaqueLib.dicom_series import source_datasets_by_slice, sources_for_derived_objects, write_ct_series
+from CTOPlaqueLib.errors import CTOPlaqueInputError
+from CTOPlaqueLib.export import lesion_document
 from CTOPlaqueLib.labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap
 from CTOPlaqueLib.markups_io import markups_document
 from CTOPlaqueLib.staging import write_json
@@ -46,19 +50,27 @@ def dicom_case(tmp_path_factory):
             "dicom_out": dicom_out, "phantom": phantom}
 
 
-def _expected_labels(case):
+@pytest.fixture(scope="module")
+def analysed(dicom_case):
+    """The volume read from the series, the same analysis as the command's, its lesion document and the series'
+    datasets by slice."""
+    volume = read_volume(dicom_case["series"])
+    analysis = analyze_lesion(volume, dicom_case["phantom"].centerline_ras, dicom_case["phantom"].landmarks_ras)
+    document = lesion_document(analysis, "L1", "P1", {}, "Reader^One")
+    return volume, analysis, document, source_datasets_by_slice(dicom_case["series"], volume)
+
+
+def _expected_labels(analysed):
     """Composition (1..4) and lumen labels of the same analysis, on the full CT grid."""
-    volume = read_volume(case["series"])
-    analysis = analyze_lesion(volume, case["phantom"].centerline_ras, case["phantom"].landmarks_ras)
+    volume, analysis = analysed[:2]
     return volume, {"composition": labels_on_volume_grid(volume, composition_labelmap(volume, analysis)),
                     "lumen": labels_on_volume_grid(volume, lumen_labelmap(volume, analysis))}
 
 
-def test_segmentation_matches_the_labelmaps_voxel_for_voxel(dicom_case):
-    volume, expected = _expected_labels(dicom_case)
+def test_segmentation_matches_the_labelmaps_voxel_for_voxel(dicom_case, analysed):
+    volume, expected = _expected_labels(analysed)
     seg = hd.seg.segread(str(dicom_case["dicom_out"] / "L1.seg.dcm"))
-    sources = source_datasets_by_slice(dicom_case["series"], volume)
-    uids = [ds.SOPInstanceUID for ds in sources]
+    uids = [ds.SOPInstanceUID for ds in analysed[3]]
     referenced = {item.ReferencedSOPInstanceUID for item in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
     assert referenced <= set(uids)
     covered = [k for k, uid in enumerate(uids) if uid in referenced]
@@ -138,13 +150,117 @@ def test_report_carries_the_lesion_numbers_with_units_and_segment_references(dic
     assert str(person[0].PersonName) == "Reader^One"
 
 
-@pytest.mark.parametrize("name", ["L1.seg.dcm", "L1.sr.dcm"])
-def test_dciodvfy_finds_no_error(dicom_case, name):
+def _dciodvfy_errors(path) -> list:
+    """dciodvfy's error lines for one file, or a skip where dicom3tools is not installed."""
     if shutil.which("dciodvfy") is None:
         pytest.skip("dciodvfy (Debian package dicom3tools) is not installed; `make test` installs it where apt can")
-    result = subprocess.run(["dciodvfy", str(dicom_case["dicom_out"] / name)], capture_output=True, text=True)
-    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
-    assert errors == []
+    result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
+
+
+@pytest.mark.parametrize("name", ["L1.seg.dcm", "L1.sr.dcm"])
+def test_dciodvfy_finds_no_error(dicom_case, name):
+    assert _dciodvfy_errors(dicom_case["dicom_out"] / name) == []
+
+
+# Type 2 and Type 3 attributes of a CT slice that highdicom or CTOPlaque read, and that converters and
+# de-identifiers often leave out or empty (issue 25).
+OPTIONAL_SOURCE_ATTRIBUTES = ("SliceThickness", "ConvolutionKernel", "WindowCenter", "WindowWidth", "Manufacturer",
+                              "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                              "StudyID", "AccessionNumber", "ReferringPhysicianName")
+PATIENT_STUDY_TYPE2 = OPTIONAL_SOURCE_ATTRIBUTES[5:]
+
+
+def _without(sources, keywords, how):
+    """Copies of the datasets with each attribute of ``keywords`` removed ("absent") or set empty ("empty")."""
+    copies = [copy.deepcopy(ds) for ds in sources]
+    for ds in copies:
+        for keyword in keywords:
+            if how == "empty":
+                setattr(ds, keyword, "")
+            elif keyword in ds:
+                delattr(ds, keyword)
+    return copies
+
+
+@pytest.mark.parametrize("how", ["absent", "empty"])
+def test_series_without_optional_attributes_gives_valid_seg_and_sr(analysed, tmp_path, how):
+    """Every Type 2/3 attribute missing at once: a SEG and SR that dciodvfy passes, the patient and study attributes
+    present and empty in both, the SEG's slice thickness the series' slice spacing (0.5 mm, as written), and
+    one note for each thing filled in."""
+    volume, analysis, document, sources = analysed
+    completed, notes = sources_for_derived_objects(_without(sources, OPTIONAL_SOURCE_ATTRIBUTES, how), volume)
+    for name, writer in dicom_writers(completed, volume, analysis, dict(document)).items():
+        writer(str(tmp_path / name))
+        assert _dciodvfy_errors(tmp_path / name) == [], name
+        written = pydicom.dcmread(str(tmp_path / name))
+        for keyword in PATIENT_STUDY_TYPE2:
+            assert keyword in written and str(written[keyword].value or "") == "", (name, keyword)
+    seg = pydicom.dcmread(str(tmp_path / "L1.seg.dcm"))
+    thickness_mm = float(seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SliceThickness)
+    assert thickness_mm == pytest.approx(volume.spacing_mm[2]) and thickness_mm == pytest.approx(0.5)
+    thickness_note = ("the DICOM series has no Slice Thickness (0018,0050): the SEG's pixel measures give the slice "
+                      "spacing, 0.500 mm, as its slice thickness")
+    if how == "absent":
+        assert notes == ["the DICOM series has no Patient's Name (0010,0010), Patient ID (0010,0020), Patient's "
+                         "Birth Date (0010,0030), Patient's Sex (0010,0040), Study Date (0008,0020), Study Time "
+                         "(0008,0030), Study ID (0020,0010), Accession Number (0008,0050), Referring Physician's "
+                         "Name (0008,0090): the SEG and SR carry them empty", thickness_note]
+    else:
+        assert notes == [thickness_note]
+    assert sources[0].SliceThickness == "0.500000"  # the sources themselves are not changed
+
+
+@pytest.mark.parametrize("keyword", ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+                                     "Modality", "FrameOfReferenceUID", "ImageOrientationPatient", "PixelSpacing"])
+def test_series_without_a_type1_attribute_is_an_input_error(analysed, keyword):
+    volume, _, _, sources = analysed
+    with pytest.raises(CTOPlaqueInputError, match=r"^66 of 66 DICOM slices have no .* \(....,....\), which a "
+                                                  "DICOM SEG and SR need"):
+        sources_for_derived_objects(_without(sources, [keyword], "absent"), volume)
+
+
+def _series_copy(dicom_case, folder, edit):
+    """The case's series copied to ``folder`` with ``edit(dataset)`` applied to every slice."""
+    shutil.copytree(dicom_case["series"], folder)
+    for name in os.listdir(folder):
+        dataset = pydicom.dcmread(os.path.join(folder, name))
+        edit(dataset)
+        dataset.save_as(os.path.join(folder, name))
+    return str(folder)
+
+
+def _analyze(dicom_case, series, out, dicom_out):
+    """``ctoplaque analyze`` on ``series`` with the case's centerline and landmarks, as a user runs it."""
+    return subprocess.run(
+        [os.sys.executable, "-m", "CTOPlaqueStatsLib.command", "analyze", series, "--centerline",
+         dicom_case["centerline"], "--landmarks", dicom_case["landmarks"], "--out", str(out), "--dicom-out",
+         str(dicom_out), "--lesion-id", "L1"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(os.sys.path)})
+
+
+def test_analyze_a_series_without_slice_thickness(dicom_case, tmp_path):
+    """Issue 25: highdicom died with AttributeError; now the SEG and SR are written and a note says what was done."""
+    series = _series_copy(dicom_case, tmp_path / "series", lambda ds: delattr(ds, "SliceThickness"))
+    result = _analyze(dicom_case, series, tmp_path / "out", tmp_path / "pacs")
+    assert result.returncode == 0, result.stderr
+    note = ("the DICOM series has no Slice Thickness (0018,0050): the SEG's pixel measures give the slice spacing, "
+            "0.500 mm, as its slice thickness")
+    assert f"note: {note}" in result.stderr.splitlines()
+    assert read_json(tmp_path / "out" / "L1.lesion.json")["notes"] == [note]
+    seg = pydicom.dcmread(str(tmp_path / "pacs" / "L1.seg.dcm"))
+    assert float(seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SliceThickness) == 0.5
+    assert (tmp_path / "pacs" / "L1.sr.dcm").is_file()
+
+
+def test_analyze_a_series_without_frame_of_reference_is_one_error_line(dicom_case, tmp_path):
+    series = _series_copy(dicom_case, tmp_path / "series", lambda ds: delattr(ds, "FrameOfReferenceUID"))
+    result = _analyze(dicom_case, series, tmp_path / "out", tmp_path / "pacs")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: 66 of 66 DICOM slices have no Frame of Reference UID (0020,0052), which a DICOM SEG and SR need to "
+        "reference the series; analyse without DICOM results, or export the series with it"]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "pacs").exists()
 
 
 def test_exports_hold_no_patient_attributes_without_include_phi(dicom_case):

@@ -157,8 +157,9 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
 
 def dicom_writers(sources: list, volume: Volume, analysis, document: dict, composition=None) -> dict:
     """{file name: writer(path)}: <lesion_id>.seg.dcm and <lesion_id>.sr.dcm; ``sources``: the source series'
-    datasets ordered by slice (dicom_series.source_datasets_by_slice); composition: the analysis's
-    composition labelmap where already built."""
+    datasets ordered by slice (dicom_series.source_datasets_by_slice) and completed for derived objects
+    (dicom_series.sources_for_derived_objects); composition: the analysis's composition labelmap where already
+    built."""
     segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], composition)
     report = build_report(document, segmentation, sources)
     return {f"{document['lesion_id']}.seg.dcm": lambda path: segmentation.save_as(path),

@@ -126,6 +126,7 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "morphology": analysis.morphology,
         "quality": analysis.quality,
         "warnings": analysis.warnings,
+        "notes": [],
         "clinical_items": dict(analysis.clinical_items),
         "scores": analysis.scores,
         "centerline_length_mm": analysis.centerline.length_mm,
