@@ -15,6 +15,8 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import phantom_for, read_json
+from pydicom.sr._cid_dict import cid_concepts
+from pydicom.sr._concepts_dict import concepts
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueStatsLib.command import main
@@ -92,9 +94,12 @@ def test_segmentation_is_coded_and_shares_the_source_geometry(dicom_case):
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == source.SeriesInstanceUID
     types = [(s.SegmentLabel, s.SegmentedPropertyTypeCodeSequence[0].CodeValue,
               s.SegmentedPropertyTypeCodeSequence[0].CodingSchemeDesignator) for s in seg.SegmentSequence]
-    assert types == [("Necrotic core", "122395", "DCM"), ("Fibrofatty", "122394", "DCM"),
-                     ("Fibrous", "40772000", "SCT"), ("Dense calcium", "237897009", "SCT"),
-                     ("Lumen", "67170007", "SCT")]
+    assert types[:5] == [("Necrotic core", "122395", "DCM"), ("Fibrofatty", "122394", "DCM"),
+                         ("Fibrous", "40772000", "SCT"), ("Dense calcium", "237897009", "SCT"),
+                         ("Lumen", "67170007", "SCT")]
+    ivus_plaque_composition = {code for scheme, names in cid_concepts[3495].items() for name in names
+                               for code in concepts[scheme][name]}
+    assert {value for _, value, _ in types[:4]} <= ivus_plaque_composition
     white = hd.color.CIELabColor.from_rgb(255, 255, 255).value
     assert list(seg.SegmentSequence[3].RecommendedDisplayCIELabValue) == list(white)
 
@@ -134,13 +139,18 @@ def test_report_carries_the_lesion_numbers_with_units_and_segment_references(dic
     assert sr.ConceptNameCodeSequence[0].CodeValue == "126000"  # Imaging Measurement Report
     assert sr.PatientID == PATIENT_ID and sr.StudyInstanceUID == seg.StudyInstanceUID
     groups = _groups(sr)
-    lesion = next(g for g in groups if g["segment"] is None)
-    assert lesion["tracking"] == "lesion L1"
+    lesion = next(g for g in groups if g["tracking"] == "lesion L1")
     assert lesion["values"]["410668003"] == (pytest.approx(document["occlusion_length_mm"], rel=1e-6), "mm")
     assert lesion["values"]["122376"] == (pytest.approx(document["total_plaque_volume_mm3"], rel=1e-6), "mm3")
-    assert lesion["values"]["REFSLUMMM2"][0] == pytest.approx(document["reference"]["S"]["lumen_area_mm2"], rel=1e-6)
-    distal_lumen_hu = document["reference"]["E"]["lumen_hu"]
-    assert lesion["values"]["REFELUMHU"] == (pytest.approx(distal_lumen_hu, rel=1e-6), "[hnsf'U]")
+    assert lesion["values"]["122371"] == (pytest.approx(document["vessel_volume_mm3"], rel=1e-6), "mm3")
+    for label in ("S", "E"):
+        reference, values = next(g for g in groups if g["tracking"] == f"lesion L1 reference {label}"), \
+            document["reference"][label]
+        assert reference["values"] == {
+            "397415007": (pytest.approx(values["lumen_area_mm2"], rel=1e-6), "mm2"),
+            "122333": (pytest.approx(values["vessel_area_mm2"], rel=1e-6), "mm2"),
+            "397413000": (pytest.approx(values["mean_lumen_diameter_mm"], rel=1e-6), "mm"),
+            "112182": (pytest.approx(values["lumen_hu"], rel=1e-6), "[hnsf'U]")}
     for number, name in enumerate(COMPONENTS, start=1):
         group = next(g for g in groups if g["segment"] == (seg.SOPInstanceUID, number))
         assert group["values"]["118565006"] == (pytest.approx(document["volumes_mm3"][name], rel=1e-6), "mm3")
@@ -161,6 +171,62 @@ def _dciodvfy_errors(path) -> list:
 @pytest.mark.parametrize("name", ["L1.seg.dcm", "L1.sr.dcm"])
 def test_dciodvfy_finds_no_error(dicom_case, name):
     assert _dciodvfy_errors(dicom_case["dicom_out"] / name) == []
+
+
+def _codes(dataset):
+    """Every coded entry (code value, scheme, meaning) anywhere in ``dataset``, nested sequences included."""
+    found = []
+
+    def walk(item):
+        if "CodeValue" in item and "CodingSchemeDesignator" in item:
+            found.append((item.CodeValue, item.CodingSchemeDesignator, item.get("CodeMeaning")))
+        for element in item:
+            if element.VR == "SQ":
+                for child in element.value:
+                    walk(child)
+
+    walk(dataset)
+    return found
+
+
+def test_every_standard_code_has_the_standards_meaning_and_the_local_scheme_is_declared(dicom_case):
+    """Truth: pydicom's tables of the DICOM Standard's concepts (PS3.16, with each code's meanings in the context
+    groups that hold it), compared regardless of letter case (highdicom writes its own "Source Series for
+    Segmentation"). Issue 25: "Morphologically Altered Structure" is not the standard's wording of 49755003."""
+    meanings = {}
+    for scheme in ("SCT", "DCM"):
+        for entries in concepts[scheme].values():
+            for code, (meaning, _) in entries.items():
+                meanings.setdefault((code, scheme), set()).add(meaning.casefold())
+    seg = pydicom.dcmread(str(dicom_case["dicom_out"] / "L1.seg.dcm"))
+    sr = pydicom.dcmread(str(dicom_case["dicom_out"] / "L1.sr.dcm"))
+    for dataset in (seg, sr):
+        coded = _codes(dataset)
+        assert len(coded) > 20
+        for value, scheme, meaning in coded:
+            if scheme in ("SCT", "DCM"):
+                assert meaning.casefold() in meanings[(value, scheme)], (value, scheme, meaning)
+    assert ("49755003", "SCT", "Morphologically Abnormal Structure") in _codes(seg)
+    assert ("237897009", "SCT", "Vascular Calcification") in _codes(seg)
+    local = sorted({value for value, scheme, _ in _codes(sr) if scheme == "99CTOPLAQUE"})
+    assert local == ["PAV"]  # everything else has a standard concept; no score computed here (retry unknown)
+    declared = sr.CodingSchemeIdentificationSequence
+    assert [item.CodingSchemeDesignator for item in declared] == ["99CTOPLAQUE"]
+    assert declared[0].CodingSchemeResponsibleOrganization == "CTOPlaque"
+
+
+def test_dciodvfy_warns_only_about_the_declared_local_scheme(dicom_case):
+    """dciodvfy knows a fixed list of private schemes and ignores CodingSchemeIdentificationSequence: its one
+    warning left is the local designator, once per use (4 PAV values and the declaration itself); none on the SEG."""
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed; `make test` installs it where apt can")
+    warnings = {}
+    for name in ("L1.seg.dcm", "L1.sr.dcm"):
+        result = subprocess.run(["dciodvfy", str(dicom_case["dicom_out"] / name)], capture_output=True, text=True)
+        warnings[name] = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Warning")]
+    assert warnings["L1.seg.dcm"] == []
+    assert warnings["L1.sr.dcm"] == ["Warning - Unrecognized defined term <99CTOPLAQUE> for value 1 of attribute "
+                                     "<Coding Scheme Designator>"] * (len(COMPONENTS) + 1)
 
 
 # Type 2 and Type 3 attributes of a CT slice that highdicom or CTOPlaque read, and that converters and

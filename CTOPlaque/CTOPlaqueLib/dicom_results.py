@@ -4,16 +4,19 @@
   on the source series' frames, with its Frame of Reference, Patient and Study. Components are coded
   with DICOM CID 3495 (IVUS Plaque Composition), the virtual-histology classes whose CT analogues the
   seed paper measures: necrotic core = Necrotic-Lipidic Plaque (DCM 122395), fibrofatty = Fibro-Lipidic
-  Plaque (DCM 122394), fibrous = Fibrous Plaque (SCT 40772000), dense calcium = Calcified (SCT
-  237897009); category Morphologically Altered Structure (SCT 49755003). The lumen is Lumen of artery
-  (SCT 67170007), category Anatomical Structure. Colours are the paper's, in CIELab.
+  Plaque (DCM 122394), fibrous = Fibrous Plaque (SCT 40772000), dense calcium = Vascular Calcification (SCT
+  237897009); category Morphologically Abnormal Structure (SCT 49755003, CID 7150). The lumen is Lumen of
+  artery (SCT 67170007, CID 3497), category Anatomical Structure. Colours are the paper's, in CIELab.
 * SR (``ID.sr.dcm``): a TID 1500 Measurement Report (Comprehensive 3D SR). One measurement group for
-  the lesion (tracking identifier: lesion ID and UID; finding: occlusion of a coronary artery) with
-  the occlusion length, total plaque and vessel volume, the S/E reference lumen and vessel areas, mean
-  lumen diameter and lumen attenuation, and the computed difficulty scores; one volumetric group per
-  component that references its SEG segment, with the component's volume and PAV. Units are UCUM. Concepts
-  with no standard code (PAV, the reference-section measurements, the scores) use the local scheme
-  99CTOPLAQUE, as TID 1500 allows; the observer (``--observer``) is the person observer, CTOPlaque the device.
+  the lesion (tracking identifier: lesion ID and UID; finding: occlusion of a coronary artery) with the
+  occlusion length, total plaque and vessel (EEM) volume and the computed difficulty scores; one group per
+  reference section (Proximal Reference S, Distal Reference E, CID 3486) with lumen and EEM cross-sectional
+  area, mean lumen diameter and median lumen attenuation; one volumetric group per component that
+  references its SEG segment, with the component's volume and PAV. Units are UCUM. Concepts with no
+  standard code (PAV, the scores) use the local scheme 99CTOPLAQUE, as TID 1500 allows, declared in the
+  CodingSchemeIdentificationSequence; the observer (``--observer``) is the person observer, CTOPlaque the device.
+Every standard code is taken from pydicom's tables of the Standard's context groups, so that its meaning is
+the group's wording.
 Written with highdicom, the library of the DICOM Standard's own SR and SEG examples; Slicer's
 QuantitativeReporting reads this TID 1500 layout (groups referencing SEG segments).
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import highdicom as hd
 import numpy as np
+import pydicom
 from highdicom.sr import CodedConcept
 from pydicom.sr.codedict import codes
 
@@ -31,12 +35,16 @@ from .labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelma
 from .volume_io import Volume
 
 LOCAL_SCHEME = "99CTOPLAQUE"
-MORPHOLOGICALLY_ALTERED_STRUCTURE = CodedConcept("49755003", "SCT", "Morphologically Altered Structure")
+# Codes of the DICOM Standard's context groups (PS3.16) as pydicom's tables of them hold them, so that each
+# meaning is its group's wording: components CID 3495 (IVUS Plaque Composition), categories CID 7150
+# (Segmentation Property Category), lumen CID 3497 (IVUS Arterial Morphology), occlusion CID 3810 (Vascular
+# Morphology).
+MORPHOLOGICALLY_ABNORMAL_STRUCTURE = codes.cid7150.MorphologicallyAbnormalStructure
 COMPONENT_CODES = {
-    "necrotic_core": CodedConcept("122395", "DCM", "Necrotic-Lipidic Plaque"),
-    "fibrofatty": CodedConcept("122394", "DCM", "Fibro-Lipidic Plaque"),
-    "fibrous": CodedConcept("40772000", "SCT", "Fibrous Plaque"),
-    "dense_calcium": CodedConcept("237897009", "SCT", "Calcified"),
+    "necrotic_core": codes.cid3495.NecroticLipidicPlaque,
+    "fibrofatty": codes.cid3495.FibroLipidicPlaque,
+    "fibrous": codes.cid3495.FibrousPlaque,
+    "dense_calcium": codes.cid3495.VascularCalcification,
 }
 LUMEN_SEGMENT = len(COMPONENTS) + 1
 LUMEN_COLOR = (1.0, 0.85, 0.0)
@@ -60,13 +68,14 @@ def _segment_descriptions(lesion_id: str) -> list:
     for number, name in enumerate(COMPONENTS, start=1):
         descriptions.append(hd.seg.SegmentDescription(
             segment_number=number, segment_label=COMPONENT_NAMES[name],
-            segmented_property_category=MORPHOLOGICALLY_ALTERED_STRUCTURE,
+            segmented_property_category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
             segmented_property_type=COMPONENT_CODES[name], algorithm_type="AUTOMATIC",
             algorithm_identification=_algorithm(), tracking_uid=hd.UID(), tracking_id=f"{lesion_id} {name}",
             anatomic_regions=[codes.SCT.CoronaryArtery], display_color=_cielab(COMPONENT_COLORS[name])))
     descriptions.append(hd.seg.SegmentDescription(
-        segment_number=LUMEN_SEGMENT, segment_label="Lumen", segmented_property_category=codes.SCT.AnatomicalStructure,
-        segmented_property_type=codes.SCT.LumenOfArtery, algorithm_type="AUTOMATIC",
+        segment_number=LUMEN_SEGMENT, segment_label="Lumen",
+        segmented_property_category=codes.cid7150.AnatomicalStructure,
+        segmented_property_type=codes.cid3497.LumenOfArtery, algorithm_type="AUTOMATIC",
         algorithm_identification=_algorithm(), tracking_uid=hd.UID(), tracking_id=f"{lesion_id} lumen",
         anatomic_regions=[codes.SCT.CoronaryArtery], display_color=_cielab(LUMEN_COLOR)))
     return descriptions
@@ -98,24 +107,42 @@ def _measurement(name: CodedConcept, value: float, unit: str) -> hd.sr.Measureme
 
 
 def _lesion_measurements(document: dict) -> list:
-    """(concept, value, unit) of the lesion-level measurements of ``document`` (lesion.json)."""
+    """The lesion-level measurements of ``document`` (lesion.json): occlusion length, total plaque volume, vessel
+    (EEM, CID 3485) volume, and the computed scores (local codes)."""
     rows = [(codes.SCT.Length, document["occlusion_length_mm"], "mm"),
-            (codes.DCM.TotalPlaqueVolume, document["total_plaque_volume_mm3"], "mm3"),
-            (CodedConcept("VESSVOL", LOCAL_SCHEME, "Vessel volume between caps"), document["vessel_volume_mm3"], "mm3")]
-    names = {"S": "proximal", "E": "distal"}
-    for label, values in sorted(document["reference"].items()):
-        for key, meaning, unit in (("lumen_area_mm2", "lumen area", "mm2"), ("vessel_area_mm2", "vessel area", "mm2"),
-                                   ("mean_lumen_diameter_mm", "mean lumen diameter", "mm"),
-                                   ("lumen_hu", "lumen attenuation", "HU")):
-            code = CodedConcept(f"REF{label}{key.split('_')[0][:3].upper()}{unit.upper()}", LOCAL_SCHEME,
-                                f"Reference {meaning}, {names[label]} ({label})")
-            if values.get(key) is not None:  # None: no lumen found there (see the warnings); absent before
-                rows.append((code, values[key], unit))
+            (codes.cid3485.TotalPlaqueVolume, document["total_plaque_volume_mm3"], "mm3"),
+            (codes.cid3485.EEMVolume, document["vessel_volume_mm3"], "mm3")]
     for name, score in document.get("scores", {}).items():
         if score["total"] is not None:
             rows.append((CodedConcept(name.upper().replace("-", "")[:16], LOCAL_SCHEME, f"{name} score"),
                          score["total"], "points"))
     return [_measurement(*row) for row in rows]
+
+
+REFERENCE_SITES = {"S": codes.cid3486.ProximalReference, "E": codes.cid3486.DistalReference}
+# lesion.json key of a reference section -> concept (CID 3482, 3481 with the derivation Mean, 6141), unit
+REFERENCE_MEASUREMENTS = {"lumen_area_mm2": (codes.cid3482.VesselLumenCrossSectionalArea, "mm2"),
+                          "vessel_area_mm2": (codes.cid3482.EEMCrossSectionalArea, "mm2"),
+                          "mean_lumen_diameter_mm": (codes.cid3481.VesselLumenDiameter, "mm"),
+                          "lumen_hu": (codes.cid6141.MedianAttenuationCoefficient, "HU")}
+
+
+def _reference_groups(document: dict) -> list:
+    """One measurement group per reference section (S proximal, E distal: CID 3486 Vascular Measurement Site):
+    lumen and vessel (EEM) area, mean lumen diameter and the lumen's median attenuation at that section."""
+    groups = []
+    for label, values in sorted(document["reference"].items(), key=lambda item: item[0] != "S"):
+        measurements = [
+            hd.sr.Measurement(name=concept, value=float(values[key]), unit=UNITS[unit],
+                              derivation=codes.SCT.Mean if key == "mean_lumen_diameter_mm" else None)
+            for key, (concept, unit) in REFERENCE_MEASUREMENTS.items()
+            if values.get(key) is not None]  # None: no lumen found there (see the warnings); absent before
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=hd.UID(), identifier=f"lesion {document['lesion_id']} reference {label}"),
+            finding_type=REFERENCE_SITES[label], finding_sites=[hd.sr.FindingSite(codes.SCT.CoronaryArtery)],
+            measurements=measurements))
+    return groups
 
 
 def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: list) -> hd.sr.Comprehensive3DSR:
@@ -134,6 +161,7 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
     groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=lesion_tracking, finding_type=codes.SCT.Occlusion,
         finding_sites=[hd.sr.FindingSite(codes.SCT.CoronaryArtery)], measurements=_lesion_measurements(document))]
+    groups += _reference_groups(document)
     source_series = hd.sr.SourceSeriesForSegmentation(sources[0].SeriesInstanceUID)
     for number, name in enumerate(COMPONENTS, start=1):
         groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
@@ -149,10 +177,23 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device),
         procedure_reported=codes.SCT.ImagingProcedure, imaging_measurements=groups)
-    return hd.sr.Comprehensive3DSR(
+    sr = hd.sr.Comprehensive3DSR(
         evidence=[*sources, segmentation], content=report, series_instance_uid=hd.UID(), series_number=902,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer=SOFTWARE_NAME, is_complete=True,
         series_description=f"CTOPlaque {document['lesion_id']} measurements"[:64])
+    sr.CodingSchemeIdentificationSequence = [_local_coding_scheme()]
+    return sr
+
+
+def _local_coding_scheme() -> pydicom.Dataset:
+    """The Coding Scheme Identification item that declares the local scheme (PS3.3 C.12.1.1.2: required for a
+    scheme not in the standard's registry), as dcmqi and QuantitativeReporting declare theirs."""
+    item = pydicom.Dataset()
+    item.CodingSchemeDesignator = LOCAL_SCHEME
+    item.CodingSchemeName = "CTOPlaque measurements"
+    item.CodingSchemeVersion = __version__
+    item.CodingSchemeResponsibleOrganization = SOFTWARE_NAME
+    return item
 
 
 def dicom_writers(sources: list, volume: Volume, analysis, document: dict, composition=None) -> dict:
