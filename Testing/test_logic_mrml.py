@@ -295,7 +295,7 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp
     seg = pydicom.dcmread(paths["D1.seg.dcm"])
     sr = pydicom.dcmread(paths["D1.sr.dcm"])
     assert seg.FrameOfReferenceUID == pydicom.dcmread(files[0]).FrameOfReferenceUID
-    assert seg.NumberOfFrames > 0 and len(seg.SegmentSequence) == len(COMPONENTS) + 1
+    assert seg.NumberOfFrames > 0 and len(seg.SegmentSequence) == len(COMPONENTS) + 2  # and the lumen and the plaque
     assert sr.CompletionFlag == "COMPLETE"
     assert read_json(paths["lesion_json"])["total_plaque_volume_mm3"] == pytest.approx(
         result.document["total_plaque_volume_mm3"])
