@@ -515,8 +515,9 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             datasets, notes = sources_for_derived_objects(source_datasets_by_slice(sources, result.volume),
                                                           result.volume)
             document = dict(document, notes=document["notes"] + notes)  # an export again does not repeat them
+            images = result.images
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
-                                        result.images.composition if result.images else None)
+                                        images.composition if images else None, images.lumen if images else None)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)
 
 

@@ -14,6 +14,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+import SimpleITK as sitk
 from conftest import phantom_for, read_json
 from pydicom.sr._cid_dict import cid_concepts
 from pydicom.sr._concepts_dict import concepts
@@ -127,6 +128,35 @@ def test_segmentation_is_coded_and_shares_the_source_geometry(dicom_case):
     assert list(seg.SegmentSequence[3].RecommendedDisplayCIELabValue) == list(white)
     assert str(seg.ContentCreatorName) == "Reader^One"  # --observer
     assert seg.ContentDescription == "CTO L1: plaque by HU class, lumen" and seg.ContentLabel == "CTOPLAQUE"
+
+
+def test_slicer_segmentation_file_has_the_seg_codes_and_the_lumen(dicom_case, analysed):
+    """ID.composition.seg.nrrd (issue 25): every segment tagged with the DICOM SEG's codes in Slicer's terminology
+    format (no longer the generic Tissue), and the lumen as label 5 where the DICOM SEG has it."""
+    image = sitk.ReadImage(str(dicom_case["out"] / "L1.composition.seg.nrrd"))
+    dicom = pydicom.dcmread(str(dicom_case["dicom_out"] / "L1.seg.dcm")).SegmentSequence
+    names = []
+    for index in range(len(COMPONENTS) + 1):
+        item = dicom[index]
+        category, kind = item.SegmentedPropertyCategoryCodeSequence[0], item.SegmentedPropertyTypeCodeSequence[0]
+        assert image.GetMetaData(f"Segment{index}_Tags") == (
+            "TerminologyEntry:Segmentation category and type - DICOM master list"
+            f"~{category.CodingSchemeDesignator}^{category.CodeValue}^{category.CodeMeaning}"
+            f"~{kind.CodingSchemeDesignator}^{kind.CodeValue}^{kind.CodeMeaning}~^^"
+            "~Anatomic codes - DICOM master list~SCT^41801008^Coronary artery~^^|")
+        assert image.GetMetaData(f"Segment{index}_LabelValue") == str(item.SegmentNumber)
+        names.append(image.GetMetaData(f"Segment{index}_Name"))
+    assert names == ["Necrotic core", "Fibrofatty", "Fibrous", "Dense calcium", "Lumen"]
+    assert "85756007" not in " ".join(image.GetMetaData(key) for key in image.GetMetaDataKeys())
+    volume, expected = _expected_masks(analysed)
+    labels = sitk.GetArrayFromImage(image)
+    truth = np.where(expected["lumen"], len(COMPONENTS) + 1, expected["composition"])
+    counts = np.bincount(labels.ravel(), minlength=len(COMPONENTS) + 2)[1:]
+    assert list(counts) == [np.count_nonzero(truth == number) for number in range(1, len(COMPONENTS) + 2)]
+    lumen_ijk = np.argwhere(truth == len(COMPONENTS) + 1)[0][::-1]
+    lumen_ras = volume.ijk_to_ras[:3, :3] @ lumen_ijk + volume.ijk_to_ras[:3, 3]
+    index = image.TransformPhysicalPointToIndex(tuple(np.diag([-1.0, -1.0, 1.0]) @ lumen_ras))  # LPS
+    assert labels[index[::-1]] == len(COMPONENTS) + 1  # same place in the patient
 
 
 def _groups(dataset):

@@ -64,24 +64,24 @@ def _segment_descriptions(lesion_id: str) -> list:
         for number, (name, segment) in enumerate(SEGMENTS.items(), start=1)]
 
 
-def segment_masks(volume: Volume, analysis, composition=None) -> np.ndarray:
+def segment_masks(volume: Volume, analysis, composition=None, lumen=None) -> np.ndarray:
     """Masks [k, j, i, number - 1] of the segments on the CT grid, in segments.SEGMENTS' order: the four components
     (composition labelmap), the lumen, and the plaque (the wall between P and D whatever its HU; it holds the
     components). A voxel inside a lumen contour is lumen only (contours of neighbouring sections overlap in a bend).
-    composition: the analysis's composition labelmap where already built."""
-    lumen = labels_on_volume_grid(volume, lumen_labelmap(volume, analysis)) > 0
+    composition, lumen: the analysis's composition and lumen labelmaps where already built."""
+    lumen = labels_on_volume_grid(volume, lumen or lumen_labelmap(volume, analysis)) > 0
     components = labels_on_volume_grid(volume, composition or composition_labelmap(volume, analysis))
     plaque = (labels_on_volume_grid(volume, plaque_labelmap(volume, analysis)) > 0) & ~lumen
     components[lumen] = 0
     return np.stack([components == number for number in range(1, len(COMPONENTS) + 1)] + [lumen, plaque], axis=-1)
 
 
-def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str, composition=None,
+def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str, composition=None, lumen=None,
                        observer: str = "") -> hd.seg.Segmentation:
     """The SEG of the module docstring on the slices of ``sources`` (datasets ordered by slice k) that
-    hold a segment. composition: the analysis's composition labelmap where already built; observer: the reader
+    hold a segment. composition, lumen: the analysis's labelmaps where already built; observer: the reader
     who placed the landmarks (ContentCreatorName)."""
-    masks = segment_masks(volume, analysis, composition)
+    masks = segment_masks(volume, analysis, composition, lumen)
     occupied = np.flatnonzero(masks.reshape(len(masks), -1).any(axis=1))
     first, last = (int(occupied[0]), int(occupied[-1])) if len(occupied) else (0, 0)
     return hd.seg.Segmentation(
@@ -200,12 +200,12 @@ def _local_coding_scheme() -> pydicom.Dataset:
     return item
 
 
-def dicom_writers(sources: list, volume: Volume, analysis, document: dict, composition=None) -> dict:
+def dicom_writers(sources: list, volume: Volume, analysis, document: dict, composition=None, lumen=None) -> dict:
     """{file name: writer(path)}: <lesion_id>.seg.dcm and <lesion_id>.sr.dcm; ``sources``: the source series'
     datasets ordered by slice (dicom_series.source_datasets_by_slice) and completed for derived objects
-    (dicom_series.sources_for_derived_objects); composition: the analysis's composition labelmap where already
-    built."""
-    segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], composition,
+    (dicom_series.sources_for_derived_objects); composition, lumen: the analysis's composition and lumen
+    labelmaps where already built (lesion_files.LesionImages)."""
+    segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], composition, lumen,
                                       document.get("observer", ""))
     report = build_report(document, segmentation, sources)
     return {f"{document['lesion_id']}.seg.dcm": lambda path: segmentation.save_as(path),

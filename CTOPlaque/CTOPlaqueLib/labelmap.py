@@ -118,3 +118,23 @@ def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
                 & (radius < _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
     shape = tuple(int(n) for n in (high - low + 1)[::-1])
     return _box_labelmap(volume, in_lumen.reshape(shape).astype(np.uint8), low)
+
+
+def with_lumen(composition: Labelmap, lumen: Labelmap, lumen_label: int) -> Labelmap:
+    """The composition's labels with the lumen's voxels labelled ``lumen_label`` (the lumen wins where both, as in
+    the DICOM SEG), on the smallest box of their common CT grid that holds both."""
+    if not lumen.labels.any():
+        return composition
+    ras_to_ijk = np.linalg.inv(composition.ijk_to_ras[:3, :3])
+    offsets = [np.round(ras_to_ijk @ (part.ijk_to_ras[:3, 3] - composition.ijk_to_ras[:3, 3])).astype(int)[::-1]
+               for part in (composition, lumen)]  # box corners (k, j, i) relative to the composition's
+    low = np.minimum(*offsets)
+    high = np.maximum(*(offset + part.labels.shape for offset, part in zip(offsets, (composition, lumen))))
+    labels = np.zeros(tuple(high - low), np.uint8)
+    regions = [tuple(slice(a, a + n) for a, n in zip(offset - low, part.labels.shape))
+               for offset, part in zip(offsets, (composition, lumen))]
+    labels[regions[0]] = composition.labels
+    labels[regions[1]][lumen.labels > 0] = lumen_label
+    ijk_to_ras = composition.ijk_to_ras.copy()
+    ijk_to_ras[:3, 3] += composition.ijk_to_ras[:3, :3] @ low[::-1]
+    return Labelmap(labels, ijk_to_ras)

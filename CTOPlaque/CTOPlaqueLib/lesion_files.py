@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from .analysis import LesionAnalysis
 from .export import flat_row, profile_rows, write_rows_csv
-from .labelmap import Labelmap, composition_labelmap
+from .labelmap import Labelmap, composition_labelmap, lumen_labelmap, with_lumen
 from .lesion_report import lesion_report_html
 from .plots import write_profile_png, write_straightened_png
 from .segmentation_file import write_composition_segmentation
+from .segments import LUMEN, segment_number
 from .staging import staged_outputs, write_json
 from .straightening import StraightenedVessel, straighten
 from .volume_io import Volume
@@ -22,15 +23,17 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
 
 @dataclass
 class LesionImages:
-    """The images built from one analysis: the composition labelmap on the CT grid and the straightened
+    """The images built from one analysis: the composition and lumen labelmaps on the CT grid and the straightened
     vessel. Built once: the Slicer module shows them in the scene and passes them on to the files."""
 
     composition: Labelmap
     straightened: StraightenedVessel
+    lumen: Labelmap
 
 
 def lesion_images(volume: Volume, analysis: LesionAnalysis) -> LesionImages:
-    return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis))
+    return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis),
+                        lumen_labelmap(volume, analysis))
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,
@@ -54,7 +57,8 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, d
         write_json(staged("lesion_json"), document)
         write_rows_csv(staged("lesion_csv"), [flat_row(document)])
         write_rows_csv(staged("profile_csv"), profile_rows(analysis))
-        write_composition_segmentation(staged("segmentation"), images.composition)
+        write_composition_segmentation(staged("segmentation"),
+                                       with_lumen(images.composition, images.lumen, segment_number(LUMEN)))
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
         write_straightened_png(staged("straightened_png"), images.straightened, analysis,
                                title=f"{patient_id} / {lesion_id}")
