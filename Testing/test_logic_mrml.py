@@ -115,9 +115,11 @@ def test_seg_nrrd_file_opens_as_slicer_segmentation(logic_result, mrml_scene, tm
     assert storage.ReadData(node)
     segmentation = node.GetSegmentation()
     names = sorted(segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
-    assert names == ["Dense calcium", "Fibrofatty", "Fibrous", "Necrotic core"]
+    assert names == ["Dense calcium", "Fibrofatty", "Fibrous", "Lumen", "Necrotic core"]
     colour = segmentation.GetSegment("fibrofatty").GetColor()
     assert colour == pytest.approx((0.70, 0.95, 0.55), abs=1e-4)
+    calcium = segmentation.GetSegment("dense_calcium").GetTerminology()  # the DICOM SEG's codes, CID 3495
+    assert "~SCT^49755003^Morphologically Abnormal Structure~SCT^237897009^Vascular Calcification~" in calcium
     assert sorted(os.listdir(tmp_path / "export")) == sorted(
         os.path.basename(p) for k, p in paths.items() if k != "document")
 
