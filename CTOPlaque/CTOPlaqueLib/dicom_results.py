@@ -64,16 +64,22 @@ def _segment_descriptions(lesion_id: str) -> list:
         for number, (name, segment) in enumerate(SEGMENTS.items(), start=1)]
 
 
-def segment_masks(volume: Volume, analysis, composition=None, lumen=None) -> np.ndarray:
-    """Masks [k, j, i, number - 1] of the segments on the CT grid, in segments.SEGMENTS' order: the four components
-    (composition labelmap), the lumen, and the plaque (the wall between P and D whatever its HU; it holds the
-    components). A voxel inside a lumen contour is lumen only (contours of neighbouring sections overlap in a bend).
-    composition, lumen: the analysis's composition and lumen labelmaps where already built."""
-    lumen = labels_on_volume_grid(volume, lumen or lumen_labelmap(volume, analysis)) > 0
+def segment_masks(volume: Volume, analysis, composition=None, lumen=None) -> tuple[int, np.ndarray]:
+    """The segments on the slices k0.. of the CT grid that hold any: k0 and masks [k - k0, j, i, number - 1] in
+    segments.SEGMENTS' order: the four components (composition labelmap), the lumen, and the plaque (the wall
+    between P and D whatever its HU; it holds the components). A voxel inside a lumen contour is lumen only
+    (contours of neighbouring sections overlap in a bend). composition, lumen: the analysis's labelmaps where
+    already built."""
+    in_lumen = labels_on_volume_grid(volume, lumen or lumen_labelmap(volume, analysis)) > 0
     components = labels_on_volume_grid(volume, composition or composition_labelmap(volume, analysis))
-    plaque = (labels_on_volume_grid(volume, plaque_labelmap(volume, analysis)) > 0) & ~lumen
-    components[lumen] = 0
-    return np.stack([components == number for number in range(1, len(COMPONENTS) + 1)] + [lumen, plaque], axis=-1)
+    plaque = labels_on_volume_grid(volume, plaque_labelmap(volume, analysis)) > 0
+    plaque &= ~in_lumen
+    components[in_lumen] = 0
+    occupied = np.flatnonzero((in_lumen | plaque).reshape(len(plaque), -1).any(axis=1))  # plaque holds components
+    first, last = (int(occupied[0]), int(occupied[-1])) if len(occupied) else (0, 0)
+    kept = slice(first, last + 1)  # stacked for these slices only: six full-grid masks would take 6 bytes a voxel
+    masks = [components[kept] == number for number in range(1, len(COMPONENTS) + 1)] + [in_lumen[kept], plaque[kept]]
+    return first, np.stack(masks, axis=-1)
 
 
 def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str, composition=None, lumen=None,
@@ -81,11 +87,9 @@ def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str, 
     """The SEG of the module docstring on the slices of ``sources`` (datasets ordered by slice k) that
     hold a segment. composition, lumen: the analysis's labelmaps where already built; observer: the reader
     who placed the landmarks (ContentCreatorName)."""
-    masks = segment_masks(volume, analysis, composition, lumen)
-    occupied = np.flatnonzero(masks.reshape(len(masks), -1).any(axis=1))
-    first, last = (int(occupied[0]), int(occupied[-1])) if len(occupied) else (0, 0)
+    first, masks = segment_masks(volume, analysis, composition, lumen)
     return hd.seg.Segmentation(
-        source_images=sources[first:last + 1], pixel_array=masks[first:last + 1],
+        source_images=sources[first:first + len(masks)], pixel_array=masks,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=_segment_descriptions(lesion_id),
         series_instance_uid=hd.UID(), series_number=901, sop_instance_uid=hd.UID(), instance_number=1,
         manufacturer=SOFTWARE_NAME, manufacturer_model_name=SOFTWARE_NAME, software_versions=__version__,
