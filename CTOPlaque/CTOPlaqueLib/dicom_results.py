@@ -30,6 +30,7 @@ from pydicom.sr.codedict import codes
 
 from . import SOFTWARE_NAME, __version__
 from .composition import COMPONENTS
+from .export import rounded_for_export
 from .labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap, plaque_labelmap
 from .segments import CORONARY_ARTERY, PLAQUE, SEGMENTS, Concept, segment_number
 from .volume_io import Volume
@@ -211,6 +212,6 @@ def dicom_writers(sources: list, volume: Volume, analysis, document: dict, compo
     labelmaps where already built (lesion_files.LesionImages)."""
     segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], composition, lumen,
                                       document.get("observer", ""))
-    report = build_report(document, segmentation, sources)
+    report = build_report(rounded_for_export(document), segmentation, sources)  # the numbers of lesion.json
     return {f"{document['lesion_id']}.seg.dcm": lambda path: segmentation.save_as(path),
             f"{document['lesion_id']}.sr.dcm": lambda path: report.save_as(path)}
