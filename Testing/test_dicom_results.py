@@ -285,6 +285,66 @@ def test_dciodvfy_warns_only_about_the_declared_local_scheme(dicom_case):
                                      "<Coding Scheme Designator>"] * (len(COMPONENTS) + 1)
 
 
+def _dcmqi(name: str) -> str:
+    """Path of a dcmqi reader (PyPI package dcmqi, the test extra; beside this interpreter), or a skip saying why."""
+    path = shutil.which(name, path=os.pathsep.join([os.path.dirname(os.sys.executable), os.environ.get("PATH", "")]))
+    if path is None:
+        pytest.skip(f"dcmqi's {name} is not installed (pip install dcmqi, in the test extra)")
+    try:
+        subprocess.run([path, "--version"], capture_output=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as error:
+        pytest.skip(f"dcmqi's {name} does not run on this machine: {error}")
+    return path
+
+
+def test_dcmqi_reads_the_segmentation(dicom_case, analysed, tmp_path):
+    """QuantitativeReporting's own reader (dcmqi segimage2itkimage): the six segments with our labels, codes and
+    content creator, each with the voxels of our labelmaps."""
+    result = subprocess.run([_dcmqi("segimage2itkimage"), "--inputDICOM", str(dicom_case["dicom_out"] / "L1.seg.dcm"),
+                             "--outputDirectory", str(tmp_path), "-t", "nrrd"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    meta = read_json(tmp_path / "meta.json")
+    assert meta["ContentCreatorName"] == "Reader^One"
+    segments = [attributes for group in meta["segmentAttributes"] for attributes in group]
+    assert [(s["labelID"], s["SegmentLabel"], s["SegmentedPropertyTypeCodeSequence"]["CodeValue"]) for s in segments] \
+        == [(1, "Necrotic core", "122395"), (2, "Fibrofatty", "122394"), (3, "Fibrous", "40772000"),
+            (4, "Dense calcium", "237897009"), (5, "Lumen", "67170007"), (6, "Plaque", "1522000")]
+    _, expected = _expected_masks(analysed)
+    lumen = expected["lumen"]
+    truth = [(expected["composition"] == number) & ~lumen for number in range(1, len(COMPONENTS) + 1)]
+    truth += [lumen, expected["plaque"] & ~lumen]
+    for number, mask in enumerate(truth, start=1):
+        read = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / f"{number}.nrrd")))
+        assert np.count_nonzero(read) == np.count_nonzero(mask), number
+
+
+def test_dcmqi_reads_the_report(dicom_case, tmp_path):
+    """dcmqi tid1500reader: every group with its tracking identifier, the segment it references and the numbers of
+    lesion.json (as written: rounded to what the method resolves)."""
+    result = subprocess.run([_dcmqi("tid1500reader"), "--inputDICOM", str(dicom_case["dicom_out"] / "L1.sr.dcm"),
+                             "--outputMetadata", str(tmp_path / "sr.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    document = read_json(dicom_case["out"] / "L1.lesion.json")
+    groups = {group["TrackingIdentifier"]: group for group in read_json(tmp_path / "sr.json")["Measurements"]}
+    seg_uid = pydicom.dcmread(str(dicom_case["dicom_out"] / "L1.seg.dcm")).SOPInstanceUID
+
+    def values(group):
+        return {item["quantity"]["CodeValue"]: (float(item["value"]), item["units"]["CodeValue"])
+                for item in group["measurementItems"]}
+
+    lesion = groups["lesion L1"]
+    assert (lesion["ReferencedSegment"], lesion["segmentationSOPInstanceUID"]) == (len(COMPONENTS) + 2, seg_uid)
+    assert values(lesion) == {"410668003": (document["occlusion_length_mm"], "mm"),
+                              "122376": (document["total_plaque_volume_mm3"], "mm3"),
+                              "122371": (document["vessel_volume_mm3"], "mm3")}
+    assert values(groups["lesion L1 reference E"])["112182"] == (document["reference"]["E"]["lumen_hu"], "[hnsf'U]")
+    for number, name in enumerate(COMPONENTS, start=1):
+        group = groups[f"lesion L1 {name}"]
+        assert group["ReferencedSegment"] == number
+        assert values(group) == {"118565006": (document["volumes_mm3"][name], "mm3"),
+                                 "PAV": (document["pav_percent"][name], "%")}
+
+
 # Type 2 and Type 3 attributes of a CT slice that highdicom or CTOPlaque read, and that converters and
 # de-identifiers often leave out or empty (issue 25).
 OPTIONAL_SOURCE_ATTRIBUTES = ("SliceThickness", "ConvolutionKernel", "WindowCenter", "WindowWidth", "Manufacturer",
