@@ -94,16 +94,19 @@ def test_rounded_for_export_keeps_what_the_method_resolves():
 
 
 def test_files_carry_no_spurious_digits(analyzed_case):
-    """Every number in lesion.csv and profile.csv has at most 3 decimals (fractions); lengths and areas 2."""
+    """Every number in lesion.csv and profile.csv has at most the decimals of its unit (lengths and areas 2, volumes
+    and PAV 1...), and none more than 3."""
+    from CTOPlaqueLib.export import export_decimals
+
     out, _ = analyzed_case
     for name in ("LAD-1.lesion.csv", "LAD-1.profile.csv"):
         rows = list(csv.DictReader(open(os.path.join(out, name), encoding="utf-8")))
         for row in rows:
             for column, cell in row.items():
-                if column.endswith(("_mm", "_mm2")) and cell:
-                    assert len(cell.partition(".")[2]) <= 2, (name, column, cell)
                 if cell.replace(".", "", 1).lstrip("-").isdigit():
-                    assert len(cell.partition(".")[2]) <= 3, (name, column, cell)
+                    decimals = len(cell.partition(".")[2])
+                    assert decimals <= 3 and decimals <= max(1, export_decimals(column) or 3), (name, column, cell)
+    assert read_json(os.path.join(out, "LAD-1.lesion.json"))["occlusion_length_mm"] == 22.0  # was 21.999999979150196
 
 
 def test_profile_integrates_to_the_lesion_volume_on_this_gently_curved_vessel(analyzed_case):
