@@ -393,6 +393,17 @@ def test_series_without_optional_attributes_gives_valid_seg_and_sr(analysed, tmp
     assert sources[0].SliceThickness == "0.500000"  # the sources themselves are not changed
 
 
+@pytest.mark.parametrize("keyword", OPTIONAL_SOURCE_ATTRIBUTES)
+def test_series_without_one_optional_attribute_builds_seg_and_sr(analysed, keyword):
+    """Each attribute alone (issue 25: SliceThickness alone crashed highdicom): the SEG and SR are built, with a
+    note for a Type 2 attribute the derived objects must carry, none for a Type 3 one they do not need."""
+    volume, analysis, document, sources = analysed
+    completed, notes = sources_for_derived_objects(_without(sources, [keyword], "absent"), volume)
+    assert set(dicom_writers(completed, volume, analysis, dict(document))) == {"L1.seg.dcm", "L1.sr.dcm"}
+    assert len(notes) == (keyword in PATIENT_STUDY_TYPE2 or keyword == "SliceThickness")
+    assert all(keyword in ds for ds in completed) or not notes
+
+
 @pytest.mark.parametrize("keyword", ["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
                                      "Modality", "FrameOfReferenceUID", "ImageOrientationPatient", "PixelSpacing"])
 def test_series_without_a_type1_attribute_is_an_input_error(analysed, keyword):
