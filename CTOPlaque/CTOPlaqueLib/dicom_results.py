@@ -104,8 +104,8 @@ def person_name(text: str) -> str:
     return text if "^" in text else f"{text}^"
 
 
-def _measurement(name: CodedConcept, value: float, unit: str) -> hd.sr.Measurement:
-    return hd.sr.Measurement(name=name, value=float(value), unit=UNITS[unit])
+def _measurement(name: CodedConcept, value: float, unit: str, derivation=None) -> hd.sr.Measurement:
+    return hd.sr.Measurement(name=name, value=float(value), unit=UNITS[unit], derivation=derivation)
 
 
 def _lesion_measurements(document: dict) -> list:
@@ -135,8 +135,7 @@ def _reference_groups(document: dict) -> list:
     groups = []
     for label, values in sorted(document["reference"].items(), key=lambda item: item[0] != "S"):
         measurements = [
-            hd.sr.Measurement(name=concept, value=float(values[key]), unit=UNITS[unit],
-                              derivation=codes.SCT.Mean if key == "mean_lumen_diameter_mm" else None)
+            _measurement(concept, values[key], unit, codes.SCT.Mean if key == "mean_lumen_diameter_mm" else None)
             for key, (concept, unit) in REFERENCE_MEASUREMENTS.items()
             if values.get(key) is not None]  # None: no lumen found there (see the warnings); absent before
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(

@@ -31,8 +31,8 @@ PATIENT_STUDY_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "Pat
 REQUIRED_SOURCE_ATTRIBUTES = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
                               "FrameOfReferenceUID", "ImageOrientationPatient", "PixelSpacing")
 # Type 2 attributes of the Patient and General Study modules: the SEG and SR must hold them, empty where unknown.
-PATIENT_STUDY_TYPE2_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
-                                  "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+PATIENT_STUDY_TYPE2_ATTRIBUTES = tuple(name for name in PATIENT_STUDY_ATTRIBUTES
+                                       if name not in REQUIRED_SOURCE_ATTRIBUTES)
 
 
 def write_ct_series(folder: str, hu_kji: np.ndarray, ijk_to_ras: np.ndarray, patient_id: str,
