@@ -12,6 +12,7 @@ from vtk.util import numpy_support
 from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import rounded_for_export
+from CTOPlaqueLib.labelmap import with_lumen
 from CTOPlaqueLib.markups_io import read_markups
 from CTOPlaqueLib.volume_io import read_volume
 from conftest import read_json
@@ -304,19 +305,25 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp
 
 
 def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path, monkeypatch):
-    """Export builds neither the composition labelmap nor the straightened vessel again: it writes those the
-    analysis made for the scene (both builders made to fail here), and the written segmentation holds the same
-    voxels as the scene's composition labelmap."""
+    """Export builds neither the composition and lumen labelmaps nor the straightened vessel again: it writes those
+    the analysis made for the scene (the builders made to fail here), and the written segmentation holds the
+    scene's composition voxels with every lumen voxel as label 5."""
     import CTOPlaqueLib.lesion_files as lesion_files
     from CTOPlaque import CTOPlaqueLogic
 
     def rebuilt(*_):
         raise AssertionError("rebuilt on export")
 
-    monkeypatch.setattr(lesion_files, "composition_labelmap", rebuilt)
-    monkeypatch.setattr(lesion_files, "straighten", rebuilt)
+    for builder in ("composition_labelmap", "lumen_labelmap", "straighten"):
+        monkeypatch.setattr(lesion_files, builder, rebuilt)
     paths = CTOPlaqueLogic().export(logic_result, str(tmp_path / "export"))
     assert os.path.isfile(paths["segmentation"]) and os.path.isfile(paths["straightened_png"])
     written = sitk.GetArrayFromImage(sitk.ReadImage(paths["segmentation"]))
-    expected = logic_result.images.composition.labels
-    assert np.count_nonzero(written) == np.count_nonzero(expected)
+    images = logic_result.images
+    lumen = len(COMPONENTS) + 1
+    assert np.count_nonzero(written == lumen) == np.count_nonzero(images.lumen.labels) > 0
+    assert np.array_equal(np.bincount(written.ravel(), minlength=lumen + 1),
+                          np.bincount(with_lumen(images.composition, images.lumen, lumen).labels.ravel(),
+                                      minlength=lumen + 1))
+    in_plaque = np.count_nonzero(written[(written > 0) & (written < lumen)])
+    assert 0.9 * np.count_nonzero(images.composition.labels) < in_plaque <= np.count_nonzero(images.composition.labels)
