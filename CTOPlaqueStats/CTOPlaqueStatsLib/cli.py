@@ -12,7 +12,11 @@ from CTOPlaqueLib.staging import staged_outputs
 
 from .analysis import PATIENT_RULES, StatsRequest, run_stats
 from .cohort import build_cohort, read_table, write_cohort_csv
+from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
+                        results_paragraph, write_agreement_report)
+from .figures import write_bland_altman_png
 from .icc import icc_table
+from .labels import LabelTable
 from .problems import ProblemLog
 from .variables import numeric_variable
 
@@ -50,7 +54,7 @@ def run_icc(args) -> int:
         if column not in ratings.columns:
             raise CTOPlaqueInputError(f"column {column!r} not in {args.ratings}")
     problems = ProblemLog()
-    rows = []
+    rows, agreement_rows, panels = [], [], []
     for value in args.value:
         numbers = numeric_variable(ratings[value], value, problems)
         if numbers is None:
@@ -65,10 +69,22 @@ def run_icc(args) -> int:
             continue
         rows += [{"value": value, "n_targets": len(complete), "n_raters": complete.shape[1], **row}
                  for row in icc_table(complete.to_numpy(float))]
+        pairs = bland_altman_rows(value, complete)
+        agreement_rows += pairs
+        panels += [(value, pair) for pair in pairs]
+    icc = pd.DataFrame(rows, columns=["value", "n_targets", "n_raters", "form", "icc", "ci_low", "ci_high", "F",
+                                      "df1", "df2", "p"])
+    limits = pd.DataFrame(agreement_rows, columns=BLAND_ALTMAN_COLUMNS)
+    labels = LabelTable()
     out_dir = os.path.abspath(args.out)
     with staged_outputs(out_dir) as staging:
-        pd.DataFrame(rows, columns=["value", "n_targets", "n_raters", "form", "icc", "ci_low", "ci_high", "F",
-                                    "df1", "df2", "p"]).to_csv(os.path.join(staging, "icc.csv"), index=False)
+        icc.to_csv(os.path.join(staging, "icc.csv"), index=False)
+        limits.to_csv(os.path.join(staging, "bland_altman.csv"), index=False)
+        if rows:
+            figure = os.path.join(staging, "bland_altman.png")
+            write_bland_altman_png(figure, panels, labels)
+            write_agreement_report(os.path.join(staging, "report.html"), results_paragraph(icc, args.agreement, labels),
+                                   icc_display(icc, labels), bland_altman_display(limits, labels), figure)
     _report_problems(problems)
     print(f"ICC of {len({r['value'] for r in rows})} value(s) written to {os.path.join(out_dir, 'icc.csv')}")
     return 0
@@ -101,5 +117,8 @@ def register(commands) -> None:
     icc.add_argument("--target", required=True, help="column naming the measured lesion")
     icc.add_argument("--rater", required=True, help="column naming the observer or reading")
     icc.add_argument("--value", nargs="+", required=True, help="measurement columns")
+    icc.add_argument("--agreement", choices=AGREEMENTS, default="inter-observer",
+                     help="what the rater column holds: observers (inter-observer) or one observer's readings "
+                          "(intra-observer); words the report's results paragraph")
     icc.add_argument("--out", required=True, help="output folder")
     icc.set_defaults(run=run_icc)
