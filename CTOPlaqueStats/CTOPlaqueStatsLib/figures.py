@@ -154,7 +154,7 @@ def roc_figure(curves: dict, labels: LabelTable = None):
     """ROC curves of the prediction models, {(outcome, model): (predicted probabilities, outcome, auc)}, with
     the legend under the axes, where it covers no curve."""
     labels = labels or LabelTable()
-    figure, axes = plt.subplots(figsize=(3.6, 3.6 + 0.2 * len(curves)))
+    figure, axes = plt.subplots(figsize=(4.4, 3.6 + 0.2 * len(curves)))
     for key, (scores, outcome, auc) in curves.items():
         axes.plot(*roc_points(scores, outcome), label=f"{_curve_name(key, labels)} (AUC {auc:.3f})")
     _unit_square(axes, "1 − specificity", "Sensitivity")
