@@ -41,6 +41,15 @@ def test_bland_altman_limits_equal_a_hand_calculation(tmp_path):
     assert_placed_at_physical_size(page)
 
 
+def test_icc_labels_file_names_the_measures(tmp_path):
+    _write_ratings(tmp_path / "ratings.csv", SHROUT_FLEISS_RATINGS)
+    (tmp_path / "labels.csv").write_text("column,label,unit\nocclusion_length_mm,Lesion length,mm\n")
+    assert main(["icc", str(tmp_path / "ratings.csv"), "--target", "lesion", "--rater", "observer", "--value",
+                 "occlusion_length_mm", "--labels", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "icc")]) == 0
+    page = (tmp_path / "icc" / "report.html").read_text(encoding="utf-8")
+    assert "): lesion length, ICC 0.290" in page and "<td>Lesion length (mm)</td>" in page
+
+
 def test_results_paragraph_gives_icc2_as_published_by_shrout_and_fleiss(tmp_path):
     """ICC2 of Shrout & Fleiss' example: 0.29, 95% CI 0.02-0.76 (published; R psych::ICC), in the paragraph a
     results section prints, with the counts and the form named."""

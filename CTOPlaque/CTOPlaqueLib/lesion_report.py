@@ -24,7 +24,6 @@ h1 { font-size: 13pt; margin: 0 0 1.5mm 0; }
 h2 { font-size: 10pt; margin: 2mm 0 0.8mm 0; border-bottom: 1px solid #999; }
 .meta { color: #444; margin: 1mm 0; }
 img { max-width: 100%; display: block; }
-.caption { font-size: 7.5pt; color: #444; margin: 0.5mm 0 0 0; }
 .columns { display: flex; gap: 5mm; }
 .columns > div { flex: 1; min-width: 0; }
 table { border-collapse: collapse; width: 100%; }
@@ -130,15 +129,15 @@ def score_rows(document: dict) -> list:
             entered = set(score.get("entered_items", []))
             points = [item + (" (entered)" if item in entered else "") for item, value in values.items() if value]
             absent = [item + (" (entered)" if item in entered else "") for item, value in values.items() if not value]
-            detail = (f"points for: {_item_list(points) or 'none'}; none for: {_item_list(absent) or 'none'}")
+            detail = f"points for: {_item_list(points) or 'none'}; none for: {_item_list(absent) or 'none'}"
             rows.append((name, f"{score['total']:g} ({score['category']})", detail))
+            continue
+        if not score["note"].startswith("unknown"):  # e.g. unverified weights: entering items would not help
+            rows.append((name, "not computed", score["note"]))
             continue
         missing = score.get("missing_items", [])
         to_enter = [item for item in missing if item in CLINICAL_ITEMS]
         untold = [item for item in missing if item not in CLINICAL_ITEMS]
-        if not score["note"].startswith("unknown"):  # e.g. unverified weights: entering items would not help
-            rows.append((name, "not computed", score["note"]))
-            continue
         reasons = [f"needs {_item_list(to_enter)}: enter them with --clinical-items"] if to_enter else []
         reasons += [f"the image could not tell: {_item_list(untold)}"] if untold else []
         rows.append((name, "not computed", "; ".join(reasons)))

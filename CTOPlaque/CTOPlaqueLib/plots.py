@@ -59,7 +59,8 @@ def landmark_key(lines: int = 1) -> str:
     return "\n".join(" · ".join(names[start:start + per_line]) for start in range(0, len(names), per_line))
 
 
-def _style_axes(axes) -> None:
+def style_axes(axes) -> None:
+    """Tick labels at FONT_PT, axis labels at LABEL_FONT_PT: the print sizes of every report figure."""
     axes.tick_params(labelsize=FONT_PT)
     axes.xaxis.label.set_size(LABEL_FONT_PT)
     axes.yaxis.label.set_size(LABEL_FONT_PT)
@@ -72,6 +73,11 @@ def _mark_landmarks(axes, landmarks_mm: dict, letters: bool) -> None:
         if letters:
             axes.annotate(label, (position, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
                           color=LANDMARK_COLORS[label], fontweight="bold", fontsize=LABEL_FONT_PT)
+
+
+def _swatches(components) -> list:
+    """Legend patches of the components in their colours, outlined so that white dense calcium shows."""
+    return [plt.Rectangle((0, 0), 1, 1, facecolor=COMPONENT_COLORS[c], edgecolor="0.3") for c in components]
 
 
 def _add_key(figure, handles: list, labels: list, columns: int, key_lines: int, key_height: float) -> None:
@@ -110,9 +116,8 @@ def profile_figure(analysis: LesionAnalysis, title: str = ""):
     composition.set_xlabel("Distance from ostium (mm)")
     _mark_landmarks(composition, analysis.landmarks_mm, letters=False)
     for axes in (areas, composition):
-        _style_axes(axes)
-    swatches = [plt.Rectangle((0, 0), 1, 1, facecolor=COMPONENT_COLORS[n], edgecolor="0.3") for n in components]
-    _add_key(figure, [vessel, lumen] + swatches,
+        style_axes(axes)
+    _add_key(figure, [vessel, lumen] + _swatches(components),
              ["Vessel area", "Lumen area"] + [COMPONENT_NAMES[n] for n in components], columns=3,
              key_lines=2, key_height=0.075)
     figure.subplots_adjust(left=0.15, right=0.97, top=0.92, bottom=0.3, hspace=0.12)
@@ -136,14 +141,14 @@ def straightened_figure(straight: StraightenedVessel, analysis: LesionAnalysis, 
         up, down = directions[axis]
         row.set_ylabel(f"↑ {up}\n(mm)\n↓ {down}", fontsize=FONT_PT)
         _mark_landmarks(row, analysis.landmarks_mm, letters=row is axes[0])
-        _style_axes(row)
+        style_axes(row)
     axes[1].set_xlabel("Distance from ostium (mm)")
     if title:
         axes[0].set_title(f"{title}: two perpendicular cuts along the vessel; directions at the occlusion",
                           pad=12, fontsize=LABEL_FONT_PT)
     handles = [Line2D([], [], color=CONTOUR_COLORS[name], linewidth=1.5) for name in ("lumen", "vessel")]
-    handles += [plt.Rectangle((0, 0), 1, 1, facecolor=COMPONENT_COLORS[c], edgecolor="0.3") for c in COMPONENTS]
-    _add_key(figure, handles, ["Lumen contour", "Outer wall contour"] + [COMPONENT_NAMES[c] for c in COMPONENTS],
+    _add_key(figure, handles + _swatches(COMPONENTS),
+             ["Lumen contour", "Outer wall contour"] + [COMPONENT_NAMES[c] for c in COMPONENTS],
              columns=6, key_lines=1, key_height=0.05)
     figure.subplots_adjust(left=0.13, right=0.99, top=0.91, bottom=0.25, hspace=0.08)
     return figure

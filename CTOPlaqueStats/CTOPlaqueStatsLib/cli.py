@@ -10,11 +10,11 @@ import pandas as pd
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
+from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
+                        results_paragraph, write_agreement_report)
 from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, run_stats
 from .comparison import T_TESTS
 from .cohort import build_cohort, read_table, write_cohort_csv
-from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
-                        results_paragraph, write_agreement_report)
 from .figures import write_bland_altman_png
 from .icc import icc_table
 from .labels import LabelTable
@@ -107,7 +107,7 @@ def run_icc(args) -> int:
     icc = pd.DataFrame(rows, columns=["value", "n_targets", "n_raters", "form", "icc", "ci_low", "ci_high", "F",
                                       "df1", "df2", "p"])
     limits = pd.DataFrame(agreement_rows, columns=BLAND_ALTMAN_COLUMNS)
-    labels = LabelTable()
+    labels = LabelTable.from_csv(args.labels) if args.labels else LabelTable()
     out_dir = os.path.abspath(args.out)
     with staged_outputs(out_dir) as staging:
         icc.to_csv(os.path.join(staging, "icc.csv"), index=False)
@@ -162,5 +162,6 @@ def register(commands) -> None:
     icc.add_argument("--agreement", choices=AGREEMENTS, default="inter-observer",
                      help="what the rater column holds: observers (inter-observer) or one observer's readings "
                           "(intra-observer); words the report's results paragraph")
+    icc.add_argument("--labels", help="CSV column,label[,unit]: readable names of the measures, as for stats")
     icc.add_argument("--out", required=True, help="output folder")
     icc.set_defaults(run=run_icc)

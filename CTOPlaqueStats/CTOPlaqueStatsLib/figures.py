@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from statsmodels.nonparametric.smoothers_lowess import lowess  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
-from CTOPlaqueLib.plots import FONT_PT, LABEL_FONT_PT, PAGE_WIDTH_IN, save_png  # noqa: E402
+from CTOPlaqueLib.plots import FONT_PT, LABEL_FONT_PT, PAGE_WIDTH_IN, save_png, style_axes  # noqa: E402
 
 from .labels import LabelTable  # noqa: E402
 
@@ -29,12 +29,6 @@ BOXPLOTS_PER_ROW = 4
 BOXPLOT_ROW_IN = 2.3
 CALIBRATION_BINS = 10      # deciles of predicted risk
 LOWESS_FRACTION = 2.0 / 3.0  # statsmodels' and R's default span; no robustness iterations for a 0/1 outcome
-
-
-def _style(axes) -> None:
-    axes.tick_params(labelsize=FONT_PT)
-    axes.xaxis.label.set_size(LABEL_FONT_PT)
-    axes.yaxis.label.set_size(LABEL_FONT_PT)
 
 
 def forest_labels(rows: pd.DataFrame, labels: LabelTable = None) -> list:
@@ -58,7 +52,7 @@ def forest_figure(logistic: pd.DataFrame, labels: LabelTable = None):
                                   squeeze=False, gridspec_kw={"height_ratios": heights})
     kind = "adjusted" if not adjusted.empty else "univariable"
     for axes, outcome in zip(panels[:, 0], outcomes):
-        _style(axes)
+        style_axes(axes)
         rows = shown[shown["outcome"] == outcome] if outcome else shown
         if rows.empty:
             axes.text(0.5, 0.5, "no model could be fitted", ha="center", va="center", transform=axes.transAxes,
@@ -109,7 +103,7 @@ def boxplots_figure(cohort: pd.DataFrame, outcomes: dict, predictors: list, labe
                          widths=0.6, flierprops={"markersize": 3})
             axes.set_title(textwrap.fill(labels.text(column), 26), fontsize=LABEL_FONT_PT)
             axes.set_xlabel(textwrap.fill(labels.name(name), 30))
-            _style(axes)
+            style_axes(axes)
     if not outcomes or not columns:
         grid[0, 0].text(0.5, 0.5, "no predictors or outcomes", ha="center", va="center", fontsize=LABEL_FONT_PT)
     figure.tight_layout(h_pad=1.0, w_pad=1.0)
@@ -147,7 +141,7 @@ def _unit_square(axes, x_label: str, y_label: str) -> None:
     axes.set_aspect("equal")
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    _style(axes)
+    style_axes(axes)
 
 
 def roc_figure(curves: dict, labels: LabelTable = None):
@@ -232,7 +226,7 @@ def bland_altman_figure(panels: list, labels: LabelTable = None):
         axes.set_xlabel(f"Mean of the two ratings{suffix}")
         axes.set_ylabel(f"{result['rater_b']} − {result['rater_a']}{suffix}")
         axes.set_title(textwrap.fill(f"{labels.name(value)} (n = {result['n']})", 45), fontsize=LABEL_FONT_PT)
-        _style(axes)
+        style_axes(axes)
     figure.tight_layout()
     return figure
 
