@@ -31,7 +31,8 @@ CLUSTER_NOTE = ("Primary analysis, fixed in advance: as some patient has more th
                 "sandwich::vcovCL with HC1). \"p, lesions independent\" is the model-based Wald p, shown for "
                 "comparison with analyses that ignore the clustering. Firth rows (separated data) have "
                 "profile penalized-likelihood intervals, which are not clustered.")
-UNCLUSTERED_NOTE = "Every patient has one lesion: model-based Wald intervals and p; Firth rows profile likelihood."
+UNCLUSTERED_NOTE = ("No patient has more than one lesion (or the cohort has no patient_id): model-based Wald intervals "
+                    "and p; Firth rows profile penalized likelihood.")
 
 
 def _covariates_text(covariates, labels: LabelTable) -> str:
