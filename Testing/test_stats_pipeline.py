@@ -404,11 +404,16 @@ def test_stats_options_are_validated_and_the_cohort_may_follow_a_list(tmp_path, 
         error = capsys.readouterr().err.strip()
         assert status == 2 and error.startswith("error: ") and "\n" not in error and message in error, bad
         assert not (tmp_path / "out").exists()
+    (tmp_path / "labels.csv").write_text("column,label,unit\nfibrous_pav,Fibrous tissue PAV,%\n", encoding="utf-8")
     assert main(["stats", "--predictors", "fibrous_pav", "age", str(tmp_path / "cohort.csv"), "--adjust", "male",
-                 "vendor", "scanner_constant", "--reference", "vendor=Philips", *base]) == 0
+                 "vendor", "scanner_constant", "--reference", "vendor=Philips", "--labels",
+                 str(tmp_path / "labels.csv"), *base]) == 0
     logistic = pd.read_csv(tmp_path / "out" / "logistic.csv")
     assert list(logistic.predictor.unique()) == ["fibrous_pav", "age"]
     assert set(logistic.loc[logistic.model == "adjusted", "covariates"]) == {"male, vendor=GE"}
     report = open(tmp_path / "out" / "report.html", encoding="utf-8").read()
     assert ("<b>adjusted for</b>: Male, Vendor (left out, see the problems: scanner_constant)" in report)
     assert "<b>reference levels</b>: Vendor: Philips" in report and "<b>t-test</b>: Welch&#x27;s t-test" in report
+    table1 = pd.read_csv(tmp_path / "out" / "table1.csv", dtype=str, keep_default_na=False)
+    assert any(text.startswith("Fibrous tissue PAV (%), ") for text in table1.characteristic)
+    assert list(table1.loc[table1.variable == "vendor", "value"]) == ["", "Philips (reference)", "GE"]

@@ -216,11 +216,10 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
     outcomes = _coded_outcomes(cohort, request.outcomes, problems)
     if not outcomes:
         raise _nothing_to_run("outcome", request.outcomes, problems)
-    lesion_names = [n for n in [*request.predictors, *request.adjust] if n not in request.patient_vars]
-    variables = _variables(cohort, [*request.predictors, *request.adjust], request.references, problems)
-    patient_columns = _variables(cohort, request.patient_vars, request.references, problems)
-    if not variables and not patient_columns:
-        raise _nothing_to_run("predictor", [*request.predictors, *request.adjust, *request.patient_vars], problems)
+    named = [*request.predictors, *request.adjust, *request.patient_vars]
+    variables = _variables(cohort, named, request.references, problems)
+    if not variables:
+        raise _nothing_to_run("predictor", named, problems)
     predictors = {}
     for name in request.predictors:
         if name in variables and variables[name].numeric():
@@ -232,12 +231,14 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
     for name in request.adjust:
         if name in variables:
             adjusters.update(category_indicators(variables[name], problems))
-    lesion_variables = {name: variables[name] for name in lesion_names if name in variables}
+    lesion_variables = {name: variables[name] for name in [*request.predictors, *request.adjust]
+                        if name in variables and name not in request.patient_vars}
+    patient_columns = [name for name in dict.fromkeys(request.patient_vars) if name in variables]
     patients = clustering_patients(cohort, problems)
     comparisons, models, tables = [], [], []
     for name, coded in outcomes.items():
         for rows, table in [_compared(name, coded, lesion_variables, "lesion", request, problems, labels),
-                            *_patient_level(cohort, name, coded, list(patient_columns), request, problems, labels)]:
+                            *_patient_level(cohort, name, coded, patient_columns, request, problems, labels)]:
             comparisons += rows
             tables.append(table)
         models += logistic_rows(name, coded, predictors, adjusters, problems, patients)
@@ -248,8 +249,8 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
               if row["fitted"] is not None}
     table1 = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TABLE1_COLUMNS)
     used = {"predictors": list(predictors), "adjusted for": [n for n in request.adjust if n in variables],
-            "patient variables": list(patient_columns),
-            "reference levels": {name: variable.reference for name, variable in {**variables, **patient_columns}.items()
+            "patient variables": patient_columns,
+            "reference levels": {name: variable.reference for name, variable in variables.items()
                                  if variable.kind == "categorical"}}
     return ComputedStats(comparison, logistic, outcomes, fitted, table1, used, patients is not None)
 
@@ -274,7 +275,8 @@ def _settings(cohort: pd.DataFrame, request: StatsRequest, computed: ComputedSta
                            "than one lesion)") if computed.clustered else "none (one lesion per patient)",
             "t-test": T_TESTS[request.t_test], "reference levels": references or "-",
             "labels": request.labels_csv or "the project's label table",
-            "base model": " + ".join(request.base_model) or "-", "added": " + ".join(request.added) or "-",
+            "base model": " + ".join(labels.text(n) for n in request.base_model) or "-",
+            "added": " + ".join(labels.text(n) for n in request.added) or "-",
             "bootstrap resamples": request.bootstrap_resamples}
 
 
@@ -319,7 +321,7 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
             figures.update({"ROC curves, base vs base + added": staged("roc"),
                             "Calibration: deciles of predicted risk (95% CI) and lowess, one panel per model":
                                 staged("calibration")})
-            shown_models, shown_comparison = prediction_display(prediction, prediction_comparison)
+            shown_models, shown_comparison = prediction_display(prediction, prediction_comparison, labels)
             extra_tables = {"Prediction models": shown_models, "Incremental value of the added predictors":
                             (shown_comparison, DELONG_NESTED_CAVEAT)}
         write_report_html(staged("report"), title, _settings(cohort, request, computed, labels), comparison, logistic,

@@ -1,8 +1,9 @@
 """Fisher's exact test of a 2 x c table (two outcome groups by c categories): the Freeman-Halton extension.
 
 scipy's ``fisher_exact`` is exact for 2 x 2 tables only: larger tables it tests by Monte Carlo or
-permutation resampling (unseeded by default, so that the p changes between runs), and no maintained
-package tests them exactly without R. With two rows the exact test is short to write and to check: given the
+permutation resampling (unseeded by default, so that the p changes between runs). On PyPI, FisherExact (last
+release 2018) and fexact (Fortran, after R's FEXACT) would bring an unmaintained or a compiled dependency into
+Slicer for one test. With two rows the exact test is short to write and to check: given the
 margins, a table is fixed by its first row x, whose probability is the multivariate hypergeometric
 prod_j C(m_j, x_j) / C(n, k) (m_j column totals, k the first row's total, n the grand total). The p-value sums
 the probabilities of all tables no more probable than the observed one, with R's relative tolerance 1e-7 for

@@ -35,7 +35,8 @@ CLUSTER_NOTE = ("Primary analysis, fixed in advance: as some patient has more th
                 "sandwich::vcovCL with HC1). \"p, lesions independent\" is the model-based Wald p, shown for "
                 "comparison with analyses that ignore the clustering. Firth rows (separated data) have "
                 "profile penalized-likelihood intervals, which are not clustered.")
-UNCLUSTERED_NOTE = "Every patient has one lesion: model-based Wald intervals and p; Firth rows profile likelihood."
+UNCLUSTERED_NOTE = ("No patient has more than one lesion (or the cohort has no patient_id): model-based Wald intervals "
+                    "and p; Firth rows profile penalized likelihood.")
 
 
 def _covariates_text(covariates, labels: LabelTable) -> str:
@@ -84,17 +85,26 @@ def comparison_display(comparison: pd.DataFrame, labels: LabelTable = None) -> p
         "failure": comparison["summary_0"], "success": comparison["summary_1"]})
 
 
-def prediction_display(models: pd.DataFrame, comparison: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The prediction tables as a reader's tables (the CSV files keep every column)."""
+def _model_text(columns: str, labels: LabelTable) -> str:
+    """'Dense calcium PAV (%) + Fibrous PAV (%)' from prediction_comparison.csv's 'dense_calcium_pav + fibrous_pav'."""
+    return " + ".join(labels.text(name) for name in columns.split(" + "))
+
+
+def prediction_display(models: pd.DataFrame, comparison: pd.DataFrame,
+                       labels: LabelTable = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prediction tables as a reader's tables, with labels (the CSV files keep every column and the ids)."""
+    labels = labels or LabelTable()
     shown_models = pd.DataFrame({
-        "outcome": models["outcome"], "model": models["model"],
+        "outcome": [labels.name(o) for o in models["outcome"]], "model": models["model"],
         "n (events)": [f"{n} ({e})" for n, e in zip(models["n"], models["events"])],
         "AUC (95% CI)": [format_or_ci(*v) for v in zip(models["auc"], models["auc_ci_low"], models["auc_ci_high"])],
         "AUC, optimism-corrected": [format_number(v, 3) for v in models["auc_optimism_corrected"]],
         "calibration slope, optimism-corrected": [format_number(v, 3)
                                                   for v in models["calibration_slope_optimism_corrected"]]})
     shown_comparison = pd.DataFrame({
-        "outcome": comparison["outcome"], "base": comparison["base"], "added": comparison["added"],
+        "outcome": [labels.name(o) for o in comparison["outcome"]],
+        "base": [_model_text(c, labels) for c in comparison["base"]],
+        "added": [_model_text(c, labels) for c in comparison["added"]],
         "likelihood ratio χ² (df)": [f"{c:.2f} ({d})" for c, d in zip(comparison["lr_chi2"], comparison["lr_df"])],
         "p (likelihood ratio)": [format_p(p) for p in comparison["lr_p"]],
         "ΔAUC": [f"{v:+.3f}" for v in comparison["delta_auc"]],

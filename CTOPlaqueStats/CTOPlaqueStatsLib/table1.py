@@ -39,7 +39,7 @@ def table_one(comparison: pd.DataFrame, outcome_name: str, level: str, groups: d
         tested = {"missing": int(first["missing"]), "p": format_p(first["p"]), "test": first["test"]}
         kind = _SUMMARY_KINDS.get(first["test"], "n (%)")
         characteristic = f"{labels.text(name)}, {kind}"
-        if first["category"] in ("", "1") and len(variable_rows) == 1:
+        if len(variable_rows) == 1:  # continuous, or the 1s of a 0/1 variable
             rows.append({**common, **tested, **_summaries(first), "characteristic": characteristic, "value": ""})
             continue
         rows.append({**common, **tested, "characteristic": characteristic, "value": "", "overall": "",

@@ -32,9 +32,10 @@ def is_categorical_text(column: pd.Series) -> bool:
 
 def level_order(levels) -> list:
     """Levels in the default order, whose first is the default reference: case-insensitive, and at a tie lower
-    case first ('ge' < 'GE' < 'Philips' < 'siemens'). For names of letters and digits this is R's sort() and
-    factor() in an English locale (en_US.UTF-8); R in the C locale, and Python's plain sorted(), sort by code
-    point instead ('GE' < 'Philips' < 'ge')."""
+    case first ('ge' < 'Ge' < 'GE' < 'Philips' < 'siemens'). For names of letters and digits this is R's sort()
+    and factor() in a UTF-8 locale, where R collates with ICU (tested against R 4.2 in
+    Testing/test_stats_against_r.py); R in the C locale, and Python's plain sorted(), sort by code point instead
+    ('GE' < 'Philips' < 'ge')."""
     return sorted(levels, key=lambda level: (level.casefold(), level.swapcase()))
 
 
