@@ -205,7 +205,8 @@ def write_calibration_png(path: str, curves: dict, labels: LabelTable = None) ->
 def bland_altman_figure(panels: list, labels: LabelTable = None):
     """One Bland–Altman panel per measure and rater pair: ``panels`` = [(measure column, agreement.bland_altman
     result with rater_a and rater_b)]; the difference (b − a) against the mean of the two ratings, the mean
-    difference (solid) and the 95% limits of agreement (dashed), each with its value at the right edge."""
+    difference (solid) and the 95% limits of agreement (dashed), each with its value right of the axes, where it
+    covers no point."""
     labels = labels or LabelTable()
     columns = min(2, max(len(panels), 1))
     rows = max(1, int(np.ceil(len(panels) / columns)))
@@ -218,9 +219,8 @@ def bland_altman_figure(panels: list, labels: LabelTable = None):
         for level, style, name in ((result["mean_difference"], "-", "mean"), (result["loa_high"], "--", "+1.96 SD"),
                                    (result["loa_low"], "--", "−1.96 SD")):
             axes.axhline(level, color="tab:blue", linestyle=style, linewidth=1)
-            axes.annotate(f"{name} {level:.3g}", (1.0, level), xycoords=("axes fraction", "data"), ha="right",
-                          va="bottom", fontsize=FONT_PT, color="tab:blue",
-                          bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
+            axes.annotate(f"{name}\n{level:.3g}", (1.02, level), xycoords=("axes fraction", "data"), ha="left",
+                          va="center", fontsize=FONT_PT, color="tab:blue", annotation_clip=False)
         axes.margins(y=0.25)
         suffix = f" ({unit})" if unit else ""
         axes.set_xlabel(f"Mean of the two ratings{suffix}")
