@@ -16,6 +16,7 @@ import numpy as np
 import pydicom
 from pydicom.datadict import dictionary_description, tag_for_keyword
 from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
@@ -33,6 +34,8 @@ REQUIRED_SOURCE_ATTRIBUTES = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID
 # Type 2 attributes of the Patient and General Study modules: the SEG and SR must hold them, empty where unknown.
 PATIENT_STUDY_TYPE2_ATTRIBUTES = tuple(name for name in PATIENT_STUDY_ATTRIBUTES
                                        if name not in REQUIRED_SOURCE_ATTRIBUTES)
+# The analysed series, for the patient record: which reconstruction of the study was measured.
+SOURCE_SERIES_ATTRIBUTES = ("SeriesInstanceUID", "SeriesDescription", "ConvolutionKernel")
 
 
 def write_ct_series(folder: str, hu_kji: np.ndarray, ijk_to_ras: np.ndarray, patient_id: str,
@@ -115,8 +118,13 @@ def source_datasets_by_slice(source, volume: Volume) -> list:
 
 
 def source_dicom_attributes(source) -> dict:
-    """The patient and study attributes (PATIENT_STUDY_ATTRIBUTES) of a source dataset, as text."""
-    return {name: str(source.get(name, "")) for name in PATIENT_STUDY_ATTRIBUTES}
+    """The patient and study attributes (PATIENT_STUDY_ATTRIBUTES) and the series' own
+    (SOURCE_SERIES_ATTRIBUTES) of a source dataset, as text; a multi-valued one (e.g. a kernel "FC03\\AIDR")
+    joined with backslashes, as DICOM writes it."""
+    def text(value):
+        return "\\".join(str(item) for item in value) if isinstance(value, MultiValue) else str(value)
+
+    return {name: text(source.get(name, "")) for name in PATIENT_STUDY_ATTRIBUTES + SOURCE_SERIES_ATTRIBUTES}
 
 
 def _attribute_name(keyword: str) -> str:
