@@ -75,8 +75,11 @@ def fit_ml(design, outcome, names=None, start=None, check_rank: bool = True) -> 
                     False, results)
 
 
-def _probabilities(design: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    return special.expit(design @ beta)
+def _weights(eta: np.ndarray) -> np.ndarray:
+    """The information weights p (1 - p) at linear predictor eta, as expit(eta) expit(-eta): 1 - p rounds to 0
+    from eta = 37, which would zero the weights (and make the information singular) where the profile of
+    separated data, or its start from a separated fit, puts every lesion far out."""
+    return special.expit(eta) * special.expit(-eta)
 
 
 def _penalized_log_likelihood(design, outcome, beta) -> float:
@@ -84,16 +87,15 @@ def _penalized_log_likelihood(design, outcome, beta) -> float:
     exact far out on the profile of separated data, where eta reaches 100 and a clipped eta flattens l."""
     eta = design @ beta
     log_likelihood = float(-np.sum(outcome * np.logaddexp(0.0, -eta) + (1 - outcome) * np.logaddexp(0.0, eta)))
-    p = special.expit(eta)
-    information = design.T @ (design * (p * (1 - p))[:, None])
+    information = design.T @ (design * _weights(eta)[:, None])
     sign, log_det = np.linalg.slogdet(information)
     return log_likelihood + 0.5 * log_det if sign > 0 else -np.inf
 
 
 def _score_and_information(design, outcome, beta, penalized: bool):
     """Score (Firth-modified when ``penalized``) and Fisher information at ``beta``."""
-    p = _probabilities(design, beta)
-    weights = p * (1 - p)
+    eta = design @ beta
+    p, weights = special.expit(eta), _weights(eta)
     information = design.T @ (design * weights[:, None])
     residual = outcome - p
     if penalized:
