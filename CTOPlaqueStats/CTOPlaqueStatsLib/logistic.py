@@ -34,6 +34,7 @@ MAX_STEP = 5.0
 # information converges only linearly, and the step stays above ``tolerance`` for long).
 GRADIENT_TOLERANCE = 1e-9
 SEPARATION_SCREEN_ROWS = 2000
+REVERSAL_TOLERANCE = 0.01
 
 
 class FitFailed(RuntimeError):
@@ -118,6 +119,7 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
     beta = np.zeros(count) if start is None else np.array(start, float)
     free = np.ones(count, bool) if free is None else np.asarray(free, bool)
     current = _penalized_log_likelihood(design, outcome, beta)
+    previous = np.zeros(count)
     for _ in range(max_iterations):
         score, information = _score_and_information(design, outcome, beta, penalized=True)
         try:
@@ -126,6 +128,9 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
             raise FitFailed("singular information matrix") from None
         step = np.zeros(count)
         step[free] = step_free * min(1.0, MAX_STEP / max(np.max(np.abs(step_free)), 1e-300))
+        if _reverses(step, previous):
+            step /= 2.0
+        previous = step
         for _ in range(30):
             candidate = beta + step
             value = _penalized_log_likelihood(design, outcome, candidate)
@@ -139,6 +144,15 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
         raise FitFailed("Newton-Raphson did not converge")
     _, information = _score_and_information(design, outcome, beta, penalized=False)
     return LogitFit(beta, np.linalg.pinv(information), current, True)
+
+
+def _reverses(step: np.ndarray, previous: np.ndarray) -> bool:
+    """Whether ``step`` undoes ``previous`` (to REVERSAL_TOLERANCE of its length): Fisher scoring on Firth's
+    likelihood can cycle between two points, its step twice too long in some direction (e.g. with a covariate
+    level held by a single lesion), and the two points can be equally likely to rounding, so that step-halving on
+    the likelihood does not see it. Halving the step lands between them, on the maximum."""
+    length = np.linalg.norm(step)
+    return bool(length > 0 and np.linalg.norm(step + previous) < REVERSAL_TOLERANCE * length)
 
 
 def separating_columns(design, outcome) -> list:
