@@ -108,7 +108,8 @@ def category_indicators(variable: Variable, problems: ProblemLog) -> dict:
 
 
 def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
-    """0/1 coding of a two-valued column (1 = yes/true/success/1); None (reported) if not binary."""
+    """0/1 coding of a two-valued column (1 = yes/true/success/1); None (reported) if not binary. Rows without a
+    value stay missing and are noted: every analysis of the outcome leaves them out."""
     present = column.dropna()
     if present.empty:
         problems.add(name, "outcome has no values; analyses of it skipped")
@@ -123,6 +124,9 @@ def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
     if coded.nunique() < 2:
         problems.add(name, "outcome takes a single value; analyses of it skipped")
         return None
+    if len(present) < len(column):
+        problems.add(name, f"{len(column) - len(present)} of {len(column)} rows without an outcome value: left out "
+                           "of its analyses")
     return coded.reindex(column.index).astype(float)
 
 
