@@ -35,6 +35,9 @@ MAX_STEP = 5.0
 GRADIENT_TOLERANCE = 1e-9
 SEPARATION_SCREEN_ROWS = 2000
 REVERSAL_TOLERANCE = 0.01
+# Twice the log-likelihood still to gain at a converged maximum-likelihood fit (``_converged``): the coefficients
+# are then within 1e-6 standard errors of the maximum.
+NEWTON_DECREMENT = 1e-12
 
 
 class FitFailed(RuntimeError):
@@ -70,10 +73,29 @@ def fit_ml(design, outcome, names=None, start=None, check_rank: bool = True) -> 
             results = model.fit(start_params=start, method="newton", maxiter=100, tol=1e-10, disp=0)
     except (np.linalg.LinAlgError, ValueError) as error:
         raise FitFailed(f"maximum likelihood failed ({error})") from None
-    if not results.mle_retvals["converged"] or not np.all(np.isfinite(results.params)):
+    if not _converged(results):
         raise FitFailed("maximum likelihood did not converge")
     return LogitFit(np.asarray(results.params, float), np.asarray(results.cov_params(), float), float(results.llf),
                     False, results)
+
+
+def _converged(results) -> bool:
+    """Whether a statsmodels Logit fit reached the maximum: statsmodels' own test (Newton steps below 1e-10), or,
+    as that test is on the coefficients' scale, a Newton decrement g' H^-1 g (score g, Hessian H of the
+    log-likelihood) below NEWTON_DECREMENT, which does not depend on the predictor's unit. A PAV entered as a
+    fraction / 10^6 has a coefficient of -5e4, whose last bits alone move by more than 1e-10, so statsmodels never
+    stops though the fit is exact; R's glm tests the change of deviance, likewise free of units."""
+    params = np.asarray(results.params, float)
+    if not np.all(np.isfinite(params)):
+        return False
+    if results.mle_retvals["converged"]:
+        return True
+    score = results.model.score(params)
+    try:
+        decrement = float(score @ np.linalg.solve(-results.model.hessian(params), score))
+    except np.linalg.LinAlgError:
+        return False
+    return 0.0 <= decrement < NEWTON_DECREMENT
 
 
 def _weights(eta: np.ndarray) -> np.ndarray:
@@ -184,8 +206,11 @@ def is_separated(design, outcome) -> bool:
 
 def _separating_direction(design: np.ndarray, outcome: np.ndarray):
     """Maximize sum_i s_i x_i . b subject to s_i x_i . b >= 0 for all i and -1 <= b <= 1, with
-    s_i = 2 y_i - 1. A positive optimum means that b is a separating direction (returned); None otherwise."""
-    signed = design * (2.0 * outcome - 1.0)[:, None]
+    s_i = 2 y_i - 1. A positive optimum means that b is a separating direction (returned); None otherwise.
+    The columns are first scaled to a largest value of 1 (``column_scales``; separation does not depend on the
+    units, and the support of b is unchanged): a volume in mm³ x 10^6 beside 0/1 covariates would otherwise set
+    the threshold of the optimum above what the 0/1 columns can reach, and hide their separation."""
+    signed = design / column_scales(design) * (2.0 * outcome - 1.0)[:, None]
     result = optimize.linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(signed)),
                               bounds=[(-1.0, 1.0)] * design.shape[1], method="highs")
     separated = result.status == 0 and -result.fun > 1e-7 * max(1.0, np.abs(signed).sum())
@@ -265,10 +290,27 @@ def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
         warnings.simplefilter("ignore")
         results = sm.Logit(np.asarray(outcome, float), np.asarray(design, float)).fit(
             method="newton", maxiter=100, tol=1e-10, disp=0, cov_type="cluster", cov_kwds={"groups": codes})
-    if not results.mle_retvals["converged"]:
+    if not _converged(results):
         raise FitFailed("maximum likelihood did not converge")
     summary = _normal_odds_ratio(results.params[index], results.bse[index])
     return {key: summary[key] for key in ("or", "ci_low", "ci_high", "p")} | {"clusters": int(codes.max() + 1)}
+
+
+def column_scales(design: np.ndarray) -> np.ndarray:
+    """The largest absolute value of each design column (1 for a column of zeros): dividing by it puts values in
+    mm³ x 10^6 and fractions x 10^-6 on the scale of a 0/1 covariate, where the solvers' absolute tolerances
+    (Firth's steps below 1e-10) hold whatever the unit."""
+    largest = np.max(np.abs(design), axis=0)
+    return np.where(largest > 0, largest, 1.0)
+
+
+def _per_unit(summary: dict, scale: float) -> dict:
+    """A coefficient's summary on a design column divided by ``scale``, back on the column's own unit (the
+    estimate, its SE and the interval bounds of beta divide by the scale; the OR is exp(beta); p is unchanged)."""
+    beta, se = summary["beta"] / scale, summary["se"] / scale
+    low, high = (np.log(summary[key]) / scale for key in ("ci_low", "ci_high"))
+    return {**summary, "beta": beta, "se": se, "or": float(np.exp(beta)), "ci_low": float(np.exp(low)),
+            "ci_high": float(np.exp(high))}
 
 
 def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
@@ -282,7 +324,9 @@ def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
     outcome = np.asarray(outcome, float)
     separating = separating_columns(design, outcome)
     if separating:
-        summary, _ = firth_summary(design, outcome, index)
-        return {**summary, "method": "firth", "separated": True, "separating": separating, "model": None}
+        scales = column_scales(design)
+        summary, _ = firth_summary(design / scales, outcome, index)
+        return {**_per_unit(summary, scales[index]), "method": "firth", "separated": True, "separating": separating,
+                "model": None}
     fit = fit_ml(design, outcome, names)
     return {**wald_summary(fit, index), "method": "ml", "separated": False, "separating": [], "model": fit.results}
