@@ -7,6 +7,7 @@ import pytest
 
 from CTOPlaqueStatsLib.logistic import logistic_effect
 from CTOPlaqueStatsLib.problems import ProblemLog
+from CTOPlaqueStatsLib.regression import logistic_rows
 from CTOPlaqueStatsLib.variables import binary_outcome
 
 
@@ -38,3 +39,17 @@ def test_a_predictors_unit_does_not_change_its_test(separated):
         assert effect["method"] == reference["method"]
         assert effect["beta"] * factor == pytest.approx(reference["beta"], rel=1e-6)
         assert effect["p"] == pytest.approx(reference["p"], rel=1e-6)
+
+
+def test_odds_ratio_per_sd_survives_a_unit_whose_odds_ratio_per_unit_underflows():
+    """A PAV in % and the same PAV as a fraction x 10^-6: per unit, the OR of the latter is exp(-5e4), 0 in floating
+    point, and OR^SD was 0 too; per SD both are the same model, so the same OR and CI (computed from beta)."""
+    rng = np.random.default_rng(1)
+    pav = pd.Series(rng.uniform(0, 40, 150))
+    outcome = pd.Series((rng.random(150) < 1 / (1 + np.exp(-(1.5 - 0.05 * pav)))).astype(float))
+    rows = logistic_rows("success", outcome, {"pav": pav, "pav_tiny": pav * 1e-6}, {}, ProblemLog())
+    percent, tiny = rows
+    assert tiny["or"] == 0.0 and 0.0 < percent["or"] < 1.0
+    for key in ("or_per_sd", "ci_low_per_sd", "ci_high_per_sd", "p"):
+        assert tiny[key] == pytest.approx(percent[key], rel=1e-6), key
+    assert percent["ci_low_per_sd"] == pytest.approx(percent["ci_low"] ** percent["sd"], rel=1e-9)

@@ -222,12 +222,21 @@ def wald_summary(fit: LogitFit, index: int) -> dict:
     return _normal_odds_ratio(fit.coefficients[index], np.sqrt(fit.covariance[index, index]))
 
 
+def odds_ratio_summary(beta: float, se: float, beta_low: float, beta_high: float, p: float) -> dict:
+    """A coefficient's summary: beta, se, the 95% bounds of beta (beta_low, beta_high), p, and the odds ratio with
+    its interval (or, ci_low, ci_high = exp of those), which over- or underflows to inf or 0 for a predictor in a
+    small or large unit (a PAV as a fraction x 10^-6): per-SD odds ratios are computed from beta, not from it."""
+    with np.errstate(over="ignore"):
+        odds = [float(np.exp(value)) for value in (beta, beta_low, beta_high)]
+    return {"beta": float(beta), "se": float(se), "beta_low": float(beta_low), "beta_high": float(beta_high),
+            "p": float(p), "or": odds[0], "ci_low": odds[1], "ci_high": odds[2]}
+
+
 def _normal_odds_ratio(beta: float, se: float) -> dict:
-    """OR exp(beta), its 95% CI exp(beta +/- 1.96 se) and the two-sided normal p of beta / se."""
+    """``odds_ratio_summary`` with the 95% CI beta +/- 1.96 se and the two-sided normal p of beta / se."""
     beta, se = float(beta), float(se)
     z = stats.norm.ppf(0.975)
-    return {"or": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)), "ci_high": float(np.exp(beta + z * se)),
-            "p": float(2 * stats.norm.sf(abs(beta / se))), "beta": beta, "se": se}
+    return odds_ratio_summary(beta, se, beta - z * se, beta + z * se, 2 * stats.norm.sf(abs(beta / se)))
 
 
 def _profile(design, outcome, start: np.ndarray, index: int, value: float) -> LogitFit:
@@ -274,14 +283,12 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
         bounds.append(optimize.brentq(drop, beta + direction * inside, beta + direction * width, xtol=1e-8))
     nearest["coefficients"] = fit.coefficients
     statistic = 2.0 * (fit.log_likelihood - profile_log_likelihood(0.0))
-    summary = {"or": float(np.exp(beta)), "ci_low": float(np.exp(bounds[0])), "ci_high": float(np.exp(bounds[1])),
-               "p": float(stats.chi2.sf(max(statistic, 0.0), 1)), "beta": float(beta), "se": se}
-    return summary, fit
+    return odds_ratio_summary(beta, se, bounds[0], bounds[1], stats.chi2.sf(max(statistic, 0.0), 1)), fit
 
 
 def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
-    """Odds ratio of column ``index`` by maximum likelihood with a cluster-robust (sandwich) covariance:
-    or, ci_low, ci_high (95%, normal), p, clusters. groups: (n,) cluster labels, e.g. the patient of each
+    """Odds ratio of column ``index`` by maximum likelihood with a cluster-robust (sandwich) covariance: the keys of
+    ``odds_ratio_summary`` (95% CI normal) and clusters. groups: (n,) cluster labels, e.g. the patient of each
     lesion. Lesions of one patient are not independent; the sandwich sums the score within each cluster
     (statsmodels' cov_type "cluster", with its default small-sample correction G/(G-1) (N-1)/(N-K)), so
     the interval widens where a patient's lesions agree."""
@@ -293,7 +300,7 @@ def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
     if not _converged(results):
         raise FitFailed("maximum likelihood did not converge")
     summary = _normal_odds_ratio(results.params[index], results.bse[index])
-    return {key: summary[key] for key in ("or", "ci_low", "ci_high", "p")} | {"clusters": int(codes.max() + 1)}
+    return summary | {"clusters": int(codes.max() + 1)}
 
 
 def column_scales(design: np.ndarray) -> np.ndarray:
@@ -307,10 +314,8 @@ def column_scales(design: np.ndarray) -> np.ndarray:
 def _per_unit(summary: dict, scale: float) -> dict:
     """A coefficient's summary on a design column divided by ``scale``, back on the column's own unit (the
     estimate, its SE and the interval bounds of beta divide by the scale; the OR is exp(beta); p is unchanged)."""
-    beta, se = summary["beta"] / scale, summary["se"] / scale
-    low, high = (np.log(summary[key]) / scale for key in ("ci_low", "ci_high"))
-    return {**summary, "beta": beta, "se": se, "or": float(np.exp(beta)), "ci_low": float(np.exp(low)),
-            "ci_high": float(np.exp(high))}
+    return odds_ratio_summary(*(summary[key] / scale for key in ("beta", "se", "beta_low", "beta_high")),
+                              summary["p"])
 
 
 def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
