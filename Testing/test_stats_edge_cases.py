@@ -1,10 +1,14 @@
 """Cohort statistics on data the analysis was not built around: outcomes in words with gaps, constant groups,
 covariates in odd units, dummy-coded covariates with gaps. Each test states the truth it checks."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
+from CTOPlaqueStatsLib.comparison import compare_continuous
 from CTOPlaqueStatsLib.logistic import logistic_effect
 from CTOPlaqueStatsLib.problems import ProblemLog
 from CTOPlaqueStatsLib.regression import logistic_rows
@@ -53,3 +57,16 @@ def test_odds_ratio_per_sd_survives_a_unit_whose_odds_ratio_per_unit_underflows(
     for key in ("or_per_sd", "ci_low_per_sd", "ci_high_per_sd", "p"):
         assert tiny[key] == pytest.approx(percent[key], rel=1e-6), key
     assert percent["ci_low_per_sd"] == pytest.approx(percent["ci_low"] ** percent["sd"], rel=1e-9)
+
+
+def test_a_group_of_one_value_is_compared_by_mann_whitney_without_a_warning():
+    """Every success at 5.0 (a value imputed for one group): not normal, so median [Q1–Q3] and scipy's Mann-Whitney
+    U p, and nothing on stderr (Shapiro-Wilk warned and called the constant group normal: Welch's t on SD 0)."""
+    failures = np.random.default_rng(2).normal(60, 9, 40)
+    successes = np.full(30, 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = compare_continuous(failures, successes)
+    assert result["test"] == "Mann-Whitney U"
+    assert result["p"] == pytest.approx(stats.mannwhitneyu(failures, successes).pvalue, rel=1e-12)
+    assert result["summary_1"] == "5.00 [5.00–5.00]"
