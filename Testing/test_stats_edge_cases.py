@@ -12,7 +12,7 @@ from CTOPlaqueStatsLib.comparison import compare_continuous
 from CTOPlaqueStatsLib.logistic import logistic_effect
 from CTOPlaqueStatsLib.problems import ProblemLog
 from CTOPlaqueStatsLib.regression import logistic_rows
-from CTOPlaqueStatsLib.variables import binary_outcome
+from CTOPlaqueStatsLib.variables import analysis_variable, binary_outcome, category_indicators
 
 
 def test_outcome_words_are_coded_and_rows_without_an_outcome_are_noted():
@@ -70,3 +70,17 @@ def test_a_group_of_one_value_is_compared_by_mann_whitney_without_a_warning():
     assert result["test"] == "Mann-Whitney U"
     assert result["p"] == pytest.approx(stats.mannwhitneyu(failures, successes).pvalue, rel=1e-12)
     assert result["summary_1"] == "5.00 [5.00–5.00]"
+
+
+def test_complete_case_note_counts_a_text_covariate_once():
+    """Smoking never/former/current missing for 4 lesions, age for 3 others: 7 left out, "age (3), smoking (4)",
+    not each of smoking's two indicators with 4."""
+    rng = np.random.default_rng(3)
+    outcome = pd.Series((rng.random(80) < 0.6).astype(float))
+    smoking = pd.Series(rng.choice(["never", "former", "current"], 80)).where(np.arange(80) >= 4)
+    age = pd.Series(rng.normal(60, 9, 80)).where((np.arange(80) < 4) | (np.arange(80) >= 7))
+    problems = ProblemLog()
+    adjusters = {"age": age, **category_indicators(analysis_variable(smoking, "smoking", problems), problems)}
+    logistic_rows("success", outcome, {"pav": pd.Series(rng.uniform(0, 40, 80))}, adjusters, problems)
+    notes = [item["message"] for item in problems.items if item["where"] == "success / pav (adjusted)"]
+    assert notes == ["complete-case analysis: n 80 -> 73; 7 left out for a missing value of age (3), smoking (4)"]

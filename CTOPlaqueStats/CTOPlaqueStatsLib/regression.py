@@ -47,11 +47,13 @@ def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjus
 
 def _complete_rows(outcome: pd.Series, columns: dict, where: str, problems: ProblemLog) -> pd.DataFrame:
     """The complete cases of the model's columns among the rows with a rated outcome; when some are left out,
-    a note says how many and for which missing values."""
+    a note says how many and for which missing values, per variable (the indicators "smoking=former",
+    "smoking=never" of a text covariate are missing together: "smoking (4)")."""
     frame = pd.DataFrame({"__y": outcome, **columns})[outcome.notna()]
     complete = frame.dropna()
     if len(complete) < len(frame):
         missing = frame.drop(columns="__y").isna().sum()
+        missing = missing.groupby(lambda column: column.split("=", 1)[0], sort=False).max()
         reasons = ", ".join(f"{name} ({count})" for name, count in missing[missing > 0].items())
         problems.add(where, f"complete-case analysis: n {len(frame)} -> {len(complete)}; "
                             f"{len(frame) - len(complete)} left out for a missing value of {reasons}")
