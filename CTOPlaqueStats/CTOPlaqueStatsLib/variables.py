@@ -6,6 +6,7 @@ what the data do not hold (a reference level absent from its column) is an input
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +32,17 @@ def is_categorical_text(column: pd.Series) -> bool:
 
 
 def level_order(levels) -> list:
-    """Levels in the default order, whose first is the default reference: case-insensitive, and at a tie lower
-    case first ('ge' < 'Ge' < 'GE' < 'Philips' < 'siemens'). For names of letters and digits this is R's sort()
-    and factor() in a UTF-8 locale, where R collates with ICU (tested against R 4.2 in
-    Testing/test_stats_against_r.py); R in the C locale, and Python's plain sorted(), sort by code point instead
-    ('GE' < 'Philips' < 'ge')."""
-    return sorted(levels, key=lambda level: (level.casefold(), level.swapcase()))
+    """Levels in the default order, whose first is the default reference: by letter regardless of accents and
+    case, then unaccented first, then lower case first ('ärzte' < 'Ärzte' < 'ge' < 'Ge' < 'GE' < 'Öl' < 'Philips'
+    < 'zürich'). For names of letters and digits this is R's sort() and factor() in a UTF-8 locale, where R
+    collates with ICU (tested against R 4.2 in Testing/test_stats_against_r.py); R in the C locale, and Python's
+    plain sorted(), sort by code point instead ('GE' < 'Philips' < 'ge' < 'zürich' < 'ärzte')."""
+    return sorted(levels, key=lambda level: (_without_accents(level.casefold()), level.casefold(), level.swapcase()))
+
+
+def _without_accents(text: str) -> str:
+    """'arzte' from 'ärzte': the letters without their combining marks (Unicode decomposition NFKD)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def level_text(value) -> str:
