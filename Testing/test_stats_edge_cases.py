@@ -84,3 +84,15 @@ def test_complete_case_note_counts_a_text_covariate_once():
     logistic_rows("success", outcome, {"pav": pd.Series(rng.uniform(0, 40, 80))}, adjusters, problems)
     notes = [item["message"] for item in problems.items if item["where"] == "success / pav (adjusted)"]
     assert notes == ["complete-case analysis: n 80 -> 73; 7 left out for a missing value of age (3), smoking (4)"]
+
+
+@pytest.mark.parametrize("cells", [["59,2", "61,0", "48,5", "70,1"], ["4,445.0", "999.5", "1,614.2", "3,520.3"]])
+def test_numbers_written_with_a_comma_are_named_not_read_as_categories_or_mostly_missing(cells):
+    """A decimal comma (a German or French export) and thousands separators: the column is left out with a note
+    that says so. Before, the first read as text with too many categories ('115 categories'), the second was
+    analysed on the few values without a comma, the others 'treated as missing'."""
+    problems = ProblemLog()
+    assert analysis_variable(pd.Series(cells * 5), "age", problems) is None
+    with_comma = [cell for cell in cells if "," in cell]
+    assert [item["message"].split(":")[0] for item in problems.items] == \
+        [f"{len(with_comma) * 5} number(s) written with a comma ({', '.join(map(repr, with_comma[:3]))})"]

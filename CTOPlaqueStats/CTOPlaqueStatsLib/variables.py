@@ -20,12 +20,16 @@ from .problems import ProblemLog
 _TRUE_WORDS = {"1", "yes", "y", "true", "t", "success", "successful", "positive"}
 _FALSE_WORDS = {"0", "no", "n", "false", "f", "failure", "failed", "fail", "negative"}
 MAX_CATEGORIES = 10
+# A number written with a comma: a decimal comma ("59,2") or thousands separators ("4,445.0").
+_COMMA_NUMBER = r"[+-]?\d+(,\d+)+(\.\d+)?"
 
 
 def is_categorical_text(column: pd.Series) -> bool:
     """A text column (no cell a number) that is not a yes/no column: e.g. sex M/F, smoking never/former/current."""
     present = column.dropna()
     if present.empty or pd.api.types.is_bool_dtype(column) or pd.to_numeric(present, errors="coerce").notna().any():
+        return False
+    if _comma_numbers(present).any():
         return False
     words = set(present.astype(str).str.strip().str.lower())
     return not words <= _TRUE_WORDS | _FALSE_WORDS
@@ -149,6 +153,12 @@ def numeric_variable(column: pd.Series, name: str, problems: ProblemLog):
         return column.astype(float)
     numbers = pd.to_numeric(column, errors="coerce")
     text = present[pd.to_numeric(present, errors="coerce").isna()]
+    commas = text[_comma_numbers(text)]
+    if len(commas):
+        problems.add(name, f"{len(commas)} number(s) written with a comma ({_examples(commas)}): a decimal comma "
+                           "and a thousands separator cannot always be told apart; write numbers with a decimal point "
+                           "and no separator. Left out")
+        return None
     if len(text) == len(present):
         words = present.astype(str).str.strip().str.lower()
         if set(words) <= _TRUE_WORDS | _FALSE_WORDS:
@@ -156,12 +166,20 @@ def numeric_variable(column: pd.Series, name: str, problems: ProblemLog):
         problems.add(name, "not numeric; left out of numeric analyses")
         return None
     if len(text):
-        examples = ", ".join(repr(v) for v in text.astype(str).unique()[:3])
-        problems.add(name, f"{len(text)} text value(s) in a numeric column ({examples}) treated as missing")
+        problems.add(name, f"{len(text)} text value(s) in a numeric column ({_examples(text)}) treated as missing")
     if _is_constant(numbers.dropna().to_numpy(float)):
         problems.add(name, "constant (a single value); left out")
         return None
     return numbers.astype(float)
+
+
+def _comma_numbers(values: pd.Series) -> pd.Series:
+    """Which values are numbers written with a comma (``_COMMA_NUMBER``)."""
+    return values.astype(str).str.strip().str.fullmatch(_COMMA_NUMBER)
+
+
+def _examples(values: pd.Series) -> str:
+    return ", ".join(repr(v) for v in values.astype(str).unique()[:3])
 
 
 def _is_constant(values: np.ndarray) -> bool:
