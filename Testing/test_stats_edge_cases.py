@@ -6,10 +6,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from CTOPlaqueStatsLib.comparison import compare_continuous
-from CTOPlaqueStatsLib.logistic import logistic_effect
+from CTOPlaqueStatsLib.logistic import _penalized_log_likelihood, firth_summary, logistic_effect
 from CTOPlaqueStatsLib.problems import ProblemLog
 from CTOPlaqueStatsLib.regression import logistic_rows
 from CTOPlaqueStatsLib.variables import analysis_variable, binary_outcome, category_indicators
@@ -96,3 +96,30 @@ def test_numbers_written_with_a_comma_are_named_not_read_as_categories_or_mostly
     with_comma = [cell for cell in cells if "," in cell]
     assert [item["message"].split(":")[0] for item in problems.items] == \
         [f"{len(with_comma) * 5} number(s) written with a comma ({', '.join(map(repr, with_comma[:3]))})"]
+
+
+def test_firth_interval_on_the_global_profile_when_the_penalized_likelihood_has_two_maxima():
+    """40 lesions, values 0-20 succeed and 21-40 fail (complete separation): at beta = -1.94 the penalized
+    likelihood has two local maxima in the intercept (38.2 and 40.9). Profiled only from the nearest point far out,
+    the fit stopped on the lower one, the profile was not monotone and the interval failed ('f(a) and f(b) must have
+    different signs'); firthmodels, which follows its path the same way, gives -1.884. The truth is the global
+    maximum over the intercept, found here by a fine grid: the lower bound is where it has fallen by chi2(1, 0.95)."""
+    rng = np.random.default_rng(5)
+    y = (np.arange(40) % 3 > 0).astype(float)
+    x = np.where(y == 1, rng.uniform(0, 20, 40), rng.uniform(21, 40, 40))
+    design = np.column_stack([np.ones(40), x])
+    summary, fit = firth_summary(design, y, 1)
+
+    def global_profile(slope):
+        grid = np.linspace(0.0, 80.0, 8001)
+        values = [_penalized_log_likelihood(design, y, np.array([b0, slope])) for b0 in grid]
+        best = int(np.argmax(values))
+        refined = optimize.minimize_scalar(lambda b0: -_penalized_log_likelihood(design, y, np.array([b0, slope])),
+                                           bounds=(grid[best - 1], grid[best + 1]), method="bounded",
+                                           options={"xatol": 1e-10})
+        return -refined.fun
+
+    assert 2 * (fit.log_likelihood - global_profile(summary["beta_low"])) == pytest.approx(stats.chi2.ppf(0.95, 1),
+                                                                                          abs=1e-5)
+    assert 2 * (fit.log_likelihood - global_profile(summary["beta_high"])) == pytest.approx(stats.chi2.ppf(0.95, 1),
+                                                                                           abs=1e-5)

@@ -255,19 +255,32 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
     fit = fit_firth(design, outcome)
     beta = fit.coefficients[index]
     se = float(np.sqrt(fit.covariance[index, index]))
-    nearest = {"coefficients": fit.coefficients}
+    profiles = {}  # value of the coefficient -> the best profile fit found there
 
     def profile_log_likelihood(value):
-        profiled = _profile(design, outcome, nearest["coefficients"], index, value)
-        nearest["coefficients"] = profiled.coefficients
-        return profiled.log_likelihood
+        """The profile at ``value``: the best of the fits from the two profile points already fitted nearest to it
+        (far out on the profile of separated data, the estimate is too poor a start for Newton) and from the
+        estimate. The penalized likelihood need not be concave: with complete separation in a few lesions, a fit
+        from one start can stop on a lower local maximum, and a profile that depends on the order of evaluation is
+        not monotone, so that the interval's bracket fails."""
+        nearest = sorted(profiles, key=lambda done: abs(done - value))[:2]
+        fits = []
+        for start in [profiles[done].coefficients for done in nearest] + [fit.coefficients]:
+            try:
+                fits.append(_profile(design, outcome, start, index, value))
+            except FitFailed:
+                continue
+        if not fits:
+            raise FitFailed("the profile penalized likelihood did not converge")
+        best = max(fits + [profiles[value]] if value in profiles else fits, key=lambda done: done.log_likelihood)
+        profiles[value] = best
+        return best.log_likelihood
 
     def drop(value):
         return 2.0 * (fit.log_likelihood - profile_log_likelihood(value)) - CHI2_95
 
     bounds = []
     for direction in (-1.0, 1.0):
-        nearest["coefficients"] = fit.coefficients
         inside, width = 0.0, max(se, 0.1)
         while True:  # widen the bracket by half its width until the deviance has risen by the chi-square
             try:
@@ -281,7 +294,6 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
                 break
             inside, width = width, 1.5 * width
         bounds.append(optimize.brentq(drop, beta + direction * inside, beta + direction * width, xtol=1e-8))
-    nearest["coefficients"] = fit.coefficients
     statistic = 2.0 * (fit.log_likelihood - profile_log_likelihood(0.0))
     return odds_ratio_summary(beta, se, bounds[0], bounds[1], stats.chi2.sf(max(statistic, 0.0), 1)), fit
 
