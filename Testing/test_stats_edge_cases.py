@@ -7,6 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import optimize, stats
+from stats_cohort_data import synthetic_cohort
+
+from CTOPlaqueStatsLib.analysis import StatsRequest, compute_stats
 
 from CTOPlaqueStatsLib.comparison import compare_continuous
 from CTOPlaqueStatsLib.logistic import _penalized_log_likelihood, firth_summary, logistic_effect
@@ -123,3 +126,18 @@ def test_firth_interval_on_the_global_profile_when_the_penalized_likelihood_has_
                                                                                           abs=1e-5)
     assert 2 * (fit.log_likelihood - global_profile(summary["beta_high"])) == pytest.approx(stats.chi2.ppf(0.95, 1),
                                                                                            abs=1e-5)
+
+
+def test_a_text_predictor_also_adjusted_for_is_not_told_to_be_added_and_patients_are_whole_numbers():
+    """vendor named as predictor and covariate: the note says it is adjusted for (it told the user to add it with
+    --adjust, which they had done); the number of patients in logistic.csv is a count, '57', not '57.0'."""
+    cohort = synthetic_cohort(80, seed=2, lesions_per_patient=1.4)
+    cohort["vendor"] = np.random.default_rng(2).choice(["GE", "Philips", "Siemens"], 80)
+    problems = ProblemLog()
+    computed = compute_stats(cohort, StatsRequest(outcomes=["crossing_success"], predictors=["age", "vendor"],
+                                                  adjust=["vendor"]), problems)
+    assert {"where": "vendor", "message": "text predictor: compared in Table 1, not modelled; adjusted for, as it is "
+                                          "also a covariate"} in problems.items
+    assert computed.logistic["patients"].tolist() == [cohort["patient_id"].nunique()] * 2
+    assert computed.logistic[["patients"]].to_csv(index=False).split() == ["patients"] + [
+        str(cohort["patient_id"].nunique())] * 2
