@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 
+from CTOPlaqueLib.cli import add_out_option
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
@@ -79,7 +80,7 @@ def register(commands) -> None:
     cohort = commands.add_parser("cohort", help="gather lesion exports and clinical data into a cohort table")
     cohort.add_argument("inputs", nargs="+", help="*.lesion.json / *.lesion.csv files or folders")
     cohort.add_argument("--clinical", help="clinical CSV with patient_id (and lesion_id) columns")
-    cohort.add_argument("--out", required=True, help="cohort CSV to write")
+    add_out_option(cohort, "cohort CSV to write", is_folder=False)
     cohort.set_defaults(run=run_cohort)
 
     stats = commands.add_parser("stats", help="group comparisons, logistic regression, figures and report")
@@ -93,7 +94,7 @@ def register(commands) -> None:
     stats.add_argument("--base-model", nargs="*", help="predictors of the base prediction model (e.g. a score)")
     stats.add_argument("--added", nargs="*", help="predictors added to the base model (e.g. PAVs)")
     stats.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for optimism (>= 200)")
-    stats.add_argument("--out", required=True, help="output folder")
+    add_out_option(stats, "output folder", is_folder=True)
     stats.set_defaults(run=run_stats_command)
 
     icc = commands.add_parser("icc", help="intraclass correlation (Shrout & Fleiss) of repeated measurements")
@@ -101,5 +102,5 @@ def register(commands) -> None:
     icc.add_argument("--target", required=True, help="column naming the measured lesion")
     icc.add_argument("--rater", required=True, help="column naming the observer or reading")
     icc.add_argument("--value", nargs="+", required=True, help="measurement columns")
-    icc.add_argument("--out", required=True, help="output folder")
+    add_out_option(icc, "output folder", is_folder=True)
     icc.set_defaults(run=run_icc)
