@@ -14,6 +14,7 @@ import sys
 from .batch import FAILED_STATUSES, ManifestError, run_batch
 from .centerline import sample_centerline
 from .centerline_extraction import extract_centerline
+from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, read_centerline, read_seeds, run_lesion_job, write_curve
 from .markups_io import markups_document
@@ -108,8 +109,27 @@ def run_landmarks(args) -> int:
     return 0
 
 
+PHANTOM_SPACING_RANGE_MM = (0.2, 1.0)
+
+
+def _phantom_spacing_mm(text: str) -> tuple:
+    """Voxel size (x, y, z) in mm from --spacing-mm: one value (isotropic) or three, comma-separated, each within
+    PHANTOM_SPACING_RANGE_MM (finer is slow to render, coarser no longer resolves a 1.6 mm lumen)."""
+    low, high = PHANTOM_SPACING_RANGE_MM
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 3) or not all(low <= value <= high for value in values):
+        raise CTOPlaqueInputError(f"--spacing-mm {text!r}: give one voxel size or three (x,y,z), each "
+                                  f"{low:g}..{high:g} mm")
+    return tuple(values * 3 if len(values) == 1 else values)
+
+
 def run_phantom(args) -> int:
     spec = dataclasses.replace(PRESETS[args.shape], seed=args.seed, proximal_cap=args.cap)
+    if args.spacing_mm:
+        spec = dataclasses.replace(spec, spacing_mm=_phantom_spacing_mm(args.spacing_mm))
     paths = write_phantom(generate_phantom(spec), args.out)
     names = ", ".join(os.path.basename(path) for path in paths.values())
     print(f"sample case written to {os.path.abspath(args.out)} ({names})")
@@ -205,4 +225,6 @@ def register(commands, after_batch=None) -> None:
                          help="geometry or realistic case: " + ", ".join(PRESETS) + " (see docs/command-line.md)")
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
+    phantom.add_argument("--spacing-mm", default="",
+                         help="voxel size in mm, one value or x,y,z (default: the shape's, 0.4,0.4,0.5 for most)")
     phantom.set_defaults(run=run_phantom)
