@@ -299,3 +299,11 @@ def test_markups_of_the_wrong_kind_are_refused(curved_case_files, tmp_path, caps
     assert status == 2
     assert lines == [f"error: {option[2:]} {curved_case_files[given]} is {kind}; {expected} is expected here"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("spacing", ["0", "0.5,0.5", "fine", "2"])
+def test_phantom_spacing_out_of_range_is_an_input_error(tmp_path, capsys, spacing):
+    status, lines = _run_main(capsys, "phantom", "--out", str(tmp_path / "case"), "--spacing-mm", spacing)
+    assert status == 2
+    assert lines == [f"error: --spacing-mm {spacing!r}: give one voxel size or three (x,y,z), each 0.2..1 mm"]
+    assert not (tmp_path / "case").exists()
