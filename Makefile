@@ -46,6 +46,10 @@ demo: $(RUN_STAMP)
 	@echo "Lesion report: $(abspath $(DEMO_DIR))/results/demo-lesion.report.html (truth: $(DEMO_DIR)/case/truth.json)"
 	@echo "Run ctoplaque yourself: '. $(VENV)/bin/activate' then 'ctoplaque --help'; or 'pip install .' elsewhere"
 
+# Add this checkout's modules to a 3D Slicer (SLICER=/path/to/Slicer; DRY_RUN=1 to only print the steps).
+slicer-install:
+	$(PYTHON) Resources/Scripts/slicer_install.py "$(SLICER)" $(if $(DRY_RUN),--dry-run)
+
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check CTOPlaque CTOPlaqueStats Testing bench
 	$(PY) -m pytest -q
