@@ -11,7 +11,7 @@ DEMO_DIR := demo_output
 # 0.4 x 0.4 x 0.5 mm grid's time with the same accuracy on the curved phantom.
 DEMO_SPACING_MM := 0.5
 
-.PHONY: demo test bench clean slicer-install
+.PHONY: demo test bench clean slicer-install screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ slicer-install:
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check CTOPlaque CTOPlaqueStats Testing bench
 	$(PY) -m pytest -q
+
+# The extension's catalog screenshots (Resources/Screenshots): the real panel, offscreen, on the sample case.
+screenshots: $(TEST_STAMP)
+	$(PY) Testing/make_screenshots.py
 
 bench: $(TEST_STAMP)
 	$(PY) bench/bench_analyze.py
