@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
+from CTOPlaqueLib.errors import CTOPlaqueInputError
+
 from CTOPlaqueStatsLib.logistic import (cluster_robust_summary, firth_summary, fit_firth, fit_ml, is_separated,
                                        logistic_effect, wald_summary)
 
@@ -122,7 +124,8 @@ def test_text_covariates_are_dummy_coded_not_dropped():
                            "success": success, "dense_calcium_pav": calcium, "sex": sex, "smoking": smoking})
     problems = ProblemLog()
     request = StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"], adjust=["sex", "smoking"])
-    _, logistic, _, models, _ = compute_stats(cohort, request, problems)
+    computed = compute_stats(cohort, request, problems)
+    logistic, models = computed.logistic, computed.fitted
     adjusted = logistic[logistic["model"] == "adjusted"].iloc[0]
     assert adjusted["covariates"] == "sex=M, smoking=former, smoking=never"
     reference = smf.logit("success ~ dense_calcium_pav + C(sex) + C(smoking)", cohort).fit(disp=0)
@@ -130,6 +133,76 @@ def test_text_covariates_are_dummy_coded_not_dropped():
     assert adjusted["p"] == pytest.approx(reference.pvalues["dense_calcium_pav"], rel=1e-5)
     assert "success ~ dense_calcium_pav (adjusted)" in models
     assert "smoking=never" in str(models["success ~ dense_calcium_pav (adjusted)"].summary())
+    assert adjusted["interval"] == "model-based (Wald)"  # one lesion per patient: not clustered
+    chosen = StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"], adjust=["sex", "smoking"],
+                          references={"smoking": "never"})
+    adjusted = compute_stats(cohort, chosen, ProblemLog()).logistic.query("model == 'adjusted'").iloc[0]
+    assert adjusted["covariates"] == "sex=M, smoking=current, smoking=former"
+    reference = smf.logit("success ~ dense_calcium_pav + C(sex) + C(smoking, Treatment('never'))", cohort).fit(disp=0)
+    assert adjusted["or"] == pytest.approx(np.exp(reference.params["dense_calcium_pav"]), rel=1e-6)
+    with pytest.raises(CTOPlaqueInputError, match="smoking has no level 'Never'"):
+        compute_stats(cohort, StatsRequest(outcomes=["success"], predictors=["dense_calcium_pav"], adjust=["smoking"],
+                                           references={"smoking": "Never"}), ProblemLog())
+
+
+def test_default_reference_is_the_first_level_in_case_insensitive_order():
+    """As R's sort() in an English locale: 'ge' < 'GE' < 'Philips' < 'siemens' (code points would give
+    'GE' < 'Philips' < 'ge' < 'siemens')."""
+    import pandas as pd
+
+    from CTOPlaqueStatsLib.problems import ProblemLog
+    from CTOPlaqueStatsLib.variables import analysis_variable, level_order
+
+    assert level_order(["siemens", "Philips", "GE", "ge"]) == ["ge", "GE", "Philips", "siemens"]
+    variable = analysis_variable(pd.Series(["Philips", " GE", "siemens", None]), "vendor", ProblemLog())
+    assert (variable.kind, variable.levels, variable.reference) == ("categorical", ("GE", "Philips", "siemens"), "GE")
+    chosen = analysis_variable(pd.Series(["Philips", "GE", "siemens"]), "vendor", ProblemLog(), reference="siemens")
+    assert chosen.levels == ("siemens", "GE", "Philips")
+
+
+def test_cluster_robust_interval_equals_statsmodels_gee_with_the_small_sample_factor():
+    """An independent implementation of the clustered analysis: statsmodels' GEE (binomial, independence working
+    correlation) has the ML estimate and the sandwich variance by patient, without small-sample factor; ours
+    (Logit, cov_type cluster, as R's vcovCL HC1) multiplies it by G/(G-1) (N-1)/(N-K)."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(21)
+    patients = np.repeat(np.arange(90), rng.integers(1, 4, 90))
+    shared = rng.normal(0, 1.0, 90)[patients]  # lesions of one patient alike
+    x = rng.normal(0, 1, len(patients)) + shared
+    y = (rng.random(len(patients)) < 1 / (1 + np.exp(-(0.2 + 0.6 * x + shared)))).astype(float)
+    design = _design(x)
+    robust = cluster_robust_summary(design, y, patients, index=1)
+    gee = sm.GEE(y, design, groups=patients, family=sm.families.Binomial(),
+                 cov_struct=sm.cov_struct.Independence()).fit(ctol=1e-12, params_niter=100)
+    count, clusters = len(y), 90
+    se = gee.bse[1] * np.sqrt(clusters / (clusters - 1) * (count - 1) / (count - 2))
+    assert robust["or"] == pytest.approx(np.exp(gee.params[1]), rel=1e-7)
+    assert np.log(robust["ci_high"] / robust["or"]) == pytest.approx(1.959964 * se, rel=1e-5)
+    assert robust["clusters"] == clusters
+
+
+def test_separation_note_names_the_covariate_that_separates_not_the_predictor():
+    """Every diabetic lesion failed: the adjusted model of occlusion length is separated by diabetes; the note
+    says so, and the length's own odds ratio stays finite (Firth)."""
+    import pandas as pd
+
+    from CTOPlaqueStatsLib.problems import ProblemLog
+    from CTOPlaqueStatsLib.regression import logistic_rows
+
+    rng = np.random.default_rng(5)
+    count = 80
+    length = rng.gamma(4.0, 6.0, count)
+    diabetes = (rng.random(count) < 0.25).astype(float)
+    success = ((rng.random(count) < 1 / (1 + np.exp(-(2.0 - 0.05 * length)))) & (diabetes == 0)).astype(float)
+    problems = ProblemLog()
+    rows = logistic_rows("success", pd.Series(success), {"occlusion_length_mm": pd.Series(length)},
+                         {"diabetes": pd.Series(diabetes)}, problems)
+    adjusted = rows[1]
+    assert (rows[0]["method"], adjusted["method"]) == ("ml", "firth")
+    assert np.isfinite(adjusted["or"]) and adjusted["interval"].startswith("profile penalized likelihood")
+    notes = [item["message"] for item in problems.items if item["where"] == "success / occlusion_length_mm (adjusted)"]
+    assert notes and notes[0].startswith("separation by diabetes:")
 
 
 def test_cluster_robust_interval_on_duplicated_lesions_equals_the_sandwich_of_the_single_ones():
@@ -162,7 +235,7 @@ def test_cluster_robust_interval_on_duplicated_lesions_equals_the_sandwich_of_th
 def test_separation_screen_on_a_subset_decides_as_the_programme_on_every_row():
     """The screen of SEPARATION_SCREEN_ROWS rows may only say 'not separated'; each case below is checked
     against the linear programme on all rows."""
-    from CTOPlaqueStatsLib.logistic import SEPARATION_SCREEN_ROWS, _separating_direction_exists
+    from CTOPlaqueStatsLib.logistic import SEPARATION_SCREEN_ROWS, _separating_direction
 
     rng = np.random.default_rng(8)
     count = 4 * SEPARATION_SCREEN_ROWS + 1
@@ -183,5 +256,5 @@ def test_separation_screen_on_a_subset_decides_as_the_programme_on_every_row():
     y_rare[outside[:3]] = 1.0
     cases["rank-deficient screen"] = (np.column_stack([np.ones(count), x, rare]), y_rare, True)
     for name, (design, outcome, separated) in cases.items():
-        assert _separating_direction_exists(design, outcome) is separated, name
+        assert (_separating_direction(design, outcome) is not None) is separated, name
         assert is_separated(design, outcome) is separated, name

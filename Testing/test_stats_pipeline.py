@@ -12,10 +12,11 @@ import statsmodels.api as sm
 from scipy import stats
 from stats_cohort_data import synthetic_cohort
 
+from CTOPlaqueStatsLib.analysis import clustering_patients
 from CTOPlaqueStatsLib.command import main
 from CTOPlaqueStatsLib.comparison import compare_categorical, compare_continuous, patients_from_lesions
 from CTOPlaqueStatsLib.problems import ProblemLog
-from CTOPlaqueStatsLib.regression import logistic_rows
+from CTOPlaqueStatsLib.variables import Variable
 
 
 def _lesion_document(patient, lesion, nc_pav, observer=""):
@@ -29,13 +30,29 @@ def _lesion_document(patient, lesion, nc_pav, observer=""):
             "software": {"name": "CTOPlaque", "version": "0.1.0"}}
 
 
-def test_continuous_comparison_picks_t_or_mann_whitney_like_scipy():
-    rng = np.random.default_rng(1)
-    normal_a, normal_b = rng.normal(10, 2, 40), rng.normal(11, 2, 50)
-    result = compare_continuous(normal_a, normal_b)
-    assert result["test"] == "t-test"
-    assert result["p"] == pytest.approx(stats.ttest_ind(normal_a, normal_b).pvalue, rel=1e-12)
-    assert result["summary_0"] == f"{normal_a.mean():.2f} ± {normal_a.std(ddof=1):.2f}"
+def _welch_p(a, b):
+    """Welch's t-test by hand: t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b), Welch-Satterthwaite df."""
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    t = (np.mean(a) - np.mean(b)) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return 2 * stats.t.sf(abs(t), df)
+
+
+def test_continuous_comparison_picks_welch_student_or_mann_whitney():
+    """Welch's t by default (hand formula), Student's on request (scipy's pooled-variance test); unequal variances
+    and sizes make them differ, here on either side of 0.05; skewed groups get the Mann-Whitney U test."""
+    rng = np.random.default_rng(2)
+    normal_a, normal_b = rng.normal(10, 1, 25), rng.normal(11, 3, 60)
+    welch = compare_continuous(normal_a, normal_b)
+    assert welch["test"] == "Welch's t-test"
+    assert welch["p"] == pytest.approx(_welch_p(normal_a, normal_b), rel=1e-10)
+    student = compare_continuous(normal_a, normal_b, t_test="student")
+    assert student["test"] == "Student's t-test"
+    assert student["p"] == pytest.approx(stats.ttest_ind(normal_a, normal_b).pvalue, rel=1e-12)
+    assert welch["p"] < 0.05 < student["p"]
+    assert welch["summary_0"] == f"{normal_a.mean():.2f} ± {normal_a.std(ddof=1):.2f}"
+    both = np.concatenate([normal_a, normal_b])
+    assert welch["summary_all"] == f"{both.mean():.2f} ± {both.std(ddof=1):.2f}"
     skewed_a, skewed_b = rng.lognormal(0, 1, 40), rng.lognormal(0.5, 1, 50)
     result = compare_continuous(skewed_a, skewed_b)
     assert result["test"] == "Mann-Whitney U"
@@ -44,15 +61,34 @@ def test_continuous_comparison_picks_t_or_mann_whitney_like_scipy():
 
 def test_categorical_comparison_chi_square_or_fisher():
     groups = pd.Series([0.0] * 60 + [1.0] * 60)
-    values = pd.Series([1] * 20 + [0] * 40 + [1] * 35 + [0] * 25)
-    result = compare_categorical(groups, values)
+    values = pd.Series([1.0] * 20 + [0.0] * 40 + [1.0] * 35 + [0.0] * 25)
+    (result,) = compare_categorical(groups, Variable("diabetes", values, "binary"))
     assert result["test"] == "chi-square"
     expected = stats.chi2_contingency([[40, 20], [25, 35]], correction=False).pvalue
     assert result["p"] == pytest.approx(expected, rel=1e-12)
     assert result["summary_0"] == "20 (33.3%)" and result["summary_1"] == "35 (58.3%)"
-    small = compare_categorical(pd.Series([0.0] * 8 + [1.0] * 8), pd.Series([1] * 1 + [0] * 7 + [1] * 6 + [0] * 2))
-    assert small["test"] == "Fisher exact"
-    assert small["p"] == pytest.approx(stats.fisher_exact([[7, 1], [2, 6]]).pvalue, rel=1e-12)
+    assert result["summary_all"] == "55 (45.8%)" and result["category"] == "1"
+    small = pd.Series([1.0] * 1 + [0.0] * 7 + [1.0] * 6 + [0.0] * 2)
+    (result,) = compare_categorical(pd.Series([0.0] * 8 + [1.0] * 8), Variable("x", small, "binary"))
+    assert result["test"] == "Fisher exact"
+    assert result["p"] == pytest.approx(stats.fisher_exact([[7, 1], [2, 6]]).pvalue, rel=1e-12)
+
+
+def test_categorical_variable_with_three_levels_is_one_test_with_a_row_per_level():
+    """Vendor GE / Philips / Siemens: one chi-square of the 2 x 3 table (scipy), three rows with the reference
+    first; with small counts one Fisher-Freeman-Halton test (its value is checked in test_stats_exact)."""
+    groups = pd.Series([0.0] * 30 + [1.0] * 30)
+    vendor = pd.Series(["GE"] * 12 + ["Philips"] * 10 + ["Siemens"] * 8 + ["GE"] * 5 + ["Philips"] * 15
+                       + ["Siemens"] * 10)
+    rows = compare_categorical(groups, Variable("vendor", vendor, "categorical", ("Philips", "GE", "Siemens")))
+    assert [(r["category"], r["reference"]) for r in rows] == [("Philips", "yes"), ("GE", ""), ("Siemens", "")]
+    expected = stats.chi2_contingency([[12, 10, 8], [5, 15, 10]], correction=False).pvalue
+    assert [r["p"] for r in rows] == pytest.approx([expected] * 3, rel=1e-12)
+    assert {r["test"] for r in rows} == {"chi-square"}
+    assert rows[1]["summary_0"] == "12 (40.0%)" and rows[1]["summary_1"] == "5 (16.7%)"
+    few = compare_categorical(groups[:12], Variable("vendor", pd.Series(["GE", "Philips", "Siemens"] * 4),
+                                                    "categorical", ("GE", "Philips", "Siemens")))
+    assert few[0]["test"] == "Fisher-Freeman-Halton exact"
 
 
 def test_patient_level_outcome_any_failed_rule():
@@ -139,8 +175,11 @@ def test_logistic_output_matches_statsmodels(stats_run):
     design = sm.add_constant(cohort[["dense_calcium_pav", "age", "male", "diabetes"]].astype(float))
     reference = sm.GLM(cohort["crossing_success"].astype(float), design, family=sm.families.Binomial()).fit(tol=1e-13)
     assert row["or"] == pytest.approx(np.exp(reference.params["dense_calcium_pav"]), rel=1e-6)
-    assert row["p"] == pytest.approx(reference.pvalues["dense_calcium_pav"], rel=1e-5)
+    assert row["p_model"] == pytest.approx(reference.pvalues["dense_calcium_pav"], rel=1e-5)
+    low, high = np.exp(reference.conf_int().loc["dense_calcium_pav"])
+    assert (row["ci_low_model"], row["ci_high_model"]) == pytest.approx((low, high), rel=1e-6)
     assert (row["n"], row["events"], row["method"]) == (207, cohort["crossing_success"].sum(), "ml")
+    assert row["label"] == "Dense calcium PAV (%)"
     assert set(logistic.model) == {"univariate", "adjusted"}
 
 
@@ -161,8 +200,11 @@ def test_comparison_has_lesion_and_patient_levels(stats_run):
     _, _, out = stats_run
     comparison = pd.read_csv(out / "comparison.csv")
     assert set(comparison.level) == {"lesion", "patient"}
-    assert list(comparison.columns[:5]) == ["outcome", "variable", "level", "test", "p"]
-    assert set(comparison[comparison.variable == "male"].test) <= {"chi-square", "Fisher exact"}
+    assert list(comparison.columns[:8]) == ["outcome", "variable", "label", "level", "category", "reference", "test",
+                                            "p"]
+    male = comparison[comparison.variable == "male"]
+    assert set(male.test) <= {"chi-square", "Fisher exact"} and list(male.level) == ["patient"]  # one row: the 1s
+    assert set(male.category) == {1} and set(male.label) == {"Male"}
 
 
 def test_missing_cohort_file_is_exit_2(tmp_path, capsys):
@@ -210,21 +252,22 @@ def test_stats_compares_a_base_model_with_added_plaque_variables(tmp_path):
     assert list(pd.read_csv(out / "prediction_comparison.csv").columns[3:6]) == ["lr_chi2", "lr_df", "lr_p"]
 
 
-def test_lesion_level_models_carry_a_cluster_robust_interval_by_patient(stats_run):
-    """207 lesions of fewer patients: each maximum-likelihood row has the interval and p with lesions clustered
-    by patient, over as many patients as the complete rows hold; a cohort of one lesion per patient has none."""
+def test_lesion_level_models_are_clustered_by_patient_whenever_a_patient_has_two_lesions(stats_run):
+    """The pre-specified rule: 207 lesions of fewer patients, so every maximum-likelihood row's interval and p are
+    cluster-robust by patient, over as many patients as the complete rows hold, and the model-based ones are the
+    secondary columns; a cohort of one lesion per patient is not clustered."""
     _, cohort, out = stats_run
     logistic = pd.read_csv(out / "logistic.csv")
     ml = logistic[logistic.method == "ml"]
-    assert ml["p_cluster"].notna().all() and (ml["ci_low_cluster"] < ml["or"]).all()
-    assert (ml["or"] < ml["ci_high_cluster"]).all()
+    assert set(ml.interval) == {"cluster-robust by patient"}
+    assert ml["p_model"].notna().all() and (ml["ci_low"] < ml["or"]).all() and (ml["or"] < ml["ci_high"]).all()
+    assert (ml["ci_low"] != ml["ci_low_model"]).all()
     row = ml[(ml.predictor == "dense_calcium_pav") & (ml.model == "univariate")].iloc[0]
     assert row["patients"] == cohort["patient_id"].nunique() < len(cohort)
     single = synthetic_cohort(120, seed=4, lesions_per_patient=1.0)
     single["patient_id"] = single["lesion_id"]
-    rows = logistic_rows("crossing_success", single["crossing_success"], {"fibrous_pav": single["fibrous_pav"]}, {},
-                         ProblemLog(), single["patient_id"])
-    assert rows[0]["p_cluster"] is None and rows[0]["patients"] is None
+    assert clustering_patients(single, ProblemLog()) is None
+    assert clustering_patients(cohort, ProblemLog()) is not None
 
 
 def test_constant_up_to_rounding_is_constant_and_a_small_real_spread_is_not():
@@ -243,29 +286,42 @@ def test_constant_up_to_rounding_is_constant_and_a_small_real_spread_is_not():
 
 
 def test_table1_by_outcome_at_lesion_and_patient_level_with_the_comparisons_p(stats_run):
-    """table1.csv (tableone): each compared variable once per outcome and level, mean (SD) where the comparison
-    used the t-test and median [Q1,Q3] where it used Mann-Whitney, groups named with their size, and p equal
-    to comparison.csv's; the report shows it under the group names."""
+    """table1.csv: each compared variable once per outcome and level under its label, mean ± SD where the
+    comparison used a t-test and median [Q1–Q3] where it used Mann-Whitney, summaries equal to numpy's, groups
+    named with their size, p as comparison.csv's written as journals do; the report shows it under the group
+    names with the footnote naming the tests."""
     _, cohort, out = stats_run
-    table1 = pd.read_csv(out / "table1.csv")
+    table1 = pd.read_csv(out / "table1.csv", dtype=str, keep_default_na=False)
     comparison = pd.read_csv(out / "comparison.csv")
-    tested = table1[table1["p"].notna()]
+    tested = table1[table1["p"] != ""]
     assert len(tested) == len(comparison)
     for _, row in comparison.iterrows():
         match = tested[(tested.outcome == row.outcome) & (tested.level == row.level)
-                       & tested.variable.str.startswith(f"{row.variable},")].iloc[0]
-        assert match["p"] == pytest.approx(row["p"], rel=1e-9, abs=1e-300), row.variable
+                       & (tested.variable == row.variable)].iloc[0]
+        assert match["p"] == ("<0.001" if row["p"] < 0.001 else f"{row['p']:.3f}"), row.variable
         assert match["test"] == row["test"]
-        summary = "mean (SD)" if row["test"] == "t-test" else ("median [Q1,Q3]" if row["test"] == "Mann-Whitney U"
-                                                              else "n (%)")
-        assert match["variable"] == f"{row.variable}, {summary}"
+        summary = {"Welch's t-test": "mean ± SD", "Mann-Whitney U": "median [Q1–Q3]"}.get(row["test"], "n (%)")
+        assert match["characteristic"] == f"{row.label}, {summary}"
     lesion = table1[(table1.outcome == "crossing_success") & (table1.level == "lesion")]
     failures = int((cohort["crossing_success"] == 0).sum())
     assert lesion["group_0_name"].iloc[0] == f"failure (n = {failures})"
     assert lesion["group_1_name"].iloc[0] == f"success (n = {len(cohort) - failures})"
     assert set(table1.level) == {"lesion", "patient"}
+    fibrous = lesion[lesion.variable == "fibrous_pav"].iloc[0]
+    values = cohort["fibrous_pav"]
+    if fibrous["test"] == "Welch's t-test":
+        assert fibrous["overall"] == f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+    else:
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        assert fibrous["overall"] == f"{median:.2f} [{q1:.2f}–{q3:.2f}]"
+    male = table1[(table1.level == "patient") & (table1.variable == "male")]
+    patients = cohort.groupby("patient_id")["male"].first()
+    assert len(male) == 1 and male.iloc[0]["characteristic"] == "Male, n (%)"
+    assert male.iloc[0]["overall"] == f"{patients.sum()} ({100 * patients.mean():.1f}%)"
     report = open(out / "report.html", encoding="utf-8").read()
-    assert f"failure (n = {failures})" in report and "By crossing_success, patient level" in report
+    assert f"failure (n = {failures})" in report and "By Guidewire crossing ≤ 30 min, patient level" in report
+    assert "Welch&#x27;s t-test where both groups pass the Shapiro-Wilk test" in report
+    assert "dense_calcium_pav" not in report.split("<h2>Problems")[0] + report.split("<h2>Table 1")[1]
 
 
 def test_report_prints_on_a4_with_every_table_and_figure(tmp_path):
@@ -289,7 +345,7 @@ def test_report_prints_on_a4_with_every_table_and_figure(tmp_path):
                                    encoding="utf-8").stdout.split())
     failures = int((cohort["crossing_success"] == 0).sum())
     for expected in ("Table 1: characteristics by outcome", f"failure (n = {failures})", "Group comparisons",
-                     "Logistic regression", "OR per SD (95% CI)", "p, by patient", "adjusted for",
+                     "Logistic regression", "OR per SD (95% CI)", "p, lesions independent", "adjusted for",
                      "Incremental value of the added predictors", "The test of added value is the likelihood-ratio",
                      "Odds ratios per 1 SD", "Plaque composition by outcome group", "ROC curves", "Calibration"):
         assert expected in text, expected
@@ -310,3 +366,52 @@ def test_forest_labels_name_the_predictor_and_its_sd_not_the_outcome(stats_run):
     row = rows[rows.predictor == "dense_calcium_pav"].iloc[0]
     assert row["or_per_sd"] == pytest.approx(row["or"] ** row["sd"], rel=1e-12)
     assert row["sd"] == pytest.approx(sd, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", ["absent outcome", "non-binary outcome", "absent predictors", "header only"])
+def test_stats_with_nothing_to_analyse_is_an_error_and_writes_nothing(tmp_path, capsys, case):
+    cohort = synthetic_cohort(40, seed=1)
+    cohort["grade"] = np.arange(40) % 3
+    if case == "header only":
+        cohort = cohort.iloc[:0]
+    cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    outcome = {"absent outcome": "no_such_outcome", "non-binary outcome": "grade"}.get(case, "crossing_success")
+    predictors = ["nothing", "none"] if case == "absent predictors" else ["dense_calcium_pav"]
+    status = main(["stats", str(tmp_path / "cohort.csv"), "--outcome", outcome, "--predictors", *predictors,
+                   "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(error) == 1 and error[0].startswith("error: no analysis can run: no usable")
+    assert {"absent outcome": "no_such_outcome: outcome column not in the cohort table",
+            "non-binary outcome": "grade: outcome is not binary", "absent predictors": "none: column not in the cohort",
+            "header only": "crossing_success: outcome has no values"}[case] in error[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_stats_options_are_validated_and_the_cohort_may_follow_a_list(tmp_path, capsys):
+    cohort = synthetic_cohort(60, seed=2)
+    cohort["vendor"] = np.where(np.arange(60) % 3 == 0, "GE", "Philips")
+    cohort["male"] = (np.arange(60) % 4 > 0).astype(int)
+    cohort["scanner_constant"] = 1.0
+    cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    base = ["--outcome", "crossing_success", "--out", str(tmp_path / "out")]
+    for bad, message in [(["--bootstrap", "50"], "--bootstrap 50: at least 200"),
+                         (["--reference", "vendor"], "--reference vendor: give it as COLUMN=LEVEL"),
+                         (["--adjust", "vendor", "--reference", "vendor=Siemens"], "vendor has no level 'Siemens'"),
+                         (["--reference", "sex=M"], "--reference for sex: not a predictor")]:
+        status = main(["stats", str(tmp_path / "cohort.csv"), "--predictors", "fibrous_pav", *bad, *base])
+        error = capsys.readouterr().err.strip()
+        assert status == 2 and error.startswith("error: ") and "\n" not in error and message in error, bad
+        assert not (tmp_path / "out").exists()
+    (tmp_path / "labels.csv").write_text("column,label,unit\nfibrous_pav,Fibrous tissue PAV,%\n", encoding="utf-8")
+    assert main(["stats", "--predictors", "fibrous_pav", "age", str(tmp_path / "cohort.csv"), "--adjust", "male",
+                 "vendor", "scanner_constant", "--reference", "vendor=Philips", "--labels",
+                 str(tmp_path / "labels.csv"), *base]) == 0
+    logistic = pd.read_csv(tmp_path / "out" / "logistic.csv")
+    assert list(logistic.predictor.unique()) == ["fibrous_pav", "age"]
+    assert set(logistic.loc[logistic.model == "adjusted", "covariates"]) == {"male, vendor=GE"}
+    report = open(tmp_path / "out" / "report.html", encoding="utf-8").read()
+    assert ("<b>adjusted for</b>: Male, Vendor (left out, see the problems: scanner_constant)" in report)
+    assert "<b>reference levels</b>: Vendor: Philips" in report and "<b>t-test</b>: Welch&#x27;s t-test" in report
+    table1 = pd.read_csv(tmp_path / "out" / "table1.csv", dtype=str, keep_default_na=False)
+    assert any(text.startswith("Fibrous tissue PAV (%), ") for text in table1.characteristic)
+    assert list(table1.loc[table1.variable == "vendor", "value"]) == ["", "Philips (reference)", "GE"]

@@ -8,28 +8,34 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
-from .comparison import comparison_rows, patients_from_lesions
+from .comparison import COMPARISON_COLUMNS, T_TESTS, comparison_rows, patients_from_lesions
 from .figures import write_boxplots_png, write_calibration_png, write_forest_png, write_roc_png
+from .labels import LabelTable
 from .logistic import FitFailed
 from .prediction import DELONG_NESTED_CAVEAT, compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
 from .report import prediction_display, write_report_html
-from .table1 import TABLE1_COLUMNS, table_one
-from .variables import (binary_outcome, category_indicators, is_categorical_text, numeric_variable,
-                        spreadsheet_frame)
+from .table1 import TABLE1_COLUMNS, group_names, table1_footnote, table_one
+from .variables import analysis_variable, binary_outcome, category_indicators, numeric_variable, spreadsheet_frame
 
-COMPARISON_COLUMNS = ["outcome", "variable", "level", "test", "p", "n_0", "n_1", "summary_0", "summary_1"]
 LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "sd", "or_per_sd",
-                    "ci_low_per_sd", "ci_high_per_sd", "n", "events", "method", "covariates", "ci_low_cluster",
-                    "ci_high_cluster", "p_cluster", "patients"]
+                    "ci_low_per_sd", "ci_high_per_sd", "n", "events", "method", "interval", "covariates", "patients",
+                    "ci_low_model", "ci_high_model", "p_model", "label"]
 PATIENT_RULES = ("any-failed", "any-success")
+MIN_BOOTSTRAP = 200
 
 
 @dataclass
 class StatsRequest:
+    """Every setting of a statistics run (written into the report).
+
+    references: variable -> its reference level (``--reference vendor=GE``); t_test: "welch" (default) or
+    "student"; labels_csv: a CSV column,label[,unit] extending the label table ("" for none)."""
+
     outcomes: list
     predictors: list
     adjust: list = field(default_factory=list)
@@ -37,7 +43,10 @@ class StatsRequest:
     patient_rule: str = "any-failed"
     base_model: list = field(default_factory=list)
     added: list = field(default_factory=list)
-    bootstrap_resamples: int = 200
+    bootstrap_resamples: int = MIN_BOOTSTRAP
+    references: dict = field(default_factory=dict)
+    t_test: str = "welch"
+    labels_csv: str = ""
 
 
 @dataclass
@@ -51,6 +60,38 @@ class StatsResult:
     # "outcome ~ predictor (univariate|adjusted)" -> statsmodels result of each maximum-likelihood model;
     # e.g. result.models["success ~ dense_calcium_pav (univariate)"].summary() in Slicer's Python console.
     models: dict = field(default_factory=dict)
+    table1: pd.DataFrame = None
+
+
+@dataclass
+class ComputedStats:
+    """The tables of ``compute_stats`` and what went into them: ``used`` maps "predictors", "adjusted for" and
+    "patient variables" to the usable names and "reference levels" to {categorical variable: its reference};
+    ``clustered`` says whether the models are clustered by patient."""
+
+    comparison: pd.DataFrame
+    logistic: pd.DataFrame
+    outcomes: dict
+    fitted: dict
+    table1: pd.DataFrame
+    used: dict
+    clustered: bool
+
+
+def validate_request(request: StatsRequest) -> None:
+    """Settings a run cannot start with: CTOPlaqueInputError naming the setting."""
+    if request.bootstrap_resamples < MIN_BOOTSTRAP:
+        raise CTOPlaqueInputError(f"--bootstrap {request.bootstrap_resamples}: at least {MIN_BOOTSTRAP} resamples "
+                                  "are needed for a stable optimism correction (Harrell; Steyerberg uses 200)")
+    if request.t_test not in T_TESTS:
+        raise CTOPlaqueInputError(f"t-test {request.t_test!r}: choose one of {', '.join(T_TESTS)}")
+    if request.patient_rule not in PATIENT_RULES:
+        raise CTOPlaqueInputError(f"patient rule {request.patient_rule!r}: choose one of {', '.join(PATIENT_RULES)}")
+    analysed = set(request.predictors) | set(request.adjust) | set(request.patient_vars)
+    unknown = sorted(set(request.references) - analysed)
+    if unknown:
+        raise CTOPlaqueInputError(f"--reference for {', '.join(unknown)}: not a predictor, covariate or patient "
+                                  "variable of this analysis")
 
 
 def prediction_tables(cohort: pd.DataFrame, outcomes: dict, request: StatsRequest, problems: ProblemLog):
@@ -98,65 +139,159 @@ def _columns(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
     return usable
 
 
-def _covariates(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
-    """Adjustment covariates: numbers as they are, text categories as 0/1 indicators (never dropped
-    silently: an adjusted model that quietly lost its covariates would be reported as adjusted)."""
+def _variables(table: pd.DataFrame, names, references: dict, problems: ProblemLog) -> dict:
+    """name -> Variable (``analysis_variable``) of the usable columns among ``names``, each reported once."""
     usable = {}
-    for name in names:
-        if name in cohort.columns and is_categorical_text(cohort[name]):
-            usable.update(category_indicators(cohort[name], name, problems))
-        else:
-            usable.update(_columns(cohort, [name], problems))
+    for name in dict.fromkeys(names):
+        if name not in table.columns:
+            problems.add(name, "column not in the cohort table; left out")
+            continue
+        variable = analysis_variable(table[name], name, problems, references.get(name))
+        if variable is not None:
+            usable[name] = variable
     return usable
 
 
-def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: ProblemLog):
-    """Comparison and logistic tables, and the coded outcomes, for every usable outcome."""
+def _coded_outcomes(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
     outcomes = {}
-    for name in request.outcomes:
+    for name in names:
         if name not in cohort.columns:
             problems.add(name, "outcome column not in the cohort table; skipped")
             continue
         coded = binary_outcome(cohort[name], name, problems)
         if coded is not None:
             outcomes[name] = coded
-    predictors = _columns(cohort, request.predictors, problems)
-    adjusters = _covariates(cohort, request.adjust, problems)
-    lesion_variables = {**predictors, **{k: v for k, v in adjusters.items() if k not in request.patient_vars}}
-    patient_columns = [n for n in request.patient_vars if n in cohort.columns]
-    for name in request.patient_vars:
-        if name not in cohort.columns:
-            problems.add(name, "patient variable not in the cohort table; left out")
+    return outcomes
+
+
+def _nothing_to_run(what: str, names, problems: ProblemLog) -> CTOPlaqueInputError:
+    """The error of a run where no analysis can run, with the notes on the columns that could not be used."""
+    reasons = [f"{item['where']}: {item['message']}" for item in problems.items if item["where"] in set(names)]
+    return CTOPlaqueInputError(f"no analysis can run: no usable {what}" + (f" ({'; '.join(reasons)})" if reasons
+                                                                            else ""))
+
+
+def clustering_patients(cohort: pd.DataFrame, problems: ProblemLog):
+    """The pre-specified clustering rule: the patient of each lesion when some patient has more than one lesion
+    in the cohort (then every lesion-level maximum-likelihood model is clustered by patient), else None.
+    A lesion without a patient_id counts as a patient of its own (noted)."""
+    if "patient_id" not in cohort.columns:
+        return None
+    patients = cohort["patient_id"].astype(object)
+    unnamed = patients.isna()
+    if unnamed.any():
+        problems.add("patient_id", f"{int(unnamed.sum())} lesion(s) without a patient_id: each counted as a patient "
+                                   "of its own")
+        patients = patients.where(~unnamed, ["__lesion_" + str(i) for i in cohort.index])
+    return patients if patients.duplicated().any() else None
+
+
+def _compared(outcome_name: str, outcome: pd.Series, variables: dict, level: str, request: StatsRequest,
+              problems: ProblemLog, labels: LabelTable):
+    """Comparison rows and the Table 1 built from them, for one outcome at one level."""
+    rows = comparison_rows(outcome_name, outcome, variables, level, problems, labels, request.t_test)
+    table = table_one(pd.DataFrame(rows, columns=COMPARISON_COLUMNS), outcome_name, level, group_names(outcome),
+                      labels)
+    return rows, table
+
+
+def _patient_level(cohort: pd.DataFrame, outcome_name: str, outcome: pd.Series, names: list, request: StatsRequest,
+                   problems: ProblemLog, labels: LabelTable) -> list:
+    """[(comparison rows, Table 1)] at patient level (one row per patient, its outcome by the patient rule, its
+    variables from its first lesion with a value), or [] without patient variables or patient_id."""
+    if not names or "patient_id" not in cohort.columns:
+        return []
+    frame = pd.concat([cohort[["patient_id"]], outcome.rename(outcome_name), cohort[names]], axis=1)
+    patients = patients_from_lesions(frame, outcome_name, names, request.patient_rule, problems)
+    variables = _variables(patients, names, request.references, ProblemLog())  # already reported per lesion
+    return [_compared(outcome_name, patients[outcome_name], variables, "patient", request, problems, labels)]
+
+
+def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: ProblemLog, labels: LabelTable = None):
+    """Comparison, logistic and Table 1 tables, coded outcomes and fitted models, for every usable outcome.
+
+    Raises CTOPlaqueInputError when no analysis can run: no usable outcome, or none of the predictors,
+    covariates and patient variables usable."""
+    labels = labels or LabelTable()
+    outcomes = _coded_outcomes(cohort, request.outcomes, problems)
+    if not outcomes:
+        raise _nothing_to_run("outcome", request.outcomes, problems)
+    named = [*request.predictors, *request.adjust, *request.patient_vars]
+    variables = _variables(cohort, named, request.references, problems)
+    if not variables:
+        raise _nothing_to_run("predictor", named, problems)
+    predictors = {}
+    for name in request.predictors:
+        if name in variables and variables[name].numeric():
+            predictors[name] = variables[name].values.astype(float)
+        elif name in variables:
+            problems.add(name, "text predictor: compared in Table 1, not modelled (add it with --adjust to adjust for "
+                               "it)")
+    adjusters = {}
+    for name in request.adjust:
+        if name in variables:
+            adjusters.update(category_indicators(variables[name], problems))
+    lesion_variables = {name: variables[name] for name in [*request.predictors, *request.adjust]
+                        if name in variables and name not in request.patient_vars}
+    patient_columns = [name for name in dict.fromkeys(request.patient_vars) if name in variables]
+    patients = clustering_patients(cohort, problems)
     comparisons, models, tables = [], [], []
     for name, coded in outcomes.items():
-        comparisons += comparison_rows(name, coded, lesion_variables, "lesion", problems)
-        tables.append(table_one(name, coded, lesion_variables, "lesion"))
-        if patient_columns and "patient_id" in cohort.columns:
-            frame = pd.concat([cohort[["patient_id"]], coded.rename(name)], axis=1)
-            for column in patient_columns:
-                frame[column] = cohort[column]
-            patients = patients_from_lesions(frame, name, patient_columns, request.patient_rule, problems)
-            patient_variables = _columns(patients, patient_columns, ProblemLog())
-            comparisons += comparison_rows(name, patients[name], patient_variables, "patient", problems)
-            tables.append(table_one(name, patients[name], patient_variables, "patient"))
-        models += logistic_rows(name, coded, predictors, adjusters, problems,
-                                cohort["patient_id"] if "patient_id" in cohort.columns else None)
+        for rows, table in [_compared(name, coded, lesion_variables, "lesion", request, problems, labels),
+                            *_patient_level(cohort, name, coded, patient_columns, request, problems, labels)]:
+            comparisons += rows
+            tables.append(table)
+        models += logistic_rows(name, coded, predictors, adjusters, problems, patients)
     comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
     logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS)
+    logistic["label"] = [labels.text(name) for name in logistic["predictor"]]
     fitted = {f"{row['outcome']} ~ {row['predictor']} ({row['model']})": row["fitted"] for row in models
               if row["fitted"] is not None}
     table1 = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TABLE1_COLUMNS)
-    return comparison, logistic, outcomes, fitted, table1
+    used = {"predictors": list(predictors), "adjusted for": [n for n in request.adjust if n in variables],
+            "patient variables": patient_columns,
+            "reference levels": {name: variable.reference for name, variable in variables.items()
+                                 if variable.kind == "categorical"}}
+    return ComputedStats(comparison, logistic, outcomes, fitted, table1, used, patients is not None)
+
+
+def _settings(cohort: pd.DataFrame, request: StatsRequest, computed: ComputedStats, labels: LabelTable) -> dict:
+    """The report's settings: every option of the run, and which of the named columns were usable."""
+    def named(kind, requested):
+        used = computed.used[kind]
+        left_out = [n for n in dict.fromkeys(requested) if n not in used]
+        text = ", ".join(labels.text(n) for n in used) or "-"
+        return text + (f" (left out, see the problems: {', '.join(left_out)})" if left_out else "")
+
+    patients = cohort["patient_id"].nunique() if "patient_id" in cohort.columns else "?"
+    references = ", ".join(f"{labels.name(n)}: {level}" for n, level in computed.used["reference levels"].items())
+    return {"lesions": f"{len(cohort)} of {patients} patients",
+            "outcomes": ", ".join(labels.name(n) for n in request.outcomes),
+            "predictors": named("predictors", request.predictors),
+            "adjusted for": named("adjusted for", request.adjust),
+            "patient variables": named("patient variables", request.patient_vars),
+            "patient rule": request.patient_rule,
+            "clustering": ("lesions clustered by patient in every maximum-likelihood model (some patient has more "
+                           "than one lesion)") if computed.clustered else "none (one lesion per patient)",
+            "t-test": T_TESTS[request.t_test], "reference levels": references or "-",
+            "labels": request.labels_csv or "the project's label table",
+            "base model": " + ".join(labels.text(n) for n in request.base_model) or "-",
+            "added": " + ".join(labels.text(n) for n in request.added) or "-",
+            "bootstrap resamples": request.bootstrap_resamples}
 
 
 def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problems: ProblemLog = None,
               title: str = "CTO cohort statistics") -> StatsResult:
-    """Write table1.csv, comparison.csv, logistic.csv, problems.csv, forest.png, boxplots.png and report.html."""
+    """Write table1.csv, comparison.csv, logistic.csv, problems.csv, forest.png, boxplots.png and report.html
+    (and the prediction tables and figures when a base model is compared), all or nothing.
+
+    Raises CTOPlaqueInputError, before writing anything, for an invalid setting (``validate_request``, a bad
+    labels file) or when no analysis can run (``compute_stats``)."""
     problems = problems if problems is not None else ProblemLog()
-    if request.patient_rule not in PATIENT_RULES:
-        problems.add("patient rule", f"unknown rule {request.patient_rule!r}; any-failed used")
-        request.patient_rule = "any-failed"
-    comparison, logistic, outcomes, fitted, table1 = compute_stats(cohort, request, problems)
+    validate_request(request)
+    labels = LabelTable.from_csv(request.labels_csv) if request.labels_csv else LabelTable()
+    computed = compute_stats(cohort, request, problems, labels)
+    comparison, logistic, outcomes, table1 = computed.comparison, computed.logistic, computed.outcomes, computed.table1
     prediction, prediction_comparison, curves = prediction_tables(cohort, outcomes, request, problems)
     problem_table = pd.DataFrame(problems.items, columns=["where", "message"])
     names = {"table1": "table1.csv", "comparison": "comparison.csv", "logistic": "logistic.csv",
@@ -185,15 +320,12 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
             write_calibration_png(staged("calibration"), curves)
             figures.update({"ROC curves, base vs base + added": staged("roc"),
                             "Calibration (deciles of predicted probability)": staged("calibration")})
-            shown_models, shown_comparison = prediction_display(prediction, prediction_comparison)
+            shown_models, shown_comparison = prediction_display(prediction, prediction_comparison, labels)
             extra_tables = {"Prediction models": shown_models, "Incremental value of the added predictors":
                             (shown_comparison, DELONG_NESTED_CAVEAT)}
-        settings = {"lesions": len(cohort), "outcomes": ", ".join(request.outcomes),
-                    "predictors": ", ".join(request.predictors), "adjusted for": ", ".join(request.adjust) or "-",
-                    "patient variables": ", ".join(request.patient_vars) or "-",
-                    "patient rule": request.patient_rule,
-                    "base model": " + ".join(request.base_model) or "-", "added": " + ".join(request.added) or "-"}
-        write_report_html(staged("report"), title, settings, comparison, logistic, problem_table, figures,
-                          extra_tables, table1)
+        write_report_html(staged("report"), title, _settings(cohort, request, computed, labels), comparison, logistic,
+                          problem_table, figures, extra_tables, table1, table1_footnote(request.t_test),
+                          computed.clustered, labels)
     paths = {kind: os.path.join(out_dir, name) for kind, name in names.items()}
-    return StatsResult(comparison, logistic, problem_table, paths, prediction, prediction_comparison, fitted)
+    return StatsResult(comparison, logistic, problem_table, paths, prediction, prediction_comparison,
+                       computed.fitted, table1)

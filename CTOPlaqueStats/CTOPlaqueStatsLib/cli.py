@@ -11,7 +11,8 @@ from CTOPlaqueLib.cli import add_out_option
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
-from .analysis import PATIENT_RULES, StatsRequest, run_stats
+from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, run_stats
+from .comparison import T_TESTS
 from .cohort import build_cohort, read_table, write_cohort_csv
 from .icc import icc_table
 from .problems import ProblemLog
@@ -33,12 +34,43 @@ def run_cohort(args) -> int:
     return 0
 
 
+LIST_OPTIONS = ("predictors", "adjust", "patient_vars", "base_model", "added", "reference")
+
+
+def _cohort_path(args) -> str:
+    """The cohort CSV: the positional argument, or, when a list option before it took it in
+    (``stats --predictors a b cohort.csv``, which argparse cannot tell apart), the last value of a list option
+    that is an existing .csv file; it is then removed from that list. CTOPlaqueInputError when there is none or
+    more than one such value."""
+    if args.cohort:
+        return args.cohort
+    found = [option for option in LIST_OPTIONS if getattr(args, option, None)
+             and getattr(args, option)[-1].lower().endswith(".csv") and os.path.isfile(getattr(args, option)[-1])]
+    if len(found) != 1:
+        raise CTOPlaqueInputError("give the cohort CSV once, e.g. first: ctoplaque stats cohort.csv --outcome ... "
+                                  "--predictors ... --out DIR")
+    return getattr(args, found[0]).pop()
+
+
+def _references(pairs) -> dict:
+    """{"vendor": "GE"} from ["vendor=GE"]; CTOPlaqueInputError for an item without '='."""
+    references = {}
+    for pair in pairs or []:
+        name, separator, level = pair.partition("=")
+        if not separator or not name.strip() or not level.strip():
+            raise CTOPlaqueInputError(f"--reference {pair}: give it as COLUMN=LEVEL, e.g. vendor=GE")
+        references[name.strip()] = level.strip()
+    return references
+
+
 def run_stats_command(args) -> int:
-    cohort = read_table(args.cohort)
+    cohort_path = _cohort_path(args)
     request = StatsRequest(outcomes=args.outcome, predictors=args.predictors, adjust=args.adjust or [],
                            patient_vars=args.patient_vars or [], patient_rule=args.patient_rule,
                            base_model=args.base_model or [], added=args.added or [],
-                           bootstrap_resamples=args.bootstrap)
+                           bootstrap_resamples=args.bootstrap, references=_references(args.reference),
+                           t_test=args.t_test, labels_csv=args.labels or "")
+    cohort = read_table(cohort_path)
     result = run_stats(cohort, request, args.out)
     _report_problems(ProblemLog.from_table(result.problems))
     print(f"{len(result.comparison)} comparisons, {len(result.logistic)} models; report: {result.paths['report']}")
@@ -83,8 +115,10 @@ def register(commands) -> None:
     add_out_option(cohort, "cohort CSV to write", is_folder=False)
     cohort.set_defaults(run=run_cohort)
 
-    stats = commands.add_parser("stats", help="group comparisons, logistic regression, figures and report")
-    stats.add_argument("cohort", help="cohort CSV")
+    stats = commands.add_parser("stats", help="group comparisons, logistic regression, figures and report",
+                                description="Give the cohort CSV first; after a list option (--predictors a b "
+                                            "cohort.csv) it is recognized as an existing .csv file.")
+    stats.add_argument("cohort", nargs="?", help="cohort CSV")
     stats.add_argument("--outcome", action="append", required=True, help="binary outcome column (repeatable)")
     stats.add_argument("--predictors", nargs="+", required=True, help="predictor columns")
     stats.add_argument("--adjust", nargs="*", help="covariates of the adjusted models")
@@ -93,7 +127,15 @@ def register(commands) -> None:
                        help="patient outcome from its lesions (default: failed if any lesion failed)")
     stats.add_argument("--base-model", nargs="*", help="predictors of the base prediction model (e.g. a score)")
     stats.add_argument("--added", nargs="*", help="predictors added to the base model (e.g. PAVs)")
-    stats.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for optimism (>= 200)")
+    stats.add_argument("--bootstrap", type=int, default=MIN_BOOTSTRAP,
+                       help=f"bootstrap resamples for optimism (>= {MIN_BOOTSTRAP}, default {MIN_BOOTSTRAP})")
+    stats.add_argument("--reference", nargs="+", metavar="COLUMN=LEVEL",
+                       help="reference level of a categorical variable, e.g. vendor=GE (default: the first level "
+                            "in case-insensitive order, lower case first at a tie, as R's sort() in a UTF-8 locale)")
+    stats.add_argument("--t-test", choices=sorted(T_TESTS), default="welch",
+                       help="t-test of normally distributed variables (default: welch)")
+    stats.add_argument("--labels", help="CSV column,label[,unit]: readable names that extend or override the "
+                                        "project's label table")
     add_out_option(stats, "output folder", is_folder=True)
     stats.set_defaults(run=run_stats_command)
 

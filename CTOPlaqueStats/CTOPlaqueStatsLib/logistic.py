@@ -139,8 +139,9 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
     return LogitFit(beta, np.linalg.pinv(information), current, True)
 
 
-def is_separated(design, outcome) -> bool:
-    """Complete or quasi-complete separation (Konis 2007 linear programme, ``_separating_direction_exists``).
+def separating_columns(design, outcome) -> list:
+    """Indices of the design columns in a separating direction (complete or quasi-complete separation; Konis
+    2007 linear programme, ``_separating_direction``), 0 being the intercept; [] when the data are not separated.
 
     Large data are screened first on SEPARATION_SCREEN_ROWS rows spread evenly over them: when those rows
     have full column rank and are not separated, the only direction b with s_i x_i . b >= 0 on them is 0,
@@ -152,18 +153,27 @@ def is_separated(design, outcome) -> bool:
     if len(design) > SEPARATION_SCREEN_ROWS:
         rows = np.linspace(0, len(design) - 1, SEPARATION_SCREEN_ROWS).astype(int)
         full_rank = np.linalg.matrix_rank(design[rows]) == design.shape[1]
-        if full_rank and not _separating_direction_exists(design[rows], outcome[rows]):
-            return False
-    return _separating_direction_exists(design, outcome)
+        if full_rank and _separating_direction(design[rows], outcome[rows]) is None:
+            return []
+    direction = _separating_direction(design, outcome)
+    if direction is None:
+        return []
+    return [int(i) for i in np.flatnonzero(np.abs(direction) > 1e-6 * np.abs(direction).max())]
 
 
-def _separating_direction_exists(design: np.ndarray, outcome: np.ndarray) -> bool:
+def is_separated(design, outcome) -> bool:
+    """Complete or quasi-complete separation (``separating_columns``)."""
+    return bool(separating_columns(design, outcome))
+
+
+def _separating_direction(design: np.ndarray, outcome: np.ndarray):
     """Maximize sum_i s_i x_i . b subject to s_i x_i . b >= 0 for all i and -1 <= b <= 1, with
-    s_i = 2 y_i - 1. A positive optimum means a separating direction exists."""
+    s_i = 2 y_i - 1. A positive optimum means that b is a separating direction (returned); None otherwise."""
     signed = design * (2.0 * outcome - 1.0)[:, None]
     result = optimize.linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(signed)),
                               bounds=[(-1.0, 1.0)] * design.shape[1], method="highs")
-    return bool(result.status == 0 and -result.fun > 1e-7 * max(1.0, np.abs(signed).sum()))
+    separated = result.status == 0 and -result.fun > 1e-7 * max(1.0, np.abs(signed).sum())
+    return np.asarray(result.x, float) if separated else None
 
 
 def wald_summary(fit: LogitFit, index: int) -> dict:
@@ -248,13 +258,15 @@ def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
 def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
     """Effect of column ``index``: ML with Wald CI, or Firth with profile CI when the data are separated.
 
-    Returns or, ci_low, ci_high, p, method ("ml" or "firth"), separated, and model: the statsmodels
-    result of the ML fit (None for Firth). names: the design's column names, for model.summary().
+    Returns or, ci_low, ci_high, p, method ("ml" or "firth"), separated, separating (the indices of the
+    columns in the separating direction, ``separating_columns``), and model: the statsmodels result of the ML
+    fit (None for Firth). names: the design's column names, for model.summary().
     """
     design = np.asarray(design, float)
     outcome = np.asarray(outcome, float)
-    if is_separated(design, outcome):
+    separating = separating_columns(design, outcome)
+    if separating:
         summary, _ = firth_summary(design, outcome, index)
-        return {**summary, "method": "firth", "separated": True, "model": None}
+        return {**summary, "method": "firth", "separated": True, "separating": separating, "model": None}
     fit = fit_ml(design, outcome, names)
-    return {**wald_summary(fit, index), "method": "ml", "separated": False, "model": fit.results}
+    return {**wald_summary(fit, index), "method": "ml", "separated": False, "separating": [], "model": fit.results}

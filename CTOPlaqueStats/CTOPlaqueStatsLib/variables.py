@@ -1,13 +1,17 @@
 """Turning cohort columns into analysable variables: binary outcomes, numbers, categories.
 
-Nothing here raises on bad data: a column that cannot be used is reported and left out.
+Nothing here raises on bad data: a column that cannot be used is reported and left out. A setting that names
+what the data do not hold (a reference level absent from its column) is an input error.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import spreadsheet_safe
 
 from .problems import ProblemLog
@@ -26,18 +30,81 @@ def is_categorical_text(column: pd.Series) -> bool:
     return not words <= _TRUE_WORDS | _FALSE_WORDS
 
 
-def category_indicators(column: pd.Series, name: str, problems: ProblemLog) -> dict:
-    """0/1 indicator columns "name=level" of a text covariate, one per level but the reference (the first
-    level in sorted order, as R's treatment contrasts); missing cells stay missing in every indicator.
-    {} (reported) for a single level or more than MAX_CATEGORIES."""
-    values = column.where(column.isna(), column.astype(str).str.strip())
-    levels = sorted(values.dropna().unique())
+def level_order(levels) -> list:
+    """Levels in the default order, whose first is the default reference: case-insensitive, and at a tie lower
+    case first ('ge' < 'Ge' < 'GE' < 'Philips' < 'siemens'). For names of letters and digits this is R's sort()
+    and factor() in a UTF-8 locale, where R collates with ICU (tested against R 4.2 in
+    Testing/test_stats_against_r.py); R in the C locale, and Python's plain sorted(), sort by code point instead
+    ('GE' < 'Philips' < 'ge')."""
+    return sorted(levels, key=lambda level: (level.casefold(), level.swapcase()))
+
+
+def level_text(value) -> str:
+    """A category's printed level: 1.0 as "1", text as it is."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
+
+
+@dataclass
+class Variable:
+    """A usable column: ``kind`` "continuous" (numbers), "binary" (0/1: one row, the count of 1s) or "categorical"
+    (text, or two numbers other than 0/1: one row per level). ``values``: floats for numbers, stripped text for
+    text (missing stays missing). ``levels``: a categorical variable's levels as text, reference first."""
+
+    name: str
+    values: pd.Series
+    kind: str
+    levels: tuple = ()
+
+    @property
+    def reference(self) -> str:
+        return self.levels[0] if self.levels else ""
+
+    def level_values(self) -> pd.Series:
+        """The values as level text ("1", "GE"), missing kept: what the comparison tables count."""
+        return self.values.map(level_text).where(self.values.notna())
+
+    def numeric(self) -> bool:
+        return pd.api.types.is_numeric_dtype(self.values)
+
+
+def analysis_variable(column: pd.Series, name: str, problems: ProblemLog, reference: str = None):
+    """The Variable of a cohort column, or None (reported) when it cannot be used.
+
+    reference: the level to compare the others with (``--reference name=level``); default the first of
+    ``level_order``. Raises CTOPlaqueInputError when the column has no such level."""
+    if is_categorical_text(column):
+        values = column.where(column.isna(), column.astype(str).str.strip())
+    else:
+        values = numeric_variable(column, name, problems)
+        if values is None:
+            return None
+        if values.dropna().nunique() > 2:
+            return Variable(name, values, "continuous")
+        if set(values.dropna().unique()) <= {0.0, 1.0}:
+            return Variable(name, values, "binary")
+    levels = level_order({level_text(v) for v in values.dropna().unique()})
     if not 2 <= len(levels) <= MAX_CATEGORIES:
-        problems.add(name, f"{len(levels)} categories; a covariate needs 2..{MAX_CATEGORIES}: left out")
-        return {}
-    problems.add(name, f"text covariate dummy-coded against the reference {levels[0]!r}: "
-                       + ", ".join(f"{name}={level}" for level in levels[1:]))
-    return {f"{name}={level}": (values == level).astype(float).where(values.notna()) for level in levels[1:]}
+        problems.add(name, f"{len(levels)} categories; a categorical variable needs 2..{MAX_CATEGORIES}: left out")
+        return None
+    if reference is not None:
+        if reference not in levels:
+            raise CTOPlaqueInputError(f"--reference {name}={reference}: {name} has no level {reference!r} "
+                                      f"(its levels: {', '.join(levels)})")
+        levels.remove(reference)
+        levels.insert(0, reference)
+    return Variable(name, values, "categorical", tuple(levels))
+
+
+def category_indicators(variable: Variable, problems: ProblemLog) -> dict:
+    """0/1 indicator columns "name=level" of a text covariate, one per level but the reference (as R's treatment
+    contrasts); missing cells stay missing in every indicator. A numeric variable passes as it is."""
+    if variable.kind != "categorical" or variable.numeric():
+        return {variable.name: variable.values.astype(float)}
+    values = variable.level_values()
+    problems.add(variable.name, f"text covariate dummy-coded against the reference {variable.reference!r}: "
+                                + ", ".join(f"{variable.name}={level}" for level in variable.levels[1:]))
+    return {f"{variable.name}={level}": (values == level).astype(float).where(values.notna())
+            for level in variable.levels[1:]}
 
 
 def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
@@ -91,11 +158,6 @@ def _is_constant(values: np.ndarray) -> bool:
     """One value, up to floating-point rounding (e.g. a PAV computed from a constant total, whose last bits
     differ with the order of summation): spread within 1e-9 of the values' magnitude."""
     return len(values) == 0 or np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max()))
-
-
-def is_categorical(values: pd.Series) -> bool:
-    """Two or fewer distinct values (e.g. 0/1 risk factors) are compared as categories."""
-    return values.dropna().nunique() <= 2
 
 
 def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
