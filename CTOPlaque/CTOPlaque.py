@@ -542,16 +542,19 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
     def export(self, result, out_dir):
         """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``, and the
         DICOM SEG and SR beside them when the analysed volume was loaded from DICOM (Slicer's DICOM module
-        records its instance UIDs; the DICOM database knows their files)."""
+        records its instance UIDs; the DICOM database knows their files). Loaded from the DICOM database, the
+        lesion is one of a patient record: its patient, study and series attributes go into the document
+        (``source_dicom``) and the report, as ``ctoplaque analyze --include-phi`` does."""
         lib = _library()
         document = result.document
         sources = _dicom_source_files(self.getParameterNode().GetNodeReference("InputVolume"))
         extra_files = {}
         if sources:
             from CTOPlaqueLib.dicom_results import dicom_writers
-            from CTOPlaqueLib.dicom_series import source_datasets_by_slice
+            from CTOPlaqueLib.dicom_series import source_datasets_by_slice, source_dicom_attributes
 
             datasets = source_datasets_by_slice(sources, result.volume)
+            document["source_dicom"] = source_dicom_attributes(datasets[0])
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
                                         result.images.composition if result.images else None)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)

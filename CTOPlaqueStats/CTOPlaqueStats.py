@@ -6,6 +6,7 @@ live in the Qt-free package CTOPlaqueStatsLib beside this file; it is imported o
 Slicer imports this file at start-up, before the packages it needs (pandas, scipy) may be installed.
 """
 
+import json
 import os
 
 import slicer
@@ -30,11 +31,19 @@ class CTOPlaqueStats(ScriptedLoadableModule):
             "Statistical design after Xing et al., Quant Imaging Med Surg 2022;12(7):3625-3639.")
 
 
-class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
-    """Panel: exports folder, clinical CSV, outcomes/predictors/adjusters picked from the cohort's columns,
-    Run, results tables, Open report."""
+# Parameter node: the columns picked for each role of the analysis (a JSON list each), and the bootstrap count.
+COLUMN_PARAMETERS = ("Outcomes", "Predictors", "Adjust", "PatientVars", "BaseModel", "Added")
+BOOTSTRAP_PARAMETER = "Bootstrap"
 
-    COLUMN_BOXES = ("outcomesComboBox", "predictorsComboBox", "adjustComboBox")
+
+class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
+    """Panel: exports folder, clinical CSV, the columns of each role (outcomes, predictors, adjustment, patient
+    variables, base and added prediction models) picked from the cohort's columns, bootstrap resamples, Run,
+    results tables, Open report. Every choice lives in the parameter node, which the Logic reads."""
+
+    COLUMN_BOXES = {"outcomesComboBox": "Outcomes", "predictorsComboBox": "Predictors", "adjustComboBox": "Adjust",
+                    "patientVarsComboBox": "PatientVars", "baseModelComboBox": "BaseModel",
+                    "addedComboBox": "Added"}
     DEFAULT_PREDICTORS = ("dense_calcium_pav", "fibrous_pav", "fibrofatty_pav", "necrotic_core_pav",
                           "occlusion_length_mm")
 
@@ -50,7 +59,38 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         self.ui.loadColumnsButton.connect("clicked(bool)", self.onLoadColumns)
         self.ui.runButton.connect("clicked(bool)", self.onRun)
         self.ui.openReportButton.connect("clicked(bool)", self.onOpenReport)
+        for name in self.COLUMN_BOXES:
+            getattr(self.ui, name).connect("checkedIndexesChanged()", self.updateParameterNodeFromGUI)
+        self.ui.bootstrapSpinBox.connect("valueChanged(int)", self.updateParameterNodeFromGUI)
         self.result = None
+        self._updating_gui = False
+        self.logic.setDefaultParameters(self.logic.getParameterNode())
+        self.updateGUIFromParameterNode()
+
+    def updateGUIFromParameterNode(self, *_):
+        """Check the columns the parameter node names for each role (those the boxes offer), and the bootstrap
+        count. Setting a widget emits its change signal; updateParameterNodeFromGUI ignores those meanwhile."""
+        import qt
+
+        parameters = self.logic.getParameterNode()
+        self._updating_gui = True
+        try:
+            for name, key in self.COLUMN_BOXES.items():
+                box, chosen = getattr(self.ui, name), set(self.logic.columns_of(parameters, key))
+                for index in range(box.count):
+                    state = qt.Qt.Checked if box.itemText(index) in chosen else qt.Qt.Unchecked
+                    box.setCheckState(box.model().index(index, 0), state)
+            self.ui.bootstrapSpinBox.value = int(parameters.GetParameter(BOOTSTRAP_PARAMETER))
+        finally:
+            self._updating_gui = False
+
+    def updateParameterNodeFromGUI(self, *_):
+        if self._updating_gui:
+            return
+        parameters = self.logic.getParameterNode()
+        for name, key in self.COLUMN_BOXES.items():
+            parameters.SetParameter(key, json.dumps(self._checked(getattr(self.ui, name))))
+        parameters.SetParameter(BOOTSTRAP_PARAMETER, str(self.ui.bootstrapSpinBox.value))
 
     def onReload(self):
         """Reload re-reads CTOPlaqueStatsLib too; CTOPlaqueLib stays as the CTO Plaque module loaded it."""
@@ -58,22 +98,25 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         ScriptedLoadableModuleWidget.onReload(self)
 
     def onLoadColumns(self):
-        """Fill the pickers: binary columns as outcomes, numeric columns as predictors and adjusters."""
-        import qt
-
+        """Fill the pickers (binary columns as outcomes, numeric columns for every other role) and check what the
+        parameter node holds; predictors default to the plaque PAVs and the occlusion length."""
         with slicer.util.tryWithErrorDisplay("Could not read the cohort.", waitCursor=True):
             columns = self.logic.cohort_columns(self.ui.exportsDirectoryButton.directory,
                                                 self.ui.clinicalPathLineEdit.currentPath or None)
-            for name, choices in (("outcomesComboBox", columns["binary"]), ("predictorsComboBox", columns["numeric"]),
-                                  ("adjustComboBox", columns["numeric"])):
-                box = getattr(self.ui, name)
-                box.clear()
-                for column in choices:
-                    box.addItem(column)
-            for index in range(self.ui.predictorsComboBox.count):
-                if self.ui.predictorsComboBox.itemText(index) in self.DEFAULT_PREDICTORS:
-                    self.ui.predictorsComboBox.setCheckState(self.ui.predictorsComboBox.model().index(index, 0),
-                                                             qt.Qt.Checked)
+            self._updating_gui = True
+            try:
+                for name in self.COLUMN_BOXES:
+                    box = getattr(self.ui, name)
+                    box.clear()
+                    for column in columns["binary" if name == "outcomesComboBox" else "numeric"]:
+                        box.addItem(column)
+            finally:
+                self._updating_gui = False
+            parameters = self.logic.getParameterNode()
+            if not self.logic.columns_of(parameters, "Predictors"):
+                defaults = [c for c in columns["numeric"] if c in self.DEFAULT_PREDICTORS]
+                parameters.SetParameter("Predictors", json.dumps(defaults))
+            self.updateGUIFromParameterNode()
             self.ui.runButton.enabled = True
 
     @staticmethod
@@ -81,15 +124,11 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         return [box.itemText(index.row()) for index in box.checkedIndexes()]
 
     def onRun(self):
-        from CTOPlaqueStatsLib.analysis import StatsRequest
-
         with slicer.util.tryWithErrorDisplay("Statistics failed.", waitCursor=True):
+            self.updateParameterNodeFromGUI()
             self.result = self.logic.run(
                 self.ui.exportsDirectoryButton.directory, self.ui.clinicalPathLineEdit.currentPath or None,
-                StatsRequest(outcomes=self._checked(self.ui.outcomesComboBox),
-                             predictors=self._checked(self.ui.predictorsComboBox),
-                             adjust=self._checked(self.ui.adjustComboBox)),
-                self.ui.outputDirectoryButton.directory)
+                self.logic.stats_request(self.logic.getParameterNode()), self.ui.outputDirectoryButton.directory)
             self.ui.comparisonTableView.setMRMLTableNode(self.result.comparison_table)
             self.ui.logisticTableView.setMRMLTableNode(self.result.logistic_table)
             self.ui.openReportButton.enabled = True
@@ -112,6 +151,28 @@ class CTOPlaqueStatsResult:
 
 class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
     """Runs the cohort analysis of ``ctoplaque cohort`` + ``ctoplaque stats`` and shows tables in the scene."""
+
+    def setDefaultParameters(self, parameterNode):
+        """The bootstrap count of ``ctoplaque stats`` (its minimum, 200) where the node has none."""
+        if not parameterNode.GetParameter(BOOTSTRAP_PARAMETER):
+            from CTOPlaqueStatsLib.analysis import MIN_BOOTSTRAP
+
+            parameterNode.SetParameter(BOOTSTRAP_PARAMETER, str(MIN_BOOTSTRAP))
+
+    @staticmethod
+    def columns_of(parameterNode, key) -> list:
+        """The columns a parameter (one of COLUMN_PARAMETERS) holds: a JSON list, [] when unset."""
+        return json.loads(parameterNode.GetParameter(key) or "[]")
+
+    def stats_request(self, parameterNode):
+        """The StatsRequest of the parameter node: the columns of every role and the bootstrap count."""
+        from CTOPlaqueStatsLib.analysis import StatsRequest
+
+        outcomes, predictors, adjust, patient_vars, base, added = (self.columns_of(parameterNode, key)
+                                                                   for key in COLUMN_PARAMETERS)
+        return StatsRequest(outcomes=outcomes, predictors=predictors, adjust=adjust, patient_vars=patient_vars,
+                            base_model=base, added=added,
+                            bootstrap_resamples=int(parameterNode.GetParameter(BOOTSTRAP_PARAMETER)))
 
     def cohort_columns(self, exports_folder, clinical_path) -> dict:
         """Columns of the cohort usable as outcomes ("binary") and as predictors ("numeric")."""

@@ -335,10 +335,15 @@ class ctkPathLineEdit(QtWidgets.QWidget):
 
 
 class ctkCheckableComboBox(QtWidgets.QComboBox):
-    """Combo box whose items carry a check state; checkedIndexes() lists the checked ones."""
+    """Combo box whose items carry a check state; checkedIndexes() lists the checked ones, and
+    checkedIndexesChanged() is emitted when a check state changes (as CTK's)."""
+
+    checkedIndexesChanged = Signal()
 
     def setCheckState(self, index, state):
-        self.model().setData(index, state, QtCore.Qt.CheckStateRole)
+        if self.checkState(index) != state:
+            self.model().setData(index, state, QtCore.Qt.CheckStateRole)
+            self.checkedIndexesChanged.emit()
 
     def checkState(self, index):
         value = self.model().data(index, QtCore.Qt.CheckStateRole)

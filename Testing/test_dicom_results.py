@@ -25,6 +25,9 @@ from CTOPlaqueLib.staging import write_json
 from CTOPlaqueLib.volume_io import read_volume
 
 PATIENT_NAME, PATIENT_ID = "Doe^Jane", "MRN20261125"
+# Series attributes a scanner writes and write_ct_series does not: the report must show them with --include-phi.
+SCANNER_ATTRIBUTES = {"PatientBirthDate": "19580312", "AccessionNumber": "ACC4711",
+                      "ConvolutionKernel": ["FC03", "AIDR3D"]}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,11 @@ def dicom_case(tmp_path_factory):
     root = tmp_path_factory.mktemp("dicom_case")
     phantom = phantom_for("curved")
     series = str(root / "series")
-    write_ct_series(series, phantom.hu, phantom.ijk_to_ras, PATIENT_ID, PATIENT_NAME)
+    for path in write_ct_series(series, phantom.hu, phantom.ijk_to_ras, PATIENT_ID, PATIENT_NAME):
+        dataset = pydicom.dcmread(path)
+        for name, value in SCANNER_ATTRIBUTES.items():
+            setattr(dataset, name, value)
+        dataset.save_as(path)
     centerline, landmarks = str(root / "centerline.mrk.json"), str(root / "landmarks.mrk.json")
     write_json(centerline, markups_document("Curve", phantom.centerline_ras))
     labels = ["S", "P", "D", "E"]
@@ -156,14 +163,42 @@ def test_exports_hold_no_patient_attributes_without_include_phi(dicom_case):
     assert "source_dicom" not in read_json(dicom_case["out"] / "L1.lesion.json")
 
 
-def test_include_phi_copies_the_series_patient_and_study(dicom_case, tmp_path):
-    case = dicom_case
+@pytest.fixture(scope="module")
+def phi_out(dicom_case, tmp_path_factory):
+    """The dicom case analysed again with --include-phi: its output folder."""
+    case, out = dicom_case, tmp_path_factory.mktemp("phi_out")
     assert main(["analyze", case["series"], "--centerline", case["centerline"], "--landmarks", case["landmarks"],
-                 "--out", str(tmp_path), "--lesion-id", "L1", "--include-phi"]) == 0
-    source = read_json(tmp_path / "L1.lesion.json")["source_dicom"]
+                 "--out", str(out), "--lesion-id", "L1", "--include-phi"]) == 0
+    return out
+
+
+def test_include_phi_copies_the_series_patient_and_study(phi_out):
+    source = read_json(phi_out / "L1.lesion.json")["source_dicom"]
     assert source["PatientID"] == PATIENT_ID and source["PatientName"] == PATIENT_NAME
-    with open(tmp_path / "L1.lesion.csv", encoding="utf-8") as handle:
+    assert source["ConvolutionKernel"] == "FC03\\AIDR3D"  # multi-valued, as DICOM writes it
+    with open(phi_out / "L1.lesion.csv", encoding="utf-8") as handle:
         assert PATIENT_ID in handle.read()
+
+
+def test_report_with_phi_shows_the_patient_record_fields(dicom_case, phi_out):
+    """Name, ID, birth date, study date, accession number, Series Instance UID and kernel, read from the series'
+    own files (pydicom), as the report formats them."""
+    source = pydicom.dcmread(os.path.join(dicom_case["series"], "IM0001.dcm"))
+    study_date = f"{source.StudyDate[:4]}-{source.StudyDate[4:6]}-{source.StudyDate[6:]}"
+    with open(phi_out / "L1.report.html", encoding="utf-8") as handle:
+        page = handle.read()
+    for label, value in (("Name", "Doe, Jane"), ("Patient ID", PATIENT_ID), ("Birth date", "1958-03-12"),
+                         ("Study date", study_date), ("Accession number", "ACC4711"),
+                         ("Reconstruction kernel", "FC03\\AIDR3D"), ("Series Instance UID", source.SeriesInstanceUID)):
+        assert f'<td class="name">{label}</td><td' in page and f">{value}</td>" in page, label
+    assert "de-identified" not in page
+
+
+def test_report_without_phi_says_de_identified_and_no_patient_line(dicom_case):
+    with open(dicom_case["out"] / "L1.report.html", encoding="utf-8") as handle:
+        page = handle.read()
+    assert "<b>Patient: de-identified</b> · study subject P1" in page
+    assert "Patient ID" not in page and "Birth date" not in page
 
 
 def test_dicom_out_with_a_file_volume_is_an_input_error(curved_case_files, tmp_path):
@@ -191,14 +226,16 @@ def test_one_page_report_holds_figures_measurements_and_provenance(dicom_case):
     assert document["software"]["version"] in page
 
 
-def test_report_prints_to_one_a4_page(dicom_case, tmp_path):
-    """Printed by headless Chromium, as a browser prints it: one A4 page (pdfinfo counts the pages)."""
+@pytest.mark.parametrize("phi", [False, True])
+def test_report_prints_to_one_a4_page(dicom_case, phi_out, tmp_path, phi):
+    """Printed by headless Chromium, as a browser prints it: one A4 page (pdfinfo counts the pages), with and
+    without the patient record's fields."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None or shutil.which("pdfinfo") is None:
         pytest.skip("chromium and poppler-utils are not installed; `make test` installs them where apt can")
     pdf = tmp_path / "report.pdf"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                    f"--print-to-pdf={pdf}", (dicom_case["out"] / "L1.report.html").as_uri()],
+                    f"--print-to-pdf={pdf}", ((phi_out if phi else dicom_case["out"]) / "L1.report.html").as_uri()],
                    capture_output=True, timeout=120)
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     assert "Pages:           1" in info

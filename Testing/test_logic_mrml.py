@@ -265,7 +265,8 @@ def test_entered_items_give_scores_in_the_results_table(logic_nodes):
 
 def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp_path, monkeypatch):
     """A volume loaded by Slicer's DICOM module carries its instance UIDs; Export finds their files in the
-    DICOM database and writes the SEG and SR beside the other files, with the panel's numbers."""
+    DICOM database and writes the SEG and SR beside the other files, with the panel's numbers, and the report
+    for the patient record shows the series' patient and Series Instance UID."""
     import pydicom
 
     from CTOPlaque import CTOPlaqueLogic
@@ -299,6 +300,11 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp
     assert sr.CompletionFlag == "COMPLETE"
     assert read_json(paths["lesion_json"])["total_plaque_volume_mm3"] == pytest.approx(
         result.document["total_plaque_volume_mm3"])
+    with open(paths["report_html"], encoding="utf-8") as handle:
+        report = handle.read()
+    series_uid = pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID
+    assert '<td class="name">Patient ID</td><td>P1</td>' in report and f">{series_uid}</td>" in report
+    assert "de-identified" not in report
 
 
 def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 from stats_cohort_data import synthetic_cohort
+from test_figure_print import assert_placed_at_physical_size
 
 from CTOPlaqueStatsLib.analysis import clustering_patients
 from CTOPlaqueStatsLib.command import main
@@ -347,10 +348,11 @@ def test_report_prints_on_a4_with_every_table_and_figure(tmp_path):
     for expected in ("Table 1: characteristics by outcome", f"failure (n = {failures})", "Group comparisons",
                      "Logistic regression", "OR per SD (95% CI)", "p, lesions independent", "adjusted for",
                      "Incremental value of the added predictors", "The test of added value is the likelihood-ratio",
-                     "Odds ratios per 1 SD", "Plaque composition by outcome group", "ROC curves", "Calibration"):
+                     "Odds ratios per 1 SD", "Predictors by outcome group", "ROC curves", "Calibration"):
         assert expected in text, expected
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True).stdout.splitlines()[2:]
     assert len(images) == 4  # forest, box plots, ROC, calibration
+    assert_placed_at_physical_size((out / "report.html").read_text(encoding="utf-8"))  # as test_figure_print checks
 
 
 def test_forest_labels_name_the_predictor_and_its_sd_not_the_outcome(stats_run):
@@ -362,7 +364,7 @@ def test_forest_labels_name_the_predictor_and_its_sd_not_the_outcome(stats_run):
     labels = forest_labels(rows)
     assert not [label for label in labels if "crossing_success" in label]
     sd = cohort["dense_calcium_pav"].std(ddof=1)
-    assert f"dense_calcium_pav (SD {sd:.3g})" in labels
+    assert f"Dense calcium PAV (SD {sd:.3g} %)" in labels
     row = rows[rows.predictor == "dense_calcium_pav"].iloc[0]
     assert row["or_per_sd"] == pytest.approx(row["or"] ** row["sd"], rel=1e-12)
     assert row["sd"] == pytest.approx(sd, rel=1e-12)

@@ -308,6 +308,57 @@ def test_stats_panel_from_exports_to_tables(gui, tmp_path, caplog):
     assert os.path.isfile(widget.result.stats.paths["report"])
 
 
+def _check(box, columns):
+    for index in range(box.count):
+        if box.itemText(index) in columns:
+            box.setCheckState(box.model().index(index, 0), slicer_qt().Qt.Checked)
+
+
+def test_stats_panel_passes_patient_variables_model_comparison_and_bootstrap_to_the_logic(gui, tmp_path, caplog):
+    """Patient variables, base and added models and the bootstrap count, picked in the panel, reach the
+    parameter node, the Logic's StatsRequest and the outputs: patient-level comparison rows, prediction.csv's
+    two models with the panel's resample count."""
+    import json
+
+    import pandas as pd
+    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+
+    exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
+    widget = CTOPlaqueStatsWidget()
+    ui = widget.ui
+    ui.exportsDirectoryButton.directory = exports
+    ui.clinicalPathLineEdit.currentPath = clinical
+    ui.outputDirectoryButton.directory = str(tmp_path / "stats")
+    ui.loadColumnsButton.click()
+    assert ui.bootstrapSpinBox.value == 200 and ui.bootstrapSpinBox.minimum == 200
+    _check(ui.outcomesComboBox, ["success"])
+    _check(ui.patientVarsComboBox, ["age"])
+    _check(ui.baseModelComboBox, ["occlusion_length_mm"])
+    _check(ui.addedComboBox, ["dense_calcium_pav"])
+    ui.bootstrapSpinBox.value = 250
+    parameters = widget.logic.getParameterNode()
+    assert json.loads(parameters.GetParameter("PatientVars")) == ["age"]
+    assert json.loads(parameters.GetParameter("BaseModel")) == ["occlusion_length_mm"]
+    assert json.loads(parameters.GetParameter("Added")) == ["dense_calcium_pav"]
+    assert parameters.GetParameter("Bootstrap") == "250"
+    request = widget.logic.stats_request(parameters)
+    assert (request.outcomes, request.patient_vars, request.base_model, request.added, request.bootstrap_resamples) \
+        == (["success"], ["age"], ["occlusion_length_mm"], ["dense_calcium_pav"], 250)
+
+    ui.runButton.click()
+    assert _errors(caplog) == []
+    stats = widget.result.stats
+    assert set(stats.comparison["level"]) == {"lesion", "patient"}
+    prediction = pd.read_csv(stats.paths["prediction"])
+    assert prediction["model"].tolist() == ["base", "base + added"]
+    # resamples used: all 250 for the one-predictor base model; for base + added, those whose fit converged on
+    # these 40 lesions, more than the default 200 could give
+    assert prediction["bootstrap_resamples"].iloc[0] == 250 and 200 < prediction["bootstrap_resamples"].iloc[1] <= 250
+
+    widget.updateGUIFromParameterNode()  # e.g. a saved scene reloaded: the panel shows the node's choices
+    assert widget._checked(ui.baseModelComboBox) == ["occlusion_length_mm"] and ui.bootstrapSpinBox.value == 250
+
+
 def slicer_qt():
     import qt
 

@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from .errors import CTOPlaqueInputError
@@ -23,6 +24,8 @@ RESCALE_INTERCEPT_HU = -1024.0
 # Attributes copied from the source series into derived objects (SEG, SR), as the IODs require.
 PATIENT_STUDY_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                             "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+# The analysed series, for the patient record: which reconstruction of the study was measured.
+SOURCE_SERIES_ATTRIBUTES = ("SeriesInstanceUID", "SeriesDescription", "ConvolutionKernel")
 
 
 def write_ct_series(folder: str, hu_kji: np.ndarray, ijk_to_ras: np.ndarray, patient_id: str,
@@ -105,5 +108,10 @@ def source_datasets_by_slice(source, volume: Volume) -> list:
 
 
 def source_dicom_attributes(source) -> dict:
-    """The patient and study attributes (PATIENT_STUDY_ATTRIBUTES) of a source dataset, as text."""
-    return {name: str(source.get(name, "")) for name in PATIENT_STUDY_ATTRIBUTES}
+    """The patient and study attributes (PATIENT_STUDY_ATTRIBUTES) and the series' own
+    (SOURCE_SERIES_ATTRIBUTES) of a source dataset, as text; a multi-valued one (e.g. a kernel "FC03\\AIDR")
+    joined with backslashes, as DICOM writes it."""
+    def text(value):
+        return "\\".join(str(item) for item in value) if isinstance(value, MultiValue) else str(value)
+
+    return {name: text(source.get(name, "")) for name in PATIENT_STUDY_ATTRIBUTES + SOURCE_SERIES_ATTRIBUTES}

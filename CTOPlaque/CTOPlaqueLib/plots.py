@@ -1,7 +1,14 @@
 """The lesion figures a clinician expects: areas and composition against distance from the ostium, and the
-straightened vessel with its contours and the colour composition overlay."""
+straightened vessel with its contours and the colour composition overlay.
+
+Each figure is drawn at the size the one-page report prints it (lesion_report places a PNG at its physical
+size, pixels / dpi), with no text under MIN_PRINT_FONT_PT, so that it reads on paper; the PNG's resolution
+(PNG_DPI) keeps it sharp on screen.
+"""
 
 from __future__ import annotations
+
+import io
 
 import matplotlib
 
@@ -9,78 +16,146 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 from .analysis import LesionAnalysis  # noqa: E402
 from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS  # noqa: E402
 from .export import profile_component_areas  # noqa: E402
-from .straightening import LongitudinalSection, StraightenedVessel, longitudinal_section  # noqa: E402
+from .straightening import (LongitudinalSection, StraightenedVessel, longitudinal_section,  # noqa: E402
+                            plane_directions)
 
+MIN_PRINT_FONT_PT = 7.0   # the smallest text a printed figure may carry
+FONT_PT = 7.5             # ticks, legends, keys
+LABEL_FONT_PT = 8.0       # axis labels, titles
+PNG_DPI = 200
+PAGE_WIDTH_IN = 186.0 / 25.4     # A4 portrait less 12 mm margins: the straightened vessel
+COLUMN_WIDTH_IN = 88.0 / 25.4    # one of the report's two columns: the profile
 LANDMARK_COLORS = {"P": "tab:blue", "D": "tab:blue", "S": "tab:green", "E": "tab:red"}
-CONTOUR_COLORS = {"lumen": "gold", "vessel": "darkorange"}  # as the area curves and the scene's contours
+LANDMARK_NAMES = {"S": "proximal reference", "P": "proximal cap", "D": "distal cap", "E": "distal reference"}
+# The scene's contour colours on the CT; the area curves use darker tones of the same, which read on white.
+CONTOUR_COLORS = {"lumen": "gold", "vessel": "darkorange"}
+CURVE_COLORS = {"lumen": "darkgoldenrod", "vessel": "saddlebrown"}
 CCTA_WINDOW_HU = (-150.0, 550.0)  # level 200, width 700
 
 
-def _mark_landmarks(axes, landmarks_mm: dict) -> None:
+def png_width_mm(png_bytes: bytes) -> float:
+    """The physical width of a PNG (pixels / the dpi in its pHYs chunk), in mm: the width a page places it at."""
+    image = Image.open(io.BytesIO(png_bytes))
+    return image.width / image.info["dpi"][0] * 25.4
+
+
+def save_png(figure, path: str) -> None:
+    """Write ``figure`` as a PNG at PNG_DPI (its physical size kept in the file) and close it."""
+    figure.savefig(path, dpi=PNG_DPI)
+    plt.close(figure)
+
+
+def landmark_key(lines: int = 1) -> str:
+    """'S proximal reference · P proximal cap · D distal cap · E distal reference', in the order along the vessel,
+    on one line or two."""
+    names = [f"{label} {LANDMARK_NAMES[label]}" for label in "SPDE"]
+    per_line = len(names) // lines
+    return "\n".join(" · ".join(names[start:start + per_line]) for start in range(0, len(names), per_line))
+
+
+def style_axes(axes) -> None:
+    """Tick labels at FONT_PT, axis labels at LABEL_FONT_PT: the print sizes of every report figure."""
+    axes.tick_params(labelsize=FONT_PT)
+    axes.xaxis.label.set_size(LABEL_FONT_PT)
+    axes.yaxis.label.set_size(LABEL_FONT_PT)
+
+
+def _mark_landmarks(axes, landmarks_mm: dict, letters: bool) -> None:
+    """Dashed lines at the landmarks; with ``letters``, their letters above the axes."""
     for label, position in landmarks_mm.items():
         axes.axvline(position, color=LANDMARK_COLORS[label], linestyle="--", linewidth=1)
-        axes.annotate(label, (position, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
-                      color=LANDMARK_COLORS[label], fontweight="bold")
+        if letters:
+            axes.annotate(label, (position, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                          color=LANDMARK_COLORS[label], fontweight="bold", fontsize=LABEL_FONT_PT)
+
+
+def _swatches(components) -> list:
+    """Legend patches of the components in their colours, outlined so that white dense calcium shows."""
+    return [plt.Rectangle((0, 0), 1, 1, facecolor=COMPONENT_COLORS[c], edgecolor="0.3") for c in components]
+
+
+def _add_key(figure, handles: list, labels: list, columns: int, key_lines: int, key_height: float) -> None:
+    """The figure's legend under the plots, above the landmark key (``key_lines`` lines, ``key_height`` of the
+    figure's height), so that neither covers a curve."""
+    figure.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, key_height), ncol=columns,
+                  fontsize=FONT_PT, frameon=False, handlelength=1.5, columnspacing=1.2, borderaxespad=0.2)
+    figure.text(0.5, 0.01, landmark_key(key_lines), ha="center", va="bottom", fontsize=FONT_PT)
+
+
+def profile_figure(analysis: LesionAnalysis, title: str = ""):
+    """Two panels sharing the distance axis: lumen and vessel area along the whole centerline; the plaque's
+    component areas between P and D only (outside the occlusion the wall is normal vessel wall, not plaque).
+
+    P and D (occlusion caps, blue), S (green) and E (red) reference sections are marked, as in Figure 2B of the
+    seed paper, and explained under the plots; components use the paper's colours (NC red, FF light green,
+    fibrous green, DC white) on a dark background so that dense calcium stays visible. One report column wide.
+    """
+    profile = analysis.profile
+    figure, (areas, composition) = plt.subplots(2, 1, figsize=(COLUMN_WIDTH_IN, 3.5), sharex=True)
+    vessel, = areas.plot(profile.arc_mm, profile.vessel_area_mm2, color=CURVE_COLORS["vessel"], linewidth=1.5)
+    lumen, = areas.plot(profile.arc_mm, profile.lumen_area_mm2, color=CURVE_COLORS["lumen"], linewidth=1.5)
+    areas.axvspan(analysis.landmarks_mm["P"], analysis.landmarks_mm["D"], color="0.9", zorder=0)
+    areas.set_ylabel("Area (mm²)")
+    _mark_landmarks(areas, analysis.landmarks_mm, letters=True)
+    if title:
+        areas.set_title(title, pad=12, fontsize=LABEL_FONT_PT)
+
+    occluded = analysis.occluded_sections()
+    components = profile_component_areas(analysis)
+    composition.stackplot(profile.arc_mm[occluded], *[areas_mm2[occluded] for areas_mm2 in components.values()],
+                          colors=[COMPONENT_COLORS[n] for n in components])
+    composition.set_facecolor("0.25")
+    composition.set_xlim(profile.arc_mm[0], profile.arc_mm[-1])
+    composition.set_ylabel("Plaque area, P–D (mm²)")
+    composition.set_xlabel("Distance from ostium (mm)")
+    _mark_landmarks(composition, analysis.landmarks_mm, letters=False)
+    for axes in (areas, composition):
+        style_axes(axes)
+    _add_key(figure, [vessel, lumen] + _swatches(components),
+             ["Vessel area", "Lumen area"] + [COMPONENT_NAMES[n] for n in components], columns=3,
+             key_lines=2, key_height=0.075)
+    figure.subplots_adjust(left=0.15, right=0.97, top=0.92, bottom=0.3, hspace=0.12)
+    return figure
 
 
 def write_profile_png(path: str, analysis: LesionAnalysis, title: str = "") -> None:
-    """Two panels sharing the distance axis: lumen and vessel area; stacked component areas.
-
-    P and D (occlusion caps, blue), S (green) and E (red) reference sections are marked, as in
-    Figure 2B of the seed paper; components use the paper's colours (NC red, FF light green,
-    fibrous green, DC white) on a dark background so that dense calcium stays visible.
-    """
-    profile = analysis.profile
-    figure, (areas, composition) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
-                                                gridspec_kw={"height_ratios": [1, 1]})
-    areas.plot(profile.arc_mm, profile.vessel_area_mm2, color="darkorange", label="Vessel area")
-    areas.plot(profile.arc_mm, profile.lumen_area_mm2, color="gold", label="Lumen area")
-    areas.axvspan(analysis.landmarks_mm["P"], analysis.landmarks_mm["D"], color="0.85", zorder=0)
-    areas.set_ylabel("Area (mm²)")
-    areas.legend(loc="upper right")
-    _mark_landmarks(areas, analysis.landmarks_mm)
-    if title:
-        areas.set_title(title, pad=18)
-
-    components = profile_component_areas(analysis)
-    composition.stackplot(profile.arc_mm, *components.values(), labels=[COMPONENT_NAMES[n] for n in components],
-                          colors=[COMPONENT_COLORS[n] for n in components])
-    composition.set_facecolor("0.25")
-    composition.set_ylabel("Plaque area (mm²)")
-    composition.set_xlabel("Distance from ostium (mm)")
-    composition.legend(loc="upper right", fontsize="small", facecolor="0.4", labelcolor="white")
-    for label, position in analysis.landmarks_mm.items():
-        composition.axvline(position, color=LANDMARK_COLORS[label], linestyle="--", linewidth=1)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_png(profile_figure(analysis, title), path)
 
 
-def write_straightened_png(path: str, straight: StraightenedVessel, analysis: LesionAnalysis, title: str = "") -> None:
+def straightened_figure(straight: StraightenedVessel, analysis: LesionAnalysis, title: str = ""):
     """The straightened vessel (straightening.straighten of ``analysis``) cut along its axis in two perpendicular
     planes, as Figure 2A of the seed paper: CT in a CCTA window, lumen (gold) and outer wall (orange) contours,
     and the occluded wall between P and D coloured by component (NC red, FF light green, fibrous green, DC
-    white)."""
-    figure, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
-    for row, (axis, name) in zip(axes, (("u", "plane 0-180°"), ("v", "plane 90-270°"))):
+    white). Each plane's up and down are named by the patient directions they point to at the occlusion
+    (straightening.plane_directions). One page wide."""
+    figure, axes = plt.subplots(2, 1, figsize=(PAGE_WIDTH_IN, 2.9), sharex=True)
+    directions = plane_directions(analysis)
+    for row, axis in zip(axes, ("u", "v")):
         _draw_longitudinal_section(row, longitudinal_section(straight, analysis, axis), analysis)
-        row.set_ylabel(f"Offset (mm)\n{name}")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=COMPONENT_COLORS[c]) for c in COMPONENTS]
-    axes[0].legend(handles, [COMPONENT_NAMES[c] for c in COMPONENTS], loc="upper right", fontsize="small",
-                   ncol=4, facecolor="0.3", labelcolor="white")
-    _mark_landmarks(axes[0], analysis.landmarks_mm)
-    for label, position in analysis.landmarks_mm.items():
-        axes[1].axvline(position, color=LANDMARK_COLORS[label], linestyle="--", linewidth=1)
+        up, down = directions[axis]
+        row.set_ylabel(f"↑ {up}\n(mm)\n↓ {down}", fontsize=FONT_PT)
+        _mark_landmarks(row, analysis.landmarks_mm, letters=row is axes[0])
+        style_axes(row)
     axes[1].set_xlabel("Distance from ostium (mm)")
     if title:
-        axes[0].set_title(title, pad=18)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        axes[0].set_title(f"{title}: two perpendicular cuts along the vessel; directions at the occlusion",
+                          pad=12, fontsize=LABEL_FONT_PT)
+    handles = [Line2D([], [], color=CONTOUR_COLORS[name], linewidth=1.5) for name in ("lumen", "vessel")]
+    _add_key(figure, handles + _swatches(COMPONENTS),
+             ["Lumen contour", "Outer wall contour"] + [COMPONENT_NAMES[c] for c in COMPONENTS],
+             columns=6, key_lines=1, key_height=0.05)
+    figure.subplots_adjust(left=0.13, right=0.99, top=0.91, bottom=0.25, hspace=0.08)
+    return figure
+
+
+def write_straightened_png(path: str, straight: StraightenedVessel, analysis: LesionAnalysis, title: str = "") -> None:
+    save_png(straightened_figure(straight, analysis, title), path)
 
 
 def _draw_longitudinal_section(axes, section: LongitudinalSection, analysis: LesionAnalysis) -> None:

@@ -21,6 +21,14 @@ from .errors import CTOPlaqueInputError
 
 CLINICAL_ITEMS = ("retry", "previous_failed_attempt", "duration_ge_12_months_or_unknown", "multiple_occlusions",
                   "proximal_side_branch", "whole_luminal_calcification")
+# Every item as a report names it.
+ITEM_LABELS = {"blunt_stump": "blunt stump", "calcification": "calcification", "bending_gt_45": "bending > 45°",
+               "length_ge_20mm": "length ≥ 20 mm", "length_ge_15mm": "length ≥ 15 mm",
+               "severe_calcification": "severe calcification", "retry": "retry",
+               "previous_failed_attempt": "previous failed attempt",
+               "duration_ge_12_months_or_unknown": "duration ≥ 12 months or unknown",
+               "multiple_occlusions": "multiple occlusions", "proximal_side_branch": "proximal side branch",
+               "whole_luminal_calcification": "whole-luminal calcification"}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ the wall between P and D (the colour overlay of Figure 2A).
 
 A longitudinal section is the plane of the straightened grid through the axis along u or v: the
 picture of Figure 2A, with the composition of the occluded wall and the contours where they cross it.
+Its two sides are named by patient direction (``plane_directions``): the frame turns with the vessel, so the
+names hold at the occlusion, where the reader looks.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from .contours import angular_neighbours
 from .volume_io import Volume
 
 LUMEN_LABEL, WALL_LABEL = 1, 2
+# Patient directions of the +/- RAS axes: Slicer's RAS has x towards the patient's right, y anterior, z superior.
+RAS_DIRECTIONS = (("right", "left"), ("anterior", "posterior"), ("superior", "inferior"))
+NAMED_COMPONENT = 0.4  # an axis is named when the unit vector's component along it is at least this (66 deg or less)
 
 
 @dataclass
@@ -94,3 +99,24 @@ def longitudinal_section(straight: StraightenedVessel, analysis: LesionAnalysis,
 
     return LongitudinalSection(hu.T, composition.T, offsets_mm, edges(analysis.lumen_radii_mm),
                                edges(analysis.vessel_radii_mm))
+
+
+def patient_direction(vector_ras: np.ndarray) -> str:
+    """A direction in RAS named as the patient's directions it points to, the strongest first: (0.7, 0.7, 0.1)
+    -> "right-anterior", (0, -0.95, -0.3) -> "posterior". Every axis whose component of the unit vector is at
+    least NAMED_COMPONENT is named, and always the strongest one."""
+    unit = np.asarray(vector_ras, float) / np.linalg.norm(vector_ras)
+    order = np.argsort(-np.abs(unit), kind="stable")
+    named = [axis for axis in order if abs(unit[axis]) >= NAMED_COMPONENT] or [order[0]]
+    return "-".join(RAS_DIRECTIONS[axis][0 if unit[axis] > 0 else 1] for axis in named)
+
+
+def plane_directions(analysis: LesionAnalysis) -> dict:
+    """{"u": (up, down), "v": (up, down)}: the patient directions (``patient_direction``) of the positive and
+    negative offsets of each longitudinal section, read from the centerline frame at the middle of the
+    occlusion (between P and D)."""
+    centerline = analysis.centerline
+    middle_mm = 0.5 * (analysis.landmarks_mm["P"] + analysis.landmarks_mm["D"])
+    index = int(np.argmin(np.abs(centerline.arc_mm - middle_mm)))
+    return {axis: (patient_direction(normal[index]), patient_direction(-normal[index]))
+            for axis, normal in (("u", centerline.normals_u), ("v", centerline.normals_v))}

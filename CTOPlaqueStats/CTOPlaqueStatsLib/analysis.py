@@ -123,7 +123,7 @@ def prediction_tables(cohort: pd.DataFrame, outcomes: dict, request: StatsReques
         comparisons.append({"outcome": name, "base": " + ".join(base), "added": " + ".join(added),
                             **result["comparison"]})
         for label, probabilities in (("base", result["p_base"]), ("base + added", result["p_full"])):
-            curves[f"{name}: {label}"] = (probabilities, y, result["models"][label]["auc"])
+            curves[(name, label)] = (probabilities, y, result["models"][label]["auc"])
     return pd.DataFrame(models), pd.DataFrame(comparisons), curves
 
 
@@ -308,18 +308,19 @@ def run_stats(cohort: pd.DataFrame, request: StatsRequest, out_dir: str, problem
         spreadsheet_frame(comparison).to_csv(staged("comparison"), index=False)
         spreadsheet_frame(logistic).to_csv(staged("logistic"), index=False)
         spreadsheet_frame(problem_table).to_csv(staged("problems"), index=False)
-        write_forest_png(staged("forest"), logistic)
-        write_boxplots_png(staged("boxplots"), cohort, outcomes)
+        write_forest_png(staged("forest"), logistic, labels)
+        write_boxplots_png(staged("boxplots"), cohort, outcomes, request.predictors, labels)
         figures = {"Odds ratios per 1 SD of each predictor (Figure 4 of the seed paper)": staged("forest"),
-                   "Plaque composition by outcome group (Figure 3)": staged("boxplots")}
+                   "Predictors by outcome group (Figure 3)": staged("boxplots")}
         extra_tables = {}
         if curves:
             spreadsheet_frame(prediction).to_csv(staged("prediction"), index=False)
             spreadsheet_frame(prediction_comparison).to_csv(staged("prediction_comparison"), index=False)
-            write_roc_png(staged("roc"), curves)
-            write_calibration_png(staged("calibration"), curves)
+            write_roc_png(staged("roc"), curves, labels)
+            write_calibration_png(staged("calibration"), curves, labels)
             figures.update({"ROC curves, base vs base + added": staged("roc"),
-                            "Calibration (deciles of predicted probability)": staged("calibration")})
+                            "Calibration: deciles of predicted risk (95% CI) and lowess, one panel per model":
+                                staged("calibration")})
             shown_models, shown_comparison = prediction_display(prediction, prediction_comparison, labels)
             extra_tables = {"Prediction models": shown_models, "Incremental value of the added predictors":
                             (shown_comparison, DELONG_NESTED_CAVEAT)}

@@ -11,10 +11,14 @@ from CTOPlaqueLib.cli import add_out_option
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
+from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
+                        results_paragraph, write_agreement_report)
 from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, run_stats
 from .comparison import T_TESTS
 from .cohort import build_cohort, read_table, write_cohort_csv
+from .figures import write_bland_altman_png
 from .icc import icc_table
+from .labels import LabelTable
 from .problems import ProblemLog
 from .variables import numeric_variable
 
@@ -83,7 +87,7 @@ def run_icc(args) -> int:
         if column not in ratings.columns:
             raise CTOPlaqueInputError(f"column {column!r} not in {args.ratings}")
     problems = ProblemLog()
-    rows = []
+    rows, agreement_rows, panels = [], [], []
     for value in args.value:
         numbers = numeric_variable(ratings[value], value, problems)
         if numbers is None:
@@ -98,10 +102,22 @@ def run_icc(args) -> int:
             continue
         rows += [{"value": value, "n_targets": len(complete), "n_raters": complete.shape[1], **row}
                  for row in icc_table(complete.to_numpy(float))]
+        pairs = bland_altman_rows(value, complete)
+        agreement_rows += pairs
+        panels += [(value, pair) for pair in pairs]
+    icc = pd.DataFrame(rows, columns=["value", "n_targets", "n_raters", "form", "icc", "ci_low", "ci_high", "F",
+                                      "df1", "df2", "p"])
+    limits = pd.DataFrame(agreement_rows, columns=BLAND_ALTMAN_COLUMNS)
+    labels = LabelTable.from_csv(args.labels) if args.labels else LabelTable()
     out_dir = os.path.abspath(args.out)
     with staged_outputs(out_dir) as staging:
-        pd.DataFrame(rows, columns=["value", "n_targets", "n_raters", "form", "icc", "ci_low", "ci_high", "F",
-                                    "df1", "df2", "p"]).to_csv(os.path.join(staging, "icc.csv"), index=False)
+        icc.to_csv(os.path.join(staging, "icc.csv"), index=False)
+        limits.to_csv(os.path.join(staging, "bland_altman.csv"), index=False)
+        if rows:
+            figure = os.path.join(staging, "bland_altman.png")
+            write_bland_altman_png(figure, panels, labels)
+            write_agreement_report(os.path.join(staging, "report.html"), results_paragraph(icc, args.agreement, labels),
+                                   icc_display(icc, labels), bland_altman_display(limits, labels), figure)
     _report_problems(problems)
     print(f"ICC of {len({r['value'] for r in rows})} value(s) written to {os.path.join(out_dir, 'icc.csv')}")
     return 0
@@ -144,5 +160,9 @@ def register(commands) -> None:
     icc.add_argument("--target", required=True, help="column naming the measured lesion")
     icc.add_argument("--rater", required=True, help="column naming the observer or reading")
     icc.add_argument("--value", nargs="+", required=True, help="measurement columns")
+    icc.add_argument("--agreement", choices=AGREEMENTS, default="inter-observer",
+                     help="what the rater column holds: observers (inter-observer) or one observer's readings "
+                          "(intra-observer); words the report's results paragraph")
+    icc.add_argument("--labels", help="CSV column,label[,unit]: readable names of the measures, as for stats")
     add_out_option(icc, "output folder", is_folder=True)
     icc.set_defaults(run=run_icc)

@@ -1,7 +1,14 @@
-"""Figures of the cohort report: forest plot of odds ratios (seed paper Figure 4) and box plots of
-plaque composition by outcome group (Figure 3)."""
+"""Figures of the cohort report: forest plot of odds ratios (seed paper Figure 4), box plots of the predictors
+by outcome group (Figure 3), ROC curves and calibration of the prediction models.
+
+Each figure is drawn at most one A4 page wide (CTOPlaqueLib.plots.PAGE_WIDTH_IN) with no text under 7 pt, and
+the report places its PNG at its physical size, so that the text prints at the size it was drawn. Variables are
+named by the label table (labels.LabelTable), never by their column ids.
+"""
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib
 
@@ -10,92 +17,102 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from statsmodels.nonparametric.smoothers_lowess import lowess  # noqa: E402
+from statsmodels.stats.proportion import proportion_confint  # noqa: E402
+
+from CTOPlaqueLib.plots import FONT_PT, LABEL_FONT_PT, PAGE_WIDTH_IN, save_png, style_axes  # noqa: E402
+
+from .labels import LabelTable  # noqa: E402
 
 FOREST_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
-COMPOSITION_COLUMNS = [f"{name}_{kind}" for kind in ("volume_mm3", "pav")
-                       for name in ("necrotic_core", "fibrofatty", "fibrous", "dense_calcium")]
+BOXPLOTS_PER_ROW = 4
+BOXPLOT_ROW_IN = 2.3
+CALIBRATION_BINS = 10      # deciles of predicted risk
+LOWESS_FRACTION = 2.0 / 3.0  # statsmodels' and R's default span; no robustness iterations for a 0/1 outcome
 
 
-def forest_labels(rows: pd.DataFrame) -> list:
-    """Y labels of one outcome's panel: the predictor (the outcome is the panel's title), its SD, and the
-    method when it is Firth's."""
-    return [f"{r.predictor} (SD {r.sd:.3g})" + (", Firth" if r.method == "firth" else "") for r in rows.itertuples()]
+def forest_labels(rows: pd.DataFrame, labels: LabelTable = None) -> list:
+    """Y labels of one outcome's panel: the predictor's label (the outcome is the panel's title), its SD in its
+    unit, and the method when it is Firth's."""
+    labels = labels or LabelTable()
+    return [f"{labels.name(r.predictor)} (SD {' '.join(filter(None, (f'{r.sd:.3g}', labels.unit(r.predictor))))})"
+            + (", Firth" if r.method == "firth" else "") for r in rows.itertuples()]
 
 
-def write_forest_png(path: str, logistic: pd.DataFrame) -> None:
+def forest_figure(logistic: pd.DataFrame, labels: LabelTable = None):
     """Odds ratios per 1 SD of each predictor with 95% CIs on a log axis, one panel per outcome: adjusted
     models where fitted, otherwise univariate. Per SD, so that predictors in mm3, % and mm share one axis."""
+    labels = labels or LabelTable()
     adjusted = logistic[logistic["model"] == "adjusted"] if not logistic.empty else logistic
     shown = adjusted if not adjusted.empty else logistic
     outcomes = list(dict.fromkeys(shown["outcome"])) if not shown.empty else [None]
     heights = [max(int((shown["outcome"] == outcome).sum()), 1) if outcome else 1 for outcome in outcomes]
-    figure, panels = plt.subplots(len(outcomes), 1, figsize=(8, 1.0 + 0.45 * sum(heights) + 0.6 * len(outcomes)),
+    figure, panels = plt.subplots(len(outcomes), 1, figsize=(PAGE_WIDTH_IN, 0.8 + 0.3 * sum(heights)
+                                                             + 0.5 * len(outcomes)),
                                   squeeze=False, gridspec_kw={"height_ratios": heights})
-    kind = "adjusted" if not adjusted.empty else "univariate"
+    kind = "adjusted" if not adjusted.empty else "univariable"
     for axes, outcome in zip(panels[:, 0], outcomes):
+        style_axes(axes)
         rows = shown[shown["outcome"] == outcome] if outcome else shown
         if rows.empty:
-            axes.text(0.5, 0.5, "no model could be fitted", ha="center", va="center", transform=axes.transAxes)
+            axes.text(0.5, 0.5, "no model could be fitted", ha="center", va="center", transform=axes.transAxes,
+                      fontsize=LABEL_FONT_PT)
             axes.set_axis_off()
             continue
         positions = np.arange(len(rows))[::-1]
         errors = [rows["or_per_sd"] - rows["ci_low_per_sd"], rows["ci_high_per_sd"] - rows["or_per_sd"]]
-        axes.errorbar(rows["or_per_sd"], positions, xerr=errors, fmt="s", color="black", ecolor="0.3", capsize=3)
+        axes.errorbar(rows["or_per_sd"], positions, xerr=errors, fmt="s", color="black", ecolor="0.3", capsize=3,
+                      markersize=4)
         axes.axvline(1.0, color="tab:red", linestyle="--", linewidth=1)
         axes.set_xscale("log")
         low, high = axes.get_xlim()
         axes.xaxis.set_major_locator(ticker.FixedLocator([t for t in FOREST_TICKS if low <= t <= high]))
         axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
         axes.xaxis.set_minor_formatter(ticker.NullFormatter())
-        axes.tick_params(labelsize=10)
-        axes.set_yticks(positions, forest_labels(rows))
+        axes.set_yticks(positions, forest_labels(rows, labels))
         axes.set_ylim(-0.7, len(rows) - 0.3)
-        axes.set_title(f"{outcome}: {kind} models", fontsize=11)
-    panels[-1, 0].set_xlabel("Odds ratio per 1 SD of the predictor (95% CI, log scale)", fontsize=10)
+        axes.set_title(f"{labels.name(outcome)}: {kind} models", fontsize=LABEL_FONT_PT)
+    panels[-1, 0].set_xlabel("Odds ratio per 1 SD of the predictor (95% CI, log scale)")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return figure
 
 
-def _component_title(column: str) -> str:
-    """'necrotic_core_pav' -> 'Necrotic core PAV (%)', 'fibrous_volume_mm3' -> 'Fibrous volume (mm³)'."""
-    for suffix, text in (("_pav", "PAV (%)"), ("_volume_mm3", "volume (mm³)")):
-        if column.endswith(suffix):
-            return f"{column[:-len(suffix)].replace('_', ' ').capitalize()} {text}"
-    return column
+def write_forest_png(path: str, logistic: pd.DataFrame, labels: LabelTable = None) -> None:
+    save_png(forest_figure(logistic, labels), path)
 
 
-def write_boxplots_png(path: str, cohort: pd.DataFrame, outcomes: dict) -> None:
-    """Component volumes and PAVs by outcome group, one row of panels per outcome, legible at print size
-    (10-11 pt at A4 width): groups named failure / success with their n."""
-    columns = [c for c in COMPOSITION_COLUMNS if c in cohort.columns]
-    per_row = 4
-    rows_per_outcome = max(1, int(np.ceil(len(columns) / per_row)))
+def boxplots_figure(cohort: pd.DataFrame, outcomes: dict, predictors: list, labels: LabelTable = None):
+    """The asked predictors (numeric columns of ``cohort``) by outcome group, one row of panels per outcome
+    (BOXPLOTS_PER_ROW panels a row): groups named failure / success with their n, panels by the predictor's label
+    and unit, the outcome's label under them."""
+    labels = labels or LabelTable()
+    columns = [c for c in predictors if c in cohort.columns]
+    rows_per_outcome = max(1, int(np.ceil(len(columns) / BOXPLOTS_PER_ROW)))
     panel_rows = max(len(outcomes), 1) * rows_per_outcome
-    figure, grid = plt.subplots(panel_rows, per_row, figsize=(11, 3.2 * panel_rows), squeeze=False)
+    figure, grid = plt.subplots(panel_rows, BOXPLOTS_PER_ROW, figsize=(PAGE_WIDTH_IN, BOXPLOT_ROW_IN * panel_rows),
+                                squeeze=False)
     for axes in grid.ravel():
         axes.set_axis_off()
     for row, (name, coded) in enumerate(outcomes.items()):
         for column_index, column in enumerate(columns):
-            axes = grid[row * rows_per_outcome + column_index // per_row, column_index % per_row]
+            axes = grid[row * rows_per_outcome + column_index // BOXPLOTS_PER_ROW, column_index % BOXPLOTS_PER_ROW]
             axes.set_axis_on()
             values = pd.to_numeric(cohort[column], errors="coerce")
             groups = [values[(coded == g) & values.notna()].to_numpy() for g in (0.0, 1.0)]
             axes.boxplot(groups, tick_labels=[f"failure\n(n = {len(groups[0])})", f"success\n(n = {len(groups[1])})"],
-                         widths=0.6)
-            axes.set_title(_component_title(column), fontsize=11)
-            axes.set_xlabel(name, fontsize=10)
-            axes.tick_params(labelsize=10)
+                         widths=0.6, flierprops={"markersize": 3})
+            axes.set_title(textwrap.fill(labels.text(column), 26), fontsize=LABEL_FONT_PT)
+            axes.set_xlabel(textwrap.fill(labels.name(name), 30))
+            style_axes(axes)
     if not outcomes or not columns:
-        grid[0, 0].text(0.5, 0.5, "no composition columns or outcomes", ha="center", va="center")
-    # Margins in inches for the 10-11 pt labels, rather than tight_layout, which measures every label again
-    # (a quarter of this figure's time at the seed paper's size).
-    height_in = figure.get_figheight()
-    gap_in = 1.15  # tick labels on two lines, the x label, and the next row's title
-    figure.subplots_adjust(left=0.6 / 11, right=1 - 0.3 / 11, top=1 - 0.35 / height_in, bottom=0.75 / height_in,
-                           wspace=0.35, hspace=gap_in / (3.2 - gap_in))
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        grid[0, 0].text(0.5, 0.5, "no predictors or outcomes", ha="center", va="center", fontsize=LABEL_FONT_PT)
+    figure.tight_layout(h_pad=1.0, w_pad=1.0)
+    return figure
+
+
+def write_boxplots_png(path: str, cohort: pd.DataFrame, outcomes: dict, predictors: list,
+                       labels: LabelTable = None) -> None:
+    save_png(boxplots_figure(cohort, outcomes, predictors, labels), path)
 
 
 def roc_points(scores: np.ndarray, outcome: np.ndarray) -> tuple:
@@ -111,32 +128,108 @@ def roc_points(scores: np.ndarray, outcome: np.ndarray) -> tuple:
     return fpr, tpr
 
 
-def _write_unit_square_plot(path: str, lines: list, x_label: str, y_label: str, legend_at: str) -> None:
-    """Curves on [0, 1] x [0, 1] with the identity line: lines = [(x, y, label, matplotlib format)]."""
-    figure, axes = plt.subplots(figsize=(5, 5))
-    for x, y, label, style in lines:
-        axes.plot(x, y, style, label=label)
+def _curve_name(key: tuple, labels: LabelTable) -> str:
+    """'Guidewire crossing ≤ 30 min: base + added' from the curve's (outcome column, model)."""
+    outcome, model = key
+    return f"{labels.name(outcome)}: {model}"
+
+
+def _unit_square(axes, x_label: str, y_label: str) -> None:
     axes.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_aspect("equal")
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    axes.legend(loc=legend_at, fontsize="small")
+    style_axes(axes)
+
+
+def roc_figure(curves: dict, labels: LabelTable = None):
+    """ROC curves of the prediction models, {(outcome, model): (predicted probabilities, outcome, auc)}, with
+    the legend under the axes, where it covers no curve."""
+    labels = labels or LabelTable()
+    figure, axes = plt.subplots(figsize=(4.4, 3.6 + 0.2 * len(curves)))
+    for key, (scores, outcome, auc) in curves.items():
+        axes.plot(*roc_points(scores, outcome), label=f"{_curve_name(key, labels)} (AUC {auc:.3f})")
+    _unit_square(axes, "1 − specificity", "Sensitivity")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=FONT_PT, frameon=False)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
 
 
-def write_roc_png(path: str, curves: dict) -> None:
-    """ROC curves: {label: (predicted probabilities, outcome, auc)}."""
-    lines = [(*roc_points(scores, outcome), f"{label} (AUC {auc:.3f})", "-")
-             for label, (scores, outcome, auc) in curves.items()]
-    _write_unit_square_plot(path, lines, "1 - specificity", "Sensitivity", "lower right")
+def write_roc_png(path: str, curves: dict, labels: LabelTable = None) -> None:
+    save_png(roc_figure(curves, labels), path)
 
 
-def write_calibration_png(path: str, curves: dict) -> None:
-    """Observed event rate against mean predicted probability in deciles of prediction."""
-    lines = []
-    for label, (probabilities, outcome, _) in curves.items():
-        order = np.argsort(probabilities)
-        groups = np.array_split(order, min(10, max(len(order) // 5, 1)))
-        lines.append(([probabilities[g].mean() for g in groups], [outcome[g].mean() for g in groups], label, "o-"))
-    _write_unit_square_plot(path, lines, "Predicted probability (decile mean)", "Observed proportion", "upper left")
+def calibration_bins(probabilities: np.ndarray, outcome: np.ndarray, bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Groups of equal size by predicted risk (deciles by default; ties split by position in the sorted order):
+    n, mean predicted probability, observed proportion and its Wilson 95% CI, per group from the lowest risk."""
+    order = np.argsort(probabilities, kind="stable")
+    rows = []
+    for group in np.array_split(order, min(bins, len(order))):
+        events = int(np.sum(outcome[group]))
+        low, high = proportion_confint(events, len(group), alpha=0.05, method="wilson")
+        rows.append({"n": len(group), "predicted": float(np.mean(probabilities[group])),
+                     "observed": events / len(group), "ci_low": float(low), "ci_high": float(high)})
+    return pd.DataFrame(rows)
+
+
+def calibration_figure(curves: dict, labels: LabelTable = None):
+    """One panel per model: observed proportion against mean predicted probability in deciles of predicted risk,
+    with Wilson 95% CIs, and a lowess smoother of the outcome on the prediction over all lesions (statsmodels,
+    span 2/3, no robustness iterations, as R's val.prob), beside the line of perfect calibration."""
+    labels = labels or LabelTable()
+    columns = min(2, max(len(curves), 1))
+    rows = max(1, int(np.ceil(len(curves) / columns)))
+    figure, grid = plt.subplots(rows, columns, figsize=(PAGE_WIDTH_IN * columns / 2, 3.4 * rows), squeeze=False)
+    for axes in grid.ravel()[len(curves):]:
+        axes.set_axis_off()
+    for axes, (key, (probabilities, outcome, _)) in zip(grid.ravel(), curves.items()):
+        binned = calibration_bins(probabilities, outcome)
+        axes.errorbar(binned["predicted"], binned["observed"], capsize=2, fmt="o", color="black", markersize=3.5,
+                      yerr=[binned["observed"] - binned["ci_low"], binned["ci_high"] - binned["observed"]],
+                      label="Deciles (95% CI)")
+        smooth = lowess(outcome, probabilities, frac=LOWESS_FRACTION, it=0)
+        axes.plot(smooth[:, 0], smooth[:, 1], color="tab:blue", linewidth=1.5, label="Lowess")
+        _unit_square(axes, "Predicted probability", "Observed proportion")
+        axes.set_title(textwrap.fill(_curve_name(key, labels), 45), fontsize=LABEL_FONT_PT)
+        axes.legend(loc="upper left", fontsize=FONT_PT)
+    figure.tight_layout()
+    return figure
+
+
+def write_calibration_png(path: str, curves: dict, labels: LabelTable = None) -> None:
+    save_png(calibration_figure(curves, labels), path)
+
+
+def bland_altman_figure(panels: list, labels: LabelTable = None):
+    """One Bland–Altman panel per measure and rater pair: ``panels`` = [(measure column, agreement.bland_altman
+    result with rater_a and rater_b)]; the difference (b − a) against the mean of the two ratings, the mean
+    difference (solid) and the 95% limits of agreement (dashed), each with its value right of the axes, where it
+    covers no point."""
+    labels = labels or LabelTable()
+    columns = min(2, max(len(panels), 1))
+    rows = max(1, int(np.ceil(len(panels) / columns)))
+    figure, grid = plt.subplots(rows, columns, figsize=(PAGE_WIDTH_IN * columns / 2, 2.7 * rows), squeeze=False)
+    for axes in grid.ravel()[len(panels):]:
+        axes.set_axis_off()
+    for axes, (value, result) in zip(grid.ravel(), panels):
+        unit = labels.unit(value)
+        axes.scatter(result["means"], result["differences"], s=9, color="0.25")
+        for level, style, name in ((result["mean_difference"], "-", "mean"), (result["loa_high"], "--", "+1.96 SD"),
+                                   (result["loa_low"], "--", "−1.96 SD")):
+            axes.axhline(level, color="tab:blue", linestyle=style, linewidth=1)
+            axes.annotate(f"{name}\n{level:.3g}", (1.02, level), xycoords=("axes fraction", "data"), ha="left",
+                          va="center", fontsize=FONT_PT, color="tab:blue", annotation_clip=False)
+        axes.margins(y=0.25)
+        suffix = f" ({unit})" if unit else ""
+        axes.set_xlabel(f"Mean of the two ratings{suffix}")
+        axes.set_ylabel(f"{result['rater_b']} − {result['rater_a']}{suffix}")
+        axes.set_title(textwrap.fill(f"{labels.name(value)} (n = {result['n']})", 45), fontsize=LABEL_FONT_PT)
+        style_axes(axes)
+    figure.tight_layout()
+    return figure
+
+
+def write_bland_altman_png(path: str, panels: list, labels: LabelTable = None) -> None:
+    save_png(bland_altman_figure(panels, labels), path)

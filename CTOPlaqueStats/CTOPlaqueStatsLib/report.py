@@ -9,6 +9,7 @@ import html
 import pandas as pd
 
 from CTOPlaqueLib import __version__
+from CTOPlaqueLib.plots import png_width_mm
 
 from .labels import LabelTable, format_method, format_number, format_or_ci, format_p
 
@@ -19,10 +20,13 @@ def _table_html(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", escape=True, border=0, classes="data")
 
 
-def _image_html(path: str, caption: str) -> str:
+def image_html(path: str, caption: str) -> str:
+    """The PNG at ``path`` embedded at its physical width (pixels / dpi), so that its text prints at the size it
+    was drawn (figures.py draws each at most one A4 page wide), with its caption."""
     with open(path, "rb") as handle:
-        encoded = base64.b64encode(handle.read()).decode("ascii")
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
+        png = handle.read()
+    return (f'<figure><img alt="{html.escape(caption)}" style="width: {png_width_mm(png):.1f}mm" '
+            f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
@@ -151,13 +155,14 @@ def write_report_html(path: str, title: str, settings: dict, comparison: pd.Data
     for heading, table in (extra_tables or {}).items():
         table, text = table if isinstance(table, tuple) else (table, "")
         parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(table), *note(text)]
-    parts += [_image_html(figure_path, caption) for caption, figure_path in figures.items()]
+    parts += [image_html(figure_path, caption) for caption, figure_path in figures.items()]
     style = ("@page{size:A4 portrait;margin:12mm}"
              "body{font-family:sans-serif;margin:2em;max-width:75em}"
              "table.data{border-collapse:collapse;font-size:85%;width:100%;table-layout:auto}"
              "table.data td,table.data th{border-bottom:1px solid #ccc;padding:2px 6px;text-align:left;"
              "overflow-wrap:break-word}"
-             "img{max-width:100%} figcaption{color:#555} p.note{font-size:90%;color:#333}"
+             "img{max-width:100%;display:block} figure{margin:1em 0} figcaption{color:#555}"
+             "p.note{font-size:90%;color:#333}"
              "@media print{body{margin:0;font-size:9pt} table.data{font-size:7.5pt}"
              "h2,h3{break-after:avoid} figure,tr{break-inside:avoid}}")
     document = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
