@@ -56,15 +56,17 @@ def run_panel(work_dir: str):
 
 
 def beside(panel_image, picture_path: str):
-    """The panel image with the picture at ``picture_path`` to its right, scaled to the panel's height."""
+    """The panel image with the picture at ``picture_path`` to its right, scaled to fit the panel's height and
+    twice its width, centred vertically."""
     from PySide6 import QtCore, QtGui
 
-    picture = QtGui.QImage(picture_path).scaledToHeight(panel_image.height(), QtCore.Qt.SmoothTransformation)
+    box = QtCore.QSize(2 * panel_image.width(), panel_image.height())
+    picture = QtGui.QImage(picture_path).scaled(box, QtCore.Qt.KeepAspectRatio, QtCore.Qt.SmoothTransformation)
     combined = QtGui.QImage(panel_image.width() + picture.width(), panel_image.height(), QtGui.QImage.Format_RGB32)
     combined.fill(QtGui.QColor("white"))
     painter = QtGui.QPainter(combined)
     painter.drawImage(0, 0, panel_image)
-    painter.drawImage(panel_image.width(), 0, picture)
+    painter.drawImage(panel_image.width(), (panel_image.height() - picture.height()) // 2, picture)
     painter.end()
     return combined
 
