@@ -99,3 +99,13 @@ def test_make_target_passes_slicer_and_dry_run(fake_slicer):
                             env={**os.environ, "HOME": str(home)})
     assert result.returncode == 0, result.stderr
     assert "would add to AdditionalPaths" in result.stdout and not ini.exists()
+
+
+@pytest.mark.parametrize("given", ["Slicer.app", "Slicer.app/Contents/MacOS/Slicer"])
+def test_macos_application_bundle_is_found(tmp_path, given):
+    log = tmp_path / "pip.log"
+    _executable(tmp_path / "Slicer.app" / "Contents" / "MacOS" / "Slicer", "#!/bin/sh\nexit 0\n")
+    _executable(tmp_path / "Slicer.app" / "Contents" / "bin" / "PythonSlicer", f'#!/bin/sh\necho "$@" >> "{log}"\n')
+    result = _install(tmp_path / given, tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines() == [f"-m pip install -r {REQUIREMENTS}"]

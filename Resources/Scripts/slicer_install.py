@@ -34,17 +34,16 @@ class InstallError(Exception):
 
 def python_slicer(slicer: str) -> str:
     """Slicer's Python launcher (``bin/PythonSlicer``) of a Slicer install given as its folder, its ``Slicer``
-    launcher or its macOS ``Slicer.app``."""
+    launcher, or its macOS ``Slicer.app`` (or the launcher inside it, ``Contents/MacOS/Slicer``)."""
     if not slicer:
         raise InstallError("give the Slicer install: make slicer-install SLICER=/path/to/Slicer")
-    root = os.path.dirname(slicer) if os.path.isfile(slicer) else slicer
-    if os.path.isdir(os.path.join(root, "Contents", "bin")):  # Slicer.app on macOS
-        root = os.path.join(root, "Contents")
-    for name in ("PythonSlicer", "PythonSlicer.exe"):
-        candidate = os.path.join(root, "bin", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise InstallError(f"{slicer} is not a 3D Slicer install (no bin/PythonSlicer in {os.path.abspath(root)})")
+    root = os.path.dirname(os.path.abspath(slicer)) if os.path.isfile(slicer) else os.path.abspath(slicer)
+    for folder in (root, os.path.join(root, "Contents"), os.path.dirname(root)):
+        for name in ("PythonSlicer", "PythonSlicer.exe"):
+            candidate = os.path.join(folder, "bin", name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    raise InstallError(f"{slicer} is not a 3D Slicer install (no bin/PythonSlicer in {root})")
 
 
 def default_settings_file() -> str:
