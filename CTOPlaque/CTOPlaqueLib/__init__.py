@@ -21,6 +21,6 @@ MODULES_BY_STAGE = {
     "measurement": ("crosssection", "contours", "composition", "analysis", "quality", "reconstruction_kernel",
                     "morphology", "scores"),
     "pictures": ("labelmap", "straightening", "plots", "lesion_report"),
-    "output": ("export", "lesion_files", "segmentation_file", "dicom_results", "staging"),
+    "output": ("export", "lesion_files", "segments", "segmentation_file", "dicom_results", "staging"),
     "running": ("lesion_job", "batch", "cli", "requirements", "phantom"),
 }
