@@ -30,7 +30,7 @@ def test_all_outputs_written(analyzed_case):
     out, _ = analyzed_case
     assert sorted(os.listdir(out)) == sorted(f"LAD-1{suffix}" for suffix in (
         ".lesion.json", ".lesion.csv", ".profile.csv", ".composition.seg.nrrd", ".profile.png",
-        ".straightened.png", ".report.html"))
+        ".straightened.png", ".report.html", ".contours.seg.nrrd"))
 
 
 def test_lesion_json_schema_and_truth(analyzed_case):

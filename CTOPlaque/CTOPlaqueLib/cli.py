@@ -50,7 +50,7 @@ def run_analyze(args) -> int:
         volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
         patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
         observer=args.observer, settings=settings, clinical_items=args.clinical_items, dicom_out=args.dicom_out,
-        include_phi=args.include_phi))
+        include_phi=args.include_phi, contours=args.contours))
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
@@ -152,6 +152,9 @@ def register(commands, after_batch=None) -> None:
                               "whole_luminal_calcification (true/false/null)")
     analyze.add_argument("--dicom-out", default="",
                          help="also write the DICOM SEG and SR (TID 1500) here; the volume must be a DICOM series")
+    analyze.add_argument("--contours", default="",
+                         help="measure with these lumen and vessel-wall segments (.seg.nrrd), e.g. an edited "
+                              "ID.contours.seg.nrrd of an earlier run, instead of the automatic contours")
     analyze.add_argument("--include-phi", action="store_true",
                          help="copy the DICOM series' patient and study attributes into lesion.json and the row")
     _add_analysis_options(analyze)

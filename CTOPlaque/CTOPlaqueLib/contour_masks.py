@@ -27,10 +27,12 @@ from .contours import angular_neighbours
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .labelmap import lesion_box_ijk, polar_in_sections
+from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
 CONTOUR_GRID_MM = 0.15
 RAY_STEP_MM = 0.1
+END_MARGIN_MM = 0.5
 LUMEN_LABEL = 1
 WALL_LABEL = 2
 # (segment ID, name, label, colour): Slicer shows the names; the colours of vessel-analysis tools (red lumen,
@@ -76,11 +78,12 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
     """The analysis's lumen and outer-wall contours as voxel masks (module doc), along the whole centerline.
 
     Each voxel belongs to the section whose centre is nearest; it is lumen when its distance from the centerline
-    is below the lumen radius at its angle, wall when below the outer wall's. Beyond the first and last section
-    (more than half a section step along the centerline) nothing is labelled. Only the fine voxels of the CT
+    is below the lumen radius at its angle, wall when below the outer wall's. The first and last sections' contours
+    reach END_MARGIN_MM beyond them (so that the interpolated masks are whole on their planes); farther nothing
+    is labelled. Only the fine voxels of the CT
     voxels within reach of the centerline are looked at (a tenth of the box around a curved vessel)."""
     centerline = analysis.centerline
-    reach_mm = float(analysis.vessel_radii_mm.max()) + centerline.step_mm
+    reach_mm = float(analysis.vessel_radii_mm.max()) + END_MARGIN_MM
     low, high = lesion_box_ijk(volume, centerline.points_ras, reach_mm)
     ijk_to_ras, shape = oversampled_grid(volume, low, high, max_spacing_mm)
     factors = np.round(np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
@@ -113,8 +116,7 @@ def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distanc
 
 def _labels_of(centerline: Centerline, analysis: LesionAnalysis, tree: cKDTree, ras: np.ndarray) -> np.ndarray:
     section, arc, radius, angle = polar_in_sections(centerline, np.arange(len(centerline.arc_mm)), tree, ras)
-    half = 0.5 * centerline.step_mm
-    along = (arc >= centerline.arc_mm[0] - half) & (arc <= centerline.arc_mm[-1] + half)
+    along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
     in_vessel = along & (radius < _radius_at(analysis.vessel_radii_mm, section, angle))
     in_lumen = along & (radius < _radius_at(analysis.lumen_radii_mm, section, angle))
     return np.where(in_lumen, LUMEN_LABEL, np.where(in_vessel, WALL_LABEL, 0)).astype(np.uint8)
@@ -154,3 +156,31 @@ def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysi
         raise CTOPlaqueInputError(
             f"{source}: the vessel segments hold only {100 * np.mean(inside):.0f}% of this centerline "
             "(contours of another vessel or lesion?)")
+
+
+# Segment names read as the lumen and as the wall (lower case): ours, and what a reader may rename them to.
+LUMEN_NAMES = ("lumen",)
+WALL_NAMES = ("vessel wall", "vessel_wall", "outer wall", "wall")
+
+
+def write_contour_segmentation(path: str, masks: ContourMasks) -> None:
+    """Write the masks as a Slicer .seg.nrrd with the segments of CONTOUR_SEGMENTS."""
+    write_labelled_segmentation(path, masks.labels, masks.ijk_to_ras, CONTOUR_SEGMENTS)
+
+
+def read_contour_segmentation(path: str) -> ContourMasks:
+    """ContourMasks from a .seg.nrrd holding a lumen and a vessel-wall segment (LUMEN_NAMES, WALL_NAMES), as
+    written by ``write_contour_segmentation`` or saved by Slicer after editing. Where a reader's edit leaves the
+    two overlapping, the voxel is lumen. CTOPlaqueInputError when a segment is missing."""
+    segments, ijk_to_ras = read_segment_masks(path)
+
+    def segment(names, what):
+        found = [segments[name] for name in names if name in segments]
+        if not found:
+            raise CTOPlaqueInputError(f"{path} has no {what} segment (named {' or '.join(repr(n) for n in names)}; "
+                                      f"it has {', '.join(repr(n) for n in segments) or 'none'})")
+        return found[0]
+
+    lumen, wall = segment(LUMEN_NAMES, "lumen"), segment(WALL_NAMES, "vessel wall")
+    labels = np.where(lumen, LUMEN_LABEL, np.where(wall, WALL_LABEL, 0)).astype(np.uint8)
+    return ContourMasks(labels, ijk_to_ras)

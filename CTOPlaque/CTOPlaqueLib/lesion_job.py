@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from .analysis import analyze_lesion
 from .centerline_extraction import extract_centerline
+from .contour_masks import read_contour_segmentation
+from .contour_review import automatic_contours_record, measure_with_contours
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance, lesion_document
 from .lesion_files import lesion_images, write_lesion_files
@@ -36,10 +38,11 @@ class LesionJob:
     clinical_items: str = ""
     dicom_out: str = ""
     include_phi: bool = False
+    contours: str = ""
 
     def input_paths(self) -> dict:
         return {"volume": self.volume, "centerline": self.centerline, "seeds": self.seeds,
-                "landmarks": self.landmarks, "clinical_items": self.clinical_items}
+                "landmarks": self.landmarks, "clinical_items": self.clinical_items, "contours": self.contours}
 
 
 def write_curve(path: str, points_ras) -> None:
@@ -61,6 +64,8 @@ def read_clinical_items(path: str) -> dict:
 def run_lesion_job(job: LesionJob) -> dict:
     """Analyze one lesion and write its files into ``job.out_dir``; returns the lesion document.
 
+    With ``contours`` (a .seg.nrrd with lumen and vessel-wall segments, e.g. the reader's edit of an earlier
+    <lesion_id>.contours.seg.nrrd) the lesion is measured from them (contour_review.measure_with_contours).
     With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json.
     With ``dicom_out`` (the volume a DICOM series folder) the SEG and SR go there as <lesion_id>.seg.dcm and
     .sr.dcm; ``include_phi`` copies the series' patient and study attributes into the document
@@ -80,8 +85,14 @@ def run_lesion_job(job: LesionJob) -> dict:
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
+    given_masks, contours_record = None, automatic_contours_record()
+    if job.contours:
+        given_masks = read_contour_segmentation(job.contours)
+        analysis, contours_record = measure_with_contours(volume, analysis, given_masks,
+                                                          os.path.basename(job.contours), inputs["contours"]["sha256"])
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
-    images = lesion_images(volume, analysis)
+    document["contours"] = contours_record
+    images = lesion_images(volume, analysis, given_masks)
     dicom_files = {}
     if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for
         from .dicom_results import dicom_writers
