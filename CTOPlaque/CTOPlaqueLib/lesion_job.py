@@ -83,11 +83,11 @@ def run_lesion_job(job: LesionJob) -> dict:
         centerline_ras = read_markups(job.centerline).points_ras
     landmarks = landmarks_by_label(read_markups(job.landmarks), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
+    given_masks = read_contour_segmentation(job.contours) if job.contours else None
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
-    given_masks, contours_record = None, automatic_contours_record()
-    if job.contours:
-        given_masks = read_contour_segmentation(job.contours)
+    contours_record = automatic_contours_record()
+    if given_masks is not None:
         analysis, contours_record = measure_with_contours(volume, analysis, given_masks,
                                                           os.path.basename(job.contours), inputs["contours"]["sha256"])
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)

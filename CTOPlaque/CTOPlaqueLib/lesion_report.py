@@ -65,6 +65,19 @@ def score_rows(document: dict) -> list:
             for name, score in document.get("scores", {}).items()]
 
 
+def contours_line(document: dict) -> str:
+    """Whether the measures come from the automatic contours or from the reader's edit, where, and the automatic
+    plaque volume beside the edited one (the ``contours`` block of lesion.json; absent before it existed)."""
+    contours = document.get("contours") or {"edited": False}
+    if not contours["edited"]:
+        return ("Contours: automatic." if contours.get("source", "automatic") == "automatic" else
+                f"Contours: from {contours['source']}, not edited (sha256 {contours['sha256']}).")
+    ranges = ", ".join(f"{first:.1f}-{last:.1f} mm" for first, last in contours["edited_ranges_mm"])
+    return (f"Contours edited by the reader at {ranges} from the ostium ({contours['source']}, sha256 "
+            f"{contours['sha256']}); automatic total plaque volume "
+            f"{contours['automatic']['total_plaque_volume_mm3']:.1f} mm³.")
+
+
 def lesion_report_html(document: dict, straightened_png: bytes, profile_png: bytes) -> str:
     """The report page as a self-contained HTML document."""
     warnings = document.get("warnings", [])
@@ -96,6 +109,6 @@ def lesion_report_html(document: dict, straightened_png: bytes, profile_png: byt
 </div>
 <h2>Provenance</h2>
 <div class="small">HU classes: {html.escape(thresholds)}. Method: Xing et al., Quant Imaging Med Surg 2022;12:3625.
- For research use; check the contours before clinical use.<br>{inputs}</div>
+ For research use; check the contours before clinical use.<br>{html.escape(contours_line(document))}<br>{inputs}</div>
 </body></html>
 """
