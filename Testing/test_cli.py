@@ -302,3 +302,40 @@ def test_contours_that_do_not_fit_are_one_error_line(analyzed_case, tmp_path, ca
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not target.exists()
+
+
+def test_a_second_reading_into_the_same_folder_is_refused(analyzed_case):
+    """Results already in --out for this lesion are not replaced without --force: one error line, exit 2, the
+    first reading's files untouched."""
+    out, files = analyzed_case
+    document = os.path.join(out, "LAD-1.lesion.json")
+    before = open(document, "rb").read()
+    result = _run_cli("analyze", files["volume"], "--centerline", files["centerline"], "--landmarks",
+                      files["landmarks"], "--out", out, "--lesion-id", "LAD-1", "--observer", "B", "--reading", "2")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "already holds results of lesion LAD-1" in lines[0]
+    assert "--force" in lines[0] and open(document, "rb").read() == before
+
+
+def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
+    """ctoplaque icc FOLDER: the lesion exports in its subfolders (observer A's two readings of three lesions)
+    are gathered by lesion and by observer and reading; the ICCs are those of the same ratings as a matrix."""
+    from CTOPlaqueStatsLib.icc import icc_table
+
+    out, _ = analyzed_case
+    template = read_json(os.path.join(out, "LAD-1.lesion.json"))
+    volumes = np.array([[410.0, 402.0], [350.0, 371.0], [505.0, 498.0]])
+    for reading in (1, 2):
+        folder = tmp_path / "exports" / f"A-r{reading}"
+        folder.mkdir(parents=True)
+        for index, lesion in enumerate(("L1", "L2", "L3")):
+            document = dict(template, lesion_id=lesion, observer="A", reading=reading,
+                            total_plaque_volume_mm3=volumes[index, reading - 1])
+            write_json(str(folder / f"{lesion}.lesion.json"), document)
+    assert main(["icc", str(tmp_path / "exports"), "--value", "total_plaque_volume_mm3",
+                 "--out", str(tmp_path / "icc")]) == 0
+    rows = {row["form"]: row for row in csv.DictReader(open(tmp_path / "icc" / "icc.csv"))}
+    expected = {row["form"]: row["icc"] for row in icc_table(volumes)}
+    assert rows["ICC1"]["n_targets"] == "3" and rows["ICC1"]["n_raters"] == "2"
+    for form, icc in expected.items():
+        assert float(rows[form]["icc"]) == pytest.approx(icc, rel=1e-9)

@@ -141,6 +141,7 @@ def flat_row(document: dict) -> dict:
     """One cohort-format row (column -> value) from a lesion document."""
     row = {"lesion_id": document["lesion_id"], "patient_id": document["patient_id"],
            "observer": document.get("observer", ""),
+           "reading": "" if document.get("reading") is None else document["reading"],  # absent before
            "contours_edited": int(document.get("contours", {}).get("edited", False)),  # absent before
            "occlusion_length_mm": document["occlusion_length_mm"],
            "total_plaque_volume_mm3": document["total_plaque_volume_mm3"],

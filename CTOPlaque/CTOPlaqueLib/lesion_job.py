@@ -39,6 +39,7 @@ class LesionJob:
     dicom_out: str = ""
     include_phi: bool = False
     contours: str = ""
+    reading: int | None = None
 
     def input_paths(self) -> dict:
         return {"volume": self.volume, "centerline": self.centerline, "seeds": self.seeds,
@@ -92,6 +93,7 @@ def run_lesion_job(job: LesionJob) -> dict:
                                                           os.path.basename(job.contours), inputs["contours"]["sha256"])
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
     document["contours"] = contours_record
+    document["reading"] = job.reading
     images = lesion_images(volume, analysis, given_masks)
     dicom_files = {}
     if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for

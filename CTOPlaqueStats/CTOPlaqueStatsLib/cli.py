@@ -11,7 +11,7 @@ from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
 from .analysis import PATIENT_RULES, StatsRequest, run_stats
-from .cohort import build_cohort, read_table, write_cohort_csv
+from .cohort import build_cohort, ratings_from_exports, read_table, write_cohort_csv
 from .icc import icc_table
 from .problems import ProblemLog
 from .variables import numeric_variable
@@ -45,11 +45,11 @@ def run_stats_command(args) -> int:
 
 
 def run_icc(args) -> int:
-    ratings = read_table(args.ratings)
+    problems = ProblemLog()
+    ratings = ratings_from_exports(args.ratings, problems) if os.path.isdir(args.ratings) else read_table(args.ratings)
     for column in [args.target, args.rater] + args.value:
         if column not in ratings.columns:
             raise CTOPlaqueInputError(f"column {column!r} not in {args.ratings}")
-    problems = ProblemLog()
     rows = []
     for value in args.value:
         numbers = numeric_variable(ratings[value], value, problems)
@@ -97,9 +97,11 @@ def register(commands) -> None:
     stats.set_defaults(run=run_stats_command)
 
     icc = commands.add_parser("icc", help="intraclass correlation (Shrout & Fleiss) of repeated measurements")
-    icc.add_argument("ratings", help="long CSV: one row per target and rater")
-    icc.add_argument("--target", required=True, help="column naming the measured lesion")
-    icc.add_argument("--rater", required=True, help="column naming the observer or reading")
+    icc.add_argument("ratings", help="long CSV: one row per target and rater; or a folder of lesion exports (one "
+                                     "subfolder per observer or reading), whose raters are observer and reading")
+    icc.add_argument("--target", default="lesion_id", help="column naming the measured lesion (default lesion_id)")
+    icc.add_argument("--rater", default="rater",
+                     help="column naming the observer or reading (default rater: a folder's observer and reading)")
     icc.add_argument("--value", nargs="+", required=True, help="measurement columns")
     icc.add_argument("--out", required=True, help="output folder")
     icc.set_defaults(run=run_icc)
