@@ -17,6 +17,7 @@ from .centerline_extraction import extract_centerline
 from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, run_lesion_job, write_curve
+from .lesion_location import VESSEL_SEGMENTS
 from .markups_io import markups_document, read_markups
 from .phantom import PRESETS, generate_phantom, write_phantom
 from .settings import RANGES, AnalysisSettings, read_settings_file
@@ -62,7 +63,8 @@ def run_analyze(args) -> int:
         volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
         patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
         observer=args.observer, settings=settings, clinical_items=args.clinical_items, dicom_out=args.dicom_out,
-        include_phi=args.include_phi, contours=args.contours, reading=args.reading))
+        include_phi=args.include_phi, contours=args.contours, reading=args.reading, vessel=args.vessel,
+        segment=args.segment))
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
@@ -160,6 +162,8 @@ def register(commands, after_batch=None) -> None:
     analyze.add_argument("--observer", default="", help="who placed the landmarks (for reproducibility studies)")
     analyze.add_argument("--reading", type=int, default=None,
                          help="the observer's reading of this lesion (1, 2, ...: for intra-observer studies)")
+    analyze.add_argument("--vessel", default="", help="target vessel: " + ", ".join(VESSEL_SEGMENTS))
+    analyze.add_argument("--segment", default="", help="SCCT 2014 coronary segment, 1-18, on the target vessel")
     analyze.add_argument("--force", action="store_true", help="replace this lesion's results already in --out")
     analyze.add_argument("--clinical-items", default="",
                          help="JSON of entered score items: retry, previous_failed_attempt, "

@@ -28,6 +28,7 @@ from pydicom.sr.codedict import codes
 from . import SOFTWARE_NAME, __version__
 from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
 from .labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap
+from .lesion_location import artery_keyword
 from .volume_io import Volume
 
 LOCAL_SCHEME = "99CTOPLAQUE"
@@ -118,6 +119,13 @@ def _lesion_measurements(document: dict) -> list:
     return [_measurement(*row) for row in rows]
 
 
+def finding_sites(document: dict) -> list:
+    """The lesion's finding site: the SNOMED CT concept of its artery (lesion_location, DICOM CID 3015) where the
+    target vessel was entered, else the generic coronary artery."""
+    keyword = artery_keyword(document.get("location") or {})
+    return [hd.sr.FindingSite(getattr(codes.SCT, keyword or "CoronaryArtery"))]
+
+
 def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: list) -> hd.sr.Comprehensive3DSR:
     """The TID 1500 SR of the module docstring for one lesion document."""
     device = hd.sr.ObserverContext(
@@ -133,7 +141,7 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
     lesion_tracking = hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"lesion {document['lesion_id']}")
     groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=lesion_tracking, finding_type=codes.SCT.Occlusion,
-        finding_sites=[hd.sr.FindingSite(codes.SCT.CoronaryArtery)], measurements=_lesion_measurements(document))]
+        finding_sites=finding_sites(document), measurements=_lesion_measurements(document))]
     source_series = hd.sr.SourceSeriesForSegmentation(sources[0].SeriesInstanceUID)
     for number, name in enumerate(COMPONENTS, start=1):
         groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
@@ -143,7 +151,7 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
             referenced_segment=hd.sr.ReferencedSegment(
                 sop_class_uid=segmentation.SOPClassUID, sop_instance_uid=segmentation.SOPInstanceUID,
                 segment_number=number, source_series=source_series),
-            finding_type=COMPONENT_CODES[name], finding_sites=[hd.sr.FindingSite(codes.SCT.CoronaryArtery)],
+            finding_type=COMPONENT_CODES[name], finding_sites=finding_sites(document),
             measurements=[_measurement(codes.SCT.Volume, document["volumes_mm3"][name], "mm3"),
                           _measurement(PAV, document["pav_percent"][name], "%")]))
     report = hd.sr.MeasurementReport(

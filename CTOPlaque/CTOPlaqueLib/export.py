@@ -143,6 +143,8 @@ def flat_row(document: dict) -> dict:
            "observer": document.get("observer", ""),
            "reading": "" if document.get("reading") is None else document["reading"],  # absent before
            "contours_edited": int(document.get("contours", {}).get("edited", False)),  # absent before
+           "target_vessel": document.get("location", {}).get("vessel", ""),  # absent before
+           "scct_segment": document.get("location", {}).get("segment") or "",
            "occlusion_length_mm": document["occlusion_length_mm"],
            "total_plaque_volume_mm3": document["total_plaque_volume_mm3"],
            "vessel_volume_mm3": document["vessel_volume_mm3"]}

@@ -13,6 +13,7 @@ from .contour_review import automatic_contours_record, measure_with_contours
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance, lesion_document
 from .lesion_files import lesion_images, write_lesion_files
+from .lesion_location import parse_location
 from .markups_io import landmarks_by_label, markups_document, read_markups
 from .scores import parse_clinical_items
 from .settings import AnalysisSettings
@@ -40,6 +41,8 @@ class LesionJob:
     include_phi: bool = False
     contours: str = ""
     reading: int | None = None
+    vessel: str = ""
+    segment: str = ""
 
     def input_paths(self) -> dict:
         return {"volume": self.volume, "centerline": self.centerline, "seeds": self.seeds,
@@ -84,6 +87,7 @@ def run_lesion_job(job: LesionJob) -> dict:
         centerline_ras = read_markups(job.centerline).points_ras
     landmarks = landmarks_by_label(read_markups(job.landmarks), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
+    location = parse_location(job.vessel, job.segment)
     given_masks = read_contour_segmentation(job.contours) if job.contours else None
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
@@ -94,6 +98,7 @@ def run_lesion_job(job: LesionJob) -> dict:
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
     document["contours"] = contours_record
     document["reading"] = job.reading
+    document["location"] = location
     images = lesion_images(volume, analysis, given_masks)
     dicom_files = {}
     if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for

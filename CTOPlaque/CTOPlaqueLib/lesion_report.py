@@ -11,6 +11,7 @@ import base64
 import html
 
 from .composition import COMPONENT_NAMES, COMPONENTS
+from .lesion_location import location_text
 
 STYLE = """
 @page { size: A4 portrait; margin: 12mm; }
@@ -41,7 +42,8 @@ def _rows(rows: list) -> str:
 
 def measurement_rows(document: dict) -> list:
     """(label, formatted value with unit) of the lesion's measurements, in reading order."""
-    rows = [("Occlusion length", f"{document['occlusion_length_mm']:.1f} mm"),
+    rows = [("Target vessel", location_text(document.get("location") or {})),
+            ("Occlusion length", f"{document['occlusion_length_mm']:.1f} mm"),
             ("Total plaque volume", f"{document['total_plaque_volume_mm3']:.1f} mm³")]
     for name in COMPONENTS:
         rows.append((f"{COMPONENT_NAMES[name]}",
