@@ -152,6 +152,24 @@ def test_finding_site_is_the_entered_artery_read_back_with_highdicom(dicom_case)
     assert document["location"] == {"vessel": "LAD", "segment": 7, "segment_name": "mid LAD"}
 
 
+def test_report_says_whether_the_contours_were_edited(dicom_case):
+    """The lesion group's "Contours edited by the reader" is No for the automatic contours (read back from the
+    file) and Yes for a document whose contours block records an edit."""
+    from CTOPlaqueLib.dicom_results import contour_review_evaluations
+
+    sr = pydicom.dcmread(str(dicom_case["dicom_out"] / "L1.sr.dcm"))
+
+    def coded(items):
+        for item in items:
+            if item.ValueType == "CODE" and item.ConceptNameCodeSequence[0].CodeValue == "CONTEDIT":
+                yield item.ConceptCodeSequence[0].CodeMeaning
+            yield from coded(item.get("ContentSequence", []))
+
+    assert list(coded(sr.ContentSequence)) == ["No"]
+    [evaluation] = contour_review_evaluations({"contours": {"edited": True}})
+    assert evaluation.ConceptCodeSequence[0].CodeValue == "373066001"  # SCT Yes
+
+
 @pytest.mark.parametrize("name", ["L1.seg.dcm", "L1.sr.dcm"])
 def test_dciodvfy_finds_no_error(dicom_case, name):
     if shutil.which("dciodvfy") is None:

@@ -119,6 +119,17 @@ def _lesion_measurements(document: dict) -> list:
     return [_measurement(*row) for row in rows]
 
 
+CONTOURS_EDITED = CodedConcept("CONTEDIT", LOCAL_SCHEME, "Contours edited by the reader")
+
+
+def contour_review_evaluations(document: dict) -> list:
+    """Whether the reader edited the automatic contours before these measurements (lesion.json's ``contours``
+    block, contour_review.py): Yes or No (SCT), under a local concept; where, and the automatic figures, are in
+    lesion.json."""
+    edited = bool((document.get("contours") or {}).get("edited"))
+    return [hd.sr.QualitativeEvaluation(CONTOURS_EDITED, codes.SCT.Yes if edited else codes.SCT.No)]
+
+
 def finding_sites(document: dict) -> list:
     """The lesion's finding site: the SNOMED CT concept of its artery (lesion_location, DICOM CID 3015) where the
     target vessel was entered, else the generic coronary artery."""
@@ -141,7 +152,8 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
     lesion_tracking = hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"lesion {document['lesion_id']}")
     groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=lesion_tracking, finding_type=codes.SCT.Occlusion,
-        finding_sites=finding_sites(document), measurements=_lesion_measurements(document))]
+        finding_sites=finding_sites(document), measurements=_lesion_measurements(document),
+        qualitative_evaluations=contour_review_evaluations(document))]
     source_series = hd.sr.SourceSeriesForSegmentation(sources[0].SeriesInstanceUID)
     for number, name in enumerate(COMPONENTS, start=1):
         groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
