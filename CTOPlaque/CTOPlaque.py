@@ -120,6 +120,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             getattr(self.ui, f"place{label}Button").connect("clicked(bool)",
                                                             lambda _, name=label: self.onPlaceLandmark(name))
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
+        self.ui.remeasureButton.connect("clicked(bool)", self.onRemeasure)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.overlayCheckBox.connect("toggled(bool)", self.logic.set_overlay_visible)
         self.ui.showPlotsButton.connect("clicked(bool)", self.onShowPlots)
@@ -205,6 +206,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         has_results = self.logic.getParameterNode().GetNodeReference("ResultsTable") is not None
         for name in ("exportButton", "showPlotsButton", "showStraightenedButton"):
             getattr(self.ui, name).enabled = has_results
+        self.ui.remeasureButton.enabled = self.logic.getParameterNode().GetNodeReference("Contours") is not None
 
     def onExtractCenterline(self):
         with slicer.util.tryWithErrorDisplay("Centerline extraction failed.", waitCursor=True):
@@ -250,6 +252,18 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
                 if self.ui.showStraightenedButton.checked:  # the new lesion's straightened vessel
                     self.onShowStraightened(True)
+        finally:
+            self.ui.analysisProgressBar.hide()
+        self.updateGUIFromParameterNode()
+
+    def onRemeasure(self):
+        """Measure again from the lesion's contours segmentation as the reader edited it (Logic.remeasure)."""
+        self.ui.analysisProgressBar.show()
+        try:
+            with slicer.util.tryWithErrorDisplay("Re-measuring failed.", waitCursor=True):
+                self.result = self.logic.remeasure(self.result, clinical_items=self._clinical_items(),
+                                                   progress=self._show_progress)
+                self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
         finally:
             self.ui.analysisProgressBar.hide()
         self.updateGUIFromParameterNode()
@@ -318,14 +332,16 @@ class CTOPlaqueResult:
     """One analyzed lesion: the measurements, the lesion document, the scene nodes made for it and the images
     they were made from (lesion_files.LesionImages, which export writes without building them again)."""
 
-    def __init__(self, volume, analysis, document, nodes, images=None, automatic=None):
+    def __init__(self, volume, analysis, document, nodes, images=None, automatic=None, automatic_masks=None):
         self.volume = volume
         self.analysis = analysis
         self.document = document
         self.nodes = nodes
         self.images = images
-        # the analysis with the automatic contours (the same as ``analysis`` until the contours are edited)
+        # the analysis with the automatic contours and their segments (the same as ``analysis`` and
+        # ``images.contours`` until the contours are edited), which re-measuring compares the edit with
         self.automatic = automatic or analysis
+        self.automatic_masks = automatic_masks or (images.contours if images else None)
 
 
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
@@ -444,7 +460,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         volume_node = parameters.GetNodeReference("InputVolume")
         analysis, record = lib.measure_with_contours(
             result.volume, result.automatic, masks, contours_node.GetName(),
-            lib.array_provenance(contours_node.GetName(), masks.labels)["sha256_values"])
+            lib.array_provenance(contours_node.GetName(), masks.labels)["sha256_values"], result.automatic_masks)
         document = lib.lesion_document(analysis, result.document["lesion_id"], result.document["patient_id"],
                                        result.document["inputs"], result.document["observer"])
         document["contours"] = record
@@ -453,7 +469,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         self._remember(volume_node, parameters.GetNodeReference("Centerline"),
                        parameters.GetNodeReference("Landmarks"), nodes, document, analysis.settings)
         report(1.0, "Done")
-        return CTOPlaqueResult(result.volume, analysis, document, nodes, images, result.automatic)
+        return CTOPlaqueResult(result.volume, analysis, document, nodes, images, result.automatic,
+                               result.automatic_masks)
 
     def _scene_outputs(self, analysis, images, document, volume_node, report) -> dict:
         lib = _library()

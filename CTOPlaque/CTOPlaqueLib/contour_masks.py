@@ -54,9 +54,13 @@ class ContourMasks:
     labels: np.ndarray
     ijk_to_ras: np.ndarray
 
-    def mask(self, labels) -> Volume:
-        """The voxels holding any of ``labels`` as a 0/1 float32 volume on the masks' grid."""
-        return Volume(np.isin(self.labels, labels).astype(np.float32), self.ijk_to_ras)
+    def lumen(self) -> Volume:
+        """The lumen as a 0/1 float32 volume on the masks' grid."""
+        return Volume((self.labels == LUMEN_LABEL).astype(np.float32), self.ijk_to_ras)
+
+    def vessel(self) -> Volume:
+        """The vessel (lumen and wall) as a 0/1 float32 volume on the masks' grid."""
+        return Volume((self.labels > 0).astype(np.float32), self.ijk_to_ras)
 
 
 def oversampled_grid(volume: Volume, low_ijk: np.ndarray, high_ijk: np.ndarray,
@@ -136,7 +140,7 @@ def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGri
         samples = sample_sections(mask, centerline, rays, order=1, outside_value=0.0)
         return samples.sum(axis=-1) * rays.radial_step_mm
 
-    return ray_integral(masks.mask([LUMEN_LABEL])), ray_integral(masks.mask([LUMEN_LABEL, WALL_LABEL]))
+    return ray_integral(masks.lumen()), ray_integral(masks.vessel())
 
 
 def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysis, source: str) -> None:
@@ -151,9 +155,9 @@ def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysi
     upper = np.array(volume.hu.shape[::-1]) - 0.5
     if np.any(corners_ijk < -1.0) or np.any(corners_ijk > upper + 0.5):
         raise CTOPlaqueInputError(f"{source}: the contours lie outside this volume (contours of another series?)")
-    vessel = masks.mask([LUMEN_LABEL, WALL_LABEL])
-    inside = sample_sections(vessel, analysis.centerline, PolarGrid.make(0.05, 0.05, 1), order=1,
-                             outside_value=0.0)[:, 0, 0] >= 0.5
+    labels = Volume(masks.labels, masks.ijk_to_ras)
+    inside = sample_sections(labels, analysis.centerline, PolarGrid.make(0.05, 0.05, 1), order=0,
+                             outside_value=0.0)[:, 0, 0] > 0
     if np.mean(inside) < MIN_CENTRE_INSIDE_FRACTION:
         raise CTOPlaqueInputError(
             f"{source}: the vessel segments hold only {100 * np.mean(inside):.0f}% of this centerline "
