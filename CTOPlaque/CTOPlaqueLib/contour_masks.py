@@ -86,8 +86,8 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
     Each voxel belongs to the section whose centre is nearest; it is lumen when its distance from the centerline
     is below the lumen radius at its angle, wall when below the outer wall's. The first and last sections' contours
     reach END_MARGIN_MM beyond them (so that the interpolated masks are whole on their planes); farther nothing
-    is labelled. Only the fine voxels of the CT
-    voxels within reach of the centerline are looked at (a tenth of the box around a curved vessel)."""
+    is labelled. Only the fine voxels of the CT voxels within reach of the centerline are looked at (a tenth of
+    the box around a curved vessel)."""
     centerline = analysis.centerline
     reach_mm = float(analysis.vessel_radii_mm.max()) + END_MARGIN_MM
     low, high = lesion_box_ijk(volume, centerline.points_ras, reach_mm)
