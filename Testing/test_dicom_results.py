@@ -167,7 +167,7 @@ def test_report_says_whether_the_contours_were_edited(dicom_case):
 
     assert list(coded(sr.ContentSequence)) == ["No"]
     [evaluation] = contour_review_evaluations({"contours": {"edited": True}})
-    assert evaluation.ConceptCodeSequence[0].CodeValue == "373066001"  # SCT Yes
+    assert evaluation[0].ConceptCodeSequence[0].CodeValue == "373066001"  # SCT Yes
 
 
 @pytest.mark.parametrize("name", ["L1.seg.dcm", "L1.sr.dcm"])
