@@ -332,16 +332,17 @@ class CTOPlaqueResult:
     """One analyzed lesion: the measurements, the lesion document, the scene nodes made for it and the images
     they were made from (lesion_files.LesionImages, which export writes without building them again)."""
 
-    def __init__(self, volume, analysis, document, nodes, images=None, automatic=None, automatic_masks=None):
+    def __init__(self, volume, analysis, document, nodes, images=None, automatic=None, automatic_radii=None):
         self.volume = volume
         self.analysis = analysis
         self.document = document
         self.nodes = nodes
         self.images = images
-        # the analysis with the automatic contours and their segments (the same as ``analysis`` and
-        # ``images.contours`` until the contours are edited), which re-measuring compares the edit with
+        # the analysis with the automatic contours (the same as ``analysis`` until the contours are edited), and
+        # their radii after the round trip through segments, which re-measuring compares an edit with (computed
+        # at the first re-measure)
         self.automatic = automatic or analysis
-        self.automatic_masks = automatic_masks or (images.contours if images else None)
+        self.automatic_radii = automatic_radii
 
 
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
@@ -360,7 +361,8 @@ def _library():
     from CTOPlaqueLib.centerline_extraction import extract_centerline
     from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
     from CTOPlaqueLib.contour_masks import CONTOUR_SEGMENTS, contour_masks_from_segments
-    from CTOPlaqueLib.contour_review import automatic_contours_record, measure_with_contours
+    from CTOPlaqueLib.contour_review import (automatic_contours_record, automatic_round_trip_radii,
+                                             measure_with_contours)
     from CTOPlaqueLib.errors import CTOPlaqueInputError
     from CTOPlaqueLib.export import (array_provenance, check_identifier, lesion_document, profile_rows,
                                      results_rows)
@@ -382,7 +384,8 @@ def _library():
         landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, LUMEN_LABEL=LUMEN_LABEL,
         WALL_LABEL=WALL_LABEL, CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
         contour_masks_from_segments=contour_masks_from_segments, automatic_contours_record=automatic_contours_record,
-        measure_with_contours=measure_with_contours, CTOPlaqueInputError=CTOPlaqueInputError)
+        measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
+        CTOPlaqueInputError=CTOPlaqueInputError)
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
@@ -458,9 +461,12 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                                   step_mm=float(parameters.GetParameter("StepMM")), clinical_items=clinical_items)
         report(0.3, "Measuring from the contours")
         volume_node = parameters.GetNodeReference("InputVolume")
+        if result.automatic_radii is None:  # the analysis's own segments: images.contours
+            result.automatic_radii = lib.automatic_round_trip_radii(result.volume, result.automatic,
+                                                                    result.images.contours)
         analysis, record = lib.measure_with_contours(
             result.volume, result.automatic, masks, contours_node.GetName(),
-            lib.array_provenance(contours_node.GetName(), masks.labels)["sha256_values"], result.automatic_masks)
+            lib.array_provenance(contours_node.GetName(), masks.labels)["sha256_values"], result.automatic_radii)
         document = lib.lesion_document(analysis, result.document["lesion_id"], result.document["patient_id"],
                                        result.document["inputs"], result.document["observer"])
         document["contours"] = record
@@ -470,7 +476,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                        parameters.GetNodeReference("Landmarks"), nodes, document, analysis.settings)
         report(1.0, "Done")
         return CTOPlaqueResult(result.volume, analysis, document, nodes, images, result.automatic,
-                               result.automatic_masks)
+                               result.automatic_radii)
 
     def _scene_outputs(self, analysis, images, document, volume_node, report) -> dict:
         lib = _library()

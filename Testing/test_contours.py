@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 from CTOPlaqueLib.analysis import analyze_lesion, remeasure_lesion
 from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, LUMEN_LABEL, WALL_LABEL, ContourMasks, contour_masks,
                                         contour_radii_mm, read_contour_segmentation, write_contour_segmentation)
-from CTOPlaqueLib.contour_review import edited_ranges_mm, measure_with_contours
+from CTOPlaqueLib.contour_review import automatic_round_trip_radii, edited_ranges_mm, measure_with_contours
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.labelmap import polar_in_sections
 from CTOPlaqueLib.phantom import vessel_radius_mm
@@ -68,7 +68,8 @@ def test_the_true_wall_painted_over_the_occlusion_measures_the_true_volume():
     labels = masks.labels.ravel().copy()
     labels[over] = np.where(radius[over] < vessel_radius_mm(phantom.spec, arc[over] + start_mm), WALL_LABEL, 0)
     edited = ContourMasks(labels.reshape(masks.labels.shape), masks.ijk_to_ras)
-    measured, record = measure_with_contours(volume, automatic, edited, "heart.contours.seg.nrrd", "0" * 64, masks)
+    measured, record = measure_with_contours(volume, automatic, edited, "heart.contours.seg.nrrd", "0" * 64,
+                                             automatic_round_trip_radii(volume, automatic, masks))
     truth = phantom.truth["total_plaque_volume_mm3"]
     assert measured.total_plaque_volume_mm3 == pytest.approx(truth, rel=0.01)
     assert record["edited"] and len(record["edited_ranges_mm"]) == 1
@@ -80,7 +81,7 @@ def test_the_true_wall_painted_over_the_occlusion_measures_the_true_volume():
 
 def test_unchanged_contours_are_not_an_edit():
     _, volume, automatic, masks = _analysed("curved")
-    _, record = measure_with_contours(volume, automatic, masks, "same.seg.nrrd", "0" * 64, masks)
+    _, record = measure_with_contours(volume, automatic, masks, "same.seg.nrrd", "0" * 64)
     assert not record["edited"] and record["edited_ranges_mm"] == []
 
 

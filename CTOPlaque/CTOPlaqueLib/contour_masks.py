@@ -55,12 +55,12 @@ class ContourMasks:
     ijk_to_ras: np.ndarray
 
     def lumen(self) -> Volume:
-        """The lumen as a 0/1 float32 volume on the masks' grid."""
-        return Volume((self.labels == LUMEN_LABEL).astype(np.float32), self.ijk_to_ras)
+        """The lumen as a 0/1 uint8 volume on the masks' grid (no float copy of a large grid)."""
+        return Volume((self.labels == LUMEN_LABEL).view(np.uint8), self.ijk_to_ras)
 
     def vessel(self) -> Volume:
-        """The vessel (lumen and wall) as a 0/1 float32 volume on the masks' grid."""
-        return Volume((self.labels > 0).astype(np.float32), self.ijk_to_ras)
+        """The vessel (lumen and wall) as a 0/1 uint8 volume on the masks' grid."""
+        return Volume((self.labels > 0).view(np.uint8), self.ijk_to_ras)
 
 
 def oversampled_grid(volume: Volume, low_ijk: np.ndarray, high_ijk: np.ndarray,

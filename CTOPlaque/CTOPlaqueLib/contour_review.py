@@ -50,18 +50,23 @@ def automatic_contours_record() -> dict:
     return {"source": "automatic", "edited": False}
 
 
+def automatic_round_trip_radii(volume: Volume, automatic: LesionAnalysis, automatic_masks: ContourMasks = None):
+    """(lumen, vessel) radii (S, A) of the automatic contours after the same round trip through segments as a
+    reader's: what an edit is compared with. automatic_masks: ``contour_masks(volume, automatic)`` where built."""
+    return contour_radii_mm(automatic_masks or contour_masks(volume, automatic), automatic.centerline,
+                            automatic.grid)
+
+
 def measure_with_contours(volume: Volume, automatic: LesionAnalysis, masks: ContourMasks, source: str,
-                          sha256: str, automatic_masks: ContourMasks = None) -> tuple[LesionAnalysis, dict]:
+                          sha256: str, automatic_radii_mm: tuple = None) -> tuple[LesionAnalysis, dict]:
     """The lesion re-measured from ``masks`` (``analysis.remeasure_lesion``) and the ``contours`` block of its
     lesion.json. automatic: the analysis with the automatic contours on the same centerline and landmarks;
-    source: the segmentation's file or node name; sha256: of its file, or of its labels;
-    automatic_masks: ``contour_masks(volume, automatic)`` where already built.
+    source: the segmentation's file or node name; sha256: of its file, or of its labels; automatic_radii_mm:
+    ``automatic_round_trip_radii`` where already computed (a panel re-measuring again).
     CTOPlaqueInputError when the masks do not fit the volume or the centerline (contour_masks.check_masks_fit)."""
     check_masks_fit(masks, volume, automatic, source)
     given = contour_radii_mm(masks, automatic.centerline, automatic.grid)
-    round_trip = contour_radii_mm(automatic_masks or contour_masks(volume, automatic), automatic.centerline,
-                                  automatic.grid)
-    edited = edited_sections(round_trip, given)
+    edited = edited_sections(automatic_radii_mm or automatic_round_trip_radii(volume, automatic), given)
     record = {"source": source, "sha256": sha256, "edited": bool(edited.any()),
               "edited_ranges_mm": edited_ranges_mm(automatic.centerline.arc_mm, edited),
               "automatic": headline_values(automatic)}

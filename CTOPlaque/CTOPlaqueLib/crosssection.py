@@ -48,7 +48,8 @@ def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, ord
 
     order=1: trilinear interpolation (for edge detection, sub-voxel in-plane sampling);
     order=0: the value of the voxel containing the sample (for HU classification of voxels).
-    Samples outside the volume read ``outside_value`` (-1000 HU, air; 0 for a mask).
+    Samples outside the volume read ``outside_value`` (-1000 HU, air; 0 for a mask). Values are float32 whatever
+    the volume's type (a uint8 mask interpolates to fractions).
     """
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
     ras_to_ijk = volume.ras_to_ijk()
@@ -61,7 +62,7 @@ def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, ord
         ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
         kji = ijk[..., ::-1].reshape(-1, 3).T
         values = ndimage.map_coordinates(volume.hu, kji, order=order, mode="constant", cval=outside_value,
-                                         prefilter=False)
+                                         prefilter=False, output=np.float32)
         samples[start:start + len(part)] = values.reshape(ras.shape[:3])
     return samples
 
