@@ -159,6 +159,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             getattr(self.ui, f"place{label}Button").connect("clicked(bool)",
                                                             lambda _, name=label: self.onPlaceLandmark(name))
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
+        self.ui.remeasureButton.connect("clicked(bool)", self.onRemeasure)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.overlayCheckBox.connect("toggled(bool)", self.logic.set_overlay_visible)
         self.ui.showPlotsButton.connect("clicked(bool)", self.onShowPlots)
@@ -244,6 +245,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         has_results = self.logic.getParameterNode().GetNodeReference("ResultsTable") is not None
         for name in ("exportButton", "showPlotsButton", "showStraightenedButton"):
             getattr(self.ui, name).enabled = has_results
+        self.ui.remeasureButton.enabled = self.logic.getParameterNode().GetNodeReference("Contours") is not None
 
     def onExtractCenterline(self):
         with slicer.util.tryWithErrorDisplay("Centerline extraction failed.", waitCursor=True):
@@ -289,6 +291,18 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
                 if self.ui.showStraightenedButton.checked:  # the new lesion's straightened vessel
                     self.onShowStraightened(True)
+        finally:
+            self.ui.analysisProgressBar.hide()
+        self.updateGUIFromParameterNode()
+
+    def onRemeasure(self):
+        """Measure again from the lesion's contours segmentation as the reader edited it (Logic.remeasure)."""
+        self.ui.analysisProgressBar.show()
+        try:
+            with slicer.util.tryWithErrorDisplay("Re-measuring failed.", waitCursor=True):
+                self.result = self.logic.remeasure(self.result, clinical_items=self._clinical_items(),
+                                                   progress=self._show_progress)
+                self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
         finally:
             self.ui.analysisProgressBar.hide()
         self.updateGUIFromParameterNode()
@@ -357,18 +371,23 @@ class CTOPlaqueResult:
     """One analyzed lesion: the measurements, the lesion document, the scene nodes made for it and the images
     they were made from (lesion_files.LesionImages, which export writes without building them again)."""
 
-    def __init__(self, volume, analysis, document, nodes, images=None):
+    def __init__(self, volume, analysis, document, nodes, images=None, automatic=None, automatic_radii=None):
         self.volume = volume
         self.analysis = analysis
         self.document = document
         self.nodes = nodes
         self.images = images
+        # the analysis with the automatic contours (the same as ``analysis`` until the contours are edited), and
+        # their radii after the round trip through segments, which re-measuring compares an edit with (computed
+        # at the first re-measure)
+        self.automatic = automatic or analysis
+        self.automatic_radii = automatic_radii
 
 
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
                ("vessel_area_mm2", "Vessel area (mm²)", (1.0, 0.5, 0.0))]
 OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
-                "StraightenedContours", "StraightenedComposition")
+                "StraightenedContours", "StraightenedComposition", "Contours")
 OVERLAY_ROLES = ("Composition", "StraightenedComposition")
 
 
@@ -380,6 +399,10 @@ def _library():
     from CTOPlaqueLib.analysis import analyze_lesion
     from CTOPlaqueLib.centerline_extraction import extract_centerline
     from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
+    from CTOPlaqueLib.contour_masks import CONTOUR_SEGMENTS, contour_masks_from_segments
+    from CTOPlaqueLib.contour_review import (automatic_contours_record, automatic_round_trip_radii,
+                                             measure_with_contours)
+    from CTOPlaqueLib.errors import CTOPlaqueInputError
     from CTOPlaqueLib.export import (array_provenance, check_identifier, lesion_document, profile_rows,
                                      results_rows)
     from CTOPlaqueLib.labelmap import Labelmap
@@ -398,7 +421,10 @@ def _library():
         results_rows=results_rows, Labelmap=Labelmap, lesion_images=lesion_images,
         propose_landmarks=propose_landmarks, write_lesion_files=write_lesion_files,
         landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, LUMEN_LABEL=LUMEN_LABEL,
-        WALL_LABEL=WALL_LABEL)
+        WALL_LABEL=WALL_LABEL, CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
+        contour_masks_from_segments=contour_masks_from_segments, automatic_contours_record=automatic_contours_record,
+        measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
+        CTOPlaqueInputError=CTOPlaqueInputError)
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
@@ -438,11 +464,58 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                   "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
         document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer)
-        images = lib.lesion_images(volume, analysis)  # the composition labelmap and the straightened vessel
+        document["contours"] = lib.automatic_contours_record()
+        images = lib.lesion_images(volume, analysis)  # composition labelmap, straightened vessel, contour segments
         nodes = self._scene_outputs(analysis, images, document, volume_node, report)
         self._remember(volume_node, centerline_node, landmarks_node, nodes, document, settings)
         report(1.0, "Done")
         return CTOPlaqueResult(volume, analysis, document, nodes, images)
+
+    def remeasure(self, result=None, clinical_items=None, progress=None):
+        """Measure the lesion again from its "ID contours" segmentation as the reader left it (edited in the
+        Segment Editor or not): volumes, PAV, areas, profile, overlay, morphology, scores and quality, with the
+        centerline and landmarks kept; lesion.json's ``contours`` block records the edit. Replaces the lesion's
+        outputs like ``analyze`` and returns the new CTOPlaqueResult.
+
+        result: the lesion's last CTOPlaqueResult, whose automatic analysis is reused; without it (a reloaded
+        scene) the automatic analysis is run again from the parameter node's inputs and settings, with
+        ``clinical_items``. CTOPlaqueInputError when there are no contours, or they lack a segment or do not fit
+        the volume and centerline."""
+        report = progress or (lambda fraction, message: None)
+        lib = _library()
+        parameters = self.getParameterNode()
+        contours_node = parameters.GetNodeReference("Contours")
+        if contours_node is None:
+            raise lib.CTOPlaqueInputError("there are no contours to re-measure: analyze the lesion first")
+        report(0.0, "Reading the contours")
+        segments, ijk_to_ras = lib.mrml.segment_masks(slicer.mrmlScene, contours_node)
+        masks = lib.contour_masks_from_segments(segments, ijk_to_ras, contours_node.GetName())
+        if result is None:
+            result = self.analyze(*(parameters.GetNodeReference(role) for role in
+                                    ("InputVolume", "Centerline", "Landmarks")),
+                                  lesion_id=parameters.GetParameter("LesionID"),
+                                  patient_id=parameters.GetParameter("PatientID"),
+                                  observer=parameters.GetParameter("Observer"),
+                                  thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
+                                  step_mm=float(parameters.GetParameter("StepMM")), clinical_items=clinical_items)
+        report(0.3, "Measuring from the contours")
+        volume_node = parameters.GetNodeReference("InputVolume")
+        if result.automatic_radii is None:  # the analysis's own segments: images.contours
+            result.automatic_radii = lib.automatic_round_trip_radii(result.volume, result.automatic,
+                                                                    result.images.contours)
+        analysis, record = lib.measure_with_contours(
+            result.volume, result.automatic, masks, contours_node.GetName(),
+            lib.array_provenance(contours_node.GetName(), masks.labels)["sha256_values"], result.automatic_radii)
+        document = lib.lesion_document(analysis, result.document["lesion_id"], result.document["patient_id"],
+                                       result.document["inputs"], result.document["observer"])
+        document["contours"] = record
+        images = lib.lesion_images(result.volume, analysis, masks)
+        nodes = self._scene_outputs(analysis, images, document, volume_node, report)
+        self._remember(volume_node, parameters.GetNodeReference("Centerline"),
+                       parameters.GetNodeReference("Landmarks"), nodes, document, analysis.settings)
+        report(1.0, "Done")
+        return CTOPlaqueResult(result.volume, analysis, document, nodes, images, result.automatic,
+                               result.automatic_radii)
 
     def _scene_outputs(self, analysis, images, document, volume_node, report) -> dict:
         lib = _library()
@@ -464,6 +537,10 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         contours.GetDisplayNode().SetVisibility2DFill(False)
         straight_composition = lib.mrml.segmentation_from_labelmap(
             scene, lib.Labelmap(straight.composition, straight.ijk_to_ras), f"{lesion_id} straightened composition")
+        contours_editable = lib.mrml.segmentation_from_labelmap(
+            scene, lib.Labelmap(images.contours.labels, images.contours.ijk_to_ras), f"{lesion_id} contours",
+            {label: (name, color) for _, name, label, color in lib.CONTOUR_SEGMENTS}, edit_on_labelmap_grid=True)
+        contours_editable.GetDisplayNode().SetVisibility2DFill(False)
         report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
@@ -473,7 +550,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                                                 f"{lesion_id} plaque composition", "Plaque area (mm²)")
         nodes = {"ResultsTable": results, "ProfileTable": profile, "Composition": composition,
                  "AreaChart": areas, "CompositionChart": composition_chart, "Straightened": straightened,
-                 "StraightenedContours": contours, "StraightenedComposition": straight_composition}
+                 "StraightenedContours": contours, "StraightenedComposition": straight_composition,
+                 "Contours": contours_editable}
         series = [chart.GetNthPlotSeriesNode(i) for chart in (areas, composition_chart)
                   for i in range(chart.GetNumberOfPlotSeriesNodes())]
         lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", [*nodes.values(), *series])

@@ -199,3 +199,24 @@ def test_progress_bar_with_eta_on_a_terminal():
     last_frame = text.split("\r")[-1]
     assert last_frame.startswith("[###############...............] 2/4  failed 1  ETA 0m")
     assert "L2" not in text
+
+
+def test_manifest_contours_column_reaches_the_case_and_a_missing_file_is_listed(tmp_path):
+    """The optional contours column: a path relative to the manifest goes to the case (and so into its input
+    hashes, which decide whether a rerun redoes it); a file that is not there is a manifest problem."""
+    from CTOPlaqueLib.batch import ManifestError, read_manifest
+    from CTOPlaqueLib.settings import AnalysisSettings
+
+    for name in ("ccta.nrrd", "l.mrk.json", "c.mrk.json", "A1.contours.seg.nrrd"):
+        (tmp_path / name).write_text("x")
+    path = tmp_path / "manifest.csv"
+    path.write_text("lesion_id,patient_id,volume,landmarks,centerline,contours\n"
+                    "A1,P1,ccta.nrrd,l.mrk.json,c.mrk.json,A1.contours.seg.nrrd\n"
+                    "A2,P1,ccta.nrrd,l.mrk.json,c.mrk.json,\n")
+    cases = read_manifest(str(path), str(tmp_path / "out"), AnalysisSettings())
+    assert [case.input_paths()["contours"] for case in cases] == [str(tmp_path / "A1.contours.seg.nrrd"), ""]
+    path.write_text("lesion_id,patient_id,volume,landmarks,centerline,contours\n"
+                    "A1,P1,ccta.nrrd,l.mrk.json,c.mrk.json,gone.seg.nrrd\n")
+    with pytest.raises(ManifestError) as error:
+        read_manifest(str(path), str(tmp_path / "out"), AnalysisSettings())
+    assert error.value.problems == [f"line 2: contours not found: {tmp_path / 'gone.seg.nrrd'}"]

@@ -30,7 +30,7 @@ def test_all_outputs_written(analyzed_case):
     out, _ = analyzed_case
     assert sorted(os.listdir(out)) == sorted(f"LAD-1{suffix}" for suffix in (
         ".lesion.json", ".lesion.csv", ".profile.csv", ".composition.seg.nrrd", ".profile.png",
-        ".straightened.png", ".report.html"))
+        ".straightened.png", ".report.html", ".contours.seg.nrrd"))
 
 
 def test_lesion_json_schema_and_truth(analyzed_case):
@@ -352,3 +352,101 @@ def test_phantom_spacing_out_of_range_is_an_input_error(tmp_path, capsys, spacin
     assert status == 2
     assert lines == [f"error: --spacing-mm {spacing!r}: give one voxel size or three (x,y,z), each 0.2..1 mm"]
     assert not (tmp_path / "case").exists()
+def _contours_variant(path, tmp_path, case):
+    """A contours file made from ``path`` (the run's own): without its wall segment, moved out of the volume, or
+    with its segments moved 6 mm off the vessel on the same grid."""
+    from CTOPlaqueLib.contour_masks import ContourMasks, read_contour_segmentation, write_contour_segmentation
+    from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
+
+    masks = read_contour_segmentation(path)
+    out = str(tmp_path / f"{case}.seg.nrrd")
+    if case == "lacks_wall":
+        write_labelled_segmentation(out, masks.labels, masks.ijk_to_ras, [("lumen", "lumen", 1, (1.0, 0.0, 0.0))])
+        return out
+    if case == "other_series":
+        moved = masks.ijk_to_ras.copy()
+        moved[:3, 3] += [0.0, 0.0, 300.0]
+        masks = ContourMasks(masks.labels, moved)
+    else:
+        step_mm = np.linalg.norm(masks.ijk_to_ras[:3, 0])
+        masks = ContourMasks(np.roll(masks.labels, int(round(6.0 / step_mm)), axis=2), masks.ijk_to_ras)
+    write_contour_segmentation(out, masks)
+    return out
+
+
+def test_analyze_with_its_own_contours_measures_the_same(analyzed_case, tmp_path):
+    """--contours with the run's own ID.contours.seg.nrrd: not an edit, the file's hash recorded, the plaque
+    volume within 1% and each PAV within 0.5 pp of the automatic run's."""
+    out, files = analyzed_case
+    contours = os.path.join(out, "LAD-1.contours.seg.nrrd")
+    again = str(tmp_path / "again")
+    assert main(["analyze", files["volume"], "--centerline", files["centerline"], "--landmarks", files["landmarks"],
+                 "--out", again, "--lesion-id", "LAD-1", "--contours", contours]) == 0
+    first, second = (read_json(os.path.join(folder, "LAD-1.lesion.json")) for folder in (out, again))
+    import hashlib
+    sha256 = hashlib.sha256(open(contours, "rb").read()).hexdigest()
+    assert second["contours"] == {"source": "LAD-1.contours.seg.nrrd", "sha256": sha256, "edited": False,
+                                  "edited_ranges_mm": [],
+                                  "automatic": {key: first[key] if key != "reference" else {
+                                      label: {k: v[k] for k in ("lumen_area_mm2", "vessel_area_mm2")}
+                                      for label, v in first["reference"].items()} for key in (
+                                      "total_plaque_volume_mm3", "vessel_volume_mm3", "volumes_mm3", "pav_percent",
+                                      "reference")}}
+    assert first["contours"] == {"source": "automatic", "edited": False}
+    assert second["inputs"]["contours"]["sha256"] == sha256
+    assert second["total_plaque_volume_mm3"] == pytest.approx(first["total_plaque_volume_mm3"], rel=0.01)
+    for name, pav in first["pav_percent"].items():
+        assert second["pav_percent"][name] == pytest.approx(pav, abs=0.5)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("lacks_wall", "has no vessel wall segment"),
+    ("other_series", "the contours lie outside this volume"),
+    ("other_vessel", "hold only"),
+])
+def test_contours_that_do_not_fit_are_one_error_line(analyzed_case, tmp_path, case, message):
+    out, files = analyzed_case
+    contours = _contours_variant(os.path.join(out, "LAD-1.contours.seg.nrrd"), tmp_path, case)
+    target = tmp_path / "out"
+    result = _run_cli("analyze", files["volume"], "--centerline", files["centerline"], "--landmarks",
+                      files["landmarks"], "--out", str(target), "--contours", contours)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not target.exists()
+
+
+def test_a_second_reading_into_the_same_folder_is_refused(analyzed_case):
+    """Results already in --out for this lesion are not replaced without --force: one error line, exit 2, the
+    first reading's files untouched."""
+    out, files = analyzed_case
+    document = os.path.join(out, "LAD-1.lesion.json")
+    before = open(document, "rb").read()
+    result = _run_cli("analyze", files["volume"], "--centerline", files["centerline"], "--landmarks",
+                      files["landmarks"], "--out", out, "--lesion-id", "LAD-1", "--observer", "B", "--reading", "2")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "already holds results of lesion LAD-1" in lines[0]
+    assert "--force" in lines[0] and open(document, "rb").read() == before
+
+
+def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
+    """ctoplaque icc FOLDER: the lesion exports in its subfolders (observer A's two readings of three lesions)
+    are gathered by lesion and by observer and reading; the ICCs are those of the same ratings as a matrix."""
+    from CTOPlaqueStatsLib.icc import icc_table
+
+    out, _ = analyzed_case
+    template = read_json(os.path.join(out, "LAD-1.lesion.json"))
+    volumes = np.array([[410.0, 402.0], [350.0, 371.0], [505.0, 498.0]])
+    for reading in (1, 2):
+        folder = tmp_path / "exports" / f"A-r{reading}"
+        folder.mkdir(parents=True)
+        for index, lesion in enumerate(("L1", "L2", "L3")):
+            document = dict(template, lesion_id=lesion, observer="A", reading=reading,
+                            total_plaque_volume_mm3=volumes[index, reading - 1])
+            write_json(str(folder / f"{lesion}.lesion.json"), document)
+    assert main(["icc", str(tmp_path / "exports"), "--value", "total_plaque_volume_mm3",
+                 "--out", str(tmp_path / "icc")]) == 0
+    rows = {row["form"]: row for row in csv.DictReader(open(tmp_path / "icc" / "icc.csv"))}
+    expected = {row["form"]: row["icc"] for row in icc_table(volumes)}
+    assert rows["ICC1"]["n_targets"] == "3" and rows["ICC1"]["n_raters"] == "2"
+    for form, icc in expected.items():
+        assert float(rows[form]["icc"]) == pytest.approx(icc, rel=1e-9)

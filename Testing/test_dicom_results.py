@@ -55,7 +55,7 @@ def dicom_case(tmp_path_factory):
     out, dicom_out = root / "out", root / "pacs"
     assert main(["analyze", series, "--centerline", centerline, "--landmarks", landmarks, "--out", str(out),
                  "--dicom-out", str(dicom_out), "--lesion-id", "L1", "--patient-id", "P1",
-                 "--observer", "Reader^One"]) == 0
+                 "--observer", "Reader^One", "--vessel", "LAD", "--segment", "7"]) == 0
     return {"root": root, "series": series, "centerline": centerline, "landmarks": landmarks, "out": out,
             "dicom_out": dicom_out, "phantom": phantom}
 
@@ -221,6 +221,38 @@ def test_report_carries_the_lesion_numbers_with_units_and_segment_references(dic
         assert group["tracking"] == f"lesion L1 {name}"
     person = [item for item in sr.ContentSequence if item.ConceptNameCodeSequence[0].CodeValue == "121008"]
     assert str(person[0].PersonName) == "Reader^One"
+
+
+def test_finding_site_is_the_entered_artery_read_back_with_highdicom(dicom_case):
+    """--vessel LAD --segment 7: every segment group's finding site is SNOMED CT 59438005 "Left Anterior
+    Descending Coronary Artery" (DICOM CID 3015), not the generic coronary artery; lesion.json and the flat row
+    hold the vessel and segment."""
+    report = hd.sr.srread(str(dicom_case["dicom_out"] / "L1.sr.dcm")).content
+    groups = report.get_volumetric_roi_measurement_groups()
+    assert len(groups) == len(COMPONENTS) + 1  # and the whole plaque
+    sites = {(site.value.value, site.value.scheme_designator, site.value.meaning)
+             for group in groups for site in group.finding_sites}
+    assert sites == {("59438005", "SCT", "Left Anterior Descending Coronary Artery")}
+    document = read_json(dicom_case["out"] / "L1.lesion.json")
+    assert document["location"] == {"vessel": "LAD", "segment": 7, "segment_name": "mid LAD"}
+
+
+def test_report_says_whether_the_contours_were_edited(dicom_case):
+    """The lesion group's "Contours edited by the reader" is No for the automatic contours (read back from the
+    file) and Yes for a document whose contours block records an edit."""
+    from CTOPlaqueLib.dicom_results import contour_review_evaluations
+
+    sr = pydicom.dcmread(str(dicom_case["dicom_out"] / "L1.sr.dcm"))
+
+    def coded(items):
+        for item in items:
+            if item.ValueType == "CODE" and item.ConceptNameCodeSequence[0].CodeValue == "CONTEDIT":
+                yield item.ConceptCodeSequence[0].CodeMeaning
+            yield from coded(item.get("ContentSequence", []))
+
+    assert list(coded(sr.ContentSequence)) == ["No"]
+    [evaluation] = contour_review_evaluations({"contours": {"edited": True}})
+    assert evaluation[0].ConceptCodeSequence[0].CodeValue == "373066001"  # SCT Yes
 
 
 def _dciodvfy_errors(path) -> list:

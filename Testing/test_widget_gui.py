@@ -454,3 +454,17 @@ def test_older_slicer_asks_then_installs_what_the_requirements_file_misses(gui, 
     assert ensure_python_dependencies() is agree
     assert len(asked) == 1 and "no-such-package-ctoplaque>=2.1" in asked[0] and "numpy" not in asked[0]
     assert installed == ([["no-such-package-ctoplaque>=2.1"]] if agree else [])
+
+
+def test_remeasure_button_measures_from_the_contours_node(analyzed_panel):
+    """After Analyze the Re-measure button is enabled; pressed on the unedited contours node it measures the
+    same lesion again from the segments (within 1% of the volume) and records no edit."""
+    widget = analyzed_panel
+    before = widget.result.document
+    assert widget.ui.remeasureButton.enabled
+    widget.ui.remeasureButton.click()
+    after = widget.result.document
+    assert after["contours"]["edited"] is False and after["contours"]["source"].endswith("contours")
+    assert after["total_plaque_volume_mm3"] == pytest.approx(before["total_plaque_volume_mm3"], rel=0.01)
+    assert widget.ui.resultsTableView.mrmlTableNode() is widget.logic.getParameterNode().GetNodeReference(
+        "ResultsTable")

@@ -4,7 +4,9 @@ Two 70 mm vessels, each embedded in a fat-filled 512 x 512 x 300 grid and writte
 plain curved phantom (0.4 x 0.4 x 0.5 mm) and the "heart" case (bent around the myocardium, vein
 beside, branches, cap calcium, CT-textured noise, 0.4 x 0.4 x 0.75 mm). Reported for each: load
 time, centerline extraction from two seeds (ostium, distal end), `analyze` compute time with a
-given centerline (after loading), output writing time, seeds to all outputs including the load
+given centerline (after loading), the editable contour segments (``contour_masks``) and re-measuring from them
+with an edit (``contour_review.measure_with_contours``, as the panel's re-measure and ``analyze --contours``
+do after the automatic analysis), output writing time, seeds to all outputs including the load
 (`ctoplaque analyze --seeds`), and the peak resident memory of the process.
 """
 
@@ -22,6 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from CTOPlaqueLib.analysis import analyze_lesion  # noqa: E402
 from CTOPlaqueLib.centerline_extraction import extract_centerline  # noqa: E402
+from CTOPlaqueLib.contour_masks import WALL_LABEL, ContourMasks, contour_masks  # noqa: E402
+from CTOPlaqueLib.contour_review import automatic_round_trip_radii, measure_with_contours  # noqa: E402
 from CTOPlaqueLib.export import input_provenance, lesion_document  # noqa: E402
 from CTOPlaqueLib.lesion_files import write_lesion_files  # noqa: E402
 from CTOPlaqueLib.lesion_job import LesionJob, run_lesion_job  # noqa: E402
@@ -82,6 +86,14 @@ def _in_memory_timings(path: str, phantom, seeds) -> dict:
     timings["extraction"] = _best_of(3, lambda: extract_centerline(volume, seeds))
     analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
     timings["analysis"] = _best_of(3, lambda: analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras))
+    timings["contours"] = _best_of(2, lambda: contour_masks(volume, analysis))
+    masks = contour_masks(volume, analysis)
+    edited = ContourMasks(masks.labels.copy(), masks.ijk_to_ras)
+    third = edited.labels[: len(edited.labels) // 3]
+    third[third == WALL_LABEL] = 0  # a reader's erase over a third of the box
+    automatic_radii = automatic_round_trip_radii(volume, analysis, masks)  # once per analysis, as the panel keeps it
+    timings["remeasure"] = _best_of(3, lambda: measure_with_contours(volume, analysis, edited, "bench", "",
+                                                                     automatic_radii))
     begin = time.perf_counter()
     write_lesion_files(os.path.join(os.path.dirname(path), "out"), volume, analysis,
                        lesion_document(analysis, "bench", "bench", input_provenance({"volume": path})))
@@ -108,6 +120,8 @@ def bench_case(name: str, spec: PhantomSpec) -> None:
     print(f"  load NRRD:              {timings['load']:6.2f} s")
     print(f"  centerline, two seeds:  {_times(timings['extraction'])}")
     print(f"  analyze (compute):      {_times(timings['analysis'])}")
+    print(f"  contour segments:       {_times(timings['contours'])}")
+    print(f"  re-measure (edited):    {_times(timings['remeasure'])}")
     print(f"  write outputs:          {timings['write']:6.2f} s")
     print(f"  seeds to all outputs:   {_times(end_to_end)}  (load, centerline, analysis, files)")
 

@@ -6,6 +6,7 @@ distal, and landmarks P, D (S, E) in RAS. Everything returned is in millimetres 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +64,8 @@ class LesionAnalysis:
     morphology: dict = field(default_factory=dict)
     clinical_items: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)
+    # what the automatic detection found besides the contours (ContourDetection), to re-measure from edited ones
+    detection: "ContourDetection" = None
 
     @property
     def warnings(self) -> list:
@@ -136,6 +139,24 @@ def _grid_for_vessel(grid: PolarGrid, occluded_wall_radii_mm: np.ndarray, settin
     return PolarGrid.make(radius_mm, settings.radial_step_mm, settings.angle_count)
 
 
+@dataclass
+class ContourDetection:
+    """What the automatic contour detection found besides the contours, kept to re-measure from other contours.
+
+    contrast: (S,) a contrast-filled lumen runs through the section (``contours.lumen_present``, before the
+    occlusion is cleared); wall: the automatic outer wall with its fat-edge support (``contours.WallContour``);
+    central_hu: (S,) median HU within 0.5 mm of the centerline; classes: (S, A, R) HU class of the voxel under
+    each polar sample (``HuThresholds.classify``); landmark_distances_mm: label -> distance from the centerline;
+    lumen_edge_undershoot_hu: ``reconstruction_kernel.lumen_edge_undershoot_hu`` of the automatic lumen."""
+
+    contrast: np.ndarray
+    wall: contours.WallContour
+    central_hu: np.ndarray
+    classes: np.ndarray
+    landmark_distances_mm: dict
+    lumen_edge_undershoot_hu: float | None
+
+
 def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
                    settings: AnalysisSettings = AnalysisSettings(), clinical_items: dict = None) -> LesionAnalysis:
     """Measure one CTO lesion, with its morphology and difficulty scores.
@@ -162,16 +183,40 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         grid = wider
         contrast, lumen_radii, wall = _contours(sample_sections(volume, centerline, grid, order=1), grid,
                                                 in_occlusion, settings)
-    vessel_radii = wall.radii_mm
     distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
-    quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall,
-                               np.linalg.norm(centerline.curvature_vectors, axis=1))
-    quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
-    quality["lumen_edge_undershoot_hu"] = lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
-                                                                   len(grid.angles_rad), settings.contour)
+    detection = ContourDetection(
+        contrast=contrast, wall=wall, central_hu=central_hu,
+        classes=settings.thresholds.classify(sample_sections(volume, centerline, grid, order=0)),
+        landmark_distances_mm=distances,
+        lumen_edge_undershoot_hu=lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
+                                                          len(grid.angles_rad), settings.contour))
+    return measure_contours(centerline, grid, landmarks_mm, detection, lumen_radii, wall.radii_mm, settings,
+                            clinical_items)
 
-    voxel_hu = sample_sections(volume, centerline, grid, order=0)
-    classes = settings.thresholds.classify(voxel_hu)
+
+def remeasure_lesion(analysis: LesionAnalysis, lumen_radii_mm: np.ndarray, vessel_radii_mm: np.ndarray):
+    """The lesion measured again from other contours on the same sections (e.g. the reader's edited segments,
+    ``contour_masks.contour_radii_mm``): centerline, landmarks, polar grid, HU classes and the automatic
+    detection's image measures (fat edges, contrast, blur, fat level) are kept; every figure that depends on
+    the contours is recomputed. lumen_radii_mm, vessel_radii_mm: (S, A) radii (mm) on ``analysis.grid``."""
+    return measure_contours(analysis.centerline, analysis.grid, analysis.landmarks_mm, analysis.detection,
+                            lumen_radii_mm, vessel_radii_mm, analysis.settings, analysis.clinical_items)
+
+
+def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict, detection: ContourDetection,
+                     lumen_radii: np.ndarray, vessel_radii: np.ndarray, settings: AnalysisSettings,
+                     clinical_items: dict = None) -> LesionAnalysis:
+    """Every figure of a lesion from its lumen and outer-wall radii (S, A) in mm on ``grid``: profile, volumes
+    and PAV (the HU class of each polar sample weighted by its wall area and the tube's volume factor),
+    reference sections, quality, morphology and scores."""
+    arc = centerline.arc_mm
+    wall = dataclasses.replace(detection.wall, radii_mm=vessel_radii)
+    quality = quality_measures(arc, landmarks_mm, detection.landmark_distances_mm, detection.contrast, lumen_radii,
+                               wall, np.linalg.norm(centerline.curvature_vectors, axis=1))
+    quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
+    quality["lumen_edge_undershoot_hu"] = detection.lumen_edge_undershoot_hu
+
+    classes = detection.classes
     wall_areas = wall_sample_areas_mm2(grid, lumen_radii, vessel_radii)
     profile = VesselProfile(arc, contour_area_mm2(lumen_radii), contour_area_mm2(vessel_radii),
                             class_sums(classes, wall_areas))
@@ -189,10 +234,11 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         vessel_volume_mm3=float(lesion_volumes.sum()),
         volumes_mm3={name: float(v) for name, v in zip(COMPONENTS, lesion_volumes[1:])},
         unclassified_volume_mm3=float(lesion_volumes[0]),
-        reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii, central_hu),
+        reference=_reference_sections(landmarks_mm, arc, lumen_radii, vessel_radii, detection.central_hu),
         settings=settings,
         quality=quality,
         clinical_items=dict(clinical_items or {}),
+        detection=detection,
     )
     analysis.morphology = lesion_morphology(analysis)
     image = image_items(analysis.morphology, analysis.occlusion_length_mm, analysis.volumes_mm3["dense_calcium"])

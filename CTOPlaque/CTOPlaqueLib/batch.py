@@ -1,11 +1,11 @@
 """``ctoplaque batch``: many lesions unattended, isolated, resumable, local or on a Dask cluster.
 
 Manifest (CSV): lesion_id, patient_id, volume, landmarks, and centerline or seeds (optionally
-observer); paths relative to the manifest. The whole manifest is checked before anything runs and
-every problem is listed. Each case runs in its own process (local) or as its own task (Dask): an
-error, a crash or a timeout is recorded in ``batch_summary.csv`` (with seconds and the worker's peak
-memory) and the other cases go on. Case
-outputs land in DIR/<lesion_id>/ through a staging folder, so an interrupted run leaves no
+observer, vessel and SCCT segment, and contours: a reviewed ID.contours.seg.nrrd to measure with); paths relative to the
+manifest. The whole manifest is checked before anything runs and every problem is listed. Each case
+runs in its own process (local) or as its own task (Dask): an error, a crash or a timeout is
+recorded in ``batch_summary.csv`` (with seconds and the worker's peak memory) and the other cases go
+on. Case outputs land in DIR/<lesion_id>/ through a staging folder, so an interrupted run leaves no
 half-written case; a rerun skips cases whose lesion.json records the same input SHA-256 (``force``
 redoes them). At the end ``cohort.csv`` gathers every finished lesion.
 """
@@ -25,6 +25,7 @@ from .settings import AnalysisSettings
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, sha256_of_path, write_rows_csv
 from .lesion_job import LesionJob, run_lesion_job
+from .lesion_location import parse_location
 from .staging import staged_outputs
 
 REQUIRED_COLUMNS = ("lesion_id", "patient_id", "volume", "landmarks")
@@ -58,11 +59,16 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
     cases, seen = [], {}
     for line, row in enumerate(rows, start=2):
         values = {key: (row.get(key) or "").strip() for key in ("lesion_id", "patient_id", "volume", "landmarks",
-                                                                 "centerline", "seeds", "observer")}
+                                                                 "centerline", "seeds", "observer", "contours",
+                                                                 "vessel", "segment")}
         where = f"line {line}"
         try:
             check_identifier(values["lesion_id"], "lesion ID")
             check_identifier(values["patient_id"], "patient ID")
+        except CTOPlaqueInputError as error:
+            problems.append(f"{where}: {error}")
+        try:
+            parse_location(values["vessel"], values["segment"])
         except CTOPlaqueInputError as error:
             problems.append(f"{where}: {error}")
         if values["lesion_id"] in seen:
@@ -70,7 +76,7 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
         seen.setdefault(values["lesion_id"], line)
         if bool(values["centerline"]) == bool(values["seeds"]):
             problems.append(f"{where}: give either a centerline or seeds")
-        for key in ("volume", "landmarks", "centerline", "seeds"):
+        for key in ("volume", "landmarks", "centerline", "seeds", "contours"):
             if values[key]:
                 values[key] = os.path.normpath(os.path.join(base, values[key]))
                 if not os.path.exists(values[key]):

@@ -17,6 +17,7 @@ from .centerline_extraction import extract_centerline
 from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, read_centerline, read_seeds, run_lesion_job, write_curve
+from .lesion_location import VESSEL_SEGMENTS
 from .markups_io import markups_document
 from .phantom import PRESETS, generate_phantom, write_phantom
 from .settings import RANGES, AnalysisSettings, read_settings_file
@@ -44,14 +45,26 @@ def _settings(args) -> AnalysisSettings:
     return _settings_file(args).with_overrides(args.step_mm, args.thresholds_hu)
 
 
+def check_not_overwriting(out_dir: str, lesion_id: str, force: bool) -> None:
+    """A second observer's or reading's results must not replace the first: an --out already holding this
+    lesion's results is an input error unless ``force``."""
+    existing = os.path.join(out_dir, f"{lesion_id}.lesion.json")
+    if os.path.exists(existing) and not force:
+        raise CTOPlaqueInputError(
+            f"{out_dir} already holds results of lesion {lesion_id}; give each observer or reading its own --out "
+            "(ctoplaque icc FOLDER gathers them), or --force to replace them")
+
+
 def run_analyze(args) -> int:
     lesion_id = args.lesion_id or _default_lesion_id(args.volume)
+    check_not_overwriting(args.out, lesion_id, args.force)
     settings = _settings(args)
     document = run_lesion_job(LesionJob(
         volume=args.volume, landmarks=args.landmarks, out_dir=args.out, lesion_id=lesion_id,
         patient_id=args.patient_id, centerline=args.centerline or "", seeds=args.seeds or "",
         observer=args.observer, settings=settings, clinical_items=args.clinical_items, dicom_out=args.dicom_out,
-        include_phi=args.include_phi))
+        include_phi=args.include_phi, contours=args.contours, reading=args.reading, vessel=args.vessel,
+        segment=args.segment))
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
@@ -181,12 +194,20 @@ def register(commands, after_batch=None) -> None:
     analyze.add_argument("--lesion-id", default="", help="lesion ID (default: volume file name)")
     analyze.add_argument("--patient-id", default="", help="patient ID (default: lesion ID)")
     analyze.add_argument("--observer", default="", help="who placed the landmarks (for reproducibility studies)")
+    analyze.add_argument("--reading", type=int, default=None,
+                         help="the observer's reading of this lesion (1, 2, ...: for intra-observer studies)")
+    analyze.add_argument("--vessel", default="", help="target vessel: " + ", ".join(VESSEL_SEGMENTS))
+    analyze.add_argument("--segment", default="", help="SCCT 2014 coronary segment, 1-18, on the target vessel")
+    analyze.add_argument("--force", action="store_true", help="replace this lesion's results already in --out")
     analyze.add_argument("--clinical-items", default="",
                          help="JSON of entered score items: retry, previous_failed_attempt, "
                               "duration_ge_12_months_or_unknown, multiple_occlusions, proximal_side_branch, "
                               "whole_luminal_calcification (true/false/null)")
     analyze.add_argument("--dicom-out", default="",
                          help="also write the DICOM SEG and SR (TID 1500) here; the volume must be a DICOM series")
+    analyze.add_argument("--contours", default="",
+                         help="measure with these lumen and vessel-wall segments (.seg.nrrd), e.g. an edited "
+                              "ID.contours.seg.nrrd of an earlier run, instead of the automatic contours")
     analyze.add_argument("--include-phi", action="store_true",
                          help="copy the DICOM series' patient and study attributes into lesion.json and the row")
     _add_analysis_options(analyze)

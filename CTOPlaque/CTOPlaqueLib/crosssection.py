@@ -43,12 +43,13 @@ class PolarGrid:
 
 
 def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, order: int = 1,
-                    section_indices=None) -> np.ndarray:
+                    section_indices=None, outside_value: float = OUTSIDE_VOLUME_HU) -> np.ndarray:
     """HU of every polar sample, shape (sections, angles, radii).
 
     order=1: trilinear interpolation (for edge detection, sub-voxel in-plane sampling);
     order=0: the value of the voxel containing the sample (for HU classification of voxels).
-    Samples outside the volume read -1000 HU (air).
+    Samples outside the volume read ``outside_value`` (-1000 HU, air; 0 for a mask). Values are float32 whatever
+    the volume's type (a uint8 mask interpolates to fractions).
     """
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
     ras_to_ijk = volume.ras_to_ijk()
@@ -60,8 +61,8 @@ def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, ord
         ras = centerline.points_ras[part][:, None, None, :] + offsets
         ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
         kji = ijk[..., ::-1].reshape(-1, 3).T
-        values = ndimage.map_coordinates(volume.hu, kji, order=order, mode="constant", cval=OUTSIDE_VOLUME_HU,
-                                         prefilter=False)
+        values = ndimage.map_coordinates(volume.hu, kji, order=order, mode="constant", cval=outside_value,
+                                         prefilter=False, output=np.float32)
         samples[start:start + len(part)] = values.reshape(ras.shape[:3])
     return samples
 

@@ -32,6 +32,7 @@ from . import SOFTWARE_NAME, __version__
 from .composition import COMPONENTS
 from .export import rounded_for_export
 from .labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap, plaque_labelmap
+from .lesion_location import artery_keyword
 from .segments import CORONARY_ARTERY, PLAQUE, SEGMENTS, Concept, segment_number
 from .volume_io import Volume
 
@@ -141,9 +142,27 @@ def _reference_groups(document: dict) -> list:
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(
                 uid=hd.UID(), identifier=f"lesion {document['lesion_id']} reference {label}"),
-            finding_type=REFERENCE_SITES[label], finding_sites=[hd.sr.FindingSite(codes.SCT.CoronaryArtery)],
+            finding_type=REFERENCE_SITES[label], finding_sites=finding_sites(document),
             measurements=measurements))
     return groups
+
+
+CONTOURS_EDITED = CodedConcept("CONTEDIT", LOCAL_SCHEME, "Contours edited by the reader")
+
+
+def contour_review_evaluations(document: dict) -> list:
+    """Whether the reader edited the automatic contours before these measurements (lesion.json's ``contours``
+    block, contour_review.py): Yes or No (SCT), under a local concept; where, and the automatic figures, are in
+    lesion.json."""
+    edited = bool((document.get("contours") or {}).get("edited"))
+    return [hd.sr.QualitativeEvaluation(CONTOURS_EDITED, codes.SCT.Yes if edited else codes.SCT.No)]
+
+
+def finding_sites(document: dict) -> list:
+    """The lesion's finding site: the SNOMED CT concept of its artery (lesion_location, DICOM CID 3015) where the
+    target vessel was entered, else the generic coronary artery."""
+    keyword = artery_keyword(document.get("location") or {})
+    return [hd.sr.FindingSite(getattr(codes.SCT, keyword or "CoronaryArtery"))]
 
 
 def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: list) -> hd.sr.Comprehensive3DSR:
@@ -160,13 +179,14 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
                 name=person_name(document["observer"])))
     lesion_id = document["lesion_id"]
     groups = [_segment_group(segmentation, sources, PLAQUE, f"lesion {lesion_id}", codes.SCT.Occlusion,
-                             _lesion_measurements(document))]
+                             _lesion_measurements(document), finding_sites(document),
+                             contour_review_evaluations(document))]
     groups += _reference_groups(document)
     for name in COMPONENTS:
         groups.append(_segment_group(
             segmentation, sources, name, f"lesion {lesion_id} {name}", _coded(SEGMENTS[name].type),
             [_measurement(codes.SCT.Volume, document["volumes_mm3"][name], "mm3"),
-             _measurement(PAV, document["pav_percent"][name], "%")]))
+             _measurement(PAV, document["pav_percent"][name], "%")], finding_sites(document)))
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device),
         procedure_reported=codes.SCT.ImagingProcedure, imaging_measurements=groups)
@@ -178,10 +198,11 @@ def build_report(document: dict, segmentation: hd.seg.Segmentation, sources: lis
     return sr
 
 
-def _segment_group(segmentation: hd.seg.Segmentation, sources: list, name: str, identifier: str,
-                   finding_type, measurements: list) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
-    """A TID 1411 group of ``measurements`` made on SEG segment ``name`` (segments.SEGMENTS), which it references;
-    its tracking UID is the segment's."""
+def _segment_group(segmentation: hd.seg.Segmentation, sources: list, name: str, identifier: str, finding_type,
+                   measurements: list, sites: list, evaluations: list = None
+                   ) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
+    """A TID 1411 group of ``measurements`` (and qualitative ``evaluations``) made on SEG segment ``name``
+    (segments.SEGMENTS), which it references, at the finding ``sites``; its tracking UID is the segment's."""
     number = segment_number(name)
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=segmentation.SegmentSequence[number - 1].TrackingUID,
@@ -189,8 +210,8 @@ def _segment_group(segmentation: hd.seg.Segmentation, sources: list, name: str, 
         referenced_segment=hd.sr.ReferencedSegment(
             sop_class_uid=segmentation.SOPClassUID, sop_instance_uid=segmentation.SOPInstanceUID,
             segment_number=number, source_series=hd.sr.SourceSeriesForSegmentation(sources[0].SeriesInstanceUID)),
-        finding_type=finding_type, finding_sites=[hd.sr.FindingSite(codes.SCT.CoronaryArtery)],
-        measurements=measurements)
+        finding_type=finding_type, finding_sites=sites, measurements=measurements,
+        qualitative_evaluations=evaluations)
 
 
 def _local_coding_scheme() -> pydicom.Dataset:

@@ -175,6 +175,10 @@ def flat_row(document: dict) -> dict:
     """One cohort-format row (column -> value) from a lesion document."""
     row = {"lesion_id": document["lesion_id"], "patient_id": document["patient_id"],
            "observer": document.get("observer", ""),
+           "reading": "" if document.get("reading") is None else document["reading"],  # absent before
+           "contours_edited": int(document.get("contours", {}).get("edited", False)),  # absent before
+           "target_vessel": document.get("location", {}).get("vessel", ""),  # absent before
+           "scct_segment": document.get("location", {}).get("segment") or "",
            "occlusion_length_mm": document["occlusion_length_mm"],
            "total_plaque_volume_mm3": document["total_plaque_volume_mm3"],
            "vessel_volume_mm3": document["vessel_volume_mm3"]}

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .analysis import LesionAnalysis
+from .centerline import Centerline
 from .contours import angular_neighbours
 from .volume_io import Volume
 
@@ -20,7 +21,9 @@ class Labelmap:
     ijk_to_ras: np.ndarray
 
 
-def _lesion_box_ijk(volume: Volume, centres_ras: np.ndarray, reach_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def lesion_box_ijk(volume: Volume, centres_ras: np.ndarray, reach_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The CT voxel box (low, high corner indices i, j, k, clipped to the volume) holding every centre (RAS) with
+    ``reach_mm`` around it."""
     ras_to_ijk = volume.ras_to_ijk()
     centres_ijk = centres_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
     reach_vox = reach_mm / volume.spacing_mm + 1
@@ -37,24 +40,29 @@ def _radius_at_angle(radii_mm: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
     return (1 - weight) * radii_mm[rows, below] + weight * radii_mm[rows, above]
 
 
-def _box_polar(volume: Volume, analysis: LesionAnalysis, sections: np.ndarray, reach_mm: float):
-    """The voxels of the box around ``sections`` (with ``reach_mm``), each in the polar frame of its nearest
-    section: box low and high corners (i, j, k), and per voxel (box order k, j, i) the section index, arc
-    length of its foot point on the centerline (mm), radius (mm) and angle (rad) in the section plane."""
-    centerline = analysis.centerline
-    centres = centerline.points_ras[sections]
-    low, high = _lesion_box_ijk(volume, centres, reach_mm)
-    i, j, k = [np.arange(a, b + 1) for a, b in zip(low, high)]
-    kk, jj, ii = np.meshgrid(k, j, i, indexing="ij")
-    ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1).astype(float)
-    ras = ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3]
-    _, nearest = cKDTree(centres).query(ras, workers=-1)
+def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTree, ras: np.ndarray):
+    """Each RAS point (M, 3) in the polar frame of its nearest section among ``sections`` (``tree``: a cKDTree
+    of their centres): the section index, arc length of its foot point on the centerline (mm), radius (mm) and
+    angle (rad) in the section plane."""
+    _, nearest = tree.query(ras, workers=-1)
     section = sections[nearest]
     offset = ras - centerline.points_ras[section]
     arc = centerline.arc_mm[section] + np.sum(offset * centerline.tangents[section], axis=1)
     u = np.sum(offset * centerline.normals_u[section], axis=1)
     v = np.sum(offset * centerline.normals_v[section], axis=1)
-    return low, high, section, arc, np.hypot(u, v), np.arctan2(v, u)
+    return section, arc, np.hypot(u, v), np.arctan2(v, u)
+
+
+def _box_polar(volume: Volume, analysis: LesionAnalysis, sections: np.ndarray, reach_mm: float):
+    """The voxels of the box around ``sections`` (with ``reach_mm``), each in the polar frame of its nearest
+    section (``polar_in_sections``), after the box's low and high corners (i, j, k); voxels in box order k, j, i."""
+    centres = analysis.centerline.points_ras[sections]
+    low, high = lesion_box_ijk(volume, centres, reach_mm)
+    i, j, k = [np.arange(a, b + 1) for a, b in zip(low, high)]
+    kk, jj, ii = np.meshgrid(k, j, i, indexing="ij")
+    ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1).astype(float)
+    ras = ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3]
+    return (low, high) + polar_in_sections(analysis.centerline, sections, cKDTree(centres), ras)
 
 
 def _box_labelmap(volume: Volume, labels: np.ndarray, low: np.ndarray) -> Labelmap:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from .analysis import LesionAnalysis
+from .contour_masks import ContourMasks, contour_masks, write_contour_segmentation
 from .export import flat_row, profile_rows, rounded_for_export, write_rows_csv
 from .labelmap import Labelmap, composition_labelmap, lumen_labelmap, with_lumen
 from .lesion_report import lesion_report_html
@@ -18,30 +19,34 @@ from .volume_io import Volume
 
 OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "profile_csv": ".profile.csv",
                    "segmentation": ".composition.seg.nrrd", "profile_png": ".profile.png",
-                   "straightened_png": ".straightened.png", "report_html": ".report.html"}
+                   "straightened_png": ".straightened.png", "report_html": ".report.html",
+                   "contours": ".contours.seg.nrrd"}
 
 
 @dataclass
 class LesionImages:
-    """The images built from one analysis: the composition and lumen labelmaps on the CT grid and the straightened
-    vessel. Built once: the Slicer module shows them in the scene and passes them on to the files."""
+    """The images built from one analysis: the composition and lumen labelmaps on the CT grid, the straightened
+    vessel and the lumen and outer-wall segments it was measured with (contour_masks). Built once: the Slicer
+    module shows them in the scene and passes them on to the files."""
 
     composition: Labelmap
     straightened: StraightenedVessel
     lumen: Labelmap
+    contours: ContourMasks
 
 
-def lesion_images(volume: Volume, analysis: LesionAnalysis) -> LesionImages:
+def lesion_images(volume: Volume, analysis: LesionAnalysis, contours: ContourMasks = None) -> LesionImages:
+    """contours: the segments the analysis was measured with where given (the reader's), else its own contours'."""
     return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis),
-                        lumen_labelmap(volume, analysis))
+                        lumen_labelmap(volume, analysis), contours or contour_masks(volume, analysis))
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,
                        extra_files=None, images: LesionImages = None) -> dict:
-    """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png,
-    .straightened.png and the one-page .report.html of an analysed lesion and its document
-    (export.lesion_document, rounded for the files by export.rounded_for_export); nothing is computed here but
-    the files' own content.
+    """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .contours.seg.nrrd (the
+    editable lumen and vessel-wall segments), .profile.png, .straightened.png and the one-page .report.html of an
+    analysed lesion and its document (export.lesion_document, rounded for the files by export.rounded_for_export);
+    nothing is computed here but the files' own content.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
     images: the analysis's LesionImages where already built (``lesion_images(volume, analysis)`` otherwise).
@@ -61,6 +66,7 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, d
         write_rows_csv(staged("profile_csv"), rounded_for_export(profile_rows(analysis)))
         write_composition_segmentation(staged("segmentation"),
                                        with_lumen(images.composition, images.lumen, segment_number(LUMEN)))
+        write_contour_segmentation(staged("contours"), images.contours)
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
         write_straightened_png(staged("straightened_png"), images.straightened, analysis,
                                title=f"{patient_id} / {lesion_id}")

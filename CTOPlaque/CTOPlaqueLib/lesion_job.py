@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 
 from .analysis import analyze_lesion
 from .centerline_extraction import extract_centerline
+from .contour_masks import read_contour_segmentation
+from .contour_review import automatic_contours_record, measure_with_contours
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance, lesion_document
 from .lesion_files import lesion_images, write_lesion_files
+from .lesion_location import parse_location
 from .markups_io import CURVE, POINT_LIST, landmarks_by_label, markups_document, read_markups
 from .scores import parse_clinical_items
 from .settings import AnalysisSettings
@@ -36,10 +39,14 @@ class LesionJob:
     clinical_items: str = ""
     dicom_out: str = ""
     include_phi: bool = False
+    contours: str = ""
+    reading: int | None = None
+    vessel: str = ""
+    segment: str = ""
 
     def input_paths(self) -> dict:
         return {"volume": self.volume, "centerline": self.centerline, "seeds": self.seeds,
-                "landmarks": self.landmarks, "clinical_items": self.clinical_items}
+                "landmarks": self.landmarks, "clinical_items": self.clinical_items, "contours": self.contours}
 
 
 def write_curve(path: str, points_ras) -> None:
@@ -73,6 +80,8 @@ def read_clinical_items(path: str) -> dict:
 def run_lesion_job(job: LesionJob) -> dict:
     """Analyze one lesion and write its files into ``job.out_dir``; returns the lesion document.
 
+    With ``contours`` (a .seg.nrrd with lumen and vessel-wall segments, e.g. the reader's edit of an earlier
+    <lesion_id>.contours.seg.nrrd) the lesion is measured from them (contour_review.measure_with_contours).
     With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json.
     With ``dicom_out`` (the volume a DICOM series folder) the SEG and SR go there as <lesion_id>.seg.dcm and
     .sr.dcm; ``include_phi`` copies the series' patient and study attributes into the document
@@ -91,11 +100,20 @@ def run_lesion_job(job: LesionJob) -> dict:
         centerline_ras = read_centerline(job.centerline)
     landmarks = landmarks_by_label(read_markups(job.landmarks, POINT_LIST, "landmarks"), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
+    location = parse_location(job.vessel, job.segment)
+    given_masks = read_contour_segmentation(job.contours) if job.contours else None
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
+    contours_record = automatic_contours_record()
+    if given_masks is not None:
+        analysis, contours_record = measure_with_contours(volume, analysis, given_masks,
+                                                          os.path.basename(job.contours), inputs["contours"]["sha256"])
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
     document["notes"] += dicom_notes
-    images = lesion_images(volume, analysis)
+    document["contours"] = contours_record
+    document["reading"] = job.reading
+    document["location"] = location
+    images = lesion_images(volume, analysis, given_masks)
     dicom_files = {}
     if job.include_phi:
         from .dicom_series import source_dicom_attributes

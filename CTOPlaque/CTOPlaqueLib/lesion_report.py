@@ -14,6 +14,7 @@ import base64
 import html
 
 from .composition import COMPONENT_NAMES, COMPONENTS
+from .lesion_location import location_text
 from .plots import png_width_mm
 from .scores import CLINICAL_ITEMS, ITEM_LABELS
 
@@ -94,7 +95,8 @@ def _patient_html(document: dict) -> str:
 
 def measurement_rows(document: dict) -> list:
     """(label, formatted value with unit) of the lesion's measurements, in reading order."""
-    rows = [("Occlusion length", f"{document['occlusion_length_mm']:.1f} mm"),
+    rows = [("Target vessel", location_text(document.get("location") or {})),
+            ("Occlusion length", f"{document['occlusion_length_mm']:.1f} mm"),
             ("Total plaque volume", f"{document['total_plaque_volume_mm3']:.1f} mm³")]
     for name in COMPONENTS:
         rows.append((f"{COMPONENT_NAMES[name]}",
@@ -166,6 +168,19 @@ def _inputs_html(inputs: dict) -> str:
     return f"<table>{rows}</table>"
 
 
+def contours_line(document: dict) -> str:
+    """Whether the measures come from the automatic contours or from the reader's edit, where, and the automatic
+    plaque volume beside the edited one (the ``contours`` block of lesion.json; absent before it existed)."""
+    contours = document.get("contours") or {"edited": False}
+    if not contours["edited"]:
+        return ("Contours: automatic." if contours.get("source", "automatic") == "automatic" else
+                f"Contours: from {contours['source']}, not edited (sha256 {contours['sha256']}).")
+    ranges = ", ".join(f"{first:.1f}-{last:.1f} mm" for first, last in contours["edited_ranges_mm"])
+    return (f"Contours edited by the reader at {ranges} from the ostium ({contours['source']}, sha256 "
+            f"{contours['sha256']}); automatic total plaque volume "
+            f"{contours['automatic']['total_plaque_volume_mm3']:.1f} mm³.")
+
+
 def lesion_report_html(document: dict, straightened_png: bytes, profile_png: bytes) -> str:
     """The report page as a self-contained HTML document."""
     warnings = document.get("warnings", [])
@@ -194,6 +209,6 @@ def lesion_report_html(document: dict, straightened_png: bytes, profile_png: byt
 <h2>Provenance</h2>
 <div class="small">HU classes: {html.escape(thresholds)}.
  Method: Xing et al., Quant Imaging Med Surg 2022;12:3625. For research use; check the contours before clinical
- use.{_inputs_html(document["inputs"])}</div>
+ use.<br>{html.escape(contours_line(document))}{_inputs_html(document["inputs"])}</div>
 </body></html>
 """

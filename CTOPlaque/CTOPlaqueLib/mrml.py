@@ -95,10 +95,13 @@ def volume_node_from_array(scene, name: str, hu: np.ndarray, ijk_to_ras: np.ndar
     return volume_node
 
 
-def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segments=None, segmentation_node=None):
+def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segments=None, segmentation_node=None,
+                               edit_on_labelmap_grid: bool = False):
     """A segmentation node from a labelmap; ``segments`` maps label value -> (name, RGB colour).
 
     By default the labels are the plaque components, named and coloured as in the seed paper.
+    edit_on_labelmap_grid: the labelmap's grid becomes the segmentation's reference geometry, so that the
+    Segment Editor paints on it (the oversampled contours grid) rather than on the CT's voxels.
     """
     if segments is None:
         segments = {index + 1: (COMPONENT_NAMES[c], COMPONENT_COLORS[c]) for index, c in enumerate(COMPONENTS)}
@@ -110,6 +113,8 @@ def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segments=No
         segmentation_node.GetSegmentation().RemoveAllSegments()
         segmentation_node.CreateDefaultDisplayNodes()
         slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap_node, segmentation_node)
+        if edit_on_labelmap_grid:
+            segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(labelmap_node)
     finally:
         scene.RemoveNode(labelmap_node)
     segmentation = segmentation_node.GetSegmentation()
@@ -119,6 +124,26 @@ def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segments=No
         segment.SetName(segment_name)
         segment.SetColor(*colour)
     return segmentation_node
+
+
+def segment_masks(scene, segmentation_node) -> tuple[dict, np.ndarray]:
+    """Every segment of a segmentation node as {name (lower case): bool mask [k, j, i]} on the segmentation's
+    reference geometry (the grid it is edited on), and that grid's IJK->RAS."""
+    segmentation = segmentation_node.GetSegmentation()
+    labelmap_node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", segmentation_node.GetName() + "_export")
+    masks, ijk_to_ras = {}, None
+    try:
+        for index in range(segmentation.GetNumberOfSegments()):
+            ids = vtk.vtkStringArray()
+            ids.InsertNextValue(segmentation.GetNthSegmentID(index))
+            slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
+                segmentation_node, ids, labelmap_node, None, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY)
+            exported = volume_from_node(labelmap_node)
+            masks[segmentation.GetNthSegment(index).GetName().strip().lower()] = exported.hu > 0
+            ijk_to_ras = exported.ijk_to_ras
+    finally:
+        scene.RemoveNode(labelmap_node)
+    return masks, ijk_to_ras
 
 
 def plot_chart(scene, table_node, x_column: str, series: list, title: str, y_title: str):

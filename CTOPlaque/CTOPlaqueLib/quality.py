@@ -111,7 +111,9 @@ def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_
     references = reference_section_indices(arc_mm, landmarks_mm)
     vessel_area = contour_area_mm2(wall.radii_mm)
     local_window = 2 * int(round(LOCAL_AREA_WINDOW_MM / step_mm)) + 1
-    local_area_ratio = (vessel_area / ndimage.median_filter(vessel_area, local_window, mode="nearest"))[occluded]
+    local_area = ndimage.median_filter(vessel_area, local_window, mode="nearest")
+    # 1 where the area around is nothing (a reader's edit that erased the wall of whole sections)
+    local_area_ratio = np.divide(vessel_area, local_area, out=np.ones_like(vessel_area), where=local_area > 0)[occluded]
     narrowest = int(np.argmin(local_area_ratio))
     reference_fraction = {label: float(section_fraction[max(0, index - reach): index + reach + 1].mean())
                           for label, index in references.items()}

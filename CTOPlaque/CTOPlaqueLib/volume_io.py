@@ -50,7 +50,8 @@ def ijk_to_ras_from_geometry(origin_ras, spacing_mm, direction_ras) -> np.ndarra
     return matrix
 
 
-def _ijk_to_ras_from_sitk(image: sitk.Image) -> np.ndarray:
+def sitk_ijk_to_ras(image: sitk.Image) -> np.ndarray:
+    """IJK->RAS 4x4 of a SimpleITK image (whose geometry is LPS)."""
     direction_lps = np.array(image.GetDirection(), float).reshape(3, 3)
     origin_lps = np.array(image.GetOrigin(), float)
     return ijk_to_ras_from_geometry(LPS_TO_RAS @ origin_lps, image.GetSpacing(), LPS_TO_RAS @ direction_lps)
@@ -141,7 +142,7 @@ def read_volume(path: str) -> Volume:
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise CTOPlaqueInputError(f"{path} is not a 3D scalar CT volume")
     hu = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy, straight from ITK's buffer
-    return Volume(hu=hu, ijk_to_ras=_ijk_to_ras_from_sitk(image))
+    return Volume(hu=hu, ijk_to_ras=sitk_ijk_to_ras(image))
 
 
 def volume_to_sitk(array: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:

@@ -15,7 +15,7 @@ from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, 
                         results_paragraph, write_agreement_report)
 from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, run_stats
 from .comparison import T_TESTS
-from .cohort import build_cohort, read_table, write_cohort_csv
+from .cohort import build_cohort, ratings_from_exports, read_table, write_cohort_csv
 from .figures import write_bland_altman_png
 from .icc import icc_table
 from .labels import LabelTable
@@ -82,11 +82,11 @@ def run_stats_command(args) -> int:
 
 
 def run_icc(args) -> int:
-    ratings = read_table(args.ratings)
+    problems = ProblemLog()
+    ratings = ratings_from_exports(args.ratings, problems) if os.path.isdir(args.ratings) else read_table(args.ratings)
     for column in [args.target, args.rater] + args.value:
         if column not in ratings.columns:
             raise CTOPlaqueInputError(f"column {column!r} not in {args.ratings}")
-    problems = ProblemLog()
     rows, agreement_rows, panels = [], [], []
     for value in args.value:
         numbers = numeric_variable(ratings[value], value, problems)
@@ -156,9 +156,11 @@ def register(commands) -> None:
     stats.set_defaults(run=run_stats_command)
 
     icc = commands.add_parser("icc", help="intraclass correlation (Shrout & Fleiss) of repeated measurements")
-    icc.add_argument("ratings", help="long CSV: one row per target and rater")
-    icc.add_argument("--target", required=True, help="column naming the measured lesion")
-    icc.add_argument("--rater", required=True, help="column naming the observer or reading")
+    icc.add_argument("ratings", help="long CSV: one row per target and rater; or a folder of lesion exports (one "
+                                     "subfolder per observer or reading), whose raters are observer and reading")
+    icc.add_argument("--target", default="lesion_id", help="column naming the measured lesion (default lesion_id)")
+    icc.add_argument("--rater", default="rater",
+                     help="column naming the observer or reading (default rater: a folder's observer and reading)")
     icc.add_argument("--value", nargs="+", required=True, help="measurement columns")
     icc.add_argument("--agreement", choices=AGREEMENTS, default="inter-observer",
                      help="what the rater column holds: observers (inter-observer) or one observer's readings "

@@ -2,7 +2,7 @@
 
 Inputs are ``*.lesion.json`` or ``*.lesion.csv`` files, or folders holding them. A folder's CSV
 whose JSON sibling exists is the same lesion and is not read twice. Lesions are keyed by
-(patient_id, lesion_id, observer); a second export with the same key is a duplicate: the first is
+(patient_id, lesion_id, observer, reading); a second export with the same key is a duplicate: the first is
 kept and the duplicate reported. Clinical rows join on patient_id and, when the clinical table has a
 lesion_id column, on lesion_id too. Lesions without clinical rows stay in the cohort (clinical cells
 empty) and are reported; clinical rows without lesions are reported. Clinical columns named like the
@@ -24,7 +24,7 @@ from CTOPlaqueLib.staging import staged_outputs
 from .problems import ProblemLog
 from .variables import spreadsheet_frame
 
-KEY = ["patient_id", "lesion_id", "observer"]
+KEY = ["patient_id", "lesion_id", "observer", "reading"]
 
 
 def _lesion_files(inputs) -> list:
@@ -68,6 +68,7 @@ def gather_lesions(inputs, problems: ProblemLog) -> pd.DataFrame:
             continue
         for row in found:
             row.setdefault("observer", "")
+            row.setdefault("reading", "")  # absent from earlier exports
             row = {**row, "source_file": os.path.basename(path)}
             key = tuple(str(row.get(k, "")) for k in KEY)
             if key in seen:
@@ -79,6 +80,14 @@ def gather_lesions(inputs, problems: ProblemLog) -> pd.DataFrame:
     if not rows:
         raise CTOPlaqueInputError("no lesion exports (*.lesion.json or *.lesion.csv) found in the inputs")
     return pd.DataFrame(rows)
+
+
+def ratings_from_exports(folder: str, problems: ProblemLog) -> pd.DataFrame:
+    """Every lesion export under ``folder`` (and its subfolders: one per observer or reading) as one row per lesion
+    and reading, with a ``rater`` column naming the observer and reading ("A", "A reading 2"), for the ICC."""
+    lesions = gather_lesions([root for root, _, _ in sorted(os.walk(folder))], problems)
+    readings = lesions["reading"].map(lambda value: "" if pd.isna(value) or value == "" else f" reading {int(value)}")
+    return lesions.assign(rater=lesions["observer"].fillna("").astype(str) + readings)
 
 
 def join_clinical(lesions: pd.DataFrame, clinical: pd.DataFrame, problems: ProblemLog) -> pd.DataFrame:

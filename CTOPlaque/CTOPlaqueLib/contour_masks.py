@@ -1,0 +1,197 @@
+"""Editable contours: the lumen and the outer vessel wall as two segments of one segmentation, and back.
+
+The automatic contours are radii per (section, angle) on the polar grid (contours.py). For a reader to
+correct them with Slicer's Segment Editor they are written as voxel masks, the way every plaque workstation
+lets the reader fix a contour: segment "lumen" (label 1) and segment "vessel wall" (label 2, the wall between
+the lumen and the outer wall; the vessel is lumen + wall). The masks lie on a grid with the CT's axes,
+oversampled to at most CONTOUR_GRID_MM per voxel (a 0.4 mm CT voxel is split in 3), over the box around the
+vessel: fine enough that the round trip, contours -> masks -> contours, keeps areas within 2% (docs/accuracy.md).
+
+Back from masks (possibly edited) to contours: each mask is sampled on the polar grid of every section by
+trilinear interpolation of its 0/1 values and integrated along each ray, r(theta) = integral of the mask from
+the centre outward: the edge of a star-shaped region at sub-voxel precision, since the interpolated mask falls
+from 1 to 0 across its boundary symmetrically about the 0.5 crossing. A region the ray leaves and re-enters
+counts with the length inside it. ``analysis.remeasure_lesion`` then measures everything from these radii.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .analysis import LesionAnalysis
+from .centerline import Centerline
+from .contours import angular_neighbours
+from .crosssection import PolarGrid, sample_sections
+from .errors import CTOPlaqueInputError
+from .labelmap import lesion_box_ijk, polar_in_sections
+from .segmentation_file import read_segment_masks, write_labelled_segmentation
+from .volume_io import Volume
+
+CONTOUR_GRID_MM = 0.15
+RAY_STEP_MM = 0.1
+END_MARGIN_MM = 0.5
+LUMEN_LABEL = 1
+WALL_LABEL = 2
+# (segment ID, name, label, colour): Slicer shows the names; the colours of vessel-analysis tools (red lumen,
+# yellow wall).
+CONTOUR_SEGMENTS = (("lumen", "lumen", LUMEN_LABEL, (0.85, 0.2, 0.2)),
+                    ("vessel_wall", "vessel wall", WALL_LABEL, (0.95, 0.85, 0.2)))
+# Voxels of the masks handled at once (bounded memory on a 512 x 512 x 300 scan).
+_CHUNK_VOXELS = 2_000_000
+# Of the sections, the fraction whose centre the vessel mask must hold for the masks to belong to the centerline:
+# a reader may erase the wall of whole sections (5 mm of a 48 mm vessel leaves 89%), contours of another vessel
+# hold next to none.
+MIN_CENTRE_INSIDE_FRACTION = 0.5
+
+
+@dataclass
+class ContourMasks:
+    """labels [k, j, i]: 0 outside the vessel, LUMEN_LABEL, WALL_LABEL; ijk_to_ras: the grid's 4x4 matrix."""
+
+    labels: np.ndarray
+    ijk_to_ras: np.ndarray
+
+    def lumen(self) -> Volume:
+        """The lumen as a 0/1 uint8 volume on the masks' grid (no float copy of a large grid)."""
+        return Volume((self.labels == LUMEN_LABEL).view(np.uint8), self.ijk_to_ras)
+
+    def vessel(self) -> Volume:
+        """The vessel (lumen and wall) as a 0/1 uint8 volume on the masks' grid."""
+        return Volume((self.labels > 0).view(np.uint8), self.ijk_to_ras)
+
+
+def oversampled_grid(volume: Volume, low_ijk: np.ndarray, high_ijk: np.ndarray,
+                     max_spacing_mm: float = CONTOUR_GRID_MM) -> tuple[np.ndarray, tuple]:
+    """IJK->RAS and shape (k, j, i) of a grid over the CT voxels low..high (i, j, k, inclusive), each CT voxel
+    split into ceil(spacing / max_spacing_mm) along each axis: the same axes and outer bounds, finer voxels."""
+    factors = np.ceil(volume.spacing_mm / max_spacing_mm - 1e-9).astype(int)
+    matrix = volume.ijk_to_ras.copy()
+    matrix[:3, :3] = volume.ijk_to_ras[:3, :3] / factors
+    matrix[:3, 3] = volume.ijk_to_ras[:3, :3] @ (low_ijk - 0.5 + 0.5 / factors) + volume.ijk_to_ras[:3, 3]
+    shape_ijk = (np.asarray(high_ijk) - low_ijk + 1) * factors
+    return matrix, tuple(int(n) for n in shape_ijk[::-1])
+
+
+def _radius_at(radii_mm: np.ndarray, section: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
+    below, above, weight = angular_neighbours(angle_rad, radii_mm.shape[1])
+    return (1 - weight) * radii_mm[section, below] + weight * radii_mm[section, above]
+
+
+def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: float = CONTOUR_GRID_MM) -> ContourMasks:
+    """The analysis's lumen and outer-wall contours as voxel masks (module doc), along the whole centerline.
+
+    Each voxel belongs to the section whose centre is nearest; it is lumen when its distance from the centerline
+    is below the lumen radius at its angle, wall when below the outer wall's. The first and last sections' contours
+    reach END_MARGIN_MM beyond them (so that the interpolated masks are whole on their planes); farther nothing
+    is labelled. Only the fine voxels of the CT voxels within reach of the centerline are looked at (a tenth of
+    the box around a curved vessel)."""
+    centerline = analysis.centerline
+    reach_mm = float(analysis.vessel_radii_mm.max()) + END_MARGIN_MM
+    low, high = lesion_box_ijk(volume, centerline.points_ras, reach_mm)
+    ijk_to_ras, shape = oversampled_grid(volume, low, high, max_spacing_mm)
+    factors = np.round(np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
+                       / np.linalg.norm(ijk_to_ras[:3, :3], axis=0)).astype(int)
+    tree = cKDTree(centerline.points_ras)
+    near = _voxels_near(volume.ijk_to_ras, _box_indices(low, high), tree,
+                        reach_mm + 0.5 * float(np.linalg.norm(volume.spacing_mm)))
+    subvoxels = _box_indices(np.zeros(3, int), factors - 1)
+    labels = np.zeros(shape, np.uint8)
+    per_chunk = max(1, _CHUNK_VOXELS // len(subvoxels))
+    for start in range(0, len(near), per_chunk):
+        fine = ((near[start:start + per_chunk, None, :] - low) * factors + subvoxels[None]).reshape(-1, 3)
+        ras = fine @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3]
+        labels[fine[:, 2], fine[:, 1], fine[:, 0]] = _labels_of(centerline, analysis, tree, ras)
+    return ContourMasks(labels, ijk_to_ras)
+
+
+def _box_indices(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Every (i, j, k) from low to high inclusive, (N, 3)."""
+    axes = [np.arange(a, b + 1) for a, b in zip(low, high)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: float) -> np.ndarray:
+    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` of a point of ``tree``."""
+    distance, _ = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3], distance_upper_bound=distance_mm,
+                             workers=-1)
+    return ijk[np.isfinite(distance)]
+
+
+def _labels_of(centerline: Centerline, analysis: LesionAnalysis, tree: cKDTree, ras: np.ndarray) -> np.ndarray:
+    section, arc, radius, angle = polar_in_sections(centerline, np.arange(len(centerline.arc_mm)), tree, ras)
+    along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
+    in_vessel = along & (radius < _radius_at(analysis.vessel_radii_mm, section, angle))
+    in_lumen = along & (radius < _radius_at(analysis.lumen_radii_mm, section, angle))
+    return np.where(in_lumen, LUMEN_LABEL, np.where(in_vessel, WALL_LABEL, 0)).astype(np.uint8)
+
+
+def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Lumen and outer-wall radii (S, A) in mm of the masks on the sections of ``grid`` (its angles, out to its
+    outer radius): the ray integral of the trilinearly interpolated 0/1 mask (module doc), by the midpoint rule
+    every RAY_STEP_MM (the interpolated mask is linear between the mask's voxel centres, at most CONTOUR_GRID_MM
+    apart); the vessel is lumen + wall."""
+    outer_mm = grid.radii_mm[-1] + 0.5 * grid.radial_step_mm
+    rays = PolarGrid.make(outer_mm, outer_mm / np.ceil(outer_mm / RAY_STEP_MM), len(grid.angles_rad))
+
+    def ray_integral(mask: Volume) -> np.ndarray:
+        samples = sample_sections(mask, centerline, rays, order=1, outside_value=0.0)
+        return samples.sum(axis=-1) * rays.radial_step_mm
+
+    return ray_integral(masks.lumen()), ray_integral(masks.vessel())
+
+
+def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysis, source: str) -> None:
+    """CTOPlaqueInputError unless the masks belong to this volume and centerline: their grid lies within the
+    volume's bounds (half a CT voxel of tolerance) and the vessel mask holds the centre of at least
+    MIN_CENTRE_INSIDE_FRACTION of the sections. source: the file named in the message."""
+    corners = np.array([[i, j, k] for i in (-0.5, masks.labels.shape[2] - 0.5)
+                         for j in (-0.5, masks.labels.shape[1] - 0.5) for k in (-0.5, masks.labels.shape[0] - 0.5)])
+    corners_ras = corners @ masks.ijk_to_ras[:3, :3].T + masks.ijk_to_ras[:3, 3]
+    ras_to_ijk = volume.ras_to_ijk()
+    corners_ijk = corners_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
+    upper = np.array(volume.hu.shape[::-1]) - 0.5
+    if np.any(corners_ijk < -1.0) or np.any(corners_ijk > upper + 0.5):
+        raise CTOPlaqueInputError(f"{source}: the contours lie outside this volume (contours of another series?)")
+    labels = Volume(masks.labels, masks.ijk_to_ras)
+    inside = sample_sections(labels, analysis.centerline, PolarGrid.make(0.05, 0.05, 1), order=0,
+                             outside_value=0.0)[:, 0, 0] > 0
+    if np.mean(inside) < MIN_CENTRE_INSIDE_FRACTION:
+        raise CTOPlaqueInputError(
+            f"{source}: the vessel segments hold only {100 * np.mean(inside):.0f}% of this centerline "
+            "(contours of another vessel or lesion?)")
+
+
+# Segment names read as the lumen and as the wall (lower case): ours, and what a reader may rename them to.
+LUMEN_NAMES = ("lumen",)
+WALL_NAMES = ("vessel wall", "vessel_wall", "outer wall", "wall")
+
+
+def write_contour_segmentation(path: str, masks: ContourMasks) -> None:
+    """Write the masks as a Slicer .seg.nrrd with the segments of CONTOUR_SEGMENTS."""
+    write_labelled_segmentation(path, masks.labels, masks.ijk_to_ras, CONTOUR_SEGMENTS)
+
+
+def read_contour_segmentation(path: str) -> ContourMasks:
+    """ContourMasks from a .seg.nrrd holding a lumen and a vessel-wall segment (``contour_masks_from_segments``),
+    as written by ``write_contour_segmentation`` or saved by Slicer after editing."""
+    segments, ijk_to_ras = read_segment_masks(path)
+    return contour_masks_from_segments(segments, ijk_to_ras, path)
+
+
+def contour_masks_from_segments(segments: dict, ijk_to_ras: np.ndarray, source: str) -> ContourMasks:
+    """ContourMasks from {segment name (lower case): bool mask [k, j, i]} on one grid, the lumen and wall found by
+    name (LUMEN_NAMES, WALL_NAMES). Where a reader's edit leaves the two overlapping, the voxel is lumen.
+    CTOPlaqueInputError naming ``source`` when a segment is missing."""
+    def segment(names, what):
+        found = [segments[name] for name in names if name in segments]
+        if not found:
+            raise CTOPlaqueInputError(f"{source} has no {what} segment (named {' or '.join(repr(n) for n in names)}; "
+                                      f"it has {', '.join(repr(n) for n in segments) or 'none'})")
+        return found[0]
+
+    lumen, wall = segment(LUMEN_NAMES, "lumen"), segment(WALL_NAMES, "vessel wall")
+    labels = np.where(lumen, LUMEN_LABEL, np.where(wall, WALL_LABEL, 0)).astype(np.uint8)
+    return ContourMasks(labels, ijk_to_ras)
