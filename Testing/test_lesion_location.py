@@ -56,7 +56,7 @@ def test_the_cohort_takes_the_vessel_as_a_text_category_for_adjustment(tmp_path)
 
     from CTOPlaqueStatsLib.cohort import read_table
     from CTOPlaqueStatsLib.problems import ProblemLog
-    from CTOPlaqueStatsLib.variables import category_indicators, is_categorical_text
+    from CTOPlaqueStatsLib.variables import analysis_variable, category_indicators, is_categorical_text
 
     path = tmp_path / "cohort.csv"
     pd.DataFrame({"patient_id": ["1", "2", "3", "4"], "lesion_id": ["a", "b", "c", "d"],
@@ -64,6 +64,7 @@ def test_the_cohort_takes_the_vessel_as_a_text_category_for_adjustment(tmp_path)
                                                                                                       index=False)
     cohort = read_table(str(path))
     assert is_categorical_text(cohort["target_vessel"])
-    indicators = category_indicators(cohort["target_vessel"], "target_vessel", ProblemLog())
+    problems = ProblemLog()
+    indicators = category_indicators(analysis_variable(cohort["target_vessel"], "target_vessel", problems), problems)
     assert {name: list(values) for name, values in indicators.items()} == {
         "target_vessel=LCX": [0.0, 0.0, 0.0, 1.0], "target_vessel=RCA": [0.0, 1.0, 0.0, 0.0]}
