@@ -185,7 +185,7 @@ def test_quality_warnings_show_in_the_panel(analyzed_panel):
     assert float(rows["Quality warnings"]) == 1
 
 
-def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
+def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog):
     """Loading a saved scene fills every selector, setting and the results table from the parameter node,
     although each selector set on the way emits its change signal."""
     import mrml_app
@@ -197,6 +197,7 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     ui.proximalSideBranchComboBox.currentText = "yes"
     ui.retryComboBox.currentText = "no"
     ui.outputDirectoryButton.directory = str(tmp_path / "chosen")
+    ui.includePhiCheckBox.checked = True
     saved = {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS}
     path = mrml_app.save_scene(scene, str(tmp_path))
 
@@ -206,7 +207,7 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert not ui.analyzeButton.enabled and not ui.exportButton.enabled
     ui.necroticCoreSpinBox.value = -30.0
     ui.outputDirectoryButton.directory = str(tmp_path / "elsewhere")
-    assert ui.proximalSideBranchComboBox.currentText == "unknown"
+    assert ui.proximalSideBranchComboBox.currentText == "unknown" and not ui.includePhiCheckBox.checked
 
     scene.SetURL(path)
     assert scene.Import()
@@ -219,14 +220,57 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled and ui.exportButton.enabled
     assert ui.proximalSideBranchComboBox.currentText == "yes" and ui.retryComboBox.currentText == "no"
     assert ui.outputDirectoryButton.directory == str(tmp_path / "chosen")
+    assert ui.includePhiCheckBox.checked and parameters.GetParameter("IncludePHI") == "true"
 
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
-    ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files where the scene said
+    ui.exportButton.click()  # analyzes the reloaded inputs again; the CT came from a file: no patient details
+    errors = _errors(caplog)
+    assert len(errors) == 1 and errors[0].startswith("Export failed.") and "DICOM database" in errors[0]
+    assert not (tmp_path / "chosen").exists()
+    ui.includePhiCheckBox.checked = False
+    ui.exportButton.click()  # writes the files where the scene said
     document = read_json(tmp_path / "chosen" / f"{parameters.GetParameter('LesionID')}.lesion.json")
     assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=5e-4)  # table: 3 decimals
     assert document["thresholds_hu"]["necrotic_core"][0] == -20.0
     assert document["clinical_items"]["proximal_side_branch"] is True
     assert document["clinical_items"]["retry"] is False
+
+
+def test_patient_details_reach_the_exports_only_when_the_panel_asks(gui, curved_case_files, tmp_path, monkeypatch):
+    """A CT from the DICOM database: off by default, Export writes lesion.json, lesion.csv and the report without
+    the series' patient (the report says de-identified); with "Include patient details" checked (kept in the
+    parameter node) they carry the patient's ID, name and Series Instance UID."""
+    from CTOPlaque import CTOPlaqueWidget
+    from test_logic_mrml import _markups_node, assert_patient_details, dicom_volume_node
+
+    scene, _ = gui
+    volume, files = dicom_volume_node(scene, str(tmp_path), monkeypatch)
+    centerline = _markups_node(scene, curved_case_files["centerline"], "vtkMRMLMarkupsCurveNode")
+    landmarks = _markups_node(scene, curved_case_files["landmarks"], "vtkMRMLMarkupsFiducialNode")
+    widget = CTOPlaqueWidget()
+    ui, parameters = widget.ui, widget.logic.getParameterNode()
+    for selector, node in (("volumeSelector", volume), ("centerlineSelector", centerline),
+                           ("landmarksSelector", landmarks)):
+        getattr(ui, selector).setCurrentNode(node)
+    ui.lesionIdEdit.text = "D1"
+    ui.lesionIdEdit.editingFinished.emit()
+    ui.analyzeButton.click()
+    assert not ui.includePhiCheckBox.checked and parameters.GetParameter("IncludePHI") == "false"
+    ui.outputDirectoryButton.directory = str(tmp_path / "default")
+    ui.exportButton.click()
+    assert_patient_details(_export_paths(tmp_path / "default", "D1"), files[0], included=False)
+
+    ui.includePhiCheckBox.checked = True
+    assert parameters.GetParameter("IncludePHI") == "true"
+    ui.outputDirectoryButton.directory = str(tmp_path / "with_phi")
+    ui.exportButton.click()
+    assert_patient_details(_export_paths(tmp_path / "with_phi", "D1"), files[0], included=True)
+
+
+def _export_paths(folder, lesion_id) -> dict:
+    from CTOPlaqueLib.lesion_files import OUTPUT_SUFFIXES
+
+    return {kind: str(folder / (lesion_id + suffix)) for kind, suffix in OUTPUT_SUFFIXES.items()}
 
 
 def test_place_buttons_start_placing_that_landmark(analyzed_panel):
