@@ -240,7 +240,19 @@ class ctkDirectoryButton(QtWidgets.QPushButton):
 
 
 class ctkPathLineEdit(QtWidgets.QWidget):
-    currentPath = _stored_property(str, "currentPath", "")
+    """File chooser: ``currentPath``, and currentPathChanged(QString) when it changes (as CTK's)."""
+
+    currentPathChanged = Signal(str)
+
+    def _get_current_path(self):
+        return getattr(self, "_current_path", "")
+
+    def _set_current_path(self, value):
+        if value != self._get_current_path():
+            self._current_path = str(value)
+            self.currentPathChanged.emit(self._current_path)
+
+    currentPath = Property(str, _get_current_path, _set_current_path)
 
 
 class ctkCheckableComboBox(QtWidgets.QComboBox):

@@ -403,6 +403,98 @@ def test_stats_panel_passes_patient_variables_model_comparison_and_bootstrap_to_
     assert widget._checked(ui.baseModelComboBox) == ["occlusion_length_mm"] and ui.bootstrapSpinBox.value == 250
 
 
+def _hand_t_test_p(values_0, values_1, equal_variances: bool) -> float:
+    """Two-sided p of Student's (pooled variance, n0 + n1 - 2 df) or Welch's t-test (Welch-Satterthwaite df),
+    from their textbook formulas."""
+    import numpy as np
+    from scipy.stats import t as t_distribution
+
+    n_0, n_1 = len(values_0), len(values_1)
+    var_0, var_1 = np.var(values_0, ddof=1), np.var(values_1, ddof=1)
+    if equal_variances:
+        pooled = ((n_0 - 1) * var_0 + (n_1 - 1) * var_1) / (n_0 + n_1 - 2)
+        se, df = np.sqrt(pooled * (1 / n_0 + 1 / n_1)), n_0 + n_1 - 2
+    else:
+        se = np.sqrt(var_0 / n_0 + var_1 / n_1)
+        df = se ** 4 / ((var_0 / n_0) ** 2 / (n_0 - 1) + (var_1 / n_1) ** 2 / (n_1 - 1))
+    return float(2 * t_distribution.sf(abs(np.mean(values_1) - np.mean(values_0)) / se, df))
+
+
+def test_stats_panel_passes_references_t_test_and_labels_to_the_logic(gui, tmp_path, caplog):
+    """A reference level, the t-test and a labels CSV set in the panel reach the parameter node, the Logic's
+    StatsRequest and the outputs: comparison.csv's p of age is Welch's by default and Student's when chosen (both
+    by hand), the vendor's reference is GE by default and Siemens when typed (in comparison.csv and table1.csv),
+    and table1.csv names age by the file's label instead of the project's."""
+    import pandas as pd
+    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+
+    exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
+    table = pd.read_csv(clinical)
+    table["vendor"] = [("GE", "Philips", "Siemens")[index % 3] for index in range(len(table))]
+    table.to_csv(clinical, index=False)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("column,label,unit\nage,Age at the procedure,years\n", encoding="utf-8")
+    groups = [table.loc[table["success"] == code, "age"].to_numpy(float) for code in (0, 1)]
+    widget = CTOPlaqueStatsWidget()
+    ui, parameters = widget.ui, widget.logic.getParameterNode()
+    ui.exportsDirectoryButton.directory = exports
+    ui.clinicalPathLineEdit.currentPath = clinical
+    ui.loadColumnsButton.click()
+    offered = {name: [getattr(ui, name).itemText(i) for i in range(getattr(ui, name).count)]
+               for name in ("predictorsComboBox", "adjustComboBox", "patientVarsComboBox")}
+    assert "vendor" in offered["adjustComboBox"] and "vendor" in offered["patientVarsComboBox"]
+    assert "vendor" not in offered["predictorsComboBox"]  # a text predictor would be compared, not modelled
+    _check(ui.outcomesComboBox, ["success"])
+    _check(ui.predictorsComboBox, ["age"])
+    _check(ui.adjustComboBox, ["vendor"])
+    assert ui.tTestComboBox.currentText == "Welch's t-test" and parameters.GetParameter("TTest") == "welch"
+
+    def run(folder):
+        ui.outputDirectoryButton.directory = str(tmp_path / folder)
+        ui.runButton.click()
+        assert _errors(caplog) == []
+        paths = widget.result.stats.paths
+        comparison = pd.read_csv(paths["comparison"])
+        comparison = comparison[comparison["level"] == "lesion"]
+        age = comparison[comparison["variable"] == "age"].iloc[0]
+        vendor = comparison[comparison["variable"] == "vendor"]
+        return age, vendor, pd.read_csv(paths["table1"], keep_default_na=False)
+
+    age, vendor, table1 = run("default")
+    assert age["test"] == "Welch's t-test" and age["p"] == pytest.approx(_hand_t_test_p(*groups, False), rel=1e-9)
+    assert vendor.loc[vendor["reference"] == "yes", "category"].tolist() == ["GE"]
+    assert "Age (years), mean ± SD" in set(table1["characteristic"])  # the project's label table
+
+    ui.referencesLineEdit.text = "vendor=Siemens"
+    ui.referencesLineEdit.editingFinished.emit()
+    ui.tTestComboBox.setCurrentIndex(ui.tTestComboBox.findData("student"))
+    ui.labelsPathLineEdit.currentPath = str(labels)
+    assert (parameters.GetParameter("References"), parameters.GetParameter("TTest"),
+            parameters.GetParameter("LabelsCSV")) == ("vendor=Siemens", "student", str(labels))
+    request = widget.logic.stats_request(parameters)
+    assert (request.references, request.t_test, request.labels_csv) == ({"vendor": "Siemens"}, "student", str(labels))
+
+    age, vendor, table1 = run("chosen")
+    student = _hand_t_test_p(*groups, True)
+    assert age["test"] == "Student's t-test" and age["p"] == pytest.approx(student, rel=1e-9)
+    assert abs(student - _hand_t_test_p(*groups, False)) > 1e-4  # the two tests differ on these groups
+    assert vendor.loc[vendor["reference"] == "yes", "category"].tolist() == ["Siemens"]
+    vendor_levels = table1.loc[table1["variable"] == "vendor", "value"].tolist()
+    assert vendor_levels[1:] == ["Siemens (reference)", "GE", "Philips"]
+    assert "Age at the procedure (years), mean ± SD" in set(table1["characteristic"])
+    assert "Age (years), mean ± SD" not in set(table1["characteristic"])
+
+    widget.updateGUIFromParameterNode()  # e.g. a saved scene reloaded: the panel shows the node's choices
+    assert (ui.referencesLineEdit.text, ui.tTestComboBox.currentData, ui.labelsPathLineEdit.currentPath) == (
+        "vendor=Siemens", "student", str(labels))
+
+    ui.referencesLineEdit.text = "vendor Siemens"
+    ui.referencesLineEdit.editingFinished.emit()
+    ui.runButton.click()
+    errors = _errors(caplog)
+    assert len(errors) == 1 and "give it as COLUMN=LEVEL" in errors[0]
+
+
 def slicer_qt():
     import qt
 
