@@ -528,13 +528,17 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         extra_files = {}
         if sources:
             from CTOPlaqueLib.dicom_results import dicom_writers
-            from CTOPlaqueLib.dicom_series import source_datasets_by_slice, source_dicom_attributes
+            from CTOPlaqueLib.dicom_series import (source_datasets_by_slice, source_dicom_attributes,
+                                                   sources_for_derived_objects)
 
-            datasets = source_datasets_by_slice(sources, result.volume)
+            datasets, notes = sources_for_derived_objects(source_datasets_by_slice(sources, result.volume),
+                                                          result.volume)
             if include_phi:
                 document["source_dicom"] = source_dicom_attributes(datasets[0])
+            document["notes"] = document["notes"] + notes  # in the copy: an export again does not repeat them
+            images = result.images
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
-                                        result.images.composition if result.images else None)
+                                        images.composition if images else None, images.lumen if images else None)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)
 
 

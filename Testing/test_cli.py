@@ -64,6 +64,51 @@ def test_flat_row_repeats_the_json_numbers(analyzed_case):
         assert float(row[f"{name}_pav"]) == pytest.approx(document["pav_percent"][name])
 
 
+def test_rounded_for_export_keeps_what_the_method_resolves():
+    """Issue 25: 21.999999979150196 mm in the CSV. Decimals by the unit of the key (or its parent's), worked by hand;
+    settings, thresholds, text, flags and integers untouched."""
+    from CTOPlaqueLib.export import rounded_for_export
+
+    document = {"occlusion_length_mm": 21.999999979150196, "total_plaque_volume_mm3": 458.63567,
+                "volumes_mm3": {"fibrous": 145.17024, "dense_calcium": 0.04}, "pav_percent": {"fibrous": 31.65263},
+                "noncalcified_pav_percent": 98.36878,
+                "reference": {"S": {"lumen_area_mm2": 7.765589, "lumen_hu": 389.61328, "position_mm": -1e-9}},
+                "morphology": {"max_bending_deg": 16.37021, "proximal_cap_slope_per_mm": 0.2684955,
+                               "bending_gt_45": False, "proximal_cap": "tapered"},
+                "quality": {"reference_fat_edge_fraction": {"S": 0.473765}, "occlusion_min_local_area_ratio": 0.98158,
+                            "blur_sigma_mm": 0.3596796},
+                "thresholds_hu": {"necrotic_core": [-30.25, 75.0]}, "settings": {"step_mm": 0.123456},
+                "scores": {"J-CTO": {"total": 2}}, "warnings": ["x"], "profile": [{"distance_mm": 0.12345}]}
+    assert rounded_for_export(document) == {
+        "occlusion_length_mm": 22.0, "total_plaque_volume_mm3": 458.6,
+        "volumes_mm3": {"fibrous": 145.2, "dense_calcium": 0.0}, "pav_percent": {"fibrous": 31.7},
+        "noncalcified_pav_percent": 98.4, "reference": {"S": {"lumen_area_mm2": 7.77, "lumen_hu": 390.0,
+                                                              "position_mm": 0.0}},
+        "morphology": {"max_bending_deg": 16.4, "proximal_cap_slope_per_mm": 0.268, "bending_gt_45": False,
+                       "proximal_cap": "tapered"},
+        "quality": {"reference_fat_edge_fraction": {"S": 0.474}, "occlusion_min_local_area_ratio": 0.982,
+                    "blur_sigma_mm": 0.36},
+        "thresholds_hu": {"necrotic_core": [-30.25, 75.0]}, "settings": {"step_mm": 0.123456},
+        "scores": {"J-CTO": {"total": 2}}, "warnings": ["x"], "profile": [{"distance_mm": 0.12}]}
+    assert str(rounded_for_export({"position_mm": -1e-9})["position_mm"]) == "0.0"  # never "-0.0"
+
+
+def test_files_carry_no_spurious_digits(analyzed_case):
+    """Every number in lesion.csv and profile.csv has at most the decimals of its unit (lengths and areas 2, volumes
+    and PAV 1...), and none more than 3."""
+    from CTOPlaqueLib.export import export_decimals
+
+    out, _ = analyzed_case
+    for name in ("LAD-1.lesion.csv", "LAD-1.profile.csv"):
+        rows = list(csv.DictReader(open(os.path.join(out, name), encoding="utf-8")))
+        for row in rows:
+            for column, cell in row.items():
+                if cell.replace(".", "", 1).lstrip("-").isdigit():
+                    decimals = len(cell.partition(".")[2])
+                    assert decimals <= 3 and decimals <= max(1, export_decimals(column) or 3), (name, column, cell)
+    assert read_json(os.path.join(out, "LAD-1.lesion.json"))["occlusion_length_mm"] == 22.0  # was 21.999999979150196
+
+
 def test_profile_integrates_to_the_lesion_volume_on_this_gently_curved_vessel(analyzed_case):
     """Sum of plaque area x step over P..D equals the volume up to the curvature factor (<1% here)."""
     out, _ = analyzed_case

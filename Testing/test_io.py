@@ -176,3 +176,16 @@ def test_irregular_dicom_series_is_an_input_error(tmp_path, defect, message):
         _move_slices(paths, lambda k: 0.25 * k * row_lps)
     with pytest.raises(CTOPlaqueInputError, match=message):
         read_volume(str(folder))
+
+
+def test_dicom_series_without_pixel_spacing_is_an_input_error(tmp_path):
+    """ITK would take 1 mm for the missing Pixel Spacing (here 0.5 mm): every area 4 times too large."""
+    import pydicom
+
+    paths, _ = _small_series(tmp_path / "series")
+    for path in paths:
+        dataset = pydicom.dcmread(path)
+        del dataset.PixelSpacing
+        dataset.save_as(path)
+    with pytest.raises(CTOPlaqueInputError, match=r"has no Pixel Spacing \(0028,0030\): distances and volumes"):
+        read_volume(str(tmp_path / "series"))

@@ -13,6 +13,8 @@ from vtk.util import numpy_support
 
 from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
 from CTOPlaqueLib.errors import CTOPlaqueInputError
+from CTOPlaqueLib.export import rounded_for_export
+from CTOPlaqueLib.labelmap import with_lumen
 from CTOPlaqueLib.markups_io import read_markups
 from CTOPlaqueLib.volume_io import read_volume
 from conftest import read_json
@@ -73,11 +75,10 @@ def test_logic_gives_the_command_line_numbers(logic_result, curved_case_files, t
                  "--landmarks", curved_case_files["landmarks"], "--out", str(tmp_path / "cli"),
                  "--lesion-id", "RCA-2"]) == 0
     cli = read_json(tmp_path / "cli" / "RCA-2.lesion.json")
-    logic = logic_result.document
+    logic = rounded_for_export(logic_result.document)  # the files' precision
     for key in ("occlusion_length_mm", "total_plaque_volume_mm3", "noncalcified_volume_mm3"):
-        assert logic[key] == pytest.approx(cli[key], rel=1e-9)
-    for name, value in cli["pav_percent"].items():
-        assert logic["pav_percent"][name] == pytest.approx(value, rel=1e-9)
+        assert logic[key] == cli[key]
+    assert logic["pav_percent"] == cli["pav_percent"]
 
 
 def test_results_table_node_holds_the_measurements(logic_result):
@@ -117,9 +118,11 @@ def test_seg_nrrd_file_opens_as_slicer_segmentation(logic_result, mrml_scene, tm
     assert storage.ReadData(node)
     segmentation = node.GetSegmentation()
     names = sorted(segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
-    assert names == ["Dense calcium", "Fibrofatty", "Fibrous", "Necrotic core"]
+    assert names == ["Dense calcium", "Fibrofatty", "Fibrous", "Lumen", "Necrotic core"]
     colour = segmentation.GetSegment("fibrofatty").GetColor()
     assert colour == pytest.approx((0.70, 0.95, 0.55), abs=1e-4)
+    calcium = segmentation.GetSegment("dense_calcium").GetTerminology()  # the DICOM SEG's codes, CID 3495
+    assert "~SCT^49755003^Morphologically Abnormal Structure~SCT^237897009^Vascular Calcification~" in calcium
     assert sorted(os.listdir(tmp_path / "export")) == sorted(
         os.path.basename(p) for k, p in paths.items() if k != "document")
 
@@ -350,11 +353,11 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr_and_patient_details_only_whe
     seg = pydicom.dcmread(paths["D1.seg.dcm"])
     sr = pydicom.dcmread(paths["D1.sr.dcm"])
     assert seg.FrameOfReferenceUID == pydicom.dcmread(files[0]).FrameOfReferenceUID
-    assert seg.NumberOfFrames > 0 and len(seg.SegmentSequence) == len(COMPONENTS) + 1
+    assert seg.NumberOfFrames > 0 and len(seg.SegmentSequence) == len(COMPONENTS) + 2  # and the lumen and the plaque
     assert seg.PatientID == SERIES_PATIENT_ID
     assert sr.CompletionFlag == "COMPLETE"
     assert read_json(paths["lesion_json"])["total_plaque_volume_mm3"] == pytest.approx(
-        result.document["total_plaque_volume_mm3"])
+        result.document["total_plaque_volume_mm3"], abs=0.05)  # 0.1 mm3 in the file
     assert_patient_details(paths, files[0], included=False)
 
     assert_patient_details(logic.export(result, str(tmp_path / "with_phi"), include_phi=True), files[0],
@@ -375,19 +378,25 @@ def test_patient_details_of_a_volume_not_from_dicom_are_an_input_error(logic_res
 
 
 def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path, monkeypatch):
-    """Export builds neither the composition labelmap nor the straightened vessel again: it writes those the
-    analysis made for the scene (both builders made to fail here), and the written segmentation holds the same
-    voxels as the scene's composition labelmap."""
+    """Export builds neither the composition and lumen labelmaps nor the straightened vessel again: it writes those
+    the analysis made for the scene (the builders made to fail here), and the written segmentation holds the
+    scene's composition voxels with every lumen voxel as label 5."""
     import CTOPlaqueLib.lesion_files as lesion_files
     from CTOPlaque import CTOPlaqueLogic
 
     def rebuilt(*_):
         raise AssertionError("rebuilt on export")
 
-    monkeypatch.setattr(lesion_files, "composition_labelmap", rebuilt)
-    monkeypatch.setattr(lesion_files, "straighten", rebuilt)
+    for builder in ("composition_labelmap", "lumen_labelmap", "straighten"):
+        monkeypatch.setattr(lesion_files, builder, rebuilt)
     paths = CTOPlaqueLogic().export(logic_result, str(tmp_path / "export"))
     assert os.path.isfile(paths["segmentation"]) and os.path.isfile(paths["straightened_png"])
     written = sitk.GetArrayFromImage(sitk.ReadImage(paths["segmentation"]))
-    expected = logic_result.images.composition.labels
-    assert np.count_nonzero(written) == np.count_nonzero(expected)
+    images = logic_result.images
+    lumen = len(COMPONENTS) + 1
+    assert np.count_nonzero(written == lumen) == np.count_nonzero(images.lumen.labels) > 0
+    assert np.array_equal(np.bincount(written.ravel(), minlength=lumen + 1),
+                          np.bincount(with_lumen(images.composition, images.lumen, lumen).labels.ravel(),
+                                      minlength=lumen + 1))
+    in_plaque = np.count_nonzero(written[(written > 0) & (written < lumen)])
+    assert 0.9 * np.count_nonzero(images.composition.labels) < in_plaque <= np.count_nonzero(images.composition.labels)

@@ -139,7 +139,7 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     document = read_json(tmp_path / "export" / "RCA-GUI.lesion.json")
     assert document["lesion_id"] == "RCA-GUI"
     assert document["clinical_items"]["retry"] is False
-    assert document["occlusion_length_mm"] == pytest.approx(rows["Occlusion length"], abs=1e-6)
+    assert document["occlusion_length_mm"] == pytest.approx(rows["Occlusion length"], abs=0.005)  # file: 0.01 mm
     assert any("Results written" in r.getMessage() for r in caplog.records)
 
 
@@ -230,7 +230,7 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog
     ui.includePhiCheckBox.checked = False
     ui.exportButton.click()  # writes the files where the scene said
     document = read_json(tmp_path / "chosen" / f"{parameters.GetParameter('LesionID')}.lesion.json")
-    assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=5e-4)  # table: 3 decimals
+    assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=0.05)  # file: 0.1 mm3
     assert document["thresholds_hu"]["necrotic_core"][0] == -20.0
     assert document["clinical_items"]["proximal_side_branch"] is True
     assert document["clinical_items"]["retry"] is False

@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_analyze import BENCH_SPEC, embed_in_large_volume  # noqa: E402
 from CTOPlaqueLib.analysis import analyze_lesion  # noqa: E402
 from CTOPlaqueLib.dicom_results import dicom_writers  # noqa: E402
-from CTOPlaqueLib.dicom_series import source_datasets_by_slice, write_ct_series  # noqa: E402
+from CTOPlaqueLib.dicom_series import (  # noqa: E402
+    source_datasets_by_slice, sources_for_derived_objects, write_ct_series)
 from CTOPlaqueLib.export import lesion_document  # noqa: E402
 from CTOPlaqueLib.phantom import generate_phantom  # noqa: E402
 from CTOPlaqueLib.volume_io import read_volume  # noqa: E402
@@ -33,7 +34,7 @@ def main():
         analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
         document = lesion_document(analysis, "bench", "bench", {})
         begin = time.perf_counter()
-        sources = source_datasets_by_slice(series, volume)
+        sources, _ = sources_for_derived_objects(source_datasets_by_slice(series, volume), volume)
         headers = time.perf_counter()
         writers = dicom_writers(sources, volume, analysis, document)
         built = time.perf_counter()

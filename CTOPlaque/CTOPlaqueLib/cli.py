@@ -56,6 +56,8 @@ def run_analyze(args) -> int:
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
     for warning in document["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in document["notes"]:
+        print(f"note: {note}", file=sys.stderr)
     print(f"results written to {os.path.abspath(args.out)}"
           + (f"; DICOM SEG and SR to {os.path.abspath(args.dicom_out)}" if args.dicom_out else ""))
     return 0

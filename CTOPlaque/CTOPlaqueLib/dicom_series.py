@@ -8,13 +8,16 @@ SimpleITK reads the series (volume_io.read_volume).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_description, tag_for_keyword
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.multival import MultiValue
+from pydicom.tag import Tag
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from .errors import CTOPlaqueInputError
@@ -24,6 +27,13 @@ RESCALE_INTERCEPT_HU = -1024.0
 # Attributes copied from the source series into derived objects (SEG, SR), as the IODs require.
 PATIENT_STUDY_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
                             "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
+# Type 1 attributes of the source slices (SOP Common, General Study and Series, Frame of Reference, Image Plane
+# modules) that the SEG and SR copy or reference: without one of them no valid derived object can be made.
+REQUIRED_SOURCE_ATTRIBUTES = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+                              "FrameOfReferenceUID", "ImageOrientationPatient", "PixelSpacing")
+# Type 2 attributes of the Patient and General Study modules: the SEG and SR must hold them, empty where unknown.
+PATIENT_STUDY_TYPE2_ATTRIBUTES = tuple(name for name in PATIENT_STUDY_ATTRIBUTES
+                                       if name not in REQUIRED_SOURCE_ATTRIBUTES)
 # The analysed series, for the patient record: which reconstruction of the study was measured.
 SOURCE_SERIES_ATTRIBUTES = ("SeriesInstanceUID", "SeriesDescription", "ConvolutionKernel")
 
@@ -115,3 +125,49 @@ def source_dicom_attributes(source) -> dict:
         return "\\".join(str(item) for item in value) if isinstance(value, MultiValue) else str(value)
 
     return {name: text(source.get(name, "")) for name in PATIENT_STUDY_ATTRIBUTES + SOURCE_SERIES_ATTRIBUTES}
+
+
+def _attribute_name(keyword: str) -> str:
+    """An attribute as the standard names it, with its tag: "Slice Thickness (0018,0050)"."""
+    tag = Tag(tag_for_keyword(keyword))
+    return f"{dictionary_description(tag)} ({tag.group:04X},{tag.element:04X})"
+
+
+def sources_for_derived_objects(sources: list, volume: Volume) -> tuple[list, list]:
+    """The source datasets (ordered by slice) completed for building a SEG and an SR on them, and one note per
+    attribute that had to be filled in (for lesion.json and a ``note:`` line).
+
+    * A Type 1 attribute (REQUIRED_SOURCE_ATTRIBUTES) missing or empty in any slice is an input error.
+    * Type 2 patient and study attributes (PATIENT_STUDY_TYPE2_ATTRIBUTES) missing are added empty, as the
+      Patient and General Study modules of the SEG and SR allow.
+    * A missing or empty Slice Thickness (0018,0050, Type 2 in the Image Plane module), which the SEG's pixel
+      measures need, is taken as the slice spacing of the volume (mm between adjacent slice centres): the
+      thickness of the SEG's own voxels, which lie on the series' grid. The measurement never uses it.
+    The sources are copied when something is filled in, never changed."""
+    for keyword in REQUIRED_SOURCE_ATTRIBUTES:
+        lacking = sum(not ds.get(keyword) for ds in sources)
+        if lacking:
+            raise CTOPlaqueInputError(
+                f"{lacking} of {len(sources)} DICOM slices have no {_attribute_name(keyword)}, which a DICOM SEG and "
+                "SR need to reference the series; analyse without DICOM results, or export the series with it")
+    absent = [keyword for keyword in PATIENT_STUDY_TYPE2_ATTRIBUTES if any(keyword not in ds for ds in sources)]
+    no_thickness = any(not ds.get("SliceThickness") for ds in sources)
+    if not absent and not no_thickness:
+        return sources, []
+    completed = [copy.deepcopy(ds) for ds in sources]
+    notes = []
+    if absent:
+        for ds in completed:
+            for keyword in absent:
+                if keyword not in ds:
+                    setattr(ds, keyword, "")
+        notes.append("the DICOM series has no " + ", ".join(_attribute_name(keyword) for keyword in absent)
+                     + ": the SEG and SR carry " + ("it" if len(absent) == 1 else "them") + " empty")
+    if no_thickness:
+        thickness_mm = float(volume.spacing_mm[2])
+        for ds in completed:
+            if not ds.get("SliceThickness"):
+                ds.SliceThickness = f"{thickness_mm:.6g}"
+        notes.append(f"the DICOM series has no {_attribute_name('SliceThickness')}: the SEG's pixel measures "
+                     f"give the slice spacing, {thickness_mm:.3f} mm, as its slice thickness")
+    return completed, notes

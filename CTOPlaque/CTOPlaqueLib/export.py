@@ -1,7 +1,8 @@
 """Per-lesion export: ``lesion.json`` (schema ctoplaque.lesion/1), the flat cohort row and the profile table.
 
-Every number comes from a LesionAnalysis; this module only names, rounds nothing and writes.
-Text cells that a spreadsheet would run as a formula (=, +, -, @ first) are neutralized.
+Every number comes from a LesionAnalysis; this module names it, rounds it for the files to what the method
+resolves (rounded_for_export) and writes. Text cells that a spreadsheet would run as a formula (=, +, -, @
+first) are neutralized.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from .quality import MAX_LUMEN_EDGE_UNDERSHOOT_HU
 from .scores import score_column
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
+# Decimals of a value in the files (lesion.json, lesion.csv, profile.csv, the DICOM SR), by the unit its name
+# ends with: what the method resolves, no more. Contours are placed to a fraction of a voxel along sections
+# 0.25 mm apart: lengths and areas to 0.01 mm and mm2, volumes to 0.1 mm3, percentages (PAV) to 0.1 point,
+# attenuation to 1 HU, angles to 0.1 degree, fractions and ratios to 0.001. Longer suffixes are matched first.
+EXPORT_DECIMALS = {"_per_mm": 3, "_fraction": 3, "_ratio": 3, "_product": 3, "_percent": 1, "_pav": 1,
+                   "_mm3": 1, "_mm2": 2, "_mm": 2, "_deg": 1, "_hu": 0}
+NOT_ROUNDED = ("settings", "thresholds_hu")  # the analysis's parameters, kept exactly to reproduce it
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -62,6 +70,31 @@ def input_provenance(paths: dict) -> dict:
 def array_provenance(name: str, array: np.ndarray) -> dict:
     """Provenance of an in-memory input (a Slicer node): its name and the SHA-256 of its values."""
     return {"node": name, "sha256_values": hashlib.sha256(np.ascontiguousarray(array)).hexdigest()}  # no copy
+
+
+def export_decimals(name: str):
+    """Decimals for a value named ``name`` (EXPORT_DECIMALS by its unit suffix), or None for no known unit."""
+    return next((decimals for suffix, decimals in EXPORT_DECIMALS.items() if name.endswith(suffix)), None)
+
+
+def rounded_for_export(value, decimals=None):
+    """A copy of ``value`` (a document, a row, or a part of them) with every float rounded to the decimals of the
+    unit in its key, or in its parent's key for the items of a dict or list (e.g. volumes_mm3 -> each component);
+    keys in NOT_ROUNDED and values with no known unit are kept as they are. The analysis keeps full precision:
+    only the files are rounded."""
+    if isinstance(value, dict):
+        return {key: item if key in NOT_ROUNDED else rounded_for_export(item, _key_decimals(key, decimals))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded_for_export(item, decimals) for item in value]
+    if isinstance(value, (float, np.floating)) and decimals is not None and np.isfinite(value):
+        return round(float(value), decimals) + 0.0  # + 0.0: no "-0.0"
+    return value
+
+
+def _key_decimals(key, inherited):
+    decimals = export_decimals(key) if isinstance(key, str) else None
+    return inherited if decimals is None else decimals
 
 
 def results_rows(document: dict) -> list:
@@ -126,6 +159,7 @@ def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, i
         "morphology": analysis.morphology,
         "quality": analysis.quality,
         "warnings": analysis.warnings,
+        "notes": [],
         "clinical_items": dict(analysis.clinical_items),
         "scores": analysis.scores,
         "centerline_length_mm": analysis.centerline.length_mm,

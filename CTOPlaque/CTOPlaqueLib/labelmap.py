@@ -73,12 +73,12 @@ def labels_on_volume_grid(volume: Volume, labelmap: Labelmap) -> np.ndarray:
     return labels
 
 
-def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
-    """Label every voxel whose centre lies in the wall between P and D by the HU class of that voxel.
+def _occluded_wall(volume: Volume, analysis: LesionAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """Low corner (i, j, k) of the box around the occlusion and the mask [k, j, i] of its voxels in the wall.
 
-    A voxel belongs to the cross-section whose centre is nearest; it is in the wall when its
-    distance from the centerline lies between the lumen and vessel contours at its angle, and its
-    foot point on the centerline lies between P and D.
+    A voxel belongs to the cross-section whose centre is nearest; it is in the wall when its distance from the
+    centerline lies between the lumen and vessel contours at its angle, and its foot point on the centerline
+    lies between P and D.
     """
     lesion = np.flatnonzero(analysis.occlusion_slabs_mm() > 0)
     low, high, section, arc, radius, angle = _box_polar(volume, analysis, lesion,
@@ -86,9 +86,23 @@ def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
     in_wall = ((arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
                & (radius < _radius_at_angle(analysis.vessel_radii_mm[section], angle))
                & (radius >= _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
-    box_hu = volume.hu[low[2]:high[2] + 1, low[1]:high[1] + 1, low[0]:high[0] + 1]
-    labels = np.where(in_wall.reshape(box_hu.shape), analysis.thresholds.classify(box_hu), 0).astype(np.uint8)
+    return low, in_wall.reshape(tuple(int(n) for n in (high - low + 1)[::-1]))
+
+
+def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
+    """Label every voxel whose centre lies in the wall between P and D (_occluded_wall) by the HU class of that
+    voxel (0 below the necrotic core's bound, as outside the wall)."""
+    low, in_wall = _occluded_wall(volume, analysis)
+    box_hu = volume.hu[tuple(slice(a, a + n) for a, n in zip(low[::-1], in_wall.shape))]
+    labels = np.where(in_wall, analysis.thresholds.classify(box_hu), 0).astype(np.uint8)
     return _box_labelmap(volume, labels, low)
+
+
+def plaque_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
+    """1 for every voxel of the wall between P and D (_occluded_wall): the plaque, vessel minus lumen, whatever its
+    HU (the composition's four classes and the unclassified wall below them); 0 elsewhere."""
+    low, in_wall = _occluded_wall(volume, analysis)
+    return _box_labelmap(volume, in_wall.astype(np.uint8), low)
 
 
 def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
@@ -104,3 +118,23 @@ def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
                 & (radius < _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
     shape = tuple(int(n) for n in (high - low + 1)[::-1])
     return _box_labelmap(volume, in_lumen.reshape(shape).astype(np.uint8), low)
+
+
+def with_lumen(composition: Labelmap, lumen: Labelmap, lumen_label: int) -> Labelmap:
+    """The composition's labels with the lumen's voxels labelled ``lumen_label`` (the lumen wins where both, as in
+    the DICOM SEG), on the smallest box of their common CT grid that holds both."""
+    if not lumen.labels.any():
+        return composition
+    ras_to_ijk = np.linalg.inv(composition.ijk_to_ras[:3, :3])
+    offsets = [np.round(ras_to_ijk @ (part.ijk_to_ras[:3, 3] - composition.ijk_to_ras[:3, 3])).astype(int)[::-1]
+               for part in (composition, lumen)]  # box corners (k, j, i) relative to the composition's
+    low = np.minimum(*offsets)
+    high = np.maximum(*(offset + part.labels.shape for offset, part in zip(offsets, (composition, lumen))))
+    labels = np.zeros(tuple(high - low), np.uint8)
+    regions = [tuple(slice(a, a + n) for a, n in zip(offset - low, part.labels.shape))
+               for offset, part in zip(offsets, (composition, lumen))]
+    labels[regions[0]] = composition.labels
+    labels[regions[1]][lumen.labels > 0] = lumen_label
+    ijk_to_ras = composition.ijk_to_ras.copy()
+    ijk_to_ras[:3, 3] += composition.ijk_to_ras[:3, :3] @ low[::-1]
+    return Labelmap(labels, ijk_to_ras)

@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass
 
 from .analysis import LesionAnalysis
-from .export import flat_row, profile_rows, write_rows_csv
-from .labelmap import Labelmap, composition_labelmap
+from .export import flat_row, profile_rows, rounded_for_export, write_rows_csv
+from .labelmap import Labelmap, composition_labelmap, lumen_labelmap, with_lumen
 from .lesion_report import lesion_report_html
 from .plots import write_profile_png, write_straightened_png
 from .segmentation_file import write_composition_segmentation
+from .segments import LUMEN, segment_number
 from .staging import staged_outputs, write_json
 from .straightening import StraightenedVessel, straighten
 from .volume_io import Volume
@@ -22,22 +23,25 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
 
 @dataclass
 class LesionImages:
-    """The images built from one analysis: the composition labelmap on the CT grid and the straightened
+    """The images built from one analysis: the composition and lumen labelmaps on the CT grid and the straightened
     vessel. Built once: the Slicer module shows them in the scene and passes them on to the files."""
 
     composition: Labelmap
     straightened: StraightenedVessel
+    lumen: Labelmap
 
 
 def lesion_images(volume: Volume, analysis: LesionAnalysis) -> LesionImages:
-    return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis))
+    return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis),
+                        lumen_labelmap(volume, analysis))
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,
                        extra_files=None, images: LesionImages = None) -> dict:
     """Write <lesion_id>.lesion.json, .lesion.csv, .profile.csv, .composition.seg.nrrd, .profile.png,
     .straightened.png and the one-page .report.html of an analysed lesion and its document
-    (export.lesion_document); nothing is computed here but the files' own content.
+    (export.lesion_document, rounded for the files by export.rounded_for_export); nothing is computed here but
+    the files' own content.
 
     extra_files: optional {file name: writer(path)} written in the same all-or-nothing step.
     images: the analysis's LesionImages where already built (``lesion_images(volume, analysis)`` otherwise).
@@ -51,15 +55,17 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, d
         def staged(kind):
             return os.path.join(staging, names[kind])
 
-        write_json(staged("lesion_json"), document)
-        write_rows_csv(staged("lesion_csv"), [flat_row(document)])
-        write_rows_csv(staged("profile_csv"), profile_rows(analysis))
-        write_composition_segmentation(staged("segmentation"), images.composition)
+        exported = rounded_for_export(document)
+        write_json(staged("lesion_json"), exported)
+        write_rows_csv(staged("lesion_csv"), [flat_row(exported)])
+        write_rows_csv(staged("profile_csv"), rounded_for_export(profile_rows(analysis)))
+        write_composition_segmentation(staged("segmentation"),
+                                       with_lumen(images.composition, images.lumen, segment_number(LUMEN)))
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
         write_straightened_png(staged("straightened_png"), images.straightened, analysis,
                                title=f"{patient_id} / {lesion_id}")
         with open(staged("straightened_png"), "rb") as straightened, open(staged("profile_png"), "rb") as profile:
-            report = lesion_report_html(document, straightened.read(), profile.read())
+            report = lesion_report_html(exported, straightened.read(), profile.read())
         with open(staged("report_html"), "w", encoding="utf-8") as handle:
             handle.write(report)
         for name, writer in (extra_files or {}).items():

@@ -70,6 +70,7 @@ def run_lesion_job(job: LesionJob) -> dict:
     patient_id = check_identifier(job.patient_id or lesion_id, "patient ID")
     check_dicom_options(job)
     volume = read_volume(job.volume)
+    sources, dicom_notes = _dicom_sources(job, volume)
     extra_files = {}
     if job.seeds:
         centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, job.settings.centerline)
@@ -81,17 +82,17 @@ def run_lesion_job(job: LesionJob) -> dict:
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
+    document["notes"] += dicom_notes
     images = lesion_images(volume, analysis)
     dicom_files = {}
-    if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for
-        from .dicom_results import dicom_writers
-        from .dicom_series import source_datasets_by_slice, source_dicom_attributes
+    if job.include_phi:
+        from .dicom_series import source_dicom_attributes
 
-        sources = source_datasets_by_slice(job.volume, volume)
-        if job.include_phi:
-            document["source_dicom"] = source_dicom_attributes(sources[0])
-        if job.dicom_out:
-            dicom_files = dicom_writers(sources, volume, analysis, document, images.composition)
+        document["source_dicom"] = source_dicom_attributes(sources[0])
+    if job.dicom_out:
+        from .dicom_results import dicom_writers
+
+        dicom_files = dicom_writers(sources, volume, analysis, document, images.composition, images.lumen)
     beside = os.path.abspath(job.dicom_out or job.out_dir) == os.path.abspath(job.out_dir)
     write_lesion_files(job.out_dir, volume, analysis, document, {**extra_files, **(dicom_files if beside else {})},
                        images)
@@ -100,6 +101,18 @@ def run_lesion_job(job: LesionJob) -> dict:
             for name, writer in dicom_files.items():
                 writer(os.path.join(staging, name))
     return document
+
+
+def _dicom_sources(job: LesionJob, volume) -> tuple[list, list]:
+    """The source series' datasets ordered by slice and notes on what was filled in (completed for the SEG and SR
+    with ``dicom_out``), or none without DICOM options; read before the analysis, so that a series the SEG and
+    SR cannot reference fails at once. pydicom and highdicom are imported only when DICOM is asked for."""
+    if not (job.dicom_out or job.include_phi):
+        return [], []
+    from .dicom_series import source_datasets_by_slice, sources_for_derived_objects
+
+    sources = source_datasets_by_slice(job.volume, volume)
+    return sources_for_derived_objects(sources, volume) if job.dicom_out else (sources, [])
 
 
 def check_dicom_options(job: LesionJob) -> None:

@@ -65,6 +65,7 @@ def _read_dicom_series(folder: str) -> sitk.Image:
         raise CTOPlaqueInputError(
             f"folder {folder} holds {len(series_ids)} DICOM series; point to a folder with the CCTA series only")
     files = reader.GetGDCMSeriesFileNames(folder, series_ids[0])
+    check_pixel_spacing(files[0])
     check_slice_geometry(files)
     reader.SetFileNames(files)
     return reader.Execute()
@@ -78,6 +79,17 @@ def _slice_header(path: str) -> tuple[np.ndarray, np.ndarray]:
     position = np.array(reader.GetMetaData("0020|0032").split("\\"), float)
     orientation = np.array(reader.GetMetaData("0020|0037").split("\\"), float)
     return position, orientation
+
+
+def check_pixel_spacing(path: str) -> None:
+    """A CT slice must state its Pixel Spacing (0028,0030, Type 1): without it ITK takes 1 mm, and every
+    distance, area and volume would be off by the true spacing's factor."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    if not reader.HasMetaDataKey("0028|0030") or not reader.GetMetaData("0028|0030").strip():
+        raise CTOPlaqueInputError(f"the DICOM slice {os.path.basename(path)} has no Pixel Spacing (0028,0030): "
+                                  "distances and volumes cannot be measured; export the series with it")
 
 
 def check_slice_geometry(files, tolerance_mm: float = 0.01) -> None:
