@@ -6,7 +6,7 @@ arrays plus an IJK->RAS matrix; the MRML layer (``mrml.py``) and the file layer
 (``volume_io.py``, ``markups_io.py``) convert to and from those.
 
 The modules by stage, in the order a lesion flows through them (``MODULES_BY_STAGE``; a test keeps
-it complete). The package stays flat: 32 modules of at most about 500 lines, imported by their short
+it complete). The package stays flat: 33 modules of at most about 500 lines, imported by their short
 names from Slicer's Python console, the README and user scripts (``CTOPlaqueLib.analysis``), which
 sub-packages would lengthen and break for no gain in what a module does; the stages are named here.
 """
@@ -21,6 +21,6 @@ MODULES_BY_STAGE = {
     "measurement": ("crosssection", "contours", "composition", "analysis", "quality", "reconstruction_kernel",
                     "morphology", "scores"),
     "pictures": ("labelmap", "straightening", "plots", "lesion_report"),
-    "output": ("export", "lesion_files", "segmentation_file", "dicom_results", "staging"),
+    "output": ("export", "lesion_files", "segments", "segmentation_file", "dicom_results", "staging"),
     "running": ("lesion_job", "batch", "cli", "requirements", "phantom"),
 }
