@@ -70,6 +70,7 @@ def test_cluster_robust_interval_equals_r_sandwich_vcovcl_hc1():
 
 
 def test_default_level_order_equals_r_sort_with_icu_collation():
-    levels = ["siemens", "Philips", "GE", "ge", "Ge", "b2", "B10", "b1", "Toshiba", "canon"]
+    levels = ["siemens", "Philips", "GE", "ge", "Ge", "b2", "B10", "b1", "Toshiba", "canon", "zürich", "Zürich",
+              "ärzte", "Ärzte", "Öl", "ol", "Ol", "É", "e", "f"]
     script = f"cat(sort({'c(' + ', '.join(repr(v) for v in levels) + ')'}), sep = '\\n')"
     assert level_order(levels) == _r(script)

@@ -67,19 +67,33 @@ def test_firth_on_a_separated_two_by_two_table_is_the_haldane_estimate():
 
 @pytest.mark.filterwarnings("ignore")  # firthmodels' convergence notes on its own LR tests
 @pytest.mark.parametrize("case", ["quasi-separated 2x2", "complete, continuous", "complete, continuous, 2nd",
-                                  "near-separated, continuous"])
+                                  "near-separated, continuous", "complete, far from zero",
+                                  "level in one group, level of one lesion"])
 def test_firth_estimate_interval_and_p_equal_firthmodels(case):
     """Against firthmodels (an independent, maintained implementation that follows R's logistf: Newton-Raphson with
     step-halving, profile intervals by Venzon-Moolgavkar, penalized likelihood-ratio tests): estimate and profile
     95% interval of the coefficient to 1e-4, p where firthmodels gives one. The complete-separation cases reach
-    the profile far out (upper bound near beta = 40), where the unrestricted fit is a poor start."""
+    the profile far out (upper bound near beta = 40), where the unrestricted fit is a poor start. "Far from zero"
+    (200 lesions, values 0-20 succeed, 21-40 fail) puts the fit's intercept near 50, where 1 - p rounds to 0: the
+    test of beta = 0, profiled from that fit, used to stop on a singular information matrix. "Level in one group"
+    adjusts for a site whose level C only failures have and level D a single lesion: Newton used to cycle between
+    two points and the model was dropped."""
     from firthmodels import FirthLogisticRegression
 
     rng = np.random.default_rng({"quasi-separated 2x2": 0, "complete, continuous": 3, "complete, continuous, 2nd": 4,
-                                 "near-separated, continuous": 8}[case])
+                                 "near-separated, continuous": 8, "complete, far from zero": 1,
+                                 "level in one group, level of one lesion": 0}[case])
     if case == "quasi-separated 2x2":
         x = np.column_stack([[1.0] * 4 + [0.0] * 6])
         y = np.array([1] * 4 + [1] + [0] * 5, float)
+    elif case == "complete, far from zero":
+        y = (rng.random(200) < 0.8).astype(float)
+        x = np.where(y == 1, rng.uniform(0, 20, 200), rng.uniform(21, 40, 200))[:, None]
+    elif case.startswith("level"):
+        y = (rng.random(60) < 0.75).astype(float)
+        site = np.where(y == 1, rng.choice(["A", "B"], 60), rng.choice(["A", "B", "C"], 60))
+        site[np.flatnonzero(y == 1)[0]] = "D"
+        x = np.column_stack([rng.normal(20, 10, 60) - 5 * y] + [(site == level).astype(float) for level in "BCD"])
     else:
         x = rng.normal(size=(40, 2))
         y = (x[:, 0] + (0.8 * rng.normal(size=40) if case.startswith("near") else 0.0) > 0).astype(float)

@@ -237,8 +237,9 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
         if name in variables and variables[name].numeric():
             predictors[name] = variables[name].values.astype(float)
         elif name in variables:
-            problems.add(name, "text predictor: compared in Table 1, not modelled (add it with --adjust to adjust for "
-                               "it)")
+            problems.add(name, "text predictor: compared in Table 1, not modelled" + (
+                "; adjusted for, as it is also a covariate" if name in request.adjust
+                else " (add it with --adjust to adjust for it)"))
     adjusters = {}
     for name in request.adjust:
         if name in variables:
@@ -255,7 +256,7 @@ def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: Problem
             tables.append(table)
         models += logistic_rows(name, coded, predictors, adjusters, problems, patients)
     comparison = pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)
-    logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS)
+    logistic = pd.DataFrame(models, columns=LOGISTIC_COLUMNS).astype({"patients": "Int64"})
     logistic["label"] = [labels.text(name) for name in logistic["predictor"]]
     fitted = {f"{row['outcome']} ~ {row['predictor']} ({row['model']})": row["fitted"] for row in models
               if row["fitted"] is not None}

@@ -135,7 +135,7 @@ def register(commands) -> None:
                        help=f"bootstrap resamples for optimism (>= {MIN_BOOTSTRAP}, default {MIN_BOOTSTRAP})")
     stats.add_argument("--reference", nargs="+", metavar="COLUMN=LEVEL",
                        help="reference level of a categorical variable, e.g. vendor=GE (default: the first level "
-                            "in case-insensitive order, lower case first at a tie, as R's sort() in a UTF-8 locale)")
+                            "in alphabetical order regardless of case and accents, as R's sort() in a UTF-8 locale)")
     stats.add_argument("--t-test", choices=sorted(T_TESTS), default="welch",
                        help="t-test of normally distributed variables (default: welch)")
     stats.add_argument("--labels", help="CSV column,label[,unit]: readable names that extend or override the "

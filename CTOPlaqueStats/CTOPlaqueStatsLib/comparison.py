@@ -30,8 +30,9 @@ COMPARISON_COLUMNS = ["outcome", "variable", "label", "level", "category", "refe
 
 def _normal(values: np.ndarray) -> bool:
     """Shapiro-Wilk at 0.05; above 5000 values (where its p-value is not accurate) on a seeded random
-    subsample of 5000."""
-    if len(values) < 3:
+    subsample of 5000. A group of one value is not normal (scipy's Shapiro-Wilk gives it p = 1 with a warning,
+    R's shapiro.test stops): mean ± SD "5.00 ± 0.00" and a t-test with no variance in one group were printed."""
+    if len(values) < 3 or np.ptp(values) == 0:
         return False
     if len(values) > SHAPIRO_MAX_N:
         values = np.random.default_rng(0).choice(values, SHAPIRO_MAX_N, replace=False)

@@ -34,6 +34,10 @@ MAX_STEP = 5.0
 # information converges only linearly, and the step stays above ``tolerance`` for long).
 GRADIENT_TOLERANCE = 1e-9
 SEPARATION_SCREEN_ROWS = 2000
+REVERSAL_TOLERANCE = 0.01
+# Twice the log-likelihood still to gain at a converged maximum-likelihood fit (``_converged``): the coefficients
+# are then within 1e-6 standard errors of the maximum.
+NEWTON_DECREMENT = 1e-12
 
 
 class FitFailed(RuntimeError):
@@ -69,14 +73,36 @@ def fit_ml(design, outcome, names=None, start=None, check_rank: bool = True) -> 
             results = model.fit(start_params=start, method="newton", maxiter=100, tol=1e-10, disp=0)
     except (np.linalg.LinAlgError, ValueError) as error:
         raise FitFailed(f"maximum likelihood failed ({error})") from None
-    if not results.mle_retvals["converged"] or not np.all(np.isfinite(results.params)):
+    if not _converged(results):
         raise FitFailed("maximum likelihood did not converge")
     return LogitFit(np.asarray(results.params, float), np.asarray(results.cov_params(), float), float(results.llf),
                     False, results)
 
 
-def _probabilities(design: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    return special.expit(design @ beta)
+def _converged(results) -> bool:
+    """Whether a statsmodels Logit fit reached the maximum: statsmodels' own test (Newton steps below 1e-10), or,
+    as that test is on the coefficients' scale, a Newton decrement g' H^-1 g (score g, Hessian H of the
+    log-likelihood) below NEWTON_DECREMENT, which does not depend on the predictor's unit. A PAV entered as a
+    fraction / 10^6 has a coefficient of -5e4, whose last bits alone move by more than 1e-10, so statsmodels never
+    stops though the fit is exact; R's glm tests the change of deviance, likewise free of units."""
+    params = np.asarray(results.params, float)
+    if not np.all(np.isfinite(params)):
+        return False
+    if results.mle_retvals["converged"]:
+        return True
+    score = results.model.score(params)
+    try:
+        decrement = float(score @ np.linalg.solve(-results.model.hessian(params), score))
+    except np.linalg.LinAlgError:
+        return False
+    return 0.0 <= decrement < NEWTON_DECREMENT
+
+
+def _weights(eta: np.ndarray) -> np.ndarray:
+    """The information weights p (1 - p) at linear predictor eta, as expit(eta) expit(-eta): 1 - p rounds to 0
+    from eta = 37, which would zero the weights (and make the information singular) where the profile of
+    separated data, or its start from a separated fit, puts every lesion far out."""
+    return special.expit(eta) * special.expit(-eta)
 
 
 def _penalized_log_likelihood(design, outcome, beta) -> float:
@@ -84,16 +110,15 @@ def _penalized_log_likelihood(design, outcome, beta) -> float:
     exact far out on the profile of separated data, where eta reaches 100 and a clipped eta flattens l."""
     eta = design @ beta
     log_likelihood = float(-np.sum(outcome * np.logaddexp(0.0, -eta) + (1 - outcome) * np.logaddexp(0.0, eta)))
-    p = special.expit(eta)
-    information = design.T @ (design * (p * (1 - p))[:, None])
+    information = design.T @ (design * _weights(eta)[:, None])
     sign, log_det = np.linalg.slogdet(information)
     return log_likelihood + 0.5 * log_det if sign > 0 else -np.inf
 
 
 def _score_and_information(design, outcome, beta, penalized: bool):
     """Score (Firth-modified when ``penalized``) and Fisher information at ``beta``."""
-    p = _probabilities(design, beta)
-    weights = p * (1 - p)
+    eta = design @ beta
+    p, weights = special.expit(eta), _weights(eta)
     information = design.T @ (design * weights[:, None])
     residual = outcome - p
     if penalized:
@@ -116,6 +141,7 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
     beta = np.zeros(count) if start is None else np.array(start, float)
     free = np.ones(count, bool) if free is None else np.asarray(free, bool)
     current = _penalized_log_likelihood(design, outcome, beta)
+    previous = np.zeros(count)
     for _ in range(max_iterations):
         score, information = _score_and_information(design, outcome, beta, penalized=True)
         try:
@@ -124,6 +150,9 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
             raise FitFailed("singular information matrix") from None
         step = np.zeros(count)
         step[free] = step_free * min(1.0, MAX_STEP / max(np.max(np.abs(step_free)), 1e-300))
+        if _reverses(step, previous):
+            step /= 2.0
+        previous = step
         for _ in range(30):
             candidate = beta + step
             value = _penalized_log_likelihood(design, outcome, candidate)
@@ -137,6 +166,15 @@ def fit_firth(design, outcome, free=None, start=None, max_iterations: int = 500,
         raise FitFailed("Newton-Raphson did not converge")
     _, information = _score_and_information(design, outcome, beta, penalized=False)
     return LogitFit(beta, np.linalg.pinv(information), current, True)
+
+
+def _reverses(step: np.ndarray, previous: np.ndarray) -> bool:
+    """Whether ``step`` undoes ``previous`` (to REVERSAL_TOLERANCE of its length): Fisher scoring on Firth's
+    likelihood can cycle between two points, its step twice too long in some direction (e.g. with a covariate
+    level held by a single lesion), and the two points can be equally likely to rounding, so that step-halving on
+    the likelihood does not see it. Halving the step lands between them, on the maximum."""
+    length = np.linalg.norm(step)
+    return bool(length > 0 and np.linalg.norm(step + previous) < REVERSAL_TOLERANCE * length)
 
 
 def separating_columns(design, outcome) -> list:
@@ -168,8 +206,11 @@ def is_separated(design, outcome) -> bool:
 
 def _separating_direction(design: np.ndarray, outcome: np.ndarray):
     """Maximize sum_i s_i x_i . b subject to s_i x_i . b >= 0 for all i and -1 <= b <= 1, with
-    s_i = 2 y_i - 1. A positive optimum means that b is a separating direction (returned); None otherwise."""
-    signed = design * (2.0 * outcome - 1.0)[:, None]
+    s_i = 2 y_i - 1. A positive optimum means that b is a separating direction (returned); None otherwise.
+    The columns are first scaled to a largest value of 1 (``column_scales``; separation does not depend on the
+    units, and the support of b is unchanged): a volume in mm³ x 10^6 beside 0/1 covariates would otherwise set
+    the threshold of the optimum above what the 0/1 columns can reach, and hide their separation."""
+    signed = design / column_scales(design) * (2.0 * outcome - 1.0)[:, None]
     result = optimize.linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(signed)),
                               bounds=[(-1.0, 1.0)] * design.shape[1], method="highs")
     separated = result.status == 0 and -result.fun > 1e-7 * max(1.0, np.abs(signed).sum())
@@ -181,12 +222,21 @@ def wald_summary(fit: LogitFit, index: int) -> dict:
     return _normal_odds_ratio(fit.coefficients[index], np.sqrt(fit.covariance[index, index]))
 
 
+def odds_ratio_summary(beta: float, se: float, beta_low: float, beta_high: float, p: float) -> dict:
+    """A coefficient's summary: beta, se, the 95% bounds of beta (beta_low, beta_high), p, and the odds ratio with
+    its interval (or, ci_low, ci_high = exp of those), which over- or underflows to inf or 0 for a predictor in a
+    small or large unit (a PAV as a fraction x 10^-6): per-SD odds ratios are computed from beta, not from it."""
+    with np.errstate(over="ignore"):
+        odds = [float(np.exp(value)) for value in (beta, beta_low, beta_high)]
+    return {"beta": float(beta), "se": float(se), "beta_low": float(beta_low), "beta_high": float(beta_high),
+            "p": float(p), "or": odds[0], "ci_low": odds[1], "ci_high": odds[2]}
+
+
 def _normal_odds_ratio(beta: float, se: float) -> dict:
-    """OR exp(beta), its 95% CI exp(beta +/- 1.96 se) and the two-sided normal p of beta / se."""
+    """``odds_ratio_summary`` with the 95% CI beta +/- 1.96 se and the two-sided normal p of beta / se."""
     beta, se = float(beta), float(se)
     z = stats.norm.ppf(0.975)
-    return {"or": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)), "ci_high": float(np.exp(beta + z * se)),
-            "p": float(2 * stats.norm.sf(abs(beta / se))), "beta": beta, "se": se}
+    return odds_ratio_summary(beta, se, beta - z * se, beta + z * se, 2 * stats.norm.sf(abs(beta / se)))
 
 
 def _profile(design, outcome, start: np.ndarray, index: int, value: float) -> LogitFit:
@@ -205,19 +255,32 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
     fit = fit_firth(design, outcome)
     beta = fit.coefficients[index]
     se = float(np.sqrt(fit.covariance[index, index]))
-    nearest = {"coefficients": fit.coefficients}
+    profiles = {}  # value of the coefficient -> the best profile fit found there
 
     def profile_log_likelihood(value):
-        profiled = _profile(design, outcome, nearest["coefficients"], index, value)
-        nearest["coefficients"] = profiled.coefficients
-        return profiled.log_likelihood
+        """The profile at ``value``: the best of the fits from the two profile points already fitted nearest to it
+        (far out on the profile of separated data, the estimate is too poor a start for Newton) and from the
+        estimate. The penalized likelihood need not be concave: with complete separation in a few lesions, a fit
+        from one start can stop on a lower local maximum, and a profile that depends on the order of evaluation is
+        not monotone, so that the interval's bracket fails."""
+        nearest = sorted(profiles, key=lambda done: abs(done - value))[:2]
+        fits = []
+        for start in [profiles[done].coefficients for done in nearest] + [fit.coefficients]:
+            try:
+                fits.append(_profile(design, outcome, start, index, value))
+            except FitFailed:
+                continue
+        if not fits:
+            raise FitFailed("the profile penalized likelihood did not converge")
+        best = max(fits + [profiles[value]] if value in profiles else fits, key=lambda done: done.log_likelihood)
+        profiles[value] = best
+        return best.log_likelihood
 
     def drop(value):
         return 2.0 * (fit.log_likelihood - profile_log_likelihood(value)) - CHI2_95
 
     bounds = []
     for direction in (-1.0, 1.0):
-        nearest["coefficients"] = fit.coefficients
         inside, width = 0.0, max(se, 0.1)
         while True:  # widen the bracket by half its width until the deviance has risen by the chi-square
             try:
@@ -231,16 +294,13 @@ def firth_summary(design, outcome, index: int) -> tuple[dict, LogitFit]:
                 break
             inside, width = width, 1.5 * width
         bounds.append(optimize.brentq(drop, beta + direction * inside, beta + direction * width, xtol=1e-8))
-    nearest["coefficients"] = fit.coefficients
     statistic = 2.0 * (fit.log_likelihood - profile_log_likelihood(0.0))
-    summary = {"or": float(np.exp(beta)), "ci_low": float(np.exp(bounds[0])), "ci_high": float(np.exp(bounds[1])),
-               "p": float(stats.chi2.sf(max(statistic, 0.0), 1)), "beta": float(beta), "se": se}
-    return summary, fit
+    return odds_ratio_summary(beta, se, bounds[0], bounds[1], stats.chi2.sf(max(statistic, 0.0), 1)), fit
 
 
 def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
-    """Odds ratio of column ``index`` by maximum likelihood with a cluster-robust (sandwich) covariance:
-    or, ci_low, ci_high (95%, normal), p, clusters. groups: (n,) cluster labels, e.g. the patient of each
+    """Odds ratio of column ``index`` by maximum likelihood with a cluster-robust (sandwich) covariance: the keys of
+    ``odds_ratio_summary`` (95% CI normal) and clusters. groups: (n,) cluster labels, e.g. the patient of each
     lesion. Lesions of one patient are not independent; the sandwich sums the score within each cluster
     (statsmodels' cov_type "cluster", with its default small-sample correction G/(G-1) (N-1)/(N-K)), so
     the interval widens where a patient's lesions agree."""
@@ -249,10 +309,25 @@ def cluster_robust_summary(design, outcome, groups, index: int = 1) -> dict:
         warnings.simplefilter("ignore")
         results = sm.Logit(np.asarray(outcome, float), np.asarray(design, float)).fit(
             method="newton", maxiter=100, tol=1e-10, disp=0, cov_type="cluster", cov_kwds={"groups": codes})
-    if not results.mle_retvals["converged"]:
+    if not _converged(results):
         raise FitFailed("maximum likelihood did not converge")
     summary = _normal_odds_ratio(results.params[index], results.bse[index])
-    return {key: summary[key] for key in ("or", "ci_low", "ci_high", "p")} | {"clusters": int(codes.max() + 1)}
+    return summary | {"clusters": int(codes.max() + 1)}
+
+
+def column_scales(design: np.ndarray) -> np.ndarray:
+    """The largest absolute value of each design column (1 for a column of zeros): dividing by it puts values in
+    mm³ x 10^6 and fractions x 10^-6 on the scale of a 0/1 covariate, where the solvers' absolute tolerances
+    (Firth's steps below 1e-10) hold whatever the unit."""
+    largest = np.max(np.abs(design), axis=0)
+    return np.where(largest > 0, largest, 1.0)
+
+
+def _per_unit(summary: dict, scale: float) -> dict:
+    """A coefficient's summary on a design column divided by ``scale``, back on the column's own unit (the
+    estimate, its SE and the interval bounds of beta divide by the scale; the OR is exp(beta); p is unchanged)."""
+    return odds_ratio_summary(*(summary[key] / scale for key in ("beta", "se", "beta_low", "beta_high")),
+                              summary["p"])
 
 
 def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
@@ -266,7 +341,9 @@ def logistic_effect(design, outcome, index: int = 1, names=None) -> dict:
     outcome = np.asarray(outcome, float)
     separating = separating_columns(design, outcome)
     if separating:
-        summary, _ = firth_summary(design, outcome, index)
-        return {**summary, "method": "firth", "separated": True, "separating": separating, "model": None}
+        scales = column_scales(design)
+        summary, _ = firth_summary(design / scales, outcome, index)
+        return {**_per_unit(summary, scales[index]), "method": "firth", "separated": True, "separating": separating,
+                "model": None}
     fit = fit_ml(design, outcome, names)
     return {**wald_summary(fit, index), "method": "ml", "separated": False, "separating": [], "model": fit.results}

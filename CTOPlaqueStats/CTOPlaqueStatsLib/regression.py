@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .logistic import FitFailed, cluster_robust_summary, logistic_effect
+from .logistic import FitFailed, cluster_robust_summary, logistic_effect, odds_ratio_summary
 from .problems import ProblemLog
 
+_INTERVAL_KEYS = ("beta", "se", "beta_low", "beta_high", "ci_low", "ci_high", "p")
 INTERVALS = {"cluster": "cluster-robust by patient", "model": "model-based (Wald)",
              "firth": "profile penalized likelihood (Firth; not clustered)"}
 
@@ -46,11 +47,13 @@ def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjus
 
 def _complete_rows(outcome: pd.Series, columns: dict, where: str, problems: ProblemLog) -> pd.DataFrame:
     """The complete cases of the model's columns among the rows with a rated outcome; when some are left out,
-    a note says how many and for which missing values."""
+    a note says how many and for which missing values, per variable (the indicators "smoking=former",
+    "smoking=never" of a text covariate are missing together: "smoking (4)")."""
     frame = pd.DataFrame({"__y": outcome, **columns})[outcome.notna()]
     complete = frame.dropna()
     if len(complete) < len(frame):
         missing = frame.drop(columns="__y").isna().sum()
+        missing = missing.groupby(lambda column: column.split("=", 1)[0], sort=False).max()
         reasons = ", ".join(f"{name} ({count})" for name, count in missing[missing > 0].items())
         problems.add(where, f"complete-case analysis: n {len(frame)} -> {len(complete)}; "
                             f"{len(frame) - len(complete)} left out for a missing value of {reasons}")
@@ -95,10 +98,11 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems, p
                             "interval")
     primary = _primary_interval(design, y, effect, patients, frame.index, where, problems)
     sd = float(frame[name].std(ddof=1))
+    per_sd = odds_ratio_summary(*(primary[key] * sd for key in ("beta", "se", "beta_low", "beta_high")), primary["p"])
     return {"outcome": outcome_name, "predictor": name, "model": model, "or": effect["or"],
             **{key: primary[key] for key in ("ci_low", "ci_high", "p")},
-            "sd": sd, "or_per_sd": effect["or"] ** sd, "ci_low_per_sd": primary["ci_low"] ** sd,
-            "ci_high_per_sd": primary["ci_high"] ** sd, "n": len(frame), "events": events,
+            "sd": sd, "or_per_sd": per_sd["or"], "ci_low_per_sd": per_sd["ci_low"], "ci_high_per_sd": per_sd["ci_high"],
+            "n": len(frame), "events": events,
             "method": effect["method"], "interval": INTERVALS[primary["interval"]], "covariates": ", ".join(covariates),
             "patients": primary["patients"], "ci_low_model": primary["ci_low_model"],
             "ci_high_model": primary["ci_high_model"], "p_model": primary["p_model"], "fitted": effect["model"]}
@@ -106,10 +110,11 @@ def _fit_row(outcome_name, outcome, name, values, model, covariates, problems, p
 
 def _primary_interval(design, outcome, effect, patients, index, where, problems) -> dict:
     """The row's primary interval and p (cluster-robust by patient when ``patients`` is given, for a
-    maximum-likelihood model) and the secondary, model-based ones where the primary is clustered."""
-    primary = {"ci_low": effect["ci_low"], "ci_high": effect["ci_high"], "p": effect["p"], "patients": None,
-               "ci_low_model": None, "ci_high_model": None, "p_model": None,
-               "interval": "firth" if effect["method"] == "firth" else "model"}
+    maximum-likelihood model) and the secondary, model-based ones where the primary is clustered; with beta, its
+    SE and its bounds (``odds_ratio_summary``), from which the per-SD odds ratios are computed."""
+    primary = {key: effect[key] for key in _INTERVAL_KEYS} | {
+        "patients": None, "ci_low_model": None, "ci_high_model": None, "p_model": None,
+        "interval": "firth" if effect["method"] == "firth" else "model"}
     if patients is None or effect["method"] != "ml":
         return primary
     try:
@@ -117,6 +122,6 @@ def _primary_interval(design, outcome, effect, patients, index, where, problems)
     except (FitFailed, np.linalg.LinAlgError, ValueError) as error:
         problems.add(where, f"cluster-robust interval by patient not computed ({error}); model-based interval shown")
         return primary
-    return {"ci_low": robust["ci_low"], "ci_high": robust["ci_high"], "p": robust["p"],
-            "patients": robust["clusters"], "ci_low_model": effect["ci_low"], "ci_high_model": effect["ci_high"],
-            "p_model": effect["p"], "interval": "cluster"}
+    return {key: robust[key] for key in _INTERVAL_KEYS} | {
+        "patients": robust["clusters"], "ci_low_model": effect["ci_low"], "ci_high_model": effect["ci_high"],
+        "p_model": effect["p"], "interval": "cluster"}

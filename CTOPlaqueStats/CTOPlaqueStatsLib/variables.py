@@ -6,6 +6,7 @@ what the data do not hold (a reference level absent from its column) is an input
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ from .problems import ProblemLog
 _TRUE_WORDS = {"1", "yes", "y", "true", "t", "success", "successful", "positive"}
 _FALSE_WORDS = {"0", "no", "n", "false", "f", "failure", "failed", "fail", "negative"}
 MAX_CATEGORIES = 10
+# A number written with a comma: a decimal comma ("59,2") or thousands separators ("4,445.0").
+_COMMA_NUMBER = r"[+-]?\d+(,\d+)+(\.\d+)?"
 
 
 def is_categorical_text(column: pd.Series) -> bool:
@@ -26,17 +29,24 @@ def is_categorical_text(column: pd.Series) -> bool:
     present = column.dropna()
     if present.empty or pd.api.types.is_bool_dtype(column) or pd.to_numeric(present, errors="coerce").notna().any():
         return False
+    if _comma_numbers(present).any():
+        return False
     words = set(present.astype(str).str.strip().str.lower())
     return not words <= _TRUE_WORDS | _FALSE_WORDS
 
 
 def level_order(levels) -> list:
-    """Levels in the default order, whose first is the default reference: case-insensitive, and at a tie lower
-    case first ('ge' < 'Ge' < 'GE' < 'Philips' < 'siemens'). For names of letters and digits this is R's sort()
-    and factor() in a UTF-8 locale, where R collates with ICU (tested against R 4.2 in
-    Testing/test_stats_against_r.py); R in the C locale, and Python's plain sorted(), sort by code point instead
-    ('GE' < 'Philips' < 'ge')."""
-    return sorted(levels, key=lambda level: (level.casefold(), level.swapcase()))
+    """Levels in the default order, whose first is the default reference: by letter regardless of accents and
+    case, then unaccented first, then lower case first ('ärzte' < 'Ärzte' < 'ge' < 'Ge' < 'GE' < 'Öl' < 'Philips'
+    < 'zürich'). For names of letters and digits this is R's sort() and factor() in a UTF-8 locale, where R
+    collates with ICU (tested against R 4.2 in Testing/test_stats_against_r.py); R in the C locale, and Python's
+    plain sorted(), sort by code point instead ('GE' < 'Philips' < 'ge' < 'zürich' < 'ärzte')."""
+    return sorted(levels, key=lambda level: (_without_accents(level.casefold()), level.casefold(), level.swapcase()))
+
+
+def _without_accents(text: str) -> str:
+    """'arzte' from 'ärzte': the letters without their combining marks (Unicode decomposition NFKD)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def level_text(value) -> str:
@@ -108,7 +118,8 @@ def category_indicators(variable: Variable, problems: ProblemLog) -> dict:
 
 
 def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
-    """0/1 coding of a two-valued column (1 = yes/true/success/1); None (reported) if not binary."""
+    """0/1 coding of a two-valued column (1 = yes/true/success/1); None (reported) if not binary. Rows without a
+    value stay missing and are noted: every analysis of the outcome leaves them out."""
     present = column.dropna()
     if present.empty:
         problems.add(name, "outcome has no values; analyses of it skipped")
@@ -123,6 +134,9 @@ def binary_outcome(column: pd.Series, name: str, problems: ProblemLog):
     if coded.nunique() < 2:
         problems.add(name, "outcome takes a single value; analyses of it skipped")
         return None
+    if len(present) < len(column):
+        problems.add(name, f"{len(column) - len(present)} of {len(column)} rows without an outcome value: left out "
+                           "of its analyses")
     return coded.reindex(column.index).astype(float)
 
 
@@ -139,6 +153,12 @@ def numeric_variable(column: pd.Series, name: str, problems: ProblemLog):
         return column.astype(float)
     numbers = pd.to_numeric(column, errors="coerce")
     text = present[pd.to_numeric(present, errors="coerce").isna()]
+    commas = text[_comma_numbers(text)]
+    if len(commas):
+        problems.add(name, f"{len(commas)} number(s) written with a comma ({_examples(commas)}): a decimal comma "
+                           "and a thousands separator cannot always be told apart; write numbers with a decimal point "
+                           "and no separator. Left out")
+        return None
     if len(text) == len(present):
         words = present.astype(str).str.strip().str.lower()
         if set(words) <= _TRUE_WORDS | _FALSE_WORDS:
@@ -146,12 +166,20 @@ def numeric_variable(column: pd.Series, name: str, problems: ProblemLog):
         problems.add(name, "not numeric; left out of numeric analyses")
         return None
     if len(text):
-        examples = ", ".join(repr(v) for v in text.astype(str).unique()[:3])
-        problems.add(name, f"{len(text)} text value(s) in a numeric column ({examples}) treated as missing")
+        problems.add(name, f"{len(text)} text value(s) in a numeric column ({_examples(text)}) treated as missing")
     if _is_constant(numbers.dropna().to_numpy(float)):
         problems.add(name, "constant (a single value); left out")
         return None
     return numbers.astype(float)
+
+
+def _comma_numbers(values: pd.Series) -> pd.Series:
+    """Which values are numbers written with a comma (``_COMMA_NUMBER``)."""
+    return values.astype(str).str.strip().str.fullmatch(_COMMA_NUMBER)
+
+
+def _examples(values: pd.Series) -> str:
+    return ", ".join(repr(v) for v in values.astype(str).unique()[:3])
 
 
 def _is_constant(values: np.ndarray) -> bool:
