@@ -54,6 +54,44 @@ def forget_modules(package: str) -> list:
     return names
 
 
+SAMPLE_CASE_NAME = "CTOPlaqueSample"
+# The sample case is the curved phantom (tapered proximal cap) on 0.5 mm isotropic voxels, as `make demo` writes it.
+SAMPLE_CASE_SPACING_MM = (0.5, 0.5, 0.5)
+
+
+def registerSampleData():
+    """Add the sample CTO case to Slicer's Sample Data module (run once Slicer has started). The case is generated
+    here when chosen, not downloaded: there is no hosted copy, and the phantom is what the tests measure against."""
+    import SampleData
+
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category="CTO Plaque", sampleName=SAMPLE_CASE_NAME, uris=[], fileNames=[], nodeNames=[],
+        thumbnailFileName=os.path.join(os.path.dirname(os.path.abspath(__file__)), "Resources", "Icons",
+                                       "CTOPlaque.png"),
+        customDownloader=loadSampleCase)
+
+
+def loadSampleCase(source=None):
+    """Sample Data's downloader of the sample case: write the phantom (CT, seeds, and the true centerline, landmarks
+    and truth.json beside them) into Slicer's temporary folder and load the CT and the two seeds (ostium, distal
+    end), the inputs a user starts from. ``source``: the SampleDataSource (Slicer >= 5 passes it; unused).
+    Returns [volume node, seeds node], or [] when the required Python packages were not installed."""
+    import dataclasses
+    import tempfile
+
+    if not ensure_python_dependencies():
+        return []
+    from CTOPlaqueLib.phantom import PRESETS, generate_phantom, write_phantom
+
+    spec = dataclasses.replace(PRESETS["curved"], spacing_mm=SAMPLE_CASE_SPACING_MM)
+    folder = tempfile.mkdtemp(prefix=SAMPLE_CASE_NAME + "-", dir=slicer.app.temporaryPath)
+    paths = write_phantom(generate_phantom(spec), folder)
+    volume = slicer.util.loadVolume(paths["volume"], {"name": SAMPLE_CASE_NAME})
+    seeds = slicer.util.loadMarkups(paths["seeds"])
+    seeds.SetName("Seeds")
+    return [volume, seeds]
+
+
 class CTOPlaque(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
@@ -67,6 +105,7 @@ class CTOPlaque(ScriptedLoadableModule):
             "the volume and percent atheroma volume of necrotic core, fibrofatty, fibrous and dense calcium "
             "tissue, and the lumen and vessel areas along the vessel.")
         parent.acknowledgementText = "Method after " + SEED_PAPER
+        slicer.app.connect("startupCompleted()", registerSampleData)
 
 
 # Parameter-node name prefix of each entered J-CTO / CASTLE item ("yes", "no" or "unknown").

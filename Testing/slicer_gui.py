@@ -113,6 +113,15 @@ def _stored_property(kind, name: str, default):
                     lambda self, value: setattr(self, attribute, kind(value)))
 
 
+def _paint_combo_box(widget, text: str) -> None:
+    painter = QtWidgets.QStylePainter(widget)
+    option = QtWidgets.QStyleOptionComboBox()
+    option.initFrom(widget)
+    option.currentText = text
+    painter.drawComplexControl(QtWidgets.QStyle.CC_ComboBox, option)
+    painter.drawControl(QtWidgets.QStyle.CE_ComboBoxLabel, option)
+
+
 class qMRMLWidget(QtWidgets.QWidget):
     mrmlSceneChanged = Signal(object)
 
@@ -188,6 +197,14 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):
         if self._node_id and self.currentNode() is None:
             self.setCurrentNode(None)
 
+    def sizeHint(self):
+        return QtWidgets.QComboBox().sizeHint()
+
+    def paintEvent(self, event):
+        """Drawn as a combo box showing the current node's name (or None), as Slicer's selector looks."""
+        node = self.currentNode()
+        _paint_combo_box(self, node.GetName() if node is not None else "None")
+
 
 class qSlicerMarkupsPlaceWidget(QtWidgets.QWidget):
     def __init__(self, parent=None):
@@ -204,23 +221,97 @@ class qSlicerMarkupsPlaceWidget(QtWidgets.QWidget):
         return self._node
 
 
-class qMRMLTableView(QtWidgets.QWidget):
+class qMRMLTableView(QtWidgets.QTableWidget):
+    """Table view of a vtkMRMLTableNode: its columns and cells as text, refreshed when the node is modified."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._table = None
+        self._table, self._tag = None, None
+        self.verticalHeader().hide()
+        self.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
 
     def setMRMLScene(self, scene):
         """Accepted, as Slicer's view does; the table shown is set with setMRMLTableNode."""
 
     def setMRMLTableNode(self, node):
+        if self._table is not None:
+            self._table.RemoveObserver(self._tag)
         self._table = node if node is not None and node.IsA("vtkMRMLTableNode") else None
+        if self._table is not None:
+            self._tag = self._table.AddObserver("ModifiedEvent", self._show_table)
+        self._show_table()
 
     def mrmlTableNode(self):
         return self._table
 
+    def _show_table(self, *_):
+        table = self._table.GetTable() if self._table is not None else None
+        columns = table.GetNumberOfColumns() if table is not None else 0
+        rows = table.GetNumberOfRows() if table is not None else 0
+        self.setColumnCount(columns)
+        self.setRowCount(rows)
+        self.setHorizontalHeaderLabels([table.GetColumnName(c) for c in range(columns)])
+        for row in range(rows):
+            for column in range(columns):
+                self.setItem(row, column, QtWidgets.QTableWidgetItem(table.GetValue(row, column).ToString()))
+        self.resizeColumnsToContents()
+
 
 class ctkCollapsibleButton(QtWidgets.QPushButton):
-    collapsed = _stored_property(bool, "collapsed", False)
+    """A header button above the widgets of its layout, which are hidden while ``collapsed`` (as CTK's)."""
+
+    _HEADER = 24
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._collapsed, self._hidden_by_collapse = False, []
+        self.setContentsMargins(0, self._HEADER, 0, 0)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Preferred, QtWidgets.QSizePolicy.Minimum)
+
+    def _get_collapsed(self):
+        return self._collapsed
+
+    def _set_collapsed(self, value):
+        self._collapsed = bool(value)
+        self._apply_collapsed()
+
+    def _apply_collapsed(self):
+        """Hide the contents while collapsed; on expanding, show again only what collapsing hid."""
+        if self._collapsed:
+            children = self.findChildren(QtWidgets.QWidget, options=QtCore.Qt.FindDirectChildrenOnly)
+            self._hidden_by_collapse += [child for child in children if not child.isHidden()]
+            for child in self._hidden_by_collapse:
+                child.hide()
+        else:
+            for child in self._hidden_by_collapse:
+                child.show()
+            self._hidden_by_collapse = []
+        self.updateGeometry()
+
+    def showEvent(self, event):  # the .ui sets ``collapsed`` before it adds the contents
+        self._apply_collapsed()
+        super().showEvent(event)
+
+    collapsed = Property(bool, _get_collapsed, _set_collapsed)
+
+    def sizeHint(self):
+        layout = self.layout()
+        width = super().sizeHint().width()
+        if layout is None or self._collapsed:
+            return QtCore.QSize(width, self._HEADER)
+        contents = layout.totalSizeHint()
+        return QtCore.QSize(max(width, contents.width()), self._HEADER + contents.height())
+
+    def minimumSizeHint(self):
+        return self.sizeHint()
+
+    def paintEvent(self, event):
+        painter = QtWidgets.QStylePainter(self)
+        option = QtWidgets.QStyleOptionButton()
+        self.initStyleOption(option)
+        option.rect = QtCore.QRect(0, 0, self.width(), self._HEADER - 2)
+        option.text = ("\u25b8 " if self._collapsed else "\u25be ") + self.text()
+        painter.drawControl(QtWidgets.QStyle.CE_PushButton, option)
 
 
 def _notifying_text_property(name: str, signal: str, default: str):

@@ -284,3 +284,71 @@ def test_centerline_and_landmark_verbs_follow_the_settings_file(curved_case_file
     result = _run_cli("centerline", files["volume"], "--seeds", files["seeds"], "--out", str(out),
                       "--settings", str(blind))
     assert result.returncode == 2 and "lumen_floor_hu" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _run_main(capsys, *args):
+    """Exit status and stderr lines of ``ctoplaque ARGS`` run in this process."""
+    status = main(list(args))
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("verb, taken", [
+    ("analyze", "file"), ("analyze --dicom-out", "file"), ("batch", "file"), ("phantom", "file"),
+    ("stats", "file"), ("icc", "file"), ("centerline", "folder"), ("landmarks", "folder"), ("cohort", "folder"),
+    ("centerline", "below a file"),
+])
+def test_out_that_cannot_be_written_is_one_error_line_before_any_work(curved_case_files, tmp_path, capsys,
+                                                                      verb, taken):
+    """Every verb's --out (and --dicom-out) naming an existing file where a folder is written, an existing folder
+    where a file is written, or a path below a file: exit 2, one line naming the path, the file untouched."""
+    files = curved_case_files
+    existing_file = tmp_path / "taken.txt"
+    existing_file.write_text("keep me\n")
+    target = {"file": existing_file, "folder": tmp_path, "below a file": existing_file / "sub" / "c.mrk.json"}[taken]
+    out = str(tmp_path / "fresh") if verb == "analyze --dicom-out" else str(target)
+    arguments = {
+        "analyze": ["analyze", files["volume"], "--centerline", files["centerline"], "--landmarks", files["landmarks"]],
+        "analyze --dicom-out": ["analyze", files["volume"], "--centerline", files["centerline"],
+                                "--landmarks", files["landmarks"], "--dicom-out", str(target)],
+        "batch": ["batch", str(tmp_path / "manifest.csv")],
+        "phantom": ["phantom"],
+        "stats": ["stats", "cohort.csv", "--outcome", "success", "--predictors", "age"],
+        "icc": ["icc", "ratings.csv", "--target", "lesion_id", "--rater", "observer", "--value", "pav"],
+        "centerline": ["centerline", files["volume"], "--seeds", files["seeds"]],
+        "landmarks": ["landmarks", files["volume"], "--centerline", files["centerline"]],
+        "cohort": ["cohort", str(tmp_path)],
+    }[verb]
+    status, lines = _run_main(capsys, *arguments, "--out", out)
+    assert status == 2
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(target) in lines[0]
+    assert existing_file.read_text() == "keep me\n"
+    assert sorted(os.listdir(tmp_path)) == ["taken.txt"]
+
+
+@pytest.mark.parametrize("verb, option, given, expected", [
+    ("analyze", "--centerline", "landmarks", "an open curve"),
+    ("landmarks", "--centerline", "seeds", "an open curve"),
+    ("analyze", "--landmarks", "centerline", "a point list"),
+])
+def test_markups_of_the_wrong_kind_are_refused(curved_case_files, tmp_path, capsys, verb, option, given, expected):
+    """A point list given as the centerline (distances would be measured along straight lines from its first
+    point, S) or a curve given as the landmarks: exit 2, one line saying what was given and what is expected."""
+    files = dict(curved_case_files)
+    files[option[2:]] = curved_case_files[given]
+    out = tmp_path / ("out" if verb == "analyze" else "out.mrk.json")
+    arguments = [verb, files["volume"], "--centerline", files["centerline"], "--out", str(out)]
+    if verb == "analyze":
+        arguments += ["--landmarks", files["landmarks"]]
+    status, lines = _run_main(capsys, *arguments)
+    kind = "a point list" if given != "centerline" else "an open curve"
+    assert status == 2
+    assert lines == [f"error: {option[2:]} {curved_case_files[given]} is {kind}; {expected} is expected here"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("spacing", ["0", "0.5,0.5", "fine", "2"])
+def test_phantom_spacing_out_of_range_is_an_input_error(tmp_path, capsys, spacing):
+    status, lines = _run_main(capsys, "phantom", "--out", str(tmp_path / "case"), "--spacing-mm", spacing)
+    assert status == 2
+    assert lines == [f"error: --spacing-mm {spacing!r}: give one voxel size or three (x,y,z), each 0.2..1 mm"]
+    assert not (tmp_path / "case").exists()

@@ -47,12 +47,39 @@ def test_extension_builds_both_modules():
     assert all(f"add_subdirectory({module})" in cmake for module in MODULES)
 
 
-def test_extension_icon_and_screenshot_urls_point_to_files_in_the_repository():
+def _extension_metadata() -> dict:
     cmake = open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8").read()
-    paths = re.findall(r"raw\.githubusercontent\.com/[^/\s]+/[^/\s]+/main/([^\s\"]+)", cmake)
-    assert len(paths) == 3  # icon and two screenshots
-    for path in paths:
-        assert os.path.isfile(os.path.join(ROOT, path)), path
+    return dict(re.findall(r'set\((EXTENSION_\w+) "([^"]*)"\)', cmake))
+
+
+def _png_size(path: str) -> tuple:
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_extension_metadata_names_files_that_exist_and_no_made_up_repository():
+    """The Extensions Index checklist as far as it can be checked here: homepage, icon (a 128 x 128 PNG) and
+    screenshots (PNGs) are files of this repository (there is no public one to point to), and the description is
+    one or two sentences."""
+    metadata = _extension_metadata()
+    assert not any("://" in value for key, value in metadata.items() if key.endswith(("URL", "URLS", "HOMEPAGE")))
+    assert os.path.isfile(os.path.join(ROOT, metadata["EXTENSION_HOMEPAGE"]))
+    assert _png_size(os.path.join(ROOT, metadata["EXTENSION_ICONURL"])) == (128, 128)
+    screenshots = metadata["EXTENSION_SCREENSHOTURLS"].split()
+    assert len(screenshots) >= 1
+    for path in screenshots:
+        width, height = _png_size(os.path.join(ROOT, path))
+        assert width >= 400 and height >= 400, path
+    assert 1 <= len(re.findall(r"\.(?:\s+[A-Z]|$)", metadata["EXTENSION_DESCRIPTION"])) <= 2
+
+
+def test_licence_file_pyproject_and_readme_agree():
+    licence = open(os.path.join(ROOT, "LICENSE.txt"), encoding="utf-8").read()
+    assert licence.startswith("BSD 3-Clause License") and "Neither the name of the copyright holder" in licence
+    assert 'license = "BSD-3-Clause"' in open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8").read()
+    assert "[BSD-3-Clause](LICENSE.txt)" in open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 
 
 def _cmake_list(module: str, variable: str) -> list:

@@ -14,12 +14,13 @@ import sys
 from .batch import FAILED_STATUSES, ManifestError, run_batch
 from .centerline import sample_centerline
 from .centerline_extraction import extract_centerline
+from .errors import CTOPlaqueInputError
 from .landmark_proposals import propose_landmarks
-from .lesion_job import LesionJob, run_lesion_job, write_curve
-from .markups_io import markups_document, read_markups
+from .lesion_job import LesionJob, read_centerline, read_seeds, run_lesion_job, write_curve
+from .markups_io import markups_document
 from .phantom import PRESETS, generate_phantom, write_phantom
 from .settings import RANGES, AnalysisSettings, read_settings_file
-from .staging import staged_outputs, write_json
+from .staging import check_output_path, staged_outputs, write_json
 from .volume_io import read_volume
 
 EXIT_INPUT_ERROR = 2
@@ -92,7 +93,7 @@ def _write_single_file(out_path: str, writer) -> None:
 
 def run_centerline(args) -> int:
     volume = read_volume(args.volume)
-    points = extract_centerline(volume, read_markups(args.seeds).points_ras, _settings_file(args).centerline)
+    points = extract_centerline(volume, read_seeds(args.seeds), _settings_file(args).centerline)
     _write_single_file(args.out, lambda path: write_curve(path, points))
     length = sample_centerline(points).length_mm
     print(f"centerline of {length:.1f} mm written to {os.path.abspath(args.out)}")
@@ -101,7 +102,7 @@ def run_centerline(args) -> int:
 
 def run_landmarks(args) -> int:
     volume = read_volume(args.volume)
-    proposal = propose_landmarks(volume, read_markups(args.centerline).points_ras, _settings_file(args))
+    proposal = propose_landmarks(volume, read_centerline(args.centerline), _settings_file(args))
     labels = [label for label in ("S", "P", "D", "E") if label in proposal]
     _write_single_file(args.out, lambda path: write_json(
         path, markups_document("Fiducial", [proposal[label] for label in labels], labels)))
@@ -110,8 +111,27 @@ def run_landmarks(args) -> int:
     return 0
 
 
+PHANTOM_SPACING_RANGE_MM = (0.2, 1.0)
+
+
+def _phantom_spacing_mm(text: str) -> tuple:
+    """Voxel size (x, y, z) in mm from --spacing-mm: one value (isotropic) or three, comma-separated, each within
+    PHANTOM_SPACING_RANGE_MM (finer is slow to render, coarser no longer resolves a 1.6 mm lumen)."""
+    low, high = PHANTOM_SPACING_RANGE_MM
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 3) or not all(low <= value <= high for value in values):
+        raise CTOPlaqueInputError(f"--spacing-mm {text!r}: give one voxel size or three (x,y,z), each "
+                                  f"{low:g}..{high:g} mm")
+    return tuple(values * 3 if len(values) == 1 else values)
+
+
 def run_phantom(args) -> int:
     spec = dataclasses.replace(PRESETS[args.shape], seed=args.seed, proximal_cap=args.cap)
+    if args.spacing_mm:
+        spec = dataclasses.replace(spec, spacing_mm=_phantom_spacing_mm(args.spacing_mm))
     paths = write_phantom(generate_phantom(spec), args.out)
     names = ", ".join(os.path.basename(path) for path in paths.values())
     print(f"sample case written to {os.path.abspath(args.out)} ({names})")
@@ -135,6 +155,19 @@ def _add_analysis_options(parser) -> None:
                              f"(default {defaults.step_mm:g})")
 
 
+def add_out_option(parser, help_text: str, is_folder: bool) -> None:
+    """The verb's required --out, a folder or a file; ``check_output_options`` checks it before the verb runs."""
+    parser.add_argument("--out", required=True, help=help_text)
+    parser.set_defaults(out_is_folder=is_folder)
+
+
+def check_output_options(args) -> None:
+    """Input error, before any work, for an --out (or --dicom-out) that cannot be written as the verb needs."""
+    check_output_path(args.out, args.out_is_folder)
+    if getattr(args, "dicom_out", ""):
+        check_output_path(args.dicom_out, True, "--dicom-out")
+
+
 def register(commands, after_batch=None) -> None:
     """Add the lesion subcommands to the ``ctoplaque`` parser's subparsers.
     after_batch(out_dir, finished_case_folders): run once a batch has finished (the cohort table)."""
@@ -144,7 +177,7 @@ def register(commands, after_batch=None) -> None:
     source.add_argument("--centerline", help="markups curve (.mrk.json), proximal to distal")
     source.add_argument("--seeds", help="markups points, ostium first: extract the centerline, then analyze")
     analyze.add_argument("--landmarks", required=True, help="markups points labelled P, D (S, E optional)")
-    analyze.add_argument("--out", required=True, help="output folder")
+    add_out_option(analyze, "output folder", is_folder=True)
     analyze.add_argument("--lesion-id", default="", help="lesion ID (default: volume file name)")
     analyze.add_argument("--patient-id", default="", help="patient ID (default: lesion ID)")
     analyze.add_argument("--observer", default="", help="who placed the landmarks (for reproducibility studies)")
@@ -161,7 +194,7 @@ def register(commands, after_batch=None) -> None:
 
     batch = commands.add_parser("batch", help="analyze every lesion of a manifest (resumable, parallel)")
     batch.add_argument("manifest", help="CSV: lesion_id, patient_id, volume, landmarks, centerline or seeds")
-    batch.add_argument("--out", required=True, help="output folder (one subfolder per lesion)")
+    add_out_option(batch, "output folder (one subfolder per lesion)", is_folder=True)
     batch.add_argument("--workers", type=int, default=1, help="cases run at once, each in its own process")
     batch.add_argument("--scheduler", default="", help="dask.distributed scheduler address, e.g. tcp://host:8786")
     batch.add_argument("--timeout", type=float, default=0.0, help="seconds per case before it is stopped (local)")
@@ -177,21 +210,23 @@ def register(commands, after_batch=None) -> None:
     centerline.add_argument("volume", help="CCTA volume")
     centerline.add_argument("--seeds", required=True,
                             help="markups points: ostium first, distal last, waypoints between")
-    centerline.add_argument("--out", required=True, help="output curve (.mrk.json)")
+    add_out_option(centerline, "output curve (.mrk.json)", is_folder=False)
     _add_settings_option(centerline)
     centerline.set_defaults(run=run_centerline)
 
     landmarks = commands.add_parser("landmarks", help="propose P, D, S, E along a centerline")
     landmarks.add_argument("volume", help="CCTA volume")
     landmarks.add_argument("--centerline", required=True, help="markups curve (.mrk.json), proximal to distal")
-    landmarks.add_argument("--out", required=True, help="output point list (.mrk.json)")
+    add_out_option(landmarks, "output point list (.mrk.json)", is_folder=False)
     _add_settings_option(landmarks)
     landmarks.set_defaults(run=run_landmarks)
 
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
-    phantom.add_argument("--out", required=True, help="output folder")
+    add_out_option(phantom, "output folder", is_folder=True)
     phantom.add_argument("--shape", choices=list(PRESETS), default="curved", metavar="NAME",
                          help="geometry or realistic case: " + ", ".join(PRESETS) + " (see docs/command-line.md)")
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
+    phantom.add_argument("--spacing-mm", default="",
+                         help="voxel size in mm, one value or x,y,z (default: the shape's, 0.4,0.4,0.5 for most)")
     phantom.set_defaults(run=run_phantom)

@@ -11,7 +11,7 @@ from .centerline_extraction import extract_centerline
 from .errors import CTOPlaqueInputError
 from .export import check_identifier, input_provenance, lesion_document
 from .lesion_files import lesion_images, write_lesion_files
-from .markups_io import landmarks_by_label, markups_document, read_markups
+from .markups_io import CURVE, POINT_LIST, landmarks_by_label, markups_document, read_markups
 from .scores import parse_clinical_items
 from .settings import AnalysisSettings
 from .staging import staged_outputs, write_json
@@ -46,6 +46,18 @@ def write_curve(path: str, points_ras) -> None:
     write_json(path, markups_document("Curve", points_ras, color=CENTERLINE_COLOR))
 
 
+def read_seeds(path: str):
+    """Seed points (RAS, ostium first) from a point list, or from the control points of a curve drawn along the
+    vessel."""
+    return read_markups(path, POINT_LIST + CURVE, "seeds").points_ras
+
+
+def read_centerline(path: str):
+    """Centerline points (RAS, proximal to distal) from an open curve; a point list is refused (its points
+    would be joined by straight lines and distances measured from its first point)."""
+    return read_markups(path, CURVE, "centerline").points_ras
+
+
 def read_clinical_items(path: str) -> dict:
     """Entered score items from a JSON object file, e.g. {"retry": false, "multiple_occlusions": null}."""
     try:
@@ -73,11 +85,11 @@ def run_lesion_job(job: LesionJob) -> dict:
     sources, dicom_notes = _dicom_sources(job, volume)
     extra_files = {}
     if job.seeds:
-        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, job.settings.centerline)
+        centerline_ras = extract_centerline(volume, read_seeds(job.seeds), job.settings.centerline)
         extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: write_curve(path, centerline_ras)
     else:
-        centerline_ras = read_markups(job.centerline).points_ras
-    landmarks = landmarks_by_label(read_markups(job.landmarks), source=job.landmarks)
+        centerline_ras = read_centerline(job.centerline)
+    landmarks = landmarks_by_label(read_markups(job.landmarks, POINT_LIST, "landmarks"), source=job.landmarks)
     clinical_items = read_clinical_items(job.clinical_items) if job.clinical_items else {}
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())

@@ -17,6 +17,11 @@ from .errors import CTOPlaqueInputError
 MARKUPS_SCHEMA = ("https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/"
                   "Resources/Schema/markups-schema-v1.0.3.json#")
 _LPS_RAS_FLIP = np.array([-1.0, -1.0, 1.0])
+# The markups "type" values of Slicer's schema, as the Markups module names them to a user.
+MARKUPS_KINDS = {"Fiducial": "a point list", "Curve": "an open curve", "ClosedCurve": "a closed curve",
+                 "Line": "a line", "Angle": "an angle", "Plane": "a plane", "ROI": "an ROI"}
+POINT_LIST = ("Fiducial",)
+CURVE = ("Curve",)
 
 
 @dataclass
@@ -28,8 +33,13 @@ class Markups:
     points_ras: np.ndarray
 
 
-def read_markups(path: str) -> Markups:
-    """Read the first markups node of a ``.mrk.json`` file; positions converted to RAS."""
+def read_markups(path: str, expected_types=None, role: str = "") -> Markups:
+    """Read the first markups node of a ``.mrk.json`` file; positions converted to RAS.
+
+    expected_types: markups types accepted here (e.g. ``CURVE`` for a centerline, ``POINT_LIST`` for landmarks);
+    another type is an input error naming ``role`` (what the file was given as, e.g. "--centerline"), so that a
+    point list passed as a centerline is not measured along the polyline through its points.
+    """
     if not os.path.isfile(path):
         raise CTOPlaqueInputError(f"markups file not found: {path}")
     try:
@@ -44,9 +54,14 @@ def read_markups(path: str) -> Markups:
         raise CTOPlaqueInputError(f"{path} is not a Slicer markups JSON file") from None
     if system not in ("LPS", "RAS"):
         raise CTOPlaqueInputError(f"{path}: unknown coordinateSystem {system!r} (expected LPS or RAS)")
+    markup_type = str(markup.get("type", "Fiducial"))
+    if expected_types and markup_type not in expected_types:
+        expected = " or ".join(MARKUPS_KINDS.get(kind, kind) for kind in expected_types)
+        given = MARKUPS_KINDS.get(markup_type, f"a {markup_type}")
+        raise CTOPlaqueInputError(f"{role or 'markups'} {path} is {given}; {expected} is expected here")
     if system == "LPS":
         positions = positions * _LPS_RAS_FLIP
-    return Markups(markup_type=str(markup.get("type", "Fiducial")), labels=labels, points_ras=positions)
+    return Markups(markup_type=markup_type, labels=labels, points_ras=positions)
 
 
 def markups_document(markup_type: str, points_ras, labels=None, coordinate_system: str = "LPS",

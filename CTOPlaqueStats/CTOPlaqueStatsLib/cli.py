@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 
+from CTOPlaqueLib.cli import add_out_option
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
@@ -116,7 +117,7 @@ def register(commands) -> None:
     cohort = commands.add_parser("cohort", help="gather lesion exports and clinical data into a cohort table")
     cohort.add_argument("inputs", nargs="+", help="*.lesion.json / *.lesion.csv files or folders")
     cohort.add_argument("--clinical", help="clinical CSV with patient_id (and lesion_id) columns")
-    cohort.add_argument("--out", required=True, help="cohort CSV to write")
+    add_out_option(cohort, "cohort CSV to write", is_folder=False)
     cohort.set_defaults(run=run_cohort)
 
     stats = commands.add_parser("stats", help="group comparisons, logistic regression, figures and report",
@@ -140,7 +141,7 @@ def register(commands) -> None:
                        help="t-test of normally distributed variables (default: welch)")
     stats.add_argument("--labels", help="CSV column,label[,unit]: readable names that extend or override the "
                                         "project's label table")
-    stats.add_argument("--out", required=True, help="output folder")
+    add_out_option(stats, "output folder", is_folder=True)
     stats.set_defaults(run=run_stats_command)
 
     icc = commands.add_parser("icc", help="intraclass correlation (Shrout & Fleiss) of repeated measurements")
@@ -152,5 +153,5 @@ def register(commands) -> None:
                      help="what the rater column holds: observers (inter-observer) or one observer's readings "
                           "(intra-observer); words the report's results paragraph")
     icc.add_argument("--labels", help="CSV column,label[,unit]: readable names of the measures, as for stats")
-    icc.add_argument("--out", required=True, help="output folder")
+    add_out_option(icc, "output folder", is_folder=True)
     icc.set_defaults(run=run_icc)

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        lesion_cli.check_output_options(args)
         return args.run(args)
     except CTOPlaqueInputError as error:
         print(f"error: {error}", file=sys.stderr)
