@@ -110,6 +110,8 @@ class CTOPlaque(ScriptedLoadableModule):
 
 # Parameter-node name prefix of each entered J-CTO / CASTLE item ("yes", "no" or "unknown").
 CLINICAL_ITEM_PARAMETER = "ClinicalItem."
+# Parameter-node name of the export's patient details switch ("true" or "false"; unset is false).
+INCLUDE_PHI_PARAMETER = "IncludePHI"
 
 
 class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -152,6 +154,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for name in self.CLINICAL_ITEM_BOXES:
             getattr(self.ui, name).connect("currentIndexChanged(int)", self.updateParameterNodeFromGUI)
         self.ui.outputDirectoryButton.connect("directoryChanged(QString)", self.updateParameterNodeFromGUI)
+        self.ui.includePhiCheckBox.connect("toggled(bool)", self.updateParameterNodeFromGUI)
         self.ui.seedsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.seedsPlaceWidget.setCurrentNode)
         self.ui.extractCenterlineButton.connect("clicked(bool)", self.onExtractCenterline)
         self.ui.proposeLandmarksButton.connect("clicked(bool)", self.onProposeLandmarks)
@@ -207,6 +210,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 box.setCurrentIndex(max(box.findText(parameters.GetParameter(CLINICAL_ITEM_PARAMETER + item)), 0))
             if parameters.GetParameter("OutputFolder"):
                 self.ui.outputDirectoryButton.directory = parameters.GetParameter("OutputFolder")
+            self.ui.includePhiCheckBox.checked = parameters.GetParameter(INCLUDE_PHI_PARAMETER) == "true"
             self.ui.resultsTableView.setMRMLTableNode(parameters.GetNodeReference("ResultsTable"))
             warnings = parameters.GetParameter("QualityWarnings")
             self.ui.qualityWarningsLabel.text = "\n".join(f"\u26a0 {w}" for w in warnings.splitlines())
@@ -232,6 +236,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for name, item in self.CLINICAL_ITEM_BOXES.items():
             parameters.SetParameter(CLINICAL_ITEM_PARAMETER + item, getattr(self.ui, name).currentText)
         parameters.SetParameter("OutputFolder", self.ui.outputDirectoryButton.directory)
+        parameters.SetParameter(INCLUDE_PHI_PARAMETER, "true" if self.ui.includePhiCheckBox.checked else "false")
         self._update_buttons()
 
     def _update_buttons(self):
@@ -322,7 +327,9 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self.result is None:  # results loaded with a saved scene: analyze its inputs again for the files
             self.onAnalyze()
         with slicer.util.tryWithErrorDisplay("Export failed.", waitCursor=True):
-            paths = self.logic.export(self.result, self.logic.getParameterNode().GetParameter("OutputFolder"))
+            parameters = self.logic.getParameterNode()
+            paths = self.logic.export(self.result, parameters.GetParameter("OutputFolder"),
+                                      include_phi=parameters.GetParameter(INCLUDE_PHI_PARAMETER) == "true")
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
 
     def onShowPlots(self):
@@ -617,15 +624,24 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         self.getParameterNode().SetNodeReferenceID("Landmarks", landmarks_node.GetID())
         return landmarks_node
 
-    def export(self, result, out_dir):
+    def export(self, result, out_dir, include_phi=False):
         """Write the per-lesion files of ``ctoplaque analyze`` for an analyzed lesion into ``out_dir``, and the
         DICOM SEG and SR beside them when the analysed volume was loaded from DICOM (Slicer's DICOM module
-        records its instance UIDs; the DICOM database knows their files). Loaded from the DICOM database, the
-        lesion is one of a patient record: its patient, study and series attributes go into the document
-        (``source_dicom``) and the report, as ``ctoplaque analyze --include-phi`` does."""
+        records its instance UIDs; the DICOM database knows their files). ``include_phi`` is ``ctoplaque analyze
+        --include-phi``: the series' patient, study and series attributes go into lesion.json and lesion.csv
+        (``source_dicom``) and the report; without it these files are de-identified (the SEG and SR carry the
+        series' patient module, as DICOM requires). Raises CTOPlaqueInputError when ``include_phi`` is asked for
+        a volume not loaded from the DICOM database. ``result.document`` is left as the analysis made it."""
         lib = _library()
-        document = result.document
-        sources = _dicom_source_files(self.getParameterNode().GetNodeReference("InputVolume"))
+        volume_node = self.getParameterNode().GetNodeReference("InputVolume")
+        sources = _dicom_source_files(volume_node)
+        if include_phi and not sources:
+            from CTOPlaqueLib.errors import CTOPlaqueInputError
+
+            name = volume_node.GetName() if volume_node is not None else "the volume"
+            raise CTOPlaqueInputError(f"patient details come from the DICOM database, and {name} was not loaded "
+                                      "from it: load the series from the DICOM database, or export without them")
+        document = dict(result.document)
         extra_files = {}
         if sources:
             from CTOPlaqueLib.dicom_results import dicom_writers
@@ -634,8 +650,9 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
 
             datasets, notes = sources_for_derived_objects(source_datasets_by_slice(sources, result.volume),
                                                           result.volume)
-            document["source_dicom"] = source_dicom_attributes(datasets[0])
-            document = dict(document, notes=document["notes"] + notes)  # an export again does not repeat them
+            if include_phi:
+                document["source_dicom"] = source_dicom_attributes(datasets[0])
+            document["notes"] = document["notes"] + notes  # in the copy: an export again does not repeat them
             images = result.images
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
                                         images.composition if images else None, images.lumen if images else None)

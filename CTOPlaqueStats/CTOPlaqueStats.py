@@ -31,19 +31,29 @@ class CTOPlaqueStats(ScriptedLoadableModule):
             "Statistical design after Xing et al., Quant Imaging Med Surg 2022;12(7):3625-3639.")
 
 
-# Parameter node: the columns picked for each role of the analysis (a JSON list each), and the bootstrap count.
+# Parameter node: the columns picked for each role of the analysis (a JSON list each), the bootstrap count, the
+# reference levels as typed ("vendor=GE, smoking=never"), the t-test ("welch" or "student") and the labels CSV path.
 COLUMN_PARAMETERS = ("Outcomes", "Predictors", "Adjust", "PatientVars", "BaseModel", "Added")
 BOOTSTRAP_PARAMETER = "Bootstrap"
+REFERENCES_PARAMETER = "References"
+T_TEST_PARAMETER = "TTest"
+LABELS_PARAMETER = "LabelsCSV"
 
 
 class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
     """Panel: exports folder, clinical CSV, the columns of each role (outcomes, predictors, adjustment, patient
-    variables, base and added prediction models) picked from the cohort's columns, bootstrap resamples, Run,
-    results tables, Open report. Every choice lives in the parameter node, which the Logic reads."""
+    variables, base and added prediction models) picked from the cohort's columns, bootstrap resamples, reference
+    levels, t-test, labels CSV, Run, results tables, Open report. Every choice lives in the parameter node, which
+    the Logic reads."""
 
     COLUMN_BOXES = {"outcomesComboBox": "Outcomes", "predictorsComboBox": "Predictors", "adjustComboBox": "Adjust",
                     "patientVarsComboBox": "PatientVars", "baseModelComboBox": "BaseModel",
                     "addedComboBox": "Added"}
+    # The kinds of column (cohort_columns) each box offers, where not only the numeric ones: a text column is
+    # dummy-coded when adjusted for and compared per level as a patient variable (as a predictor it would only be
+    # compared, not modelled).
+    COLUMN_KINDS = {"outcomesComboBox": ("binary",), "adjustComboBox": ("numeric", "categorical"),
+                    "patientVarsComboBox": ("numeric", "categorical")}
     DEFAULT_PREDICTORS = ("dense_calcium_pav", "fibrous_pav", "fibrofatty_pav", "necrotic_core_pav",
                           "occlusion_length_mm")
 
@@ -62,14 +72,20 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         for name in self.COLUMN_BOXES:
             getattr(self.ui, name).connect("checkedIndexesChanged()", self.updateParameterNodeFromGUI)
         self.ui.bootstrapSpinBox.connect("valueChanged(int)", self.updateParameterNodeFromGUI)
+        self.ui.referencesLineEdit.connect("editingFinished()", self.updateParameterNodeFromGUI)
+        self.ui.labelsPathLineEdit.connect("currentPathChanged(QString)", self.updateParameterNodeFromGUI)
+        for key, text in self.logic.t_tests().items():
+            self.ui.tTestComboBox.addItem(text, key)
+        self.ui.tTestComboBox.connect("currentIndexChanged(int)", self.updateParameterNodeFromGUI)
         self.result = None
         self._updating_gui = False
         self.logic.setDefaultParameters(self.logic.getParameterNode())
         self.updateGUIFromParameterNode()
 
     def updateGUIFromParameterNode(self, *_):
-        """Check the columns the parameter node names for each role (those the boxes offer), and the bootstrap
-        count. Setting a widget emits its change signal; updateParameterNodeFromGUI ignores those meanwhile."""
+        """Check the columns the parameter node names for each role (those the boxes offer); the bootstrap count,
+        reference levels, t-test and labels CSV. Setting a widget emits its change signal;
+        updateParameterNodeFromGUI ignores those meanwhile."""
         import qt
 
         parameters = self.logic.getParameterNode()
@@ -81,6 +97,9 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
                     state = qt.Qt.Checked if box.itemText(index) in chosen else qt.Qt.Unchecked
                     box.setCheckState(box.model().index(index, 0), state)
             self.ui.bootstrapSpinBox.value = int(parameters.GetParameter(BOOTSTRAP_PARAMETER))
+            self.ui.referencesLineEdit.text = parameters.GetParameter(REFERENCES_PARAMETER)
+            self.ui.tTestComboBox.setCurrentIndex(self.ui.tTestComboBox.findData(parameters.GetParameter(T_TEST_PARAMETER)))
+            self.ui.labelsPathLineEdit.currentPath = parameters.GetParameter(LABELS_PARAMETER)
         finally:
             self._updating_gui = False
 
@@ -91,6 +110,9 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         for name, key in self.COLUMN_BOXES.items():
             parameters.SetParameter(key, json.dumps(self._checked(getattr(self.ui, name))))
         parameters.SetParameter(BOOTSTRAP_PARAMETER, str(self.ui.bootstrapSpinBox.value))
+        parameters.SetParameter(REFERENCES_PARAMETER, self.ui.referencesLineEdit.text)
+        parameters.SetParameter(T_TEST_PARAMETER, self.ui.tTestComboBox.currentData)
+        parameters.SetParameter(LABELS_PARAMETER, self.ui.labelsPathLineEdit.currentPath)
 
     def onReload(self):
         """Reload re-reads CTOPlaqueStatsLib too; CTOPlaqueLib stays as the CTO Plaque module loaded it."""
@@ -98,8 +120,9 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
         ScriptedLoadableModuleWidget.onReload(self)
 
     def onLoadColumns(self):
-        """Fill the pickers (binary columns as outcomes, numeric columns for every other role) and check what the
-        parameter node holds; predictors default to the plaque PAVs and the occlusion length."""
+        """Fill the pickers (binary columns as outcomes; numeric columns for every other role, and categorical text
+        columns too for adjustment and patient variables, where ``stats`` uses them) and check what the parameter
+        node holds; predictors default to the plaque PAVs and the occlusion length."""
         with slicer.util.tryWithErrorDisplay("Could not read the cohort.", waitCursor=True):
             columns = self.logic.cohort_columns(self.ui.exportsDirectoryButton.directory,
                                                 self.ui.clinicalPathLineEdit.currentPath or None)
@@ -108,7 +131,7 @@ class CTOPlaqueStatsWidget(ScriptedLoadableModuleWidget):
                 for name in self.COLUMN_BOXES:
                     box = getattr(self.ui, name)
                     box.clear()
-                    for column in columns["binary" if name == "outcomesComboBox" else "numeric"]:
+                    for column in [c for kind in self.COLUMN_KINDS.get(name, ("numeric",)) for c in columns[kind]]:
                         box.addItem(column)
             finally:
                 self._updating_gui = False
@@ -153,11 +176,21 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
     """Runs the cohort analysis of ``ctoplaque cohort`` + ``ctoplaque stats`` and shows tables in the scene."""
 
     def setDefaultParameters(self, parameterNode):
-        """The bootstrap count of ``ctoplaque stats`` (its minimum, 200) where the node has none."""
-        if not parameterNode.GetParameter(BOOTSTRAP_PARAMETER):
-            from CTOPlaqueStatsLib.analysis import MIN_BOOTSTRAP
+        """The defaults of ``ctoplaque stats`` where the node has none: the bootstrap count (its minimum, 200) and
+        the t-test (StatsRequest's, Welch's)."""
+        from CTOPlaqueStatsLib.analysis import MIN_BOOTSTRAP, StatsRequest
 
-            parameterNode.SetParameter(BOOTSTRAP_PARAMETER, str(MIN_BOOTSTRAP))
+        defaults = {BOOTSTRAP_PARAMETER: str(MIN_BOOTSTRAP), T_TEST_PARAMETER: StatsRequest([], []).t_test}
+        for key, value in defaults.items():
+            if not parameterNode.GetParameter(key):
+                parameterNode.SetParameter(key, value)
+
+    @staticmethod
+    def t_tests() -> dict:
+        """The t-tests a run can use: {"welch": "Welch's t-test", "student": "Student's t-test"}."""
+        from CTOPlaqueStatsLib.comparison import T_TESTS
+
+        return dict(T_TESTS)
 
     @staticmethod
     def columns_of(parameterNode, key) -> list:
@@ -165,27 +198,35 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
         return json.loads(parameterNode.GetParameter(key) or "[]")
 
     def stats_request(self, parameterNode):
-        """The StatsRequest of the parameter node: the columns of every role and the bootstrap count."""
-        from CTOPlaqueStatsLib.analysis import StatsRequest
+        """The StatsRequest of the parameter node: the columns of every role, the bootstrap count, the reference
+        levels (comma-separated COLUMN=LEVEL; CTOPlaqueInputError for an item without '='), the t-test and the
+        labels CSV, as ``ctoplaque stats`` takes them from --bootstrap, --reference, --t-test and --labels."""
+        from CTOPlaqueStatsLib.analysis import StatsRequest, references_from_pairs
 
         outcomes, predictors, adjust, patient_vars, base, added = (self.columns_of(parameterNode, key)
                                                                    for key in COLUMN_PARAMETERS)
+        pairs = [pair for pair in parameterNode.GetParameter(REFERENCES_PARAMETER).split(",") if pair.strip()]
         return StatsRequest(outcomes=outcomes, predictors=predictors, adjust=adjust, patient_vars=patient_vars,
                             base_model=base, added=added,
-                            bootstrap_resamples=int(parameterNode.GetParameter(BOOTSTRAP_PARAMETER)))
+                            bootstrap_resamples=int(parameterNode.GetParameter(BOOTSTRAP_PARAMETER)),
+                            references=references_from_pairs(pairs),
+                            t_test=parameterNode.GetParameter(T_TEST_PARAMETER),
+                            labels_csv=parameterNode.GetParameter(LABELS_PARAMETER))
 
     def cohort_columns(self, exports_folder, clinical_path) -> dict:
-        """Columns of the cohort usable as outcomes ("binary") and as predictors ("numeric")."""
+        """Columns of the cohort usable as outcomes ("binary"), as numbers ("numeric") and as categories of text
+        ("categorical", e.g. a vendor or smoking never/former/current)."""
         from CTOPlaqueStatsLib.cohort import build_cohort
         from CTOPlaqueStatsLib.problems import ProblemLog
-        from CTOPlaqueStatsLib.variables import binary_outcome, numeric_variable
+        from CTOPlaqueStatsLib.variables import binary_outcome, is_categorical_text, numeric_variable
 
         cohort = build_cohort([exports_folder], clinical_path, ProblemLog())
         quiet = ProblemLog()
-        numeric = [c for c in cohort.columns if c not in ("patient_id", "lesion_id", "observer", "source_file")
-                   and numeric_variable(cohort[c], c, quiet) is not None]
-        binary = [c for c in cohort.columns if c in numeric and binary_outcome(cohort[c], c, quiet) is not None]
-        return {"binary": binary, "numeric": numeric}
+        columns = [c for c in cohort.columns if c not in ("patient_id", "lesion_id", "observer", "source_file")]
+        numeric = [c for c in columns if numeric_variable(cohort[c], c, quiet) is not None]
+        binary = [c for c in numeric if binary_outcome(cohort[c], c, quiet) is not None]
+        categorical = [c for c in columns if is_categorical_text(cohort[c])]
+        return {"binary": binary, "numeric": numeric, "categorical": categorical}
 
     def run(self, exports_folder, clinical_path, request, out_dir):
         """Cohort, comparisons, logistic models, figures and report in ``out_dir`` (CTOPlaqueStatsLib.analysis);

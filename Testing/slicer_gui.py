@@ -314,24 +314,34 @@ class ctkCollapsibleButton(QtWidgets.QPushButton):
         painter.drawControl(QtWidgets.QStyle.CE_PushButton, option)
 
 
+def _notifying_text_property(name: str, signal: str, default: str):
+    """A text Qt property stored as the instance attribute ``_<name>``; setting a new value emits ``signal`` with
+    it, as CTK's widgets do."""
+    attribute = "_" + name
+
+    def get(self):
+        return getattr(self, attribute, default)
+
+    def set_(self, value):
+        if value != get(self):
+            setattr(self, attribute, str(value))
+            getattr(self, signal).emit(str(value))
+
+    return Property(str, get, set_)
+
+
 class ctkDirectoryButton(QtWidgets.QPushButton):
     """Folder chooser: ``directory``, and directoryChanged(QString) when it changes (as CTK's)."""
 
     directoryChanged = Signal(str)
-
-    def _get_directory(self):
-        return getattr(self, "_directory", QtCore.QDir.homePath())
-
-    def _set_directory(self, value):
-        if value != self._get_directory():
-            self._directory = str(value)
-            self.directoryChanged.emit(self._directory)
-
-    directory = Property(str, _get_directory, _set_directory)
+    directory = _notifying_text_property("directory", "directoryChanged", QtCore.QDir.homePath())
 
 
 class ctkPathLineEdit(QtWidgets.QWidget):
-    currentPath = _stored_property(str, "currentPath", "")
+    """File chooser: ``currentPath``, and currentPathChanged(QString) when it changes (as CTK's)."""
+
+    currentPathChanged = Signal(str)
+    currentPath = _notifying_text_property("currentPath", "currentPathChanged", "")
 
 
 class ctkCheckableComboBox(QtWidgets.QComboBox):

@@ -1,5 +1,7 @@
 """CTOPlaqueLogic on real MRML nodes (slicer-core): same numbers as the command line, scene outputs."""
 
+import csv
+import io
 import os
 
 import numpy as np
@@ -266,21 +268,26 @@ def test_entered_items_give_scores_in_the_results_table(logic_nodes):
     assert "CT-RECTOR score" not in rows  # duration unknown in the entry: missing, not zero
 
 
-def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp_path, monkeypatch):
-    """A volume loaded by Slicer's DICOM module carries its instance UIDs; Export finds their files in the
-    DICOM database and writes the SEG and SR beside the other files, with the panel's numbers, and the report
-    for the patient record shows the series' patient and Series Instance UID."""
+# The patient of the DICOM series written for the export tests: neither is the study's patient ID, so that their
+# absence from a de-identified export means something.
+SERIES_PATIENT_ID, SERIES_PATIENT_NAME = "MRN0042", "Doe^Jane"
+
+
+def dicom_volume_node(scene, folder, monkeypatch):
+    """The curved phantom written as a CT series of SERIES_PATIENT_ID and loaded as Slicer's DICOM plugin loads a
+    series (archetype storage node over the series' files, the node's DICOM.instanceUIDs attribute), with a
+    slicer.dicomDatabase that knows the files; returns (volume node, series files)."""
     import pydicom
 
-    from CTOPlaque import CTOPlaqueLogic
     from CTOPlaqueLib.dicom_series import write_ct_series
     from conftest import phantom_for
 
     phantom = phantom_for("curved")
-    files = write_ct_series(str(tmp_path / "series"), phantom.hu, phantom.ijk_to_ras, "P1")
-    volume = mrml_scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CCTA DICOM")
-    storage = mrml_scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
-    storage.SetFileName(files[0])  # the archetype and the series' file list, as Slicer's DICOM plugin does
+    files = write_ct_series(os.path.join(folder, "series"), phantom.hu, phantom.ijk_to_ras, SERIES_PATIENT_ID,
+                            SERIES_PATIENT_NAME)
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CCTA DICOM")
+    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(files[0])
     for path in files:
         storage.AddFileName(path)
     assert storage.ReadData(volume)
@@ -292,6 +299,53 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp
             return by_uid[uid]
 
     monkeypatch.setattr(slicer, "dicomDatabase", Database(), raising=False)
+    return volume, files
+
+
+def exported_text(paths) -> dict:
+    """The text of the exported lesion.json, lesion.csv and report, by output kind."""
+    texts = {}
+    for kind in ("lesion_json", "lesion_csv", "report_html"):
+        with open(paths[kind], encoding="utf-8") as handle:
+            texts[kind] = handle.read()
+    return texts
+
+
+def assert_patient_details(paths, series_file, included: bool) -> None:
+    """lesion.json, lesion.csv and the report hold the series' patient and Series Instance UID when ``included``
+    (the report's patient-record table, source_dicom, the dicom_ columns), and none of them otherwise (the report
+    then says de-identified)."""
+    import pydicom
+
+    series_uid = pydicom.dcmread(series_file, stop_before_pixels=True).SeriesInstanceUID
+    texts = exported_text(paths)
+    source = read_json(paths["lesion_json"]).get("source_dicom")
+    if not included:
+        for kind, text in texts.items():
+            assert SERIES_PATIENT_ID not in text and SERIES_PATIENT_NAME not in text and series_uid not in text, kind
+        assert source is None and "<b>Patient: de-identified</b>" in texts["report_html"]
+        return
+    assert (source["PatientID"], source["PatientName"], source["SeriesInstanceUID"]) == (
+        SERIES_PATIENT_ID, SERIES_PATIENT_NAME, series_uid)
+    columns = next(csv.DictReader(io.StringIO(texts["lesion_csv"])))
+    assert columns["dicom_PatientID"] == SERIES_PATIENT_ID and columns["dicom_SeriesInstanceUID"] == series_uid
+    report = texts["report_html"]
+    assert f'<td class="name">Patient ID</td><td>{SERIES_PATIENT_ID}</td>' in report
+    assert '<td class="name">Name</td><td>Doe, Jane</td>' in report and f">{series_uid}</td>" in report
+    assert "de-identified" not in report
+
+
+def test_export_of_a_dicom_volume_writes_seg_and_sr_and_patient_details_only_when_asked(
+        mrml_scene, logic_nodes, tmp_path, monkeypatch):
+    """A volume loaded by Slicer's DICOM module carries its instance UIDs; Export finds their files in the
+    DICOM database and writes the SEG and SR beside the other files, with the panel's numbers. The patient's
+    details reach lesion.json, lesion.csv and the report only with include_phi (``--include-phi``); the SEG
+    carries the series' patient either way, as DICOM requires."""
+    import pydicom
+
+    from CTOPlaque import CTOPlaqueLogic
+
+    volume, files = dicom_volume_node(mrml_scene, str(tmp_path), monkeypatch)
     _, centerline, landmarks = logic_nodes
     logic = CTOPlaqueLogic()
     result = logic.analyze(volume, centerline, landmarks, lesion_id="D1", patient_id="P1")
@@ -300,14 +354,27 @@ def test_export_of_a_dicom_volume_writes_seg_and_sr(mrml_scene, logic_nodes, tmp
     sr = pydicom.dcmread(paths["D1.sr.dcm"])
     assert seg.FrameOfReferenceUID == pydicom.dcmread(files[0]).FrameOfReferenceUID
     assert seg.NumberOfFrames > 0 and len(seg.SegmentSequence) == len(COMPONENTS) + 2  # and the lumen and the plaque
+    assert seg.PatientID == SERIES_PATIENT_ID
     assert sr.CompletionFlag == "COMPLETE"
     assert read_json(paths["lesion_json"])["total_plaque_volume_mm3"] == pytest.approx(
         result.document["total_plaque_volume_mm3"], abs=0.05)  # 0.1 mm3 in the file
-    with open(paths["report_html"], encoding="utf-8") as handle:
-        report = handle.read()
-    series_uid = pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID
-    assert '<td class="name">Patient ID</td><td>P1</td>' in report and f">{series_uid}</td>" in report
-    assert "de-identified" not in report
+    assert_patient_details(paths, files[0], included=False)
+
+    assert_patient_details(logic.export(result, str(tmp_path / "with_phi"), include_phi=True), files[0],
+                           included=True)
+    assert_patient_details(logic.export(result, str(tmp_path / "again")), files[0], included=False)
+
+
+def test_patient_details_of_a_volume_not_from_dicom_are_an_input_error(logic_result, logic_nodes, tmp_path):
+    """include_phi for a CT loaded from a file (no DICOM database entry): the reason, and no file written, as
+    ``--include-phi`` with a volume file on the command line."""
+    from CTOPlaque import CTOPlaqueLogic
+
+    logic = CTOPlaqueLogic()
+    logic.getParameterNode().SetNodeReferenceID("InputVolume", logic_nodes[0].GetID())
+    with pytest.raises(CTOPlaqueInputError, match="patient details come from the DICOM database"):
+        logic.export(logic_result, str(tmp_path / "export"), include_phi=True)
+    assert not (tmp_path / "export").exists()
 
 
 def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path, monkeypatch):

@@ -103,7 +103,7 @@ def test_the_requirements_file_is_the_one_dependency_list_of_pyproject_and_of_th
     source = pyproject["tool"]["setuptools"]["dynamic"]["dependencies"]["file"]
     assert [os.path.realpath(os.path.join(ROOT, path)) for path in source] == [os.path.realpath(REQUIREMENTS_FILE)]
     lines = requirement_lines()
-    assert len(lines) == 10 and "statsmodels>=0.14" in lines and "tableone>=0.9" in lines
+    assert len(lines) == 9 and "statsmodels>=0.14" in lines
     declared = [r for r in importlib.metadata.requires("ctoplaque") if "extra ==" not in r]
     assert sorted(r.replace(" ", "") for r in declared) == sorted(lines)
     assert "CTOPlaqueLib/requirements.txt" in _cmake_list("CTOPlaque", "MODULE_PYTHON_RESOURCES")
@@ -152,8 +152,7 @@ def test_modules_import_at_slicer_start_up_before_the_extra_packages_are_install
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["CTOPlaqueWidget", "CTOPlaqueStatsWidget"]
-    assert absent == ["highdicom", "matplotlib", "mpl_toolkits", "pandas", "pylab", "scipy", "skimage", "statsmodels",
-                      "tableone"]
+    assert absent == ["highdicom", "matplotlib", "mpl_toolkits", "pandas", "pylab", "scipy", "skimage", "statsmodels"]
 
 
 def test_panel_offers_every_entered_score_item():

@@ -185,7 +185,7 @@ def test_quality_warnings_show_in_the_panel(analyzed_panel):
     assert float(rows["Quality warnings"]) == 1
 
 
-def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
+def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog):
     """Loading a saved scene fills every selector, setting and the results table from the parameter node,
     although each selector set on the way emits its change signal."""
     import mrml_app
@@ -197,6 +197,7 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     ui.proximalSideBranchComboBox.currentText = "yes"
     ui.retryComboBox.currentText = "no"
     ui.outputDirectoryButton.directory = str(tmp_path / "chosen")
+    ui.includePhiCheckBox.checked = True
     saved = {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS}
     path = mrml_app.save_scene(scene, str(tmp_path))
 
@@ -206,7 +207,7 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert not ui.analyzeButton.enabled and not ui.exportButton.enabled
     ui.necroticCoreSpinBox.value = -30.0
     ui.outputDirectoryButton.directory = str(tmp_path / "elsewhere")
-    assert ui.proximalSideBranchComboBox.currentText == "unknown"
+    assert ui.proximalSideBranchComboBox.currentText == "unknown" and not ui.includePhiCheckBox.checked
 
     scene.SetURL(path)
     assert scene.Import()
@@ -219,14 +220,57 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled and ui.exportButton.enabled
     assert ui.proximalSideBranchComboBox.currentText == "yes" and ui.retryComboBox.currentText == "no"
     assert ui.outputDirectoryButton.directory == str(tmp_path / "chosen")
+    assert ui.includePhiCheckBox.checked and parameters.GetParameter("IncludePHI") == "true"
 
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
-    ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files where the scene said
+    ui.exportButton.click()  # analyzes the reloaded inputs again; the CT came from a file: no patient details
+    errors = _errors(caplog)
+    assert len(errors) == 1 and errors[0].startswith("Export failed.") and "DICOM database" in errors[0]
+    assert not (tmp_path / "chosen").exists()
+    ui.includePhiCheckBox.checked = False
+    ui.exportButton.click()  # writes the files where the scene said
     document = read_json(tmp_path / "chosen" / f"{parameters.GetParameter('LesionID')}.lesion.json")
     assert document["total_plaque_volume_mm3"] == pytest.approx(saved_volume, abs=0.05)  # file: 0.1 mm3
     assert document["thresholds_hu"]["necrotic_core"][0] == -20.0
     assert document["clinical_items"]["proximal_side_branch"] is True
     assert document["clinical_items"]["retry"] is False
+
+
+def test_patient_details_reach_the_exports_only_when_the_panel_asks(gui, curved_case_files, tmp_path, monkeypatch):
+    """A CT from the DICOM database: off by default, Export writes lesion.json, lesion.csv and the report without
+    the series' patient (the report says de-identified); with "Include patient details" checked (kept in the
+    parameter node) they carry the patient's ID, name and Series Instance UID."""
+    from CTOPlaque import CTOPlaqueWidget
+    from test_logic_mrml import _markups_node, assert_patient_details, dicom_volume_node
+
+    scene, _ = gui
+    volume, files = dicom_volume_node(scene, str(tmp_path), monkeypatch)
+    centerline = _markups_node(scene, curved_case_files["centerline"], "vtkMRMLMarkupsCurveNode")
+    landmarks = _markups_node(scene, curved_case_files["landmarks"], "vtkMRMLMarkupsFiducialNode")
+    widget = CTOPlaqueWidget()
+    ui, parameters = widget.ui, widget.logic.getParameterNode()
+    for selector, node in (("volumeSelector", volume), ("centerlineSelector", centerline),
+                           ("landmarksSelector", landmarks)):
+        getattr(ui, selector).setCurrentNode(node)
+    ui.lesionIdEdit.text = "D1"
+    ui.lesionIdEdit.editingFinished.emit()
+    ui.analyzeButton.click()
+    assert not ui.includePhiCheckBox.checked and parameters.GetParameter("IncludePHI") == "false"
+    ui.outputDirectoryButton.directory = str(tmp_path / "default")
+    ui.exportButton.click()
+    assert_patient_details(_export_paths(tmp_path / "default", "D1"), files[0], included=False)
+
+    ui.includePhiCheckBox.checked = True
+    assert parameters.GetParameter("IncludePHI") == "true"
+    ui.outputDirectoryButton.directory = str(tmp_path / "with_phi")
+    ui.exportButton.click()
+    assert_patient_details(_export_paths(tmp_path / "with_phi", "D1"), files[0], included=True)
+
+
+def _export_paths(folder, lesion_id) -> dict:
+    from CTOPlaqueLib.lesion_files import OUTPUT_SUFFIXES
+
+    return {kind: str(folder / (lesion_id + suffix)) for kind, suffix in OUTPUT_SUFFIXES.items()}
 
 
 def test_place_buttons_start_placing_that_landmark(analyzed_panel):
@@ -357,6 +401,98 @@ def test_stats_panel_passes_patient_variables_model_comparison_and_bootstrap_to_
 
     widget.updateGUIFromParameterNode()  # e.g. a saved scene reloaded: the panel shows the node's choices
     assert widget._checked(ui.baseModelComboBox) == ["occlusion_length_mm"] and ui.bootstrapSpinBox.value == 250
+
+
+def _hand_t_test_p(values_0, values_1, equal_variances: bool) -> float:
+    """Two-sided p of Student's (pooled variance, n0 + n1 - 2 df) or Welch's t-test (Welch-Satterthwaite df),
+    from their textbook formulas."""
+    import numpy as np
+    from scipy.stats import t as t_distribution
+
+    n_0, n_1 = len(values_0), len(values_1)
+    var_0, var_1 = np.var(values_0, ddof=1), np.var(values_1, ddof=1)
+    if equal_variances:
+        pooled = ((n_0 - 1) * var_0 + (n_1 - 1) * var_1) / (n_0 + n_1 - 2)
+        se, df = np.sqrt(pooled * (1 / n_0 + 1 / n_1)), n_0 + n_1 - 2
+    else:
+        se = np.sqrt(var_0 / n_0 + var_1 / n_1)
+        df = se ** 4 / ((var_0 / n_0) ** 2 / (n_0 - 1) + (var_1 / n_1) ** 2 / (n_1 - 1))
+    return float(2 * t_distribution.sf(abs(np.mean(values_1) - np.mean(values_0)) / se, df))
+
+
+def test_stats_panel_passes_references_t_test_and_labels_to_the_logic(gui, tmp_path, caplog):
+    """A reference level, the t-test and a labels CSV set in the panel reach the parameter node, the Logic's
+    StatsRequest and the outputs: comparison.csv's p of age is Welch's by default and Student's when chosen (both
+    by hand), the vendor's reference is GE by default and Siemens when typed (in comparison.csv and table1.csv),
+    and table1.csv names age by the file's label instead of the project's."""
+    import pandas as pd
+    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+
+    exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
+    table = pd.read_csv(clinical)
+    table["vendor"] = [("GE", "Philips", "Siemens")[index % 3] for index in range(len(table))]
+    table.to_csv(clinical, index=False)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("column,label,unit\nage,Age at the procedure,years\n", encoding="utf-8")
+    groups = [table.loc[table["success"] == code, "age"].to_numpy(float) for code in (0, 1)]
+    widget = CTOPlaqueStatsWidget()
+    ui, parameters = widget.ui, widget.logic.getParameterNode()
+    ui.exportsDirectoryButton.directory = exports
+    ui.clinicalPathLineEdit.currentPath = clinical
+    ui.loadColumnsButton.click()
+    offered = {name: [getattr(ui, name).itemText(i) for i in range(getattr(ui, name).count)]
+               for name in ("predictorsComboBox", "adjustComboBox", "patientVarsComboBox")}
+    assert "vendor" in offered["adjustComboBox"] and "vendor" in offered["patientVarsComboBox"]
+    assert "vendor" not in offered["predictorsComboBox"]  # a text predictor would be compared, not modelled
+    _check(ui.outcomesComboBox, ["success"])
+    _check(ui.predictorsComboBox, ["age"])
+    _check(ui.adjustComboBox, ["vendor"])
+    assert ui.tTestComboBox.currentText == "Welch's t-test" and parameters.GetParameter("TTest") == "welch"
+
+    def run(folder):
+        ui.outputDirectoryButton.directory = str(tmp_path / folder)
+        ui.runButton.click()
+        assert _errors(caplog) == []
+        paths = widget.result.stats.paths
+        comparison = pd.read_csv(paths["comparison"])
+        comparison = comparison[comparison["level"] == "lesion"]
+        age = comparison[comparison["variable"] == "age"].iloc[0]
+        vendor = comparison[comparison["variable"] == "vendor"]
+        return age, vendor, pd.read_csv(paths["table1"], keep_default_na=False)
+
+    age, vendor, table1 = run("default")
+    assert age["test"] == "Welch's t-test" and age["p"] == pytest.approx(_hand_t_test_p(*groups, False), rel=1e-9)
+    assert vendor.loc[vendor["reference"] == "yes", "category"].tolist() == ["GE"]
+    assert "Age (years), mean ± SD" in set(table1["characteristic"])  # the project's label table
+
+    ui.referencesLineEdit.text = "vendor=Siemens"
+    ui.referencesLineEdit.editingFinished.emit()
+    ui.tTestComboBox.setCurrentIndex(ui.tTestComboBox.findData("student"))
+    ui.labelsPathLineEdit.currentPath = str(labels)
+    assert (parameters.GetParameter("References"), parameters.GetParameter("TTest"),
+            parameters.GetParameter("LabelsCSV")) == ("vendor=Siemens", "student", str(labels))
+    request = widget.logic.stats_request(parameters)
+    assert (request.references, request.t_test, request.labels_csv) == ({"vendor": "Siemens"}, "student", str(labels))
+
+    age, vendor, table1 = run("chosen")
+    student = _hand_t_test_p(*groups, True)
+    assert age["test"] == "Student's t-test" and age["p"] == pytest.approx(student, rel=1e-9)
+    assert abs(student - _hand_t_test_p(*groups, False)) > 1e-4  # the two tests differ on these groups
+    assert vendor.loc[vendor["reference"] == "yes", "category"].tolist() == ["Siemens"]
+    vendor_levels = table1.loc[table1["variable"] == "vendor", "value"].tolist()
+    assert vendor_levels[1:] == ["Siemens (reference)", "GE", "Philips"]
+    assert "Age at the procedure (years), mean ± SD" in set(table1["characteristic"])
+    assert "Age (years), mean ± SD" not in set(table1["characteristic"])
+
+    widget.updateGUIFromParameterNode()  # e.g. a saved scene reloaded: the panel shows the node's choices
+    assert (ui.referencesLineEdit.text, ui.tTestComboBox.currentData, ui.labelsPathLineEdit.currentPath) == (
+        "vendor=Siemens", "student", str(labels))
+
+    ui.referencesLineEdit.text = "vendor Siemens"
+    ui.referencesLineEdit.editingFinished.emit()
+    ui.runButton.click()
+    errors = _errors(caplog)
+    assert len(errors) == 1 and "give it as COLUMN=LEVEL" in errors[0]
 
 
 def slicer_qt():

@@ -6,7 +6,7 @@ arrays plus an IJK->RAS matrix; the MRML layer (``mrml.py``) and the file layer
 (``volume_io.py``, ``markups_io.py``) convert to and from those.
 
 The modules by stage, in the order a lesion flows through them (``MODULES_BY_STAGE``; a test keeps
-it complete). The package stays flat: 35 modules of at most about 500 lines, imported by their short
+it complete). The package stays flat: a few dozen modules of at most about 500 lines, imported by their short
 names from Slicer's Python console, the README and user scripts (``CTOPlaqueLib.analysis``), which
 sub-packages would lengthen and break for no gain in what a module does; the stages are named here.
 """

@@ -78,6 +78,18 @@ class ComputedStats:
     clustered: bool
 
 
+def references_from_pairs(pairs) -> dict:
+    """{"vendor": "GE"} from ["vendor=GE"] (``--reference``, the Stats panel's reference levels); CTOPlaqueInputError
+    for an item without '=', column or level."""
+    references = {}
+    for pair in pairs or []:
+        name, separator, level = pair.partition("=")
+        if not separator or not name.strip() or not level.strip():
+            raise CTOPlaqueInputError(f"--reference {pair}: give it as COLUMN=LEVEL, e.g. vendor=GE")
+        references[name.strip()] = level.strip()
+    return references
+
+
 def validate_request(request: StatsRequest) -> None:
     """Settings a run cannot start with: CTOPlaqueInputError naming the setting."""
     if request.bootstrap_resamples < MIN_BOOTSTRAP:

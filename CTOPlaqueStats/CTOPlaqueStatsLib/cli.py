@@ -13,7 +13,7 @@ from CTOPlaqueLib.staging import staged_outputs
 
 from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
                         results_paragraph, write_agreement_report)
-from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, run_stats
+from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, references_from_pairs, run_stats
 from .comparison import T_TESTS
 from .cohort import build_cohort, ratings_from_exports, read_table, write_cohort_csv
 from .figures import write_bland_altman_png
@@ -56,23 +56,12 @@ def _cohort_path(args) -> str:
     return getattr(args, found[0]).pop()
 
 
-def _references(pairs) -> dict:
-    """{"vendor": "GE"} from ["vendor=GE"]; CTOPlaqueInputError for an item without '='."""
-    references = {}
-    for pair in pairs or []:
-        name, separator, level = pair.partition("=")
-        if not separator or not name.strip() or not level.strip():
-            raise CTOPlaqueInputError(f"--reference {pair}: give it as COLUMN=LEVEL, e.g. vendor=GE")
-        references[name.strip()] = level.strip()
-    return references
-
-
 def run_stats_command(args) -> int:
     cohort_path = _cohort_path(args)
     request = StatsRequest(outcomes=args.outcome, predictors=args.predictors, adjust=args.adjust or [],
                            patient_vars=args.patient_vars or [], patient_rule=args.patient_rule,
                            base_model=args.base_model or [], added=args.added or [],
-                           bootstrap_resamples=args.bootstrap, references=_references(args.reference),
+                           bootstrap_resamples=args.bootstrap, references=references_from_pairs(args.reference),
                            t_test=args.t_test, labels_csv=args.labels or "")
     cohort = read_table(cohort_path)
     result = run_stats(cohort, request, args.out)

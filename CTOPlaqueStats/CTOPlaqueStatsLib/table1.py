@@ -5,6 +5,8 @@ One row per continuous variable ("Age (years), mean ± SD") and per 0/1 variable
 categorical variable gets a row with its test and missing count, then one row per level, the reference level
 first and marked. p as "<0.001" or with 3 decimals, percentages with 1 decimal, readable labels with units.
 Groups are named with their size, e.g. "failure (n = 62)" and "success (n = 145)".
+The tableone package is not used: it counted missing categorical values as a "None" level with whole-cohort
+denominators, and could not show one r x c test per categorical variable with its reference level.
 """
 
 from __future__ import annotations
