@@ -304,7 +304,8 @@ def test_every_standard_code_has_the_standards_meaning_and_the_local_scheme_is_d
     assert ("49755003", "SCT", "Morphologically Abnormal Structure") in _codes(seg)
     assert ("237897009", "SCT", "Vascular Calcification") in _codes(seg)
     local = sorted({value for value, scheme, _ in _codes(sr) if scheme == "99CTOPLAQUE"})
-    assert local == ["PAV"]  # everything else has a standard concept; no score computed here (retry unknown)
+    # everything else has a standard concept; no score computed here (retry unknown)
+    assert local == ["CONTEDIT", "PAV"]
     declared = sr.CodingSchemeIdentificationSequence
     assert [item.CodingSchemeDesignator for item in declared] == ["99CTOPLAQUE"]
     assert declared[0].CodingSchemeResponsibleOrganization == "CTOPlaque"
@@ -312,7 +313,8 @@ def test_every_standard_code_has_the_standards_meaning_and_the_local_scheme_is_d
 
 def test_dciodvfy_warns_only_about_the_declared_local_scheme(dicom_case):
     """dciodvfy knows a fixed list of private schemes and ignores CodingSchemeIdentificationSequence: its one
-    warning left is the local designator, once per use (4 PAV values and the declaration itself); none on the SEG."""
+    warning left is the local designator, once per use (4 PAV values, the contours-edited evaluation and the
+    declaration itself); none on the SEG."""
     if shutil.which("dciodvfy") is None:
         pytest.skip("dciodvfy (Debian package dicom3tools) is not installed; `make test` installs it where apt can")
     warnings = {}
@@ -321,7 +323,7 @@ def test_dciodvfy_warns_only_about_the_declared_local_scheme(dicom_case):
         warnings[name] = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Warning")]
     assert warnings["L1.seg.dcm"] == []
     assert warnings["L1.sr.dcm"] == ["Warning - Unrecognized defined term <99CTOPLAQUE> for value 1 of attribute "
-                                     "<Coding Scheme Designator>"] * (len(COMPONENTS) + 1)
+                                     "<Coding Scheme Designator>"] * (len(COMPONENTS) + 2)
 
 
 def _dcmqi(name: str) -> str:
