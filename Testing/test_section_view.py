@@ -27,14 +27,18 @@ def test_section_plane_is_perpendicular_to_the_centerline_at_that_distance(dista
     tangent = np.array([-np.sin(angle), np.cos(angle), 0.0])
     normal_error_deg = np.degrees(np.arccos(np.clip(matrix[:3, 2] @ tangent, -1.0, 1.0)))
     assert normal_error_deg < 1.0
-    assert np.linalg.norm(matrix[:3, 3] - point) < 0.1  # the nearest section: at most half a 0.25 mm step away
+    assert np.linalg.norm(matrix[:3, 3] - point) < 0.1
     assert np.allclose(matrix[:3, :3].T @ matrix[:3, :3], np.eye(3), atol=1e-9)
     assert np.linalg.det(matrix[:3, :3]) == pytest.approx(1.0)
     assert np.allclose(matrix[3], [0, 0, 0, 1])
 
 
-def test_a_distance_beyond_the_centerline_shows_its_end():
+def test_at_a_sampled_section_the_plane_is_that_sections_frame_and_beyond_the_ends_the_end_section():
     centerline = _circle_centerline()
+    index = 37
+    expected = np.column_stack([centerline.normals_u[index], centerline.normals_v[index], centerline.tangents[index],
+                                centerline.points_ras[index]])
+    assert np.allclose(section_to_ras(centerline, centerline.arc_mm[index])[:3], expected, atol=1e-9)
     assert np.allclose(section_to_ras(centerline, 1e3)[:3, 3], centerline.points_ras[-1])
     assert np.allclose(section_to_ras(centerline, -5.0)[:3, 3], centerline.points_ras[0])
 

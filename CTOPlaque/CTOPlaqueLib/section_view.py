@@ -19,20 +19,31 @@ from .quality import MIN_LOCAL_AREA_RATIO
 LANDMARK_ORDER = ("S", "P", "D", "E")
 
 
-def section_index(centerline: Centerline, distance_mm: float) -> int:
-    """Index of the sampled section nearest to ``distance_mm`` (clipped to the centerline)."""
-    return int(np.argmin(np.abs(centerline.arc_mm - float(distance_mm))))
-
-
 def section_to_ras(centerline: Centerline, distance_mm: float) -> np.ndarray:
-    """4x4 slice-to-RAS matrix of the section nearest to ``distance_mm``: columns U, V, T (unit, right-handed,
-    U x V = T) and the centerline point (RAS mm)."""
-    index = section_index(centerline, distance_mm)
+    """4x4 slice-to-RAS matrix of the plane perpendicular to the centerline at ``distance_mm`` (clipped to the
+    centerline): columns U, V, T (unit, right-handed, U x V = T) and the centerline point (RAS mm).
+
+    Between two sampled sections point and frame are interpolated linearly in arc length, T normalized, U made
+    perpendicular to T and V = T x U: at a sample it is that section's plane exactly, and between samples
+    (0.25 mm apart) the point lies within 0.01 mm of the curve even on an 8 mm bend."""
+    arc = centerline.arc_mm
+    distance_mm = float(np.clip(distance_mm, arc[0], arc[-1]))
+    upper = int(np.clip(np.searchsorted(arc, distance_mm), 1, len(arc) - 1))
+    weight = (distance_mm - arc[upper - 1]) / (arc[upper] - arc[upper - 1])
+
+    def between(values):
+        return (1.0 - weight) * values[upper - 1] + weight * values[upper]
+
+    tangent = between(centerline.tangents)
+    tangent /= np.linalg.norm(tangent)
+    u = between(centerline.normals_u)
+    u -= (u @ tangent) * tangent
+    u /= np.linalg.norm(u)
     matrix = np.eye(4)
-    matrix[:3, 0] = centerline.normals_u[index]
-    matrix[:3, 1] = centerline.normals_v[index]
-    matrix[:3, 2] = centerline.tangents[index]
-    matrix[:3, 3] = centerline.points_ras[index]
+    matrix[:3, 0] = u
+    matrix[:3, 1] = np.cross(tangent, u)
+    matrix[:3, 2] = tangent
+    matrix[:3, 3] = between(centerline.points_ras)
     return matrix
 
 
