@@ -455,6 +455,7 @@ def _library():
 
     from CTOPlaqueLib import mrml
     from CTOPlaqueLib.analysis import analyze_lesion
+    from CTOPlaqueLib.centerline import sample_centerline
     from CTOPlaqueLib.centerline_extraction import extract_centerline
     from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
     from CTOPlaqueLib.contour_masks import CONTOUR_SEGMENTS, contour_masks_from_segments
@@ -466,9 +467,8 @@ def _library():
     from CTOPlaqueLib.labelmap import Labelmap
     from CTOPlaqueLib.landmark_proposals import propose_landmarks
     from CTOPlaqueLib.lesion_files import lesion_images, write_lesion_files
-    from CTOPlaqueLib.markups_io import landmarks_by_label
-    from CTOPlaqueLib.centerline import sample_centerline
     from CTOPlaqueLib.lesion_location import parse_location
+    from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.scores import parse_clinical_items
     from CTOPlaqueLib.section_view import landmark_marks, landmarks_text, section_to_ras, warning_marks
     from CTOPlaqueLib.settings import AnalysisSettings
@@ -679,9 +679,9 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         return lib.sample_centerline(points, float(parameters.GetParameter("StepMM")))
 
     def show_section(self, centerline, distance_mm: float, view_name: str = SECTION_VIEW):
-        """Reformat the slice view ``view_name`` (its vtkMRMLSliceNode) perpendicular to ``centerline`` at the
-        section nearest ``distance_mm`` from the ostium, centred on the centerline (section_view.section_to_ras).
-        Returns the slice node."""
+        """Reformat the slice view ``view_name`` (its vtkMRMLSliceNode) perpendicular to ``centerline``
+        (CTOPlaqueLib.centerline.Centerline) at ``distance_mm`` from the ostium, centred on the centerline
+        (section_view.section_to_ras). Returns the slice node."""
         lib = _library()
         slice_node = slicer.mrmlScene.GetSingletonNode(view_name, "vtkMRMLSliceNode")
         lib.mrml.set_slice_to_ras(slice_node, lib.section_to_ras(centerline, distance_mm))
