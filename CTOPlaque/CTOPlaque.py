@@ -383,7 +383,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
 
     def onShowPlots(self):
-        """The plots layout: axial view and 3D above, area chart and composition chart side by side below."""
+        """The plots layout: the Red slice view (the section of the section slider) and 3D above, area chart and
+        composition chart side by side below."""
         outputs = self.logic.results_in_scene()
         layout_manager = slicer.app.layoutManager()
         layout_node = layout_manager.layoutLogic().GetLayoutNode()

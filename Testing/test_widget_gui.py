@@ -117,7 +117,8 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     for role, view_tag in PLOT_VIEWS.items():  # views made by Slicer's layout logic from the description
         view = scene.GetSingletonNode(view_tag, "vtkMRMLPlotViewNode")
         assert view.GetPlotChartNodeID() == parameters.GetNodeReference(role).GetID()
-    assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetOrientation() == "Axial"
+    # the Red view shows the section the slider is at (P after Analyze), reformatted
+    assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetOrientation() == "Reformat"
 
     ui.showStraightenedButton.click()
     straightened_id = parameters.GetNodeReference("Straightened").GetID()
@@ -187,8 +188,9 @@ def test_quality_warnings_show_in_the_panel(analyzed_panel):
 
 def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     """Loading a saved scene fills every selector, setting and the results table from the parameter node,
-    although each selector set on the way emits its change signal."""
+    although each selector set on the way emits its change signal; the section slider reviews the same sections."""
     import mrml_app
+    import numpy as np
 
     scene, _ = gui
     widget = analyzed_panel
@@ -197,6 +199,8 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     ui.proximalSideBranchComboBox.currentText = "yes"
     ui.retryComboBox.currentText = "no"
     ui.outputDirectoryButton.directory = str(tmp_path / "chosen")
+    ui.sectionSlider.value = 20.0
+    section_plane, landmark_positions = _slice_to_ras(scene), ui.landmarkPositionsLabel.text
     saved = {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS}
     path = mrml_app.save_scene(scene, str(tmp_path))
 
@@ -219,6 +223,9 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path):
     assert ui.analyzeButton.enabled and ui.showPlotsButton.enabled and ui.exportButton.enabled
     assert ui.proximalSideBranchComboBox.currentText == "yes" and ui.retryComboBox.currentText == "no"
     assert ui.outputDirectoryButton.directory == str(tmp_path / "chosen")
+    assert ui.landmarkPositionsLabel.text == landmark_positions and ui.sectionSlider.enabled
+    ui.sectionSlider.value = 20.0  # the reloaded centerline, sampled again, has the analysis's sections
+    assert np.allclose(_slice_to_ras(scene), section_plane, atol=1e-6)
 
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
     ui.exportButton.click()  # analyzes the reloaded inputs again, then writes the files where the scene said
