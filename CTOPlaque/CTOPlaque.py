@@ -4,6 +4,7 @@ The algorithms live in the Qt-free package CTOPlaqueLib beside this file; this m
 MRML nodes and the panel to them.
 """
 
+import json
 import os
 import sys
 
@@ -126,6 +127,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                            "multipleOcclusionsComboBox": "multiple_occlusions",
                            "proximalSideBranchComboBox": "proximal_side_branch",
                            "wholeLuminalCalcificationComboBox": "whole_luminal_calcification"}
+    NUMBER_BOXES = {"segmentSpinBox": "SCCTSegment", "readingSpinBox": "Reading"}  # 0: not given (empty)
 
     def __init__(self, parent=None):
         self._updating_gui = False
@@ -145,14 +147,24 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.analysisProgressBar.hide()
         self.logic = CTOPlaqueLogic()
         self.result = None
+        self._section_centerline = None  # the analysed centerline the section slider moves along
+        from CTOPlaqueLib.lesion_location import VESSEL_SEGMENTS
+
+        self.ui.vesselComboBox.addItems(["", *VESSEL_SEGMENTS])
         for name in self.SELECTORS:
             getattr(self.ui, name).connect("currentNodeChanged(vtkMRMLNode*)", self.updateParameterNodeFromGUI)
         for name in self.LINE_EDITS:
             getattr(self.ui, name).connect("editingFinished()", self.updateParameterNodeFromGUI)
         for name in self.THRESHOLD_BOXES + ("stepSpinBox",):
             getattr(self.ui, name).connect("valueChanged(double)", self.updateParameterNodeFromGUI)
-        for name in self.CLINICAL_ITEM_BOXES:
+        for name in (*self.CLINICAL_ITEM_BOXES, "vesselComboBox"):
             getattr(self.ui, name).connect("currentIndexChanged(int)", self.updateParameterNodeFromGUI)
+        for name in self.NUMBER_BOXES:
+            getattr(self.ui, name).connect("valueChanged(int)", self.updateParameterNodeFromGUI)
+        self.ui.sectionSlider.connect("valueChanged(double)", self.onSectionChanged)
+        for name in ("goToLandmarkComboBox", "goToWarningComboBox"):
+            getattr(self.ui, name).connect("activated(int)",
+                                           lambda index, box=getattr(self.ui, name): self.onGoTo(box, index))
         self.ui.outputDirectoryButton.connect("directoryChanged(QString)", self.updateParameterNodeFromGUI)
         self.ui.includePhiCheckBox.connect("toggled(bool)", self.updateParameterNodeFromGUI)
         self.ui.seedsSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.ui.seedsPlaceWidget.setCurrentNode)
@@ -182,6 +194,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSceneClosed(self, *_):
         """A new (or just closed) scene: its parameter node gets the panel's settings, the panel its inputs."""
         self.result = None
+        self._section_centerline = None
         self.ui.showStraightenedButton.checked = False
         self.logic.setDefaultParameters(self.logic.getParameterNode())
         self.updateGUIFromParameterNode()
@@ -208,6 +221,10 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             for name, item in self.CLINICAL_ITEM_BOXES.items():
                 box = getattr(self.ui, name)
                 box.setCurrentIndex(max(box.findText(parameters.GetParameter(CLINICAL_ITEM_PARAMETER + item)), 0))
+            self.ui.vesselComboBox.setCurrentIndex(max(self.ui.vesselComboBox.findText(
+                parameters.GetParameter("TargetVessel")), 0))
+            for name, key in self.NUMBER_BOXES.items():
+                getattr(self.ui, name).value = int(parameters.GetParameter(key) or 0)
             if parameters.GetParameter("OutputFolder"):
                 self.ui.outputDirectoryButton.directory = parameters.GetParameter("OutputFolder")
             self.ui.includePhiCheckBox.checked = parameters.GetParameter(INCLUDE_PHI_PARAMETER) == "true"
@@ -220,7 +237,43 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.ui.overlayCheckBox.checked = bool(composition.GetDisplayNode().GetVisibility())
         finally:
             self._updating_gui = False
+        self._update_sections()
         self._update_buttons()
+
+    def _update_sections(self):
+        """The section slider over the analysed centerline, the landmark positions and the positions to jump to
+        (from the parameter node, so a reloaded scene has them); the slider starts at P, and stays where the
+        reader left it on a re-measure or a re-analysis."""
+        has_results = self.logic.getParameterNode().GetNodeReference("ResultsTable") is not None
+        reviewing = self._section_centerline is not None
+        self._section_centerline = None
+        if has_results:
+            self._section_centerline = (self.result.analysis.centerline if self.result is not None
+                                        else self.logic.section_centerline())
+        marks = self.logic.section_marks()
+        self.ui.landmarkPositionsLabel.text = marks["landmarks_text"]
+        for box, items in ((self.ui.goToLandmarkComboBox, marks["landmarks"]),
+                           (self.ui.goToWarningComboBox, marks["warnings"])):
+            box.clear()
+            for text, distance_mm in items:
+                box.addItem(f"{text} ({distance_mm:.1f} mm)", distance_mm)
+            box.enabled = bool(items)
+        self.ui.sectionSlider.enabled = has_results
+        if has_results:
+            self.ui.sectionSlider.maximum = self._section_centerline.length_mm
+            self.ui.sectionSlider.singleStep = float(self.logic.getParameterNode().GetParameter("StepMM"))
+            if not reviewing:
+                self.ui.sectionSlider.value = dict(marks["landmarks"]).get("P", 0.0)
+            self.onSectionChanged(self.ui.sectionSlider.value)
+
+    def onSectionChanged(self, distance_mm):
+        """Show the section at ``distance_mm`` from the ostium in the section view."""
+        if self._section_centerline is not None:
+            self.logic.show_section(self._section_centerline, distance_mm)
+
+    def onGoTo(self, box, index):
+        """Move the section slider to the position of the landmark or warning chosen in ``box``."""
+        self.ui.sectionSlider.value = box.itemData(index)
 
     def updateParameterNodeFromGUI(self, *_):
         if self._updating_gui:
@@ -237,6 +290,9 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             parameters.SetParameter(CLINICAL_ITEM_PARAMETER + item, getattr(self.ui, name).currentText)
         parameters.SetParameter("OutputFolder", self.ui.outputDirectoryButton.directory)
         parameters.SetParameter(INCLUDE_PHI_PARAMETER, "true" if self.ui.includePhiCheckBox.checked else "false")
+        parameters.SetParameter("TargetVessel", self.ui.vesselComboBox.currentText)
+        for name, key in self.NUMBER_BOXES.items():
+            parameters.SetParameter(key, str(getattr(self.ui, name).value or ""))
         self._update_buttons()
 
     def _update_buttons(self):
@@ -292,7 +348,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     patient_id=self.ui.patientIdEdit.text, observer=self.ui.observerEdit.text,
                     thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
                     step_mm=float(parameters.GetParameter("StepMM")),
-                    clinical_items=self._clinical_items(), progress=self._show_progress)
+                    clinical_items=self._clinical_items(), progress=self._show_progress,
+                    **self.logic.location_parameters())
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
                 if self.ui.showStraightenedButton.checked:  # the new lesion's straightened vessel
                     self.onShowStraightened(True)
@@ -333,7 +390,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
 
     def onShowPlots(self):
-        """The plots layout: axial view and 3D above, area chart and composition chart side by side below."""
+        """The plots layout: the Red slice view (the section of the section slider) and 3D above, area chart and
+        composition chart side by side below."""
         outputs = self.logic.results_in_scene()
         layout_manager = slicer.app.layoutManager()
         layout_node = layout_manager.layoutLogic().GetLayoutNode()
@@ -396,6 +454,7 @@ AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
 OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
                 "StraightenedContours", "StraightenedComposition", "Contours")
 OVERLAY_ROLES = ("Composition", "StraightenedComposition")
+SECTION_VIEW = "Red"  # the slice view the section slider reformats
 
 
 def _library():
@@ -404,6 +463,7 @@ def _library():
 
     from CTOPlaqueLib import mrml
     from CTOPlaqueLib.analysis import analyze_lesion
+    from CTOPlaqueLib.centerline import sample_centerline
     from CTOPlaqueLib.centerline_extraction import extract_centerline
     from CTOPlaqueLib.composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS, HuThresholds
     from CTOPlaqueLib.contour_masks import CONTOUR_SEGMENTS, contour_masks_from_segments
@@ -415,8 +475,10 @@ def _library():
     from CTOPlaqueLib.labelmap import Labelmap
     from CTOPlaqueLib.landmark_proposals import propose_landmarks
     from CTOPlaqueLib.lesion_files import lesion_images, write_lesion_files
+    from CTOPlaqueLib.lesion_location import parse_location
     from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.scores import parse_clinical_items
+    from CTOPlaqueLib.section_view import landmark_marks, landmarks_text, section_to_ras, warning_marks
     from CTOPlaqueLib.settings import AnalysisSettings
     from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL
 
@@ -431,7 +493,9 @@ def _library():
         WALL_LABEL=WALL_LABEL, CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
         contour_masks_from_segments=contour_masks_from_segments, automatic_contours_record=automatic_contours_record,
         measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
-        CTOPlaqueInputError=CTOPlaqueInputError)
+        CTOPlaqueInputError=CTOPlaqueInputError, sample_centerline=sample_centerline, parse_location=parse_location,
+        landmark_marks=landmark_marks, landmarks_text=landmarks_text, section_to_ras=section_to_ras,
+        warning_marks=warning_marks)
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
@@ -444,12 +508,16 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
 
     def analyze(self, volume_node, centerline_node, landmarks_node, lesion_id="lesion", patient_id="",
                 observer="", thresholds_hu=None, step_mm=None, clinical_items=None,
-                progress=None):
+                progress=None, vessel="", segment=None, reading=None):
         """Analyze one lesion; returns a CTOPlaqueResult whose nodes are the results and profile tables, the
         area and composition charts, the composition segmentation and the straightened vessel with its
         contours and composition, all in the subject-hierarchy folder "CTO lesion <lesion_id>". Analyzing
         the same lesion ID again replaces that folder; other lesions' folders stay. Raises
         CTOPlaqueInputError on unusable input (the scene is then unchanged).
+
+        vessel, segment, reading: the target vessel, SCCT segment and the observer's reading number, as
+        ``ctoplaque analyze --vessel --segment --reading`` takes them (empty or None: not given); they go into
+        lesion.json's ``location`` and ``reading``.
 
         progress: optional callable(fraction 0..1, message) called as each stage starts and at the end.
         """
@@ -457,6 +525,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         lib = _library()
         lesion_id = lib.check_identifier(lesion_id, "lesion ID")
         patient_id = lib.check_identifier(patient_id or lesion_id, "patient ID")
+        location = lib.parse_location(vessel, segment)
         report(0.0, "Reading the volume and markups")
         volume = lib.mrml.volume_from_node(volume_node)
         centerline = lib.mrml.markups_from_node(centerline_node)
@@ -471,7 +540,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                   "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
         document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer)
-        document["contours"] = lib.automatic_contours_record()
+        document.update(contours=lib.automatic_contours_record(), reading=reading, location=location)
         images = lib.lesion_images(volume, analysis)  # composition labelmap, straightened vessel, contour segments
         nodes = self._scene_outputs(analysis, images, document, volume_node, report)
         self._remember(volume_node, centerline_node, landmarks_node, nodes, document, settings)
@@ -504,7 +573,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                                   patient_id=parameters.GetParameter("PatientID"),
                                   observer=parameters.GetParameter("Observer"),
                                   thresholds_hu=[float(v) for v in parameters.GetParameter("ThresholdsHU").split(",")],
-                                  step_mm=float(parameters.GetParameter("StepMM")), clinical_items=clinical_items)
+                                  step_mm=float(parameters.GetParameter("StepMM")), clinical_items=clinical_items,
+                                  **self.location_parameters())
         report(0.3, "Measuring from the contours")
         volume_node = parameters.GetNodeReference("InputVolume")
         if result.automatic_radii is None:  # the analysis's own segments: images.contours
@@ -515,7 +585,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             lib.array_provenance(contours_node.GetName(), masks.labels)["sha256_values"], result.automatic_radii)
         document = lib.lesion_document(analysis, result.document["lesion_id"], result.document["patient_id"],
                                        result.document["inputs"], result.document["observer"])
-        document["contours"] = record
+        document.update(contours=record, reading=result.document.get("reading"),
+                        location=result.document.get("location", {}))
         images = lib.lesion_images(result.volume, analysis, masks)
         nodes = self._scene_outputs(analysis, images, document, volume_node, report)
         self._remember(volume_node, parameters.GetNodeReference("Centerline"),
@@ -584,6 +655,45 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetParameter("ThresholdsHU", ",".join(f"{t:g}" for t in settings.thresholds.lower_bounds_hu))
         parameters.SetParameter("StepMM", f"{settings.step_mm:g}")
         parameters.SetParameter("QualityWarnings", "\n".join(document["warnings"]))
+        location = document["location"]
+        parameters.SetParameter("TargetVessel", location.get("vessel", ""))
+        parameters.SetParameter("SCCTSegment", str(location.get("segment") or ""))
+        parameters.SetParameter("Reading", "" if document["reading"] is None else str(document["reading"]))
+        lib, landmarks_mm = _library(), document["landmarks_mm"]
+        marks = {"landmarks": lib.landmark_marks(landmarks_mm), "landmarks_text": lib.landmarks_text(landmarks_mm),
+                 "warnings": lib.warning_marks(document["quality"], landmarks_mm)}
+        parameters.SetParameter("SectionMarks", json.dumps(marks))
+
+    def location_parameters(self) -> dict:
+        """The parameter node's target vessel, SCCT segment and reading as ``analyze`` takes them."""
+        parameters = self.getParameterNode()
+        reading = parameters.GetParameter("Reading")
+        return {"vessel": parameters.GetParameter("TargetVessel"), "segment": parameters.GetParameter("SCCTSegment"),
+                "reading": int(reading) if reading else None}
+
+    def section_marks(self) -> dict:
+        """The current lesion's positions to jump to (mm from the ostium): {"landmarks": [[label, mm]] in the
+        order S, P, D, E, "landmarks_text": "S 8.0 · P 14.0 ... mm", "warnings": [[description, mm]]}
+        (section_view), or empty before an analysis."""
+        marks = self.getParameterNode().GetParameter("SectionMarks")
+        return json.loads(marks) if marks else {"landmarks": [], "landmarks_text": "", "warnings": []}
+
+    def section_centerline(self):
+        """The analysed centerline (CTOPlaqueLib.centerline.Centerline) as the analysis sampled it: the parameter
+        node's centerline curve at its section step, so that a reloaded scene reviews the same sections."""
+        lib = _library()
+        parameters = self.getParameterNode()
+        points = lib.mrml.markups_from_node(parameters.GetNodeReference("Centerline")).points_ras
+        return lib.sample_centerline(points, float(parameters.GetParameter("StepMM")))
+
+    def show_section(self, centerline, distance_mm: float, view_name: str = SECTION_VIEW):
+        """Reformat the slice view ``view_name`` (its vtkMRMLSliceNode) perpendicular to ``centerline``
+        (CTOPlaqueLib.centerline.Centerline) at ``distance_mm`` from the ostium, centred on the centerline
+        (section_view.section_to_ras). Returns the slice node."""
+        lib = _library()
+        slice_node = slicer.mrmlScene.GetSingletonNode(view_name, "vtkMRMLSliceNode")
+        lib.mrml.set_slice_to_ras(slice_node, lib.section_to_ras(centerline, distance_mm))
+        return slice_node
 
     def results_in_scene(self) -> dict:
         """Output role -> node, as referenced by the parameter node (e.g. after loading a saved scene)."""

@@ -9,9 +9,9 @@ Three things stand in for what only a Slicer build has:
 - ``qt``: PySide6 seen through PythonQt's conventions, as Slicer's Python sees Qt: Qt properties are
   attributes (``button.enabled = False``, ``edit.text``), ``name`` is the object name, and signals are
   connected by signature (``button.connect("clicked(bool)", slot)``).
-- Slicer's custom widgets (qMRMLNodeComboBox, qMRMLTableView, qSlicerMarkupsPlaceWidget, ctk buttons and
-  boxes): small PySide6 classes with the behaviour the panels rely on, read off Slicer's sources. A node
-  combo box lists the scene's nodes of its node types (hidden nodes excluded), emits currentNodeChanged
+- Slicer's custom widgets (qMRMLNodeComboBox, qMRMLTableView, qSlicerMarkupsPlaceWidget, ctk buttons,
+  boxes and slider): small PySide6 classes with the behaviour the panels rely on, read off Slicer's sources.
+  A node combo box lists the scene's nodes of its node types (hidden nodes excluded), emits currentNodeChanged
   only when the selection changes, and falls back to None when its node leaves the scene.
 - ``slicer.app`` and ``slicer.modules``: the application object with the calls the panels and slicer.util
   make (cursor overrides are counted, so a test can check that every wait cursor is restored). The
@@ -337,6 +337,11 @@ class ctkDirectoryButton(QtWidgets.QPushButton):
     directory = _notifying_text_property("directory", "directoryChanged", QtCore.QDir.homePath())
 
 
+class ctkSliderWidget(QtWidgets.QDoubleSpinBox):
+    """Slider with a spin box: ``value`` within ``minimum``..``maximum`` (clamped), ``singleStep``, ``decimals``,
+    and valueChanged(double) when the value changes (as CTK's; the slider half is not drawn)."""
+
+
 class ctkPathLineEdit(QtWidgets.QWidget):
     """File chooser: ``currentPath``, and currentPathChanged(QString) when it changes (as CTK's)."""
 
@@ -365,7 +370,7 @@ class ctkCheckableComboBox(QtWidgets.QComboBox):
 
 
 CUSTOM_WIDGETS = (qMRMLWidget, qMRMLNodeComboBox, qSlicerMarkupsPlaceWidget, qMRMLTableView, ctkCollapsibleButton,
-                  ctkDirectoryButton, ctkPathLineEdit, ctkCheckableComboBox)
+                  ctkDirectoryButton, ctkPathLineEdit, ctkCheckableComboBox, ctkSliderWidget)
 
 
 class QUiLoader:

@@ -117,7 +117,8 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     for role, view_tag in PLOT_VIEWS.items():  # views made by Slicer's layout logic from the description
         view = scene.GetSingletonNode(view_tag, "vtkMRMLPlotViewNode")
         assert view.GetPlotChartNodeID() == parameters.GetNodeReference(role).GetID()
-    assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetOrientation() == "Axial"
+    # the Red view shows the section the slider is at (P after Analyze), reformatted
+    assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetOrientation() == "Reformat"
 
     ui.showStraightenedButton.click()
     straightened_id = parameters.GetNodeReference("Straightened").GetID()
@@ -187,8 +188,9 @@ def test_quality_warnings_show_in_the_panel(analyzed_panel):
 
 def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog):
     """Loading a saved scene fills every selector, setting and the results table from the parameter node,
-    although each selector set on the way emits its change signal."""
+    although each selector set on the way emits its change signal; the section slider reviews the same sections."""
     import mrml_app
+    import numpy as np
 
     scene, _ = gui
     widget = analyzed_panel
@@ -198,6 +200,8 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog
     ui.retryComboBox.currentText = "no"
     ui.outputDirectoryButton.directory = str(tmp_path / "chosen")
     ui.includePhiCheckBox.checked = True
+    ui.sectionSlider.value = 20.0
+    section_plane, landmark_positions = _slice_to_ras(scene), ui.landmarkPositionsLabel.text
     saved = {name: getattr(ui, name).currentNode().GetName() for name in widget.SELECTORS}
     path = mrml_app.save_scene(scene, str(tmp_path))
 
@@ -221,6 +225,9 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog
     assert ui.proximalSideBranchComboBox.currentText == "yes" and ui.retryComboBox.currentText == "no"
     assert ui.outputDirectoryButton.directory == str(tmp_path / "chosen")
     assert ui.includePhiCheckBox.checked and parameters.GetParameter("IncludePHI") == "true"
+    assert ui.landmarkPositionsLabel.text == landmark_positions and ui.sectionSlider.enabled
+    ui.sectionSlider.value = 20.0  # the reloaded centerline, sampled again, has the analysis's sections
+    assert np.allclose(_slice_to_ras(scene), section_plane, atol=1e-6)
 
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
     ui.exportButton.click()  # analyzes the reloaded inputs again; the CT came from a file: no patient details
@@ -604,3 +611,87 @@ def test_remeasure_button_measures_from_the_contours_node(analyzed_panel):
     assert after["total_plaque_volume_mm3"] == pytest.approx(before["total_plaque_volume_mm3"], rel=0.01)
     assert widget.ui.resultsTableView.mrmlTableNode() is widget.logic.getParameterNode().GetNodeReference(
         "ResultsTable")
+
+
+def _slice_to_ras(scene):
+    import numpy as np
+
+    matrix = scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetSliceToRAS()
+    return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+def _assert_slice_at_section(scene, centerline, distance_mm):
+    """The Red view's plane: normal along the centerline (the chord of the neighbouring sections, not the
+    analysis's tangents) within 1 degree, origin within 0.1 mm of the centerline point at ``distance_mm``
+    (interpolated along the sampled points)."""
+    import numpy as np
+
+    matrix = _slice_to_ras(scene)
+    index = int(np.argmin(np.abs(centerline.arc_mm - distance_mm)))
+    chord = centerline.points_ras[index + 1] - centerline.points_ras[index - 1]
+    angle_deg = np.degrees(np.arccos(np.clip(matrix[:3, 2] @ chord / np.linalg.norm(chord), -1.0, 1.0)))
+    assert angle_deg < 1.0
+    point = np.array([np.interp(distance_mm, centerline.arc_mm, centerline.points_ras[:, axis]) for axis in range(3)])
+    assert np.linalg.norm(matrix[:3, 3] - point) < 0.1
+
+
+def test_section_slider_and_jumps_put_the_red_view_at_the_section(analyzed_panel, gui):
+    """After Analyze the slider spans the centerline and starts at P; moving it, choosing a landmark, or choosing
+    a warning with a position (E moved into the occlusion, where no lumen is found) reformats the Red view to that
+    section."""
+    import numpy as np
+
+    scene, _ = gui
+    widget = analyzed_panel
+    ui, centerline = widget.ui, widget.result.analysis.centerline
+    landmarks_mm = widget.result.document["landmarks_mm"]
+    assert ui.sectionSlider.enabled and ui.sectionSlider.maximum == pytest.approx(centerline.length_mm, abs=0.005)
+    assert ui.sectionSlider.singleStep == 0.25
+    assert ui.landmarkPositionsLabel.text == " \u00b7 ".join(
+        f"{label} {landmarks_mm[label]:.1f}" for label in "SPDE") + " mm"
+    assert ui.sectionSlider.value == pytest.approx(landmarks_mm["P"], abs=0.005)
+    _assert_slice_at_section(scene, centerline, ui.sectionSlider.value)
+    ui.sectionSlider.value = 12.25
+    _assert_slice_at_section(scene, centerline, 12.25)
+    box = ui.goToLandmarkComboBox
+    assert [box.itemText(i)[0] for i in range(box.count)] == list("SPDE")
+    box.activated.emit(2)
+    assert ui.sectionSlider.value == pytest.approx(landmarks_mm["D"], abs=0.005)
+    _assert_slice_at_section(scene, centerline, landmarks_mm["D"])
+    assert ui.goToWarningComboBox.count == 0 and not ui.goToWarningComboBox.enabled
+
+    landmarks = ui.landmarksSelector.currentNode()
+    labels = [landmarks.GetNthControlPointLabel(i) for i in range(landmarks.GetNumberOfControlPoints())]
+    inside_mm = {"D": landmarks_mm["P"] + 0.4 * (landmarks_mm["D"] - landmarks_mm["P"]),
+                 "E": landmarks_mm["P"] + 0.7 * (landmarks_mm["D"] - landmarks_mm["P"])}
+    for label, distance_mm in inside_mm.items():
+        index = int(np.argmin(np.abs(centerline.arc_mm - distance_mm)))
+        landmarks.SetNthControlPointPositionWorld(labels.index(label), *centerline.points_ras[index])
+    ui.analyzeButton.click()
+    box = ui.goToWarningComboBox
+    texts = [box.itemText(i) for i in range(box.count)]
+    assert box.enabled and any(text.startswith("no lumen found at E") for text in texts)
+    box.activated.emit(next(i for i, text in enumerate(texts) if text.startswith("no lumen found at E")))
+    assert ui.sectionSlider.value == pytest.approx(inside_mm["E"], abs=0.2)
+    _assert_slice_at_section(scene, widget.result.analysis.centerline, ui.sectionSlider.value)
+
+
+def test_vessel_segment_and_reading_reach_the_lesion_file(analyzed_panel, tmp_path, caplog):
+    """Entered in the panel, the target vessel, SCCT segment and reading go through the parameter node into
+    lesion.json as ``--vessel RCA --segment 2 --reading 2`` put them; a segment not on the vessel is an error."""
+    widget = analyzed_panel
+    ui, parameters = widget.ui, widget.logic.getParameterNode()
+    ui.vesselComboBox.currentText = "RCA"
+    ui.segmentSpinBox.value = 2
+    ui.readingSpinBox.value = 2
+    assert [parameters.GetParameter(key) for key in ("TargetVessel", "SCCTSegment", "Reading")] == ["RCA", "2", "2"]
+    ui.analyzeButton.click()
+    assert _errors(caplog) == []
+    ui.outputDirectoryButton.directory = str(tmp_path)
+    ui.exportButton.click()
+    document = read_json(tmp_path / f"{widget.result.document['lesion_id']}.lesion.json")
+    assert document["location"] == {"vessel": "RCA", "segment": 2, "segment_name": "mid RCA"}
+    assert document["reading"] == 2
+    ui.vesselComboBox.currentText = "LAD"
+    ui.analyzeButton.click()
+    assert any("SCCT segment 2 (mid RCA) is not on the LAD" in error for error in _errors(caplog))

@@ -20,7 +20,7 @@ MODULES_BY_STAGE = {
     "centerline": ("centerline_extraction", "centerline", "landmarks", "landmark_proposals"),
     "measurement": ("crosssection", "contours", "composition", "analysis", "quality", "reconstruction_kernel",
                     "morphology", "scores", "contour_masks", "contour_review"),
-    "pictures": ("labelmap", "straightening", "plots", "lesion_report"),
+    "pictures": ("labelmap", "straightening", "plots", "lesion_report", "section_view"),
     "output": ("export", "lesion_files", "segments", "segmentation_file", "dicom_results", "staging"),
     "running": ("lesion_job", "batch", "cli", "requirements", "phantom"),
 }

@@ -217,3 +217,10 @@ def table_from_rows(scene, rows: list, name: str, table_node=None):
         table.AddColumn(column)
     table_node.Modified()
     return table_node
+
+
+def set_slice_to_ras(slice_node, slice_to_ras: np.ndarray) -> None:
+    """Reformat a vtkMRMLSliceNode to the plane of a 4x4 slice-to-RAS matrix (columns: slice x, y, normal
+    and centre in RAS), as Slicer's Cross-section analysis module does: set SliceToRAS, then UpdateMatrices."""
+    slice_node.GetSliceToRAS().DeepCopy(_numpy_to_matrix(slice_to_ras))
+    slice_node.UpdateMatrices()

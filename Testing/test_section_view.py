@@ -1,0 +1,77 @@
+"""The section plane a slice view is reformatted to, against an analytic circular centerline, and the positions
+the panel jumps to, against hand-made quality measures."""
+
+import numpy as np
+import pytest
+
+from CTOPlaqueLib.centerline import sample_centerline
+from CTOPlaqueLib.section_view import landmarks_text, section_to_ras, warning_marks
+
+RADIUS_MM = 20.0
+
+
+def _circle_centerline():
+    """A quarter circle of radius 20 mm in the axial plane (z = 5) through 13 hand-placed points: the arc length s
+    from the first point puts the centerline at (R cos(s/R), R sin(s/R), 5) with tangent (-sin, cos, 0). (Within
+    a few mm of its ends the natural spline straightens, by 2 degrees at the ends; the sections tested lie inside.)"""
+    angles = np.linspace(0.0, np.pi / 2, 13)
+    points = np.column_stack([RADIUS_MM * np.cos(angles), RADIUS_MM * np.sin(angles), np.full_like(angles, 5.0)])
+    return sample_centerline(points, 0.25)
+
+
+@pytest.mark.parametrize("distance_mm", [5.0, 7.3, 15.5, 26.1])
+def test_section_plane_is_perpendicular_to_the_centerline_at_that_distance(distance_mm):
+    matrix = section_to_ras(_circle_centerline(), distance_mm)
+    angle = distance_mm / RADIUS_MM
+    point = np.array([RADIUS_MM * np.cos(angle), RADIUS_MM * np.sin(angle), 5.0])
+    tangent = np.array([-np.sin(angle), np.cos(angle), 0.0])
+    normal_error_deg = np.degrees(np.arccos(np.clip(matrix[:3, 2] @ tangent, -1.0, 1.0)))
+    assert normal_error_deg < 1.0
+    assert np.linalg.norm(matrix[:3, 3] - point) < 0.1
+    assert np.allclose(matrix[:3, :3].T @ matrix[:3, :3], np.eye(3), atol=1e-9)
+    assert np.linalg.det(matrix[:3, :3]) == pytest.approx(1.0)
+    assert np.allclose(matrix[3], [0, 0, 0, 1])
+
+
+def test_at_a_sampled_section_the_plane_is_that_sections_frame_and_beyond_the_ends_the_end_section():
+    centerline = _circle_centerline()
+    index = 37
+    expected = np.column_stack([centerline.normals_u[index], centerline.normals_v[index], centerline.tangents[index],
+                                centerline.points_ras[index]])
+    assert np.allclose(section_to_ras(centerline, centerline.arc_mm[index])[:3], expected, atol=1e-9)
+    assert np.allclose(section_to_ras(centerline, 1e3)[:3, 3], centerline.points_ras[-1])
+    assert np.allclose(section_to_ras(centerline, -5.0)[:3, 3], centerline.points_ras[0])
+
+
+def test_landmarks_text_orders_s_p_d_e():
+    text = landmarks_text({"P": 14.0, "E": 42.04, "D": 36.0, "S": 8.0})
+    assert text == "S 8.0 \u00b7 P 14.0 \u00b7 D 36.0 \u00b7 E 42.0 mm"
+    assert landmarks_text({"P": 3.0, "D": 9.25}) == "P 3.0 \u00b7 D 9.2 mm"
+    assert landmarks_text({}) == ""
+
+
+def test_warning_marks_are_the_positions_of_the_flagged_measures():
+    landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+    quality = {"occlusion_min_local_area_ratio": 0.6, "occlusion_min_local_area_at_mm": 6.3,
+               "reference_lumen_found": {"S": True, "E": False},
+               "reference_wall_resolved": {"S": False, "E": True}}
+    assert warning_marks(quality, landmarks_mm) == [("wall closes in, 6.3 mm after P", pytest.approx(20.3)),
+                                                    ("no lumen found at E", 42.0), ("wall not resolved at S", 8.0)]
+    clean = dict(quality, occlusion_min_local_area_ratio=0.93, reference_lumen_found={"S": True, "E": True},
+                 reference_wall_resolved={"S": True, "E": True})
+    assert warning_marks(clean, landmarks_mm) == []
+
+
+def test_slice_node_takes_the_section_plane(mrml_scene):
+    from CTOPlaqueLib import mrml
+
+    matrix = section_to_ras(_circle_centerline(), 10.0)
+    slice_node = mrml_scene.AddNewNodeByClass("vtkMRMLSliceNode")
+    mrml.set_slice_to_ras(slice_node, matrix)
+    slice_to_ras = slice_node.GetSliceToRAS()
+    assert np.allclose([[slice_to_ras.GetElement(r, c) for c in range(4)] for r in range(4)], matrix)
+    xy_to_ras = slice_node.GetXYToRAS()  # updated from SliceToRAS: the view's centre pixel is the section's centre
+    dimensions = slice_node.GetDimensions()
+    centre = xy_to_ras.MultiplyPoint((dimensions[0] / 2, dimensions[1] / 2, 0, 1))[:3]
+    assert np.allclose(centre, matrix[:3, 3], atol=1e-6)
+    mrml_scene.RemoveNode(slice_node)
