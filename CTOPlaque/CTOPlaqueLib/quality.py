@@ -54,8 +54,8 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   after D, over the sections whose wall was found on a fat edge (contours.WallContour.resolved). A lumen has a
   wall around it, and next to a cap that wall is often plaque: a lumen contour taken to the wall's outer edge reads
   the vessel's area, and the cap shape and references placed there follow it. A 1.6 mm lumen in a 1.1 mm wall
-  reads 0.38; the presets with 0.4 mm normal walls read up to 0.60 where such a wall is found on a fat edge
-  (wrap-vein), since (r / (r + 0.4))^2 is 0.59 for a 1.3 mm lumen. The cut lies above them: a 70% stenosis lined
+  reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge, and
+  (r / (r + 0.4))^2 is 0.59 for a 1.3 mm lumen. The cut lies above them: a 70% stenosis lined
   with 300 HU plaque under 0.5 mm blur, whose lumen still reads 2 to 5 times too large, scores 0.70; the contour of
   issue 26 (before the lumen edge was fixed) scored only 0.62 and would not be caught. A lumen wider than 2 mm in a
   resolved 0.4 mm wall would score above the cut. (lumen_on_wall_measures)
