@@ -39,10 +39,10 @@ CASES = {
 FLAT_CAP_GAP_MM = 2.0
 # Known limits, asserted as failures so that a fix is noticed. An 80 HU lumen/wall step reads the lumen large
 # after D (+17%; +46%, up to 2.1 times, before the bright-wall test). Faint contrast (250 HU) reaching a 230 HU
-# fibrous cap: in the last 0.75 mm before P the cap itself passes for a lumen and its contour takes the vessel's
-# outer edge, so the cap slope reads blunt. Beside a stenosis the lumens are small, so the lumen test's ring is
-# small, and the fibrous cap's end against the occlusion's dark core 3 mm inside it passes for a lumen: P is
-# proposed 2.9 mm late (and 51-55% of the occlusion "runs through contrast").
+# fibrous cap: in the last 0.75 mm before P the cap itself passes for a lumen and its contour grows towards the
+# vessel's outer edge (1.43 times the flat lumen), so the cap slope reads blunt. Beside a stenosis the lumens are
+# small, so the lumen test's ring is small, and the fibrous cap's end against the occlusion's dark core 3 mm inside
+# it passes for a lumen: P is proposed 2.9 mm late (and 51-55% of the occlusion "runs through contrast").
 DISTAL_AREA_LIMITS = {"fibrous-230": "310 HU contrast against 230 HU plaque (an 80 HU step): +17% (+2..+30%)"}
 CAP_SHAPE_LIMITS = {"faint-stenosis-50": "a 250 HU lumen against a 230 HU fibrous cap: the cap reads as lumen"}
 PROPOSAL_LIMITS = {name: "beside a stenosis the fibrous cap's end passes for a lumen" for name in
@@ -90,9 +90,10 @@ def test_lumen_area_where_the_truth_is_flat(measured, side, request):
     assert np.all(np.abs(area[flat] / truth_mm2[flat] - 1.0) <= 0.25)
 
 
-def test_lumen_does_not_grow_towards_the_caps(measured):
+def test_lumen_does_not_grow_towards_the_caps(measured, request):
     """In the 2 mm next to each cap the lumen is never larger than 1.2 times the true lumen of the flat part."""
-    phantom, _, result, truth_mm2, _ = measured
+    phantom, _, result, truth_mm2, name = measured
+    _known_limit(CAP_SHAPE_LIMITS, name, request)
     flat_before, flat_after, before_p, after_d = _windows(result, phantom.spec)
     area = result.profile.lumen_area_mm2
     assert area[before_p | after_d].max() <= 1.2 * truth_mm2[flat_before | flat_after].max()
