@@ -15,6 +15,7 @@ from conftest import (CENTERLINE_WARNINGS, COLLAPSE_WARNING, KERNEL_WARNING, ana
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.phantom import PRESETS
+from CTOPlaqueLib.quality import MAX_CAP_LUMEN_VESSEL_AREA_RATIO
 from CTOPlaqueLib.volume_io import Volume
 
 REALISTIC = sorted(set(PRESETS) - {"straight", "curved", "bend"})
@@ -104,3 +105,11 @@ def test_no_image_artefact_is_reported_on_a_clean_scan(measured):
     """Neither a sharp kernel nor a contour closing in on calcium (measured: area ratio 0.93 and up)."""
     _, _, result = measured
     assert not [w for w in result.warnings if KERNEL_WARNING in w or COLLAPSE_WARNING in w]
+
+
+def test_no_lumen_on_wall_warning_on_a_clean_scan(measured):
+    """The lumen next to the caps lies inside its wall on every preset (cap_lumen_vessel_area_ratio 0.38..0.52 on the
+    true centerline, below the cut of 0.65), so the lumen-on-wall warning never fires."""
+    _, _, result = measured
+    assert result.quality["cap_lumen_vessel_area_ratio"] <= MAX_CAP_LUMEN_VESSEL_AREA_RATIO
+    assert not [w for w in result.warnings if "lumen contour lies on" in w]

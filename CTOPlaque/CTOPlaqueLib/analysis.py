@@ -20,7 +20,7 @@ from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .morphology import lesion_morphology
-from .quality import quality_measures, quality_warnings
+from .quality import lumen_on_wall_measures, quality_measures, quality_warnings
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -213,6 +213,7 @@ def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict
     wall = dataclasses.replace(detection.wall, radii_mm=vessel_radii)
     quality = quality_measures(arc, landmarks_mm, detection.landmark_distances_mm, detection.contrast, lumen_radii,
                                wall, np.linalg.norm(centerline.curvature_vectors, axis=1))
+    quality.update(lumen_on_wall_measures(arc, landmarks_mm, lumen_radii, wall))
     quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
     quality["lumen_edge_undershoot_hu"] = detection.lumen_edge_undershoot_hu
 

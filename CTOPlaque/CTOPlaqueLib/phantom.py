@@ -7,7 +7,8 @@ shape instead bends with a constant radius around the heart: the myocardium is a
 inner side of the bend, ``myocardium_gap_mm`` of fat away from the occluded wall, as an artery in
 the atrioventricular groove or on the epicardial surface. Its lumen is
 contrast-filled (450 HU fading to 350 HU at the proximal cap; 260 HU distal, retrograde filling) and
-tapers to the proximal cap P (or ends bluntly). The realistic anatomy of ``PRESETS`` adds, alone or
+tapers to the proximal cap P over ``cap_taper_mm`` (or ends bluntly). The realistic anatomy of ``PRESETS`` adds,
+alone or
 combined: a vein beside the artery in the plane of the bend, contrast-filled side branches leaving
 at both caps, a calcified nodule at the proximal cap blooming under a 0.5 mm blur, noise with CT
 texture (white noise low-pass filtered, then scaled to ``noise_sd_hu``), thin normal walls
@@ -16,6 +17,10 @@ edge-enhancing (sharp) reconstruction kernel as an unsharp mask, image + boost (
 Gaussian of ``kernel_sigma_mm``, applied after the blur: edges overshoot, and the fat beside them undershoots.
 ``beam_hardening_hu`` models the hypodense rim beam hardening leaves beside dense calcium: that many HU less at
 the calcium, fading as exp(-d / ``beam_hardening_mm``) with the distance d from it, before the blur.
+Diseased segments next to the caps (``cap_lining_mm`` before P and after D): the open vessel's wall is
+``cap_lining_hu`` (fibrous plaque, 150..300 HU, instead of the normal 60 HU) with an optional calcified sector of
+``cap_lining_calcium_deg`` through it, and the lumen narrows by ``cap_stenosis_percent`` of its area (the plaque
+grows inward, the outer wall stays), reached over STENOSIS_RAMP_MM at the segment's far end.
 Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
@@ -57,6 +62,9 @@ NOISE_TEXTURE_SIGMA_MM = 0.5
 BRANCH_LUMEN_RADIUS_MM, BRANCH_WALL_MM, BRANCH_ANGLE_DEG, BRANCH_LENGTH_MM = 0.9, 0.4, 60.0, 12.0
 VEIN_RADIUS_MM = 1.5
 CAP_NODULE_RADIUS_MM = 0.9
+# Length over which a stenosis next to a cap narrows the lumen, and the angle its calcified lining is centred on.
+STENOSIS_RAMP_MM = 1.0
+LINING_CALCIUM_ANGLE_RAD = -0.8
 
 
 @dataclass
@@ -93,6 +101,11 @@ class PhantomSpec:
     kernel_sigma_mm: float = 0.8
     beam_hardening_hu: float = 0.0
     beam_hardening_mm: float = 0.5
+    cap_taper_mm: float = 2.0
+    cap_lining_mm: float = 0.0
+    cap_lining_hu: float = NORMAL_WALL_HU
+    cap_lining_calcium_deg: float = 0.0
+    cap_stenosis_percent: float = 0.0
 
     @property
     def length_mm(self) -> float:
@@ -149,12 +162,33 @@ def _smooth_step(x: np.ndarray, start: float, width: float) -> np.ndarray:
 
 
 def lumen_radius_mm(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
-    """True lumen radius: tapering 1.6 -> 1.4 mm, none between P and D, tapered or blunt proximal cap."""
+    """True lumen radius: tapering 1.6 -> 1.4 mm, narrowed in the diseased segments next to the caps
+    (``cap_stenosis_fraction``), none between P and D; a tapered proximal cap closes linearly over the last
+    ``cap_taper_mm`` before P, a blunt one keeps its lumen to P."""
     arc = np.asarray(arc_mm, float)
-    radius = spec.lumen_radius_mm - 0.2 * arc / spec.length_mm
+    radius = (spec.lumen_radius_mm - 0.2 * arc / spec.length_mm) * np.sqrt(1.0 - cap_stenosis_fraction(spec, arc))
     if spec.proximal_cap == "tapered":
-        radius = np.where(arc < spec.p_mm, radius * np.clip((spec.p_mm - arc) / 2.0, 0.0, 1.0), radius)
+        radius = np.where(arc < spec.p_mm, radius * np.clip((spec.p_mm - arc) / spec.cap_taper_mm, 0.0, 1.0), radius)
     return np.where((arc >= spec.p_mm) & (arc <= spec.d_mm), 0.0, radius)
+
+
+def in_diseased_segment(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
+    """The open vessel next to the caps that plaque lines: ``cap_lining_mm`` before P and after D."""
+    arc = np.asarray(arc_mm, float)
+    return ((arc >= spec.p_mm - spec.cap_lining_mm) & (arc < spec.p_mm)) | (
+        (arc > spec.d_mm) & (arc <= spec.d_mm + spec.cap_lining_mm))
+
+
+def cap_stenosis_fraction(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
+    """Lumen area lost to plaque in the diseased segments (``cap_stenosis_percent``), reached over the
+    STENOSIS_RAMP_MM at each segment's far end (cosine ramp), zero elsewhere: the plaque grows inward, the outer
+    wall stays (the lumen narrows, the wall thickens)."""
+    arc = np.asarray(arc_mm, float)
+    full = spec.cap_stenosis_percent / 100.0
+    before = _smooth_step(arc, spec.p_mm - spec.cap_lining_mm, STENOSIS_RAMP_MM) * (arc < spec.p_mm)
+    after = (1.0 - _smooth_step(arc, spec.d_mm + spec.cap_lining_mm - STENOSIS_RAMP_MM, STENOSIS_RAMP_MM)) * (
+        arc > spec.d_mm)
+    return full * (before + after) * (spec.cap_lining_mm > 0)
 
 
 def vessel_radius_mm(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
@@ -178,7 +212,7 @@ def lumen_hu(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
 def _wall_hu(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray, angle: np.ndarray,
              vessel_r: np.ndarray, offset_z: np.ndarray, offset_n: np.ndarray) -> np.ndarray:
     """HU of the wall material at (arc, radius, angle), before blur."""
-    hu = np.full(arc.shape, NORMAL_WALL_HU)
+    hu = _cap_lining_hu(spec, arc, angle)
     occluded = (arc >= spec.p_mm) & (arc <= spec.d_mm)
     caps = occluded & ((arc < spec.p_mm + 3.0) | (arc > spec.d_mm - 3.0))
     body = occluded & ~caps
@@ -197,6 +231,15 @@ def _wall_hu(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray, angle: np.n
     half_arc = np.radians(spec.calcified_arc_deg) / 2.0
     in_sheet = body & (np.abs(arc - sheet_arc) < 2.0) & (np.abs(np.angle(np.exp(1j * (angle - 1.0)))) < half_arc)
     return np.where(in_sheet, CALCIUM_HU, hu)
+
+
+def _cap_lining_hu(spec: PhantomSpec, arc: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """HU of the open vessel's wall: normal, or in the diseased segments next to the caps ``cap_lining_hu``
+    with a calcified sector of ``cap_lining_calcium_deg`` through the wall (centred on LINING_CALCIUM_ANGLE_RAD)."""
+    diseased = in_diseased_segment(spec, arc)
+    half_arc = np.radians(spec.cap_lining_calcium_deg) / 2.0
+    calcified = diseased & (np.abs(np.angle(np.exp(1j * (angle - LINING_CALCIUM_ANGLE_RAD)))) < half_arc)
+    return np.where(calcified, CALCIUM_HU, np.where(diseased, spec.cap_lining_hu, NORMAL_WALL_HU))
 
 
 def _in_myocardium(spec: PhantomSpec, points_local: np.ndarray, offset_z: np.ndarray) -> np.ndarray:

@@ -1,0 +1,154 @@
+"""Issue 26: the lumen edge beside bright plaque in the diseased segments next to the caps.
+
+The phantoms line the open vessel for 7 mm before P and after D with fibrous plaque (PhantomSpec.cap_lining_*),
+optionally narrowed by a stenosis; the truth is the phantom's lumen radius (phantom.lumen_radius_mm), a circle.
+Analysis on the true centerline and landmarks.
+
+Where the truth is flat (S to P less the taper, D + 2 mm to E: the stenosis reaches its full narrowing 1 mm
+before S and E), the lumen area is compared section by section. Within 2 mm of a cap (and over a tapered
+cap's taper) the truth changes faster than the scan resolves along the vessel: the scanner's blur (sigma 0.35 mm)
+and the contours' smoothing along the vessel (0.5 mm) spread the closing lumen, and the occluded vessel's outer
+wall returns to its normal radius over those 2 mm. There the cap shape is compared, and the lumen must not grow
+towards the cap, which is what a contour on the wall's outer edge did (2.1 times the normal lumen after D).
+"""
+
+import numpy as np
+import pytest
+
+from CTOPlaqueLib.analysis import analyze_lesion
+from CTOPlaqueLib.centerline import sample_centerline
+from CTOPlaqueLib.contours import WallContour
+from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
+from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom, lumen_radius_mm
+from CTOPlaqueLib.quality import MAX_CAP_LUMEN_VESSEL_AREA_RATIO, lumen_on_wall_measures, quality_warnings
+from CTOPlaqueLib.volume_io import Volume
+
+DISEASED = dict(proximal_mm=10.0, occlusion_length_mm=12.0, distal_mm=10.0, cap_lining_mm=7.0)
+CASES = {
+    # The issue's case: 230 HU plaque against 430 HU contrast before P and 310 HU after D, fat -95 HU, a lumen of
+    # 5.2 mm^2 closing over 1.5 mm.
+    "fibrous-230": PhantomSpec(**DISEASED, lumen_radius_mm=1.3, cap_lining_hu=230.0, cap_taper_mm=1.5,
+                               lumen_hu=(430.0, 430.0, 310.0, 310.0), fat_hu=-95.0, seed=31),
+    # A 60% area stenosis on either side, 250 HU plaque, blunt cap.
+    "stenosis-60-blunt": PhantomSpec(**DISEASED, cap_lining_hu=250.0, cap_stenosis_percent=60.0,
+                                     proximal_cap="blunt", lumen_hu=(400.0, 400.0, 350.0, 350.0), seed=32),
+    # Faint contrast (250 HU) against 150 HU plaque in a 50% stenosis.
+    "faint-stenosis-50": PhantomSpec(**DISEASED, cap_lining_hu=150.0, cap_stenosis_percent=50.0,
+                                     lumen_hu=(250.0,) * 4, seed=33),
+}
+FLAT_CAP_GAP_MM = 2.0
+# Known limits, asserted as failures so that a fix is noticed. An 80 HU lumen/wall step reads the lumen large
+# after D (+17%; +46%, up to 2.1 times, before the bright-wall test). Faint contrast (250 HU) reaching a 230 HU
+# fibrous cap: in the last 0.75 mm before P the cap itself passes for a lumen and its contour grows towards the
+# vessel's outer edge (1.43 times the flat lumen), so the cap slope reads blunt. Beside a stenosis the lumens are
+# small, so the lumen test's ring is small, and the fibrous cap's end against the occlusion's dark core 3 mm inside
+# it passes for a lumen: P is proposed 2.9 mm late (and 51-55% of the occlusion "runs through contrast").
+DISTAL_AREA_LIMITS = {"fibrous-230": "310 HU contrast against 230 HU plaque (an 80 HU step): +17% (+2..+30%)"}
+CAP_SHAPE_LIMITS = {"faint-stenosis-50": "a 250 HU lumen against a 230 HU fibrous cap: the cap reads as lumen"}
+PROPOSAL_LIMITS = {name: "beside a stenosis the fibrous cap's end passes for a lumen" for name in
+                   ("stenosis-60-blunt", "faint-stenosis-50")}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def measured(request):
+    spec = CASES[request.param]
+    phantom = generate_phantom(spec)
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    true_arc = result.profile.arc_mm + spec.p_mm - phantom.truth["landmarks_mm"]["P"]
+    return phantom, volume, result, np.pi * lumen_radius_mm(spec, true_arc) ** 2, request.param
+
+
+def _known_limit(limits: dict, name: str, request) -> None:
+    if name in limits:
+        request.applymarker(pytest.mark.xfail(reason=limits[name], strict=True))
+
+
+def _windows(result, spec):
+    """Sections where the true lumen is flat before P (S..P less the taper) and after D (D + 2 mm..E), and the 2 mm
+    next to each cap."""
+    arc, marks = result.profile.arc_mm, result.landmarks_mm
+    taper_mm = spec.cap_taper_mm if spec.proximal_cap == "tapered" else 0.0
+    flat_before = (arc >= marks["S"]) & (arc <= marks["P"] - max(FLAT_CAP_GAP_MM, taper_mm + 0.5))
+    flat_after = (arc >= marks["D"] + FLAT_CAP_GAP_MM) & (arc <= marks["E"])
+    before_p = (arc >= marks["P"] - FLAT_CAP_GAP_MM) & (arc < marks["P"])
+    after_d = (arc > marks["D"]) & (arc <= marks["D"] + FLAT_CAP_GAP_MM)
+    return flat_before, flat_after, before_p, after_d
+
+
+@pytest.mark.parametrize("side", ["before P", "after D"])
+def test_lumen_area_where_the_truth_is_flat(measured, side, request):
+    """Mean within 10% of the truth; every section within 25% (noise on a 80..150 HU lumen/wall step: 20 HU noise
+    moves the edge of a 1.1 mm lumen by a sample or two)."""
+    phantom, _, result, truth_mm2, name = measured
+    if side == "after D":
+        _known_limit(DISTAL_AREA_LIMITS, name, request)
+    flat_before, flat_after, _, _ = _windows(result, phantom.spec)
+    flat = flat_before if side == "before P" else flat_after
+    area = result.profile.lumen_area_mm2
+    assert area[flat].mean() == pytest.approx(truth_mm2[flat].mean(), rel=0.10)
+    assert np.all(np.abs(area[flat] / truth_mm2[flat] - 1.0) <= 0.25)
+
+
+def test_lumen_does_not_grow_towards_the_caps(measured, request):
+    """In the 2 mm next to each cap the lumen is never larger than 1.2 times the true lumen of the flat part."""
+    phantom, _, result, truth_mm2, name = measured
+    _known_limit(CAP_SHAPE_LIMITS, name, request)
+    flat_before, flat_after, before_p, after_d = _windows(result, phantom.spec)
+    area = result.profile.lumen_area_mm2
+    assert area[before_p | after_d].max() <= 1.2 * truth_mm2[flat_before | flat_after].max()
+
+
+def test_cap_shape_is_the_truth(measured, request):
+    phantom, _, result, _, name = measured
+    _known_limit(CAP_SHAPE_LIMITS, name, request)
+    assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]
+
+
+def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
+    _, _, result, _, _ = measured
+    assert result.quality["cap_lumen_vessel_area_ratio"] < MAX_CAP_LUMEN_VESSEL_AREA_RATIO
+    assert not [w for w in result.warnings if "lumen contour lies on" in w]
+
+
+def test_caps_proposed_within_one_millimetre(measured, request):
+    phantom, volume, _, _, name = measured
+    _known_limit(PROPOSAL_LIMITS, name, request)
+    proposal = propose_landmarks_mm(volume, sample_centerline(phantom.centerline_ras, 0.25))
+    for label in ("P", "D"):
+        assert proposal[label] == pytest.approx(phantom.truth["proposal_landmarks_mm"][label], abs=1.0), label
+
+
+def _sections(lumen_mm: float, vessel_mm: float, count: int = 81):
+    """Sections 0.25 mm apart with a round lumen and a resolved wall (P at 8 mm, D at 12 mm)."""
+    arc = np.arange(count) * 0.25
+    lumen = np.full((count, 72), lumen_mm)
+    lumen[(arc >= 8.0) & (arc <= 12.0)] = 0.0
+    wall = WallContour(np.full((count, 72), vessel_mm), np.ones((count, 72), bool), np.ones(count, bool), 0.35, -100.0)
+    return arc, {"P": 8.0, "D": 12.0}, lumen, wall
+
+
+def test_lumen_on_the_outer_wall_is_flagged_where_it_is():
+    """A hand-built vessel of radius 2.4 mm: a 1.6 mm lumen reads (1.6 / 2.4)^2 = 0.44, no warning; a lumen of
+    2.1 mm over 1 mm after D (the wall's outer edge less the minimum wall) reads 0.77 there, and the warning names
+    the place and what to check."""
+    arc, landmarks, lumen, wall = _sections(1.6, 2.4)
+    normal = lumen_on_wall_measures(arc, landmarks, lumen, wall)
+    assert normal["cap_lumen_vessel_area_ratio"] == pytest.approx((1.6 / 2.4) ** 2, rel=1e-6)
+    lumen[(arc > 13.0) & (arc <= 14.0)] = 2.1
+    flagged = lumen_on_wall_measures(arc, landmarks, lumen, wall)
+    assert flagged["cap_lumen_vessel_area_ratio"] == pytest.approx((2.1 / 2.4) ** 2, rel=0.02)
+    assert 1.0 < flagged["cap_lumen_vessel_area_at_mm"] <= 2.0
+    quality = dict(flagged)
+    warning = [w for w in _warnings_of(quality) if "lumen contour lies on" in w]
+    assert warning and "mm after D" in warning[0] and "check the lumen contours" in warning[0]
+    assert not [w for w in _warnings_of(dict(normal)) if "lumen contour lies on" in w]
+
+
+def _warnings_of(measures: dict) -> list:
+    """quality_warnings of an otherwise clean lesion carrying ``measures``."""
+    clean = {"occlusion_min_fat_edge_fraction": 0.8, "occlusion_fat_edge_fraction": 0.8,
+             "occlusion_contrast_fraction": 0.0, "lumen_proximal": True, "lumen_distal": True,
+             "landmark_max_distance_mm": 0.0, "reference_wall_resolved": {"S": True, "E": True},
+             "normal_wall_unresolved_fraction": 0.0, "blur_sigma_mm": 0.35}
+    return quality_warnings({**clean, **measures})
