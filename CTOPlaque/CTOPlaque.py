@@ -4,6 +4,7 @@ The algorithms live in the Qt-free package CTOPlaqueLib beside this file; this m
 MRML nodes and the panel to them.
 """
 
+import logging
 import os
 import sys
 
@@ -477,11 +478,14 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         """Centerline curve node (created, or ``curve_node`` replaced) through the seeds of a point list.
 
         The curve stays an ordinary markups curve: the user can move its points, and ``analyze`` uses
-        the edited curve.
+        the edited curve. What the extraction did with the seeds (e.g. reversed them) goes to the log.
         """
         lib = _library()
         volume = lib.mrml.volume_from_node(volume_node)
-        points = lib.extract_centerline(volume, lib.mrml.markups_from_node(seeds_node).points_ras)
+        notes = []
+        points = lib.extract_centerline(volume, lib.mrml.markups_from_node(seeds_node).points_ras, notes=notes)
+        for note in notes:
+            logging.warning(note)
         if curve_node is None:
             curve_node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsCurveNode", "Centerline")
         lib.mrml.set_control_points(curve_node, points)

@@ -54,6 +54,7 @@ def run_analyze(args) -> int:
     print(f"{lesion_id}: occlusion length {document['occlusion_length_mm']:.1f} mm, "
           f"total plaque volume {document['total_plaque_volume_mm3']:.1f} mm3, PAV "
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
+    _print_notes(document.get("notes", []))
     for warning in document["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"results written to {os.path.abspath(args.out)}"
@@ -88,9 +89,16 @@ def _write_single_file(out_path: str, writer) -> None:
         writer(os.path.join(staging, os.path.basename(out_path)))
 
 
+def _print_notes(notes: list) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def run_centerline(args) -> int:
     volume = read_volume(args.volume)
-    points = extract_centerline(volume, read_markups(args.seeds).points_ras, _settings_file(args).centerline)
+    notes = []
+    points = extract_centerline(volume, read_markups(args.seeds).points_ras, _settings_file(args).centerline, notes)
+    _print_notes(notes)
     _write_single_file(args.out, lambda path: write_curve(path, points))
     length = sample_centerline(points).length_mm
     print(f"centerline of {length:.1f} mm written to {os.path.abspath(args.out)}")

@@ -61,7 +61,8 @@ def read_clinical_items(path: str) -> dict:
 def run_lesion_job(job: LesionJob) -> dict:
     """Analyze one lesion and write its files into ``job.out_dir``; returns the lesion document.
 
-    With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json.
+    With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json, and
+    what the extraction did with the seeds (e.g. reversed them) is in the document's "notes".
     With ``dicom_out`` (the volume a DICOM series folder) the SEG and SR go there as <lesion_id>.seg.dcm and
     .sr.dcm; ``include_phi`` copies the series' patient and study attributes into the document
     (``source_dicom``), which otherwise holds none.
@@ -71,8 +72,10 @@ def run_lesion_job(job: LesionJob) -> dict:
     check_dicom_options(job)
     volume = read_volume(job.volume)
     extra_files = {}
+    notes = []
     if job.seeds:
-        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, job.settings.centerline)
+        centerline_ras = extract_centerline(volume, read_markups(job.seeds).points_ras, job.settings.centerline,
+                                            notes)
         extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: write_curve(path, centerline_ras)
     else:
         centerline_ras = read_markups(job.centerline).points_ras
@@ -81,6 +84,8 @@ def run_lesion_job(job: LesionJob) -> dict:
     analysis = analyze_lesion(volume, centerline_ras, landmarks, job.settings, clinical_items)
     inputs = input_provenance(job.input_paths())
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
+    if notes:
+        document["notes"] = notes
     images = lesion_images(volume, analysis)
     dicom_files = {}
     if job.dicom_out or job.include_phi:  # pydicom and highdicom only when DICOM is asked for
