@@ -338,26 +338,41 @@ def _cap_window(has_lumen: np.ndarray, cap: int, toward: int, margin: int, windo
     return np.arange(cap + margin, cap + margin + span + 1)
 
 
-def ostium_first(sections: LumenSections, gap: tuple[int, int], params: "ExtractionParameters") -> bool:
+def ostium_first(sections: LumenSections, gap: tuple[int, int], params: "ExtractionParameters") -> bool | None:
     """Whether the path runs from the ostium (True) or from the distal end (False), from the lumen on the two
     sides of the occlusion: the proximal lumen, filled from the aorta, is the brighter (median central HU) and
-    the larger (median lumen area) of the two. A cue decides when the two sides differ by more than
-    ``orientation_ratio`` in it; the cues must not contradict each other and one must decide, else the
-    direction cannot be told (CTOPlaqueInputError)."""
+    the wider (median lumen area) of the two. A cue decides when the two sides differ by more than
+    ``orientation_ratio`` in it; None (cannot tell) when neither decides or they contradict each other."""
     proximal, distal = np.arange(gap[0] + 1), np.arange(gap[1], len(sections.has_lumen))
     area = contours.contour_area_mm2(sections.lumen_radii_mm)
-    votes = []
+    votes = set()
     for cue in (sections.central_hu, area):
         ratio = np.median(cue[proximal][sections.has_lumen[proximal]]) / np.median(
             cue[distal][sections.has_lumen[distal]])
         if ratio > params.orientation_ratio or ratio < 1.0 / params.orientation_ratio:
-            votes.append(bool(ratio > 1.0))
-    if len(set(votes)) != 1:
-        raise CTOPlaqueInputError(
-            "cannot tell which end of the vessel is the ostium (the lumen on either side of the occlusion is "
-            "about as bright and as wide, or one side is brighter but narrower): place the seeds again, the first "
-            "at the ostium, and a seed inside the occlusion if needed")
-    return votes[0]
+            votes.add(bool(ratio > 1.0))
+    return votes.pop() if len(votes) == 1 else None
+
+
+def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, params: "ExtractionParameters",
+              notes: list | None):
+    """(seeds, first-pass points, their LumenSections, occlusion gap), reversed when the seeds were given from the
+    distal end (``ostium_first``), with a note when they were reversed or the direction could not be told."""
+    sections = LumenSections.along(volume, points_ras, params)
+    gap = occlusion_gap(sections.has_lumen)
+    if gap is None:
+        return seeds_ras, points_ras, sections, gap
+    first = ostium_first(sections, gap, params)
+    if first is None and notes is not None:
+        notes.append("could not tell the ostium end from the lumen (about as bright and as wide on both sides of "
+                     "the occlusion): the first seed was taken as the ostium; check that it is")
+    if first is not False:
+        return seeds_ras, points_ras, sections, gap
+    if notes is not None:
+        notes.append(f"the seeds were given from the distal end (seed {len(seeds_ras)} lies in the brighter or "
+                     "wider lumen): the centerline runs from the other end, the ostium")
+    sections = LumenSections.along(volume, points_ras[::-1], params)
+    return seeds_ras[::-1], points_ras[::-1], sections, occlusion_gap(sections.has_lumen)
 
 
 def _bridge_occlusion(sections: LumenSections, gap: tuple[int, int], seeds_ras: np.ndarray,
@@ -408,16 +423,8 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
     path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
     points = _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
-    sections = LumenSections.along(volume, points, params)
-    gap = occlusion_gap(sections.has_lumen)
+    seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     if gap is not None:
-        if not ostium_first(sections, gap, params):
-            seeds_ras, points = seeds_ras[::-1], points[::-1]
-            sections = LumenSections.along(volume, points, params)
-            gap = occlusion_gap(sections.has_lumen)
-            if notes is not None:
-                notes.append(f"the seeds were given from the distal end (seed {len(seeds_ras)} lies in the larger, "
-                             "brighter lumen): the centerline runs from the other end, the ostium")
         bridged = _bridge_occlusion(sections, gap, seeds_ras, params)
         points = points if bridged is None else _smooth_polyline(bridged, params.smoothing_mm,
                                                                   params.control_point_spacing_mm)
