@@ -104,3 +104,10 @@ def test_no_image_artefact_is_reported_on_a_clean_scan(measured):
     """Neither a sharp kernel nor a contour closing in on calcium (measured: area ratio 0.93 and up)."""
     _, _, result = measured
     assert not [w for w in result.warnings if KERNEL_WARNING in w or COLLAPSE_WARNING in w]
+
+
+def test_proximal_cap_shape_matches_truth(measured):
+    """Issue 22 item 7: the cap shape read from seeds is the phantom's (every preset has a tapered stump; on
+    "heart" a branch leaving at the cap and calcium blooming beside it used to make it read blunt)."""
+    phantom, _, result = measured
+    assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]
