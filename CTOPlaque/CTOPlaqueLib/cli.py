@@ -17,12 +17,13 @@ from .centerline_extraction import extract_centerline
 from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, run_lesion_job, write_curve
 from .markups_io import markups_document, read_markups
-from .phantom import PRESETS, generate_phantom, write_phantom
+from .phantom import COURSE_PRESETS, PRESETS, generate_phantom, write_phantom
 from .settings import RANGES, AnalysisSettings, read_settings_file
 from .staging import staged_outputs, write_json
 from .volume_io import read_volume
 
 EXIT_INPUT_ERROR = 2
+PHANTOM_SHAPES = {**PRESETS, **COURSE_PRESETS}
 
 
 def _default_lesion_id(volume_path: str) -> str:
@@ -117,7 +118,7 @@ def run_landmarks(args) -> int:
 
 
 def run_phantom(args) -> int:
-    spec = dataclasses.replace(PRESETS[args.shape], seed=args.seed, proximal_cap=args.cap)
+    spec = dataclasses.replace(PHANTOM_SHAPES[args.shape], seed=args.seed, proximal_cap=args.cap)
     paths = write_phantom(generate_phantom(spec), args.out)
     names = ", ".join(os.path.basename(path) for path in paths.values())
     print(f"sample case written to {os.path.abspath(args.out)} ({names})")
@@ -196,8 +197,9 @@ def register(commands, after_batch=None) -> None:
 
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
     phantom.add_argument("--out", required=True, help="output folder")
-    phantom.add_argument("--shape", choices=list(PRESETS), default="curved", metavar="NAME",
-                         help="geometry or realistic case: " + ", ".join(PRESETS) + " (see docs/command-line.md)")
+    phantom.add_argument("--shape", choices=list(PHANTOM_SHAPES), default="curved", metavar="NAME",
+                         help="geometry or realistic case: " + ", ".join(PHANTOM_SHAPES)
+                         + " (see docs/command-line.md)")
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.set_defaults(run=run_phantom)
