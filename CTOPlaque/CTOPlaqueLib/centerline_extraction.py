@@ -39,7 +39,9 @@ Method, and why:
      contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
      the mean shift is below 0.03 mm (at most 6 times).
-Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints.
+Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints. Seeds given
+the other way round are reversed, with a note (``ostium_first``: the ostium side of the occlusion holds the
+brighter or wider lumen); when the lumen cannot tell, their order is kept, with a note.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from scipy.interpolate import CubicSpline
 from skimage.graph import MCP_Geometric
 
 from . import contours
-from .centerline import sample_centerline
+from .centerline import Centerline, sample_centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .volume_io import Volume, check_values_present
@@ -61,6 +63,7 @@ from .volume_io import Volume, check_values_present
 AIR_HU = -500.0
 # Fewest lumen sections (0.25 mm apart) a direction at a cap is fitted on.
 MIN_DIRECTION_SECTIONS = 4
+# Spacing (mm) of the sections the bridge looks for the lumen in.
 BRIDGE_STEP_MM = 0.25
 
 
@@ -268,14 +271,14 @@ class LumenSections:
     """Cross-sections every ``centerline.step_mm`` along a path, with where the bridge counts a lumen
     (``lumen_stretches``) and the lumen contour radii (mm, 0 without lumen) there."""
 
-    centerline: object
+    centerline: Centerline
     grid: PolarGrid
     has_lumen: np.ndarray
     lumen_radii_mm: np.ndarray
     central_hu: np.ndarray
 
     @classmethod
-    def along(cls, volume: Volume, points_ras: np.ndarray, params: "ExtractionParameters") -> "LumenSections":
+    def along(cls, volume: Volume, points_ras: np.ndarray, params: ExtractionParameters) -> LumenSections:
         step = BRIDGE_STEP_MM
         centerline = sample_centerline(points_ras, step)
         grid = PolarGrid.make()
@@ -338,7 +341,7 @@ def _cap_window(has_lumen: np.ndarray, cap: int, toward: int, margin: int, windo
     return np.arange(cap + margin, cap + margin + span + 1)
 
 
-def ostium_first(sections: LumenSections, gap: tuple[int, int], params: "ExtractionParameters") -> bool | None:
+def ostium_first(sections: LumenSections, gap: tuple[int, int], params: ExtractionParameters) -> bool | None:
     """Whether the path runs from the ostium (True) or from the distal end (False), from the lumen on the two
     sides of the occlusion: the proximal lumen, filled from the aorta, is the brighter (median central HU) and
     the wider (median lumen area) of the two. A cue decides when the two sides differ by more than
@@ -354,7 +357,7 @@ def ostium_first(sections: LumenSections, gap: tuple[int, int], params: "Extract
     return votes.pop() if len(votes) == 1 else None
 
 
-def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, params: "ExtractionParameters",
+def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, params: ExtractionParameters,
               notes: list | None):
     """(seeds, first-pass points, their LumenSections, occlusion gap), reversed when the seeds were given from the
     distal end (``ostium_first``), with a note when they were reversed or the direction could not be told."""
