@@ -9,9 +9,12 @@ Truth: hand-built lumen profiles for the rule; the phantoms' true centerline (os
 import numpy as np
 import pytest
 from conftest import distances_inside_occlusion_mm, preset_phantom
+from CTOPlaqueStatsLib.command import main
 
 from CTOPlaqueLib.centerline_extraction import ExtractionParameters, LumenSections, extract_centerline, ostium_first
 from CTOPlaqueLib.crosssection import PolarGrid
+from CTOPlaqueLib.markups_io import markups_document, read_markups
+from CTOPlaqueLib.staging import write_json
 from CTOPlaqueLib.volume_io import Volume
 
 
@@ -56,3 +59,17 @@ def test_reversed_seeds_give_the_centerline_from_the_ostium(name):
     distances = distances_inside_occlusion_mm(phantom, points)
     assert distances.mean() <= 0.3 and distances.max() <= 1.0
     assert len(notes) == 1 and "from the distal end" in notes[0]
+
+
+def test_the_command_line_says_it_reversed_the_seeds(curved_case_files, tmp_path, capsys):
+    """`ctoplaque centerline` with the distal seed first: one `note:` line on stderr, exit status 0, and the
+    written centerline starts at the ostium (the true centerline's first point, within 1 mm)."""
+    seeds = read_markups(curved_case_files["seeds"]).points_ras
+    reversed_seeds = str(tmp_path / "reversed.mrk.json")
+    write_json(reversed_seeds, markups_document("Fiducial", seeds[::-1]))
+    out = tmp_path / "c.mrk.json"
+    assert main(["centerline", curved_case_files["volume"], "--seeds", reversed_seeds, "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "from the distal end" in notes[0]
+    truth = read_markups(curved_case_files["centerline"]).points_ras
+    assert np.linalg.norm(read_markups(str(out)).points_ras[0] - truth[0]) < 1.0
