@@ -5,6 +5,7 @@ MRML nodes and the panel to them.
 """
 
 import json
+import logging
 import os
 import sys
 
@@ -711,11 +712,14 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         """Centerline curve node (created, or ``curve_node`` replaced) through the seeds of a point list.
 
         The curve stays an ordinary markups curve: the user can move its points, and ``analyze`` uses
-        the edited curve.
+        the edited curve. What the extraction did with the seeds (e.g. reversed them) goes to the log.
         """
         lib = _library()
         volume = lib.mrml.volume_from_node(volume_node)
-        points = lib.extract_centerline(volume, lib.mrml.markups_from_node(seeds_node).points_ras)
+        notes = []
+        points = lib.extract_centerline(volume, lib.mrml.markups_from_node(seeds_node).points_ras, notes=notes)
+        for note in notes:
+            logging.warning(note)
         if curve_node is None:
             curve_node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsCurveNode", "Centerline")
         lib.mrml.set_control_points(curve_node, points)

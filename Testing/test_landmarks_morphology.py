@@ -1,5 +1,7 @@
 """Landmark proposals and lesion morphology on phantoms built to have a known answer."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import PHANTOM_CASES, phantom_for
@@ -9,7 +11,8 @@ from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.landmark_proposals import propose_landmarks, propose_landmarks_mm
 from CTOPlaqueLib.landmarks import landmark_positions_mm
-from CTOPlaqueLib.morphology import classify_morphology, lesion_morphology, max_bending_deg
+from CTOPlaqueLib.morphology import TAPERED_SLOPE_PER_MM, classify_morphology, lesion_morphology, max_bending_deg
+from CTOPlaqueLib.phantom import PRESETS, generate_phantom
 from CTOPlaqueLib.volume_io import Volume
 
 
@@ -109,3 +112,12 @@ def test_analysis_computes_morphology_and_scores_and_the_document_only_names_the
     document = lesion_document(result, "L1", "P1", {})
     assert document["morphology"] is result.morphology and document["scores"] is result.scores
     assert document["clinical_items"] == {"retry": True}
+
+
+def test_a_blunt_stump_beside_a_branch_and_calcium_reads_blunt():
+    """The "heart" preset with a blunt stump (a branch leaving 1 mm before P, calcium blooming after it): the
+    narrow-side lumen area holds to the cap, so the cap reads blunt, not tapered (true centerline and landmarks)."""
+    phantom = generate_phantom(dataclasses.replace(PRESETS["heart"], proximal_cap="blunt"))
+    result = analyze_lesion(_volume(phantom), phantom.centerline_ras, phantom.landmarks_ras)
+    assert result.morphology["proximal_cap"] == "blunt"
+    assert abs(result.morphology["proximal_cap_slope_per_mm"]) < TAPERED_SLOPE_PER_MM / 2

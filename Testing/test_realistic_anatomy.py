@@ -113,3 +113,10 @@ def test_no_lumen_on_wall_warning_on_a_clean_scan(measured):
     _, _, result = measured
     assert result.quality["cap_lumen_vessel_area_ratio"] <= MAX_CAP_LUMEN_VESSEL_AREA_RATIO
     assert not [w for w in result.warnings if "lumen contour lies on" in w]
+
+
+def test_proximal_cap_shape_matches_truth(measured):
+    """Issue 22 item 7: the cap shape read from seeds is the phantom's (every preset has a tapered stump; on
+    "heart" a branch leaving at the cap and calcium blooming beside it used to make it read blunt)."""
+    phantom, _, result = measured
+    assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]

@@ -22,9 +22,9 @@ Method, and why:
      myocardium of plaque HU lies against the inner side of every bend, so a minimal path cuts
      through one or the other (the "wrap" and "vein" phantoms). The lumen on either side, however,
      is unmistakable, and carries the vessel's course into the gap. So the first-pass path is cut
-     into sections; the proximal lumen runs from the ostium to the first loss of contrast that lasts
-     ``min_gap_mm``, the distal lumen from the last such loss to the distal seed (lumen_present,
-     the same test as the landmark proposals). Their centres (lumen contour centroids) give the
+     into sections with and without a contrast-filled lumen (lumen_present, the same test as the landmark
+     proposals; losses shorter than ``min_gap_mm`` filled, lumen stretches shorter than ``min_lumen_run_mm``
+     dropped), and the occlusion is the longest stretch without lumen. Their centres (lumen contour centroids) give the
      cap points and, by a line fit over ``tangent_window_mm`` of lumen ending ``cap_margin_mm``
      before the cap, the directions at the caps (a tapered stump's centroid drifts by up to a
      lumen radius as the lumen closes, enough to tilt the direction by 10 degrees). The gap
@@ -39,7 +39,9 @@ Method, and why:
      contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
      the mean shift is below 0.03 mm (at most 6 times).
-Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints.
+Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints. Seeds given
+the other way round are reversed, with a note (``ostium_first``: the ostium side of the occlusion holds the
+brighter or wider lumen); when the lumen cannot tell, their order is kept, with a note.
 """
 
 from __future__ import annotations
@@ -53,12 +55,16 @@ from scipy.interpolate import CubicSpline
 from skimage.graph import MCP_Geometric
 
 from . import contours
-from .centerline import sample_centerline
+from .centerline import Centerline, sample_centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .volume_io import Volume, check_values_present
 
 AIR_HU = -500.0
+# Fewest lumen sections (0.25 mm apart) a direction at a cap is fitted on.
+MIN_DIRECTION_SECTIONS = 4
+# Spacing (mm) of the sections the bridge looks for the lumen in.
+BRIDGE_STEP_MM = 0.25
 
 
 @dataclass
@@ -74,6 +80,8 @@ class ExtractionParameters:
     control_point_spacing_mm: float = 1.0
     backtrack_mm: float = 1.0
     min_gap_mm: float = 1.0
+    min_lumen_run_mm: float = 5.0
+    orientation_ratio: float = 1.05
     tangent_window_mm: float = 4.0
     cap_margin_mm: float = 1.5
     contrast_fraction: float = 0.6
@@ -221,6 +229,19 @@ def _fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
     return filled
 
 
+def longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """First and last index of the longest run of True in ``mask`` (-1, -1 when none)."""
+    best, start, best_range = 0, None, (-1, -1)
+    for index, value in enumerate(np.append(mask, False)):
+        if value and start is None:
+            start = index
+        elif not value and start is not None:
+            if index - start > best:
+                best, best_range = index - start, (start, index - 1)
+            start = None
+    return best_range
+
+
 def _line_direction(points: np.ndarray) -> np.ndarray:
     """Unit direction of the least-squares line through ``points`` (N, 3), oriented first to last."""
     centred = points - points.mean(axis=0)
@@ -245,52 +266,146 @@ def arc_bridge(start: np.ndarray, start_direction: np.ndarray, end: np.ndarray, 
     return spline(np.linspace(0.0, t[-1], max(int(np.ceil(t[-1] / step_mm)), 1) + 1))
 
 
-def _lumen_centres(volume: Volume, centerline, grid: PolarGrid, samples: np.ndarray, has_lumen: np.ndarray,
-                   step_mm: float) -> np.ndarray:
-    """Centerline points moved to the centroid of the lumen contour where a lumen is present (RAS)."""
-    lumen = contours.detect_lumen(samples, grid, has_lumen, step_mm)
-    offset_uv = np.where(has_lumen[:, None], contours.contour_centroid_mm(lumen, grid), 0.0)
-    return centerline.moved_in_plane(offset_uv)
+@dataclass
+class LumenSections:
+    """Cross-sections every ``centerline.step_mm`` along a path, with where the bridge counts a lumen
+    (``lumen_stretches``) and the lumen contour radii (mm, 0 without lumen) there."""
+
+    centerline: Centerline
+    grid: PolarGrid
+    has_lumen: np.ndarray
+    lumen_radii_mm: np.ndarray
+    central_hu: np.ndarray
+
+    @classmethod
+    def along(cls, volume: Volume, points_ras: np.ndarray, params: ExtractionParameters) -> LumenSections:
+        step = BRIDGE_STEP_MM
+        centerline = sample_centerline(points_ras, step)
+        grid = PolarGrid.make()
+        samples = sample_sections(volume, centerline, grid, order=1)
+        has_lumen = lumen_stretches(contours.lumen_present(samples, grid), int(round(params.min_gap_mm / step)),
+                                    int(round(params.min_lumen_run_mm / step)))
+        radii = contours.detect_lumen(samples, grid, has_lumen, step)
+        return cls(centerline, grid, has_lumen, radii, contours.central_lumen_hu(samples, grid))
+
+    def lumen_centres_ras(self) -> np.ndarray:
+        """Centerline points moved to the centroid of the lumen contour where a lumen is present (RAS)."""
+        offset_uv = np.where(self.has_lumen[:, None], contours.contour_centroid_mm(self.lumen_radii_mm, self.grid),
+                             0.0)
+        return self.centerline.moved_in_plane(offset_uv)
 
 
-def _bridge_occlusion(volume: Volume, points_ras: np.ndarray, seeds_ras: np.ndarray,
-                      params: ExtractionParameters) -> np.ndarray:
-    """Replace the first-pass path between the lumen's ends by an arc bridge (method step 4).
+def lumen_stretches(lumen_present: np.ndarray, max_gap_sections: int, min_lumen_sections: int) -> np.ndarray:
+    """Sections counted as lumen for the bridge: ``lumen_present`` with losses of up to ``max_gap_sections``
+    filled (noise), then stretches shorter than ``min_lumen_sections`` dropped: inside the occlusion a bright cap
+    nodule or fibrous cap, or a first-pass path touching a vein or branch, passes for lumen over up to 3.3 mm
+    on the presets (seeds jittered by 0.8 mm on "heart")."""
+    filled = _fill_short_gaps(lumen_present, max_gap_sections)
+    return ndimage.binary_opening(filled, np.ones(max(1, min_lumen_sections), bool))
 
-    Returns the points unchanged when the path has no lumen on both sides of a gap (no occlusion
-    seen: nothing to bridge)."""
-    step = 0.25
-    centerline = sample_centerline(points_ras, step)
-    grid = PolarGrid.make()
-    samples = sample_sections(volume, centerline, grid, order=1)
-    has_lumen = _fill_short_gaps(contours.lumen_present(samples, grid), int(round(params.min_gap_mm / step)))
-    lumen_indices = np.flatnonzero(has_lumen)
-    if len(lumen_indices) == 0:
-        return points_ras
-    first_loss = np.flatnonzero(~has_lumen[lumen_indices[0]:])
-    last_loss = np.flatnonzero(~has_lumen[:lumen_indices[-1] + 1])
-    if len(first_loss) == 0:
-        return points_ras
-    proximal_end = lumen_indices[0] + first_loss[0] - 1
-    distal_start = last_loss[-1] + 1
+
+def occlusion_gap(has_lumen: np.ndarray) -> tuple[int, int] | None:
+    """(last lumen section before the occlusion, first lumen section after it): the ends of the longest run
+    without lumen, or None when it does not lie between two lumen stretches.
+
+    The longest run, not the first loss of contrast and the last: a loss of a millimetre or two in the
+    proximal lumen was then taken for the cap and the rest of the lumen bridged; and when the lumen before
+    that loss was exactly as long as the direction window plus the cap margin, the fit's start index came out
+    -1, an empty slice (the IndexError of jittered seeds in issue 25)."""
+    first, last = longest_run(~has_lumen)
+    if first <= 0 or last >= len(has_lumen) - 1:
+        return None
+    return first - 1, last + 1
+
+
+def _run_bounds(has_lumen: np.ndarray, index: int) -> tuple[int, int]:
+    """First and last index of the run of lumen sections holding ``index``."""
+    before = np.flatnonzero(~has_lumen[:index])
+    after = np.flatnonzero(~has_lumen[index:])
+    return (before[-1] + 1 if len(before) else 0), (index + after[0] - 1 if len(after) else len(has_lumen) - 1)
+
+
+def _cap_window(has_lumen: np.ndarray, cap: int, toward: int, margin: int, window: int) -> np.ndarray | None:
+    """Indices of the lumen sections the direction at a cap is fitted on: ``window`` sections ending ``margin``
+    before the cap (``toward`` -1: the proximal lumen, before its cap; +1: the distal lumen, after its cap),
+    within the lumen run that ends at the cap; the margin shrinks when that run is short; None below
+    MIN_DIRECTION_SECTIONS sections."""
+    first, last = _run_bounds(has_lumen, cap)
+    length = last - first + 1
+    if length < MIN_DIRECTION_SECTIONS:
+        return None
+    margin = min(margin, length - MIN_DIRECTION_SECTIONS)
+    span = min(window, length - margin - 1)
+    if toward < 0:
+        return np.arange(cap - margin - span, cap - margin + 1)
+    return np.arange(cap + margin, cap + margin + span + 1)
+
+
+def ostium_first(sections: LumenSections, gap: tuple[int, int], params: ExtractionParameters) -> bool | None:
+    """Whether the path runs from the ostium (True) or from the distal end (False), from the lumen on the two
+    sides of the occlusion: the proximal lumen, filled from the aorta, is the brighter (median central HU) and
+    the wider (median lumen area) of the two. A cue decides when the two sides differ by more than
+    ``orientation_ratio`` in it; None (cannot tell) when neither decides or they contradict each other."""
+    proximal, distal = np.arange(gap[0] + 1), np.arange(gap[1], len(sections.has_lumen))
+    area = contours.contour_area_mm2(sections.lumen_radii_mm)
+    votes = set()
+    for cue in (sections.central_hu, area):
+        ratio = np.median(cue[proximal][sections.has_lumen[proximal]]) / np.median(
+            cue[distal][sections.has_lumen[distal]])
+        if ratio > params.orientation_ratio or ratio < 1.0 / params.orientation_ratio:
+            votes.add(bool(ratio > 1.0))
+    return votes.pop() if len(votes) == 1 else None
+
+
+def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, params: ExtractionParameters,
+              notes: list | None):
+    """(seeds, first-pass points, their LumenSections, occlusion gap), reversed when the seeds were given from the
+    distal end (``ostium_first``), with a note when they were reversed or the direction could not be told."""
+    sections = LumenSections.along(volume, points_ras, params)
+    gap = occlusion_gap(sections.has_lumen)
+    if gap is None:
+        return seeds_ras, points_ras, sections, gap
+    first = ostium_first(sections, gap, params)
+    if first is None and notes is not None:
+        notes.append("could not tell the ostium end from the lumen (about as bright and as wide on both sides of "
+                     "the occlusion): the first seed was taken as the ostium; check that it is")
+    if first is not False:
+        return seeds_ras, points_ras, sections, gap
+    if notes is not None:
+        notes.append(f"the seeds were given from the distal end (seed {len(seeds_ras)} lies in the brighter or "
+                     "wider lumen): the centerline runs from the other end, the ostium")
+    sections = LumenSections.along(volume, points_ras[::-1], params)
+    return seeds_ras[::-1], points_ras[::-1], sections, occlusion_gap(sections.has_lumen)
+
+
+def _bridge_occlusion(sections: LumenSections, gap: tuple[int, int], seeds_ras: np.ndarray,
+                      params: ExtractionParameters) -> np.ndarray | None:
+    """The path with its stretch between the lumen's ends replaced by an arc bridge (method step 4), or None
+    when a cap has too little lumen to tell its direction."""
+    step = sections.centerline.step_mm
+    proximal_end, distal_start = gap
     window = int(round(params.tangent_window_mm / step))
     margin = int(round(params.cap_margin_mm / step))
-    if (proximal_end - margin - window < lumen_indices[0] - 1
-            or distal_start + margin + window > lumen_indices[-1] + 1):
-        return points_ras
-    centres = _lumen_centres(volume, centerline, grid, samples, has_lumen, step)
-    start_direction = _line_direction(centres[proximal_end - margin - window:proximal_end - margin + 1])
-    end_direction = _line_direction(centres[distal_start + margin:distal_start + margin + window + 1])
-    arc_start, arc_end = centerline.arc_mm[proximal_end], centerline.arc_mm[distal_start]
+    proximal = _cap_window(sections.has_lumen, proximal_end, -1, margin, window)
+    distal = _cap_window(sections.has_lumen, distal_start, 1, margin, window)
+    if proximal is None or distal is None:
+        return None
+    centres = sections.lumen_centres_ras()
+    start_direction = _line_direction(centres[proximal])
+    end_direction = _line_direction(centres[distal])
+    arc_mm, points_ras = sections.centerline.arc_mm, sections.centerline.points_ras
     waypoints = [seed for seed in seeds_ras[1:-1]
-                 if arc_start < centerline.arc_mm[np.argmin(np.linalg.norm(centerline.points_ras - seed, axis=1))]
-                 < arc_end]
+                 if arc_mm[proximal_end] < arc_mm[np.argmin(np.linalg.norm(points_ras - seed, axis=1))]
+                 < arc_mm[distal_start]]
     bridge = arc_bridge(centres[proximal_end], start_direction, centres[distal_start], end_direction, waypoints, step)
     return np.concatenate([centres[:proximal_end], bridge, centres[distal_start + 1:]])
 
 
-def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters()) -> np.ndarray:
-    """Centerline control points (RAS, every ``control_point_spacing_mm``, proximal first) through the seeds."""
+def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters(),
+                       notes: list | None = None) -> np.ndarray:
+    """Centerline control points (RAS, every ``control_point_spacing_mm``, proximal first) through the seeds.
+
+    Seeds given from the distal end are reversed (``ostium_first``), with a sentence appended to ``notes``."""
     seeds_ras = np.asarray(seeds_ras, float).reshape(-1, 3)
     seeds_ijk = _seed_indices(volume, seeds_ras)
     low, high = _crop_box(volume, seeds_ijk, params.margin_mm)
@@ -311,8 +426,11 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
     path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
     points = _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
-    bridged = _bridge_occlusion(volume, points, seeds_ras, params)
-    points = _smooth_polyline(bridged, params.smoothing_mm, params.control_point_spacing_mm)
+    seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
+    if gap is not None:
+        bridged = _bridge_occlusion(sections, gap, seeds_ras, params)
+        points = points if bridged is None else _smooth_polyline(bridged, params.smoothing_mm,
+                                                                  params.control_point_spacing_mm)
     for _ in range(params.max_recentre_iterations):
         points, shift_mm = _recentre(volume, points, params)
         if shift_mm < params.converged_shift_mm:

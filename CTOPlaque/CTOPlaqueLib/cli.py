@@ -19,12 +19,13 @@ from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, read_centerline, read_seeds, run_lesion_job, write_curve
 from .lesion_location import VESSEL_SEGMENTS
 from .markups_io import markups_document
-from .phantom import PRESETS, generate_phantom, write_phantom
+from .phantom import COURSE_PRESETS, PRESETS, generate_phantom, write_phantom
 from .settings import RANGES, AnalysisSettings, read_settings_file
 from .staging import check_output_path, staged_outputs, write_json
 from .volume_io import read_volume
 
 EXIT_INPUT_ERROR = 2
+PHANTOM_SHAPES = {**PRESETS, **COURSE_PRESETS}
 
 
 def _default_lesion_id(volume_path: str) -> str:
@@ -70,8 +71,7 @@ def run_analyze(args) -> int:
           + ", ".join(f"{k.replace('_', ' ')} {v:.1f}%" for k, v in document["pav_percent"].items()))
     for warning in document["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    for note in document["notes"]:
-        print(f"note: {note}", file=sys.stderr)
+    _print_notes(document["notes"])
     print(f"results written to {os.path.abspath(args.out)}"
           + (f"; DICOM SEG and SR to {os.path.abspath(args.dicom_out)}" if args.dicom_out else ""))
     return 0
@@ -104,9 +104,16 @@ def _write_single_file(out_path: str, writer) -> None:
         writer(os.path.join(staging, os.path.basename(out_path)))
 
 
+def _print_notes(notes: list) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def run_centerline(args) -> int:
     volume = read_volume(args.volume)
-    points = extract_centerline(volume, read_seeds(args.seeds), _settings_file(args).centerline)
+    notes = []
+    points = extract_centerline(volume, read_seeds(args.seeds), _settings_file(args).centerline, notes)
+    _print_notes(notes)
     _write_single_file(args.out, lambda path: write_curve(path, points))
     length = sample_centerline(points).length_mm
     print(f"centerline of {length:.1f} mm written to {os.path.abspath(args.out)}")
@@ -142,7 +149,7 @@ def _phantom_spacing_mm(text: str) -> tuple:
 
 
 def run_phantom(args) -> int:
-    spec = dataclasses.replace(PRESETS[args.shape], seed=args.seed, proximal_cap=args.cap)
+    spec = dataclasses.replace(PHANTOM_SHAPES[args.shape], seed=args.seed, proximal_cap=args.cap)
     if args.spacing_mm:
         spec = dataclasses.replace(spec, spacing_mm=_phantom_spacing_mm(args.spacing_mm))
     paths = write_phantom(generate_phantom(spec), args.out)
@@ -244,8 +251,9 @@ def register(commands, after_batch=None) -> None:
 
     phantom = commands.add_parser("phantom", help="write a synthetic CTO case with known truth")
     add_out_option(phantom, "output folder", is_folder=True)
-    phantom.add_argument("--shape", choices=list(PRESETS), default="curved", metavar="NAME",
-                         help="geometry or realistic case: " + ", ".join(PRESETS) + " (see docs/command-line.md)")
+    phantom.add_argument("--shape", choices=list(PHANTOM_SHAPES), default="curved", metavar="NAME",
+                         help="geometry or realistic case: " + ", ".join(PHANTOM_SHAPES)
+                         + " (see docs/command-line.md)")
     phantom.add_argument("--cap", choices=["tapered", "blunt"], default="tapered", help="proximal cap shape")
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.add_argument("--spacing-mm", default="",

@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from . import contours
 from .centerline import Centerline, sample_centerline
+from .centerline_extraction import longest_run
 from .crosssection import sample_sections
 from .errors import CTOPlaqueInputError
 from .settings import AnalysisSettings
@@ -25,19 +26,6 @@ MIN_CONTRAST_RUN_MM = 1.0
 REFERENCE_GAP_MM = 1.0
 REFERENCE_WINDOW_MM = 10.0
 NORMAL_LUMEN_FRACTION = 0.9
-
-
-def _longest_run(mask: np.ndarray) -> tuple[int, int]:
-    """First and last index of the longest run of True in ``mask`` (-1, -1 when none)."""
-    best, start, best_range = 0, None, (-1, -1)
-    for index, value in enumerate(np.append(mask, False)):
-        if value and start is None:
-            start = index
-        elif not value and start is not None:
-            if index - start > best:
-                best, best_range = index - start, (start, index - 1)
-            start = None
-    return best_range
 
 
 def _reference_position(arc_mm: np.ndarray, lumen_area: np.ndarray, cap_mm: float, direction: int):
@@ -62,7 +50,7 @@ def propose_landmarks_mm(volume: Volume, centerline: Centerline,
     step = centerline.step_mm
     has_lumen = ndimage.binary_opening(contours.lumen_present(samples, grid, settings.contour),
                                        np.ones(max(1, int(round(MIN_CONTRAST_RUN_MM / step))), bool))
-    first, last = _longest_run(~has_lumen)
+    first, last = longest_run(~has_lumen)
     if first < 0 or (last - first + 1) * step < MIN_OCCLUSION_MM or first == 0 or last == len(arc) - 1:
         raise CTOPlaqueInputError(
             "no occlusion found: contrast does not stop for 2 mm between the ends of the centerline; "

@@ -82,7 +82,8 @@ def run_lesion_job(job: LesionJob) -> dict:
 
     With ``contours`` (a .seg.nrrd with lumen and vessel-wall segments, e.g. the reader's edit of an earlier
     <lesion_id>.contours.seg.nrrd) the lesion is measured from them (contour_review.measure_with_contours).
-    With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json.
+    With seeds instead of a centerline, the extracted centerline is saved as <lesion_id>.centerline.mrk.json, and
+    what the extraction did with the seeds (e.g. reversed them) is in the document's "notes".
     With ``dicom_out`` (the volume a DICOM series folder) the SEG and SR go there as <lesion_id>.seg.dcm and
     .sr.dcm; ``include_phi`` copies the series' patient and study attributes into the document
     (``source_dicom``), which otherwise holds none.
@@ -93,8 +94,9 @@ def run_lesion_job(job: LesionJob) -> dict:
     volume = read_volume(job.volume)
     sources, dicom_notes = _dicom_sources(job, volume)
     extra_files = {}
+    notes = []
     if job.seeds:
-        centerline_ras = extract_centerline(volume, read_seeds(job.seeds), job.settings.centerline)
+        centerline_ras = extract_centerline(volume, read_seeds(job.seeds), job.settings.centerline, notes)
         extra_files[f"{lesion_id}.centerline.mrk.json"] = lambda path: write_curve(path, centerline_ras)
     else:
         centerline_ras = read_centerline(job.centerline)
@@ -109,7 +111,7 @@ def run_lesion_job(job: LesionJob) -> dict:
         analysis, contours_record = measure_with_contours(volume, analysis, given_masks,
                                                           os.path.basename(job.contours), inputs["contours"]["sha256"])
     document = lesion_document(analysis, lesion_id, patient_id, inputs, job.observer)
-    document["notes"] += dicom_notes
+    document["notes"] += notes + dicom_notes
     document["contours"] = contours_record
     document["reading"] = job.reading
     document["location"] = location

@@ -13,13 +13,18 @@ Definitions (all within the occluded segment P..D):
   noisy section does not decide; severe_calcification when > 0.5 (CT-RECTOR: calcium occupying
   >= 50% of the vessel cross-section).
 * length_ge_20mm: occlusion length >= 20 mm (J-CTO).
-* proximal cap: the least-squares slope of the lumen area over the last 2 mm before P, divided by
-  the reference lumen area (median over 2..5 mm before P), as a fraction of the reference lost per
-  mm. A tapered stump narrows gradually into the occlusion (about 0.5 per mm for a lumen closing
-  over 2 mm); a blunt stump keeps its lumen to the cap. Tapered when the slope reaches
-  TAPERED_SLOPE_PER_MM, halfway between the phantoms' blunt (-0.01..0.01 per mm) and tapered
-  (0.30..0.33 per mm) stumps as measured: the blur spreads a closing lumen, whose last, sub-resolution
-  millimetre still reads 2..3 mm^2 where its true area falls from 2 to 0 (0.5 per mm in truth).
+* proximal cap: the narrow-side lumen area lost from the reference (its median over 2..5 mm before P) to
+  the cap (its median over the last CAP_END_MM before P), per mm of the CAP_SPAN_MM before P, as a fraction
+  of the reference: a secant slope. The narrow-side area is pi r^2, r the CAP_RADIUS_PERCENTILE-th
+  percentile of the lumen contour's radii over the angles, not the contour's area: a side branch leaving
+  at the cap, or a calcified nodule blooming beside it, widens the contour on its side right where the
+  stump closes, and the whole area held (the tapered "heart" stump read 0.050 per mm: blunt). A secant, not
+  a least-squares line over the last 2 mm: under blur a closing lumen reaches the smallest contour the
+  detector finds (about 1 mm^2) before the cap, and a fit over that floor read the tapered
+  "heart-long-low-contrast" stump, whose 250 HU lumen fades early, as blunt (0.121). A tapered stump loses
+  most of its lumen into the occlusion (0.5 per mm in truth for a lumen closing over 2 mm); a blunt one
+  keeps it to the cap. Tapered when the slope reaches TAPERED_SLOPE_PER_MM; see docs/accuracy.md for the
+  presets' values.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ if TYPE_CHECKING:  # analysis computes the morphology at the end of its pass (an
 from .composition import COMPONENTS
 
 TAPERED_SLOPE_PER_MM = 0.15
+CAP_RADIUS_PERCENTILE = 10.0
+CAP_SPAN_MM = 2.0
+CAP_END_MM = 1.0
 BENDING_LIMIT_DEG = 45.0
 BENDING_WINDOW_MM = 10.0
 SEVERE_CALCIUM_FRACTION = 0.5
@@ -59,18 +67,18 @@ def max_calcium_area_fraction(analysis: LesionAnalysis) -> float:
 
 
 def proximal_cap_slope_per_mm(analysis: LesionAnalysis) -> float:
-    """Fraction of the reference lumen area lost per mm over the 2 mm before P (NaN if no lumen there)."""
+    """Fraction of the reference narrow-side lumen area lost per mm over the CAP_SPAN_MM before P (NaN if no
+    lumen there)."""
     arc = analysis.profile.arc_mm - analysis.landmarks_mm["P"]
-    area = analysis.profile.lumen_area_mm2
-    reference_sections = (arc >= -5.0) & (arc <= -2.0)
-    last = (arc >= -2.0) & (arc < 0.0)
+    area = np.pi * np.percentile(analysis.lumen_radii_mm, CAP_RADIUS_PERCENTILE, axis=1) ** 2
+    reference_sections = (arc >= -5.0) & (arc <= -CAP_SPAN_MM)
+    last = (arc >= -CAP_END_MM) & (arc < 0.0) & (area > 0)
     if np.count_nonzero(reference_sections) < 2 or np.count_nonzero(last) < 2:
         return float("nan")
     reference = np.median(area[reference_sections])
     if reference <= 0:
         return float("nan")
-    slope = np.polyfit(arc[last], area[last], 1)[0]
-    return float(-slope / reference)
+    return float((reference - np.median(area[last])) / (CAP_SPAN_MM * reference))
 
 
 def classify_morphology(bending_deg: float, calcium_fraction: float, length_mm: float, cap_slope_per_mm: float) -> dict:

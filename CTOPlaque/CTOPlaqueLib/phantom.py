@@ -21,6 +21,10 @@ Diseased segments next to the caps (``cap_lining_mm`` before P and after D): the
 ``cap_lining_hu`` (fibrous plaque, 150..300 HU, instead of the normal 60 HU) with an optional calcified sector of
 ``cap_lining_calcium_deg`` through it, and the lumen narrows by ``cap_stenosis_percent`` of its area (the plaque
 grows inward, the outer wall stays), reached over STENOSIS_RAMP_MM at the segment's far end.
+The "occluded-bend" and "s-curve" shapes run straight but for one turn (or two opposite turns) of
+``course_bend_radius_mm`` and ``course_bend_deg`` centred on the occlusion, where the lumen on either side
+does not show the course; ``slab_step_mm`` shifts every axial slice from the occlusion's middle on by that
+much along the grid's i axis (an ECG-misregistration step between heartbeats).
 Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
@@ -106,6 +110,9 @@ class PhantomSpec:
     cap_lining_hu: float = NORMAL_WALL_HU
     cap_lining_calcium_deg: float = 0.0
     cap_stenosis_percent: float = 0.0
+    course_bend_radius_mm: float = 6.0
+    course_bend_deg: float = 90.0
+    slab_step_mm: float = 0.0
 
     @property
     def length_mm(self) -> float:
@@ -141,6 +148,8 @@ def _path_local(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
     if spec.shape == "wrap":
         radius = spec.bend_radius_mm
         return np.stack([radius * np.sin(arc / radius), radius * (1 - np.cos(arc / radius)), np.zeros_like(arc)], -1)
+    if spec.shape in ("occluded-bend", "s-curve"):
+        return _course_inside_occlusion(spec, arc)
     if spec.shape == "bend":
         radius, angle = 8.0, np.radians(70.0)
         bend_length = radius * angle
@@ -153,6 +162,44 @@ def _path_local(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
         y = radius * (1 - np.cos(phi)) + after * np.sin(angle)
         return np.stack([x, y, np.zeros_like(arc)], axis=-1)
     raise ValueError(f"unknown phantom shape {spec.shape!r}")
+
+
+def _course_turns(spec: PhantomSpec) -> list:
+    """(start arc mm, length mm, curvature 1/mm) of each circular turn of the "occluded-bend" (one turn of
+    ``course_bend_deg`` at ``course_bend_radius_mm``) and "s-curve" (that turn, then the same turn the other
+    way) shapes, centred on the occlusion; straight elsewhere."""
+    length = spec.course_bend_radius_mm * np.radians(spec.course_bend_deg)
+    curvature = 1.0 / spec.course_bend_radius_mm
+    count = 1 if spec.shape == "occluded-bend" else 2
+    start = 0.5 * (spec.p_mm + spec.d_mm) - 0.5 * count * length
+    return [(start + index * length, length, curvature * (-1) ** index) for index in range(count)]
+
+
+def _along_piece(heading: float, curvature: float, along: np.ndarray) -> np.ndarray:
+    """In-plane offsets (N, 2) after ``along`` mm from a piece's start, leaving at ``heading`` (rad) with a
+    constant ``curvature`` (1/mm; 0 straight), in closed form."""
+    if curvature == 0.0:
+        return np.stack([np.cos(heading) * along, np.sin(heading) * along], axis=1)
+    turned = heading + curvature * along
+    return np.stack([np.sin(turned) - np.sin(heading), np.cos(heading) - np.cos(turned)], axis=1) / curvature
+
+
+def _course_inside_occlusion(spec: PhantomSpec, arc: np.ndarray) -> np.ndarray:
+    """Planar path of straight pieces and the circular turns of ``_course_turns``, by arc length (exact)."""
+    pieces, done = [], 0.0
+    for start, length, curvature in _course_turns(spec):
+        pieces += [(done, start - done, 0.0), (start, length, curvature)]
+        done = start + length
+    pieces.append((done, np.inf, 0.0))
+    position, heading = np.zeros(2), 0.0
+    points = np.zeros((len(arc), 3))
+    for start, length, curvature in pieces:
+        here = (arc >= start) & (arc < start + length)
+        points[here, :2] = position + _along_piece(heading, curvature, arc[here] - start)
+        if np.isfinite(length):
+            position = position + _along_piece(heading, curvature, np.array([length]))[0]
+            heading += curvature * length
+    return points
 
 
 def _smooth_step(x: np.ndarray, start: float, width: float) -> np.ndarray:
@@ -372,6 +419,8 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     if spec.kernel_boost:
         smoothed = ndimage.gaussian_filter(blurred, spec.kernel_sigma_mm / spacing_kji, mode="nearest")
         blurred = blurred + spec.kernel_boost * (blurred - smoothed)
+    if spec.slab_step_mm:
+        blurred = _misregistered(spec, blurred, ijk_to_ras, rotation, offset)
     noisy = blurred + _noise_hu(spec, blurred.shape)
     hu = np.round(noisy).astype(np.int16)
 
@@ -382,6 +431,23 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     phantom = Phantom(spec, hu, ijk_to_ras, centerline_ras, landmarks_ras)
     phantom.truth = _truth(spec, phantom, np.round(blurred), rotation, offset, path, landmark_arc, control_arc[0])
     return phantom
+
+
+def slab_step_k(spec: PhantomSpec, ijk_to_ras: np.ndarray, rotation: np.ndarray, offset: np.ndarray) -> int:
+    """The first axial slice (k) of the misregistered slab: the slice through the occlusion's middle."""
+    middle_ras = _path_local(spec, np.array([0.5 * (spec.p_mm + spec.d_mm)]))[0] @ rotation.T + offset
+    return int(round((np.linalg.inv(ijk_to_ras) @ np.append(middle_ras, 1.0))[2]))
+
+
+def _misregistered(spec: PhantomSpec, hu_kji: np.ndarray, ijk_to_ras, rotation, offset) -> np.ndarray:
+    """An ECG-misregistration step: every axial slice from ``slab_step_k`` on shifted by ``slab_step_mm`` along
+    the grid's i axis (linear interpolation), as when the slabs of a prospectively triggered scan come from
+    different heartbeats; applied to the blurred image, before the noise."""
+    first = slab_step_k(spec, ijk_to_ras, rotation, offset)
+    shifted = hu_kji.copy()
+    shifted[first:] = ndimage.shift(hu_kji[first:], (0.0, 0.0, spec.slab_step_mm / spec.spacing_mm[0]), order=1,
+                                    mode="nearest")
+    return shifted
 
 
 def _beam_hardening_rim_hu(spec: PhantomSpec, object_hu: np.ndarray, spacing_kji: np.ndarray) -> np.ndarray:
@@ -483,6 +549,12 @@ def _bending_truth_deg(spec: PhantomSpec, window_mm: float = BENDING_WINDOW_MM) 
     span = min(window_mm, spec.occlusion_length_mm)
     if spec.shape == "straight":
         return 0.0
+    if spec.shape in ("occluded-bend", "s-curve"):  # planar: the change of heading over the span, largest
+        arc = np.arange(spec.p_mm, spec.d_mm + PATH_STEP_MM, PATH_STEP_MM)
+        step = np.diff(_path_local(spec, arc)[:, :2], axis=0)
+        heading = np.unwrap(np.arctan2(step[:, 1], step[:, 0]))
+        lag = int(round(span / PATH_STEP_MM))
+        return float(np.degrees(np.abs(heading[lag:] - heading[:-lag]).max()))
     if spec.shape in ("curved", "wrap"):
         return float(np.degrees(span / (35.0 if spec.shape == "curved" else spec.bend_radius_mm)))
     radius, angle = 8.0, np.radians(70.0)  # "bend": the arc, centred on the occlusion, then straight
@@ -520,6 +592,20 @@ PRESETS = {
         spacing_mm=(0.4, 0.4, 0.75), **_REALISTIC),
 }
 
+
+# Occlusions whose course inside the occlusion is not the lumen's: a tight bend or an S-curve between the caps
+# (issue 22), and an ECG-misregistration step through the occlusion's middle. Not in PRESETS: docs/accuracy.md
+# gives what the analysis reads on them.
+COURSE_PRESETS = {
+    "occluded-bend-90": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0, course_bend_radius_mm=5.0,
+                                    course_bend_deg=90.0),
+    "occluded-bend-45": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0, course_bend_radius_mm=10.0,
+                                    course_bend_deg=45.0),
+    "s-curve": PhantomSpec(shape="s-curve", occlusion_length_mm=60.0, proximal_mm=12.0, distal_mm=10.0,
+                           course_bend_radius_mm=8.0, course_bend_deg=40.0),
+    "slab-step-1": PhantomSpec(slab_step_mm=1.0),
+    "slab-step-2": PhantomSpec(slab_step_mm=2.0),
+}
 
 def write_phantom(phantom: Phantom, out_dir: str) -> dict:
     """Write ccta.nrrd, centerline.mrk.json, seeds.mrk.json (ostium, distal end), landmarks.mrk.json and
