@@ -14,6 +14,8 @@ texture (white noise low-pass filtered, then scaled to ``noise_sd_hu``), thin no
 (0.4 mm), anisotropic 0.4 x 0.4 x 0.75 mm voxels and low lumen contrast (250 HU). ``kernel_boost`` models an
 edge-enhancing (sharp) reconstruction kernel as an unsharp mask, image + boost (image - G(image)) with G a
 Gaussian of ``kernel_sigma_mm``, applied after the blur: edges overshoot, and the fat beside them undershoots.
+``edge_tissue_hu`` puts one tissue at the occluded wall's outer edge: over its outermost ``edge_tissue_mm`` (a
+layered occlusion), or throughout (a homogeneous one, ``edge_tissue_mm`` 0).
 ``beam_hardening_hu`` models the hypodense rim beam hardening leaves beside dense calcium: that many HU less at
 the calcium, fading as exp(-d / ``beam_hardening_mm``) with the distance d from it, before the blur.
 Between P and D there is no lumen; the wall holds
@@ -93,6 +95,8 @@ class PhantomSpec:
     kernel_sigma_mm: float = 0.8
     beam_hardening_hu: float = 0.0
     beam_hardening_mm: float = 0.5
+    edge_tissue_hu: float | None = None
+    edge_tissue_mm: float = 0.0
 
     @property
     def length_mm(self) -> float:
@@ -196,7 +200,21 @@ def _wall_hu(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray, angle: np.n
     sheet_arc = spec.p_mm + 0.7 * spec.occlusion_length_mm
     half_arc = np.radians(spec.calcified_arc_deg) / 2.0
     in_sheet = body & (np.abs(arc - sheet_arc) < 2.0) & (np.abs(np.angle(np.exp(1j * (angle - 1.0)))) < half_arc)
-    return np.where(in_sheet, CALCIUM_HU, hu)
+    return _edge_tissue_hu(spec, np.where(in_sheet, CALCIUM_HU, hu), occluded, radius, vessel_r)
+
+
+def _edge_tissue_hu(spec: PhantomSpec, hu: np.ndarray, occluded: np.ndarray, radius: np.ndarray,
+                    vessel_r: np.ndarray) -> np.ndarray:
+    """The occluded wall's outermost ``edge_tissue_mm`` made of ``edge_tissue_hu`` (e.g. fibrous tissue or a
+    calcified shell at the wall/fat edge, where the default composition puts a 100 HU fibrofatty rim); with
+    ``edge_tissue_mm`` 0 the whole occluded wall, caps and nodule included, is that one tissue (a homogeneous
+    occlusion). Unchanged without ``edge_tissue_hu``."""
+    if spec.edge_tissue_hu is None:
+        return hu
+    inner_mm = vessel_r - spec.edge_tissue_mm if spec.edge_tissue_mm > 0 else 0.0
+    return np.where(occluded & (radius >= inner_mm), spec.edge_tissue_hu, hu)
+
+
 
 
 def _in_myocardium(spec: PhantomSpec, points_local: np.ndarray, offset_z: np.ndarray) -> np.ndarray:
