@@ -116,7 +116,7 @@ def _check_vessel_in_volume(volume: Volume, centerline: Centerline, central_hu: 
 def _contours(samples_hu: np.ndarray, grid: PolarGrid, in_occlusion: np.ndarray, settings: AnalysisSettings):
     """(contrast lumen present per section, lumen radii (S, A), outer wall) of the sampled sections; no lumen
     between P and D."""
-    contrast = contours.lumen_present(samples_hu, grid, settings.contour)
+    contrast = contours.lumen_present(samples_hu, grid, settings.contour, ~in_occlusion)
     lumen_radii, wall = contours.detect_contours(samples_hu, grid, contrast & ~in_occlusion, settings.step_mm,
                                                  settings.contour)
     return contrast, lumen_radii, wall

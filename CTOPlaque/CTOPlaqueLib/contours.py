@@ -349,8 +349,8 @@ def _lumen_ring_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarra
     return float(np.clip(radius_mm + params.lumen_ring_margin_mm, MIN_LUMEN_RING_MM, reach_mm))
 
 
-def lumen_present(samples_hu: np.ndarray, grid: PolarGrid,
-                  params: ContourParameters = ContourParameters()) -> np.ndarray:
+def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters = ContourParameters(),
+                  ring_sections: np.ndarray | None = None) -> np.ndarray:
     """Per section: does a contrast-filled lumen run through the centre?
 
     A lumen is a bright core inside darker wall all round, whereas a fibrous cap is as bright at its
@@ -363,11 +363,16 @@ def lumen_present(samples_hu: np.ndarray, grid: PolarGrid,
     The ring is sized to the vessel's own lumen (``_lumen_ring_mm``): a 2.4 mm lumen filled at 260 HU does
     not fall within a fixed 2.2 mm, whereas the 230 HU fibrous cap of a 2.2 mm radius vessel with a 1.3 mm
     lumen does. A cap brighter than a faint lumen thus fails: it does not fall within the lumen's radius.
+    ring_sections: (S,) bool, the sections whose lumens size the ring (all when None). The analysis passes
+    those outside P..D: a homogeneous 200..300 HU occlusion under a 0.5 mm blur falls from its centre to
+    the fat cut over 0.7 mm, passes for a walled lumen, sized the ring to itself (2.9 mm) and then "fell
+    within" it: the centerline read as running through contrast along 75..100% of the occlusion.
     """
     centre = central_lumen_hu(samples_hu, grid)
     fat_hu = fat_level_hu(samples_hu, grid, params)
     fall = params.lumen_contrast_fraction * (centre - fat_hu)
-    ring_mm = _lumen_ring_mm(samples_hu, grid, centre, fat_hu, fall, params)
+    sized = slice(None) if ring_sections is None else ring_sections
+    ring_mm = _lumen_ring_mm(samples_hu[sized], grid, centre[sized], fat_hu, fall[sized], params)
     return _falls_within(samples_hu, grid, centre, fall, ring_mm, params)
 
 
