@@ -1,16 +1,21 @@
 """Issue 22: the outer-wall edge of a wall of any HU under a clinical blur (contours.py).
 
 Truth: blurred steps written analytically along every ray, F + (W - F) Phi((R - r) / sigma), the model a
-Gaussian point-spread function gives across a straight edge; and the same profiles with white noise.
+Gaussian point-spread function gives across a straight edge; the same profiles with white noise; and a
+phantom's measured outer wall moved out by a known distance.
 """
 
 import numpy as np
 import pytest
 from scipy import special
 
-from CTOPlaqueLib.contours import (ContourParameters, _fat_beyond, _profile_and_strength, blur_tail_fraction,
-                                   fitted_step_radii_mm)
-from CTOPlaqueLib.crosssection import PolarGrid
+from CTOPlaqueLib.analysis import _contours, analyze_lesion
+from CTOPlaqueLib.contours import (ContourParameters, WallContour, _fat_beyond, _profile_and_strength,
+                                   blur_tail_fraction, fitted_step_radii_mm)
+from CTOPlaqueLib.crosssection import PolarGrid, sample_sections
+from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
+from CTOPlaqueLib.quality import quality_warnings, wall_outward_measures
+from CTOPlaqueLib.volume_io import Volume
 
 FAT_HU, EDGE_MM = -100.0, 2.625  # the edge on a sample of the 0.05 mm polar grid
 GRID = PolarGrid.make(4.5, 0.05, 72)
@@ -88,3 +93,35 @@ def test_the_fitted_step_is_unbiased_under_noise():
         radii = fitted_step_radii_mm(smooth, GRID, index, 0.5, PARAMS)
         assert radii.mean() == pytest.approx(EDGE_MM, abs=0.01)
         assert radii.std() < 0.1
+
+
+@pytest.fixture(scope="module")
+def small_case():
+    """A small default phantom (100 HU fibrofatty rim at the outer edge), analysed on its true centerline, with the
+    polar samples the analysis measured and its outer wall."""
+    phantom = generate_phantom(PhantomSpec(proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0, seed=31))
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    samples_hu = sample_sections(volume, result.centerline, result.grid, order=1)
+    _, _, wall = _contours(samples_hu, result.grid, result.occluded_sections(), result.settings)
+    return result, samples_hu, wall
+
+
+def test_a_wall_on_the_image_edge_reads_no_outward_offset(small_case):
+    result, _, _ = small_case
+    assert abs(result.quality["occlusion_wall_outward_mm"]) < 0.05
+    assert not [w for w in result.warnings if "outside the image's wall/fat edge" in w]
+
+
+def test_a_wall_pushed_out_is_caught_with_its_position(small_case):
+    """The measured outer wall moved out by 0.2 mm between 4 and 6 mm after P: the measure reads the push there."""
+    result, samples_hu, wall = small_case
+    arc = result.centerline.arc_mm - result.landmarks_mm["P"]
+    pushed = WallContour(np.where(((arc >= 4.0) & (arc < 6.0))[:, None], wall.radii_mm + 0.2, wall.radii_mm),
+                         wall.fat_edge, wall.resolved, wall.blur_sigma_mm, wall.fat_hu)
+    measures = wall_outward_measures(result.centerline.arc_mm, result.landmarks_mm, samples_hu, result.grid, pushed)
+    assert measures["occlusion_wall_outward_mm"] == pytest.approx(0.2, abs=0.05)
+    assert 3.5 <= measures["occlusion_wall_outward_at_mm"] <= 6.5
+    warnings = quality_warnings({**result.quality, **measures})
+    assert any("outside the image's wall/fat edge" in w and f"{measures['occlusion_wall_outward_at_mm']:.1f} mm after P"
+               in w for w in warnings)

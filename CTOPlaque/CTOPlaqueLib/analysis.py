@@ -19,7 +19,7 @@ from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .morphology import lesion_morphology
-from .quality import quality_measures, quality_warnings
+from .quality import quality_measures, quality_warnings, wall_outward_measures
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -160,13 +160,14 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     wider = _grid_for_vessel(grid, wall.radii_mm[in_occlusion], settings)
     if wider is not None:
         grid = wider
-        contrast, lumen_radii, wall = _contours(sample_sections(volume, centerline, grid, order=1), grid,
-                                                in_occlusion, settings)
+        samples_hu = sample_sections(volume, centerline, grid, order=1)
+        contrast, lumen_radii, wall = _contours(samples_hu, grid, in_occlusion, settings)
     vessel_radii = wall.radii_mm
     distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
     quality = quality_measures(arc, landmarks_mm, distances, contrast, lumen_radii, wall,
                                np.linalg.norm(centerline.curvature_vectors, axis=1))
     quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
+    quality.update(wall_outward_measures(arc, landmarks_mm, samples_hu, grid, wall, settings.contour))
     quality["lumen_edge_undershoot_hu"] = lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
                                                                    len(grid.angles_rad), settings.contour)
 
