@@ -103,16 +103,21 @@ class ContourParameters:
     along_vessel_sigma_mm: float = 0.5
 
 
-def _band_mean(values: np.ndarray, first: int, last: int) -> np.ndarray:
-    """Mean of values[..., r + first .. r + last] for every r (edge-padded); first <= last, either may be
-    negative (a band inside r)."""
-    pad = max(abs(first), abs(last))
-    padded = np.concatenate([np.repeat(values[..., :1], pad, axis=-1), values,
-                             np.repeat(values[..., -1:], pad, axis=-1)], axis=-1)
-    cumulative = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(padded, axis=-1)], axis=-1)
+def _mirrored_band_means(values: np.ndarray, near: int, far: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every r, the means of values[..., r + near .. r + far] (beyond) and values[..., r - far .. r - near]
+    (inside), edge-padded; 0 <= near <= far. One running sum serves both."""
+    padded = np.concatenate([np.repeat(values[..., :1], far, axis=-1), values,
+                             np.repeat(values[..., -1:], far, axis=-1)], axis=-1)
+    cumulative = np.concatenate([np.zeros(values.shape[:-1] + (1,), values.dtype), np.cumsum(padded, axis=-1)],
+                                axis=-1)
     count = values.shape[-1]
-    return (cumulative[..., pad + last + 1: pad + last + 1 + count]
-            - cumulative[..., pad + first: pad + first + count]) / (last - first + 1)
+
+    def band(first: int) -> np.ndarray:
+        start = far + first
+        return (cumulative[..., start + far - near + 1: start + far - near + 1 + count]
+                - cumulative[..., start: start + count]) / (far - near + 1)
+
+    return band(near), band(-far)
 
 
 def _shift_inward(values: np.ndarray, count: int) -> np.ndarray:
@@ -488,8 +493,7 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
     cut. W is read on the mirrored band inside (mean A = W - (W - F) m, so W = A + (A - B) m / (1 - 2 m)).
     For walls up to T, and with m = 0, this is the plain test."""
     near, far = _probe_samples(params.fat_probe_near_mm, grid), _probe_samples(params.fat_probe_far_mm, grid)
-    beyond_hu = _band_mean(smooth, near, far)
-    inside_hu = _band_mean(smooth, -far, -near)
+    beyond_hu, inside_hu = _mirrored_band_means(smooth, near, far)
     wall_hu = inside_hu + (inside_hu - beyond_hu) * tail_fraction / (1.0 - 2.0 * tail_fraction)
     cut_hu = relative_level_hu(fat_hu, params.fat_cut_fraction, params)
     return beyond_hu < cut_hu + tail_fraction * np.maximum(wall_hu - params.tissue_reference_hu, 0.0)
