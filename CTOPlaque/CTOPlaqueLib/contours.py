@@ -140,15 +140,22 @@ def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -
     tripled = np.concatenate([score, score, score], axis=1)
     shifts = np.arange(-max_jump, max_jump + 1)
     penalties = jump_penalty * np.abs(shifts)
-    accumulated = tripled[:, 0, :].astype(np.float64)
-    back = np.empty((sections, 3 * angles, radii), np.int8)
+    padded = np.full((sections, radii + 2 * max_jump), -np.inf)
+    padded[:, max_jump:max_jump + radii] = tripled[:, 0, :]
+    back = np.zeros((sections, 3 * angles, radii), np.int8)
+    best = np.empty((sections, radii))
+    candidate = np.empty((sections, radii))
+    better = np.empty((sections, radii), bool)
     for step in range(1, 3 * angles):
-        padded = np.pad(accumulated, ((0, 0), (max_jump, max_jump)), constant_values=-np.inf)
-        candidates = np.stack([padded[:, max_jump + s: max_jump + s + radii] - p
-                               for s, p in zip(shifts, penalties)], axis=-1)
-        choice = np.argmax(candidates, axis=-1)
-        back[:, step, :] = choice
-        accumulated = np.take_along_axis(candidates, choice[..., None], axis=-1)[..., 0] + tripled[:, step, :]
+        np.subtract(padded[:, :radii], penalties[0], out=best)
+        choice = back[:, step, :]
+        for k in range(1, len(shifts)):
+            np.subtract(padded[:, k: k + radii], penalties[k], out=candidate)
+            np.greater(candidate, best, out=better)
+            np.copyto(best, candidate, where=better)
+            np.copyto(choice, k, where=better)
+        np.add(best, tripled[:, step, :], out=padded[:, max_jump:max_jump + radii])
+    accumulated = padded[:, max_jump:max_jump + radii]
     path = np.empty((sections, 3 * angles), np.int64)
     path[:, -1] = np.argmax(accumulated, axis=1)
     rows = np.arange(sections)
