@@ -578,7 +578,8 @@ def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.nd
                      grid: PolarGrid, fat_hu: float, blur_sigma_mm: float, params: ContourParameters):
     """The closed wall path and its edges: (radii (S, A) of the edges before ``blur_corrected_mm``, on a fat
     edge (S, A), the blur measured on the peak slopes). In sections without a lumen (the occlusion) the fat
-    test removes the blur tail of the edge's contrast and the fat edges are placed by ``fitted_step_radii_mm``;
+    cut is raised by the blur tail of a wall brighter than the reference tissue (``_fat_beyond``) and the fat
+    edges are placed by ``fitted_step_radii_mm``;
     beside a lumen the step model does not hold (the lumen's own edge lies within the probe's inner band, under
     a wall of 1 mm or less), and the plain test and the steepest slope stay."""
     plaque = ~has_lumen[:, None, None]
