@@ -20,7 +20,7 @@ from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .morphology import lesion_morphology
-from .quality import lumen_on_wall_measures, quality_measures, quality_warnings
+from .quality import lumen_on_wall_measures, quality_measures, quality_warnings, wall_outward_measures
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -119,7 +119,7 @@ def _check_vessel_in_volume(volume: Volume, centerline: Centerline, central_hu: 
 def _contours(samples_hu: np.ndarray, grid: PolarGrid, in_occlusion: np.ndarray, settings: AnalysisSettings):
     """(contrast lumen present per section, lumen radii (S, A), outer wall) of the sampled sections; no lumen
     between P and D."""
-    contrast = contours.lumen_present(samples_hu, grid, settings.contour)
+    contrast = contours.lumen_present(samples_hu, grid, settings.contour, ~in_occlusion)
     lumen_radii, wall = contours.detect_contours(samples_hu, grid, contrast & ~in_occlusion, settings.step_mm,
                                                  settings.contour)
     return contrast, lumen_radii, wall
@@ -147,7 +147,9 @@ class ContourDetection:
     occlusion is cleared); wall: the automatic outer wall with its fat-edge support (``contours.WallContour``);
     central_hu: (S,) median HU within 0.5 mm of the centerline; classes: (S, A, R) HU class of the voxel under
     each polar sample (``HuThresholds.classify``); landmark_distances_mm: label -> distance from the centerline;
-    lumen_edge_undershoot_hu: ``reconstruction_kernel.lumen_edge_undershoot_hu`` of the automatic lumen."""
+    lumen_edge_undershoot_hu: ``reconstruction_kernel.lumen_edge_undershoot_hu`` of the automatic lumen;
+    wall_outward: ``quality.wall_outward_measures`` of the automatic outer wall against the image (kept as they are
+    when other contours are measured: they say where the automatic wall was pushed outward)."""
 
     contrast: np.ndarray
     wall: contours.WallContour
@@ -155,6 +157,7 @@ class ContourDetection:
     classes: np.ndarray
     landmark_distances_mm: dict
     lumen_edge_undershoot_hu: float | None
+    wall_outward: dict
 
 
 def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
@@ -181,15 +184,16 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     wider = _grid_for_vessel(grid, wall.radii_mm[in_occlusion], settings)
     if wider is not None:
         grid = wider
-        contrast, lumen_radii, wall = _contours(sample_sections(volume, centerline, grid, order=1), grid,
-                                                in_occlusion, settings)
+        samples_hu = sample_sections(volume, centerline, grid, order=1)
+        contrast, lumen_radii, wall = _contours(samples_hu, grid, in_occlusion, settings)
     distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
     detection = ContourDetection(
         contrast=contrast, wall=wall, central_hu=central_hu,
         classes=settings.thresholds.classify(sample_sections(volume, centerline, grid, order=0)),
         landmark_distances_mm=distances,
         lumen_edge_undershoot_hu=lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
-                                                          len(grid.angles_rad), settings.contour))
+                                                          len(grid.angles_rad), settings.contour),
+        wall_outward=wall_outward_measures(arc, landmarks_mm, samples_hu, grid, wall, settings.contour))
     return measure_contours(centerline, grid, landmarks_mm, detection, lumen_radii, wall.radii_mm, settings,
                             clinical_items)
 
@@ -216,6 +220,7 @@ def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict
     quality.update(lumen_on_wall_measures(arc, landmarks_mm, lumen_radii, wall))
     quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
     quality["lumen_edge_undershoot_hu"] = detection.lumen_edge_undershoot_hu
+    quality.update(detection.wall_outward)
 
     classes = detection.classes
     wall_areas = wall_sample_areas_mm2(grid, lumen_radii, vessel_radii)

@@ -15,6 +15,8 @@ texture (white noise low-pass filtered, then scaled to ``noise_sd_hu``), thin no
 (0.4 mm), anisotropic 0.4 x 0.4 x 0.75 mm voxels and low lumen contrast (250 HU). ``kernel_boost`` models an
 edge-enhancing (sharp) reconstruction kernel as an unsharp mask, image + boost (image - G(image)) with G a
 Gaussian of ``kernel_sigma_mm``, applied after the blur: edges overshoot, and the fat beside them undershoots.
+``edge_tissue_hu`` puts one tissue at the occluded wall's outer edge: over its outermost ``edge_tissue_mm`` (a
+layered occlusion), or throughout (a homogeneous one, ``edge_tissue_mm`` 0).
 ``beam_hardening_hu`` models the hypodense rim beam hardening leaves beside dense calcium: that many HU less at
 the calcium, fading as exp(-d / ``beam_hardening_mm``) with the distance d from it, before the blur.
 Diseased segments next to the caps (``cap_lining_mm`` before P and after D): the open vessel's wall is
@@ -69,6 +71,8 @@ CAP_NODULE_RADIUS_MM = 0.9
 # Length over which a stenosis next to a cap narrows the lumen, and the angle its calcified lining is centred on.
 STENOSIS_RAMP_MM = 1.0
 LINING_CALCIUM_ANGLE_RAD = -0.8
+# Points per voxel axis at which the truth measures how much of a voxel on the wall's surface lies inside it.
+WALL_FRACTION_SUBSAMPLES = 4
 
 
 @dataclass
@@ -113,6 +117,8 @@ class PhantomSpec:
     course_bend_radius_mm: float = 6.0
     course_bend_deg: float = 90.0
     slab_step_mm: float = 0.0
+    edge_tissue_hu: float | None = None
+    edge_tissue_mm: float = 0.0
 
     @property
     def length_mm(self) -> float:
@@ -277,7 +283,19 @@ def _wall_hu(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray, angle: np.n
     sheet_arc = spec.p_mm + 0.7 * spec.occlusion_length_mm
     half_arc = np.radians(spec.calcified_arc_deg) / 2.0
     in_sheet = body & (np.abs(arc - sheet_arc) < 2.0) & (np.abs(np.angle(np.exp(1j * (angle - 1.0)))) < half_arc)
-    return np.where(in_sheet, CALCIUM_HU, hu)
+    return _edge_tissue_hu(spec, np.where(in_sheet, CALCIUM_HU, hu), occluded, radius, vessel_r)
+
+
+def _edge_tissue_hu(spec: PhantomSpec, hu: np.ndarray, occluded: np.ndarray, radius: np.ndarray,
+                    vessel_r: np.ndarray) -> np.ndarray:
+    """The occluded wall's outermost ``edge_tissue_mm`` made of ``edge_tissue_hu`` (e.g. fibrous tissue or a
+    calcified shell at the wall/fat edge, where the default composition puts a 100 HU fibrofatty rim); with
+    ``edge_tissue_mm`` 0 the whole occluded wall, caps and nodule included, is that one tissue (a homogeneous
+    occlusion). Unchanged without ``edge_tissue_hu``."""
+    if spec.edge_tissue_hu is None:
+        return hu
+    inner_mm = vessel_r - spec.edge_tissue_mm if spec.edge_tissue_mm > 0 else 0.0
+    return np.where(occluded & (radius >= inner_mm), spec.edge_tissue_hu, hu)
 
 
 def _cap_lining_hu(spec: PhantomSpec, arc: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -499,16 +517,17 @@ def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, s
     local = _voxel_centres_local(phantom.hu.shape, phantom.ijk_to_ras, rotation, offset)
     voxel_arc, offset_n, offset_z, _ = path.local_coordinates(local)
     radius = np.hypot(offset_n, offset_z)
-    in_wall = (voxel_arc >= spec.p_mm) & (voxel_arc <= spec.d_mm) & (radius < vessel_radius_mm(spec, voxel_arc))
+    in_wall = _wall_fractions(spec, phantom.hu.shape, phantom.ijk_to_ras, rotation, offset, path, voxel_arc, radius)
     voxel_mm3 = float(abs(np.linalg.det(phantom.ijk_to_ras[:3, :3])))
     thresholds = HuThresholds()
     fine = np.linspace(spec.p_mm, spec.d_mm, 20001)
     vessel_volume = float(trapezoid(np.pi * vessel_radius_mm(spec, fine) ** 2, fine))
 
     def composition(values):
-        classes = thresholds.classify(values.ravel()[in_wall])
-        volumes = {name: float(np.sum(classes == index + 1) * voxel_mm3) for index, name in enumerate(COMPONENTS)}
-        unclassified = float(np.sum(classes == 0) * voxel_mm3)
+        classes = thresholds.classify(values.ravel()[in_wall > 0])
+        weights = in_wall[in_wall > 0] * voxel_mm3
+        volumes = {name: float(np.sum(weights[classes == index + 1])) for index, name in enumerate(COMPONENTS)}
+        unclassified = float(np.sum(weights[classes == 0]))
         total = sum(volumes.values()) + unclassified
         return {"volumes_mm3": volumes, "unclassified_volume_mm3": unclassified, "total_mm3": total,
                 "pav_percent": {k: 100.0 * v / total for k, v in volumes.items()}}
@@ -533,6 +552,41 @@ def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, s
                               "vessel_area_mm2": float(np.pi * vessel_radius_mm(spec, a) ** 2)}
                       for label, a in landmark_arc.items() if label in ("S", "E")},
     }
+
+
+def _in_occluded_wall(spec: PhantomSpec, arc: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    return (arc >= spec.p_mm) & (arc <= spec.d_mm) & (radius < vessel_radius_mm(spec, arc))
+
+
+def _wall_fractions(spec: PhantomSpec, shape_kji: tuple, ijk_to_ras: np.ndarray, rotation: np.ndarray,
+                    offset: np.ndarray, path: "_Path", voxel_arc: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Fraction of each voxel's volume inside the true occluded wall (between P and D, within r_V): 1 or 0 by
+    the voxel's centre farther than half its diagonal from the wall's surface, else the fraction of
+    WALL_FRACTION_SUBSAMPLES^3 points spread evenly over the voxel. The analysis weights each voxel's class by
+    the fraction of it inside the wall contour (composition.wall_sample_areas_mm2), so the truth does too:
+    counting boundary voxels by their centre alone keeps the brighter ones inside a bright wall and leaves out
+    the darker ones just outside, and reads the necrotic core of a 300 HU wall 2 percentage points low."""
+    fractions = _in_occluded_wall(spec, voxel_arc, radius).astype(float)
+    reach_mm = 0.5 * float(np.linalg.norm(np.linalg.norm(ijk_to_ras[:3, :3], axis=0)))
+    surface_r = vessel_radius_mm(spec, voxel_arc)
+    within_arc = (voxel_arc >= spec.p_mm - reach_mm) & (voxel_arc <= spec.d_mm + reach_mm)
+    near_side = within_arc & (np.abs(radius - surface_r) < reach_mm)
+    near_end = (np.minimum(np.abs(voxel_arc - spec.p_mm), np.abs(voxel_arc - spec.d_mm)) < reach_mm) & (
+        radius < surface_r + reach_mm)
+    near = np.flatnonzero(near_side | near_end)
+    count = WALL_FRACTION_SUBSAMPLES
+    steps = (np.arange(count) + 0.5) / count - 0.5
+    inside = np.zeros(len(near))
+    k, j, i = np.unravel_index(near, shape_kji)
+    for di in steps:
+        for dj in steps:
+            for dk in steps:
+                ijk = np.stack([i + di, j + dj, k + dk], axis=1)
+                local = (ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3] - offset) @ rotation
+                arc, offset_n, offset_z, _ = path.local_coordinates(local)
+                inside += _in_occluded_wall(spec, arc, np.hypot(offset_n, offset_z))
+    fractions[near] = inside / count ** 3
+    return fractions
 
 
 def _tissue_hu(spec: PhantomSpec, arc: np.ndarray, offset_n: np.ndarray, offset_z: np.ndarray) -> np.ndarray:

@@ -72,7 +72,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .contours import NORMAL_WALL_MM, WallContour, contour_area_mm2
+from .contours import (NORMAL_WALL_MM, ContourParameters, WallContour, contour_area_mm2, fitted_step_radii_mm,
+                       profiles_across_contour)
+from .crosssection import PolarGrid
 from .landmarks import reference_section_indices
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -98,6 +100,10 @@ MAX_LUMEN_EDGE_UNDERSHOOT_HU = 5.0
 # Lumen / vessel area next to a cap above which the lumen contour lies on the outer wall (see the module docstring).
 MAX_CAP_LUMEN_VESSEL_AREA_RATIO = 0.65
 LUMEN_RATIO_WINDOW_MM = 1.0
+# A contour this far outside the image's wall/fat edge makes the vessel area about 5% large (2 x offset / radius).
+MAX_OUTWARD_AREA_FRACTION = 0.05
+# Fat-edge rays needed in a window to read its mean profile (a few sections' worth).
+MIN_OUTWARD_RAYS = 100
 
 
 def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_mm: dict, has_lumen: np.ndarray,
@@ -188,6 +194,45 @@ def _lumen_on_wall_warning(quality: dict) -> list:
             "outer wall (bright plaque or a tight stenosis lining the lumen there), so the lumen area there, the "
             "proximal cap shape and a reference section placed there are unreliable; check the lumen contours there, "
             "and place S and E where the wall is thin and the lumen clearly brighter than it"]
+def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np.ndarray, grid: PolarGrid,
+                          wall: WallContour, params: ContourParameters = ContourParameters()) -> dict:
+    """How far the occluded outer wall lies outside the image's own wall/fat edge, over each OCCLUSION_WINDOW_MM
+    of the occlusion: ``occlusion_wall_outward_mm`` (the largest), ``occlusion_wall_outward_at_mm`` (where,
+    after P), ``occlusion_wall_outward_area_fraction`` (2 x offset / mean radius there, the vessel area's
+    excess); None where no window has MIN_OUTWARD_RAYS fat-edge rays.
+
+    samples_hu: the analysis's polar samples (S, A, R); wall: its outer wall. In each window the profiles across
+    the fat-edge rays, aligned on the contour, are averaged and a blurred step of the measured blur is fitted to
+    the mean (``fitted_step_radii_mm``, within ``step_fit_shift_mm``): its centre is where the image's edge lies
+    relative to the contour. The steepest slope of a blurred disc of radius r lies sigma^2 / (2 r) inside its
+    edge, which the contour was corrected for, so that much is expected. An edge test that rejects the true
+    edge (a bright wall's blur tail read as tissue) leaves the contour outside it, and neither the fat-edge
+    fraction nor the local-area ratio sees that."""
+    occluded = np.flatnonzero((arc_mm >= landmarks_mm["P"]) & (arc_mm <= landmarks_mm["D"]))
+    window = max(1, int(round(OCCLUSION_WINDOW_MM / float(arc_mm[1] - arc_mm[0]))))
+    reach = int(round(params.step_fit_mm / grid.radial_step_mm)) + int(round(params.step_fit_shift_mm
+                                                                            / grid.radial_step_mm))
+    offsets_mm = np.arange(-reach, reach + 1) * grid.radial_step_mm
+    means, positions, radii = [], [], []
+    for start in range(0, len(occluded), window):
+        sections = occluded[start:start + window]
+        rays = np.zeros(wall.fat_edge.shape, bool)
+        rays[sections] = wall.fat_edge[sections]
+        profiles = profiles_across_contour(samples_hu, grid, wall.radii_mm, rays, offsets_mm)
+        if len(profiles) >= MIN_OUTWARD_RAYS:
+            means.append(profiles.mean(axis=0))
+            positions.append(float(np.mean(arc_mm[sections]) - landmarks_mm["P"]))
+            radii.append(float(np.mean(wall.radii_mm[rays])))
+    if not means:
+        return {"occlusion_wall_outward_mm": None, "occlusion_wall_outward_at_mm": None,
+                "occlusion_wall_outward_area_fraction": None}
+    offset_grid = PolarGrid(offsets_mm, np.zeros(1), grid.radial_step_mm)
+    centres_mm = fitted_step_radii_mm(np.array(means)[None], offset_grid, np.full((1, len(means)), reach),
+                                      wall.blur_sigma_mm, params)[0]
+    outward_mm = -centres_mm - wall.blur_sigma_mm ** 2 / (2.0 * np.array(radii))
+    worst = int(np.argmax(outward_mm))
+    return {"occlusion_wall_outward_mm": float(outward_mm[worst]), "occlusion_wall_outward_at_mm": positions[worst],
+            "occlusion_wall_outward_area_fraction": float(2.0 * outward_mm[worst] / radii[worst])}
 
 
 def quality_warnings(quality: dict) -> list:
@@ -222,6 +267,13 @@ def quality_warnings(quality: dict) -> list:
             "beside calcium, a sharp kernel, or a lipid core nearly as dark as the fat) was taken for the fat "
             "outside it, and the plaque volume there reads small; check the contours there, and prefer a "
             "reconstruction with beam-hardening correction and a standard soft-tissue kernel")
+    excess = quality.get("occlusion_wall_outward_area_fraction")  # absent from earlier exports; None if unmeasured
+    if excess is not None and excess > MAX_OUTWARD_AREA_FRACTION:
+        warnings.append(
+            f"{quality['occlusion_wall_outward_at_mm']:.1f} mm after P the outer wall lies "
+            f"{quality['occlusion_wall_outward_mm']:.2f} mm outside the image's wall/fat edge (vessel area about "
+            f"{100 * excess:.0f}% large there): the contour was pushed out into the fat (bright plaque at the edge "
+            "under blur, or noise), and the plaque volume and its necrotic core read large; check the contours there")
     for side, cap in (("proximal", "P"), ("distal", "D")):
         if not quality[f"lumen_{side}"]:
             warnings.append(
