@@ -47,6 +47,8 @@ def _project_labels() -> dict:
     """column -> Label for the project's own columns (flat lesion row, scores, clinical items, method)."""
     labels = {
         "lesion_id": Label("Lesion"), "patient_id": Label("Patient"), "observer": Label("Observer"),
+        "reading": Label("Reading"), "contours_edited": Label("Contours edited by the reader"),
+        "target_vessel": Label("Target vessel"), "scct_segment": Label("SCCT segment"),
         "occlusion_length_mm": Label("Occlusion length", "mm"),
         "total_plaque_volume_mm3": Label("Total plaque volume", "mm³"),
         "vessel_volume_mm3": Label("Vessel volume", "mm³"),
