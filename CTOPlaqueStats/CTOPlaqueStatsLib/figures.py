@@ -174,17 +174,25 @@ def calibration_bins(probabilities: np.ndarray, outcome: np.ndarray, bins: int =
     return pd.DataFrame(rows)
 
 
+def _two_column_panels(count: int, row_height_in: float):
+    """A figure of ``count`` panels, two a row across the page (one when ``count`` is 1), the spare panel of an odd
+    count switched off; returns the figure and the panels in reading order."""
+    columns = min(2, max(count, 1))
+    rows = max(1, int(np.ceil(count / columns)))
+    figure, grid = plt.subplots(rows, columns, figsize=(PAGE_WIDTH_IN * columns / 2, row_height_in * rows),
+                                squeeze=False)
+    for axes in grid.ravel()[count:]:
+        axes.set_axis_off()
+    return figure, grid.ravel()[:count]
+
+
 def calibration_figure(curves: dict, labels: LabelTable = None):
     """One panel per model: observed proportion against mean predicted probability in deciles of predicted risk,
     with Wilson 95% CIs, and a lowess smoother of the outcome on the prediction over all lesions (statsmodels,
     span 2/3, no robustness iterations, as R's val.prob), beside the line of perfect calibration."""
     labels = labels or LabelTable()
-    columns = min(2, max(len(curves), 1))
-    rows = max(1, int(np.ceil(len(curves) / columns)))
-    figure, grid = plt.subplots(rows, columns, figsize=(PAGE_WIDTH_IN * columns / 2, 3.4 * rows), squeeze=False)
-    for axes in grid.ravel()[len(curves):]:
-        axes.set_axis_off()
-    for axes, (key, (probabilities, outcome, _)) in zip(grid.ravel(), curves.items()):
+    figure, panels = _two_column_panels(len(curves), 3.4)
+    for axes, (key, (probabilities, outcome, _)) in zip(panels, curves.items()):
         binned = calibration_bins(probabilities, outcome)
         axes.errorbar(binned["predicted"], binned["observed"], capsize=2, fmt="o", color="black", markersize=3.5,
                       yerr=[binned["observed"] - binned["ci_low"], binned["ci_high"] - binned["observed"]],
@@ -208,12 +216,8 @@ def bland_altman_figure(panels: list, labels: LabelTable = None):
     difference (solid) and the 95% limits of agreement (dashed), each with its value right of the axes, where it
     covers no point."""
     labels = labels or LabelTable()
-    columns = min(2, max(len(panels), 1))
-    rows = max(1, int(np.ceil(len(panels) / columns)))
-    figure, grid = plt.subplots(rows, columns, figsize=(PAGE_WIDTH_IN * columns / 2, 2.7 * rows), squeeze=False)
-    for axes in grid.ravel()[len(panels):]:
-        axes.set_axis_off()
-    for axes, (value, result) in zip(grid.ravel(), panels):
+    figure, panel_axes = _two_column_panels(len(panels), 2.7)
+    for axes, (value, result) in zip(panel_axes, panels):
         unit = labels.unit(value)
         axes.scatter(result["means"], result["differences"], s=9, color="0.25")
         for level, style, name in ((result["mean_difference"], "-", "mean"), (result["loa_high"], "--", "+1.96 SD"),
