@@ -324,17 +324,28 @@ def test_analysis_error_is_shown_once_and_leaves_the_panel_usable(analyzed_panel
     assert widget.ui.resultsTableView.mrmlTableNode() is previous
 
 
-def test_stats_panel_from_exports_to_tables(gui, tmp_path, caplog):
-    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+def _stats_panel_with_columns(exports: str, clinical: str, out_dir: str = None):
+    """A Stats panel given the exports folder, the clinical CSV and (optionally) the output folder, its columns
+    loaded as the reader's Load columns click loads them."""
+    from CTOPlaqueStats import CTOPlaqueStatsWidget
 
-    scene, application = gui
-    exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
     widget = CTOPlaqueStatsWidget()
     ui = widget.ui
     ui.exportsDirectoryButton.directory = exports
     ui.clinicalPathLineEdit.currentPath = clinical
-    ui.outputDirectoryButton.directory = str(tmp_path / "stats")
+    if out_dir:
+        ui.outputDirectoryButton.directory = out_dir
     ui.loadColumnsButton.click()
+    return widget
+
+
+def test_stats_panel_from_exports_to_tables(gui, tmp_path, caplog):
+    from CTOPlaqueStats import CTOPlaqueStatsTest
+
+    scene, application = gui
+    exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
+    widget = _stats_panel_with_columns(exports, clinical, str(tmp_path / "stats"))
+    ui = widget.ui
     assert _errors(caplog) == []
     outcomes = [ui.outcomesComboBox.itemText(i) for i in range(ui.outcomesComboBox.count)]
     predictors = widget._checked(ui.predictorsComboBox)
@@ -372,15 +383,11 @@ def test_stats_panel_passes_patient_variables_model_comparison_and_bootstrap_to_
     import json
 
     import pandas as pd
-    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+    from CTOPlaqueStats import CTOPlaqueStatsTest
 
     exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
-    widget = CTOPlaqueStatsWidget()
+    widget = _stats_panel_with_columns(exports, clinical, str(tmp_path / "stats"))
     ui = widget.ui
-    ui.exportsDirectoryButton.directory = exports
-    ui.clinicalPathLineEdit.currentPath = clinical
-    ui.outputDirectoryButton.directory = str(tmp_path / "stats")
-    ui.loadColumnsButton.click()
     assert ui.bootstrapSpinBox.value == 200 and ui.bootstrapSpinBox.minimum == 200
     _check(ui.outcomesComboBox, ["success"])
     _check(ui.patientVarsComboBox, ["age"])
@@ -433,7 +440,7 @@ def test_stats_panel_passes_references_t_test_and_labels_to_the_logic(gui, tmp_p
     by hand), the vendor's reference is GE by default and Siemens when typed (in comparison.csv and table1.csv),
     and table1.csv names age by the file's label instead of the project's."""
     import pandas as pd
-    from CTOPlaqueStats import CTOPlaqueStatsTest, CTOPlaqueStatsWidget
+    from CTOPlaqueStats import CTOPlaqueStatsTest
 
     exports, clinical = CTOPlaqueStatsTest().write_synthetic_exports(str(tmp_path))
     table = pd.read_csv(clinical)
@@ -442,11 +449,8 @@ def test_stats_panel_passes_references_t_test_and_labels_to_the_logic(gui, tmp_p
     labels = tmp_path / "labels.csv"
     labels.write_text("column,label,unit\nage,Age at the procedure,years\n", encoding="utf-8")
     groups = [table.loc[table["success"] == code, "age"].to_numpy(float) for code in (0, 1)]
-    widget = CTOPlaqueStatsWidget()
+    widget = _stats_panel_with_columns(exports, clinical)
     ui, parameters = widget.ui, widget.logic.getParameterNode()
-    ui.exportsDirectoryButton.directory = exports
-    ui.clinicalPathLineEdit.currentPath = clinical
-    ui.loadColumnsButton.click()
     offered = {name: [getattr(ui, name).itemText(i) for i in range(getattr(ui, name).count)]
                for name in ("predictorsComboBox", "adjustComboBox", "patientVarsComboBox")}
     assert "vendor" in offered["adjustComboBox"] and "vendor" in offered["patientVarsComboBox"]
