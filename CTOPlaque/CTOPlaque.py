@@ -179,7 +179,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.overlayCheckBox.connect("toggled(bool)", self.logic.set_overlay_visible)
         self.ui.showPlotsButton.connect("clicked(bool)", self.onShowPlots)
-        self.ui.showStraightenedButton.connect("toggled(bool)", self.onShowStraightened)
+        self.ui.showStraightenedButton.connect("clicked(bool)", self.onShowStraightened)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.updateGUIFromParameterNode)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneClosed)
         self.onSceneClosed()
@@ -265,10 +265,14 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.sectionSlider.singleStep = float(self.logic.getParameterNode().GetParameter("StepMM"))
             if not reviewing:
                 self.ui.sectionSlider.value = dict(marks["landmarks"]).get("P", 0.0)
+                self.ui.showStraightenedButton.checked = True
+            if self.ui.showStraightenedButton.checked:  # this lesion's straightened vessel (new after an analysis)
+                self.logic.show_straightened(True)
             self.onSectionChanged(self.ui.sectionSlider.value)
 
     def onSectionChanged(self, distance_mm):
-        """Show the section at ``distance_mm`` from the ostium in the section view."""
+        """Show the section at ``distance_mm`` from the ostium in the section view and on the straightened
+        vessel."""
         if self._section_centerline is not None:
             self.logic.show_section(self._section_centerline, distance_mm)
 
@@ -352,8 +356,6 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     clinical_items=self._clinical_items(), progress=self._show_progress,
                     **self.logic.location_parameters())
                 self.logic.set_overlay_visible(self.ui.overlayCheckBox.checked)
-                if self.ui.showStraightenedButton.checked:  # the new lesion's straightened vessel
-                    self.onShowStraightened(True)
         finally:
             self.ui.analysisProgressBar.hide()
         self.updateGUIFromParameterNode()
@@ -391,8 +393,8 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.infoDisplay("Results written:\n" + "\n".join(v for k, v in paths.items() if k != "document"))
 
     def onShowPlots(self):
-        """The plots layout: the Red slice view (the section of the section slider) and 3D above, area chart and
-        composition chart side by side below."""
+        """The plots layout: the Red slice view (the section of the section slider), the Yellow slice view (the
+        straightened vessel) and 3D above, area chart and composition chart side by side below."""
         outputs = self.logic.results_in_scene()
         layout_manager = slicer.app.layoutManager()
         layout_node = layout_manager.layoutLogic().GetLayoutNode()
@@ -404,13 +406,10 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             view.SetPlotChartNodeID(outputs[role].GetID())
 
     def onShowStraightened(self, show):
-        """Slice views: the straightened vessel with its contours, or (button released) the CT again."""
-        outputs = self.logic.results_in_scene()
-        straightened = outputs["Straightened"] if show else None
-        slicer.util.setSliceViewerLayers(
-            background=straightened or self.logic.getParameterNode().GetNodeReference("InputVolume"), fit=True)
-        if outputs["StraightenedContours"] is not None:
-            outputs["StraightenedContours"].GetDisplayNode().SetVisibility(bool(show))
+        """The second slice view: the straightened vessel with its contours and the section line, or (button
+        released) the CT again."""
+        self.logic.show_straightened(show)
+        self.onSectionChanged(self.ui.sectionSlider.value)
 
 
 PLOTS_LAYOUT_ID = 5601  # a custom layout ID, above Slicer's own
@@ -422,6 +421,10 @@ PLOTS_LAYOUT = (
     '<property name="orientation" action="default">Axial</property>'
     '<property name="viewlabel" action="default">R</property>'
     '<property name="viewcolor" action="default">#F34A33</property></view></item>'
+    '<item><view class="vtkMRMLSliceNode" singletontag="Yellow">'
+    '<property name="orientation" action="default">Sagittal</property>'
+    '<property name="viewlabel" action="default">Y</property>'
+    '<property name="viewcolor" action="default">#EDD54C</property></view></item>'
     '<item><view class="vtkMRMLViewNode" singletontag="1">'
     '<property name="viewlabel" action="default">1</property></view></item>'
     '</layout></item>'
@@ -453,9 +456,13 @@ class CTOPlaqueResult:
 AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
                ("vessel_area_mm2", "Vessel area (mm²)", (1.0, 0.5, 0.0))]
 OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
-                "StraightenedContours", "StraightenedComposition", "Contours")
-OVERLAY_ROLES = ("Composition", "StraightenedComposition")
+                "StraightenedContours", "StraightenedComposition", "Contours", "SectionLine")
 SECTION_VIEW = "Red"  # the slice view the section slider reformats
+STRAIGHTENED_VIEW = "Yellow"  # the second slice view: the straightened vessel with a line at the section
+# Nodes in the straightened vessel's space, shown only in STRAIGHTENED_VIEW; nodes in the patient's space, kept out
+# of it while it shows the straightened vessel (the two spaces overlap in RAS).
+STRAIGHTENED_ROLES = ("StraightenedContours", "StraightenedComposition", "SectionLine")
+PATIENT_SPACE_ROLES = ("Composition", "Contours", "Centerline", "Landmarks")
 
 
 def _library():
@@ -479,7 +486,8 @@ def _library():
     from CTOPlaqueLib.lesion_location import parse_location
     from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.scores import parse_clinical_items
-    from CTOPlaqueLib.section_view import landmark_marks, landmarks_text, section_to_ras, warning_marks
+    from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, section_to_ras,
+                                           straightened_section_line_ras, straightened_view_to_ras, warning_marks)
     from CTOPlaqueLib.settings import AnalysisSettings
     from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL
 
@@ -496,7 +504,8 @@ def _library():
         measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
         CTOPlaqueInputError=CTOPlaqueInputError, sample_centerline=sample_centerline, parse_location=parse_location,
         landmark_marks=landmark_marks, landmarks_text=landmarks_text, section_to_ras=section_to_ras,
-        warning_marks=warning_marks)
+        warning_marks=warning_marks, straightened_view_to_ras=straightened_view_to_ras,
+        straightened_section_line_ras=straightened_section_line_ras)
 
 
 class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
@@ -620,6 +629,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             scene, lib.Labelmap(images.contours.labels, images.contours.ijk_to_ras), f"{lesion_id} contours",
             {label: (name, color) for _, name, label, color in lib.CONTOUR_SEGMENTS}, edit_on_labelmap_grid=True)
         contours_editable.GetDisplayNode().SetVisibility2DFill(False)
+        section_line = lib.mrml.section_line_node(scene, f"{lesion_id} section")
         report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
@@ -630,7 +640,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         nodes = {"ResultsTable": results, "ProfileTable": profile, "Composition": composition,
                  "AreaChart": areas, "CompositionChart": composition_chart, "Straightened": straightened,
                  "StraightenedContours": contours, "StraightenedComposition": straight_composition,
-                 "Contours": contours_editable}
+                 "Contours": contours_editable, "SectionLine": section_line}
         series = [chart.GetNthPlotSeriesNode(i) for chart in (areas, composition_chart)
                   for i in range(chart.GetNumberOfPlotSeriesNodes())]
         lib.mrml.group_in_folder(scene, f"CTO lesion {lesion_id}", [*nodes.values(), *series])
@@ -690,11 +700,53 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
     def show_section(self, centerline, distance_mm: float, view_name: str = SECTION_VIEW):
         """Reformat the slice view ``view_name`` (its vtkMRMLSliceNode) perpendicular to ``centerline``
         (CTOPlaqueLib.centerline.Centerline) at ``distance_mm`` from the ostium, centred on the centerline
-        (section_view.section_to_ras). Returns the slice node."""
+        (section_view.section_to_ras), and move the lesion's section line on the straightened vessel to that
+        section (section_view.straightened_section_line_ras). Returns the slice node."""
         lib = _library()
         slice_node = slicer.mrmlScene.GetSingletonNode(view_name, "vtkMRMLSliceNode")
         lib.mrml.set_slice_to_ras(slice_node, lib.section_to_ras(centerline, distance_mm))
+        parameters = self.getParameterNode()
+        line, straightened = (parameters.GetNodeReference(role) for role in ("SectionLine", "Straightened"))
+        if line is not None and straightened is not None:
+            lib.mrml.set_control_points(line, lib.straightened_section_line_ras(
+                *lib.mrml.volume_geometry(straightened), distance_mm))
         return slice_node
+
+    def show_straightened(self, show: bool, view_name: str = STRAIGHTENED_VIEW):
+        """Show the lesion's straightened vessel in the slice view ``view_name``: its longitudinal section through
+        the axis (section_view.straightened_view_to_ras), fitted to the view, with its contours, the composition
+        overlay (if on) and the section line shown there only, and the patient's segmentations and markups kept
+        out of that view. ``show`` False (or no straightened vessel): that view shows the CT again, sagittal, and
+        every node may show in it. Returns the slice node."""
+        lib, scene, parameters = _library(), slicer.mrmlScene, self.getParameterNode()
+        slice_node = scene.GetSingletonNode(view_name, "vtkMRMLSliceNode")
+        straightened = parameters.GetNodeReference("Straightened")
+        show = bool(show) and straightened is not None
+        composite = lib.mrml.slice_composite_node(scene, view_name)
+        composite.SetBackgroundVolumeID((straightened if show else parameters.GetNodeReference("InputVolume")).GetID())
+        composite.SetForegroundVolumeID(None)
+        patient_views = lib.mrml.view_node_ids(scene, exclude=[slice_node.GetID()]) if show else []
+        for roles, views in ((PATIENT_SPACE_ROLES, patient_views), (STRAIGHTENED_ROLES, [slice_node.GetID()])):
+            for node in filter(None, (parameters.GetNodeReference(role) for role in roles)):
+                lib.mrml.show_in_views(node, views)
+        for role in ("StraightenedContours", "SectionLine"):
+            if parameters.GetNodeReference(role) is not None:
+                parameters.GetNodeReference(role).GetDisplayNode().SetVisibility(show)
+        composition = parameters.GetNodeReference("Composition")
+        self.set_overlay_visible(composition is not None and bool(composition.GetDisplayNode().GetVisibility()))
+        if show:
+            lib.mrml.set_slice_to_ras(slice_node, lib.straightened_view_to_ras(*lib.mrml.volume_geometry(straightened)))
+        else:
+            slice_node.SetOrientation("Sagittal")
+        _fit_slice_view(slice_node)
+        return slice_node
+
+    def straightened_shown(self, view_name: str = STRAIGHTENED_VIEW) -> bool:
+        """Whether the slice view ``view_name`` shows the lesion's straightened vessel."""
+        straightened = self.getParameterNode().GetNodeReference("Straightened")
+        composite = _library().mrml.slice_composite_node(slicer.mrmlScene, view_name)
+        return straightened is not None and composite is not None and \
+            composite.GetBackgroundVolumeID() == straightened.GetID()
 
     def results_in_scene(self) -> dict:
         """Output role -> node, as referenced by the parameter node (e.g. after loading a saved scene)."""
@@ -702,11 +754,13 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         return {role: parameters.GetNodeReference(role) for role in OUTPUT_ROLES}
 
     def set_overlay_visible(self, visible: bool) -> None:
-        """Show or hide the composition overlay of the current lesion, on the CT and on the straightened vessel."""
-        for role in OVERLAY_ROLES:
-            composition = self.getParameterNode().GetNodeReference(role)
+        """Show or hide the composition overlay of the current lesion, on the CT and (where the straightened
+        vessel is shown) on the straightened vessel."""
+        parameters, on_straightened = self.getParameterNode(), visible and self.straightened_shown()
+        for role, shown in (("Composition", visible), ("StraightenedComposition", on_straightened)):
+            composition = parameters.GetNodeReference(role)
             if composition is not None:
-                composition.GetDisplayNode().SetVisibility(bool(visible))
+                composition.GetDisplayNode().SetVisibility(bool(shown))
 
     def extract_centerline(self, volume_node, seeds_node, curve_node=None):
         """Centerline curve node (created, or ``curve_node`` replaced) through the seeds of a point list.
@@ -771,6 +825,16 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
                                         images.composition if images else None, images.lumen if images else None)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)
+
+
+def _fit_slice_view(slice_node) -> None:
+    """Fit the slice view of ``slice_node`` to its background volume, through its slice logic, as Slicer's
+    "reset field of view" does."""
+    logics = slicer.app.layoutManager().mrmlSliceLogics()
+    for index in range(logics.GetNumberOfItems()):
+        logic = logics.GetItemAsObject(index)
+        if logic.GetSliceNode() is slice_node:
+            logic.FitSliceToBackground()
 
 
 def _dicom_source_files(volume_node) -> list:

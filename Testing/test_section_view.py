@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from CTOPlaqueLib.centerline import sample_centerline
-from CTOPlaqueLib.section_view import landmarks_text, section_to_ras, warning_marks
+from CTOPlaqueLib.section_view import (landmarks_text, section_to_ras, straightened_section_line_ras,
+                                       straightened_view_to_ras, warning_marks)
 
 RADIUS_MM = 20.0
 
@@ -75,3 +76,25 @@ def test_slice_node_takes_the_section_plane(mrml_scene):
     centre = xy_to_ras.MultiplyPoint((dimensions[0] / 2, dimensions[1] / 2, 0, 1))[:3]
     assert np.allclose(centre, matrix[:3, 3], atol=1e-6)
     mrml_scene.RemoveNode(slice_node)
+
+
+def _straightened_geometry():
+    """The straightened vessel's grid as straightening.straighten makes it for a 50 mm centerline: 61 x 61 pixels
+    of 0.2 mm from -6 mm, 201 sections 0.25 mm apart from 0 mm."""
+    ijk_to_ras = np.diag([0.2, 0.2, 0.25, 1.0])
+    ijk_to_ras[:3, 3] = [-6.0, -6.0, 0.0]
+    return ijk_to_ras, (201, 61, 61)
+
+
+def test_straightened_view_is_the_plane_through_the_axis_vessel_along_slice_x():
+    plane = straightened_view_to_ras(*_straightened_geometry())
+    assert np.allclose(plane[:3, 0], [0, 0, 1]) and np.allclose(plane[:3, 1], [0, 1, 0])
+    assert np.allclose(plane[:3, 2], [-1, 0, 0])  # x cross y, so the slice frame stays right-handed
+    assert np.allclose(plane[:3, 3], [0.0, 0.0, 25.0])  # the middle column (u = 0), halfway along
+
+
+def test_section_line_crosses_the_straightened_vessel_at_the_distance():
+    geometry = _straightened_geometry()
+    assert np.allclose(straightened_section_line_ras(*geometry, 12.3), [[0.0, -6.0, 12.3], [0.0, 6.0, 12.3]])
+    assert np.allclose(straightened_section_line_ras(*geometry, 80.0)[:, 2], 50.0)
+    assert np.allclose(straightened_section_line_ras(*geometry, -1.0)[:, 2], 0.0)

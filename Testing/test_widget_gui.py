@@ -120,19 +120,23 @@ def test_panel_runs_the_five_clicks_from_volume_to_export(gui, curved_case_files
     # the Red view shows the section the slider is at (P after Analyze), reformatted
     assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetOrientation() == "Reformat"
 
-    ui.showStraightenedButton.click()
+    # after Analyze the Yellow view shows the straightened vessel, its contours and the section line; the other
+    # views keep the CT
+    from CTOPlaqueLib.mrml import slice_composite_node
+
+    yellow, red = (slice_composite_node(scene, name) for name in ("Yellow", "Red"))
     straightened_id = parameters.GetNodeReference("Straightened").GetID()
-    composites = [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
-                  for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
-    assert len(composites) == 3 and all(c.GetBackgroundVolumeID() == straightened_id for c in composites)
-    contours = parameters.GetNodeReference("StraightenedContours").GetDisplayNode()
-    assert ui.showStraightenedButton.checked and contours.GetVisibility() == 1
+    assert ui.showStraightenedButton.checked and yellow.GetBackgroundVolumeID() == straightened_id
+    assert red.GetBackgroundVolumeID() != straightened_id
     ui.analyzeButton.click()  # re-analysis while the straightened vessel is shown: its new one is shown
-    assert all(c.GetBackgroundVolumeID() == parameters.GetNodeReference("Straightened").GetID() != straightened_id
-               for c in composites)
-    ui.showStraightenedButton.click()  # released: back to the CT
-    contours = parameters.GetNodeReference("StraightenedContours").GetDisplayNode()
-    assert all(c.GetBackgroundVolumeID() == volume.GetID() for c in composites) and contours.GetVisibility() == 0
+    assert yellow.GetBackgroundVolumeID() == parameters.GetNodeReference("Straightened").GetID() != straightened_id
+    ui.showStraightenedButton.click()  # released: back to the CT, and nothing of the straightened space shown
+    assert not ui.showStraightenedButton.checked and yellow.GetBackgroundVolumeID() == volume.GetID()
+    assert [parameters.GetNodeReference(role).GetDisplayNode().GetVisibility()
+            for role in ("StraightenedContours", "StraightenedComposition", "SectionLine")] == [0, 0, 0]
+    ui.showStraightenedButton.click()
+    assert ui.showStraightenedButton.checked and yellow.GetBackgroundVolumeID() == parameters.GetNodeReference(
+        "Straightened").GetID()
 
     ui.outputDirectoryButton.directory = str(tmp_path / "export")
     ui.exportButton.click()
@@ -699,3 +703,52 @@ def test_vessel_segment_and_reading_reach_the_lesion_file(analyzed_panel, tmp_pa
     ui.vesselComboBox.currentText = "LAD"
     ui.analyzeButton.click()
     assert any("SCCT segment 2 (mid RCA) is not on the LAD" in error for error in _errors(caplog))
+
+
+def test_yellow_view_shows_the_straightened_vessel_with_a_line_at_the_slider(analyzed_panel, gui):
+    """The straightened vessel (a volume node, as Slicer's Curved Planar Reformat makes one): 0.2 mm pixels, one
+    slice per section, as long as the centerline curve (Slicer's own curve length) within a voxel; its centre row
+    is the CT on the centerline (sampled independently, by scipy's RegularGridInterpolator, within 0.5 HU). The
+    Yellow view cuts it through the axis, vessel left to right; the section line follows the slider to the
+    section's voxel row (within 0.01 mm), shown in Yellow only, while the patient's contours stay out of Yellow."""
+    import numpy as np
+    from scipy.interpolate import RegularGridInterpolator
+
+    from CTOPlaqueLib import mrml
+
+    scene, _ = gui
+    widget = analyzed_panel
+    ui, parameters, centerline = widget.ui, widget.logic.getParameterNode(), widget.result.analysis.centerline
+    straightened = parameters.GetNodeReference("Straightened")
+    ijk_to_ras, shape = mrml.volume_geometry(straightened)
+    assert np.allclose(np.linalg.norm(ijk_to_ras[:3, :3], axis=0), [0.2, 0.2, centerline.step_mm])
+    curve_length_mm = ui.centerlineSelector.currentNode().GetCurveLengthWorld()
+    assert (shape[0] - 1) * centerline.step_mm == pytest.approx(curve_length_mm, abs=centerline.step_mm)
+
+    volume = mrml.volume_from_node(ui.volumeSelector.currentNode())
+    ras_to_ijk = np.linalg.inv(volume.ijk_to_ras)
+    ijk = centerline.points_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
+    grid = RegularGridInterpolator([np.arange(n) for n in volume.hu.shape], volume.hu)
+    centre_row = mrml.volume_from_node(straightened).hu[:, shape[1] // 2, shape[2] // 2]
+    assert np.abs(centre_row - grid(ijk[:, ::-1])).max() < 0.5
+
+    yellow = scene.GetSingletonNode("Yellow", "vtkMRMLSliceNode")
+    plane = np.array([[yellow.GetSliceToRAS().GetElement(r, c) for c in range(4)] for r in range(4)])
+    along_ras = ijk_to_ras[:3, 2] / centerline.step_mm
+    assert np.allclose(plane[:3, 0], along_ras) and abs(plane[:3, 2] @ ijk_to_ras[:3, 0]) == pytest.approx(0.2)
+    centre_column_ras = ijk_to_ras @ [(shape[2] - 1) / 2, 0, 0, 1]
+    assert (plane[:3, 3] - centre_column_ras[:3]) @ plane[:3, 2] == pytest.approx(0.0, abs=1e-6)
+
+    line = parameters.GetNodeReference("SectionLine")
+    for distance_mm in (ui.sectionSlider.value, 3.0, 17.75, 30.1):
+        ui.sectionSlider.value = distance_mm
+        ends = np.array([line.GetNthControlPointPositionWorld(i) for i in range(line.GetNumberOfControlPoints())])
+        assert len(ends) == 2
+        assert np.allclose((ends - ijk_to_ras[:3, 3]) @ along_ras, distance_mm, atol=0.01)
+        assert np.linalg.norm(ends[1] - ends[0]) == pytest.approx(0.2 * (shape[1] - 1))
+    display = line.GetDisplayNode()
+    assert display.GetVisibility() and [display.GetNthViewNodeID(i) for i in range(
+        display.GetNumberOfViewNodeIDs())] == [yellow.GetID()]
+    contours = parameters.GetNodeReference("Contours").GetDisplayNode()
+    views = [contours.GetNthViewNodeID(i) for i in range(contours.GetNumberOfViewNodeIDs())]
+    assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetID() in views and yellow.GetID() not in views

@@ -37,8 +37,14 @@ def volume_from_node(volume_node) -> Volume:
     image = volume_node.GetImageData()
     if image.GetNumberOfScalarComponents() != 1:
         raise CTOPlaqueInputError(f"volume {volume_node.GetName()} is not a scalar CT volume")
-    dims = image.GetDimensions()
-    hu = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(dims[::-1]).astype(np.float32)
+    ijk_to_ras, shape_kji = volume_geometry(volume_node)
+    hu = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(shape_kji).astype(np.float32)
+    return Volume(hu=hu, ijk_to_ras=ijk_to_ras)
+
+
+def volume_geometry(volume_node) -> tuple[np.ndarray, tuple]:
+    """World IJK->RAS (a linear parent transform applied) and array shape [k, j, i] of a volume node with image
+    data, without copying its voxels."""
     ijk_to_ras = vtk.vtkMatrix4x4()
     volume_node.GetIJKToRASMatrix(ijk_to_ras)
     matrix = _matrix_to_numpy(ijk_to_ras)
@@ -50,7 +56,7 @@ def volume_from_node(volume_node) -> Volume:
         to_world = vtk.vtkMatrix4x4()
         transform_node.GetMatrixTransformToWorld(to_world)
         matrix = _matrix_to_numpy(to_world) @ matrix
-    return Volume(hu=hu, ijk_to_ras=matrix)
+    return matrix, tuple(volume_node.GetImageData().GetDimensions()[::-1])
 
 
 def markups_from_node(markups_node) -> Markups:
@@ -224,3 +230,39 @@ def set_slice_to_ras(slice_node, slice_to_ras: np.ndarray) -> None:
     and centre in RAS), as Slicer's Cross-section analysis module does: set SliceToRAS, then UpdateMatrices."""
     slice_node.GetSliceToRAS().DeepCopy(_numpy_to_matrix(slice_to_ras))
     slice_node.UpdateMatrices()
+
+
+def slice_composite_node(scene, view_name: str):
+    """The vtkMRMLSliceCompositeNode of the slice view ``view_name`` ("Red", "Yellow", ...), or None."""
+    for index in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode")):
+        composite = scene.GetNthNodeByClass(index, "vtkMRMLSliceCompositeNode")
+        if composite.GetLayoutName() == view_name:
+            return composite
+    return None
+
+
+def view_node_ids(scene, exclude=()) -> list:
+    """IDs of the scene's slice and 3D view nodes, but those in ``exclude``."""
+    nodes = [scene.GetNthNodeByClass(index, class_name) for class_name in ("vtkMRMLSliceNode", "vtkMRMLViewNode")
+             for index in range(scene.GetNumberOfNodesByClass(class_name))]
+    return [node.GetID() for node in nodes if node.GetID() not in exclude]
+
+
+def show_in_views(displayable_node, view_ids) -> None:
+    """Show a node's display nodes only in the views ``view_ids`` (every view when empty)."""
+    for index in range(displayable_node.GetNumberOfDisplayNodes()):
+        display = displayable_node.GetNthDisplayNode(index)
+        display.RemoveAllViewNodeIDs()
+        for view_id in view_ids:
+            display.AddViewNodeID(view_id)
+
+
+def section_line_node(scene, name: str):
+    """A locked markups line (no labels, no length shown) that marks a section; its points are set later."""
+    line = scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", name)
+    line.CreateDefaultDisplayNodes()
+    line.SetLocked(True)
+    display = line.GetDisplayNode()
+    display.SetPropertiesLabelVisibility(False)
+    display.SetPointLabelsVisibility(False)
+    return line

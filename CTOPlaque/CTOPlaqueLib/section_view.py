@@ -6,6 +6,10 @@ in-plane frame (U, V: the rotation-minimizing frame the sections were sampled in
 centerline tangent T (the slice normal) as column 2 and the centerline point as column 3. The slice then
 shows the measured section itself, in the orientation of the straightened vessel.
 
+The second view shows the straightened vessel (straightening.py, the stretched curved planar reformat: section k
+of the volume is the cross-section k * step mm from the ostium) cut along its axis, with a line across it at the
+current section, as Slicer's Curved Planar Reformat module shows its straightened volume beside the curve.
+
 Positions are arc lengths (mm) from the first (proximal) centerline point, as landmarks_mm and the profile.
 """
 
@@ -45,6 +49,31 @@ def section_to_ras(centerline: Centerline, distance_mm: float) -> np.ndarray:
     matrix[:3, 2] = tangent
     matrix[:3, 3] = between(centerline.points_ras)
     return matrix
+
+
+def straightened_view_to_ras(ijk_to_ras: np.ndarray, shape_kji) -> np.ndarray:
+    """4x4 slice-to-RAS of the longitudinal section through the axis of a straightened volume (IJK->RAS
+    ``ijk_to_ras``, array shape ``shape_kji`` as straightening.straighten makes it): slice x along k (the vessel,
+    ostium on the left, as on the slider), slice y along j (the cross-sections' V), normal x cross y, centred on
+    the volume's centre, so the plane holds the centerline (i = the middle column, u = 0)."""
+    ijk_to_ras = np.asarray(ijk_to_ras, float)
+    along, across = (ijk_to_ras[:3, axis] / np.linalg.norm(ijk_to_ras[:3, axis]) for axis in (2, 1))
+    matrix = np.eye(4)
+    matrix[:3, 0], matrix[:3, 1], matrix[:3, 2] = along, across, np.cross(along, across)
+    matrix[:3, 3] = (ijk_to_ras @ np.append((np.asarray(shape_kji[::-1], float) - 1.0) / 2.0, 1.0))[:3]
+    return matrix
+
+
+def straightened_section_line_ras(ijk_to_ras: np.ndarray, shape_kji, distance_mm: float) -> np.ndarray:
+    """(2, 3) RAS end points of the line across the straightened volume (IJK->RAS ``ijk_to_ras``, shape
+    ``shape_kji``) at the cross-section ``distance_mm`` from the ostium (clipped to the volume): from j = 0 to the
+    last j, in the plane of ``straightened_view_to_ras`` (middle i). Section k lies k * step mm from the ostium
+    (straightening.straighten samples the centerline's sections, 0 mm first), step = the k spacing."""
+    ijk_to_ras = np.asarray(ijk_to_ras, float)
+    sections, rows, columns = shape_kji
+    k = float(np.clip(distance_mm / np.linalg.norm(ijk_to_ras[:3, 2]), 0.0, sections - 1.0))
+    ends_ijk = np.array([[(columns - 1) / 2.0, 0.0, k, 1.0], [(columns - 1) / 2.0, rows - 1.0, k, 1.0]])
+    return (ends_ijk @ ijk_to_ras.T)[:, :3]
 
 
 def landmark_marks(landmarks_mm: dict) -> list:
