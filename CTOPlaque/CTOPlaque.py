@@ -253,6 +253,10 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                         else self.logic.section_centerline())
         marks = self.logic.section_marks()
         self.ui.landmarkPositionsLabel.text = marks["landmarks_text"]
+        ruler = self.ui.sectionRulerWidget.layout()
+        for index, stretch in enumerate(marks["ruler"]):
+            ruler.setStretch(index, stretch)
+            ruler.itemAt(index).widget().setVisible(stretch > 0)
         for box, items in ((self.ui.goToLandmarkComboBox, marks["landmarks"]),
                            (self.ui.goToWarningComboBox, marks["warnings"])):
             box.clear()
@@ -273,6 +277,7 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSectionChanged(self, distance_mm):
         """Show the section at ``distance_mm`` from the ostium in the section view and on the straightened
         vessel."""
+        self.ui.sectionPositionLabel.text = f"{distance_mm:.2f} mm"
         if self._section_centerline is not None:
             self.logic.show_section(self._section_centerline, distance_mm)
 
@@ -486,7 +491,7 @@ def _library():
     from CTOPlaqueLib.lesion_location import parse_location
     from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.scores import parse_clinical_items
-    from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, section_to_ras,
+    from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, section_to_ras, slider_ruler,
                                            straightened_section_line_ras, straightened_view_to_ras, warning_marks)
     from CTOPlaqueLib.settings import AnalysisSettings
     from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL
@@ -504,7 +509,7 @@ def _library():
         measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
         CTOPlaqueInputError=CTOPlaqueInputError, sample_centerline=sample_centerline, parse_location=parse_location,
         landmark_marks=landmark_marks, landmarks_text=landmarks_text, section_to_ras=section_to_ras,
-        warning_marks=warning_marks, straightened_view_to_ras=straightened_view_to_ras,
+        warning_marks=warning_marks, slider_ruler=slider_ruler, straightened_view_to_ras=straightened_view_to_ras,
         straightened_section_line_ras=straightened_section_line_ras)
 
 
@@ -672,7 +677,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetParameter("Reading", "" if document["reading"] is None else str(document["reading"]))
         lib, landmarks_mm = _library(), document["landmarks_mm"]
         marks = {"landmarks": lib.landmark_marks(landmarks_mm), "landmarks_text": lib.landmarks_text(landmarks_mm),
-                 "warnings": lib.warning_marks(document["quality"], landmarks_mm)}
+                 "warnings": lib.warning_marks(document["quality"], landmarks_mm),
+                 "ruler": lib.slider_ruler(landmarks_mm, document["centerline_length_mm"])}
         parameters.SetParameter("SectionMarks", json.dumps(marks))
 
     def location_parameters(self) -> dict:
@@ -684,10 +690,12 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
 
     def section_marks(self) -> dict:
         """The current lesion's positions to jump to (mm from the ostium): {"landmarks": [[label, mm]] in the
-        order S, P, D, E, "landmarks_text": "S 8.0 · P 14.0 ... mm", "warnings": [[description, mm]]}
-        (section_view), or empty before an analysis."""
+        order S, P, D, E, "landmarks_text": "S 8.0 · P 14.0 ... mm", "warnings": [[description, mm]], "ruler":
+        the stretches of the ruler under the slider (section_view.slider_ruler)}, or empty before an analysis
+        (and in a scene saved before the ruler, no marks on it)."""
         marks = self.getParameterNode().GetParameter("SectionMarks")
-        return json.loads(marks) if marks else {"landmarks": [], "landmarks_text": "", "warnings": []}
+        empty = {"landmarks": [], "landmarks_text": "", "warnings": [], "ruler": _library().slider_ruler({}, 1.0)}
+        return {**empty, **json.loads(marks)} if marks else empty
 
     def section_centerline(self):
         """The analysed centerline (CTOPlaqueLib.centerline.Centerline) as the analysis sampled it: the parameter

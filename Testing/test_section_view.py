@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from CTOPlaqueLib.centerline import sample_centerline
-from CTOPlaqueLib.section_view import (landmarks_text, section_to_ras, straightened_section_line_ras,
+from CTOPlaqueLib.section_view import (landmarks_text, section_to_ras, slider_ruler, straightened_section_line_ras,
                                        straightened_view_to_ras, warning_marks)
 
 RADIUS_MM = 20.0
@@ -98,3 +98,15 @@ def test_section_line_crosses_the_straightened_vessel_at_the_distance():
     assert np.allclose(straightened_section_line_ras(*geometry, 12.3), [[0.0, -6.0, 12.3], [0.0, 6.0, 12.3]])
     assert np.allclose(straightened_section_line_ras(*geometry, 80.0)[:, 2], 50.0)
     assert np.allclose(straightened_section_line_ras(*geometry, -1.0)[:, 2], 0.0)
+
+
+def test_slider_ruler_centres_each_label_at_its_fraction_of_the_length():
+    """50 mm, labels 40/1000 wide: S at 8 mm is centred at 160/1000, so its gap is 140 and so on (by hand)."""
+    assert slider_ruler({"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}, 50.0) == [140, 40, 80, 40, 400, 40, 80, 40, 140]
+
+
+def test_slider_ruler_keeps_labels_on_the_ruler_and_apart_and_leaves_out_missing_landmarks():
+    """P at the ostium starts at 0; D 0.5 mm further is pushed to the label's right; S and E are absent (0)."""
+    assert slider_ruler({"P": 0.0, "D": 0.5}, 50.0) == [0, 0, 0, 40, 0, 40, 0, 0, 920]
+    assert slider_ruler({"P": 10.0, "E": 50.0}, 50.0) == [0, 0, 180, 40, 0, 0, 740, 40, 0]
+    assert sum(slider_ruler({}, 1.0)) == 1000

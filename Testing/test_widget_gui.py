@@ -752,3 +752,24 @@ def test_yellow_view_shows_the_straightened_vessel_with_a_line_at_the_slider(ana
     contours = parameters.GetNodeReference("Contours").GetDisplayNode()
     views = [contours.GetNthViewNodeID(i) for i in range(contours.GetNumberOfViewNodeIDs())]
     assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetID() in views and yellow.GetID() not in views
+
+
+def test_ruler_under_the_slider_puts_s_p_d_e_under_their_positions(analyzed_panel):
+    """Laid out 500 px wide (plus its 8 px margins), the ruler's S, P, D and E labels (20 px wide) are centred at
+    their distance / centerline length of the slider's span within 2 px; a label closer than a label's width to
+    its neighbour (D and E, 1.1 mm apart here) is moved aside by at most a label's width, without overlapping."""
+    import numpy as np
+    import qt
+
+    widget = analyzed_panel
+    ui, landmarks_mm = widget.ui, widget.result.document["landmarks_mm"]
+    length_mm = widget.result.analysis.centerline.length_mm
+    ui.sectionRulerWidget.layout().setGeometry(qt.QRect(0, 0, 516, 20))
+    marks = [getattr(ui, f"sectionRuler{label}Label") for label in "SPDE"]
+    assert not any(mark.isHidden() for mark in marks)
+    centres_px = np.array([mark.geometry.center().x() + 0.5 - 8 for mark in marks])
+    expected_px = np.array([500 * landmarks_mm[label] / length_mm for label in "SPDE"])
+    crowded = np.diff(expected_px, prepend=-np.inf) < 20
+    crowded |= np.append(crowded[1:], False)
+    assert np.all(np.abs(centres_px - expected_px) <= np.where(crowded, 20, 2))
+    assert crowded.tolist() == [False, False, True, True] and np.all(np.diff(centres_px) >= 20)

@@ -21,6 +21,7 @@ from .centerline import Centerline
 from .quality import MIN_LOCAL_AREA_RATIO
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
+RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
 
 
 def section_to_ras(centerline: Centerline, distance_mm: float) -> np.ndarray:
@@ -74,6 +75,29 @@ def straightened_section_line_ras(ijk_to_ras: np.ndarray, shape_kji, distance_mm
     k = float(np.clip(distance_mm / np.linalg.norm(ijk_to_ras[:3, 2]), 0.0, sections - 1.0))
     ends_ijk = np.array([[(columns - 1) / 2.0, 0.0, k, 1.0], [(columns - 1) / 2.0, rows - 1.0, k, 1.0]])
     return (ends_ijk @ ijk_to_ras.T)[:, :3]
+
+
+def slider_ruler(landmarks_mm: dict, length_mm: float, label_permille: int = RULER_LABEL_PERMILLE) -> list:
+    """Stretch factors (1/1000 of the slider's length, summing to 1000) of the ruler under the section slider,
+    nine slots in the order gap, S, gap, P, gap, D, gap, E, gap: each landmark given is a label ``label_permille``
+    wide centred at its distance / ``length_mm`` (moved along just enough to stay on the ruler and not to overlap
+    its neighbour); a landmark not given has 0 and so has the gap before it. Laid out with these stretches, the
+    labels stand under their positions on the slider."""
+    width = label_permille / 1000.0
+    present = [label for label in LANDMARK_ORDER if label in landmarks_mm]
+    lefts = [float(np.clip(landmarks_mm[label] / length_mm - width / 2.0, 0.0, 1.0 - width)) for label in present]
+    for index in range(1, len(lefts)):
+        lefts[index] = max(lefts[index], lefts[index - 1] + width)
+    for index in reversed(range(len(lefts))):
+        lefts[index] = min(lefts[index], (lefts[index + 1] if index + 1 < len(lefts) else 1.0) - width)
+    edges = np.round(1000.0 * np.array([0.0, *[x for left in lefts for x in (left, left + width)], 1.0])).astype(int)
+    widths = np.diff(edges)
+    stretches = [0] * (2 * len(LANDMARK_ORDER) + 1)
+    for index, label in enumerate(present):
+        slot = 2 * LANDMARK_ORDER.index(label)
+        stretches[slot], stretches[slot + 1] = int(widths[2 * index]), int(widths[2 * index + 1])
+    stretches[-1] = int(widths[-1])
+    return stretches
 
 
 def landmark_marks(landmarks_mm: dict) -> list:
