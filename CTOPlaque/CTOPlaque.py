@@ -462,6 +462,7 @@ AREA_SERIES = [("lumen_area_mm2", "Lumen area (mm²)", (1.0, 0.85, 0.0)),
                ("vessel_area_mm2", "Vessel area (mm²)", (1.0, 0.5, 0.0))]
 OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "CompositionChart", "Straightened",
                 "StraightenedContours", "StraightenedComposition", "Contours", "SectionLine")
+OVERLAY_FILL_OPACITY = 0.5  # the composition overlay over the CT and the straightened vessel
 SECTION_VIEW = "Red"  # the slice view the section slider reformats
 STRAIGHTENED_VIEW = "Yellow"  # the second slice view: the straightened vessel with a line at the section
 # Nodes in the straightened vessel's space, shown only in STRAIGHTENED_VIEW; nodes in the patient's space, kept out
@@ -619,6 +620,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         report(0.6, "Composition overlay")
         composition = lib.mrml.segmentation_from_labelmap(scene, images.composition, f"{lesion_id} composition")
         composition.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+        lib.mrml.show_as_overlay(composition, OVERLAY_FILL_OPACITY)
         report(0.75, "Straightened vessel")
         straight = images.straightened
         straightened = lib.mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
@@ -627,13 +629,14 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
                             lib.WALL_LABEL: ("Vessel wall", (1.0, 0.5, 0.0))}
         contours = lib.mrml.segmentation_from_labelmap(scene, lib.Labelmap(straight.labels, straight.ijk_to_ras),
                                                        f"{lesion_id} straightened contours", contour_segments)
-        contours.GetDisplayNode().SetVisibility2DFill(False)
+        lib.mrml.show_as_outlines(contours)
         straight_composition = lib.mrml.segmentation_from_labelmap(
             scene, lib.Labelmap(straight.composition, straight.ijk_to_ras), f"{lesion_id} straightened composition")
+        lib.mrml.show_as_overlay(straight_composition, OVERLAY_FILL_OPACITY)
         contours_editable = lib.mrml.segmentation_from_labelmap(
             scene, lib.Labelmap(images.contours.labels, images.contours.ijk_to_ras), f"{lesion_id} contours",
             {label: (name, color) for _, name, label, color in lib.CONTOUR_SEGMENTS}, edit_on_labelmap_grid=True)
-        contours_editable.GetDisplayNode().SetVisibility2DFill(False)
+        lib.mrml.show_as_outlines(contours_editable)
         section_line = lib.mrml.section_line_node(scene, f"{lesion_id} section")
         report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",

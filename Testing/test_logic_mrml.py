@@ -171,6 +171,20 @@ def test_logic_extracts_an_editable_centerline_and_proposes_landmarks(mrml_scene
         first.document["occlusion_length_mm"] - 3.0, abs=0.05)
 
 
+def test_contours_are_drawn_as_outlines_and_the_composition_as_an_overlay(logic_result):
+    """In the slice views the "ID contours" (and the straightened contours) are outlines 2 px wide without fill,
+    so the CT under them stays readable, and the composition overlay is filled at half opacity, outlined."""
+    nodes = logic_result.nodes
+    for role in ("Contours", "StraightenedContours"):
+        display = nodes[role].GetDisplayNode()
+        assert display.GetVisibility2DOutline() and not display.GetVisibility2DFill()
+        assert display.GetSliceIntersectionThickness() == 2
+    for role in ("Composition", "StraightenedComposition"):
+        display = nodes[role].GetDisplayNode()
+        assert display.GetVisibility2DFill() and display.GetOpacity2DFill() == 0.5 and display.GetVisibility2DOutline()
+    assert nodes["Contours"].GetDisplayNode().GetVisibility() and nodes["Composition"].GetDisplayNode().GetVisibility()
+
+
 def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
     nodes = logic_result.nodes
     hierarchy = mrml_scene.GetSubjectHierarchyNode()

@@ -257,6 +257,22 @@ def show_in_views(displayable_node, view_ids) -> None:
             display.AddViewNodeID(view_id)
 
 
+def show_as_outlines(segmentation_node, thickness_px: int = 2) -> None:
+    """Draw a segmentation's segments in the slice views as outlines only (no fill), ``thickness_px`` wide."""
+    display = segmentation_node.GetDisplayNode()
+    display.SetVisibility2DOutline(True)
+    display.SetVisibility2DFill(False)
+    display.SetSliceIntersectionThickness(thickness_px)
+
+
+def show_as_overlay(segmentation_node, fill_opacity: float) -> None:
+    """Draw a segmentation's segments in the slice views filled at ``fill_opacity``, outlined."""
+    display = segmentation_node.GetDisplayNode()
+    display.SetVisibility2DFill(True)
+    display.SetOpacity2DFill(fill_opacity)
+    display.SetVisibility2DOutline(True)
+
+
 def section_line_node(scene, name: str):
     """A locked markups line (no labels, no length shown) that marks a section; its points are set later."""
     line = scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", name)
