@@ -495,7 +495,6 @@ def _library():
     from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, section_to_ras, slider_ruler,
                                            straightened_section_line_ras, straightened_view_to_ras, warning_marks)
     from CTOPlaqueLib.settings import AnalysisSettings
-    from CTOPlaqueLib.straightening import LUMEN_LABEL, WALL_LABEL
 
     return types.SimpleNamespace(
         mrml=mrml, AnalysisSettings=AnalysisSettings, analyze_lesion=analyze_lesion,
@@ -504,8 +503,8 @@ def _library():
         check_identifier=check_identifier, lesion_document=lesion_document, profile_rows=profile_rows,
         results_rows=results_rows, Labelmap=Labelmap, lesion_images=lesion_images,
         propose_landmarks=propose_landmarks, write_lesion_files=write_lesion_files,
-        landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, LUMEN_LABEL=LUMEN_LABEL,
-        WALL_LABEL=WALL_LABEL, CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
+        landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items,
+        CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
         contour_masks_from_segments=contour_masks_from_segments, automatic_contours_record=automatic_contours_record,
         measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
         CTOPlaqueInputError=CTOPlaqueInputError, sample_centerline=sample_centerline, parse_location=parse_location,
@@ -625,8 +624,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         straight = images.straightened
         straightened = lib.mrml.volume_node_from_array(scene, f"{lesion_id} straightened", straight.hu,
                                                        straight.ijk_to_ras)
-        contour_segments = {lib.LUMEN_LABEL: ("Lumen", (1.0, 0.85, 0.0)),
-                            lib.WALL_LABEL: ("Vessel wall", (1.0, 0.5, 0.0))}
+        # the lumen and wall in the colours of the "ID contours" (straightening's labels are contour_masks')
+        contour_segments = {label: (name, color) for _, name, label, color in lib.CONTOUR_SEGMENTS}
         contours = lib.mrml.segmentation_from_labelmap(scene, lib.Labelmap(straight.labels, straight.ijk_to_ras),
                                                        f"{lesion_id} straightened contours", contour_segments)
         lib.mrml.show_as_outlines(contours)
@@ -635,7 +634,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         lib.mrml.show_as_overlay(straight_composition, OVERLAY_FILL_OPACITY)
         contours_editable = lib.mrml.segmentation_from_labelmap(
             scene, lib.Labelmap(images.contours.labels, images.contours.ijk_to_ras), f"{lesion_id} contours",
-            {label: (name, color) for _, name, label, color in lib.CONTOUR_SEGMENTS}, edit_on_labelmap_grid=True)
+            contour_segments, edit_on_labelmap_grid=True)
         lib.mrml.show_as_outlines(contours_editable)
         section_line = lib.mrml.section_line_node(scene, f"{lesion_id} section")
         report(0.9, "Charts")

@@ -196,9 +196,13 @@ def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
     assert nodes["CompositionChart"].GetNumberOfPlotSeriesNodes() == 4
     straightened = nodes["Straightened"].GetImageData().GetDimensions()
     assert straightened[2] == len(logic_result.analysis.centerline.arc_mm)
-    contours = nodes["StraightenedContours"].GetSegmentation()
-    assert sorted(contours.GetNthSegment(i).GetName() for i in range(contours.GetNumberOfSegments())) == [
-        "Lumen", "Vessel wall"]
+    from CTOPlaqueLib.contour_masks import CONTOUR_SEGMENTS
+
+    for role in ("StraightenedContours", "Contours"):  # the same segments in the same colours in both views
+        contours = nodes[role].GetSegmentation()
+        assert {contours.GetNthSegment(i).GetName(): contours.GetNthSegment(i).GetColor()
+                for i in range(contours.GetNumberOfSegments())} == {
+            name: pytest.approx(color) for _, name, _, color in CONTOUR_SEGMENTS}
     composition = nodes["StraightenedComposition"].GetSegmentation()
     segments = {composition.GetNthSegment(i).GetName(): composition.GetNthSegment(i).GetColor()
                 for i in range(composition.GetNumberOfSegments())}
