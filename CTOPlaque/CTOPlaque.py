@@ -727,13 +727,16 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         the axis (section_view.straightened_view_to_ras), fitted to the view, with its contours, the composition
         overlay (if on) and the section line shown there only, and the patient's segmentations and markups kept
         out of that view. ``show`` False (or no straightened vessel): that view shows the CT again, sagittal, and
-        every node may show in it. Returns the slice node."""
+        every node may show in it. Returns the slice node, or None when the scene has no such slice view."""
         lib, scene, parameters = _library(), slicer.mrmlScene, self.getParameterNode()
         slice_node = scene.GetSingletonNode(view_name, "vtkMRMLSliceNode")
+        composite = lib.mrml.slice_composite_node(scene, view_name)
+        if slice_node is None or composite is None:
+            return None
         straightened = parameters.GetNodeReference("Straightened")
         show = bool(show) and straightened is not None
-        composite = lib.mrml.slice_composite_node(scene, view_name)
-        composite.SetBackgroundVolumeID((straightened if show else parameters.GetNodeReference("InputVolume")).GetID())
+        background = straightened if show else parameters.GetNodeReference("InputVolume")
+        composite.SetBackgroundVolumeID(background.GetID() if background is not None else None)
         composite.SetForegroundVolumeID(None)
         patient_views = lib.mrml.view_node_ids(scene, exclude=[slice_node.GetID()]) if show else []
         for roles, views in ((PATIENT_SPACE_ROLES, patient_views), (STRAIGHTENED_ROLES, [slice_node.GetID()])):

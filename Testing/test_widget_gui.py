@@ -752,6 +752,7 @@ def test_yellow_view_shows_the_straightened_vessel_with_a_line_at_the_slider(ana
     contours = parameters.GetNodeReference("Contours").GetDisplayNode()
     views = [contours.GetNthViewNodeID(i) for i in range(contours.GetNumberOfViewNodeIDs())]
     assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetID() in views and yellow.GetID() not in views
+    assert widget.logic.show_straightened(True, "NoSuchView") is None  # a layout without that view: nothing done
 
 
 def test_ruler_under_the_slider_puts_s_p_d_e_under_their_positions(analyzed_panel):
