@@ -196,6 +196,8 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog
     import mrml_app
     import numpy as np
 
+    from CTOPlaqueLib.mrml import slice_composite_node
+
     scene, _ = gui
     widget = analyzed_panel
     ui = widget.ui
@@ -232,6 +234,11 @@ def test_saved_scene_brings_back_the_panel(analyzed_panel, gui, tmp_path, caplog
     assert ui.landmarkPositionsLabel.text == landmark_positions and ui.sectionSlider.enabled
     ui.sectionSlider.value = 20.0  # the reloaded centerline, sampled again, has the analysis's sections
     assert np.allclose(_slice_to_ras(scene), section_plane, atol=1e-6)
+    # Yellow shows the reloaded straightened vessel (its k axis is S from 0 mm), its line at the slider's 20 mm
+    yellow = slice_composite_node(scene, "Yellow")
+    assert yellow.GetBackgroundVolumeID() == parameters.GetNodeReference("Straightened").GetID()
+    line = parameters.GetNodeReference("SectionLine")
+    assert [line.GetNthControlPointPositionWorld(i)[2] for i in range(2)] == [pytest.approx(20.0)] * 2
 
     saved_volume = _table_value(parameters.GetNodeReference("ResultsTable"), "Total plaque volume")
     ui.exportButton.click()  # analyzes the reloaded inputs again; the CT came from a file: no patient details
