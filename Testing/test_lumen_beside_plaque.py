@@ -38,15 +38,11 @@ CASES = {
 }
 FLAT_CAP_GAP_MM = 2.0
 # Known limits, asserted as failures so that a fix is noticed. An 80 HU lumen/wall step reads the lumen large
-# after D (+17%; +46%, up to 2.1 times, before the bright-wall test). Faint contrast (250 HU) reaching a 230 HU
-# fibrous cap: in the last 0.75 mm before P the cap itself passes for a lumen and its contour grows towards the
-# vessel's outer edge (1.43 times the flat lumen), so the cap slope reads blunt. Beside a stenosis the lumens are
-# small, so the lumen test's ring is small, and the fibrous cap's end against the occlusion's dark core 3 mm inside
-# it passes for a lumen: P is proposed 2.9 mm late (and 51-55% of the occlusion "runs through contrast").
+# after D (+17%; +46%, up to 2.1 times, before the bright-wall test). Faint contrast (250 HU) in a 150 HU lining:
+# the lumen tapering to P is lost 1.1 mm before it (0.9 mm^2 left, 50 HU above its wall under the blur), so the cap
+# shape is unknown (no lumen in the last 1 mm before P), not tapered.
 DISTAL_AREA_LIMITS = {"fibrous-230": "310 HU contrast against 230 HU plaque (an 80 HU step): +17% (+2..+30%)"}
-CAP_SHAPE_LIMITS = {"faint-stenosis-50": "a 250 HU lumen against a 230 HU fibrous cap: the cap reads as lumen"}
-PROPOSAL_LIMITS = {name: "beside a stenosis the fibrous cap's end passes for a lumen" for name in
-                   ("stenosis-60-blunt", "faint-stenosis-50")}
+CAP_SHAPE_LIMITS = {"faint-stenosis-50": "a 250 HU lumen tapering in a 150 HU lining is lost 1.1 mm before P"}
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -90,10 +86,9 @@ def test_lumen_area_where_the_truth_is_flat(measured, side, request):
     assert np.all(np.abs(area[flat] / truth_mm2[flat] - 1.0) <= 0.25)
 
 
-def test_lumen_does_not_grow_towards_the_caps(measured, request):
+def test_lumen_does_not_grow_towards_the_caps(measured):
     """In the 2 mm next to each cap the lumen is never larger than 1.2 times the true lumen of the flat part."""
     phantom, _, result, truth_mm2, name = measured
-    _known_limit(CAP_SHAPE_LIMITS, name, request)
     flat_before, flat_after, before_p, after_d = _windows(result, phantom.spec)
     area = result.profile.lumen_area_mm2
     assert area[before_p | after_d].max() <= 1.2 * truth_mm2[flat_before | flat_after].max()
@@ -111,9 +106,11 @@ def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
     assert not [w for w in result.warnings if "lumen contour lies on" in w]
 
 
-def test_caps_proposed_within_one_millimetre(measured, request):
-    phantom, volume, _, _, name = measured
-    _known_limit(PROPOSAL_LIMITS, name, request)
+def test_caps_proposed_within_one_millimetre(measured):
+    """Beside a stenosis the lumen test's ring was sized to the lining's outer edge (the contrast fell halfway to
+    the fat only there), the fibrous caps fell to the fat within it and passed for a lumen: P was proposed 2.9 mm late
+    and D 2.9 mm early, and 51-55% of the occlusion ran "through contrast"."""
+    phantom, volume, _, _, _ = measured
     proposal = propose_landmarks_mm(volume, sample_centerline(phantom.centerline_ras, 0.25))
     for label in ("P", "D"):
         assert proposal[label] == pytest.approx(phantom.truth["proposal_landmarks_mm"][label], abs=1.0), label
@@ -152,3 +149,11 @@ def _warnings_of(measures: dict) -> list:
              "landmark_max_distance_mm": 0.0, "reference_wall_resolved": {"S": True, "E": True},
              "normal_wall_unresolved_fraction": 0.0, "blur_sigma_mm": 0.35}
     return quality_warnings({**clean, **measures})
+
+
+def test_no_false_contrast_alarm(measured):
+    """The fibrous caps (230 HU) are not taken for contrast: at most the 0.75 mm of the occlusion beside its calcified
+    nodule's blooming (and a section at either cap) passes the lumen test, far below the warning's 30%."""
+    _, _, result, _, _ = measured
+    assert result.quality["occlusion_contrast_fraction"] <= 0.15
+    assert not [w for w in result.warnings if "runs through contrast" in w]

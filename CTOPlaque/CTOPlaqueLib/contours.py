@@ -92,6 +92,7 @@ class ContourParameters:
     normal_wall_mm: float = NORMAL_WALL_MM
     lumen_min_hu: float = 150.0
     lumen_contrast_fraction: float = 0.3
+    lumen_lining_fraction: float = 0.2
     lumen_ring_mm: float = 2.2
     lumen_ring_margin_mm: float = 0.5
     lumen_wall_mm: float = 0.6
@@ -321,53 +322,88 @@ def relative_level_hu(fat_hu: float, fraction: float, params: ContourParameters)
     return fat_hu + fraction * (params.tissue_reference_hu - fat_hu)
 
 
-def _first_radius_below_mm(samples_hu: np.ndarray, grid: PolarGrid, level_hu) -> np.ndarray:
-    """Per section, the median over rays of the first radius (mm) where the profile is below ``level_hu``
-    (one level, or one per section and ray); the last radius where it never is."""
+def _first_radii_below_mm(samples_hu: np.ndarray, grid: PolarGrid, level_hu) -> np.ndarray:
+    """Per section and ray, the first radius (mm) where the profile is below ``level_hu`` (one level, or one per
+    section and ray); the last radius where it never is."""
     below = samples_hu < np.asarray(level_hu)[..., None]
-    first = np.where(below.any(axis=-1), below.argmax(axis=-1), samples_hu.shape[-1] - 1)
-    return np.median(grid.radii_mm[first], axis=1)
+    return grid.radii_mm[np.where(below.any(axis=-1), below.argmax(axis=-1), samples_hu.shape[-1] - 1)]
+
+
+def _decision_mean(values: np.ndarray, params: ContourParameters) -> np.ndarray:
+    """Polar values (S, A, R) averaged over ``lumen_decision_sections`` sections and ``lumen_decision_rays`` rays,
+    where the lumen decisions are taken: noise is much smaller there than on one ray."""
+    along = ndimage.uniform_filter1d(values, params.lumen_decision_sections, axis=0, mode="nearest")
+    return ndimage.uniform_filter1d(along, params.lumen_decision_rays, axis=1, mode="wrap")
+
+
+def _calcium_level_hu(centre_hu: np.ndarray, fat_hu: float, params: ContourParameters) -> np.ndarray:
+    """Per section, the HU above which a profile inside the vessel is calcium, not lumen: the central lumen HU
+    plus ``lumen_calcium_fraction`` of its contrast over the fat."""
+    return centre_hu + params.lumen_calcium_fraction * (centre_hu - fat_hu)
 
 
 def _falls_within(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fall_hu: np.ndarray,
-                  ring_mm: float, params: ContourParameters) -> np.ndarray:
-    """Per section: a centre of at least ``lumen_min_hu``, and along ``lumen_ray_fraction`` of the rays a
-    profile that falls at least ``fall_hu`` below it between 0.6 mm and ``ring_mm``."""
-    within = (grid.radii_mm >= 0.6) & (grid.radii_mm <= ring_mm)
-    darkest = samples_hu[:, :, within].min(axis=-1)
-    falls = np.mean(darkest <= (centre_hu - fall_hu)[:, None], axis=1)
-    return (centre_hu >= params.lumen_min_hu) & (falls >= params.lumen_ray_fraction)
+                  calcium_hu: np.ndarray, ring_mm: float, params: ContourParameters) -> np.ndarray:
+    """Per section: a centre of at least ``lumen_min_hu``, and along ``lumen_ray_fraction`` of the rays a profile
+    that, within ``ring_mm``, falls at least ``fall_hu`` below it (from 0.6 mm out) or first rises into calcium
+    (above ``calcium_hu``), along at least ``lumen_wall_ray_fraction`` of them one that falls. A calcified sector
+    bounds a lumen without a fall: a 90 degree sector under a 0.5 mm blur brightens 30% of the rays, and the
+    lumen beside it failed. A fibrous cap with a nodule beside the centerline still fails: its other rays fall only
+    at the vessel's outer edge, beyond the ring."""
+    within = grid.radii_mm <= ring_mm
+    profiles = samples_hu[:, :, within]
+    count = profiles.shape[-1]
+    low = (profiles <= (centre_hu - fall_hu)[:, None, None]) & (grid.radii_mm[within] >= 0.6)
+    first_low = np.where(low.any(axis=-1), low.argmax(axis=-1), count)
+    high = profiles >= calcium_hu[:, None, None]
+    first_high = np.where(high.any(axis=-1), high.argmax(axis=-1), count)
+    falls = first_low < count
+    bounded = falls | (first_high < first_low)
+    return ((centre_hu >= params.lumen_min_hu) & (np.mean(bounded, axis=1) >= params.lumen_ray_fraction)
+            & (np.mean(falls, axis=1) >= params.lumen_wall_ray_fraction))
 
 
-def _half_contrast_radius_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray,
-                             ring_mm: float) -> np.ndarray:
-    """Per section, the median over rays of the first radius where the profile falls halfway from the centre
-    to the ray's darkest value within ``ring_mm``."""
-    darkest = samples_hu[:, :, grid.radii_mm <= ring_mm].min(axis=-1)
-    return _first_radius_below_mm(samples_hu, grid, 0.5 * (centre_hu[:, None] + darkest))
+def _half_contrast_radii_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, ring_mm) -> np.ndarray:
+    """Per section and ray, the first radius where the profile falls halfway from the centre to the ray's darkest
+    value within ``ring_mm`` (one radius, or one per section and ray)."""
+    within = grid.radii_mm <= np.asarray(ring_mm)[..., None]
+    darkest = np.where(within, samples_hu, np.inf).min(axis=-1)
+    return _first_radii_below_mm(samples_hu, grid, 0.5 * (centre_hu[:, None] + darkest))
 
 
 def _lumen_ring_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_hu: float,
                    fall_hu: np.ndarray, params: ContourParameters) -> float:
-    """How far out a lumen's edge lies in this vessel: the median half-contrast radius of its lumens plus
+    """How far out a lumen's edge lies in this vessel: the median half-contrast radius of its lumens' rays plus
     ``lumen_ring_margin_mm`` (``lumen_ring_mm`` where none is found).
 
     Its lumens are the sections that pass the lumen test within ``lumen_ring_mm`` (their profile halfway to
     the darkest value within it, the wall of a faint lumen), and the walled lumens: a bright core whose
     half-contrast radius (halfway to the darkest value on the whole ray) lies at least ``lumen_wall_mm``
     inside the fat (below the outer wall's fat cut), a lumen with a wall the scan resolves, however wide.
-    A fibrous cap falls straight to fat: its half-contrast radius is its outer edge. The median keeps a
-    calcified nodule in a few sections from sizing the ring.
+    A fibrous cap falls straight to fat: its half-contrast radius is its outer edge. A walled lumen's own radius
+    is then taken halfway to the darkest value inside its wall (up to ``lumen_wall_mm`` inside the ray's fat cut),
+    not to the fat: a lumen lined with bright plaque (250 HU against 330..400 HU contrast) falls halfway to the fat
+    only at the lining's outer edge, which sized the ring beside a 60% stenosis to 2.8 mm, past the 2.6 mm occluded
+    vessel: its fibrous caps fell to the fat within it and passed for a lumen (P proposed 2.9 mm late, 51-55% of
+    the occlusion "through contrast"); now 2.1 mm. Rays that rise into calcium first (``_calcium_level_hu``) are
+    left out: their fall is the calcium's outer edge. The median keeps a calcified nodule in a few sections from
+    sizing the ring.
     """
     reach_mm = max(params.lumen_ring_mm, grid.radii_mm[-1] - params.fat_ring_mm)
-    half_reach_mm = _half_contrast_radius_mm(samples_hu, grid, centre_hu, reach_mm)
-    fat_mm = _first_radius_below_mm(samples_hu, grid, relative_level_hu(fat_hu, params.fat_cut_fraction, params))
-    walled = (centre_hu >= params.lumen_min_hu) & (fat_mm - half_reach_mm >= params.lumen_wall_mm)
-    found = _falls_within(samples_hu, grid, centre_hu, fall_hu, params.lumen_ring_mm, params) & ~walled
+    half_reach_mm = np.median(_half_contrast_radii_mm(samples_hu, grid, centre_hu, reach_mm), axis=1)
+    fat_rays_mm = _first_radii_below_mm(samples_hu, grid, relative_level_hu(fat_hu, params.fat_cut_fraction, params))
+    walled = (centre_hu >= params.lumen_min_hu) & (np.median(fat_rays_mm, axis=1) - half_reach_mm
+                                                   >= params.lumen_wall_mm)
+    found = _falls_within(samples_hu, grid, centre_hu, fall_hu, _calcium_level_hu(centre_hu, fat_hu, params),
+                          params.lumen_ring_mm, params) & ~walled
     if not np.any(walled | found):
         return params.lumen_ring_mm
-    half_ring_mm = _half_contrast_radius_mm(samples_hu[found], grid, centre_hu[found], params.lumen_ring_mm)
-    radius_mm = np.median(np.concatenate([half_reach_mm[walled], half_ring_mm]))
+    lumens = walled | found
+    ring_mm = np.where(walled[:, None], fat_rays_mm - params.lumen_wall_mm, params.lumen_ring_mm)[lumens]
+    half_mm = _half_contrast_radii_mm(samples_hu[lumens], grid, centre_hu[lumens], ring_mm)
+    calcium_mm = _first_radii_below_mm(-samples_hu[lumens], grid,
+                                       -_calcium_level_hu(centre_hu[lumens], fat_hu, params)[:, None])
+    radius_mm = np.median(half_mm[half_mm <= calcium_mm]) if np.any(half_mm <= calcium_mm) else np.median(half_mm)
     return float(np.clip(radius_mm + params.lumen_ring_margin_mm, MIN_LUMEN_RING_MM, reach_mm))
 
 
@@ -385,6 +421,11 @@ def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParame
     The ring is sized to the vessel's own lumen (``_lumen_ring_mm``): a 2.4 mm lumen filled at 260 HU does
     not fall within a fixed 2.2 mm, whereas the 230 HU fibrous cap of a 2.2 mm radius vessel with a 1.3 mm
     lumen does. A cap brighter than a faint lumen thus fails: it does not fall within the lumen's radius.
+    A lumen lined with fibrous plaque falls onto its wall within the ring, by less than that fraction beside a
+    stenosis (335 HU contrast on a 250 HU lining: 20% of the contrast over the fat); it passes when its profile
+    averaged over neighbouring rays and sections (``_decision_mean``) falls by ``lumen_lining_fraction`` and most
+    rays show the lining inside their fall to the fat (``_lined``), which a fibrous cap does not. Rays that rise
+    into calcium before they fall (``_falls_within``) bound the lumen as well.
     ring_sections: (S,) bool, the sections whose lumens size the ring (all when None). The analysis passes
     those outside P..D: a homogeneous 200..300 HU occlusion under a 0.5 mm blur falls from its centre to
     the fat cut over 0.7 mm, passes for a walled lumen, sized the ring to itself (2.9 mm) and then "fell
@@ -395,7 +436,22 @@ def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParame
     fall = params.lumen_contrast_fraction * (centre - fat_hu)
     sized = slice(None) if ring_sections is None else ring_sections
     ring_mm = _lumen_ring_mm(samples_hu[sized], grid, centre[sized], fat_hu, fall[sized], params)
-    return _falls_within(samples_hu, grid, centre, fall, ring_mm, params)
+    calcium_hu = _calcium_level_hu(centre, fat_hu, params)
+    onto_lining = _falls_within(_decision_mean(samples_hu, params), grid, centre,
+                                params.lumen_lining_fraction * (centre - fat_hu), calcium_hu, ring_mm, params)
+    return (_falls_within(samples_hu, grid, centre, fall, calcium_hu, ring_mm, params)
+            | (onto_lining & _lined(samples_hu, grid, centre, fat_hu, params)))
+
+
+def _lined(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_hu: float,
+           params: ContourParameters) -> np.ndarray:
+    """Per section: is the centre lined with a bright wall along at least ``lumen_ray_fraction`` of the rays
+    (``_bright_wall_fall``: inside the ray's steepest fall to the fat, a wall darker than the centre)? A fibrous cap is
+    as bright as its centre up to that fall; next to a calcified nodule under a 0.5 mm blur ("heart") about half its
+    rays pass, and the first 1.5 mm of the occlusion read as contrast with half the rays required."""
+    smooth, _ = _profile_and_strength(samples_hu, grid, params)
+    wall_index, _, _ = _bright_wall_fall(smooth, centre_hu, fat_hu, grid, params)
+    return np.mean(wall_index >= 0, axis=1) >= params.lumen_ray_fraction
 
 
 @dataclass
@@ -446,9 +502,7 @@ def _bright_wall_fall(smooth: np.ndarray, centre_hu: np.ndarray, fat_hu: float, 
     of the lumen away. Only sections where at least ``lumen_wall_ray_fraction`` of the rays pass count: CT-textured
     noise (30 HU, "wrap-vein") darkened the probe on scattered rays and took a quarter of the lumen at E.
     """
-    mean_hu = ndimage.uniform_filter1d(ndimage.uniform_filter1d(smooth, params.lumen_decision_sections, axis=0,
-                                                                mode="nearest"),
-                                       params.lumen_decision_rays, axis=1, mode="wrap")
+    mean_hu = _decision_mean(smooth, params)
     mean_strength = -np.gradient(mean_hu, grid.radial_step_mm, axis=-1)
     steepest = mean_strength.argmax(axis=-1)
     half_fall = _at_index(mean_hu, steepest) - _at_index(mean_hu, steepest + int(round(
@@ -521,7 +575,7 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(smooth, centre, fat_hu, grid, params)
     probe = int(round(params.lumen_probe_mm / grid.radial_step_mm))
     inside = _shift_inward(smooth, probe)
-    brightest = (centre + params.lumen_calcium_fraction * (centre - fat_hu))[:, None, None]
+    brightest = _calcium_level_hu(centre, fat_hu, params)[:, None, None]
     allowed = ((inside >= params.lumen_fraction * centre[:, None, None]) & (inside <= brightest)
                & ((wall_index < 0)[..., None] | (np.arange(smooth.shape[-1]) < (wall_index - probe)[..., None])))
     lumen_strength = _without_wall_fall(strength, wall_index, wall_height_hu, wall_sigma_mm, grid)
