@@ -99,7 +99,7 @@ class ContourParameters:
     lumen_ray_fraction: float = 0.75
     lumen_probe_mm: float = 0.3
     lumen_fraction: float = 0.6
-    lumen_calcium_fraction: float = 0.5
+    lumen_calcium_fraction: float = 0.25
     lumen_wall_probe_mm: float = 0.7
     lumen_wall_fraction: float = 0.12
     lumen_wall_ray_fraction: float = 0.5
@@ -549,9 +549,13 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     """Lumen radius (mm) per (section, angle); 0 where ``lumen_present`` is False.
 
     samples_hu: trilinear polar samples (S, A, R). The edge is the steepest fall along the ray from
-    contrast: the profile ``lumen_probe_mm`` inside it between ``lumen_fraction`` of the central lumen HU and that
-    HU plus ``lumen_calcium_fraction`` of the lumen's contrast over the fat (not inside calcium), chosen as a
-    closed optimal path like the outer wall.
+    contrast: the profile ``lumen_probe_mm`` inside it at least ``lumen_fraction`` of the central lumen HU, and the
+    edge before the ray first rises into calcium (``_calcium_level_hu``: the lumen HU plus ``lumen_calcium_fraction``
+    of its contrast over the fat), chosen as a closed optimal path like the outer wall. Lumen meets calcium in a
+    rise, not a fall: across a calcified sector no edge qualifies and the path bridges from the rays beside it,
+    instead of taking the calcium's fall to the fat (a 1.1 mm, 900 HU lining blurred by 0.5 mm peaks at 620 HU,
+    under the former bound of half the contrast, and its outer edge took 90..160 degrees of the contour: lumen +56%
+    before P, now +30%).
 
     A wall brighter than the fat by more than the lumen is brighter than the wall (fibrous plaque of 150..350 HU
     lining the segments next to the caps, against contrast of 250..600 HU) falls more steeply to the fat than the
@@ -560,10 +564,9 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     Such rays are recognised (``_bright_wall_fall``: the profile inside the steepest fall darker than the lumen),
     their fall to fat is subtracted as a fitted blurred step, and the lumen edge is looked for inside it, on the
     rest: the lumen/wall step, which may be too small for a slope peak of its own beside the wall's. Limits: the
-    lumen/wall step must be at least about 80 HU and the wall about two blur sigmas thick; the calcium bound only
-    excludes the core of thick calcium: a 1.1 mm calcified lining under a 0.5 mm blur is not bright enough 0.3 mm
-    inside its outer edge, the lumen contour still takes that edge (lumen +69% beside a 90 degree sector), and a
-    sector wider than a quarter of the circumference fails ``lumen_present``.
+    lumen/wall step must be at least about 80 HU and the wall about two blur sigmas thick; the rays on the flank of
+    a blurred calcified sector, where calcium and lumen mix below the calcium level, still take the sector's outer
+    edge (lumen +30% beside a 90 degree sector under a 0.5 mm blur).
     """
     radii = np.zeros(samples_hu.shape[:2])
     if not np.any(lumen_present):
@@ -575,9 +578,11 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(smooth, centre, fat_hu, grid, params)
     probe = int(round(params.lumen_probe_mm / grid.radial_step_mm))
     inside = _shift_inward(smooth, probe)
-    brightest = _calcium_level_hu(centre, fat_hu, params)[:, None, None]
-    allowed = ((inside >= params.lumen_fraction * centre[:, None, None]) & (inside <= brightest)
-               & ((wall_index < 0)[..., None] | (np.arange(smooth.shape[-1]) < (wall_index - probe)[..., None])))
+    calcium = smooth >= _calcium_level_hu(centre, fat_hu, params)[:, None, None]
+    before_calcium = np.where(calcium.any(axis=-1), calcium.argmax(axis=-1), smooth.shape[-1])
+    index = np.arange(smooth.shape[-1])
+    allowed = ((inside >= params.lumen_fraction * centre[:, None, None]) & (index < before_calcium[..., None])
+               & ((wall_index < 0)[..., None] | (index < (wall_index - probe)[..., None])))
     lumen_strength = _without_wall_fall(strength, wall_index, wall_height_hu, wall_sigma_mm, grid)
     radii[lumen_present], _, blur_sigma_mm = _closed_contour(smooth, lumen_strength, allowed, grid, params)
     sigma_sections = params.along_vessel_sigma_mm / section_step_mm
