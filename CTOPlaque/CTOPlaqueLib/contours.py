@@ -322,11 +322,16 @@ def relative_level_hu(fat_hu: float, fraction: float, params: ContourParameters)
     return fat_hu + fraction * (params.tissue_reference_hu - fat_hu)
 
 
+def _first_index(mask: np.ndarray) -> np.ndarray:
+    """Per ray, the index of the first True sample along the last axis; the number of samples where there is none."""
+    return np.where(mask.any(axis=-1), mask.argmax(axis=-1), mask.shape[-1])
+
+
 def _first_radii_below_mm(samples_hu: np.ndarray, grid: PolarGrid, level_hu) -> np.ndarray:
     """Per section and ray, the first radius (mm) where the profile is below ``level_hu`` (one level, or one per
     section and ray); the last radius where it never is."""
     below = samples_hu < np.asarray(level_hu)[..., None]
-    return grid.radii_mm[np.where(below.any(axis=-1), below.argmax(axis=-1), samples_hu.shape[-1] - 1)]
+    return grid.radii_mm[np.minimum(_first_index(below), samples_hu.shape[-1] - 1)]
 
 
 def _decision_mean(values: np.ndarray, params: ContourParameters) -> np.ndarray:
@@ -352,13 +357,9 @@ def _falls_within(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray
     at the vessel's outer edge, beyond the ring."""
     within = grid.radii_mm <= ring_mm
     profiles = samples_hu[:, :, within]
-    count = profiles.shape[-1]
-    low = (profiles <= (centre_hu - fall_hu)[:, None, None]) & (grid.radii_mm[within] >= 0.6)
-    first_low = np.where(low.any(axis=-1), low.argmax(axis=-1), count)
-    high = profiles >= calcium_hu[:, None, None]
-    first_high = np.where(high.any(axis=-1), high.argmax(axis=-1), count)
-    falls = first_low < count
-    bounded = falls | (first_high < first_low)
+    first_low = _first_index((profiles <= (centre_hu - fall_hu)[:, None, None]) & (grid.radii_mm[within] >= 0.6))
+    falls = first_low < profiles.shape[-1]
+    bounded = falls | (_first_index(profiles >= calcium_hu[:, None, None]) < first_low)
     return ((centre_hu >= params.lumen_min_hu) & (np.mean(bounded, axis=1) >= params.lumen_ray_fraction)
             & (np.mean(falls, axis=1) >= params.lumen_wall_ray_fraction))
 
@@ -401,9 +402,9 @@ def _lumen_ring_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarra
     lumens = walled | found
     ring_mm = np.where(walled[:, None], fat_rays_mm - params.lumen_wall_mm, params.lumen_ring_mm)[lumens]
     half_mm = _half_contrast_radii_mm(samples_hu[lumens], grid, centre_hu[lumens], ring_mm)
-    calcium_mm = _first_radii_below_mm(-samples_hu[lumens], grid,
-                                       -_calcium_level_hu(centre_hu[lumens], fat_hu, params)[:, None])
-    radius_mm = np.median(half_mm[half_mm <= calcium_mm]) if np.any(half_mm <= calcium_mm) else np.median(half_mm)
+    calcium = samples_hu[lumens] >= _calcium_level_hu(centre_hu[lumens], fat_hu, params)[:, None, None]
+    before_calcium = half_mm < np.append(grid.radii_mm, np.inf)[_first_index(calcium)]
+    radius_mm = np.median(half_mm[before_calcium] if np.any(before_calcium) else half_mm)
     return float(np.clip(radius_mm + params.lumen_ring_margin_mm, MIN_LUMEN_RING_MM, reach_mm))
 
 
@@ -555,7 +556,7 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     rise, not a fall: across a calcified sector no edge qualifies and the path bridges from the rays beside it,
     instead of taking the calcium's fall to the fat (a 1.1 mm, 900 HU lining blurred by 0.5 mm peaks at 620 HU,
     under the former bound of half the contrast, and its outer edge took 90..160 degrees of the contour: lumen +56%
-    before P, now +30%).
+    before P, now +25%).
 
     A wall brighter than the fat by more than the lumen is brighter than the wall (fibrous plaque of 150..350 HU
     lining the segments next to the caps, against contrast of 250..600 HU) falls more steeply to the fat than the
@@ -567,9 +568,9 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     beside the wall's. Within those two sigmas the residue of the subtraction (the ray's own edge a little off the
     averaged one) made slope peaks of its own: with 310 HU contrast on a 1.1 mm, 230 HU lining the lumen read +17%
     (up to +30%) after D with the edge looked for from 0.3 mm inside, -6% now. Limits: the lumen/wall step must be
-    at least about 80 HU and the wall about two blur sigmas thick; the rays on the flank of
-    a blurred calcified sector, where calcium and lumen mix below the calcium level, still take the sector's outer
-    edge (lumen +30% beside a 90 degree sector under a 0.5 mm blur).
+    at least about 80 HU and the wall about two blur sigmas thick; the rays on the flank of a blurred calcified
+    sector, where calcium and lumen mix below the calcium level, still take the sector's outer edge (lumen +25%
+    beside a 90 degree sector under a 0.5 mm blur).
     """
     radii = np.zeros(samples_hu.shape[:2])
     if not np.any(lumen_present):
@@ -582,8 +583,7 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     probe = int(round(params.lumen_probe_mm / grid.radial_step_mm))
     inside = _shift_inward(smooth, probe)
     wall_gap = max(probe, int(round(2.0 * wall_sigma_mm / grid.radial_step_mm)))
-    calcium = smooth >= _calcium_level_hu(centre, fat_hu, params)[:, None, None]
-    before_calcium = np.where(calcium.any(axis=-1), calcium.argmax(axis=-1), smooth.shape[-1])
+    before_calcium = _first_index(smooth >= _calcium_level_hu(centre, fat_hu, params)[:, None, None])
     index = np.arange(smooth.shape[-1])
     allowed = ((inside >= params.lumen_fraction * centre[:, None, None]) & (index < before_calcium[..., None])
                & ((wall_index < 0)[..., None] | (index < (wall_index - wall_gap)[..., None])))
