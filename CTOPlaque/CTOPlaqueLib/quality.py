@@ -54,10 +54,10 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   after D, over the sections whose wall was found on a fat edge (contours.WallContour.resolved). A lumen has a
   wall around it, and next to a cap that wall is often plaque: a lumen contour taken to the wall's outer edge reads
   the vessel's area, and the cap shape and references placed there follow it. A 1.6 mm lumen in a 1.1 mm wall
-  reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge (every
-  preset 0.33..0.52, true centerline), the diseased-segment phantoms whose lumen is right 0.15..0.33. The contours
+  reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge (ten
+  presets 0.38..0.52, true centerline), the diseased-segment phantoms whose lumen is right 0.15..0.33. The contours
   that were wrong read 0.62 (issue 26's case before its lumen edge was fixed), 0.65 (a 70% stenosis lined with
-  300 HU plaque under a 0.5 mm blur, lumen +30% before P) and 0.71 (a 60 HU lumen/lining step beside a calcified
+  300 HU plaque under a 0.5 mm blur, lumen +27% before P) and 0.71 (a 60 HU lumen/lining step beside a calcified
   sector, lumen 2.5 times too large after D). The cut, MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.57, lies midway between
   0.52 and 0.62; the former 0.65 missed the issue's own failure. A round lumen in a resolved 0.4 mm wall scores
   (r / (r + 0.4))^2, above the cut for r > 1.2 mm: such a lumen is flagged, conservatively. (lumen_on_wall_measures)
