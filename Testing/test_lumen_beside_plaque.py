@@ -43,12 +43,17 @@ FLAT_CAP_GAP_MM = 2.0
 CAP_SHAPE_LIMITS = {"faint-stenosis-50": "a 250 HU lumen tapering in a 150 HU lining is lost 1.1 mm before P"}
 
 
+def _analysed(spec: PhantomSpec):
+    """(phantom, volume, analysis on the true centerline and landmarks) of one case."""
+    phantom = generate_phantom(spec)
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    return phantom, volume, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
     spec = CASES[request.param]
-    phantom = generate_phantom(spec)
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    phantom, volume, result = _analysed(spec)
     true_arc = result.profile.arc_mm + spec.p_mm - phantom.truth["landmarks_mm"]["P"]
     return phantom, volume, result, np.pi * lumen_radius_mm(spec, true_arc) ** 2, request.param
 
@@ -85,7 +90,7 @@ def test_lumen_area_where_the_truth_is_flat(measured, side):
 
 def test_lumen_does_not_grow_towards_the_caps(measured):
     """In the 2 mm next to each cap the lumen is never larger than 1.2 times the true lumen of the flat part."""
-    phantom, _, result, truth_mm2, name = measured
+    phantom, _, result, truth_mm2, _ = measured
     flat_before, flat_after, before_p, after_d = _windows(result, phantom.spec)
     area = result.profile.lumen_area_mm2
     assert area[before_p | after_d].max() <= 1.2 * truth_mm2[flat_before | flat_after].max()
@@ -185,9 +190,7 @@ FLAGGED_CONTRAST_LIMITS = {"stenosis-70-300": "the ring beside a 0.86 mm lumen u
 
 @pytest.fixture(scope="module", params=sorted(FLAGGED))
 def flagged(request):
-    phantom = generate_phantom(FLAGGED[request.param])
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    return analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras), request.param
+    return _analysed(FLAGGED[request.param])[2], request.param
 
 
 def test_a_wrong_lumen_beside_a_lining_is_flagged(flagged):
