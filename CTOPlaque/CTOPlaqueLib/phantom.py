@@ -26,8 +26,9 @@ grows inward, the outer wall stays), reached over STENOSIS_RAMP_MM at the segmen
 The "occluded-bend" and "s-curve" shapes run straight but for one turn (or two opposite turns) of
 ``course_bend_radius_mm`` and ``course_bend_deg`` centred on the occlusion, where the lumen on either side
 does not show the course; with ``myocardium_side`` "inner" the heart lies on the inner side of the (first) turn
-instead of below the vessel plane, ``myocardium_gap_mm`` of fat from the occluded wall; ``slab_step_mm`` shifts every axial slice from the occlusion's middle on by that
-much along the grid's i axis (an ECG-misregistration step between heartbeats).
+instead of below the vessel plane, ``myocardium_gap_mm`` of fat from the occluded wall; ``slab_step_mm`` shifts
+every axial slice from the occlusion's middle on by that much along the grid's i axis (an ECG-misregistration
+step between heartbeats).
 Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
@@ -678,6 +679,9 @@ COURSE_PRESETS = {
                            course_bend_radius_mm=8.0, course_bend_deg=40.0),
     "occluded-bend-90-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0, course_bend_radius_mm=5.0,
                                           course_bend_deg=90.0, myocardium_side="inner", myocardium_gap_mm=0.5),
+    "occluded-bend-90-long-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=30.0, proximal_mm=10.0,
+                                               distal_mm=10.0, course_bend_radius_mm=5.0, course_bend_deg=90.0,
+                                               myocardium_side="inner", myocardium_gap_mm=0.5),
     "occluded-bend-60-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0, course_bend_radius_mm=7.0,
                                           course_bend_deg=60.0, myocardium_side="inner", myocardium_gap_mm=0.5),
     "occluded-bend-45-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0,
