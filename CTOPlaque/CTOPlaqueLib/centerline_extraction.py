@@ -95,7 +95,7 @@ class ExtractionParameters:
     foreign_contrast_factor: float = 10.0
     min_fat_edge_fraction: float = 0.25
     max_centre_offset_mm: float = 1.0
-    min_confirmed_fraction: float = 0.5
+    min_confirmed_fraction: float = 0.85
     follow_margin: float = 0.15
     scoring_recentre_passes: int = 2
 
