@@ -105,11 +105,14 @@ def _jittered_seeds(phantom, rng, reach_mm=0.8):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_jittered_seeds_find_the_occluded_artery_on_every_preset(name):
     """Issue 25 item 4: two seedings per preset, each seed moved 0.2..0.8 mm: no error, and inside the occlusion
-    the centerline stays within the targets of two exact seeds (mean <= 0.3 mm, max <= 1.0 mm from the truth)."""
+    the centerline stays within the targets of two exact seeds (mean <= 0.3 mm, max <= 1.0 mm from the truth).
+    Issue 22 item 3: no note calls the bridge uncertain (a false alarm: the course is right and shows)."""
     phantom = preset_phantom(name)
     rng = np.random.default_rng(sum(map(ord, name)))
     for _ in range(2):
-        points = extract_centerline(_volume(phantom), _jittered_seeds(phantom, rng))
+        notes = []
+        points = extract_centerline(_volume(phantom), _jittered_seeds(phantom, rng), notes=notes)
         distances = distances_inside_occlusion_mm(phantom, points)
         assert distances.mean() <= 0.3, name
         assert distances.max() <= 1.0, name
+        assert not [note for note in notes if "uncertain bridge" in note], name

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from CTOPlaqueLib.phantom import (COURSE_PRESETS, PhantomSpec, _bending_truth_deg, _misregistered, _path_local,
-                                  slab_step_k)
+from CTOPlaqueLib.phantom import (COURSE_PRESETS, PATH_STEP_MM, PhantomSpec, _bending_truth_deg, _course_turns,
+                                  _in_myocardium, _misregistered, _Path, _path_local, slab_step_k)
 
 
 @pytest.mark.parametrize("name", ["occluded-bend-90", "occluded-bend-45", "s-curve"])
@@ -49,3 +49,23 @@ def test_misregistration_shifts_every_slice_from_the_occlusions_middle_on():
     shifted = _misregistered(spec, ramp, ijk_to_ras, rotation, offset)
     assert np.array_equal(shifted[:20], ramp[:20])
     assert np.allclose(shifted[20:, :, 5:], ramp[20:, :, :55])
+
+
+@pytest.mark.parametrize("name", ["occluded-bend-90-heart", "occluded-bend-60-heart", "occluded-bend-45-heart"])
+def test_myocardium_inside_the_turn_starts_its_gap_from_the_occluded_wall(name):
+    """With the heart on the inner side of the bend, a point on the path's left normal is myocardium from the
+    occluded radius plus the gap (3.1 mm) on, fat before, whether beside the straight legs or at the turn's middle;
+    the turn's centre (one bend radius in) is myocardium, the outer side never is."""
+    spec = COURSE_PRESETS[name]
+    path = _Path.make(spec)
+    start, length, _ = _course_turns(spec)[0]
+    edge_mm = spec.occlusion_radius_mm + spec.myocardium_gap_mm
+    for arc_mm in (spec.p_mm + 1.0, start + 0.5 * length, spec.d_mm - 1.0):
+        index = int(round(arc_mm / PATH_STEP_MM))
+        point, normal = path.points[index, :2], path.normals[index]
+        offsets = np.array([edge_mm - 0.05, edge_mm + 0.05, -edge_mm - 0.05, -8.0])
+        local = np.column_stack([point + offsets[:, None] * normal, np.zeros(len(offsets))])
+        assert _in_myocardium(spec, local, local[:, 2], path).tolist() == [False, True, False, False]
+    centre = path.points[int(round(start / PATH_STEP_MM)), :2] + spec.course_bend_radius_mm * path.normals[
+        int(round(start / PATH_STEP_MM))]
+    assert _in_myocardium(spec, np.array([[*centre, 5.0]]), np.array([5.0]), path)[0]

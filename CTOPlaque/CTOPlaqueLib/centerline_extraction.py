@@ -33,8 +33,13 @@ Method, and why:
      circle are joined by (a close approximation of) that circle: derivative magnitude
      2 tan(theta/4) / sin(theta/2) per mm of chord, theta the angle between the cap directions
      (the cubic Bezier arc approximation; 1 for a straight gap). A coronary artery follows the
-     heart's surface with slowly changing curvature, which this carries; an S-shaped course inside
-     a long occlusion is not, and needs a seed inside the occlusion (the quality flags say so).
+     heart's surface with slowly changing curvature, which this carries. A tight turn inside a long occlusion
+     is not: the arc then cuts the turn, in fat or in the myocardium inside it, farther from the vessel than
+     re-centring recovers. So the first-pass path between the caps, which follows the tube of plaque in fat
+     where it shows, replaces the arc when it shows the occluded vessel clearly more often (``_followed_or_arc``,
+     both re-centred first); where the path cuts through myocardium, a vein or fat, the arc stays. When the final
+     centerline between the caps shows the vessel on fewer than ``min_confirmed_fraction`` of its sections, a
+     note says the bridge is uncertain and names its length (``_unconfirmed_bridge``).
   5. Sub-voxel re-centring: cross-sections every 0.5 mm along the smoothed path, the outer wall
      contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
@@ -55,7 +60,7 @@ from scipy.interpolate import CubicSpline
 from skimage.graph import MCP_Geometric
 
 from . import contours
-from .centerline import Centerline, sample_centerline
+from .centerline import Centerline, project_onto_centerline, sample_centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .volume_io import Volume, check_values_present
@@ -88,6 +93,11 @@ class ExtractionParameters:
     contrast_smoothing_mm: float = 0.5
     min_contrast_hu: float = 150.0
     foreign_contrast_factor: float = 10.0
+    min_fat_edge_fraction: float = 0.25
+    max_centre_offset_mm: float = 1.0
+    min_confirmed_fraction: float = 0.85
+    follow_margin: float = 0.15
+    scoring_recentre_passes: int = 2
 
 
 def _seed_indices(volume: Volume, seeds_ras: np.ndarray) -> np.ndarray:
@@ -217,6 +227,22 @@ def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParamete
     moved = centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
     return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm
+
+
+def on_vessel_sections(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters) -> np.ndarray:
+    """Whether each cross-section every ``section_step_mm`` along ``points_ras`` (RAS) shows an occluded vessel
+    around its centre: the outer-wall contour found there without a lumen (contours.detect_vessel_wall, as in
+    re-centring) lies on a wall/fat edge along at least ``min_fat_edge_fraction`` of its rays, and its centroid
+    lies within ``max_centre_offset_mm`` of the section's centre. A course through an occluded artery in
+    epicardial fat passes; a course through fat beside the vessel (a wide arc cutting a tight bend), through the
+    myocardium (no fat edge on that side and beyond it) or along the myocardium's surface does not."""
+    centerline = sample_centerline(points_ras, params.section_step_mm)
+    grid = PolarGrid.make()
+    samples = sample_sections(volume, centerline, grid, order=1)
+    wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm)
+    offset_mm = np.linalg.norm(contours.contour_centroid_mm(wall.radii_mm, grid), axis=1)
+    return (np.mean(wall.fat_edge, axis=1) >= params.min_fat_edge_fraction) & (
+        offset_mm <= params.max_centre_offset_mm)
 
 
 def _fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -378,10 +404,10 @@ def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, par
     return seeds_ras[::-1], points_ras[::-1], sections, occlusion_gap(sections.has_lumen)
 
 
-def _bridge_occlusion(sections: LumenSections, gap: tuple[int, int], seeds_ras: np.ndarray,
-                      params: ExtractionParameters) -> np.ndarray | None:
-    """The path with its stretch between the lumen's ends replaced by an arc bridge (method step 4), or None
-    when a cap has too little lumen to tell its direction."""
+def _bridge_occlusion(volume: Volume, sections: LumenSections, gap: tuple[int, int], seeds_ras: np.ndarray,
+                      params: ExtractionParameters) -> tuple[np.ndarray, np.ndarray] | None:
+    """The path with its stretch between the lumen's ends replaced by an arc bridge (method step 4), and the two
+    ends of the bridge (RAS, (2, 3)); None when a cap has too little lumen to tell its direction."""
     step = sections.centerline.step_mm
     proximal_end, distal_start = gap
     window = int(round(params.tangent_window_mm / step))
@@ -398,7 +424,35 @@ def _bridge_occlusion(sections: LumenSections, gap: tuple[int, int], seeds_ras: 
                  if arc_mm[proximal_end] < arc_mm[np.argmin(np.linalg.norm(points_ras - seed, axis=1))]
                  < arc_mm[distal_start]]
     bridge = arc_bridge(centres[proximal_end], start_direction, centres[distal_start], end_direction, waypoints, step)
-    return np.concatenate([centres[:proximal_end], bridge, centres[distal_start + 1:]])
+    if not waypoints:
+        bridge = _followed_or_arc(volume, bridge, points_ras[proximal_end + 1:distal_start], params)
+    return np.concatenate([centres[:proximal_end], bridge, centres[distal_start + 1:]]), bridge[[0, -1]]
+
+
+def _followed_or_arc(volume: Volume, arc_ras: np.ndarray, path_ras: np.ndarray,
+                     params: ExtractionParameters) -> np.ndarray:
+    """The bridge across the occlusion: the first-pass minimal path between the caps (``path_ras``, RAS, which
+    follows the tube of plaque in fat where it shows), or the arc from the lumen's directions (``arc_ras``). Each
+    is re-centred on the outer wall (``scoring_recentre_passes`` passes, on the bridge alone) and scored by the
+    fraction of its sections that show the occluded vessel (``on_vessel_sections``); the path replaces the arc
+    when it scores at least ``min_confirmed_fraction`` and ``follow_margin`` more than the arc. A tight bend the
+    lumen's directions do not carry leaves the arc in fat or in the myocardium inside the bend, which re-centring
+    does not recover; a minimal path cutting through the myocardium or a vein beside the vessel shows no fat
+    around it there, and the arc, pulled onto the vessel by re-centring, stays."""
+    path_ras = np.vstack([arc_ras[:1], path_ras, arc_ras[-1:]])
+    path_shown = _shown_after_recentring(volume, path_ras, params)
+    if path_shown < params.min_confirmed_fraction:
+        return arc_ras
+    arc_shown = _shown_after_recentring(volume, arc_ras, params)
+    return path_ras if path_shown >= arc_shown + params.follow_margin else arc_ras
+
+
+def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: ExtractionParameters) -> float:
+    """Fraction of the sections along ``course_ras`` (RAS) that show the occluded vessel (``on_vessel_sections``)
+    after ``scoring_recentre_passes`` passes of re-centring on the outer wall."""
+    for _ in range(params.scoring_recentre_passes):
+        course_ras, _ = _recentre(volume, course_ras, params)
+    return float(np.mean(on_vessel_sections(volume, course_ras, params)))
 
 
 def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters(),
@@ -427,12 +481,33 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
     points = _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
     seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
-    if gap is not None:
-        bridged = _bridge_occlusion(sections, gap, seeds_ras, params)
-        points = points if bridged is None else _smooth_polyline(bridged, params.smoothing_mm,
-                                                                  params.control_point_spacing_mm)
+    bridged = None if gap is None else _bridge_occlusion(volume, sections, gap, seeds_ras, params)
+    if bridged is not None:
+        points = _smooth_polyline(bridged[0], params.smoothing_mm, params.control_point_spacing_mm)
     for _ in range(params.max_recentre_iterations):
         points, shift_mm = _recentre(volume, points, params)
         if shift_mm < params.converged_shift_mm:
             break
+    if bridged is not None and notes is not None:
+        notes += _unconfirmed_bridge(volume, points, bridged[1], params)
     return points
+
+
+def _unconfirmed_bridge(volume: Volume, points_ras: np.ndarray, ends_ras: np.ndarray,
+                        params: ExtractionParameters) -> list:
+    """A warning (a list of one sentence, or none) when the centerline between the bridge's ends (RAS, the last
+    and first lumen centres either side of the occlusion, projected onto ``points_ras``) shows the occluded vessel
+    (``on_vessel_sections``) along less than ``min_confirmed_fraction`` of its sections: its course there is the
+    interpolation's, not the image's, and the occlusion length and bending read from it are uncertain."""
+    centerline = sample_centerline(points_ras, BRIDGE_STEP_MM)
+    start_mm, end_mm = sorted(project_onto_centerline(centerline, end)[0] for end in ends_ras)
+    inside = (centerline.arc_mm >= start_mm) & (centerline.arc_mm <= end_mm)
+    if np.count_nonzero(inside) < 2:
+        return []
+    confirmed = float(np.mean(on_vessel_sections(volume, centerline.points_ras[inside], params)))
+    if confirmed >= params.min_confirmed_fraction:
+        return []
+    return [f"uncertain bridge: the {end_mm - start_mm:.1f} mm of centerline bridged across the occlusion show a "
+            f"vessel wall surrounded by fat along only {100 * confirmed:.0f}% of it; there its course is "
+            "interpolated from the lumen on both sides, so the occlusion length and bending may be wrong: check the "
+            "centerline and add a seed inside the occlusion where the vessel runs"]

@@ -25,8 +25,10 @@ Diseased segments next to the caps (``cap_lining_mm`` before P and after D): the
 grows inward, the outer wall stays), reached over STENOSIS_RAMP_MM at the segment's far end.
 The "occluded-bend" and "s-curve" shapes run straight but for one turn (or two opposite turns) of
 ``course_bend_radius_mm`` and ``course_bend_deg`` centred on the occlusion, where the lumen on either side
-does not show the course; ``slab_step_mm`` shifts every axial slice from the occlusion's middle on by that
-much along the grid's i axis (an ECG-misregistration step between heartbeats).
+does not show the course; with ``myocardium_side`` "inner" the heart lies on the inner side of the (first) turn
+instead of below the vessel plane, ``myocardium_gap_mm`` of fat from the occluded wall; ``slab_step_mm`` shifts
+every axial slice from the occlusion's middle on by that much along the grid's i axis (an ECG-misregistration
+step between heartbeats).
 Between P and D there is no lumen; the wall holds
 fibrous caps (230 HU, 3 mm at each end), a necrotic core (25 HU, inner 55% of the radius), a
 fibrofatty rim (100 HU), a fibrous sector, a calcified nodule (900 HU) and, optionally, a 4 mm long
@@ -117,6 +119,7 @@ class PhantomSpec:
     course_bend_radius_mm: float = 6.0
     course_bend_deg: float = 90.0
     slab_step_mm: float = 0.0
+    myocardium_side: str = "below"
     edge_tissue_hu: float | None = None
     edge_tissue_mm: float = 0.0
 
@@ -307,13 +310,30 @@ def _cap_lining_hu(spec: PhantomSpec, arc: np.ndarray, angle: np.ndarray) -> np.
     return np.where(calcified, CALCIUM_HU, np.where(diseased, spec.cap_lining_hu, NORMAL_WALL_HU))
 
 
-def _in_myocardium(spec: PhantomSpec, points_local: np.ndarray, offset_z: np.ndarray) -> np.ndarray:
+def _in_myocardium(spec: PhantomSpec, points_local: np.ndarray, offset_z: np.ndarray, path: "_Path") -> np.ndarray:
     """The heart muscle: a slab below the vessel plane, or (shape "wrap") a cylinder about the local z
-    axis through the bend's centre, ``myocardium_gap_mm`` inside the occluded wall."""
+    axis through the bend's centre, or (``myocardium_side`` "inner") the side of the vessel plane its turns
+    bend towards (``_in_myocardium_inside_turn``); ``myocardium_gap_mm`` of fat from the occluded wall."""
     if spec.shape == "wrap":
         heart_radius = spec.bend_radius_mm - spec.occlusion_radius_mm - spec.myocardium_gap_mm
         return np.hypot(points_local[:, 0], points_local[:, 1] - spec.bend_radius_mm) < heart_radius
+    if spec.myocardium_side == "inner":
+        return _in_myocardium_inside_turn(spec, points_local, path)
+    if spec.myocardium_side != "below":
+        raise ValueError(f"unknown myocardium side {spec.myocardium_side!r}")
     return offset_z < -(spec.occlusion_radius_mm + spec.myocardium_gap_mm)
+
+
+def _in_myocardium_inside_turn(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") -> np.ndarray:
+    """For the "occluded-bend" and "s-curve" shapes: the heart on the inner side of the (first) turn, as for an
+    artery turning around the heart's margin, its surface ``myocardium_gap_mm`` of fat from the occluded wall.
+    The muscle is every point of the whole height whose in-plane offset from the nearest point of the path, along
+    the path's left normal (the side a left turn bends to), exceeds ``occlusion_radius_mm`` + the gap: a wedge
+    with a rounded corner concentric with the turn: tissue of plaque HU hugging the inside of the bend, which a
+    path following plaque-dense tissue can cut through."""
+    _, nearest = path.tree.query(points_local[:, :2], workers=-1)
+    offset = points_local[:, :2] - path.points[nearest, :2]
+    return np.sum(offset * path.normals[nearest], axis=1) > spec.occlusion_radius_mm + spec.myocardium_gap_mm
 
 
 def _in_vein(spec: PhantomSpec, offset_n: np.ndarray, offset_z: np.ndarray, within_path: np.ndarray) -> np.ndarray:
@@ -361,7 +381,7 @@ def _render_local(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") ->
     radius = np.hypot(offset_n, offset_z)
     angle = np.arctan2(offset_z, offset_n)
     hu = np.full(len(points_local), spec.fat_hu)
-    hu = np.where(_in_myocardium(spec, points_local, offset_z), MYOCARDIUM_HU, hu)
+    hu = np.where(_in_myocardium(spec, points_local, offset_z, path), MYOCARDIUM_HU, hu)
     hu = np.where(_in_vein(spec, offset_n, offset_z, within_path), VEIN_HU, hu)
     vessel_r = vessel_radius_mm(spec, arc)
     in_vessel = within_path & (radius < vessel_r)
@@ -657,6 +677,16 @@ COURSE_PRESETS = {
                                     course_bend_deg=45.0),
     "s-curve": PhantomSpec(shape="s-curve", occlusion_length_mm=60.0, proximal_mm=12.0, distal_mm=10.0,
                            course_bend_radius_mm=8.0, course_bend_deg=40.0),
+    "occluded-bend-90-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0, course_bend_radius_mm=5.0,
+                                          course_bend_deg=90.0, myocardium_side="inner", myocardium_gap_mm=0.5),
+    "occluded-bend-90-long-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=30.0, proximal_mm=10.0,
+                                               distal_mm=10.0, course_bend_radius_mm=5.0, course_bend_deg=90.0,
+                                               myocardium_side="inner", myocardium_gap_mm=0.5),
+    "occluded-bend-60-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0, course_bend_radius_mm=7.0,
+                                          course_bend_deg=60.0, myocardium_side="inner", myocardium_gap_mm=0.5),
+    "occluded-bend-45-heart": PhantomSpec(shape="occluded-bend", occlusion_length_mm=20.0,
+                                          course_bend_radius_mm=10.0, course_bend_deg=45.0, myocardium_side="inner",
+                                          myocardium_gap_mm=0.5),
     "slab-step-1": PhantomSpec(slab_step_mm=1.0),
     "slab-step-2": PhantomSpec(slab_step_mm=2.0),
 }
