@@ -201,22 +201,25 @@ def _smooth_polyline(points_ras: np.ndarray, sigma_mm: float, spacing_mm: float)
     return resampled
 
 
-def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters) -> tuple[np.ndarray, float]:
+def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
+              blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float, float]:
     """Move the centerline to the centroid of the outer vessel-wall contour of each cross-section.
 
     The wall contour is searched without a lumen: the fat gate alone tells the wall/fat edge from
-    the lumen/wall edge, and a calcified section cannot be mistaken for contrast. Returns the new
-    control points and the mean shift (mm)."""
+    the lumen/wall edge, and a calcified section cannot be mistaken for contrast. blur_sigma_mm: the
+    scanner's blur measured by an earlier pass (measured here when None). Returns the new control points,
+    the mean shift (mm) and the blur (mm) the wall was found with."""
     centerline = sample_centerline(points_ras, params.section_step_mm)
     grid = PolarGrid.make()
     samples = sample_sections(volume, centerline, grid, order=1)
-    vessel = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm)
+    vessel = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
+                                         blur_sigma_mm=blur_sigma_mm)
     offset_uv = contours.contour_centroid_mm(vessel.radii_mm, grid)
     offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
                                           mode="nearest")
     moved = centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
-    return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm
+    return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm, vessel.blur_sigma_mm
 
 
 def _fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -431,8 +434,9 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
         bridged = _bridge_occlusion(sections, gap, seeds_ras, params)
         points = points if bridged is None else _smooth_polyline(bridged, params.smoothing_mm,
                                                                   params.control_point_spacing_mm)
+    blur_sigma_mm = None  # measured by the first pass, on the first path's sections
     for _ in range(params.max_recentre_iterations):
-        points, shift_mm = _recentre(volume, points, params)
+        points, shift_mm, blur_sigma_mm = _recentre(volume, points, params, blur_sigma_mm)
         if shift_mm < params.converged_shift_mm:
             break
     return points

@@ -683,8 +683,13 @@ def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.nd
 
 
 def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: np.ndarray,
-                       section_step_mm: float, params: ContourParameters = ContourParameters()) -> WallContour:
+                       section_step_mm: float, params: ContourParameters = ContourParameters(),
+                       blur_sigma_mm: float | None = None) -> WallContour:
     """Outer vessel wall: the wall/epicardial-fat edge (see module doc), with its support per ray.
+
+    blur_sigma_mm: the scanner's blur where it is already known for this vessel (a re-centring pass after the
+    first, on nearly the same sections): it is then used as it is, neither probed first nor measured again on
+    the edges found.
 
     The HU levels of the edge test sit between the measured fat level F (``fat_level_hu``) and a
     reference wall tissue T (``tissue_reference_hu``): fat beyond the edge is below F + 0.35 (T - F),
@@ -711,12 +716,12 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     fat_hu = fat_level_hu(samples_hu, grid, params)
     has_lumen = np.any(lumen_radii_mm > 0, axis=-1)
     candidates = _wall_edge_candidates(smooth, grid, fat_hu, lumen_radii_mm, params)
-    probe_sigma_mm = _probe_blur_sigma_mm(samples_hu, smooth, strength, candidates, has_lumen, grid, fat_hu,
-                                          section_step_mm, params)
+    probe_sigma_mm = blur_sigma_mm if blur_sigma_mm is not None else _probe_blur_sigma_mm(
+        samples_hu, smooth, strength, candidates, has_lumen, grid, fat_hu, section_step_mm, params)
     steepest, fat_edge, peak_blur_sigma_mm = _plaque_edges_mm(smooth, strength, candidates, has_lumen, grid, fat_hu,
                                                               probe_sigma_mm, params)
-    wall_blur_sigma_mm = _plaque_blur_sigma_mm(samples_hu, grid, steepest, fat_edge & ~has_lumen[:, None],
-                                               section_step_mm, params)
+    wall_blur_sigma_mm = blur_sigma_mm if blur_sigma_mm is not None else _plaque_blur_sigma_mm(
+        samples_hu, grid, steepest, fat_edge & ~has_lumen[:, None], section_step_mm, params)
     if wall_blur_sigma_mm is None:
         wall_blur_sigma_mm = peak_blur_sigma_mm
     radii = blur_corrected_mm(steepest, wall_blur_sigma_mm, grid)
