@@ -45,7 +45,12 @@ def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTre
     of their centres): the section index, arc length of its foot point on the centerline (mm), radius (mm) and
     angle (rad) in the section plane."""
     _, nearest = tree.query(ras, workers=-1)
-    section = sections[nearest]
+    return polar_in_section(centerline, sections[nearest], ras)
+
+
+def polar_in_section(centerline: Centerline, section: np.ndarray, ras: np.ndarray):
+    """Each RAS point (M, 3) in the polar frame of the given section (M,): the section, arc length of its foot
+    point on the centerline (mm), radius (mm) and angle (rad) in the section plane."""
     offset = ras - centerline.points_ras[section]
     arc = centerline.arc_mm[section] + np.sum(offset * centerline.tangents[section], axis=1)
     u = np.sum(offset * centerline.normals_u[section], axis=1)
