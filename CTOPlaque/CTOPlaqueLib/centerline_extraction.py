@@ -117,19 +117,31 @@ def _crop_box(volume: Volume, seeds_ijk: np.ndarray, margin_mm: float) -> tuple[
 
 
 def tube_measure(hu_kji: np.ndarray, spacing_ijk: np.ndarray, params: ExtractionParameters) -> np.ndarray:
-    """Multi-scale objectness of tubes of tissue (lumen or plaque) against fat, in [0, 1], shape of hu_kji."""
+    """Multi-scale objectness of tubes of tissue (lumen or plaque) against fat, in [0, 1], shape of hu_kji.
+
+    At each scale sigma the objectness is computed on the smoothed image subsampled to voxels of up to
+    sigma / SAMPLES_PER_SIGMA along each axis (every 2nd voxel at 1.2 mm, every 3rd at 1.8 mm on 0.4 mm voxels),
+    then interpolated back (linear): the smoothed image holds nothing finer, and the Hessian's finite differences
+    cost a ninth to a 27th as much. Scales the grid cannot subsample are computed on it."""
     image = sitk.GetImageFromArray(np.clip(hu_kji, *params.clip_hu).astype(np.float32))
     image.SetSpacing(tuple(float(s) for s in spacing_ijk))
     best = None
     for sigma in params.sigmas_mm:
         smoothed = sitk.SmoothingRecursiveGaussian(image, sigma) * (sigma ** 2)
-        response = sitk.GetArrayFromImage(sitk.ObjectnessMeasure(smoothed, objectDimension=1, brightObject=True))
+        factors = [max(1, int(sigma / (SAMPLES_PER_SIGMA * spacing))) for spacing in spacing_ijk]
+        coarse = sitk.Shrink(smoothed, factors) if max(factors) > 1 else smoothed
+        objectness = sitk.ObjectnessMeasure(coarse, objectDimension=1, brightObject=True)
+        if max(factors) > 1:
+            objectness = sitk.Resample(objectness, image, sitk.Transform(), sitk.sitkLinear, 0.0)
+        response = sitk.GetArrayFromImage(objectness)
         best = response if best is None else np.maximum(best, response)
     scale = np.percentile(best[best > 0], 99.5) if np.any(best > 0) else 1.0
     return np.clip(best / scale, 0.0, 1.0)
 
 
 SEED_REACH_MM = 1.5
+# Grid points per sigma kept when the tube measure subsamples a smoothed scale (tube_measure).
+SAMPLES_PER_SIGMA = 1.5
 
 
 def _end_seed_windows(seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> list:
