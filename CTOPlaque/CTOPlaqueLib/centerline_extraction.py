@@ -7,7 +7,8 @@ Method, and why:
      a tube of tissue denser than the epicardial fat around it. So the HU are clipped to
      [-100, 250] (contrast lumen and plaque become equally "bright", fat stays dark) and Frangi's
      multi-scale Hessian objectness for 1-D objects (SimpleITK ObjectnessMeasure, sigmas 0.8 to
-     1.8 mm, scale-normalized) is taken as the maximum over scales. The myocardium, a plate, scores low.
+     1.8 mm, scale-normalized) is taken as the maximum over scales, the coarser scales computed on a
+     subsampled grid (``tube_measure``). The myocardium, a plate, scores low.
   3. Minimal-cost path between consecutive seeds with cost 1 / (vesselness + 0.05)^2 on the
      anisotropic voxel grid (scikit-image's MCP_Geometric: Dijkstra with geometric step lengths,
      a tested C implementation). Contrast that is not connected to a seed's lumen (a vein, a
@@ -38,7 +39,7 @@ Method, and why:
   5. Sub-voxel re-centring: cross-sections every 0.5 mm along the smoothed path, the outer wall
      contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
-     the mean shift is below 0.03 mm (at most 6 times).
+     the mean shift is below 0.03 mm (at most 6 times), with the scanner blur measured by the first pass.
 Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints. Seeds given
 the other way round are reversed, with a note (``ostium_first``: the ostium side of the occlusion holds the
 brighter or wider lumen); when the lumen cannot tell, their order is kept, with a note.
