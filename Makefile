@@ -50,9 +50,10 @@ demo: $(RUN_STAMP)
 slicer-install:
 	$(PYTHON) Resources/Scripts/slicer_install.py "$(SLICER)" $(if $(DRY_RUN),--dry-run)
 
+# Tests run on every core (pytest-xdist), each test file on one worker so that it builds its phantoms once.
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check CTOPlaque CTOPlaqueStats Testing bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 # The extension's catalog screenshots (Resources/Screenshots): the real panel, offscreen, on the sample case.
 screenshots: $(TEST_STAMP)

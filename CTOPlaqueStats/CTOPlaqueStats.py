@@ -178,7 +178,8 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
     def setDefaultParameters(self, parameterNode):
         """The defaults of ``ctoplaque stats`` where the node has none: the bootstrap count (its minimum, 200) and
         the t-test (StatsRequest's, Welch's)."""
-        from CTOPlaqueStatsLib.analysis import MIN_BOOTSTRAP, StatsRequest
+        from CTOPlaqueStatsLib.analysis import StatsRequest
+        from CTOPlaqueStatsLib.options import MIN_BOOTSTRAP
 
         defaults = {BOOTSTRAP_PARAMETER: str(MIN_BOOTSTRAP), T_TEST_PARAMETER: StatsRequest([], []).t_test}
         for key, value in defaults.items():
@@ -188,7 +189,7 @@ class CTOPlaqueStatsLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def t_tests() -> dict:
         """The t-tests a run can use: {"welch": "Welch's t-test", "student": "Student's t-test"}."""
-        from CTOPlaqueStatsLib.comparison import T_TESTS
+        from CTOPlaqueStatsLib.options import T_TESTS
 
         return dict(T_TESTS)
 

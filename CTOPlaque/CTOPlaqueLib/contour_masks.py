@@ -26,7 +26,7 @@ from .centerline import Centerline
 from .contours import angular_neighbours
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
-from .labelmap import lesion_box_ijk, polar_in_sections
+from .labelmap import lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
@@ -45,6 +45,8 @@ _CHUNK_VOXELS = 2_000_000
 # a reader may erase the wall of whole sections (5 mm of a 48 mm vessel leaves 89%), contours of another vessel
 # hold next to none.
 MIN_CENTRE_INSIDE_FRACTION = 0.5
+# Sections searched either side of a CT voxel's nearest for its fine voxels' nearest (_nearest_section_around).
+SECTION_SEARCH = 4
 
 
 @dataclass
@@ -94,16 +96,18 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
     ijk_to_ras, shape = oversampled_grid(volume, low, high, max_spacing_mm)
     factors = np.round(np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
                        / np.linalg.norm(ijk_to_ras[:3, :3], axis=0)).astype(int)
-    tree = cKDTree(centerline.points_ras)
-    near = _voxels_near(volume.ijk_to_ras, _box_indices(low, high), tree,
-                        reach_mm + 0.5 * float(np.linalg.norm(volume.spacing_mm)))
+    near, nearest_section = _voxels_near(volume.ijk_to_ras, _box_indices(low, high), cKDTree(centerline.points_ras),
+                                         reach_mm + 0.5 * float(np.linalg.norm(volume.spacing_mm)))
     subvoxels = _box_indices(np.zeros(3, int), factors - 1)
     labels = np.zeros(shape, np.uint8)
     per_chunk = max(1, _CHUNK_VOXELS // len(subvoxels))
     for start in range(0, len(near), per_chunk):
-        fine = ((near[start:start + per_chunk, None, :] - low) * factors + subvoxels[None]).reshape(-1, 3)
+        chunk = slice(start, start + per_chunk)
+        fine = (near[chunk, None, :] - low) * factors + subvoxels[None]
         ras = fine @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3]
-        labels[fine[:, 2], fine[:, 1], fine[:, 0]] = _labels_of(centerline, analysis, tree, ras)
+        section = _nearest_section_around(centerline, nearest_section[chunk], ras).ravel()
+        fine = fine.reshape(-1, 3)
+        labels[fine[:, 2], fine[:, 1], fine[:, 0]] = _labels_of(centerline, analysis, section, ras.reshape(-1, 3))
     return ContourMasks(labels, ijk_to_ras)
 
 
@@ -113,15 +117,34 @@ def _box_indices(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: float) -> np.ndarray:
-    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` of a point of ``tree``."""
-    distance, _ = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3], distance_upper_bound=distance_mm,
-                             workers=-1)
-    return ijk[np.isfinite(distance)]
+def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: float):
+    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` of a point of ``tree``, and the index of
+    that nearest point for each."""
+    distance, nearest = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3], distance_upper_bound=distance_mm,
+                                   workers=-1)
+    found = np.isfinite(distance)
+    return ijk[found], nearest[found]
 
 
-def _labels_of(centerline: Centerline, analysis: LesionAnalysis, tree: cKDTree, ras: np.ndarray) -> np.ndarray:
-    section, arc, radius, angle = polar_in_sections(centerline, np.arange(len(centerline.arc_mm)), tree, ras)
+def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.ndarray) -> np.ndarray:
+    """For the fine voxels (RAS, (N, V, 3)) of N CT voxels, the section nearest to each among the SECTION_SEARCH
+    sections either side of ``guess`` (N,), the section nearest to the centre of their CT voxel; (N, V). A fine
+    voxel lies within half a CT voxel diagonal (0.38 mm for 0.4 x 0.4 x 0.5 mm) of that centre, so its own
+    nearest section is a few 0.25 mm steps away. The same as a search over all sections wherever half that
+    diagonal moves the foot point on the centerline by less than SECTION_SEARCH steps (1 mm): within 2.5 mm of
+    the axis on the inside of a bend of 5 mm radius, 6 mm of one of 10 mm; at a fraction of the cost of a k-d
+    tree query per fine voxel."""
+    candidates = np.clip(guess[:, None] + np.arange(-SECTION_SEARCH, SECTION_SEARCH + 1), 0,
+                         len(centerline.arc_mm) - 1)
+    origin = ras[:, :1, :]  # distances compared from a point nearby, so that |p - x|^2 - |x|^2 loses no precision
+    points = centerline.points_ras[candidates] - origin
+    fine = ras - origin
+    squared_less_own = np.sum(points ** 2, axis=2)[:, None, :] - 2.0 * np.matmul(fine, points.transpose(0, 2, 1))
+    return np.take_along_axis(candidates, np.argmin(squared_less_own, axis=2), axis=1)
+
+
+def _labels_of(centerline: Centerline, analysis: LesionAnalysis, section: np.ndarray, ras: np.ndarray) -> np.ndarray:
+    section, arc, radius, angle = polar_in_section(centerline, section, ras)
     along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
     in_vessel = along & (radius < _radius_at(analysis.vessel_radii_mm, section, angle))
     in_lumen = along & (radius < _radius_at(analysis.lumen_radii_mm, section, angle))

@@ -146,32 +146,33 @@ def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -
     unit of change costing ``jump_penalty``. Closure is enforced approximately by running the
     dynamic programme over three turns and keeping the middle one.
     Returns (S, A) integer indices.
+
+    The best sums of every turn step are kept ((3A, S, R + 2 max_jump) floats, -inf beyond the radii) and the
+    path is traced back by re-evaluating the 2 max_jump + 1 predecessors of its index only: one maximum per
+    shift in the forward pass instead of keeping back pointers. On ties the predecessor nearest the centre wins.
     """
     sections, angles, radii = score.shape
-    tripled = np.concatenate([score, score, score], axis=1)
+    turns = 3 * angles
+    steps = np.tile(score.transpose(1, 0, 2), (3, 1, 1))
     shifts = np.arange(-max_jump, max_jump + 1)
     penalties = jump_penalty * np.abs(shifts)
-    padded = np.full((sections, radii + 2 * max_jump), -np.inf)
-    padded[:, max_jump:max_jump + radii] = tripled[:, 0, :]
-    back = np.zeros((sections, 3 * angles, radii), np.int8)
-    best = np.empty((sections, radii))
+    accumulated = np.full((turns, sections, radii + 2 * max_jump), -np.inf)
+    inner = slice(max_jump, max_jump + radii)
+    accumulated[0, :, inner] = steps[0]
     candidate = np.empty((sections, radii))
-    better = np.empty((sections, radii), bool)
-    for step in range(1, 3 * angles):
-        np.subtract(padded[:, :radii], penalties[0], out=best)
-        choice = back[:, step, :]
+    for step in range(1, turns):
+        previous, best = accumulated[step - 1], accumulated[step, :, inner]
+        np.subtract(previous[:, :radii], penalties[0], out=best)
         for k in range(1, len(shifts)):
-            np.subtract(padded[:, k: k + radii], penalties[k], out=candidate)
-            np.greater(candidate, best, out=better)
-            np.copyto(best, candidate, where=better)
-            np.copyto(choice, k, where=better)
-        np.add(best, tripled[:, step, :], out=padded[:, max_jump:max_jump + radii])
-    accumulated = padded[:, max_jump:max_jump + radii]
-    path = np.empty((sections, 3 * angles), np.int64)
-    path[:, -1] = np.argmax(accumulated, axis=1)
-    rows = np.arange(sections)
-    for step in range(3 * angles - 1, 0, -1):
-        path[:, step - 1] = path[:, step] + shifts[back[rows, step, path[:, step]]]
+            np.subtract(previous[:, k:k + radii], penalties[k], out=candidate)
+            np.maximum(best, candidate, out=best)
+        best += steps[step]
+    rows = np.arange(sections)[:, None]
+    path = np.empty((sections, turns), np.int64)
+    path[:, -1] = np.argmax(accumulated[-1, :, inner], axis=1)
+    for step in range(turns - 1, 0, -1):
+        predecessors = accumulated[step - 1][rows, path[:, step, None] + np.arange(len(shifts))] - penalties
+        path[:, step - 1] = path[:, step] + shifts[np.argmax(predecessors, axis=1)]
     return path[:, angles:2 * angles]
 
 
@@ -755,8 +756,13 @@ def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.nd
 
 
 def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: np.ndarray,
-                       section_step_mm: float, params: ContourParameters = ContourParameters()) -> WallContour:
+                       section_step_mm: float, params: ContourParameters = ContourParameters(),
+                       blur_sigma_mm: float | None = None) -> WallContour:
     """Outer vessel wall: the wall/epicardial-fat edge (see module doc), with its support per ray.
+
+    blur_sigma_mm: the scanner's blur where it is already known for this vessel (a re-centring pass after the
+    first, on nearly the same sections): it is then used as it is, neither probed first nor measured again on
+    the edges found.
 
     The HU levels of the edge test sit between the measured fat level F (``fat_level_hu``) and a
     reference wall tissue T (``tissue_reference_hu``): fat beyond the edge is below F + 0.35 (T - F),
@@ -783,12 +789,12 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     fat_hu = fat_level_hu(samples_hu, grid, params)
     has_lumen = np.any(lumen_radii_mm > 0, axis=-1)
     candidates = _wall_edge_candidates(smooth, grid, fat_hu, lumen_radii_mm, params)
-    probe_sigma_mm = _probe_blur_sigma_mm(samples_hu, smooth, strength, candidates, has_lumen, grid, fat_hu,
-                                          section_step_mm, params)
+    probe_sigma_mm = blur_sigma_mm if blur_sigma_mm is not None else _probe_blur_sigma_mm(
+        samples_hu, smooth, strength, candidates, has_lumen, grid, fat_hu, section_step_mm, params)
     steepest, fat_edge, peak_blur_sigma_mm = _plaque_edges_mm(smooth, strength, candidates, has_lumen, grid, fat_hu,
                                                               probe_sigma_mm, params)
-    wall_blur_sigma_mm = _plaque_blur_sigma_mm(samples_hu, grid, steepest, fat_edge & ~has_lumen[:, None],
-                                               section_step_mm, params)
+    wall_blur_sigma_mm = blur_sigma_mm if blur_sigma_mm is not None else _plaque_blur_sigma_mm(
+        samples_hu, grid, steepest, fat_edge & ~has_lumen[:, None], section_step_mm, params)
     if wall_blur_sigma_mm is None:
         wall_blur_sigma_mm = peak_blur_sigma_mm
     radii = blur_corrected_mm(steepest, wall_blur_sigma_mm, grid)

@@ -40,12 +40,26 @@ def _radius_at_angle(radii_mm: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
     return (1 - weight) * radii_mm[rows, below] + weight * radii_mm[rows, above]
 
 
-def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTree, ras: np.ndarray):
+def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTree, ras: np.ndarray,
+                      max_distance_mm: float = np.inf):
     """Each RAS point (M, 3) in the polar frame of its nearest section among ``sections`` (``tree``: a cKDTree
     of their centres): the section index, arc length of its foot point on the centerline (mm), radius (mm) and
-    angle (rad) in the section plane."""
-    _, nearest = tree.query(ras, workers=-1)
-    section = sections[nearest]
+    angle (rad) in the section plane. A point with no centre within ``max_distance_mm`` (left out of the k-d
+    search, which is then much faster) gets section 0, arc NaN and radius infinity: it is in no contour."""
+    distance, nearest = tree.query(ras, distance_upper_bound=max_distance_mm, workers=-1)
+    found = np.isfinite(distance)
+    if np.all(found):
+        return polar_in_section(centerline, sections[nearest], ras)
+    section = np.zeros(len(ras), int)
+    arc, radius, angle = np.full(len(ras), np.nan), np.full(len(ras), np.inf), np.zeros(len(ras))
+    section[found], arc[found], radius[found], angle[found] = polar_in_section(centerline, sections[nearest[found]],
+                                                                               ras[found])
+    return section, arc, radius, angle
+
+
+def polar_in_section(centerline: Centerline, section: np.ndarray, ras: np.ndarray):
+    """Each RAS point (M, 3) in the polar frame of the given section (M,): the section, arc length of its foot
+    point on the centerline (mm), radius (mm) and angle (rad) in the section plane."""
     offset = ras - centerline.points_ras[section]
     arc = centerline.arc_mm[section] + np.sum(offset * centerline.tangents[section], axis=1)
     u = np.sum(offset * centerline.normals_u[section], axis=1)
@@ -55,14 +69,17 @@ def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTre
 
 def _box_polar(volume: Volume, analysis: LesionAnalysis, sections: np.ndarray, reach_mm: float):
     """The voxels of the box around ``sections`` (with ``reach_mm``), each in the polar frame of its nearest
-    section (``polar_in_sections``), after the box's low and high corners (i, j, k); voxels in box order k, j, i."""
+    section (``polar_in_sections``), after the box's low and high corners (i, j, k); voxels in box order k, j, i.
+    Voxels farther than ``reach_mm`` and a section step from every section's centre are in no contour (radius
+    infinity): within the sections' span, a voxel within reach_mm of the centerline lies within that of a centre."""
     centres = analysis.centerline.points_ras[sections]
     low, high = lesion_box_ijk(volume, centres, reach_mm)
     i, j, k = [np.arange(a, b + 1) for a, b in zip(low, high)]
     kk, jj, ii = np.meshgrid(k, j, i, indexing="ij")
     ijk = np.stack([ii.ravel(), jj.ravel(), kk.ravel()], axis=1).astype(float)
     ras = ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3]
-    return (low, high) + polar_in_sections(analysis.centerline, sections, cKDTree(centres), ras)
+    return (low, high) + polar_in_sections(analysis.centerline, sections, cKDTree(centres), ras,
+                                           reach_mm + analysis.centerline.step_mm)
 
 
 def _box_labelmap(volume: Volume, labels: np.ndarray, low: np.ndarray) -> Labelmap:

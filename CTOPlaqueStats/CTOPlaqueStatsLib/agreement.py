@@ -28,7 +28,6 @@ from .report import image_html
 REPORTED_FORM = "ICC2"
 REPORTED_FORM_TEXT = "ICC2, two-way random effects, absolute agreement, single measurement (Shrout & Fleiss 1979)"
 LIMITS_Z = 1.96
-AGREEMENTS = ("inter-observer", "intra-observer")
 BLAND_ALTMAN_COLUMNS = ["value", "rater_a", "rater_b", "n", "mean_difference", "mean_difference_ci_low",
                         "mean_difference_ci_high", "sd_difference", "loa_low", "loa_high"]
 

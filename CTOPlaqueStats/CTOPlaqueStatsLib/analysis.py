@@ -11,10 +11,11 @@ import pandas as pd
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
-from .comparison import COMPARISON_COLUMNS, T_TESTS, comparison_rows, patients_from_lesions
+from .comparison import COMPARISON_COLUMNS, comparison_rows, patients_from_lesions
 from .figures import write_boxplots_png, write_calibration_png, write_forest_png, write_roc_png
 from .labels import LabelTable
 from .logistic import FitFailed
+from .options import MIN_BOOTSTRAP, PATIENT_RULES, T_TESTS
 from .prediction import DELONG_NESTED_CAVEAT, compare_models
 from .problems import ProblemLog
 from .regression import logistic_rows
@@ -25,8 +26,6 @@ from .variables import analysis_variable, binary_outcome, category_indicators, n
 LOGISTIC_COLUMNS = ["outcome", "predictor", "model", "or", "ci_low", "ci_high", "p", "sd", "or_per_sd",
                     "ci_low_per_sd", "ci_high_per_sd", "n", "events", "method", "interval", "covariates", "patients",
                     "ci_low_model", "ci_high_model", "p_model", "label"]
-PATIENT_RULES = ("any-failed", "any-success")
-MIN_BOOTSTRAP = 200
 
 
 @dataclass

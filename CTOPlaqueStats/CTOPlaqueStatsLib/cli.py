@@ -5,22 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-import pandas as pd
-
 from CTOPlaqueLib.cli import add_out_option
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.staging import staged_outputs
 
-from .agreement import (AGREEMENTS, BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
-                        results_paragraph, write_agreement_report)
-from .analysis import MIN_BOOTSTRAP, PATIENT_RULES, StatsRequest, references_from_pairs, run_stats
-from .comparison import T_TESTS
-from .cohort import build_cohort, ratings_from_exports, read_table, write_cohort_csv
-from .figures import write_bland_altman_png
-from .icc import icc_table
-from .labels import LabelTable
+from .options import AGREEMENTS, MIN_BOOTSTRAP, PATIENT_RULES, T_TESTS
 from .problems import ProblemLog
-from .variables import numeric_variable
+
+# The statistics (pandas, statsmodels, matplotlib) are imported by the cohort verbs that run, not when the
+# parser is built: a lesion verb does not wait for them.
 
 
 def _report_problems(problems: ProblemLog) -> None:
@@ -29,6 +22,8 @@ def _report_problems(problems: ProblemLog) -> None:
 
 
 def run_cohort(args) -> int:
+    from .cohort import build_cohort, write_cohort_csv
+
     problems = ProblemLog()
     cohort = build_cohort(args.inputs, args.clinical, problems)
     write_cohort_csv(args.out, cohort)
@@ -57,6 +52,9 @@ def _cohort_path(args) -> str:
 
 
 def run_stats_command(args) -> int:
+    from .analysis import StatsRequest, references_from_pairs, run_stats
+    from .cohort import read_table
+
     cohort_path = _cohort_path(args)
     request = StatsRequest(outcomes=args.outcome, predictors=args.predictors, adjust=args.adjust or [],
                            patient_vars=args.patient_vars or [], patient_rule=args.patient_rule,
@@ -71,6 +69,16 @@ def run_stats_command(args) -> int:
 
 
 def run_icc(args) -> int:
+    import pandas as pd
+
+    from .agreement import (BLAND_ALTMAN_COLUMNS, bland_altman_display, bland_altman_rows, icc_display,
+                            results_paragraph, write_agreement_report)
+    from .cohort import ratings_from_exports, read_table
+    from .figures import write_bland_altman_png
+    from .icc import icc_table
+    from .labels import LabelTable
+    from .variables import numeric_variable
+
     problems = ProblemLog()
     ratings = ratings_from_exports(args.ratings, problems) if os.path.isdir(args.ratings) else read_table(args.ratings)
     for column in [args.target, args.rater] + args.value:

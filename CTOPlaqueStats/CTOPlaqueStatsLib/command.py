@@ -20,7 +20,6 @@ from CTOPlaqueLib import cli as lesion_cli
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 
 from . import cli as cohort_cli
-from .cohort import gather_lesions, write_cohort_csv
 from .problems import ProblemLog
 
 
@@ -28,6 +27,8 @@ def write_batch_cohort(out_dir: str, case_folders: list) -> str:
     """cohort.csv (the table ``ctoplaque cohort`` writes) of a batch's finished cases; '' when none finished."""
     if not case_folders:
         return ""
+    from .cohort import gather_lesions, write_cohort_csv
+
     path = os.path.join(out_dir, "cohort.csv")
     write_cohort_csv(path, gather_lesions(case_folders, ProblemLog()))
     return path

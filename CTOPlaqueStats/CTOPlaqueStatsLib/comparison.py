@@ -17,13 +17,13 @@ from scipy import stats
 
 from .exact_test import fisher_freeman_halton
 from .labels import LabelTable, format_count_percent
+from .options import T_TESTS
 from .problems import ProblemLog
 from .variables import Variable, finite
 
 NORMALITY_ALPHA = 0.05
 MIN_EXPECTED = 5.0
 SHAPIRO_MAX_N = 5000
-T_TESTS = {"welch": "Welch's t-test", "student": "Student's t-test"}
 COMPARISON_COLUMNS = ["outcome", "variable", "label", "level", "category", "reference", "test", "p", "n_0", "n_1",
                       "missing", "summary_0", "summary_1", "summary_all"]
 

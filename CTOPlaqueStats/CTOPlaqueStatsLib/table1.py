@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .comparison import T_TESTS
+from .options import T_TESTS
 from .labels import LabelTable, format_p
 
 GROUP_NAMES = {0.0: "failure", 1.0: "success"}
