@@ -63,8 +63,8 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
   of the vessel between two adjacent axial slices beyond the slice-to-slice drift around it (misregistration.py),
-  an ECG-misregistration step. Above MAX_MISREGISTRATION_STEP_MM the vessel is cut and shifted there. None where
-  too few slice pairs cut the vessel.
+  an ECG-misregistration step. Above MAX_MISREGISTRATION_STEP_MM the vessel is cut and shifted there. 0 where no
+  jump stands out from the drift around it, None where too few slice pairs cut the vessel.
 
 blur_sigma_mm and fat_hu record the scanner blur and the epicardial fat level the contours were found with.
 
@@ -101,7 +101,8 @@ LOCAL_AREA_WINDOW_MM = 3.0
 MIN_LOCAL_AREA_RATIO = 0.85
 # Smooth-kernel phantoms read -8.2..+1.2 HU (every preset, and every case of the blur/noise/fat sweep); an unsharp
 # mask of boost 1.0 reads +6.8..+29.5 HU (the lowest under 0.6 mm blur, volume within 3%), boost 1.5 +23..+50 HU;
-# every case whose plaque volume is off by more than 5% reads 9.6 HU or more.
+# every case whose plaque volume is off by more than 5% reads 9.6 HU or more (figures from before the noise margin of
+# issue 22, which lowers smooth kernels under heavy textured noise most: docs/accuracy.md).
 MAX_LUMEN_EDGE_UNDERSHOOT_HU = 5.0
 # Lumen / vessel area next to a cap above which the lumen contour lies on the outer wall (see the module docstring).
 MAX_CAP_LUMEN_VESSEL_AREA_RATIO = 0.65
@@ -203,6 +204,8 @@ def _lumen_on_wall_warning(quality: dict) -> list:
             "outer wall (bright plaque or a tight stenosis lining the lumen there), so the lumen area there, the "
             "proximal cap shape and a reference section placed there are unreliable; check the lumen contours there, "
             "and place S and E where the wall is thin and the lumen clearly brighter than it"]
+
+
 def _misregistration_warning(quality: dict) -> list:
     """The warning of misregistration_step_mm, if it fires (absent from earlier exports, None if unmeasured: none)."""
     step_mm = quality.get("misregistration_step_mm")
