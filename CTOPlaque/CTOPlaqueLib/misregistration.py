@@ -36,17 +36,19 @@ from .volume_io import Volume
 STEP_SEARCH_MM = 2.5
 MASK_MARGIN_MM = 1.0
 CROSSING_FRACTION = 0.5
+# The vessel searched: from the first landmark (S, or P) to the last (E, or D), this much beyond each.
+LANDMARK_MARGIN_MM = 2.0
 NEIGHBOUR_SLICES = 2
 # Pixels of the vessel and its surroundings needed in a slice pair to register it (a few dozen per 0.4 mm pixel
 # of a 2 mm vessel section).
 MIN_MASK_PIXELS = 50
 # Whole-pixel search every SEARCH_STRIDE_PX pixels (Gauss-Newton converges from a pixel away on a 0.35 mm blur).
 SEARCH_STRIDE_PX = 2
-REFINE_ITERATIONS = 4
+REFINE_ITERATIONS = 3
 # Jump / its standard error (the registrations' residuals and the neighbours' scatter about their line; the residuals'
 # pixel-to-pixel correlation is ignored, so it reads high) below which a jump is not counted: 1 and 2 mm steps read
-# 36-86; the S-curve (the stretch cut lengthwise, its shift along the vessel barely fixed) 5.7, heart-long-low-contrast
-# (a side branch leaving through the slices) 4.1, every other case less (docs/accuracy.md).
+# 38-58; the S-curve (the stretch cut lengthwise, its shift along the vessel barely fixed) 7.3, heart-long-low-contrast
+# (a side branch leaving through the slices) 4.5, every other case 3.8 or less (docs/accuracy.md).
 MIN_STEP_SIGNIFICANCE = 15.0
 MEASURE_KEYS = ("misregistration_step_mm", "misregistration_step_at_mm", "misregistration_step_after_p_mm",
                 "misregistration_step_after_d_mm", "misregistration_step_slice")
@@ -60,18 +62,22 @@ def misregistration_step_measures(volume: Volume, centerline: Centerline, vessel
     both neighbours registered.
 
     volume: HU and IJK->RAS (k, the array's first axis, the axial slices); centerline: the analysis's sections
-    (RAS); vessel_radii_mm: (S, A) outer-wall radii of those sections; landmarks_mm: label -> arc position."""
+    (RAS); vessel_radii_mm: (S, A) outer-wall radii of those sections; landmarks_mm: label -> arc position. Only the
+    lesion's stretch is searched: from the first landmark to the last, LANDMARK_MARGIN_MM beyond each."""
+    arc_mm = centerline.arc_mm
+    lesion = (arc_mm >= min(landmarks_mm.values()) - LANDMARK_MARGIN_MM) & (
+        arc_mm <= max(landmarks_mm.values()) + LANDMARK_MARGIN_MM)
     ras_to_ijk = volume.ras_to_ijk()
-    centres_ijk = centerline.points_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
-    shifts = _pair_shifts_mm(volume, centerline.points_ras, centres_ijk, vessel_radii_mm.max(axis=1))
-    steps = _steps_mm(shifts)
+    points_ras = centerline.points_ras[lesion]
+    centres_ijk = points_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
+    steps = _steps_mm(_pair_shifts_mm(volume, points_ras, centres_ijk, vessel_radii_mm[lesion].max(axis=1)))
     if not steps:
         return dict.fromkeys(MEASURE_KEYS)
     standing_out = {k: length for k, (length, significance) in steps.items() if significance >= MIN_STEP_SIGNIFICANCE}
     if not standing_out:
         return dict(dict.fromkeys(MEASURE_KEYS), misregistration_step_mm=0.0)
     k = max(standing_out, key=standing_out.get)
-    at_mm = float(centerline.arc_mm[np.argmin(np.abs(centres_ijk[:, 2] - (k - 0.5)))])
+    at_mm = float(arc_mm[lesion][np.argmin(np.abs(centres_ijk[:, 2] - (k - 0.5)))])
     return {"misregistration_step_mm": standing_out[k], "misregistration_step_at_mm": at_mm,
             "misregistration_step_after_p_mm": at_mm - landmarks_mm["P"],
             "misregistration_step_after_d_mm": at_mm - landmarks_mm["D"], "misregistration_step_slice": int(k)}

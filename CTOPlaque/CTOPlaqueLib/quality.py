@@ -112,7 +112,7 @@ MAX_OUTWARD_AREA_FRACTION = 0.05
 # Fat-edge rays needed in a window to read its mean profile (a few sections' worth).
 MIN_OUTWARD_RAYS = 100
 # A jump between two axial slices that stands out from the drift around it (misregistration.MIN_STEP_SIGNIFICANCE)
-# and is longer than this is a misregistration step: the phantoms' 1 and 2 mm steps read 1.02-1.03 and 1.98-2.02 mm.
+# and is longer than this is a misregistration step: the phantoms' 1 and 2 mm steps read 1.03-1.04 and 2.01 mm.
 MAX_MISREGISTRATION_STEP_MM = 0.5
 
 
