@@ -48,7 +48,7 @@ REFINE_ITERATIONS = 3
 # Jump / its standard error (the registrations' residuals and the neighbours' scatter about their line; the residuals'
 # pixel-to-pixel correlation is ignored, so it reads high) below which a jump is not counted: 1 and 2 mm steps read
 # 38-58; the S-curve (the stretch cut lengthwise, its shift along the vessel barely fixed) 7.3, heart-long-low-contrast
-# (a side branch leaving through the slices) 4.5, every other case 3.8 or less (docs/accuracy.md).
+# (a side branch leaving through the slices) 4.5, the 18 presets 5.8 or less (docs/accuracy.md).
 MIN_STEP_SIGNIFICANCE = 15.0
 MEASURE_KEYS = ("misregistration_step_mm", "misregistration_step_at_mm", "misregistration_step_after_p_mm",
                 "misregistration_step_after_d_mm", "misregistration_step_slice")
