@@ -32,9 +32,11 @@ PHANTOM_CASES = {
 # Quality warnings that say the centerline or the landmarks are wrong (never on a correct extraction),
 # as opposed to the reference-wall caveat, which depends on the scan's resolution.
 CENTERLINE_WARNINGS = ("no fat around it", "through contrast", "no contrast-filled lumen", "from the centerline")
-# The warnings of image artefacts (never on the clean phantoms): a sharp kernel, a contour closing in on calcium.
+# The warnings of image artefacts (never on the clean phantoms): a sharp kernel, a contour closing in on calcium,
+# a misregistration step.
 KERNEL_WARNING = "edge-enhancing"
 COLLAPSE_WARNING = "closes in to"
+MISREGISTRATION_WARNING = "ECG-misregistration step"
 
 _cache = {}
 

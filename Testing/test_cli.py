@@ -450,3 +450,37 @@ def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
     assert rows["ICC1"]["n_targets"] == "3" and rows["ICC1"]["n_raters"] == "2"
     for form, icc in expected.items():
         assert float(rows[form]["icc"]) == pytest.approx(icc, rel=1e-9)
+
+
+def test_phantom_options_reach_the_image_and_the_truth(tmp_path):
+    """`phantom --edge-tissue-hu 250 --noise-sd-hu 0` (a homogeneous 250 HU occlusion, noise-free): truth.json
+    records the option, its tissue composition is fibrous (131..350 HU) but for the voxels on the wall's surface
+    whose centre lies outside it (fat, or the normal wall and lumen beyond the caps: < 1%), and the image at the
+    occlusion's middle, 2.6 mm inside a wall blurred by 0.35 mm, is the tissue's 250 HU (the default composition
+    puts the 25 HU necrotic core there)."""
+    from CTOPlaqueLib.volume_io import read_volume
+
+    case = tmp_path / "case"
+    assert main(["phantom", "--shape", "straight", "--spacing-mm", "0.5", "--edge-tissue-hu", "250",
+                 "--noise-sd-hu", "0", "--out", str(case)]) == 0
+    truth = read_json(case / "truth.json")
+    assert truth["spec"]["edge_tissue_hu"] == 250.0 and truth["spec"]["noise_sd_hu"] == 0.0
+    assert truth["composition_tissue"]["pav_percent"]["fibrous"] == pytest.approx(100.0, abs=1.0)
+    volume = read_volume(str(case / "ccta.nrrd"))
+    middle_ras = read_markups(str(case / "landmarks.mrk.json")).points_ras[1:3].mean(axis=0)  # between P and D
+    i, j, k = np.round(np.linalg.inv(volume.ijk_to_ras) @ np.append(middle_ras, 1.0))[:3].astype(int)
+    assert volume.hu[k, j, i] == pytest.approx(250.0, abs=2.0)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--edge-tissue-hu", "2000"], "--edge-tissue-hu '2000': give a number within -30..1000 HU"),
+    (["--blur-sigma-mm", "wide"], "--blur-sigma-mm 'wide': give a number within 0.2..1 mm"),
+    (["--edge-tissue-mm", "0.5"], "--edge-tissue-mm needs --edge-tissue-hu"),
+    (["--cap-stenosis-percent", "50"], "--cap-stenosis-percent needs --cap-lining-mm"),
+    (["--course-bend-deg", "60"], "--course-bend-deg needs a --shape that turns inside the occlusion"),
+    (["--shape", "occluded-bend-90", "--course-bend-radius-mm", "15"], "the turns of 23.6 mm do not fit"),
+])
+def test_bad_phantom_option_is_one_error_line(tmp_path, capsys, options, message):
+    status, lines = _run_main(capsys, "phantom", "--out", str(tmp_path / "case"), *options)
+    assert status == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}")
+    assert not (tmp_path / "case").exists()

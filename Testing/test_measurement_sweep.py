@@ -10,7 +10,7 @@ uncertain and then +/-15%; S/E vessel areas within 15%, or the reference-wall wa
 """
 
 import pytest
-from conftest import COLLAPSE_WARNING, KERNEL_WARNING, analyze_from_two_seeds
+from conftest import COLLAPSE_WARNING, KERNEL_WARNING, MISREGISTRATION_WARNING, analyze_from_two_seeds
 
 from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
 
@@ -78,3 +78,8 @@ def test_pav_equals_the_image_classified_in_the_true_wall(measured):
 def test_no_sharp_kernel_warning_on_a_smooth_kernel(measured):
     _, result = measured
     assert not [w for w in result.warnings if KERNEL_WARNING in w]
+
+
+def test_no_misregistration_step_in_one_heartbeat(measured):
+    _, result = measured
+    assert not [w for w in result.warnings if MISREGISTRATION_WARNING in w]

@@ -19,7 +19,7 @@ MODULES_BY_STAGE = {
     "input": ("volume_io", "dicom_series", "markups_io", "mrml", "lesion_location"),
     "centerline": ("centerline_extraction", "centerline", "landmarks", "landmark_proposals"),
     "measurement": ("crosssection", "contours", "composition", "analysis", "quality", "reconstruction_kernel",
-                    "morphology", "scores", "contour_masks", "contour_review"),
+                    "misregistration", "morphology", "scores", "contour_masks", "contour_review"),
     "pictures": ("labelmap", "straightening", "plots", "lesion_report", "section_view"),
     "output": ("export", "lesion_files", "segments", "segmentation_file", "dicom_results", "staging"),
     "running": ("lesion_job", "batch", "cli", "requirements", "phantom"),

@@ -19,6 +19,7 @@ from .contours import contour_area_mm2, mean_diameter_mm
 from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
+from .misregistration import misregistration_step_measures
 from .morphology import lesion_morphology
 from .quality import lumen_on_wall_measures, quality_measures, quality_warnings, wall_outward_measures
 from .reconstruction_kernel import lumen_edge_undershoot_hu
@@ -149,7 +150,9 @@ class ContourDetection:
     each polar sample (``HuThresholds.classify``); landmark_distances_mm: label -> distance from the centerline;
     lumen_edge_undershoot_hu: ``reconstruction_kernel.lumen_edge_undershoot_hu`` of the automatic lumen;
     wall_outward: ``quality.wall_outward_measures`` of the automatic outer wall against the image (kept as they are
-    when other contours are measured: they say where the automatic wall was pushed outward)."""
+    when other contours are measured: they say where the automatic wall was pushed outward);
+    misregistration: ``misregistration.misregistration_step_measures`` along the automatic outer wall (an image
+    property, kept as it is too)."""
 
     contrast: np.ndarray
     wall: contours.WallContour
@@ -158,6 +161,7 @@ class ContourDetection:
     landmark_distances_mm: dict
     lumen_edge_undershoot_hu: float | None
     wall_outward: dict
+    misregistration: dict
 
 
 def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
@@ -193,7 +197,8 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
         landmark_distances_mm=distances,
         lumen_edge_undershoot_hu=lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
                                                           len(grid.angles_rad), settings.contour),
-        wall_outward=wall_outward_measures(arc, landmarks_mm, samples_hu, grid, wall, settings.contour))
+        wall_outward=wall_outward_measures(arc, landmarks_mm, samples_hu, grid, wall, settings.contour),
+        misregistration=misregistration_step_measures(volume, centerline, wall.radii_mm, landmarks_mm))
     return measure_contours(centerline, grid, landmarks_mm, detection, lumen_radii, wall.radii_mm, settings,
                             clinical_items)
 
@@ -221,6 +226,7 @@ def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict
     quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
     quality["lumen_edge_undershoot_hu"] = detection.lumen_edge_undershoot_hu
     quality.update(detection.wall_outward)
+    quality.update(detection.misregistration)
 
     classes = detection.classes
     wall_areas = wall_sample_areas_mm2(grid, lumen_radii, vessel_radii)

@@ -19,7 +19,7 @@ from .landmark_proposals import propose_landmarks
 from .lesion_job import LesionJob, read_centerline, read_seeds, run_lesion_job, write_curve
 from .lesion_location import VESSEL_SEGMENTS
 from .markups_io import markups_document
-from .phantom import COURSE_PRESETS, PRESETS, generate_phantom, write_phantom
+from .phantom import COURSE_PRESETS, PRESETS, course_length_mm, generate_phantom, write_phantom
 from .settings import RANGES, AnalysisSettings, read_settings_file
 from .staging import check_output_path, staged_outputs, write_json
 from .volume_io import read_volume
@@ -148,11 +148,73 @@ def _phantom_spacing_mm(text: str) -> tuple:
     return tuple(values * 3 if len(values) == 1 else values)
 
 
-def run_phantom(args) -> int:
+# ``ctoplaque phantom`` options that each set one PhantomSpec field (--blur-sigma-mm sets blur_sigma_mm):
+# (field, lowest, highest, unit, help). The ranges are those the phantom models faithfully.
+PHANTOM_OPTIONS = (
+    ("blur_sigma_mm", 0.2, 1.0, "mm", "scanner blur, Gaussian sigma (default 0.35; 0.5 for cap-calcium and heart)"),
+    ("noise_sd_hu", 0.0, 100.0, "HU", "noise standard deviation (default 20; 25-35 for the CT-textured shapes)"),
+    ("fat_hu", -150.0, -30.0, "HU", "epicardial fat (default -100)"),
+    ("edge_tissue_hu", -30.0, 1000.0, "HU",
+     "one tissue at the occluded wall's outer edge (default: the 100 HU fibrofatty rim of the composition)"),
+    ("edge_tissue_mm", 0.0, 2.0, "mm",  # thinner than every shape's occluded radius (2.2 mm and up)
+     "thickness of that outer layer; 0 (default) makes the whole occluded wall that tissue (homogeneous)"),
+    ("cap_lining_mm", 0.0, 8.0, "mm", "diseased open vessel before P and after D (default 0: normal wall)"),
+    ("cap_lining_hu", -30.0, 1000.0, "HU", "wall of the diseased segments (default 60, a normal wall)"),
+    ("cap_lining_calcium_deg", 0.0, 360.0, "degrees", "calcified sector through the diseased segments' wall"),
+    ("cap_stenosis_percent", 0.0, 90.0, "%", "lumen area lost in the diseased segments"),
+    ("kernel_boost", 0.0, 2.0, "", "sharp reconstruction kernel as an unsharp mask of this boost (default 0)"),
+    ("slab_step_mm", -3.0, 3.0, "mm",
+     "ECG-misregistration step: every axial slice from the occlusion's middle on shifted by this much"),
+    ("course_bend_radius_mm", 3.0, 20.0, "mm", "radius of the turn inside the occlusion (occluded-bend, s-curve)"),
+    ("course_bend_deg", 10.0, 120.0, "degrees", "angle of that turn (occluded-bend, s-curve)"),
+)
+# Options that change nothing unless another is given, and the option (or shapes) they need.
+PHANTOM_OPTION_NEEDS = {"edge_tissue_mm": "edge_tissue_hu", "cap_lining_hu": "cap_lining_mm",
+                        "cap_lining_calcium_deg": "cap_lining_mm", "cap_stenosis_percent": "cap_lining_mm"}
+COURSE_SHAPES = ("occluded-bend", "s-curve")
+
+
+def _option(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _phantom_value(field: str, text: str, low: float, high: float, unit: str) -> float:
+    """The number of ``--FIELD TEXT`` within low..high, else an input error naming the option and the range."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise CTOPlaqueInputError(f"{_option(field)} {text!r}: give a number within {low:g}..{high:g}"
+                                  + (f" {unit}" if unit else ""))
+    return value
+
+
+def phantom_spec(args):
+    """The PhantomSpec of ``ctoplaque phantom``: the named shape with --seed, --cap, --spacing-mm and the
+    PHANTOM_OPTIONS given, each checked against its range and against the options or shapes it needs."""
     spec = dataclasses.replace(PHANTOM_SHAPES[args.shape], seed=args.seed, proximal_cap=args.cap)
     if args.spacing_mm:
         spec = dataclasses.replace(spec, spacing_mm=_phantom_spacing_mm(args.spacing_mm))
-    paths = write_phantom(generate_phantom(spec), args.out)
+    given = {field: _phantom_value(field, getattr(args, field), low, high, unit)
+             for field, low, high, unit, _ in PHANTOM_OPTIONS if getattr(args, field) is not None}
+    for field, needed in PHANTOM_OPTION_NEEDS.items():
+        if field in given and needed not in given:
+            raise CTOPlaqueInputError(f"{_option(field)} needs {_option(needed)}")
+    spec = dataclasses.replace(spec, **given)
+    bends = [field for field in given if field.startswith("course_bend")]
+    if bends and spec.shape not in COURSE_SHAPES:
+        raise CTOPlaqueInputError(f"{_option(bends[0])} needs a --shape that turns inside the occlusion: "
+                                  + ", ".join(name for name, s in PHANTOM_SHAPES.items() if s.shape in COURSE_SHAPES))
+    if spec.shape in COURSE_SHAPES and course_length_mm(spec) > spec.occlusion_length_mm - 2.0:
+        raise CTOPlaqueInputError(f"the turns of {course_length_mm(spec):.1f} mm do not fit in the "
+                                  f"{spec.occlusion_length_mm:g} mm occlusion with 1 mm to spare at each cap: give a "
+                                  "smaller --course-bend-radius-mm or --course-bend-deg")
+    return spec
+
+
+def run_phantom(args) -> int:
+    paths = write_phantom(generate_phantom(phantom_spec(args)), args.out)
     names = ", ".join(os.path.basename(path) for path in paths.values())
     print(f"sample case written to {os.path.abspath(args.out)} ({names})")
     return 0
@@ -258,4 +320,7 @@ def register(commands, after_batch=None) -> None:
     phantom.add_argument("--seed", type=int, default=1, help="noise seed")
     phantom.add_argument("--spacing-mm", default="",
                          help="voxel size in mm, one value or x,y,z (default: the shape's, 0.4,0.4,0.5 for most)")
+    for field, low, high, unit, help_text in PHANTOM_OPTIONS:
+        phantom.add_argument(_option(field), dest=field, default=None, metavar=unit.upper() or "X",
+                             help=f"{help_text}; {low:g}..{high:g}")
     phantom.set_defaults(run=run_phantom)

@@ -173,13 +173,22 @@ def _path_local(spec: PhantomSpec, arc_mm: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown phantom shape {spec.shape!r}")
 
 
+def _course_turn_count(spec: PhantomSpec) -> int:
+    return 1 if spec.shape == "occluded-bend" else 2
+
+
+def course_length_mm(spec: PhantomSpec) -> float:
+    """Arc length (mm) of all the turns of an "occluded-bend" or "s-curve" shape, which must fit in the occlusion."""
+    return _course_turn_count(spec) * spec.course_bend_radius_mm * float(np.radians(spec.course_bend_deg))
+
+
 def _course_turns(spec: PhantomSpec) -> list:
     """(start arc mm, length mm, curvature 1/mm) of each circular turn of the "occluded-bend" (one turn of
     ``course_bend_deg`` at ``course_bend_radius_mm``) and "s-curve" (that turn, then the same turn the other
     way) shapes, centred on the occlusion; straight elsewhere."""
-    length = spec.course_bend_radius_mm * np.radians(spec.course_bend_deg)
+    count = _course_turn_count(spec)
+    length = course_length_mm(spec) / count
     curvature = 1.0 / spec.course_bend_radius_mm
-    count = 1 if spec.shape == "occluded-bend" else 2
     start = 0.5 * (spec.p_mm + spec.d_mm) - 0.5 * count * length
     return [(start + index * length, length, curvature * (-1) ** index) for index in range(count)]
 

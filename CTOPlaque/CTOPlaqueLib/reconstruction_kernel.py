@@ -13,13 +13,19 @@ two seeds: curved -7 to -8%, heart -8 to -9%, anisotropic voxels -7 to -11%, thi
 The measure, ``lumen_edge_undershoot_hu``: the epicardial fat level far from the vessel (the samples
 FAR_FAT_RING_MM from the centerline within FAR_FAT_BAND_HU of their mode, contours.fat_level_hu; their
 median, since the mode alone is read to a 5 HU bin), minus the lowest point of the median profile
-UNDERSHOOT_SEARCH_MM beyond the lumen contour. The lumen edge is the strongest edge along the vessel (300..550
-HU of contrast over fat), so its undershoot is the largest. The median is taken over the rays that reach fat
-beyond the search (their mean over FAT_TAIL_MM below the outer wall's fat cut): a ray into the myocardium or
-a vein beside the artery never dips, and on a vessel touching the myocardium the median over all rays missed
-half the undershoot. A smooth kernel leaves the profile above the fat (partial volume of the wall): -8 to +1
-HU on the phantoms, whatever the blur, noise and fat level. On real scans the fat nearest an artery is, if
-anything, brighter than the fat farther out (perivascular fat attenuation), which only lowers the measure.
+UNDERSHOOT_SEARCH_MM beyond the lumen contour, less NOISE_MARGIN standard errors of that point. The lumen edge is
+the strongest edge along the vessel (300..550 HU of contrast over fat), so its undershoot is the largest. The median
+is taken over the rays that reach fat beyond the search (their mean over FAT_TAIL_MM below the outer wall's fat
+cut): a ray into the myocardium or a vein beside the artery never dips, and on a vessel touching the myocardium the
+median over all rays missed half the undershoot. That tail starts 1 mm beyond the search: CT noise is correlated
+over about a millimetre, and with the tail right next to the search (2.5-3.5 mm) the rays kept were those whose
+texture happened to dip at the search's end, so that noise alone read as a dip (textured 55 HU noise with fat at
+-110 HU: +3.6..+8.1 HU on a smooth 30 mm cylinder, Testing/test_reconstruction_kernel.py; the phantoms' measure
+fell 5-6 HU with the tail moved out). The standard error is the spread of the same point in the median profiles
+of NOISE_BLOCKS runs of consecutive sections: the lowest of a noisy profile lies below its true level, by more the
+fewer independent samples the noise texture leaves. A smooth kernel leaves the profile above the fat (partial
+volume of the wall). On real scans the fat nearest an artery is, if anything, brighter than the fat farther out
+(perivascular fat attenuation), which only lowers the measure.
 """
 
 from __future__ import annotations
@@ -34,7 +40,11 @@ from .crosssection import PolarGrid, sample_sections
 from .volume_io import Volume
 
 UNDERSHOOT_SEARCH_MM = (0.2, 2.5)
-FAT_TAIL_MM = (2.5, 3.5)
+FAT_TAIL_MM = (3.5, 4.5)
+# Runs of sections whose median profiles give the standard error of the dip, and how many standard errors the dip
+# is lowered by (about the bias of the lowest of a few dozen noisy points).
+NOISE_BLOCKS = 6
+NOISE_MARGIN = 2.0
 FAR_FAT_RING_MM = (6.0, 9.0)
 FAR_FAT_BAND_HU = 40.0
 # Lumen sections sampled for the measure (evenly spread): about 9 000 rays, enough for a median profile
@@ -67,8 +77,21 @@ def lumen_edge_undershoot_hu(volume: Volume, centerline: Centerline, lumen_radii
     to_fat = tail_hu < relative_level_hu(far_fat_hu, params.fat_cut_fraction, params)
     if np.count_nonzero(to_fat) < MIN_FAT_RAYS:
         return None
-    searched = np.median(profiles[to_fat], axis=0)[offsets_mm <= UNDERSHOOT_SEARCH_MM[1] + 1e-9]
-    return float(far_fat_hu - searched.min())
+    section_of_ray = np.repeat(np.arange(len(chosen)), np.count_nonzero(radii_mm > 0, axis=1))
+    searched = offsets_mm <= UNDERSHOOT_SEARCH_MM[1] + 1e-9
+    lowest_hu, standard_error_hu = _lowest_median_hu(profiles[to_fat][:, searched], section_of_ray[to_fat])
+    return float(far_fat_hu - lowest_hu - NOISE_MARGIN * standard_error_hu)
+
+
+def _lowest_median_hu(profiles_hu: np.ndarray, section_of_ray: np.ndarray) -> tuple:
+    """(lowest point of the median profile, its standard error): profiles_hu (rays, offsets), section_of_ray the
+    index (in order along the vessel) of each ray's section; the error from the same offset's median over each of
+    NOISE_BLOCKS runs of consecutive sections."""
+    median = np.median(profiles_hu, axis=0)
+    lowest = int(np.argmin(median))
+    blocks = np.array_split(np.unique(section_of_ray), NOISE_BLOCKS)
+    per_block = [np.median(profiles_hu[np.isin(section_of_ray, block), lowest]) for block in blocks]
+    return float(median[lowest]), float(np.std(per_block, ddof=1) / np.sqrt(NOISE_BLOCKS))
 
 
 def _far_fat_hu(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters) -> float:
