@@ -61,6 +61,18 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
     clean = dict(quality, occlusion_min_local_area_ratio=0.93, reference_lumen_found={"S": True, "E": True},
                  reference_wall_resolved={"S": True, "E": True})
     assert warning_marks(clean, landmarks_mm) == []
+    flagged = dict(clean, occlusion_wall_outward_area_fraction=0.12, occlusion_wall_outward_at_mm=4.0,
+                   cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=-1.5,
+                   misregistration_step_mm=2.0, misregistration_step_at_mm=25.0)
+    assert warning_marks(flagged, landmarks_mm) == [("wall pushed outward, 4.0 mm after P", 18.0),
+                                                    ("lumen on the outer wall, 1.5 mm before P", 12.5),
+                                                    ("misregistration step of 2.0 mm", 25.0)]
+    after_d = dict(clean, cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=2.5)
+    assert warning_marks(after_d, landmarks_mm) == [("lumen on the outer wall, 2.5 mm after D", 38.5)]
+    quiet = dict(clean, occlusion_wall_outward_area_fraction=0.03, occlusion_wall_outward_at_mm=4.0,
+                 cap_lumen_vessel_area_ratio=0.5, cap_lumen_vessel_area_at_mm=-1.5, misregistration_step_mm=0.3,
+                 misregistration_step_at_mm=25.0)
+    assert warning_marks(quiet, landmarks_mm) == []
 
 
 def test_slice_node_takes_the_section_plane(mrml_scene):

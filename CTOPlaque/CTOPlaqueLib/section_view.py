@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from .centerline import Centerline
-from .quality import MIN_LOCAL_AREA_RATIO
+from .quality import (MAX_CAP_LUMEN_VESSEL_AREA_RATIO, MAX_MISREGISTRATION_STEP_MM, MAX_OUTWARD_AREA_FRACTION,
+                      MIN_LOCAL_AREA_RATIO)
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -112,14 +113,27 @@ def landmarks_text(landmarks_mm: dict) -> str:
 
 
 def warning_marks(quality: dict, landmarks_mm: dict) -> list:
-    """[(short description, distance_mm)] of the quality problems that lie at one position (quality.py):
-    the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm after P, flagged below
-    MIN_LOCAL_AREA_RATIO), and at a reference landmark a lumen not found or a wall not resolved. Problems of
-    the whole occlusion or centerline have no one position and are not listed."""
+    """[(short description, distance_mm)] of the quality problems that lie at one position (quality.py), each
+    flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
+    after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
+    a cap (cap_lumen_vessel_area_at_mm: before P where negative, after D), an ECG-misregistration step
+    (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
+    resolved. Problems of the whole occlusion or centerline have no one position and are not listed."""
     marks = []
     if quality.get("occlusion_min_local_area_ratio", 1.0) < MIN_LOCAL_AREA_RATIO:
         after_p_mm = quality["occlusion_min_local_area_at_mm"]
         marks.append((f"wall closes in, {after_p_mm:.1f} mm after P", landmarks_mm["P"] + after_p_mm))
+    if (quality.get("occlusion_wall_outward_area_fraction") or 0.0) > MAX_OUTWARD_AREA_FRACTION:
+        after_p_mm = quality["occlusion_wall_outward_at_mm"]
+        marks.append((f"wall pushed outward, {after_p_mm:.1f} mm after P", landmarks_mm["P"] + after_p_mm))
+    if quality.get("cap_lumen_vessel_area_ratio", 0.0) > MAX_CAP_LUMEN_VESSEL_AREA_RATIO:
+        at_mm = quality["cap_lumen_vessel_area_at_mm"]
+        where, position_mm = ((f"{-at_mm:.1f} mm before P", landmarks_mm["P"] + at_mm) if at_mm < 0
+                              else (f"{at_mm:.1f} mm after D", landmarks_mm["D"] + at_mm))
+        marks.append((f"lumen on the outer wall, {where}", position_mm))
+    if (quality.get("misregistration_step_mm") or 0.0) > MAX_MISREGISTRATION_STEP_MM:
+        marks.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm",
+                      float(quality["misregistration_step_at_mm"])))
     for key, problem in (("reference_lumen_found", "no lumen found"), ("reference_wall_resolved", "wall not resolved")):
         marks += [(f"{problem} at {label}", float(landmarks_mm[label]))
                   for label, fine in quality.get(key, {}).items() if not fine and label in landmarks_mm]
