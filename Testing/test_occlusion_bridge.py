@@ -63,7 +63,8 @@ def _true_points(phantom, arc_mm, sideways_mm=0.0):
 
 def test_uncertain_bridge_warning_names_the_length_where_the_image_does_not_confirm_it(bend):
     """A course 4 mm outside the vessel between P and D (in fat: no wall around it) is warned about, with the
-    bridged length between the ends given (the 30 mm occlusion, to 0.1 mm); the true course is not."""
+    bridged length between its ends given (longer than the 30 mm occlusion: the course runs outside the turn);
+    the true course is not."""
     phantom, volume, _, _ = bend
     spec = phantom.spec
     arc = np.arange(0.5, spec.length_mm - 0.5 + 1e-9, 0.5)

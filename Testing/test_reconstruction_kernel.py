@@ -28,10 +28,10 @@ def _unsharp(image, boost, blur_px, kernel_px):
     return blurred + boost * (blurred - ndimage.gaussian_filter(blurred, kernel_px, mode="nearest"))
 
 
-def _disc(size, spacing_mm, supersample):
+def _disc(size, spacing_mm, supersample, radius_mm=LUMEN_RADIUS_MM):
     """Area fraction of each pixel inside the lumen circle centred in a size x size grid."""
     fine = (np.arange(size * supersample) + 0.5) / supersample - size / 2.0
-    inside = np.hypot(*np.meshgrid(fine, fine, indexing="ij")) * spacing_mm <= LUMEN_RADIUS_MM
+    inside = np.hypot(*np.meshgrid(fine, fine, indexing="ij")) * spacing_mm <= radius_mm
     return inside.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
 
 
@@ -47,19 +47,27 @@ def _expected_undershoot_hu(boost):
     return FAT_HU - image[size // 2, size // 2:][window].min()
 
 
-def _cylinder_undershoot_hu(boost):
+def _cylinder_undershoot_hu(boost, radius_mm=LUMEN_RADIUS_MM, size=120):
     """The measure on a 0.2 mm CT grid holding the same cylinder along its third axis (on 0.4 mm voxels the
     trilinear interpolation between voxels raises the dip's bottom by up to h^2 f''/8, about 7 HU at boost 1.5)."""
     spacing = 0.2
-    size = 120
-    plane = FAT_HU + (LUMEN_HU - FAT_HU) * _disc(size, spacing, 8)
+    plane = FAT_HU + (LUMEN_HU - FAT_HU) * _disc(size, spacing, 8, radius_mm)
     plane = _unsharp(plane, boost, BLUR_MM / spacing, KERNEL_SIGMA_MM / spacing)
     hu = np.repeat(plane[None], 60, axis=0).astype(np.float32)  # k (along the vessel), j, i
     ijk_to_ras = np.diag([spacing, spacing, spacing, 1.0])
     centre = (size / 2.0 - 0.5) * spacing
     centerline = sample_centerline(np.array([[centre, centre, 2.0], [centre, centre, 10.0]]), 0.25)
-    lumen_radii_mm = np.full((len(centerline.arc_mm), 72), LUMEN_RADIUS_MM)
+    lumen_radii_mm = np.full((len(centerline.arc_mm), 72), radius_mm)
     return lumen_edge_undershoot_hu(Volume(hu, ijk_to_ras), centerline, lumen_radii_mm, 0.05, 72)
+
+
+def test_a_lumen_as_wide_as_the_contour_grid_is_measured():
+    """A 4.49 mm lumen (the contours' 4.5 mm grid reaches no farther) has its profile to the end of the fat tail
+    on the measure's grid: a smooth kernel reads no dip, a sharp one its dip. Before, rays whose profile left the
+    grid were dropped from the profiles (here all of them: no measure) but not from their sections' count (beside
+    narrower rays: an IndexError)."""
+    assert _cylinder_undershoot_hu(0.0, radius_mm=4.49, size=160) == pytest.approx(0.0, abs=1.5)
+    assert _cylinder_undershoot_hu(1.0, radius_mm=4.49, size=160) > 20.0
 
 
 @pytest.mark.parametrize("boost", [0.0, 0.5, 1.0, 1.5])

@@ -130,20 +130,23 @@ def _crop_box(volume: Volume, seeds_ijk: np.ndarray, margin_mm: float) -> tuple[
 def tube_measure(hu_kji: np.ndarray, spacing_ijk: np.ndarray, params: ExtractionParameters) -> np.ndarray:
     """Multi-scale objectness of tubes of tissue (lumen or plaque) against fat, in [0, 1], shape of hu_kji.
 
-    At each scale sigma the objectness is computed on the smoothed image subsampled to voxels of up to
-    sigma / SAMPLES_PER_SIGMA along each axis (every 2nd voxel at 1.2 mm, every 3rd at 1.8 mm on 0.4 mm voxels),
-    then interpolated back (linear): the smoothed image holds nothing finer, and the Hessian's finite differences
-    cost a ninth to a 27th as much. Scales the grid cannot subsample are computed on it."""
+    At each scale sigma the objectness is computed on the smoothed image subsampled by the largest whole factor
+    that keeps at least SAMPLES_PER_SIGMA voxels per sigma along each axis (every 2nd voxel at 1.8 mm on 0.4 or
+    0.5 mm voxels, every 2nd at 1.2 mm and 3rd at 1.8 mm on 0.35 mm voxels), then interpolated back (linear):
+    a Gaussian of 1.6 samples leaves under 1e-5 of the signal at the coarse grid's Nyquist frequency, and the
+    Hessian's finite differences there cost an eighth or less. Scales the grid cannot subsample are computed on
+    it."""
     image = sitk.GetImageFromArray(np.clip(hu_kji, *params.clip_hu).astype(np.float32))
     image.SetSpacing(tuple(float(s) for s in spacing_ijk))
     best = None
     for sigma in params.sigmas_mm:
         smoothed = sitk.SmoothingRecursiveGaussian(image, sigma) * (sigma ** 2)
-        factors = [max(1, int(sigma / (SAMPLES_PER_SIGMA * spacing))) for spacing in spacing_ijk]
+        factors = [max(1, int(np.floor(sigma / (SAMPLES_PER_SIGMA * spacing) + 1e-6))) for spacing in spacing_ijk]
         coarse = sitk.Shrink(smoothed, factors) if max(factors) > 1 else smoothed
         objectness = sitk.ObjectnessMeasure(coarse, objectDimension=1, brightObject=True)
         if max(factors) > 1:
-            objectness = sitk.Resample(objectness, image, sitk.Transform(), sitk.sitkLinear, 0.0)
+            objectness = sitk.Resample(objectness, image, sitk.Transform(), sitk.sitkLinear, 0.0,
+                                       useNearestNeighborExtrapolator=True)
         response = sitk.GetArrayFromImage(objectness)
         best = response if best is None else np.maximum(best, response)
     scale = np.percentile(best[best > 0], 99.5) if np.any(best > 0) else 1.0
@@ -152,7 +155,7 @@ def tube_measure(hu_kji: np.ndarray, spacing_ijk: np.ndarray, params: Extraction
 
 SEED_REACH_MM = 1.5
 # Grid points per sigma kept when the tube measure subsamples a smoothed scale (tube_measure).
-SAMPLES_PER_SIGMA = 1.5
+SAMPLES_PER_SIGMA = 1.6
 
 
 def _end_seed_windows(seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> list:
@@ -425,8 +428,9 @@ def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, par
 
 def _bridge_occlusion(volume: Volume, sections: LumenSections, gap: tuple[int, int], seeds_ras: np.ndarray,
                       params: ExtractionParameters) -> tuple[np.ndarray, np.ndarray] | None:
-    """The path with its stretch between the lumen's ends replaced by an arc bridge (method step 4), and the two
-    ends of the bridge (RAS, (2, 3)); None when a cap has too little lumen to tell its direction."""
+    """The path with its stretch between the lumen's ends replaced by a bridge (method step 4: the arc, or the
+    first-pass path where it shows the vessel clearly better, ``_followed_or_arc``), and the two ends of the bridge
+    (RAS, (2, 3)); None when a cap has too little lumen to tell its direction."""
     step = sections.centerline.step_mm
     proximal_end, distal_start = gap
     window = int(round(params.tangent_window_mm / step))
@@ -480,7 +484,8 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
                        notes: list | None = None) -> np.ndarray:
     """Centerline control points (RAS, every ``control_point_spacing_mm``, proximal first) through the seeds.
 
-    Seeds given from the distal end are reversed (``ostium_first``), with a sentence appended to ``notes``."""
+    Seeds given from the distal end are reversed (``ostium_first``), with a sentence appended to ``notes``; so is
+    the uncertain-bridge note (``_unconfirmed_bridge``)."""
     seeds_ras = np.asarray(seeds_ras, float).reshape(-1, 3)
     seeds_ijk = _seed_indices(volume, seeds_ras)
     low, high = _crop_box(volume, seeds_ijk, params.margin_mm)
@@ -517,7 +522,7 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
 
 def _unconfirmed_bridge(volume: Volume, points_ras: np.ndarray, ends_ras: np.ndarray, params: ExtractionParameters,
                         blur_sigma_mm: float | None = None) -> list:
-    """A warning (a list of one sentence, or none) when the centerline between the bridge's ends (RAS, the last
+    """A note (a list of one sentence, or none) when the centerline between the bridge's ends (RAS, the last
     and first lumen centres either side of the occlusion, projected onto ``points_ras``) shows the occluded vessel
     (``on_vessel_sections``) along less than ``min_confirmed_fraction`` of its sections: its course there is the
     interpolation's, not the image's, and the occlusion length and bending read from it are uncertain."""

@@ -139,6 +139,10 @@ def _shift_inward(values: np.ndarray, count: int) -> np.ndarray:
     return padded[..., :values.shape[-1]]
 
 
+# Sections whose closed paths are found together (optimal_closed_path).
+DP_CHUNK_SECTIONS = 256
+
+
 def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -> np.ndarray:
     """Radius index per angle maximizing the summed score of a closed path, for every section.
 
@@ -150,7 +154,14 @@ def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -
     The best sums of every turn step are kept ((3A, S, R + 2 max_jump) floats, -inf beyond the radii) and the
     path is traced back by re-evaluating the 2 max_jump + 1 predecessors of its index only: one maximum per
     shift in the forward pass instead of keeping back pointers. On ties the predecessor nearest the centre wins.
+    Sections are solved DP_CHUNK_SECTIONS at a time (each is independent), which bounds those sums to about 40 MB.
     """
+    return np.concatenate([_closed_paths_of(score[start:start + DP_CHUNK_SECTIONS], max_jump, jump_penalty)
+                           for start in range(0, len(score), DP_CHUNK_SECTIONS)])
+
+
+def _closed_paths_of(score: np.ndarray, max_jump: int, jump_penalty: float) -> np.ndarray:
+    """``optimal_closed_path`` of a few sections at once."""
     sections, angles, radii = score.shape
     turns = 3 * angles
     steps = np.tile(score.transpose(1, 0, 2), (3, 1, 1))
@@ -449,7 +460,7 @@ def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParame
                                            params)
     if not np.any(onto_lining):
         return present
-    near = ndimage.binary_dilation(onto_lining, iterations=params.lumen_decision_sections // 2)
+    near = ndimage.binary_dilation(onto_lining, iterations=max(1, params.lumen_decision_sections // 2))
     lined = np.zeros_like(present)
     lined[near] = _lined(samples_hu[near], grid, centre[near], fat_hu, params)
     return present | (onto_lining & lined)

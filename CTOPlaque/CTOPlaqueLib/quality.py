@@ -57,11 +57,11 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge (ten
   presets 0.38..0.52 on the true centerline; from two seeds heart 0.535 and heart-long-low-contrast 0.550), the
   diseased-segment phantoms whose lumen is right 0.15..0.33. The contours
-  that were wrong read 0.62 (issue 26's case before its lumen edge was fixed), 0.65 (a 70% stenosis lined with
+  that were wrong read 0.62 (issue 26's case before its lumen edge was fixed), 0.64 (a 70% stenosis lined with
   300 HU plaque under a 0.5 mm blur, lumen +27% before P) and 0.71 (a 60 HU lumen/lining step beside a calcified
-  sector, lumen 2.5 times too large after D). The cut, MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.58, lies midway between
+  sector, lumen 2.4 times too large after D). The cut, MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.58, lies midway between
   0.55 and 0.62; the former 0.65 missed the issue's own failure. A round lumen in a resolved 0.4 mm wall scores
-  (r / (r + 0.4))^2, above the cut for r > 1.2 mm: such a lumen is flagged, conservatively. (lumen_on_wall_measures)
+  (r / (r + 0.4))^2, above the cut for r > 1.3 mm: such a lumen is flagged, conservatively. (lumen_on_wall_measures)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump

@@ -67,11 +67,13 @@ def lumen_edge_undershoot_hu(volume: Volume, centerline: Centerline, lumen_radii
     if len(with_lumen) < MIN_SECTIONS:
         return None
     chosen = with_lumen[np.unique(np.linspace(0, len(with_lumen) - 1, MAX_SECTIONS).round().astype(int))]
-    grid = PolarGrid.make(FAR_FAT_RING_MM[1], radial_step_mm, angle_count)
+    radii_mm = lumen_radii_mm[chosen]
+    # Far enough out that every lumen ray's profile to the end of its fat tail lies on the grid (none left out).
+    reach_mm = max(FAR_FAT_RING_MM[1], float(radii_mm.max()) + FAT_TAIL_MM[1] + 2.0 * radial_step_mm)
+    grid = PolarGrid.make(reach_mm, radial_step_mm, angle_count)
     samples_hu = sample_sections(volume, centerline, grid, order=1, section_indices=chosen)
     far_fat_hu = _far_fat_hu(samples_hu, grid, params)
     offsets_mm = np.arange(UNDERSHOOT_SEARCH_MM[0], FAT_TAIL_MM[1] + 0.5 * radial_step_mm, radial_step_mm)
-    radii_mm = lumen_radii_mm[chosen]
     profiles = profiles_across_contour(samples_hu, grid, radii_mm, radii_mm > 0, offsets_mm)
     tail_hu = profiles[:, offsets_mm >= FAT_TAIL_MM[0]].mean(axis=1)
     to_fat = tail_hu < relative_level_hu(far_fat_hu, params.fat_cut_fraction, params)
@@ -86,12 +88,15 @@ def lumen_edge_undershoot_hu(volume: Volume, centerline: Centerline, lumen_radii
 def _lowest_median_hu(profiles_hu: np.ndarray, section_of_ray: np.ndarray) -> tuple:
     """(lowest point of the median profile, its standard error): profiles_hu (rays, offsets), section_of_ray the
     index (in order along the vessel) of each ray's section; the error from the same offset's median over each of
-    NOISE_BLOCKS runs of consecutive sections."""
+    NOISE_BLOCKS runs of consecutive sections (as many as there are sections where fewer; 0 from one section)."""
     median = np.median(profiles_hu, axis=0)
     lowest = int(np.argmin(median))
-    blocks = np.array_split(np.unique(section_of_ray), NOISE_BLOCKS)
+    sections = np.unique(section_of_ray)
+    if len(sections) < 2:
+        return float(median[lowest]), 0.0
+    blocks = np.array_split(sections, min(NOISE_BLOCKS, len(sections)))
     per_block = [np.median(profiles_hu[np.isin(section_of_ray, block), lowest]) for block in blocks]
-    return float(median[lowest]), float(np.std(per_block, ddof=1) / np.sqrt(NOISE_BLOCKS))
+    return float(median[lowest]), float(np.std(per_block, ddof=1) / np.sqrt(len(blocks)))
 
 
 def _far_fat_hu(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters) -> float:
