@@ -465,10 +465,10 @@ OUTPUT_ROLES = ("ResultsTable", "ProfileTable", "Composition", "AreaChart", "Com
 OVERLAY_FILL_OPACITY = 0.5  # the composition overlay over the CT and the straightened vessel
 SECTION_VIEW = "Red"  # the slice view the section slider reformats
 STRAIGHTENED_VIEW = "Yellow"  # the second slice view: the straightened vessel with a line at the section
-# Nodes in the straightened vessel's space, shown only in STRAIGHTENED_VIEW; nodes in the patient's space, kept out
-# of it while it shows the straightened vessel (the two spaces overlap in RAS).
+# Nodes in the straightened vessel's space (tagged with mrml.STRAIGHTENED_SPACE_ATTRIBUTE), shown only in
+# STRAIGHTENED_VIEW; while it shows the current lesion's vessel every other node is kept out of it (the two spaces
+# overlap in RAS), and the straightened nodes of other lesions are hidden.
 STRAIGHTENED_ROLES = ("StraightenedContours", "StraightenedComposition", "SectionLine")
-PATIENT_SPACE_ROLES = ("Composition", "Contours", "Centerline", "Landmarks")
 
 
 def _library():
@@ -637,6 +637,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             contour_segments, edit_on_labelmap_grid=True)
         lib.mrml.show_as_outlines(contours_editable)
         section_line = lib.mrml.section_line_node(scene, f"{lesion_id} section")
+        for node in (straightened, contours, straight_composition, section_line):
+            node.SetAttribute(lib.mrml.STRAIGHTENED_SPACE_ATTRIBUTE, "1")
         report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
@@ -738,10 +740,18 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         background = straightened if show else parameters.GetNodeReference("InputVolume")
         composite.SetBackgroundVolumeID(background.GetID() if background is not None else None)
         composite.SetForegroundVolumeID(None)
-        patient_views = lib.mrml.view_node_ids(scene, exclude=[slice_node.GetID()]) if show else []
-        for roles, views in ((PATIENT_SPACE_ROLES, patient_views), (STRAIGHTENED_ROLES, [slice_node.GetID()])):
-            for node in filter(None, (parameters.GetNodeReference(role) for role in roles)):
-                lib.mrml.show_in_views(node, views)
+        current = {node.GetID() for node in filter(None, (parameters.GetNodeReference(role)
+                                                          for role in STRAIGHTENED_ROLES + ("Straightened",)))}
+        other_views = lib.mrml.view_node_ids(scene, exclude=[slice_node.GetID()])
+        for node in lib.mrml.displayable_nodes(scene):
+            if node.GetID() in current:
+                lib.mrml.show_in_views(node, [slice_node.GetID()])
+            elif node.GetAttribute(lib.mrml.STRAIGHTENED_SPACE_ATTRIBUTE):
+                node.GetDisplayNode().SetVisibility(False)  # another lesion's straightened vessel
+            elif show:
+                lib.mrml.keep_out_of_view(node, slice_node.GetID(), other_views)
+            else:
+                lib.mrml.restore_views(node)
         for role in ("StraightenedContours", "SectionLine"):
             if parameters.GetNodeReference(role) is not None:
                 parameters.GetNodeReference(role).GetDisplayNode().SetVisibility(show)

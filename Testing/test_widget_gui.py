@@ -761,6 +761,26 @@ def test_yellow_view_shows_the_straightened_vessel_with_a_line_at_the_slider(ana
     assert scene.GetSingletonNode("Red", "vtkMRMLSliceNode").GetID() in views and yellow.GetID() not in views
     assert widget.logic.show_straightened(True, "NoSuchView") is None  # a layout without that view: nothing done
 
+    # any other node (the reader's own) is kept out of Yellow while it shows the vessel, and shown where it was
+    # after; another lesion's straightened vessel is hidden
+    def view_ids(node):
+        display = node.GetDisplayNode()
+        return [display.GetNthViewNodeID(i) for i in range(display.GetNumberOfViewNodeIDs())]
+
+    own, earlier = (scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name) for name in ("reader's", "L0 contours"))
+    for node in (own, earlier):
+        node.CreateDefaultDisplayNodes()
+    earlier.SetAttribute(mrml.STRAIGHTENED_SPACE_ATTRIBUTE, "1")
+    widget.logic.show_straightened(True)
+    assert view_ids(own) and yellow.GetID() not in view_ids(own)
+    assert not earlier.GetDisplayNode().GetVisibility()
+    assert view_ids(parameters.GetNodeReference("StraightenedContours")) == [yellow.GetID()]
+    widget.logic.show_straightened(False)
+    assert view_ids(own) == [] and own.GetAttribute(mrml.VIEWS_BEFORE_ATTRIBUTE) is None
+    for node in (own, earlier):
+        scene.RemoveNode(node)
+    widget.logic.show_straightened(True)  # as the panel left it
+
 
 def test_ruler_under_the_slider_puts_s_p_d_e_under_their_positions(analyzed_panel):
     """Laid out 500 px wide (plus its 8 px margins), the ruler's S, P, D and E labels (20 px wide) are centred at

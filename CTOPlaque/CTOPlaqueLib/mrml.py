@@ -248,6 +248,41 @@ def view_node_ids(scene, exclude=()) -> list:
     return [node.GetID() for node in nodes if node.GetID() not in exclude]
 
 
+# Node attributes: a node in a straightened vessel's space (not the patient's), and the views a patient-space node
+# was shown in before it was kept out of the straightened view (space-separated view node IDs, empty for all).
+STRAIGHTENED_SPACE_ATTRIBUTE = "CTOPlaque.StraightenedSpace"
+VIEWS_BEFORE_ATTRIBUTE = "CTOPlaque.ViewsBeforeStraightened"
+
+
+def displayable_nodes(scene) -> list:
+    """The scene's displayable nodes (volumes, segmentations, markups, models) that have a display node."""
+    nodes = [scene.GetNthNodeByClass(index, "vtkMRMLDisplayableNode")
+             for index in range(scene.GetNumberOfNodesByClass("vtkMRMLDisplayableNode"))]
+    return [node for node in nodes if node.GetNumberOfDisplayNodes() > 0]
+
+
+def _view_ids(displayable_node) -> list:
+    display = displayable_node.GetDisplayNode()
+    return [display.GetNthViewNodeID(index) for index in range(display.GetNumberOfViewNodeIDs())]
+
+
+def keep_out_of_view(displayable_node, view_id: str, other_view_ids) -> None:
+    """Stop a node showing in the view ``view_id``: shown in ``other_view_ids`` where it showed in every view,
+    else in its own views less that one; the views it had are kept in VIEWS_BEFORE_ATTRIBUTE (restore_views)."""
+    views = _view_ids(displayable_node)
+    if displayable_node.GetAttribute(VIEWS_BEFORE_ATTRIBUTE) is None:
+        displayable_node.SetAttribute(VIEWS_BEFORE_ATTRIBUTE, " ".join(views))
+    show_in_views(displayable_node, [view for view in (views or other_view_ids) if view != view_id])
+
+
+def restore_views(displayable_node) -> None:
+    """Show a node in the views it had before ``keep_out_of_view`` (nothing to do when it was not kept out)."""
+    views = displayable_node.GetAttribute(VIEWS_BEFORE_ATTRIBUTE)
+    if views is not None:
+        show_in_views(displayable_node, views.split())
+        displayable_node.RemoveAttribute(VIEWS_BEFORE_ATTRIBUTE)
+
+
 def show_in_views(displayable_node, view_ids) -> None:
     """Show a node's display nodes only in the views ``view_ids`` (every view when empty)."""
     for index in range(displayable_node.GetNumberOfDisplayNodes()):
