@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("Rscript") is None, reason="R (Debi
 def _r(script: str) -> list:
     """The lines an R script prints with cat(..., sep = "\\n"), numbers at 17 significant digits; R runs in a
     UTF-8 locale, where it sorts text with ICU (in the C locale it would sort by code point)."""
-    run = subprocess.run(["Rscript", "-e", "options(digits = 17)", "-e", script], capture_output=True, text=True,
+    run = subprocess.run(["Rscript", "-e", "options(digits = 17)", "-e", script], capture_output=True, encoding="utf-8",
                          timeout=120, env={**os.environ, "LC_ALL": "C.UTF-8"})
     assert run.returncode == 0, run.stderr
     return run.stdout.split("\n")[:-1]
