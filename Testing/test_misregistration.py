@@ -59,7 +59,7 @@ def _measure(volume, axis_ras):
 def test_no_step_on_a_smooth_oblique_vessel():
     """The tube drifts 0.4 mm sideways from slice to slice: that is the vessel's course, not a step."""
     _, measures = _measure(*_tube_volume())
-    assert measures["misregistration_step_mm"] < 0.25
+    assert measures["misregistration_step_mm"] == 0.0  # no jump stands out from the drift: none counted
 
 
 @pytest.mark.parametrize("step_ji_mm", [(0.0, 1.0), (0.7, -0.7), (-1.5, 1.2)])

@@ -219,17 +219,26 @@ def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParamete
     the lumen/wall edge, and a calcified section cannot be mistaken for contrast. blur_sigma_mm: the
     scanner's blur measured by an earlier pass (measured here when None). Returns the new control points,
     the mean shift (mm) and the blur (mm) the wall was found with."""
-    centerline = sample_centerline(points_ras, params.section_step_mm)
-    grid = PolarGrid.make()
-    samples = sample_sections(volume, centerline, grid, order=1)
-    vessel = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
-                                         blur_sigma_mm=blur_sigma_mm)
+    centerline, grid, vessel = _wall_without_lumen(volume, points_ras, params, blur_sigma_mm)
     offset_uv = contours.contour_centroid_mm(vessel.radii_mm, grid)
     offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
                                           mode="nearest")
     moved = centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
     return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm, vessel.blur_sigma_mm
+
+
+def _wall_without_lumen(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
+                        blur_sigma_mm: float | None):
+    """(centerline, polar grid, outer-wall contour) of the cross-sections every ``section_step_mm`` along
+    ``points_ras`` (RAS), the wall searched without a lumen (contours.detect_vessel_wall) with the given blur
+    (measured when None)."""
+    centerline = sample_centerline(points_ras, params.section_step_mm)
+    grid = PolarGrid.make()
+    samples = sample_sections(volume, centerline, grid, order=1)
+    wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
+                                       blur_sigma_mm=blur_sigma_mm)
+    return centerline, grid, wall
 
 
 def on_vessel_sections(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
@@ -241,11 +250,7 @@ def on_vessel_sections(volume: Volume, points_ras: np.ndarray, params: Extractio
     epicardial fat passes; a course through fat beside the vessel (a wide arc cutting a tight bend), through the
     myocardium (no fat edge on that side and beyond it) or along the myocardium's surface does not.
     blur_sigma_mm: the scanner's blur where already measured (measured here when None)."""
-    centerline = sample_centerline(points_ras, params.section_step_mm)
-    grid = PolarGrid.make()
-    samples = sample_sections(volume, centerline, grid, order=1)
-    wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
-                                       blur_sigma_mm=blur_sigma_mm)
+    _, grid, wall = _wall_without_lumen(volume, points_ras, params, blur_sigma_mm)
     offset_mm = np.linalg.norm(contours.contour_centroid_mm(wall.radii_mm, grid), axis=1)
     return (np.mean(wall.fat_edge, axis=1) >= params.min_fat_edge_fraction) & (
         offset_mm <= params.max_centre_offset_mm)
