@@ -58,6 +58,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 from scipy.interpolate import CubicSpline
 from skimage.graph import MCP_Geometric
+from skimage.segmentation import watershed
 
 from . import contours
 from .centerline import Centerline, project_onto_centerline, sample_centerline
@@ -93,6 +94,8 @@ class ExtractionParameters:
     contrast_smoothing_mm: float = 0.5
     min_contrast_hu: float = 150.0
     foreign_contrast_factor: float = 10.0
+    foreign_flank_mm: float = 1.0
+    lumen_core_fraction: float = 0.8
     min_fat_edge_fraction: float = 0.25
     max_centre_offset_mm: float = 1.0
     min_confirmed_fraction: float = 0.85
@@ -149,27 +152,79 @@ def _end_seed_windows(seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> list:
             for seed in seeds_kji[[0, -1]]]
 
 
-def foreign_contrast(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray,
-                     params: ExtractionParameters) -> np.ndarray:
-    """Mask of contrast-bright voxels not connected to the lumen at either end seed (method step 3).
+# Voxel neighbourhood of the contrast regions: 26-connected.
+CONNECTIVITY = np.ones((3, 3, 3), bool)
 
-    The HU are first smoothed (Gaussian, ``contrast_smoothing_mm``) so that noise does not break the
-    seed's own lumen into pieces that would count as foreign; the lumen HU is the brightest smoothed
-    voxel within SEED_REACH_MM of each end seed, the dimmer of the two. Empty when a seed does not lie
-    in contrast (nothing to tell the artery's lumen from others by)."""
-    smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
-    windows = _end_seed_windows(seeds_kji, spacing_kji)
-    lumen_hu = min(float(smoothed[window].max()) for window in windows)  # the dimmer end's brightest voxel
-    threshold = max(params.min_contrast_hu, params.contrast_fraction * lumen_hu)
-    bright = smoothed >= threshold
-    labels, _ = ndimage.label(bright, structure=np.ones((3, 3, 3), bool))
-    own = set()
-    for window in windows:
-        near = labels[window]
-        if not np.any(near):
-            return np.zeros_like(bright)
-        own.update(np.unique(near[near > 0]).tolist())
-    return bright & ~np.isin(labels, sorted(own))
+
+@dataclass
+class SeedContrast:
+    """The contrast-bright regions of a crop (method step 3): the HU smoothed (Gaussian, ``contrast_smoothing_mm``)
+    so that noise does not break the seed's own lumen into pieces that would count as foreign, and cut at
+    ``contrast_fraction`` of the seeds' lumen HU (at least ``min_contrast_hu``). The lumen HU of each end seed is
+    its brightest smoothed voxel within SEED_REACH_MM (``lumen_points``, index (k, j, i); ``lumen_hu``); the cut
+    uses the dimmer of the two. ``own``: the labels of the regions within that reach of an end seed."""
+
+    smoothed: np.ndarray
+    spacing_kji: np.ndarray
+    labels: np.ndarray
+    own: list
+    lumen_points: list
+    lumen_hu: list
+
+    @classmethod
+    def around(cls, hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray,
+               params: ExtractionParameters) -> SeedContrast | None:
+        """The regions around the end seeds of ``seeds_kji`` (indices into ``hu_kji``); None when a seed does not
+        lie in contrast (nothing to tell the artery's lumen from others by)."""
+        smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
+        windows = _end_seed_windows(seeds_kji, spacing_kji)
+        lumen_points = [_brightest_point(smoothed, window) for window in windows]
+        lumen_hu = [float(smoothed[point]) for point in lumen_points]
+        cut = max(params.min_contrast_hu, params.contrast_fraction * min(lumen_hu))
+        labels, _ = ndimage.label(smoothed >= cut, structure=CONNECTIVITY)
+        own = set()
+        for window in windows:
+            near = labels[window]
+            if not np.any(near):
+                return None
+            own.update(np.unique(near[near > 0]).tolist())
+        return cls(smoothed, spacing_kji, labels, sorted(own), lumen_points, lumen_hu)
+
+    def foreign(self) -> np.ndarray:
+        """Mask of the contrast not connected to the lumen at either end seed: a vein, a calcium deposit."""
+        return (self.labels > 0) & ~np.isin(self.labels, self.own)
+
+    def joined_to_lumen(self, params: ExtractionParameters) -> np.ndarray:
+        """Mask of the structures joined to a seed's lumen, with their flank: a vein or branch against the
+        vessel's normal wall, which the blur makes look continuous with the lumen at the common cut.
+
+        The regions holding a seed's brightest voxel are parted at their saddles: each seed's lumen is the voxels
+        at or above ``lumen_core_fraction`` of its own lumen HU connected to its brightest voxel (the blurred wall
+        between a lumen and a vein reads up to 0.7 of a dim distal lumen's HU, 0.5 of the ostium's); every other
+        part bright at the higher of those cuts is another structure; the regions and the ``foreign_flank_mm`` around
+        them are divided between the two by a watershed on the smoothed HU (each voxel goes to the bright core it
+        falls off from, so the division follows the tissue between them). The flank counts: a large bright
+        tube's blurred surface is itself a tube to the tube measure, and a path kept out of the structure alone
+        runs along its surface instead. Empty when nothing but the seeds' lumens stands out at that cut: a vein
+        dimmer than that fraction of the brighter lumen stays part of it."""
+        regions = np.isin(self.labels, [self.labels[point] for point in self.lumen_points])
+        cuts = [params.lumen_core_fraction * hu for hu in self.lumen_hu]
+        markers = np.zeros(self.smoothed.shape, np.int32)
+        for point, cut in zip(self.lumen_points, cuts):
+            lumen, _ = ndimage.label(regions & (self.smoothed >= cut), structure=CONNECTIVITY)
+            markers[lumen == lumen[point]] = 1
+        others = regions & (self.smoothed >= max(cuts)) & (markers == 0)
+        if not np.any(others):
+            return np.zeros_like(regions)
+        markers[others] = 2
+        reach = ndimage.distance_transform_edt(~regions, sampling=self.spacing_kji) <= params.foreign_flank_mm
+        return watershed(-self.smoothed, markers, mask=reach) == 2
+
+
+def _brightest_point(image: np.ndarray, window: tuple) -> tuple:
+    """Index (k, j, i) of the brightest voxel of ``image`` inside the index box ``window``."""
+    local = np.unravel_index(np.argmax(image[window]), image[window].shape)
+    return tuple(int(part.start + offset) for part, offset in zip(window, local))
 
 
 def _minimal_path_kji(cost: np.ndarray, spacing_kji: np.ndarray, start, end) -> np.ndarray:
@@ -469,6 +524,22 @@ def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: Extr
     return float(np.mean(on_vessel_sections(volume, course_ras, params, blur_sigma_mm))), blur_sigma_mm
 
 
+def _first_pass(volume: Volume, cost: np.ndarray, seeds_kji: np.ndarray, low: np.ndarray, seeds_ras: np.ndarray,
+                params: ExtractionParameters) -> np.ndarray:
+    """The minimal-cost path through the seeds (method step 3) on ``cost`` (the crop starting at index ``low``
+    (i, j, k) of ``volume``; seeds as crop indices (k, j, i) and in RAS), smoothed: control points (RAS) every
+    ``control_point_spacing_mm``. Errors when consecutive pieces run back along each other."""
+    spacing_kji = volume.spacing_mm[::-1]
+    segments = []
+    for start, end in zip(seeds_kji[:-1], seeds_kji[1:]):
+        path_kji = _minimal_path_kji(cost, spacing_kji, start, end)
+        path_ijk = path_kji[:, ::-1] + low
+        segments.append(path_ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3])
+    _check_seed_order(segments, params.backtrack_mm)
+    path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
+    path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
+    return _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
+
 def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters(),
                        notes: list | None = None) -> np.ndarray:
     """Centerline control points (RAS, every ``control_point_spacing_mm``, proximal first) through the seeds.
@@ -485,16 +556,10 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     cost = 1.0 / (vesselness + params.cost_epsilon) ** 2
     seeds_kji = np.round(seeds_ijk - low).astype(int)[:, ::-1]
     barrier = params.foreign_contrast_factor / params.cost_epsilon ** 2
-    cost[foreign_contrast(crop, seeds_kji, spacing_kji, params)] = barrier
-    segments = []
-    for start, end in zip(seeds_kji[:-1], seeds_kji[1:]):
-        path_kji = _minimal_path_kji(cost, spacing_kji, start, end)
-        path_ijk = path_kji[:, ::-1] + low
-        segments.append(path_ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3])
-    _check_seed_order(segments, params.backtrack_mm)
-    path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
-    path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
-    points = _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
+    contrast = SeedContrast.around(crop, seeds_kji, spacing_kji, params)
+    if contrast is not None:
+        cost[contrast.foreign() | contrast.joined_to_lumen(params)] = barrier
+    points = _first_pass(volume, cost, seeds_kji, low, seeds_ras, params)
     seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     bridged = None if gap is None else _bridge_occlusion(volume, sections, gap, seeds_ras, params)
     if bridged is not None:
