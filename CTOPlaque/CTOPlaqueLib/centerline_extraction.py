@@ -524,6 +524,17 @@ def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: Extr
     return float(np.mean(on_vessel_sections(volume, course_ras, params, blur_sigma_mm))), blur_sigma_mm
 
 
+def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
+               blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float]:
+    """``points_ras`` (RAS) re-centred on the outer wall (method step 5) until the mean shift is below
+    ``converged_shift_mm`` (at most ``max_recentre_iterations`` passes), and the scanner's blur (mm) used:
+    ``blur_sigma_mm`` where given, else measured by the first pass."""
+    for _ in range(params.max_recentre_iterations):
+        points_ras, shift_mm, blur_sigma_mm = _recentre(volume, points_ras, params, blur_sigma_mm)
+        if shift_mm < params.converged_shift_mm:
+            break
+    return points_ras, blur_sigma_mm
+
 def _first_pass(volume: Volume, cost: np.ndarray, seeds_kji: np.ndarray, low: np.ndarray, seeds_ras: np.ndarray,
                 params: ExtractionParameters) -> np.ndarray:
     """The minimal-cost path through the seeds (method step 3) on ``cost`` (the crop starting at index ``low``
@@ -560,15 +571,16 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     if contrast is not None:
         cost[contrast.foreign() | contrast.joined_to_lumen(params)] = barrier
     points = _first_pass(volume, cost, seeds_kji, low, seeds_ras, params)
-    seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
+    seeds_ras, oriented, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
+    blur_sigma_mm = None  # measured by the first pass of re-centring
+    if gap is None:  # no occlusion between two lumens: the path may hug a bright sector of the occluded wall
+        points, blur_sigma_mm = _recentred(volume, points, params)
+        seeds_ras, oriented, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
+    points = oriented
     bridged = None if gap is None else _bridge_occlusion(volume, sections, gap, seeds_ras, params)
     if bridged is not None:
         points = _smooth_polyline(bridged[0], params.smoothing_mm, params.control_point_spacing_mm)
-    blur_sigma_mm = None  # measured by the first pass, on the first path's sections
-    for _ in range(params.max_recentre_iterations):
-        points, shift_mm, blur_sigma_mm = _recentre(volume, points, params, blur_sigma_mm)
-        if shift_mm < params.converged_shift_mm:
-            break
+    points, blur_sigma_mm = _recentred(volume, points, params, blur_sigma_mm)
     if bridged is not None and notes is not None:
         notes += _unconfirmed_bridge(volume, points, bridged[1], params, blur_sigma_mm)
     return points
