@@ -83,13 +83,13 @@ def test_uncertain_bridge_warning_names_the_length_where_the_image_does_not_conf
 
 
 def test_the_arc_alone_through_the_turn_is_called_uncertain(bend):
-    """With the image-following bridge switched off (``follow_margin`` above 1: the arc always), the centerline
-    cuts the turn (more than 2 mm off the truth somewhere inside the occlusion) and the note says the bridge is
-    uncertain, naming a bridged length within 3 mm of the 30 mm occlusion."""
+    """With the image-following bridge switched off (``follow_margin_fraction`` above 1: the arc always), the
+    centerline cuts the turn (more than 2 mm off the truth somewhere inside the occlusion) and the note says the
+    bridge is uncertain, naming a bridged length within 3 mm of the 30 mm occlusion."""
     phantom, volume, _, _ = bend
     notes = []
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]], ExtractionParameters(follow_margin=2.0),
-                                notes)
+    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]],
+                                ExtractionParameters(follow_margin_fraction=2.0), notes)
     assert distances_inside_occlusion_mm(phantom, points).max() > 2.0
     warning, = [note for note in notes if UNCERTAIN in note]
     assert float(re.search(r"the ([\d.]+) mm", warning).group(1)) == pytest.approx(

@@ -99,7 +99,7 @@ class ExtractionParameters:
     min_fat_edge_fraction: float = 0.25
     max_centre_offset_mm: float = 1.0
     min_confirmed_fraction: float = 0.85
-    follow_margin: float = 0.15
+    follow_margin_fraction: float = 0.15
     scoring_recentre_passes: int = 2
 
 
@@ -502,16 +502,16 @@ def _followed_or_arc(volume: Volume, arc_ras: np.ndarray, path_ras: np.ndarray,
     follows the tube of plaque in fat where it shows), or the arc from the lumen's directions (``arc_ras``). Each
     is re-centred on the outer wall (``scoring_recentre_passes`` passes, on the bridge alone) and scored by the
     fraction of its sections that show the occluded vessel (``on_vessel_sections``); the path replaces the arc
-    when it scores at least ``min_confirmed_fraction`` and ``follow_margin`` more than the arc. A tight bend the
-    lumen's directions do not carry leaves the arc in fat or in the myocardium inside the bend, which re-centring
-    does not recover; a minimal path cutting through the myocardium or a vein beside the vessel shows no fat
-    around it there, and the arc, pulled onto the vessel by re-centring, stays."""
+    when it scores at least ``min_confirmed_fraction`` and ``follow_margin_fraction`` (a fraction of the sections)
+    more than the arc. A tight bend the lumen's directions do not carry leaves the arc in fat or in the myocardium
+    inside the bend, which re-centring does not recover; a minimal path cutting through the myocardium or a vein
+    beside the vessel shows no fat around it there, and the arc, pulled onto the vessel by re-centring, stays."""
     path_ras = np.vstack([arc_ras[:1], path_ras, arc_ras[-1:]])
     path_shown, blur_sigma_mm = _shown_after_recentring(volume, path_ras, params)
     if path_shown < params.min_confirmed_fraction:
         return arc_ras
     arc_shown, _ = _shown_after_recentring(volume, arc_ras, params, blur_sigma_mm)
-    return path_ras if path_shown >= arc_shown + params.follow_margin else arc_ras
+    return path_ras if path_shown >= arc_shown + params.follow_margin_fraction else arc_ras
 
 
 def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: ExtractionParameters,
