@@ -17,7 +17,8 @@ from conftest import distances_inside_occlusion_mm
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import project_onto_centerline, sample_centerline
-from CTOPlaqueLib.centerline_extraction import ExtractionParameters, _unconfirmed_bridge, extract_centerline
+from CTOPlaqueLib.centerline_extraction import (ExtractionParameters, WallSections, _unconfirmed_bridge,
+                                                extract_centerline)
 from CTOPlaqueLib.phantom import COURSE_PRESETS, _path_local, _vessel_transform, generate_phantom
 from CTOPlaqueLib.volume_io import Volume
 
@@ -72,9 +73,10 @@ def test_uncertain_bridge_warning_names_the_length_where_the_image_does_not_conf
     ramp = np.clip(np.minimum(arc - spec.p_mm, spec.d_mm - arc), 0.0, 1.0)  # 1 mm ramps off the caps
     ends = _true_points(phantom, np.array([spec.p_mm, spec.d_mm]))
     params = ExtractionParameters()
-    assert _unconfirmed_bridge(volume, _true_points(phantom, arc), ends, params) == []
+    true_course = _true_points(phantom, arc)
+    assert _unconfirmed_bridge(true_course, WallSections.along(volume, true_course, params), ends, params) == []
     astray = _true_points(phantom, arc, 4.0 * np.where(inside, ramp, 0.0))
-    warning, = _unconfirmed_bridge(volume, astray, ends, params)
+    warning, = _unconfirmed_bridge(astray, WallSections.along(volume, astray, params), ends, params)
     assert UNCERTAIN in warning
     course = sample_centerline(astray, 0.25)
     start_mm, end_mm = (project_onto_centerline(course, end)[0] for end in ends)

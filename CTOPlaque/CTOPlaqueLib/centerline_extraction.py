@@ -267,48 +267,52 @@ def _smooth_polyline(points_ras: np.ndarray, sigma_mm: float, spacing_mm: float)
 
 
 def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-              blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float, float]:
+              blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float, WallSections]:
     """Move the centerline to the centroid of the outer vessel-wall contour of each cross-section.
 
-    The wall contour is searched without a lumen: the fat gate alone tells the wall/fat edge from
-    the lumen/wall edge, and a calcified section cannot be mistaken for contrast. blur_sigma_mm: the
-    scanner's blur measured by an earlier pass (measured here when None). Returns the new control points,
-    the mean shift (mm) and the blur (mm) the wall was found with."""
-    centerline, grid, vessel = _wall_without_lumen(volume, points_ras, params, blur_sigma_mm)
-    offset_uv = contours.contour_centroid_mm(vessel.radii_mm, grid)
+    The wall contour is searched without a lumen (``WallSections``). blur_sigma_mm: the scanner's blur measured
+    by an earlier pass (measured here when None). Returns the new control points, the mean shift (mm) and the
+    sections the wall was found on (with the blur it was found with)."""
+    sections = WallSections.along(volume, points_ras, params, blur_sigma_mm)
+    offset_uv = contours.contour_centroid_mm(sections.wall.radii_mm, sections.grid)
     offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
                                           mode="nearest")
-    moved = centerline.moved_in_plane(offset_uv)
+    moved = sections.centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
-    return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm, vessel.blur_sigma_mm
+    return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm, sections
 
 
-def _wall_without_lumen(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-                        blur_sigma_mm: float | None):
-    """(centerline, polar grid, outer-wall contour) of the cross-sections every ``section_step_mm`` along
-    ``points_ras`` (RAS), the wall searched without a lumen (contours.detect_vessel_wall) with the given blur
-    (measured when None)."""
-    centerline = sample_centerline(points_ras, params.section_step_mm)
-    grid = PolarGrid.make()
-    samples = sample_sections(volume, centerline, grid, order=1)
-    wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
-                                       blur_sigma_mm=blur_sigma_mm)
-    return centerline, grid, wall
+@dataclass
+class WallSections:
+    """Cross-sections every ``section_step_mm`` along a course (``centerline``, polar ``grid``) with the outer-wall
+    contour found there without a lumen (contours.detect_vessel_wall): the fat gate alone tells the wall/fat edge
+    from the lumen/wall edge, and a calcified section cannot be mistaken for contrast."""
 
+    centerline: Centerline
+    grid: PolarGrid
+    wall: contours.WallContour
 
-def on_vessel_sections(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-                       blur_sigma_mm: float | None = None) -> np.ndarray:
-    """Whether each cross-section every ``section_step_mm`` along ``points_ras`` (RAS) shows an occluded vessel
-    around its centre: the outer-wall contour found there without a lumen (contours.detect_vessel_wall, as in
-    re-centring) lies on a wall/fat edge along at least ``min_fat_edge_fraction`` of its rays, and its centroid
-    lies within ``max_centre_offset_mm`` of the section's centre. A course through an occluded artery in
-    epicardial fat passes; a course through fat beside the vessel (a wide arc cutting a tight bend), through the
-    myocardium (no fat edge on that side and beyond it) or along the myocardium's surface does not.
-    blur_sigma_mm: the scanner's blur where already measured (measured here when None)."""
-    _, grid, wall = _wall_without_lumen(volume, points_ras, params, blur_sigma_mm)
-    offset_mm = np.linalg.norm(contours.contour_centroid_mm(wall.radii_mm, grid), axis=1)
-    return (np.mean(wall.fat_edge, axis=1) >= params.min_fat_edge_fraction) & (
-        offset_mm <= params.max_centre_offset_mm)
+    @classmethod
+    def along(cls, volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
+              blur_sigma_mm: float | None = None) -> WallSections:
+        """The sections along ``points_ras`` (RAS), the wall found with the given scanner blur (mm; measured
+        when None)."""
+        centerline = sample_centerline(points_ras, params.section_step_mm)
+        grid = PolarGrid.make()
+        samples = sample_sections(volume, centerline, grid, order=1)
+        wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
+                                           blur_sigma_mm=blur_sigma_mm)
+        return cls(centerline, grid, wall)
+
+    def vessel_shown(self, params: ExtractionParameters) -> np.ndarray:
+        """Whether each section shows an occluded vessel around its centre: its wall contour lies on a wall/fat
+        edge along at least ``min_fat_edge_fraction`` of its rays, and its centroid lies within
+        ``max_centre_offset_mm`` of the section's centre. A course through an occluded artery in epicardial fat
+        passes; a course through fat beside the vessel (a wide arc cutting a tight bend), through the myocardium
+        (no fat edge on that side and beyond it) or along the myocardium's surface does not."""
+        offset_mm = np.linalg.norm(contours.contour_centroid_mm(self.wall.radii_mm, self.grid), axis=1)
+        return (np.mean(self.wall.fat_edge, axis=1) >= params.min_fat_edge_fraction) & (
+            offset_mm <= params.max_centre_offset_mm)
 
 
 def _fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -501,7 +505,7 @@ def _followed_or_arc(volume: Volume, arc_ras: np.ndarray, path_ras: np.ndarray,
     """The bridge across the occlusion: the first-pass minimal path between the caps (``path_ras``, RAS, which
     follows the tube of plaque in fat where it shows), or the arc from the lumen's directions (``arc_ras``). Each
     is re-centred on the outer wall (``scoring_recentre_passes`` passes, on the bridge alone) and scored by the
-    fraction of its sections that show the occluded vessel (``on_vessel_sections``); the path replaces the arc
+    fraction of its sections that show the occluded vessel (``WallSections.vessel_shown``); the path replaces the arc
     when it scores at least ``min_confirmed_fraction`` and ``follow_margin_fraction`` (a fraction of the sections)
     more than the arc. A tight bend the lumen's directions do not carry leaves the arc in fat or in the myocardium
     inside the bend, which re-centring does not recover; a minimal path cutting through the myocardium or a vein
@@ -516,24 +520,27 @@ def _followed_or_arc(volume: Volume, arc_ras: np.ndarray, path_ras: np.ndarray,
 
 def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: ExtractionParameters,
                             blur_sigma_mm: float | None = None) -> tuple[float, float]:
-    """Fraction of the sections along ``course_ras`` (RAS) that show the occluded vessel (``on_vessel_sections``)
+    """Fraction of the sections along ``course_ras`` (RAS) that show the occluded vessel (``WallSections.vessel_shown``)
     after ``scoring_recentre_passes`` passes of re-centring on the outer wall, and the scanner's blur (mm) they
     used: ``blur_sigma_mm`` where given, else measured by the first pass."""
     for _ in range(params.scoring_recentre_passes):
-        course_ras, _, blur_sigma_mm = _recentre(volume, course_ras, params, blur_sigma_mm)
-    return float(np.mean(on_vessel_sections(volume, course_ras, params, blur_sigma_mm))), blur_sigma_mm
+        course_ras, _, sections = _recentre(volume, course_ras, params, blur_sigma_mm)
+        blur_sigma_mm = sections.wall.blur_sigma_mm
+    shown = WallSections.along(volume, course_ras, params, blur_sigma_mm).vessel_shown(params)
+    return float(np.mean(shown)), blur_sigma_mm
 
 
 def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-               blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float]:
+               blur_sigma_mm: float | None = None) -> tuple[np.ndarray, WallSections]:
     """``points_ras`` (RAS) re-centred on the outer wall (method step 5) until the mean shift is below
-    ``converged_shift_mm`` (at most ``max_recentre_iterations`` passes), and the scanner's blur (mm) used:
-    ``blur_sigma_mm`` where given, else measured by the first pass."""
+    ``converged_shift_mm`` (at most ``max_recentre_iterations`` passes), and the last pass's sections (the
+    scanner's blur they used: ``blur_sigma_mm`` where given, else measured by the first pass)."""
     for _ in range(params.max_recentre_iterations):
-        points_ras, shift_mm, blur_sigma_mm = _recentre(volume, points_ras, params, blur_sigma_mm)
+        points_ras, shift_mm, sections = _recentre(volume, points_ras, params, blur_sigma_mm)
+        blur_sigma_mm = sections.wall.blur_sigma_mm
         if shift_mm < params.converged_shift_mm:
             break
-    return points_ras, blur_sigma_mm
+    return points_ras, sections
 
 def _first_pass(volume: Volume, cost: np.ndarray, seeds_kji: np.ndarray, low: np.ndarray, seeds_ras: np.ndarray,
                 params: ExtractionParameters) -> np.ndarray:
@@ -574,33 +581,41 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     seeds_ras, oriented, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     blur_sigma_mm = None  # measured by the first pass of re-centring
     if gap is None:  # no occlusion between two lumens: the path may hug a bright sector of the occluded wall
-        points, blur_sigma_mm = _recentred(volume, points, params)
+        points, walls = _recentred(volume, points, params)
+        blur_sigma_mm = walls.wall.blur_sigma_mm
         seeds_ras, oriented, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     points = oriented
     bridged = None if gap is None else _bridge_occlusion(volume, sections, gap, seeds_ras, params)
     if bridged is not None:
         points = _smooth_polyline(bridged[0], params.smoothing_mm, params.control_point_spacing_mm)
-    points, blur_sigma_mm = _recentred(volume, points, params, blur_sigma_mm)
+    points, walls = _recentred(volume, points, params, blur_sigma_mm)
     if bridged is not None and notes is not None:
-        notes += _unconfirmed_bridge(volume, points, bridged[1], params, blur_sigma_mm)
+        notes += _unconfirmed_bridge(points, walls, bridged[1], params)
     return points
 
 
-def _unconfirmed_bridge(volume: Volume, points_ras: np.ndarray, ends_ras: np.ndarray, params: ExtractionParameters,
-                        blur_sigma_mm: float | None = None) -> list:
-    """A note (a list of one sentence, or none) when the centerline between the bridge's ends (RAS, the last
-    and first lumen centres either side of the occlusion, projected onto ``points_ras``) shows the occluded vessel
-    (``on_vessel_sections``) along less than ``min_confirmed_fraction`` of its sections: its course there is the
-    interpolation's, not the image's, and the occlusion length and bending read from it are uncertain."""
-    centerline = sample_centerline(points_ras, BRIDGE_STEP_MM)
-    start_mm, end_mm = sorted(project_onto_centerline(centerline, end)[0] for end in ends_ras)
-    inside = (centerline.arc_mm >= start_mm) & (centerline.arc_mm <= end_mm)
+def _unconfirmed_bridge(points_ras: np.ndarray, walls: WallSections, ends_ras: np.ndarray,
+                        params: ExtractionParameters) -> list:
+    """A note (a list of one sentence, or none) when the centerline ``points_ras`` (RAS) between the bridge's ends
+    (RAS, the last and first lumen centres either side of the occlusion, projected onto it) shows the occluded
+    vessel (``WallSections.vessel_shown``) along less than ``min_confirmed_fraction`` of its sections: its course
+    there is the interpolation's, not the image's, and the occlusion length and bending read from it are
+    uncertain. ``walls``: the sections of the last re-centring pass, which moved the course to ``points_ras``
+    (by less than ``converged_shift_mm`` on average when it converged); their wall is not found again."""
+    start_mm, end_mm = _between_mm(sample_centerline(points_ras, BRIDGE_STEP_MM), ends_ras)
+    inside_mm = _between_mm(walls.centerline, ends_ras)
+    inside = (walls.centerline.arc_mm >= inside_mm[0]) & (walls.centerline.arc_mm <= inside_mm[1])
     if np.count_nonzero(inside) < 2:
         return []
-    confirmed = float(np.mean(on_vessel_sections(volume, centerline.points_ras[inside], params, blur_sigma_mm)))
+    confirmed = float(np.mean(walls.vessel_shown(params)[inside]))
     if confirmed >= params.min_confirmed_fraction:
         return []
     return [f"uncertain bridge: the {end_mm - start_mm:.1f} mm of centerline bridged across the occlusion show a "
             f"vessel wall surrounded by fat along only {100 * confirmed:.0f}% of it; there its course is "
             "interpolated from the lumen on both sides, so the occlusion length and bending may be wrong: check the "
             "centerline and add a seed inside the occlusion where the vessel runs"]
+
+
+def _between_mm(centerline: Centerline, ends_ras: np.ndarray) -> tuple[float, float]:
+    """Arc positions (mm) of the two points ``ends_ras`` (RAS) projected onto ``centerline``, in order."""
+    return tuple(sorted(project_onto_centerline(centerline, end)[0] for end in ends_ras))
