@@ -96,6 +96,7 @@ class ExtractionParameters:
     foreign_contrast_factor: float = 10.0
     foreign_flank_mm: float = 1.0
     lumen_core_fraction: float = 0.8
+    joined_span_fraction: float = 0.5
     min_fat_edge_fraction: float = 0.25
     max_centre_offset_mm: float = 1.0
     min_confirmed_fraction: float = 0.85
@@ -201,24 +202,42 @@ class SeedContrast:
         The regions holding a seed's brightest voxel are parted at their saddles: each seed's lumen is the voxels
         at or above ``lumen_core_fraction`` of its own lumen HU connected to its brightest voxel (the blurred wall
         between a lumen and a vein reads up to 0.7 of a dim distal lumen's HU, 0.5 of the ostium's); every other
-        part bright at the higher of those cuts is another structure; the regions and the ``foreign_flank_mm`` around
-        them are divided between the two by a watershed on the smoothed HU (each voxel goes to the bright core it
-        falls off from, so the division follows the tissue between them). The flank counts: a large bright
-        tube's blurred surface is itself a tube to the tube measure, and a path kept out of the structure alone
-        runs along its surface instead. Empty when nothing but the seeds' lumens stands out at that cut: a vein
-        dimmer than that fraction of the brighter lumen stays part of it."""
+        part bright at the higher of those cuts that extends along at least ``joined_span_fraction`` of the line
+        between the two lumens is another structure: a vessel alongside, which a path can follow past the
+        occlusion, not a calcium nodule or a bright fibrous cap, which the path has to cross. The regions and the
+        ``foreign_flank_mm`` around them are divided between the two by a watershed on the smoothed HU (each voxel
+        goes to the bright core it falls off from, so the division follows the tissue between them). The flank
+        counts: a large bright tube's blurred surface is itself a tube to the tube measure, and a path kept out of
+        the structure alone runs along its surface instead. Empty when no such structure stands out: a vein
+        dimmer than that fraction of the brighter lumen, or alongside less of the seeds' distance, stays part of
+        the lumen."""
         regions = np.isin(self.labels, [self.labels[point] for point in self.lumen_points])
         cuts = [params.lumen_core_fraction * hu for hu in self.lumen_hu]
         markers = np.zeros(self.smoothed.shape, np.int32)
         for point, cut in zip(self.lumen_points, cuts):
             lumen, _ = ndimage.label(regions & (self.smoothed >= cut), structure=CONNECTIVITY)
             markers[lumen == lumen[point]] = 1
-        others = regions & (self.smoothed >= max(cuts)) & (markers == 0)
-        if not np.any(others):
+        others, count = ndimage.label(regions & (self.smoothed >= max(cuts)) & (markers == 0), structure=CONNECTIVITY)
+        spanning = self._spanning(others, count, params.joined_span_fraction)
+        if not spanning:
             return np.zeros_like(regions)
-        markers[others] = 2
+        markers[np.isin(others, spanning)] = 2
         reach = ndimage.distance_transform_edt(~regions, sampling=self.spacing_kji) <= params.foreign_flank_mm
         return watershed(-self.smoothed, markers, mask=reach) == 2
+
+    def _spanning(self, labels: np.ndarray, count: int, fraction: float) -> list:
+        """The labels (1..``count`` in ``labels``) whose voxels, projected onto the line between the two lumen
+        points, extend over at least ``fraction`` of the distance between them."""
+        if count == 0:
+            return []
+        chord_mm = np.subtract(self.lumen_points[1], self.lumen_points[0]) * self.spacing_kji
+        length_mm = float(np.linalg.norm(chord_mm))
+        voxels = np.nonzero(labels)
+        along_mm = (np.stack(voxels, axis=1) * self.spacing_kji) @ (chord_mm / max(length_mm, 1e-9))
+        index = np.arange(1, count + 1)
+        extent_mm = (ndimage.maximum(along_mm, labels[voxels], index)
+                     - ndimage.minimum(along_mm, labels[voxels], index))
+        return index[np.asarray(extent_mm) >= fraction * length_mm].tolist()
 
 
 def _brightest_point(image: np.ndarray, window: tuple) -> tuple:
