@@ -201,27 +201,30 @@ class SeedContrast:
 
         The regions holding a seed's brightest voxel are parted at their saddles: each seed's lumen is the voxels
         at or above ``lumen_core_fraction`` of its own lumen HU connected to its brightest voxel (the blurred wall
-        between a lumen and a vein reads up to 0.7 of a dim distal lumen's HU, 0.5 of the ostium's); every other
-        part bright at the higher of those cuts that extends along at least ``joined_span_fraction`` of the line
-        between the two lumens is another structure: a vessel alongside, which a path can follow past the
-        occlusion, not a calcium nodule or a bright fibrous cap, which the path has to cross. The regions and the
+        between a lumen and a vein reads up to 0.7 of a dim distal lumen's HU, 0.5 of the ostium's); every part
+        apart from both at the cut the brighter lumen alone would set (``contrast_fraction`` of its HU) that extends
+        along at least ``joined_span_fraction`` of the line between the two lumens is another structure: a vessel
+        alongside, which a path can follow past the occlusion, not a calcium nodule or a bright fibrous cap, which
+        the path has to cross. The regions and the
         ``foreign_flank_mm`` around them are divided between the two by a watershed on the smoothed HU (each voxel
         goes to the bright core it falls off from, so the division follows the tissue between them). The flank
         counts: a large bright tube's blurred surface is itself a tube to the tube measure, and a path kept out of
         the structure alone runs along its surface instead. Empty when no such structure stands out: a vein
-        dimmer than that fraction of the brighter lumen, or alongside less of the seeds' distance, stays part of
-        the lumen."""
+        dimmer than that cut, joined to a lumen's core, or alongside less of the seeds' distance stays part of the
+        lumen."""
         regions = np.isin(self.labels, [self.labels[point] for point in self.lumen_points])
         cuts = [params.lumen_core_fraction * hu for hu in self.lumen_hu]
         markers = np.zeros(self.smoothed.shape, np.int32)
         for point, cut in zip(self.lumen_points, cuts):
             lumen, _ = ndimage.label(regions & (self.smoothed >= cut), structure=CONNECTIVITY)
             markers[lumen == lumen[point]] = 1
-        others, count = ndimage.label(regions & (self.smoothed >= max(cuts)) & (markers == 0), structure=CONNECTIVITY)
-        spanning = self._spanning(others, count, params.joined_span_fraction)
-        if not spanning:
+        apart_hu = max(params.min_contrast_hu, params.contrast_fraction * max(self.lumen_hu))
+        parts, count = ndimage.label(regions & (self.smoothed >= apart_hu), structure=CONNECTIVITY)
+        lumens = set(np.unique(parts[markers == 1]).tolist())
+        others = [label for label in self._spanning(parts, count, params.joined_span_fraction) if label not in lumens]
+        if not others:
             return np.zeros_like(regions)
-        markers[np.isin(others, spanning)] = 2
+        markers[np.isin(parts, others)] = 2
         reach = ndimage.distance_transform_edt(~regions, sampling=self.spacing_kji) <= params.foreign_flank_mm
         return watershed(-self.smoothed, markers, mask=reach) == 2
 
