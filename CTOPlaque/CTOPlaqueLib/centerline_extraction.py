@@ -14,8 +14,10 @@ Method, and why:
      calcium deposit: voxels of at least ``contrast_fraction`` of the seeds' lumen HU, outside the
      26-connected components holding the seeds) costs ``foreign_contrast_factor`` times the most
      expensive tissue: otherwise a vein running beside the artery is a cheaper tube than the
-     occluded segment and takes the path from ostium to end. This path is trusted only where it
-     runs in the contrast-filled lumen.
+     occluded segment and takes the path from ostium to end. So does a vessel alongside that the blur
+     joins to a seed's lumen across a thin normal wall, with its flank (``SeedContrast.joined_to_lumen``).
+     This path is trusted only where it runs in the contrast-filled lumen; where it shows no occlusion
+     between two lumens, it is re-centred (step 5) and the lumen looked for again.
   4. Bridge the occlusion from the lumen on both sides. Inside the occlusion nothing in the image
      tells the occluded artery from the structures beside it as reliably as the lumen does outside:
      a contrast-filled vein or branch running beside it is a cheaper tube than the plaque, and
