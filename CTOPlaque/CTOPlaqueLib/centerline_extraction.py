@@ -207,13 +207,12 @@ class SeedContrast:
         apart from both at the cut the brighter lumen alone would set (``contrast_fraction`` of its HU) that extends
         along at least ``joined_span_fraction`` of the line between the two lumens is another structure: a vessel
         alongside, which a path can follow past the occlusion, not a calcium nodule or a bright fibrous cap, which
-        the path has to cross. The regions and the
-        ``foreign_flank_mm`` around them are divided between the two by a watershed on the smoothed HU (each voxel
-        goes to the bright core it falls off from, so the division follows the tissue between them). The flank
-        counts: a large bright tube's blurred surface is itself a tube to the tube measure, and a path kept out of
-        the structure alone runs along its surface instead. Empty when no such structure stands out: a vein
-        dimmer than that cut, joined to a lumen's core, or alongside less of the seeds' distance stays part of the
-        lumen."""
+        the path has to cross. The regions and the ``foreign_flank_mm`` around them are divided between the two by
+        a watershed on the smoothed HU (each voxel goes to the bright core it falls off from, so the division
+        follows the tissue between them). The flank counts: a large bright tube's blurred surface is itself a tube
+        to the tube measure, and a path kept out of the structure alone runs along its surface instead. Empty when
+        no such structure stands out: a vein dimmer than that cut, joined to a lumen's core, or alongside less of
+        the seeds' distance stays part of the lumen."""
         regions = np.isin(self.labels, [self.labels[point] for point in self.lumen_points])
         cuts = [params.lumen_core_fraction * hu for hu in self.lumen_hu]
         markers = np.zeros(self.smoothed.shape, np.int32)
@@ -566,6 +565,7 @@ def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParamet
             break
     return points_ras, sections
 
+
 def _first_pass(volume: Volume, cost: np.ndarray, seeds_kji: np.ndarray, low: np.ndarray, seeds_ras: np.ndarray,
                 params: ExtractionParameters) -> np.ndarray:
     """The minimal-cost path through the seeds (method step 3) on ``cost`` (the crop starting at index ``low``
@@ -581,6 +581,7 @@ def _first_pass(volume: Volume, cost: np.ndarray, seeds_kji: np.ndarray, low: np
     path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
     path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
     return _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
+
 
 def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters(),
                        notes: list | None = None) -> np.ndarray:
@@ -602,13 +603,12 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     if contrast is not None:
         cost[contrast.foreign() | contrast.joined_to_lumen(params)] = barrier
     points = _first_pass(volume, cost, seeds_kji, low, seeds_ras, params)
-    seeds_ras, oriented, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
+    seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     blur_sigma_mm = None  # measured by the first pass of re-centring
-    if gap is None:  # no occlusion between two lumens: the path may hug a bright sector of the occluded wall
+    if gap is None:  # no occlusion between two lumens (points as given): the path may hug a bright occluded wall
         points, walls = _recentred(volume, points, params)
         blur_sigma_mm = walls.wall.blur_sigma_mm
-        seeds_ras, oriented, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
-    points = oriented
+        seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     bridged = None if gap is None else _bridge_occlusion(volume, sections, gap, seeds_ras, params)
     if bridged is not None:
         points = _smooth_polyline(bridged[0], params.smoothing_mm, params.control_point_spacing_mm)
