@@ -479,6 +479,9 @@ def test_phantom_options_reach_the_image_and_the_truth(tmp_path):
     (["--cap-stenosis-percent", "50"], "--cap-stenosis-percent needs --cap-lining-mm"),
     (["--course-bend-deg", "60"], "--course-bend-deg needs a --shape that turns inside the occlusion"),
     (["--shape", "occluded-bend-90", "--course-bend-radius-mm", "15"], "the turns of 23.6 mm do not fit"),
+    (["--occlusion-radius-mm", "0.5"], "--occlusion-radius-mm '0.5': give a number within 1..4 mm"),
+    (["--occlusion-radius-mm", "1.2", "--edge-tissue-hu", "230", "--edge-tissue-mm", "1.2"],
+     "--edge-tissue-mm 1.2 must be thinner than the occluded vessel's 1.2 mm radius"),
 ])
 def test_bad_phantom_option_is_one_error_line(tmp_path, capsys, options, message):
     status, lines = _run_main(capsys, "phantom", "--out", str(tmp_path / "case"), *options)

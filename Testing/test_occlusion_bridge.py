@@ -17,7 +17,8 @@ from conftest import distances_inside_occlusion_mm
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import project_onto_centerline, sample_centerline
-from CTOPlaqueLib.centerline_extraction import ExtractionParameters, _unconfirmed_bridge, extract_centerline
+from CTOPlaqueLib.centerline_extraction import (ExtractionParameters, WallSections, _unconfirmed_bridge,
+                                                extract_centerline)
 from CTOPlaqueLib.phantom import COURSE_PRESETS, _path_local, _vessel_transform, generate_phantom
 from CTOPlaqueLib.volume_io import Volume
 
@@ -72,9 +73,10 @@ def test_uncertain_bridge_warning_names_the_length_where_the_image_does_not_conf
     ramp = np.clip(np.minimum(arc - spec.p_mm, spec.d_mm - arc), 0.0, 1.0)  # 1 mm ramps off the caps
     ends = _true_points(phantom, np.array([spec.p_mm, spec.d_mm]))
     params = ExtractionParameters()
-    assert _unconfirmed_bridge(volume, _true_points(phantom, arc), ends, params) == []
+    true_course = _true_points(phantom, arc)
+    assert _unconfirmed_bridge(true_course, WallSections.along(volume, true_course, params), ends, params) == []
     astray = _true_points(phantom, arc, 4.0 * np.where(inside, ramp, 0.0))
-    warning, = _unconfirmed_bridge(volume, astray, ends, params)
+    warning, = _unconfirmed_bridge(astray, WallSections.along(volume, astray, params), ends, params)
     assert UNCERTAIN in warning
     course = sample_centerline(astray, 0.25)
     start_mm, end_mm = (project_onto_centerline(course, end)[0] for end in ends)
@@ -83,13 +85,13 @@ def test_uncertain_bridge_warning_names_the_length_where_the_image_does_not_conf
 
 
 def test_the_arc_alone_through_the_turn_is_called_uncertain(bend):
-    """With the image-following bridge switched off (``follow_margin`` above 1: the arc always), the centerline
-    cuts the turn (more than 2 mm off the truth somewhere inside the occlusion) and the note says the bridge is
-    uncertain, naming a bridged length within 3 mm of the 30 mm occlusion."""
+    """With the image-following bridge switched off (``follow_margin_fraction`` above 1: the arc always), the
+    centerline cuts the turn (more than 2 mm off the truth somewhere inside the occlusion) and the note says the
+    bridge is uncertain, naming a bridged length within 3 mm of the 30 mm occlusion."""
     phantom, volume, _, _ = bend
     notes = []
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]], ExtractionParameters(follow_margin=2.0),
-                                notes)
+    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]],
+                                ExtractionParameters(follow_margin_fraction=2.0), notes)
     assert distances_inside_occlusion_mm(phantom, points).max() > 2.0
     warning, = [note for note in notes if UNCERTAIN in note]
     assert float(re.search(r"the ([\d.]+) mm", warning).group(1)) == pytest.approx(

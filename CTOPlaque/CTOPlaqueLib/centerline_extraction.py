@@ -14,8 +14,10 @@ Method, and why:
      calcium deposit: voxels of at least ``contrast_fraction`` of the seeds' lumen HU, outside the
      26-connected components holding the seeds) costs ``foreign_contrast_factor`` times the most
      expensive tissue: otherwise a vein running beside the artery is a cheaper tube than the
-     occluded segment and takes the path from ostium to end. This path is trusted only where it
-     runs in the contrast-filled lumen.
+     occluded segment and takes the path from ostium to end. So does a vessel alongside that the blur
+     joins to a seed's lumen across a thin normal wall, with its flank (``SeedContrast.joined_to_lumen``).
+     This path is trusted only where it runs in the contrast-filled lumen; where it shows no occlusion
+     between two lumens, it is re-centred (step 5) and the lumen looked for again.
   4. Bridge the occlusion from the lumen on both sides. Inside the occlusion nothing in the image
      tells the occluded artery from the structures beside it as reliably as the lumen does outside:
      a contrast-filled vein or branch running beside it is a cheaper tube than the plaque, and
@@ -58,6 +60,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 from scipy.interpolate import CubicSpline
 from skimage.graph import MCP_Geometric
+from skimage.segmentation import watershed
 
 from . import contours
 from .centerline import Centerline, project_onto_centerline, sample_centerline
@@ -93,10 +96,13 @@ class ExtractionParameters:
     contrast_smoothing_mm: float = 0.5
     min_contrast_hu: float = 150.0
     foreign_contrast_factor: float = 10.0
+    foreign_flank_mm: float = 1.0
+    lumen_core_fraction: float = 0.8
+    joined_span_fraction: float = 0.5
     min_fat_edge_fraction: float = 0.25
     max_centre_offset_mm: float = 1.0
     min_confirmed_fraction: float = 0.85
-    follow_margin: float = 0.15
+    follow_margin_fraction: float = 0.15
     scoring_recentre_passes: int = 2
 
 
@@ -149,27 +155,99 @@ def _end_seed_windows(seeds_kji: np.ndarray, spacing_kji: np.ndarray) -> list:
             for seed in seeds_kji[[0, -1]]]
 
 
-def foreign_contrast(hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray,
-                     params: ExtractionParameters) -> np.ndarray:
-    """Mask of contrast-bright voxels not connected to the lumen at either end seed (method step 3).
+# Voxel neighbourhood of the contrast regions: 26-connected.
+CONNECTIVITY = np.ones((3, 3, 3), bool)
 
-    The HU are first smoothed (Gaussian, ``contrast_smoothing_mm``) so that noise does not break the
-    seed's own lumen into pieces that would count as foreign; the lumen HU is the brightest smoothed
-    voxel within SEED_REACH_MM of each end seed, the dimmer of the two. Empty when a seed does not lie
-    in contrast (nothing to tell the artery's lumen from others by)."""
-    smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
-    windows = _end_seed_windows(seeds_kji, spacing_kji)
-    lumen_hu = min(float(smoothed[window].max()) for window in windows)  # the dimmer end's brightest voxel
-    threshold = max(params.min_contrast_hu, params.contrast_fraction * lumen_hu)
-    bright = smoothed >= threshold
-    labels, _ = ndimage.label(bright, structure=np.ones((3, 3, 3), bool))
-    own = set()
-    for window in windows:
-        near = labels[window]
-        if not np.any(near):
-            return np.zeros_like(bright)
-        own.update(np.unique(near[near > 0]).tolist())
-    return bright & ~np.isin(labels, sorted(own))
+
+@dataclass
+class SeedContrast:
+    """The contrast-bright regions of a crop (method step 3): the HU smoothed (Gaussian, ``contrast_smoothing_mm``)
+    so that noise does not break the seed's own lumen into pieces that would count as foreign, and cut at
+    ``contrast_fraction`` of the seeds' lumen HU (at least ``min_contrast_hu``). The lumen HU of each end seed is
+    its brightest smoothed voxel within SEED_REACH_MM (``lumen_points``, index (k, j, i); ``lumen_hu``); the cut
+    uses the dimmer of the two. ``own``: the labels of the regions within that reach of an end seed."""
+
+    smoothed: np.ndarray
+    spacing_kji: np.ndarray
+    labels: np.ndarray
+    own: list
+    lumen_points: list
+    lumen_hu: list
+
+    @classmethod
+    def around(cls, hu_kji: np.ndarray, seeds_kji: np.ndarray, spacing_kji: np.ndarray,
+               params: ExtractionParameters) -> SeedContrast | None:
+        """The regions around the end seeds of ``seeds_kji`` (indices into ``hu_kji``); None when a seed does not
+        lie in contrast (nothing to tell the artery's lumen from others by)."""
+        smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
+        windows = _end_seed_windows(seeds_kji, spacing_kji)
+        lumen_points = [_brightest_point(smoothed, window) for window in windows]
+        lumen_hu = [float(smoothed[point]) for point in lumen_points]
+        cut = max(params.min_contrast_hu, params.contrast_fraction * min(lumen_hu))
+        labels, _ = ndimage.label(smoothed >= cut, structure=CONNECTIVITY)
+        own = set()
+        for window in windows:
+            near = labels[window]
+            if not np.any(near):
+                return None
+            own.update(np.unique(near[near > 0]).tolist())
+        return cls(smoothed, spacing_kji, labels, sorted(own), lumen_points, lumen_hu)
+
+    def foreign(self) -> np.ndarray:
+        """Mask of the contrast not connected to the lumen at either end seed: a vein, a calcium deposit."""
+        return (self.labels > 0) & ~np.isin(self.labels, self.own)
+
+    def joined_to_lumen(self, params: ExtractionParameters) -> np.ndarray:
+        """Mask of the structures joined to a seed's lumen, with their flank: a vein or branch against the
+        vessel's normal wall, which the blur makes look continuous with the lumen at the common cut.
+
+        The regions holding a seed's brightest voxel are parted at their saddles: each seed's lumen is the voxels
+        at or above ``lumen_core_fraction`` of its own lumen HU connected to its brightest voxel (the blurred wall
+        between a lumen and a vein reads up to 0.7 of a dim distal lumen's HU, 0.5 of the ostium's); every part
+        apart from both at the cut the brighter lumen alone would set (``contrast_fraction`` of its HU) that extends
+        along at least ``joined_span_fraction`` of the line between the two lumens is another structure: a vessel
+        alongside, which a path can follow past the occlusion, not a calcium nodule or a bright fibrous cap, which
+        the path has to cross. The regions and the ``foreign_flank_mm`` around them are divided between the two by
+        a watershed on the smoothed HU (each voxel goes to the bright core it falls off from, so the division
+        follows the tissue between them). The flank counts: a large bright tube's blurred surface is itself a tube
+        to the tube measure, and a path kept out of the structure alone runs along its surface instead. Empty when
+        no such structure stands out: a vein dimmer than that cut, joined to a lumen's core, or alongside less of
+        the seeds' distance stays part of the lumen."""
+        regions = np.isin(self.labels, [self.labels[point] for point in self.lumen_points])
+        cuts = [params.lumen_core_fraction * hu for hu in self.lumen_hu]
+        markers = np.zeros(self.smoothed.shape, np.int32)
+        for point, cut in zip(self.lumen_points, cuts):
+            lumen, _ = ndimage.label(regions & (self.smoothed >= cut), structure=CONNECTIVITY)
+            markers[lumen == lumen[point]] = 1
+        apart_hu = max(params.min_contrast_hu, params.contrast_fraction * max(self.lumen_hu))
+        parts, count = ndimage.label(regions & (self.smoothed >= apart_hu), structure=CONNECTIVITY)
+        lumens = set(np.unique(parts[markers == 1]).tolist())
+        others = [label for label in self._spanning(parts, count, params.joined_span_fraction) if label not in lumens]
+        if not others:
+            return np.zeros_like(regions)
+        markers[np.isin(parts, others)] = 2
+        reach = ndimage.distance_transform_edt(~regions, sampling=self.spacing_kji) <= params.foreign_flank_mm
+        return watershed(-self.smoothed, markers, mask=reach) == 2
+
+    def _spanning(self, labels: np.ndarray, count: int, fraction: float) -> list:
+        """The labels (1..``count`` in ``labels``) whose voxels, projected onto the line between the two lumen
+        points, extend over at least ``fraction`` of the distance between them."""
+        if count == 0:
+            return []
+        chord_mm = np.subtract(self.lumen_points[1], self.lumen_points[0]) * self.spacing_kji
+        length_mm = float(np.linalg.norm(chord_mm))
+        voxels = np.nonzero(labels)
+        along_mm = (np.stack(voxels, axis=1) * self.spacing_kji) @ (chord_mm / max(length_mm, 1e-9))
+        index = np.arange(1, count + 1)
+        extent_mm = (ndimage.maximum(along_mm, labels[voxels], index)
+                     - ndimage.minimum(along_mm, labels[voxels], index))
+        return index[np.asarray(extent_mm) >= fraction * length_mm].tolist()
+
+
+def _brightest_point(image: np.ndarray, window: tuple) -> tuple:
+    """Index (k, j, i) of the brightest voxel of ``image`` inside the index box ``window``."""
+    local = np.unravel_index(np.argmax(image[window]), image[window].shape)
+    return tuple(int(part.start + offset) for part, offset in zip(window, local))
 
 
 def _minimal_path_kji(cost: np.ndarray, spacing_kji: np.ndarray, start, end) -> np.ndarray:
@@ -212,48 +290,52 @@ def _smooth_polyline(points_ras: np.ndarray, sigma_mm: float, spacing_mm: float)
 
 
 def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-              blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float, float]:
+              blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float, WallSections]:
     """Move the centerline to the centroid of the outer vessel-wall contour of each cross-section.
 
-    The wall contour is searched without a lumen: the fat gate alone tells the wall/fat edge from
-    the lumen/wall edge, and a calcified section cannot be mistaken for contrast. blur_sigma_mm: the
-    scanner's blur measured by an earlier pass (measured here when None). Returns the new control points,
-    the mean shift (mm) and the blur (mm) the wall was found with."""
-    centerline, grid, vessel = _wall_without_lumen(volume, points_ras, params, blur_sigma_mm)
-    offset_uv = contours.contour_centroid_mm(vessel.radii_mm, grid)
+    The wall contour is searched without a lumen (``WallSections``). blur_sigma_mm: the scanner's blur measured
+    by an earlier pass (measured here when None). Returns the new control points, the mean shift (mm) and the
+    sections the wall was found on (with the blur it was found with)."""
+    sections = WallSections.along(volume, points_ras, params, blur_sigma_mm)
+    offset_uv = contours.contour_centroid_mm(sections.wall.radii_mm, sections.grid)
     offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
                                           mode="nearest")
-    moved = centerline.moved_in_plane(offset_uv)
+    moved = sections.centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
-    return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm, vessel.blur_sigma_mm
+    return _smooth_polyline(moved, params.smoothing_mm, params.control_point_spacing_mm), shift_mm, sections
 
 
-def _wall_without_lumen(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-                        blur_sigma_mm: float | None):
-    """(centerline, polar grid, outer-wall contour) of the cross-sections every ``section_step_mm`` along
-    ``points_ras`` (RAS), the wall searched without a lumen (contours.detect_vessel_wall) with the given blur
-    (measured when None)."""
-    centerline = sample_centerline(points_ras, params.section_step_mm)
-    grid = PolarGrid.make()
-    samples = sample_sections(volume, centerline, grid, order=1)
-    wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
-                                       blur_sigma_mm=blur_sigma_mm)
-    return centerline, grid, wall
+@dataclass
+class WallSections:
+    """Cross-sections every ``section_step_mm`` along a course (``centerline``, polar ``grid``) with the outer-wall
+    contour found there without a lumen (contours.detect_vessel_wall): the fat gate alone tells the wall/fat edge
+    from the lumen/wall edge, and a calcified section cannot be mistaken for contrast."""
 
+    centerline: Centerline
+    grid: PolarGrid
+    wall: contours.WallContour
 
-def on_vessel_sections(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-                       blur_sigma_mm: float | None = None) -> np.ndarray:
-    """Whether each cross-section every ``section_step_mm`` along ``points_ras`` (RAS) shows an occluded vessel
-    around its centre: the outer-wall contour found there without a lumen (contours.detect_vessel_wall, as in
-    re-centring) lies on a wall/fat edge along at least ``min_fat_edge_fraction`` of its rays, and its centroid
-    lies within ``max_centre_offset_mm`` of the section's centre. A course through an occluded artery in
-    epicardial fat passes; a course through fat beside the vessel (a wide arc cutting a tight bend), through the
-    myocardium (no fat edge on that side and beyond it) or along the myocardium's surface does not.
-    blur_sigma_mm: the scanner's blur where already measured (measured here when None)."""
-    _, grid, wall = _wall_without_lumen(volume, points_ras, params, blur_sigma_mm)
-    offset_mm = np.linalg.norm(contours.contour_centroid_mm(wall.radii_mm, grid), axis=1)
-    return (np.mean(wall.fat_edge, axis=1) >= params.min_fat_edge_fraction) & (
-        offset_mm <= params.max_centre_offset_mm)
+    @classmethod
+    def along(cls, volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
+              blur_sigma_mm: float | None = None) -> WallSections:
+        """The sections along ``points_ras`` (RAS), the wall found with the given scanner blur (mm; measured
+        when None)."""
+        centerline = sample_centerline(points_ras, params.section_step_mm)
+        grid = PolarGrid.make()
+        samples = sample_sections(volume, centerline, grid, order=1)
+        wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
+                                           blur_sigma_mm=blur_sigma_mm)
+        return cls(centerline, grid, wall)
+
+    def vessel_shown(self, params: ExtractionParameters) -> np.ndarray:
+        """Whether each section shows an occluded vessel around its centre: its wall contour lies on a wall/fat
+        edge along at least ``min_fat_edge_fraction`` of its rays, and its centroid lies within
+        ``max_centre_offset_mm`` of the section's centre. A course through an occluded artery in epicardial fat
+        passes; a course through fat beside the vessel (a wide arc cutting a tight bend), through the myocardium
+        (no fat edge on that side and beyond it) or along the myocardium's surface does not."""
+        offset_mm = np.linalg.norm(contours.contour_centroid_mm(self.wall.radii_mm, self.grid), axis=1)
+        return (np.mean(self.wall.fat_edge, axis=1) >= params.min_fat_edge_fraction) & (
+            offset_mm <= params.max_centre_offset_mm)
 
 
 def _fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -446,27 +528,59 @@ def _followed_or_arc(volume: Volume, arc_ras: np.ndarray, path_ras: np.ndarray,
     """The bridge across the occlusion: the first-pass minimal path between the caps (``path_ras``, RAS, which
     follows the tube of plaque in fat where it shows), or the arc from the lumen's directions (``arc_ras``). Each
     is re-centred on the outer wall (``scoring_recentre_passes`` passes, on the bridge alone) and scored by the
-    fraction of its sections that show the occluded vessel (``on_vessel_sections``); the path replaces the arc
-    when it scores at least ``min_confirmed_fraction`` and ``follow_margin`` more than the arc. A tight bend the
-    lumen's directions do not carry leaves the arc in fat or in the myocardium inside the bend, which re-centring
-    does not recover; a minimal path cutting through the myocardium or a vein beside the vessel shows no fat
-    around it there, and the arc, pulled onto the vessel by re-centring, stays."""
+    fraction of its sections that show the occluded vessel (``WallSections.vessel_shown``); the path replaces the arc
+    when it scores at least ``min_confirmed_fraction`` and ``follow_margin_fraction`` (a fraction of the sections)
+    more than the arc. A tight bend the lumen's directions do not carry leaves the arc in fat or in the myocardium
+    inside the bend, which re-centring does not recover; a minimal path cutting through the myocardium or a vein
+    beside the vessel shows no fat around it there, and the arc, pulled onto the vessel by re-centring, stays."""
     path_ras = np.vstack([arc_ras[:1], path_ras, arc_ras[-1:]])
     path_shown, blur_sigma_mm = _shown_after_recentring(volume, path_ras, params)
     if path_shown < params.min_confirmed_fraction:
         return arc_ras
     arc_shown, _ = _shown_after_recentring(volume, arc_ras, params, blur_sigma_mm)
-    return path_ras if path_shown >= arc_shown + params.follow_margin else arc_ras
+    return path_ras if path_shown >= arc_shown + params.follow_margin_fraction else arc_ras
 
 
 def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: ExtractionParameters,
                             blur_sigma_mm: float | None = None) -> tuple[float, float]:
-    """Fraction of the sections along ``course_ras`` (RAS) that show the occluded vessel (``on_vessel_sections``)
+    """Fraction of the sections along ``course_ras`` (RAS) that show the occluded vessel (``WallSections.vessel_shown``)
     after ``scoring_recentre_passes`` passes of re-centring on the outer wall, and the scanner's blur (mm) they
     used: ``blur_sigma_mm`` where given, else measured by the first pass."""
     for _ in range(params.scoring_recentre_passes):
-        course_ras, _, blur_sigma_mm = _recentre(volume, course_ras, params, blur_sigma_mm)
-    return float(np.mean(on_vessel_sections(volume, course_ras, params, blur_sigma_mm))), blur_sigma_mm
+        course_ras, _, sections = _recentre(volume, course_ras, params, blur_sigma_mm)
+        blur_sigma_mm = sections.wall.blur_sigma_mm
+    shown = WallSections.along(volume, course_ras, params, blur_sigma_mm).vessel_shown(params)
+    return float(np.mean(shown)), blur_sigma_mm
+
+
+def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
+               blur_sigma_mm: float | None = None) -> tuple[np.ndarray, WallSections]:
+    """``points_ras`` (RAS) re-centred on the outer wall (method step 5) until the mean shift is below
+    ``converged_shift_mm`` (at most ``max_recentre_iterations`` passes), and the last pass's sections (the
+    scanner's blur they used: ``blur_sigma_mm`` where given, else measured by the first pass)."""
+    for _ in range(params.max_recentre_iterations):
+        points_ras, shift_mm, sections = _recentre(volume, points_ras, params, blur_sigma_mm)
+        blur_sigma_mm = sections.wall.blur_sigma_mm
+        if shift_mm < params.converged_shift_mm:
+            break
+    return points_ras, sections
+
+
+def _first_pass(volume: Volume, cost: np.ndarray, seeds_kji: np.ndarray, low: np.ndarray, seeds_ras: np.ndarray,
+                params: ExtractionParameters) -> np.ndarray:
+    """The minimal-cost path through the seeds (method step 3) on ``cost`` (the crop starting at index ``low``
+    (i, j, k) of ``volume``; seeds as crop indices (k, j, i) and in RAS), smoothed: control points (RAS) every
+    ``control_point_spacing_mm``. Errors when consecutive pieces run back along each other."""
+    spacing_kji = volume.spacing_mm[::-1]
+    segments = []
+    for start, end in zip(seeds_kji[:-1], seeds_kji[1:]):
+        path_kji = _minimal_path_kji(cost, spacing_kji, start, end)
+        path_ijk = path_kji[:, ::-1] + low
+        segments.append(path_ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3])
+    _check_seed_order(segments, params.backtrack_mm)
+    path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
+    path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
+    return _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
 
 
 def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters = ExtractionParameters(),
@@ -485,45 +599,47 @@ def extract_centerline(volume: Volume, seeds_ras, params: ExtractionParameters =
     cost = 1.0 / (vesselness + params.cost_epsilon) ** 2
     seeds_kji = np.round(seeds_ijk - low).astype(int)[:, ::-1]
     barrier = params.foreign_contrast_factor / params.cost_epsilon ** 2
-    cost[foreign_contrast(crop, seeds_kji, spacing_kji, params)] = barrier
-    segments = []
-    for start, end in zip(seeds_kji[:-1], seeds_kji[1:]):
-        path_kji = _minimal_path_kji(cost, spacing_kji, start, end)
-        path_ijk = path_kji[:, ::-1] + low
-        segments.append(path_ijk @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3])
-    _check_seed_order(segments, params.backtrack_mm)
-    path_ras = np.concatenate([segments[0]] + [segment[1:] for segment in segments[1:]])
-    path_ras[0], path_ras[-1] = seeds_ras[0], seeds_ras[-1]
-    points = _smooth_polyline(path_ras, params.smoothing_mm, params.control_point_spacing_mm)
+    contrast = SeedContrast.around(crop, seeds_kji, spacing_kji, params)
+    if contrast is not None:
+        cost[contrast.foreign() | contrast.joined_to_lumen(params)] = barrier
+    points = _first_pass(volume, cost, seeds_kji, low, seeds_ras, params)
     seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
+    blur_sigma_mm = None  # measured by the first pass of re-centring
+    if gap is None:  # no occlusion between two lumens (points as given): the path may hug a bright occluded wall
+        points, walls = _recentred(volume, points, params)
+        blur_sigma_mm = walls.wall.blur_sigma_mm
+        seeds_ras, points, sections, gap = _oriented(volume, seeds_ras, points, params, notes)
     bridged = None if gap is None else _bridge_occlusion(volume, sections, gap, seeds_ras, params)
     if bridged is not None:
         points = _smooth_polyline(bridged[0], params.smoothing_mm, params.control_point_spacing_mm)
-    blur_sigma_mm = None  # measured by the first pass, on the first path's sections
-    for _ in range(params.max_recentre_iterations):
-        points, shift_mm, blur_sigma_mm = _recentre(volume, points, params, blur_sigma_mm)
-        if shift_mm < params.converged_shift_mm:
-            break
+    points, walls = _recentred(volume, points, params, blur_sigma_mm)
     if bridged is not None and notes is not None:
-        notes += _unconfirmed_bridge(volume, points, bridged[1], params, blur_sigma_mm)
+        notes += _unconfirmed_bridge(points, walls, bridged[1], params)
     return points
 
 
-def _unconfirmed_bridge(volume: Volume, points_ras: np.ndarray, ends_ras: np.ndarray, params: ExtractionParameters,
-                        blur_sigma_mm: float | None = None) -> list:
-    """A note (a list of one sentence, or none) when the centerline between the bridge's ends (RAS, the last
-    and first lumen centres either side of the occlusion, projected onto ``points_ras``) shows the occluded vessel
-    (``on_vessel_sections``) along less than ``min_confirmed_fraction`` of its sections: its course there is the
-    interpolation's, not the image's, and the occlusion length and bending read from it are uncertain."""
-    centerline = sample_centerline(points_ras, BRIDGE_STEP_MM)
-    start_mm, end_mm = sorted(project_onto_centerline(centerline, end)[0] for end in ends_ras)
-    inside = (centerline.arc_mm >= start_mm) & (centerline.arc_mm <= end_mm)
+def _unconfirmed_bridge(points_ras: np.ndarray, walls: WallSections, ends_ras: np.ndarray,
+                        params: ExtractionParameters) -> list:
+    """A note (a list of one sentence, or none) when the centerline ``points_ras`` (RAS) between the bridge's ends
+    (RAS, the last and first lumen centres either side of the occlusion, projected onto it) shows the occluded
+    vessel (``WallSections.vessel_shown``) along less than ``min_confirmed_fraction`` of its sections: its course
+    there is the interpolation's, not the image's, and the occlusion length and bending read from it are
+    uncertain. ``walls``: the sections of the last re-centring pass, which moved the course to ``points_ras``
+    (by less than ``converged_shift_mm`` on average when it converged); their wall is not found again."""
+    start_mm, end_mm = _between_mm(sample_centerline(points_ras, BRIDGE_STEP_MM), ends_ras)
+    inside_mm = _between_mm(walls.centerline, ends_ras)
+    inside = (walls.centerline.arc_mm >= inside_mm[0]) & (walls.centerline.arc_mm <= inside_mm[1])
     if np.count_nonzero(inside) < 2:
         return []
-    confirmed = float(np.mean(on_vessel_sections(volume, centerline.points_ras[inside], params, blur_sigma_mm)))
+    confirmed = float(np.mean(walls.vessel_shown(params)[inside]))
     if confirmed >= params.min_confirmed_fraction:
         return []
     return [f"uncertain bridge: the {end_mm - start_mm:.1f} mm of centerline bridged across the occlusion show a "
             f"vessel wall surrounded by fat along only {100 * confirmed:.0f}% of it; there its course is "
             "interpolated from the lumen on both sides, so the occlusion length and bending may be wrong: check the "
             "centerline and add a seed inside the occlusion where the vessel runs"]
+
+
+def _between_mm(centerline: Centerline, ends_ras: np.ndarray) -> tuple[float, float]:
+    """Arc positions (mm) of the two points ``ends_ras`` (RAS) projected onto ``centerline``, in order."""
+    return tuple(sorted(project_onto_centerline(centerline, end)[0] for end in ends_ras))

@@ -156,8 +156,10 @@ PHANTOM_OPTIONS = (
     ("fat_hu", -150.0, -30.0, "HU", "epicardial fat (default -100)"),
     ("edge_tissue_hu", -30.0, 1000.0, "HU",
      "one tissue at the occluded wall's outer edge (default: the 100 HU fibrofatty rim of the composition)"),
-    ("edge_tissue_mm", 0.0, 2.0, "mm",  # thinner than every shape's occluded radius (2.2 mm and up)
+    ("edge_tissue_mm", 0.0, 2.0, "mm",  # and thinner than the occluded radius (checked in phantom_spec)
      "thickness of that outer layer; 0 (default) makes the whole occluded wall that tissue (homogeneous)"),
+    ("occlusion_radius_mm", 1.0, 4.0, "mm",
+     "outer radius of the occluded vessel: remodelling from the 2.7 mm normal vessel (default 2.6; 2.2 for thin-wall)"),
     ("cap_lining_mm", 0.0, 8.0, "mm", "diseased open vessel before P and after D (default 0: normal wall)"),
     ("cap_lining_hu", -30.0, 1000.0, "HU", "wall of the diseased segments (default 60, a normal wall)"),
     ("cap_lining_calcium_deg", 0.0, 360.0, "degrees", "calcified sector through the diseased segments' wall"),
@@ -202,6 +204,9 @@ def phantom_spec(args):
         if field in given and needed not in given:
             raise CTOPlaqueInputError(f"{_option(field)} needs {_option(needed)}")
     spec = dataclasses.replace(spec, **given)
+    if spec.edge_tissue_mm >= spec.occlusion_radius_mm:
+        raise CTOPlaqueInputError(f"--edge-tissue-mm {spec.edge_tissue_mm:g} must be thinner than the occluded "
+                                  f"vessel's {spec.occlusion_radius_mm:g} mm radius (--occlusion-radius-mm)")
     bends = [field for field in given if field.startswith("course_bend")]
     if bends and spec.shape not in COURSE_SHAPES:
         raise CTOPlaqueInputError(f"{_option(bends[0])} needs a --shape that turns inside the occlusion: "
