@@ -14,7 +14,14 @@ from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
 from CTOPlaqueLib.volume_io import Volume
 
 # A short vessel on a coarse grid: seconds to generate and to analyse.
-SPEC = PhantomSpec(proximal_mm=8.0, occlusion_length_mm=10.0, distal_mm=8.0, spacing_mm=(0.5, 0.5, 0.5), seed=5)
+SPEC = PhantomSpec(proximal_mm=7.0, occlusion_length_mm=8.0, distal_mm=7.0, spacing_mm=(0.6, 0.6, 0.6), margin_mm=5.0,
+                   seed=5)
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    """The phantom of SPEC generated here, outside the cache."""
+    return generate_phantom(SPEC)
 
 
 @pytest.fixture()
@@ -46,16 +53,15 @@ def _assert_same(a, b):
         assert a == b
 
 
-def test_cached_phantom_and_two_seed_analysis_equal_fresh_ones(other_worker, tmp_path):
+def test_cached_phantom_and_two_seed_analysis_equal_fresh_ones(other_worker, tmp_path, fresh):
     written = generated_phantom(SPEC)
-    written_points, written_result = analyze_from_two_seeds(written)
+    _, written_result = analyze_from_two_seeds(written)
     assert len(list(tmp_path.glob("*.pickle"))) == 2
     other_worker()
     phantom = generated_phantom(SPEC)
     points, result = analyze_from_two_seeds(phantom)
     assert phantom is not written and result is not written_result  # read from disk, not this process's memory
 
-    fresh = generate_phantom(SPEC)
     _assert_same(phantom, fresh)
     volume = Volume(fresh.hu.astype(np.float32), fresh.ijk_to_ras)
     fresh_points = extract_centerline(volume, fresh.centerline_ras[[0, -1]])
@@ -75,14 +81,13 @@ def test_each_key_is_computed_once_across_workers(other_worker):
     assert len(calls) == 2
 
 
-def test_the_two_seed_key_is_the_image_not_the_spec(other_worker, monkeypatch):
+def test_the_two_seed_key_is_the_image_not_the_spec(monkeypatch, fresh):
     """A phantom whose image differs from its spec's (a test that changed a copy) is analysed, not looked up; an
     equal copy is looked up."""
-    phantom = generated_phantom(SPEC)
     keys = []
     monkeypatch.setattr(conftest, "cached", lambda key, compute: keys.append(key))
-    changed = dataclasses.replace(phantom, hu=phantom.hu.copy())
+    changed = dataclasses.replace(fresh, hu=fresh.hu.copy())
     changed.hu[0, 0, 0] += 1
-    for case in (phantom, changed, dataclasses.replace(phantom, hu=phantom.hu.copy())):
+    for case in (fresh, changed, dataclasses.replace(fresh, hu=fresh.hu.copy())):
         analyze_from_two_seeds(case)
     assert keys[0] != keys[1] and keys[0] == keys[2]
