@@ -50,10 +50,11 @@ demo: $(RUN_STAMP)
 slicer-install:
 	$(PYTHON) Resources/Scripts/slicer_install.py "$(SLICER)" $(if $(DRY_RUN),--dry-run)
 
-# Tests run on every core (pytest-xdist), each test file on one worker so that it builds its phantoms once.
+# Tests run on every core (pytest-xdist); an idle worker takes tests from a busy one's queue (worksteal), so a long
+# test file no longer holds up the run. The workers share each phantom and two-seed analysis (Testing/conftest.py).
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check CTOPlaque CTOPlaqueStats Testing bench
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 # The extension's catalog screenshots (Resources/Screenshots): the real panel, offscreen, on the sample case.
 screenshots: $(TEST_STAMP)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import sys
 
 import pytest
@@ -39,6 +41,45 @@ COLLAPSE_WARNING = "closes in to"
 MISREGISTRATION_WARNING = "ECG-misregistration step"
 
 _cache = {}
+# The session's folder shared by its xdist workers (set by the _session_cache_dir fixture before any test runs).
+_disk_cache = {"dir": None}
+
+
+def cached(key: str, compute):
+    """``compute()``, once per test session: kept in this process's memory and, once the session has begun, in a
+    pickle under the session's temporary folder, which every xdist worker of the session shares. A file lock per key
+    makes a second worker wait for the first one's result instead of computing it again; the pickle is written to a
+    temporary name and renamed, so no worker reads a half-written one. The folder is the session's own, so a result
+    never outlives the code that computed it."""
+    if key not in _cache:
+        _cache[key] = compute() if _disk_cache["dir"] is None else _from_disk(key, compute)
+    return _cache[key]
+
+
+def _from_disk(key: str, compute):
+    from filelock import FileLock
+
+    path = os.path.join(_disk_cache["dir"], hashlib.sha256(key.encode()).hexdigest() + ".pickle")
+    with FileLock(path + ".lock"):
+        if os.path.exists(path):
+            with open(path, "rb") as handle:
+                return pickle.load(handle)
+        value = compute()
+        with open(path + ".part", "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(path + ".part", path)
+        return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory, worker_id):
+    """The folder of ``cached``: the session's base temporary folder, the parent of the workers' own under xdist."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base if worker_id == "master" else base.parent) / "shared-cache"
+    folder.mkdir(exist_ok=True)
+    _disk_cache["dir"] = str(folder)
+    yield
+    _disk_cache["dir"] = None
 
 
 def read_json(path):
@@ -49,11 +90,15 @@ def read_json(path):
         return json.load(handle)
 
 
+def generated_phantom(spec: PhantomSpec):
+    """``generate_phantom(spec)``, generated once per test session (``cached``, keyed by every field of the spec).
+    The phantom is shared: a test must not change its arrays in place."""
+    return cached(f"phantom:{spec!r}", lambda: generate_phantom(spec))
+
+
 def phantom_for(name: str):
     """The phantom of PHANTOM_CASES[name], generated once per test session."""
-    if name not in _cache:
-        _cache[name] = generate_phantom(PHANTOM_CASES[name])
-    return _cache[name]
+    return generated_phantom(PHANTOM_CASES[name])
 
 
 def distances_inside_occlusion_mm(phantom, points_ras):
@@ -71,18 +116,25 @@ def distances_inside_occlusion_mm(phantom, points_ras):
 
 def analyze_from_two_seeds(phantom):
     """What a user does on a phantom: the centerline from two seeds (its ostium and distal end), then the analysis
-    with the true landmarks. Returns (centerline points RAS, LesionAnalysis)."""
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
-    return points, analyze_lesion(volume, points, phantom.landmarks_ras)
+    with the true landmarks. Returns (centerline points RAS, LesionAnalysis), computed once per test session for
+    the same image, seeds and landmarks (``cached``, keyed by a hash of them)."""
+    seeds_ras = phantom.centerline_ras[[0, -1]]
+    landmarks = sorted(phantom.landmarks_ras)
+    digest = hashlib.sha256(repr((phantom.hu.shape, phantom.hu.dtype.str, landmarks)).encode())
+    for array in (phantom.hu, phantom.ijk_to_ras, seeds_ras, *(phantom.landmarks_ras[k] for k in landmarks)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+
+    def compute():
+        volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+        points = extract_centerline(volume, seeds_ras)
+        return points, analyze_lesion(volume, points, phantom.landmarks_ras)
+
+    return cached(f"two-seeds:{digest.hexdigest()}", compute)
 
 
 def preset_phantom(name: str):
     """The phantom of phantom.PRESETS[name] (what ``ctoplaque phantom --shape NAME`` writes), generated once."""
-    key = f"preset:{name}"
-    if key not in _cache:
-        _cache[key] = generate_phantom(PRESETS[name])
-    return _cache[key]
+    return generated_phantom(PRESETS[name])
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """ctoplaque batch: manifest checks, isolation, resume, timeouts, workers, Dask, headless script."""
 
+import contextlib
 import csv
 import io
 import json
@@ -18,20 +19,23 @@ from conftest import read_json
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture()
-def manifest(curved_case_files, tmp_path):
-    """Three good cases (centerline, seeds, centerline) and one whose landmarks lack D."""
-    case = tmp_path / "case"
+# Three good cases (centerline, seeds, centerline) and one whose landmarks lack D.
+ROWS = [("A1", "P1", "landmarks.mrk.json", "centerline.mrk.json", ""),
+        ("A2", "P1", "landmarks.mrk.json", "", "seeds.mrk.json"),
+        ("A3", "P2", "landmarks.mrk.json", "centerline.mrk.json", ""),
+        ("BAD", "P3", "no_d.mrk.json", "centerline.mrk.json", "")]
+
+
+def _write_manifest(folder, curved_case_files, rows=ROWS):
+    """The curved case copied to ``folder``/case (with no_d.mrk.json, its landmarks without D) and
+    ``folder``/manifest.csv listing ``rows``; returns the manifest's path."""
+    case = folder / "case"
     shutil.copytree(os.path.dirname(curved_case_files["volume"]), case)
     markups = read_markups(str(case / "landmarks.mrk.json"))
     keep = [i for i, label in enumerate(markups.labels) if label != "D"]
     write_json(str(case / "no_d.mrk.json"),
                markups_document("Fiducial", markups.points_ras[keep], [markups.labels[i] for i in keep]))
-    rows = [("A1", "P1", "landmarks.mrk.json", "centerline.mrk.json", ""),
-            ("A2", "P1", "landmarks.mrk.json", "", "seeds.mrk.json"),
-            ("A3", "P2", "landmarks.mrk.json", "centerline.mrk.json", ""),
-            ("BAD", "P3", "no_d.mrk.json", "centerline.mrk.json", "")]
-    path = tmp_path / "manifest.csv"
+    path = folder / "manifest.csv"
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["lesion_id", "patient_id", "volume", "landmarks", "centerline", "seeds"])
@@ -39,6 +43,23 @@ def manifest(curved_case_files, tmp_path):
             writer.writerow([lesion, patient, "case/ccta.nrrd", f"case/{landmarks}",
                              centerline and f"case/{centerline}", seeds and f"case/{seeds}"])
     return path
+
+
+@pytest.fixture(scope="module")
+def manifest(curved_case_files, tmp_path_factory):
+    """The four cases of ROWS, read by the tests (a test that changes an input works on a copy)."""
+    return _write_manifest(tmp_path_factory.mktemp("batch"), curved_case_files)
+
+
+@pytest.fixture(scope="module")
+def batch_run(manifest, tmp_path_factory):
+    """One batch of the manifest on two worker processes, shared by the tests that read its outputs: (exit status,
+    output folder, what it logged on stderr)."""
+    out = tmp_path_factory.mktemp("batch_run") / "out"
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        status = main(["batch", str(manifest), "--out", str(out), "--workers", "2"])
+    return status, out, log.getvalue()
 
 
 def _summary(out):
@@ -61,15 +82,14 @@ def test_every_manifest_problem_listed_at_once(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_batch_isolates_failures_and_matches_single_analysis(manifest, tmp_path, curved_case_files, capsys):
-    out = tmp_path / "out"
-    assert main(["batch", str(manifest), "--out", str(out), "--workers", "2"]) == 1
+def test_batch_isolates_failures_and_matches_single_analysis(batch_run, tmp_path, curved_case_files):
+    status, out, log = batch_run
+    assert status == 1
     summary = _summary(out)
     assert {k: v["status"] for k, v in summary.items()} == {"A1": "done", "A2": "done", "A3": "done",
                                                           "BAD": "failed"}
     assert "missing landmark D" in summary["BAD"]["error"]
     assert not (out / "BAD").exists()
-    log = capsys.readouterr().err
     assert "BAD failed" in log  # plain log lines when not on a terminal
     single = tmp_path / "single"
     assert main(["analyze", curved_case_files["volume"], "--centerline", curved_case_files["centerline"],
@@ -84,9 +104,13 @@ def test_batch_isolates_failures_and_matches_single_analysis(manifest, tmp_path,
     assert sorted(row["lesion_id"] for row in cohort) == ["A1", "A2", "A3"]
 
 
-def test_rerun_skips_up_to_date_cases_and_redoes_changed_inputs(manifest, tmp_path):
-    out = tmp_path / "out"
-    main(["batch", str(manifest), "--out", str(out), "--workers", "2"])
+def test_rerun_skips_up_to_date_cases_and_redoes_changed_inputs(manifest, batch_run, tmp_path):
+    """On copies of the manifest's folder and of the batch's outputs: a rerun skips what is up to date (decided by
+    the inputs' SHA-256, not their paths), redoes the cases whose input changed, and --force redoes all (here in
+    this process, --in-process)."""
+    shutil.copytree(manifest.parent, tmp_path, dirs_exist_ok=True)
+    manifest, out = tmp_path / manifest.name, tmp_path / "out"
+    shutil.copytree(batch_run[1], out)
     assert main(["batch", str(manifest), "--out", str(out)]) == 1
     assert {k: v["status"] for k, v in _summary(out).items()} == {"A1": "skipped", "A2": "skipped",
                                                                  "A3": "skipped", "BAD": "failed"}
@@ -98,7 +122,7 @@ def test_rerun_skips_up_to_date_cases_and_redoes_changed_inputs(manifest, tmp_pa
     main(["batch", str(manifest), "--out", str(out)])
     statuses = {k: v["status"] for k, v in _summary(out).items()}
     assert statuses["A2"] == "skipped" and statuses["A1"] == "done" and statuses["A3"] == "done"
-    main(["batch", str(manifest), "--out", str(out), "--force"])
+    main(["batch", str(manifest), "--out", str(out), "--force", "--in-process"])
     assert _summary(out)["A2"]["status"] == "done"
 
 
@@ -142,10 +166,9 @@ def test_killed_worker_is_recorded_as_crashed_and_the_batch_goes_on(manifest, tm
     assert not [n for n in os.listdir(out) if n.startswith(".ctoplaque-staging")]
 
 
-def test_dask_local_cluster_gives_the_same_results(manifest, tmp_path):
+def test_dask_local_cluster_gives_the_same_results(manifest, batch_run, tmp_path):
     distributed = pytest.importorskip("distributed")
-    local = tmp_path / "local"
-    main(["batch", str(manifest), "--out", str(local), "--in-process"])
+    local = batch_run[1]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster:
         remote = tmp_path / "dask"
@@ -157,7 +180,9 @@ def test_dask_local_cluster_gives_the_same_results(manifest, tmp_path):
         assert a["total_plaque_volume_mm3"] == b["total_plaque_volume_mm3"]
 
 
-def test_headless_slicer_script_runs_the_batch(manifest, tmp_path):
+def test_headless_slicer_script_runs_the_batch(curved_case_files, tmp_path):
+    """A good case (A1) and a failing one (BAD): exit status 1, A1 done."""
+    manifest = _write_manifest(tmp_path, curved_case_files, [ROWS[0], ROWS[3]])
     script = os.path.join(ROOT, "CTOPlaque", "Resources", "Scripts", "ctoplaque_batch.py")
     out = tmp_path / "slicer"
     result = subprocess.run([sys.executable, script, str(manifest), "--out", str(out)], capture_output=True, text=True)

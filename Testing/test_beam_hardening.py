@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import COLLAPSE_WARNING, analyze_from_two_seeds
+from conftest import COLLAPSE_WARNING, analyze_from_two_seeds, generated_phantom
 from warning_positions import assert_marks_are_the_warnings
 from scipy import ndimage
 
@@ -40,7 +40,7 @@ def test_local_area_ratio_finds_a_known_narrowing():
 
 
 def test_results_table_shows_the_ratio_and_no_made_up_value_for_an_earlier_export():
-    phantom = generate_phantom(PRESETS["curved"])
+    phantom = generated_phantom(PRESETS["curved"])
     result = analyze_lesion(Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras), phantom.centerline_ras,
                             phantom.landmarks_ras)
     document = lesion_document(result, "L1", "P1", {})

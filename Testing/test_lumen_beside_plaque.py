@@ -14,12 +14,13 @@ towards the cap, which is what a contour on the wall's outer edge did (2.1 times
 
 import numpy as np
 import pytest
+from conftest import generated_phantom
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.contours import WallContour
 from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom, lumen_radius_mm
+from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm
 from CTOPlaqueLib.quality import MAX_CAP_LUMEN_VESSEL_AREA_RATIO, lumen_on_wall_measures, quality_warnings
 from CTOPlaqueLib.volume_io import Volume
 
@@ -52,7 +53,7 @@ PROPOSAL_LIMITS = {name: "beside a stenosis the fibrous cap's end passes for a l
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
     spec = CASES[request.param]
-    phantom = generate_phantom(spec)
+    phantom = generated_phantom(spec)
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
     result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
     true_arc = result.profile.arc_mm + spec.p_mm - phantom.truth["landmarks_mm"]["P"]

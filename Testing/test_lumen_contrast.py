@@ -7,7 +7,7 @@ and the caps are where the phantom's contrast ends (truth["proposal_landmarks_mm
 
 import numpy as np
 import pytest
-from conftest import CENTERLINE_WARNINGS
+from conftest import CENTERLINE_WARNINGS, generated_phantom
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import sample_centerline
@@ -15,7 +15,7 @@ from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.export import flat_row, lesion_document, results_rows
 from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
 from CTOPlaqueLib.lesion_report import measurement_rows
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
+from CTOPlaqueLib.phantom import PhantomSpec
 from CTOPlaqueLib.volume_io import Volume
 
 SHORT = dict(proximal_mm=10.0, occlusion_length_mm=14.0, distal_mm=10.0)
@@ -28,7 +28,7 @@ TOO_FAINT = PhantomSpec(**SHORT, lumen_hu=(450.0, 350.0, 120.0, 110.0))
 
 
 def _case(spec):
-    phantom = generate_phantom(spec)
+    phantom = generated_phantom(spec)
     return phantom, Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
 
 

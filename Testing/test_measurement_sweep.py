@@ -10,9 +10,10 @@ uncertain and then +/-15%; S/E vessel areas within 15%, or the reference-wall wa
 """
 
 import pytest
-from conftest import COLLAPSE_WARNING, KERNEL_WARNING, MISREGISTRATION_WARNING, analyze_from_two_seeds
+from conftest import (COLLAPSE_WARNING, KERNEL_WARNING, MISREGISTRATION_WARNING, analyze_from_two_seeds,
+                      generated_phantom)
 
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
+from CTOPlaqueLib.phantom import PhantomSpec
 
 CASES = [  # blur sigma mm, noise SD HU, fat HU, wall touching the myocardium
     (0.35, 20, -100, False), (0.35, 40, -70, True), (0.35, 30, -40, False), (0.35, 40, -40, True),
@@ -30,7 +31,7 @@ def _spec(blur_mm, noise_hu, fat_hu, contact, seed) -> PhantomSpec:
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: f"blur{c[0]}-noise{c[1]}-fat{c[2]}-contact{int(c[3])}")
 def measured(request):
-    phantom = generate_phantom(_spec(*request.param, seed=CASES.index(request.param) + 21))
+    phantom = generated_phantom(_spec(*request.param, seed=CASES.index(request.param) + 21))
     return phantom, analyze_from_two_seeds(phantom)[1]
 
 

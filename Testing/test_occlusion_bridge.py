@@ -13,13 +13,13 @@ import re
 
 import numpy as np
 import pytest
-from conftest import distances_inside_occlusion_mm
+from conftest import distances_inside_occlusion_mm, generated_phantom
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import project_onto_centerline, sample_centerline
 from CTOPlaqueLib.centerline_extraction import (ExtractionParameters, WallSections, _unconfirmed_bridge,
                                                 extract_centerline)
-from CTOPlaqueLib.phantom import COURSE_PRESETS, _path_local, _vessel_transform, generate_phantom
+from CTOPlaqueLib.phantom import COURSE_PRESETS, _path_local, _vessel_transform
 from CTOPlaqueLib.volume_io import Volume
 
 UNCERTAIN = "uncertain bridge"
@@ -28,8 +28,8 @@ UNCERTAIN = "uncertain bridge"
 @pytest.fixture(scope="module")
 def bend():
     """The phantom, its volume, the centerline from two seeds and the notes of its extraction."""
-    phantom = generate_phantom(dataclasses.replace(COURSE_PRESETS["occluded-bend-90-long-heart"], proximal_mm=8.0,
-                                                   distal_mm=8.0))
+    phantom = generated_phantom(dataclasses.replace(COURSE_PRESETS["occluded-bend-90-long-heart"], proximal_mm=8.0,
+                                                    distal_mm=8.0))
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
     notes = []
     points = extract_centerline(volume, phantom.centerline_ras[[0, -1]], notes=notes)

@@ -7,13 +7,14 @@ phantom's measured outer wall moved out by a known distance.
 
 import numpy as np
 import pytest
+from conftest import generated_phantom
 from scipy import special
 
 from CTOPlaqueLib.analysis import _contours, analyze_lesion
 from CTOPlaqueLib.contours import (ContourParameters, WallContour, _fat_beyond, _profile_and_strength,
                                    blur_tail_fraction, fitted_step_radii_mm)
 from CTOPlaqueLib.crosssection import PolarGrid, sample_sections
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
+from CTOPlaqueLib.phantom import PhantomSpec
 from CTOPlaqueLib.quality import quality_warnings, wall_outward_measures
 from CTOPlaqueLib.volume_io import Volume
 
@@ -99,7 +100,7 @@ def test_the_fitted_step_is_unbiased_under_noise():
 def small_case():
     """A small default phantom (100 HU fibrofatty rim at the outer edge), analysed on its true centerline, with the
     polar samples the analysis measured and its outer wall."""
-    phantom = generate_phantom(PhantomSpec(proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0, seed=31))
+    phantom = generated_phantom(PhantomSpec(proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0, seed=31))
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
     result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
     samples_hu = sample_sections(volume, result.centerline, result.grid, order=1)

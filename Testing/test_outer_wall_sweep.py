@@ -13,9 +13,10 @@ contrast, or that the kernel is sharp.
 """
 
 import pytest
-from conftest import COLLAPSE_WARNING, KERNEL_WARNING, MISREGISTRATION_WARNING, analyze_from_two_seeds
+from conftest import (COLLAPSE_WARNING, KERNEL_WARNING, MISREGISTRATION_WARNING, analyze_from_two_seeds,
+                      generated_phantom)
 
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
+from CTOPlaqueLib.phantom import PhantomSpec
 
 SMALL = dict(proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0)
 CASES = {  # name: phantom options
@@ -35,7 +36,7 @@ FALSE_ALARMS = ("through contrast", KERNEL_WARNING, MISREGISTRATION_WARNING)
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
-    phantom = generate_phantom(PhantomSpec(**SMALL, seed=40 + sorted(CASES).index(request.param),
+    phantom = generated_phantom(PhantomSpec(**SMALL, seed=40 + sorted(CASES).index(request.param),
                                            **CASES[request.param]))
     return phantom, analyze_from_two_seeds(phantom)[1]
 

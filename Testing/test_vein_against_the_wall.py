@@ -10,13 +10,11 @@ phantom's from phantom.py.
 
 import numpy as np
 import pytest
-from conftest import distances_inside_occlusion_mm
+from conftest import analyze_from_two_seeds, distances_inside_occlusion_mm, generated_phantom
 from scipy import ndimage
 
-from CTOPlaqueLib.analysis import analyze_lesion
-from CTOPlaqueLib.centerline_extraction import ExtractionParameters, SeedContrast, extract_centerline
-from CTOPlaqueLib.phantom import PhantomSpec, generate_phantom
-from CTOPlaqueLib.volume_io import Volume
+from CTOPlaqueLib.centerline_extraction import ExtractionParameters, SeedContrast
+from CTOPlaqueLib.phantom import PhantomSpec
 
 SPACING_MM = 0.4
 SHAPE_KJI = (40, 30, 100)  # the vessel runs along i (40 mm), through k = j = 15
@@ -76,11 +74,9 @@ def test_vein_with_fat_between_is_foreign_and_nothing_is_parted():
 def negatively_remodelled(request):
     """The sweep's small vessel (8 mm, 14 mm occlusion, 8 mm) remodelled to 1.0 mm in the occlusion, the vein above
     or beside it; the centerline from two seeds and the analysis with the true landmarks."""
-    phantom = generate_phantom(PhantomSpec(proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0,
-                                           occlusion_radius_mm=1.0, vein_side=request.param, seed=7))
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    points = extract_centerline(volume, phantom.centerline_ras[[0, -1]])
-    return phantom, points, analyze_lesion(volume, points, phantom.landmarks_ras)
+    phantom = generated_phantom(PhantomSpec(proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0,
+                                            occlusion_radius_mm=1.0, vein_side=request.param, seed=7))
+    return (phantom, *analyze_from_two_seeds(phantom))
 
 
 def test_negatively_remodelled_occlusion_from_two_seeds(negatively_remodelled):
