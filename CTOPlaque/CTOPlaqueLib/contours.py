@@ -43,7 +43,7 @@ across the plaque's fat edges (``profile_blur_sigma_mm``), for the lumen on its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage, optimize, special
@@ -59,6 +59,8 @@ NORMAL_WALL_MM = 0.4
 # 1 mm of vessel) is unresolved. On the phantoms, 0.4 mm walls put 1..34% of rays on a fat edge
 # (10th..90th percentile), resolved 1.1 mm walls 31..71%, under 0.35..0.5 mm blur and 20..35 HU noise.
 MIN_RESOLVED_RAY_FRACTION = 0.25
+# A section needs this fraction of its outer-wall rays on a fat edge for its other rays to be placed at their mean.
+MIN_FIT_FAT_EDGE_FRACTION = 0.3
 RESOLUTION_WINDOW_MM = 1.0
 # The narrowest ring lumen_present looks for a lumen's edge in (the fall is looked for from 0.6 mm out).
 MIN_LUMEN_RING_MM = 1.2
@@ -426,9 +428,15 @@ class WallContour:
 
 def detect_contours(samples_hu: np.ndarray, grid: PolarGrid, has_lumen: np.ndarray, section_step_mm: float,
                     params: ContourParameters = ContourParameters()) -> tuple[np.ndarray, WallContour]:
-    """Lumen radii (S, A) in mm (0 where ``has_lumen`` is False) and the outer vessel wall."""
+    """Lumen radii (S, A) in mm (0 where ``has_lumen`` is False) and the outer vessel wall, its rays without a fat
+    edge at the section's mean (``bridged_from_fat_edges_mm``). The centerline is re-centred on the wall before
+    that step (``detect_vessel_wall``): re-centred on the filled wall, a calcified shell's centerline (a third of its
+    rays on a fat edge) left the vessel."""
     lumen = detect_lumen(samples_hu, grid, has_lumen, section_step_mm, params)
-    return lumen, detect_vessel_wall(samples_hu, grid, lumen, section_step_mm, params)
+    wall = detect_vessel_wall(samples_hu, grid, lumen, section_step_mm, params)
+    window = max(1, int(round(RESOLUTION_WINDOW_MM / section_step_mm)))
+    radii_mm = np.maximum(bridged_from_fat_edges_mm(wall.radii_mm, wall.fat_edge, window), lumen + params.min_wall_mm)
+    return lumen, replace(wall, radii_mm=radii_mm)
 
 
 def contour_centroid_mm(radii_mm: np.ndarray, grid: PolarGrid) -> np.ndarray:
@@ -691,6 +699,26 @@ def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.nd
     index = np.rint((steepest - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
     fitted = fitted_step_radii_mm(smooth, grid, index, blur_sigma_mm, params)
     return np.where(fat_edge & plaque[..., 0], fitted, steepest), fat_edge, peak_sigma_mm
+
+
+def bridged_from_fat_edges_mm(radii_mm: np.ndarray, fat_edge: np.ndarray, window_sections: int) -> np.ndarray:
+    """Outer-wall radii (S, A) with each bridged ray (not on a fat edge) at the mean radius of the fat-edge rays of
+    its section and its neighbours (``window_sections`` in all): the wall as a circle about the (re-centred)
+    centerline where the image shows no edge.
+
+    The closed path bridges a gap in the fat edges (tissue touching the vessel, noise failing the fat test) at the
+    radius where it entered the gap, and it enters where the edge next to the touching tissue is pulled in: on
+    the phantoms bridged rays read 0.05..0.1 mm inside the true wall (1 to 1.5% of plaque volume on the presets,
+    more under 55 HU of textured noise, which bridges 40% of the rays). Not done: an off-centre circle fitted to
+    the fat-edge rays extrapolates their noise across the gap (a 55 HU case's section area 10% small).
+    The mean over neighbours steadies it under noise (one section's mean moved the local-area measure by 0.02).
+    Sections whose window has fewer than MIN_FIT_FAT_EDGE_FRACTION of its rays on a fat edge keep the path."""
+    count = ndimage.uniform_filter1d(np.count_nonzero(fat_edge, axis=1).astype(float), window_sections, mode="nearest")
+    total_mm = ndimage.uniform_filter1d(np.sum(np.where(fat_edge, radii_mm, 0.0), axis=1), window_sections,
+                                        mode="nearest")
+    mean_mm = total_mm / np.maximum(count, 1e-9)
+    kept = fat_edge | (count < MIN_FIT_FAT_EDGE_FRACTION * fat_edge.shape[1])[:, None]
+    return np.where(kept, radii_mm, mean_mm[:, None])
 
 
 def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: np.ndarray,
