@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.markups_io import markups_document, read_markups
 from CTOPlaqueLib.volume_io import Volume, ijk_to_ras_from_geometry, write_volume
@@ -90,6 +91,13 @@ def _small_volume() -> Volume:
     """A 12-voxel cube of 0.5 mm voxels at 300 HU (contrast everywhere: no seed is in air)."""
     return Volume(hu=np.full((12, 12, 12), 300.0, np.float32),
                   ijk_to_ras=ijk_to_ras_from_geometry([0.0, 0.0, 0.0], [0.5, 0.5, 0.5], np.eye(3)))
+
+
+def test_first_and_last_seed_in_one_voxel_is_an_input_error():
+    """Seeds 0.1 mm apart in one 0.5 mm voxel: the path has no length (it used to end in an OverflowError from
+    the smoothing)."""
+    with pytest.raises(CTOPlaqueInputError, match="first and the last seed lie in the same voxel"):
+        extract_centerline(_small_volume(), [[2.0, 2.0, 2.0], [2.1, 2.0, 2.0], [2.05, 2.0, 2.0]])
 
 
 def test_nan_seed_on_the_command_line(tmp_path, capsys):
