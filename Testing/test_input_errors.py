@@ -109,3 +109,14 @@ def test_nan_seed_on_the_command_line(tmp_path, capsys):
     assert main(["centerline", volume_path, "--seeds", seeds, "--out", str(out)]) == 2
     assert "control point 'F-2' has no position" in _one_error_line(capsys)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ct.nrrd", "seeds.mrk.json"]
+
+
+def test_manifest_not_in_utf8_on_the_command_line(tmp_path, capsys):
+    """Excel's plain "CSV" is Windows-1252: an accented path in it is not UTF-8 (it raised UnicodeDecodeError)."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_bytes("lesion_id,patient_id,volume,landmarks,seeds\nL1,P1,Müller/ct.nrrd,l.mrk.json,s.mrk.json\n"
+                         .encode("cp1252"))
+    out = tmp_path / "out"
+    assert main(["batch", str(manifest), "--out", str(out)]) == 2
+    assert "not a UTF-8 CSV file" in _one_error_line(capsys)
+    assert not out.exists()
