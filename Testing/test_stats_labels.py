@@ -72,8 +72,9 @@ def test_bad_labels_csv_is_an_input_error(tmp_path, text, message):
 
 
 def test_number_formats():
-    assert [format_p(p) for p in (5.878e-05, 0.0008925, 0.001, 0.0349, 0.05, 0.9996, None, float("nan"))] == \
-        ["<0.001", "<0.001", "0.001", "0.035", "0.050", "1.000", "", ""]
+    assert [format_p(p) for p in (5.878e-05, 0.0008925, 0.001, 0.0349, 0.05, 0.99949, 0.9995, 1.0, None,
+                                  float("nan"))] == \
+        ["<0.001", "<0.001", "0.001", "0.035", "0.050", "0.999", ">0.999", ">0.999", "", ""]
     assert format_or_ci(0.998, 0.996, 1.0) == "0.998 (0.996–1.000)"
     assert format_or_ci(0.9661, 0.94412, 0.98953) == "0.966 (0.944–0.990)"
     assert format_or_ci(2.5, 1.2, 5.0, decimals=2) == "2.50 (1.20–5.00)"
