@@ -9,7 +9,7 @@ import pytest
 from CTOPlaqueLib.centerline_extraction import extract_centerline
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.markups_io import markups_document, read_markups
-from CTOPlaqueLib.volume_io import Volume, ijk_to_ras_from_geometry, write_volume
+from CTOPlaqueLib.volume_io import Volume, ijk_to_ras_from_geometry, read_volume, write_volume
 from CTOPlaqueStatsLib.command import main
 
 SEEDS_RAS = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
@@ -120,3 +120,15 @@ def test_manifest_not_in_utf8_on_the_command_line(tmp_path, capsys):
     assert main(["batch", str(manifest), "--out", str(out)]) == 2
     assert "not a UTF-8 CSV file" in _one_error_line(capsys)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("shape_kji", [(1, 16, 16), (3, 16, 16), (16, 16, 2)])
+def test_a_slice_or_a_few_is_not_a_volume(tmp_path, shape_kji):
+    """One DICOM slice read as a volume got a made-up 1 mm slice spacing; 2-3 slices ended in ITK's 'fewer than
+    four pixels' RuntimeError from the smoothing. Four voxels along each axis is the least that is read."""
+    path = str(tmp_path / "slice.nrrd")
+    write_volume(path, np.zeros(shape_kji, np.int16), np.eye(4))
+    with pytest.raises(CTOPlaqueInputError, match=r"is \d+ x \d+ x \d+ voxels: a CCTA volume is needed"):
+        read_volume(path)
+    write_volume(path, np.zeros((4, 4, 4), np.int16), np.eye(4))
+    assert read_volume(path).hu.shape == (4, 4, 4)

@@ -40,7 +40,7 @@ def test_nrrd_header_is_lps_as_slicer_writes_it(tmp_path):
 
 def test_dicom_series_rescale_slope_and_intercept_give_hu(tmp_path):
     """Stored pixels are (HU + 1024) / 2 with slope 2 and intercept -1024; reading must give HU."""
-    hu = (np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5) * 40)
+    hu = (np.arange(4 * 4 * 5, dtype=np.uint16).reshape(4, 4, 5) * 40)  # 4 slices: the fewest read as a volume
     folder = tmp_path / "dicom"
     folder.mkdir()
     for index, plane in enumerate(hu):

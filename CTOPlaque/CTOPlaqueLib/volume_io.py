@@ -16,6 +16,9 @@ import SimpleITK as sitk
 from .errors import CTOPlaqueInputError
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+# Fewest voxels along any axis of a volume read: ITK's recursive Gaussian smoothing (vesselness, lumen) refuses fewer
+# than 4, and a DICOM "volume" of one slice has a made-up 1 mm slice spacing.
+MIN_VOXELS_PER_AXIS = 4
 
 
 @dataclass
@@ -141,6 +144,11 @@ def read_volume(path: str) -> Volume:
         raise CTOPlaqueInputError(f"cannot read {path} as an image ({first_line[:120]})") from None
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise CTOPlaqueInputError(f"{path} is not a 3D scalar CT volume")
+    if min(image.GetSize()) < MIN_VOXELS_PER_AXIS:
+        raise CTOPlaqueInputError(
+            f"{path} is {' x '.join(str(n) for n in image.GetSize())} voxels: a CCTA volume is needed, not a single "
+            f"slice or a few (its slice spacing is unknown, and the filters need {MIN_VOXELS_PER_AXIS} voxels "
+            "along each axis)")
     hu = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy, straight from ITK's buffer
     return Volume(hu=hu, ijk_to_ras=sitk_ijk_to_ras(image))
 
