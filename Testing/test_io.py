@@ -178,6 +178,40 @@ def test_irregular_dicom_series_is_an_input_error(tmp_path, defect, message):
         read_volume(str(folder))
 
 
+def _extra_slice(paths, folder, change):
+    """A copy of slice 4 with a new SOP Instance UID, changed by ``change(dataset)``, added to the series."""
+    import pydicom
+
+    dataset = pydicom.dcmread(paths[3])
+    dataset.SOPInstanceUID = pydicom.uid.generate_uid()
+    change(dataset)
+    dataset.save_as(str(folder / "extra.dcm"))
+
+
+def _localizer(dataset):
+    dataset.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
+
+
+def _smaller_matrix(dataset):
+    dataset.Rows = 8
+    dataset.PixelData = dataset.pixel_array[:8].tobytes()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda dataset: None, r"DICOM slices 4 and 11 \(IM0004.dcm, extra.dcm\) lie at the same position"),
+    (_localizer, r"DICOM slice 11 \(extra.dcm\) differs from slice 1 in orientation: a localizer"),
+    (_smaller_matrix, r"DICOM slice 11 \(extra.dcm\) differs from slice 1 in matrix size"),
+])
+def test_a_foreign_slice_in_the_series_is_named(tmp_path, change, message):
+    """A slice exported twice, a localizer or another matrix under the series' UID: each used to be read as
+    'uneven slice spacing' at the wrong slices, or ITK's bare 'Size: [16, 8, 1]'; the slice is named instead."""
+    folder = tmp_path / "series"
+    paths, _ = _small_series(folder)
+    _extra_slice(paths, folder, change)
+    with pytest.raises(CTOPlaqueInputError, match=message):
+        read_volume(str(folder))
+
+
 def test_dicom_series_without_pixel_spacing_is_an_input_error(tmp_path):
     """ITK would take 1 mm for the missing Pixel Spacing (here 0.5 mm): every area 4 times too large."""
     import pydicom

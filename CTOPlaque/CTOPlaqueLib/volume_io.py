@@ -75,14 +75,39 @@ def _read_dicom_series(folder: str) -> sitk.Image:
     return reader.Execute()
 
 
-def _slice_header(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Image Position (Patient) and the two Image Orientation (Patient) direction cosines of one file."""
+def _slice_header(path: str) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Image Position (Patient), the two Image Orientation (Patient) direction cosines and the (columns, rows) of
+    one file."""
     reader = sitk.ImageFileReader()
     reader.SetFileName(path)
     reader.ReadImageInformation()
     position = np.array(reader.GetMetaData("0020|0032").split("\\"), float)
     orientation = np.array(reader.GetMetaData("0020|0037").split("\\"), float)
-    return position, orientation
+    return position, orientation, tuple(reader.GetSize()[:2])
+
+
+def _check_slices_alike(files, headers) -> None:
+    """Every slice of a series must have the first one's matrix and orientation: another is a localizer or a
+    second reconstruction filed under the same Series Instance UID, which ITK cannot stack (or stacks wrongly)."""
+    _, orientation, size = headers[0]
+    for number, (path, (_, other_orientation, other_size)) in enumerate(zip(files, headers), start=1):
+        if other_size != size or not np.allclose(other_orientation, orientation, atol=1e-4):
+            raise CTOPlaqueInputError(
+                f"DICOM slice {number} ({os.path.basename(path)}) differs from slice 1 in "
+                + ("matrix size" if other_size != size else "orientation")
+                + ": a localizer or another reconstruction in the series; remove it or export the CCTA series alone")
+
+
+def _check_no_duplicate_positions(files, along_normal_mm: np.ndarray, tolerance_mm: float) -> None:
+    """Two slices at one position (a slice exported twice, or two reconstructions of one series) are an error
+    naming them: stacked, they would lengthen the volume by one slice per copy."""
+    order = np.argsort(along_normal_mm, kind="stable")
+    same = np.flatnonzero(np.diff(along_normal_mm[order]) <= tolerance_mm)
+    if len(same):
+        first, second = sorted(order[same[0]:same[0] + 2])
+        raise CTOPlaqueInputError(
+            f"DICOM slices {first + 1} and {second + 1} ({os.path.basename(files[first])}, "
+            f"{os.path.basename(files[second])}) lie at the same position: remove the duplicated slice")
 
 
 def check_pixel_spacing(path: str) -> None:
@@ -105,11 +130,13 @@ def check_slice_geometry(files, tolerance_mm: float = 0.01) -> None:
     if len(files) < 3:
         return
     headers = [_slice_header(path) for path in files]
-    if any(len(position) != 3 or len(orientation) != 6 for position, orientation in headers):
+    if any(len(position) != 3 or len(orientation) != 6 for position, orientation, _ in headers):
         raise CTOPlaqueInputError("DICOM series without Image Position/Orientation (Patient) in every slice")
+    _check_slices_alike(files, headers)
     orientation = headers[0][1]
     normal = np.cross(orientation[:3], orientation[3:])
-    positions = np.array([position for position, _ in headers])
+    positions = np.array([position for position, _, _ in headers])
+    _check_no_duplicate_positions(files, positions @ normal, tolerance_mm)
     steps = np.diff(positions, axis=0)
     along = steps @ normal
     across = np.linalg.norm(steps - along[:, None] * normal, axis=1)
