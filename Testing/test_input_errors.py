@@ -132,3 +132,13 @@ def test_a_slice_or_a_few_is_not_a_volume(tmp_path, shape_kji):
         read_volume(path)
     write_volume(path, np.zeros((4, 4, 4), np.int16), np.eye(4))
     assert read_volume(path).hu.shape == (4, 4, 4)
+
+
+def test_a_study_folder_is_told_to_point_at_the_series(tmp_path):
+    """A user gives the study folder; the series' files are one level down, which GDCM does not search."""
+    (tmp_path / "study" / "series 1").mkdir(parents=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CTOPlaqueInputError, match=r"study \(its subfolders are not searched: give the folder"):
+        read_volume(str(tmp_path / "study"))
+    with pytest.raises(CTOPlaqueInputError, match=r"no DICOM series found in folder \S+empty$"):
+        read_volume(str(tmp_path / "empty"))

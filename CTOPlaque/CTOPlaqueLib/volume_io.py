@@ -64,7 +64,10 @@ def _read_dicom_series(folder: str) -> sitk.Image:
     reader = sitk.ImageSeriesReader()
     series_ids = reader.GetGDCMSeriesIDs(folder)
     if not series_ids:
-        raise CTOPlaqueInputError(f"no DICOM series found in folder {folder}")
+        subfolders = any(entry.is_dir() for entry in os.scandir(folder))
+        raise CTOPlaqueInputError(f"no DICOM series found in folder {folder}" + (
+            " (its subfolders are not searched: give the folder that holds the CCTA series' files)" if subfolders
+            else ""))
     if len(series_ids) > 1:
         raise CTOPlaqueInputError(
             f"folder {folder} holds {len(series_ids)} DICOM series; point to a folder with the CCTA series only")
