@@ -156,3 +156,18 @@ def test_a_lesion_with_two_rows_is_an_input_error_not_two_lesions():
     with pytest.raises(CTOPlaqueInputError, match=r"2 lesion\(s\) have more than one row \(lesion L000003: 2\)"):
         compute_stats(pd.concat([cohort, second_reader]), StatsRequest(outcomes=["crossing_success"],
                                                                        predictors=["dense_calcium_pav"]), ProblemLog())
+
+
+def test_a_predictor_that_is_the_only_covariate_has_no_adjusted_row():
+    """age as predictor and the only covariate: its 'adjusted' model held no covariate and repeated the univariate
+    row (same OR, 'adjusted for: -'), which a reader takes for an adjusted result. dense_calcium_pav keeps its
+    model adjusted for age, and age adjusted for male when both are covariates."""
+    cohort = synthetic_cohort(60, seed=4)
+    outcome = cohort["crossing_success"].astype(float)
+    predictors = {name: cohort[name].astype(float) for name in ("dense_calcium_pav", "age")}
+    rows = logistic_rows("crossing_success", outcome, predictors, {"age": cohort["age"].astype(float)}, ProblemLog())
+    assert [(row["predictor"], row["model"], row["covariates"]) for row in rows] == [
+        ("dense_calcium_pav", "univariate", ""), ("dense_calcium_pav", "adjusted", "age"), ("age", "univariate", "")]
+    both = {name: cohort[name].astype(float) for name in ("age", "male")}
+    rows = logistic_rows("crossing_success", outcome, {"age": predictors["age"]}, both, ProblemLog())
+    assert [(row["model"], row["covariates"]) for row in rows] == [("univariate", ""), ("adjusted", "male")]
