@@ -147,11 +147,13 @@ def test_a_text_predictor_also_adjusted_for_is_not_told_to_be_added_and_patients
 def test_a_lesion_with_two_rows_is_an_input_error_not_two_lesions():
     """Two observers' exports gathered into one cohort hold each lesion twice: counted as lesions they doubled n
     (240 for 120) and shrank every p-value. One row per lesion is required; the same lesion ID in another patient
-    is another lesion."""
+    is another lesion, and rows without a lesion ID are not one lesion."""
     cohort = synthetic_cohort(40, seed=2)
     other_patient = cohort.iloc[:1].assign(patient_id="P999999")
-    compute_stats(pd.concat([cohort, other_patient]), StatsRequest(outcomes=["crossing_success"],
-                                                                   predictors=["dense_calcium_pav"]), ProblemLog())
+    unnamed = cohort.iloc[:2].assign(lesion_id=np.nan)
+    compute_stats(pd.concat([cohort, other_patient, unnamed]), StatsRequest(outcomes=["crossing_success"],
+                                                                            predictors=["dense_calcium_pav"]),
+                  ProblemLog())
     second_reader = cohort.iloc[[3, 5]].assign(observer="B")
     with pytest.raises(CTOPlaqueInputError, match=r"2 lesion\(s\) have more than one row \(lesion L000003: 2\)"):
         compute_stats(pd.concat([cohort, second_reader]), StatsRequest(outcomes=["crossing_success"],

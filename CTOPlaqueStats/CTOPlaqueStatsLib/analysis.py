@@ -219,7 +219,8 @@ def check_one_row_per_lesion(cohort: pd.DataFrame) -> None:
     key = [column for column in ("patient_id", "lesion_id") if column in cohort.columns]
     if "lesion_id" not in key:
         return
-    repeated = cohort[cohort.duplicated(key, keep=False)]
+    named = cohort.dropna(subset=["lesion_id"])  # rows without a lesion ID are not one lesion
+    repeated = named[named.duplicated(key, keep=False)]
     if repeated.empty:
         return
     first = repeated.iloc[0]

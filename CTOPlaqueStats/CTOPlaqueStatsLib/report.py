@@ -15,7 +15,8 @@ from CTOPlaqueLib.plots import png_width_mm
 from .labels import LabelTable, format_method, format_number, format_or_ci, format_p
 
 
-# Abbreviations a table may show, spelled out under it as journals require (ICMJE; e.g. Radiology's author guide).
+# Abbreviations a table may show, spelled out under it as journals require (ICMJE: nonstandard abbreviations in tables
+# explained in footnotes).
 ABBREVIATIONS = (("AUC", "area under the receiver operating characteristic curve"), ("CI", "confidence interval"),
                  ("IDI", "integrated discrimination improvement"), ("NRI", "net reclassification improvement"),
                  ("OR", "odds ratio"), ("PAV", "percent atheroma volume"), ("Q1–Q3", "first and third quartiles"),
