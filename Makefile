@@ -13,7 +13,11 @@ DEMO_SPACING_MM := 0.5
 
 .PHONY: demo test bench clean slicer-install screenshots
 
+# pyproject's requires-python, checked before the venv is made (Ubuntu 22.04's python3 is 3.10: pip would stop later
+# with "requires a different Python").
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: CTOPlaque needs Python 3.11 or \
+	newer; $(PYTHON) is older: give one, e.g. make $(MAKECMDGOALS) PYTHON=python3.12" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
 $(RUN_STAMP): pyproject.toml CTOPlaque/CTOPlaqueLib/requirements.txt | $(PY)

@@ -40,7 +40,7 @@ def test_nrrd_header_is_lps_as_slicer_writes_it(tmp_path):
 
 def test_dicom_series_rescale_slope_and_intercept_give_hu(tmp_path):
     """Stored pixels are (HU + 1024) / 2 with slope 2 and intercept -1024; reading must give HU."""
-    hu = (np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5) * 40)
+    hu = (np.arange(4 * 4 * 5, dtype=np.uint16).reshape(4, 4, 5) * 40)  # 4 slices: the fewest read as a volume
     folder = tmp_path / "dicom"
     folder.mkdir()
     for index, plane in enumerate(hu):
@@ -174,6 +174,40 @@ def test_irregular_dicom_series_is_an_input_error(tmp_path, defect, message):
         _move_slices(paths, lambda k: 0.3 * normal_lps * (k >= 6))
     else:
         _move_slices(paths, lambda k: 0.25 * k * row_lps)
+    with pytest.raises(CTOPlaqueInputError, match=message):
+        read_volume(str(folder))
+
+
+def _extra_slice(paths, folder, change):
+    """A copy of slice 4 with a new SOP Instance UID, changed by ``change(dataset)``, added to the series."""
+    import pydicom
+
+    dataset = pydicom.dcmread(paths[3])
+    dataset.SOPInstanceUID = pydicom.uid.generate_uid()
+    change(dataset)
+    dataset.save_as(str(folder / "extra.dcm"))
+
+
+def _localizer(dataset):
+    dataset.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
+
+
+def _smaller_matrix(dataset):
+    dataset.Rows = 8
+    dataset.PixelData = dataset.pixel_array[:8].tobytes()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda dataset: None, r"DICOM slices 4 and 11 \(IM0004.dcm, extra.dcm\) lie at the same position"),
+    (_localizer, r"DICOM slice 11 \(extra.dcm\) differs from slice 1 in orientation: a localizer"),
+    (_smaller_matrix, r"DICOM slice 11 \(extra.dcm\) differs from slice 1 in matrix size"),
+])
+def test_a_foreign_slice_in_the_series_is_named(tmp_path, change, message):
+    """A slice exported twice, a localizer or another matrix under the series' UID: each used to be read as
+    'uneven slice spacing' at the wrong slices, or ITK's bare 'Size: [16, 8, 1]'; the slice is named instead."""
+    folder = tmp_path / "series"
+    paths, _ = _small_series(folder)
+    _extra_slice(paths, folder, change)
     with pytest.raises(CTOPlaqueInputError, match=message):
         read_volume(str(folder))
 

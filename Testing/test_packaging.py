@@ -2,6 +2,9 @@
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -219,3 +222,23 @@ def test_the_stage_map_of_the_lesion_library_names_every_module_once():
     present = {name[:-3] for name in os.listdir(os.path.join(ROOT, "CTOPlaque", "CTOPlaqueLib"))
                if name.endswith(".py") and name != "__init__.py"}
     assert len(named) == len(set(named)) and set(named) == present
+
+
+def test_make_demo_refuses_a_python_older_than_pyproject_requires(tmp_path):
+    """``make demo`` on a python3 older than 3.11 (Ubuntu 22.04's 3.10) says so in one line before making a venv,
+    instead of pip failing after it."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    required = re.search(r'requires-python = ">=(\d+)\.(\d+)"', open(os.path.join(ROOT, "pyproject.toml")).read())
+    assert required.groups() == ("3", "11")
+    old_python = tmp_path / "python3.10"
+    old_python.write_text("#!/bin/sh\n# answers the version check as Python 3.10 does\nexit 1\n")
+    old_python.chmod(0o755)
+    venv = tmp_path / "venv"
+    result = subprocess.run(["make", "-s", "-C", ROOT, f"VENV={venv}", f"PYTHON={old_python}", "demo"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"error: CTOPlaque needs Python 3.11 or newer; {old_python} is older" in result.stderr
+    assert not venv.exists()
+    check = re.search(r"@\$\(PYTHON\) -c '([^']+)'", open(os.path.join(ROOT, "Makefile")).read()).group(1)
+    assert subprocess.run([sys.executable, "-c", check]).returncode == (sys.version_info < (3, 11))

@@ -9,6 +9,7 @@ import pytest
 from scipy import optimize, stats
 from stats_cohort_data import synthetic_cohort
 
+from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueStatsLib.analysis import StatsRequest, compute_stats
 
 from CTOPlaqueStatsLib.comparison import compare_continuous
@@ -141,3 +142,34 @@ def test_a_text_predictor_also_adjusted_for_is_not_told_to_be_added_and_patients
     assert computed.logistic["patients"].tolist() == [cohort["patient_id"].nunique()] * 2
     assert computed.logistic[["patients"]].to_csv(index=False).split() == ["patients"] + [
         str(cohort["patient_id"].nunique())] * 2
+
+
+def test_a_lesion_with_two_rows_is_an_input_error_not_two_lesions():
+    """Two observers' exports gathered into one cohort hold each lesion twice: counted as lesions they doubled n
+    (240 for 120) and shrank every p-value. One row per lesion is required; the same lesion ID in another patient
+    is another lesion, and rows without a lesion ID are not one lesion."""
+    cohort = synthetic_cohort(40, seed=2)
+    other_patient = cohort.iloc[:1].assign(patient_id="P999999")
+    unnamed = cohort.iloc[:2].assign(lesion_id=np.nan)
+    compute_stats(pd.concat([cohort, other_patient, unnamed]), StatsRequest(outcomes=["crossing_success"],
+                                                                            predictors=["dense_calcium_pav"]),
+                  ProblemLog())
+    second_reader = cohort.iloc[[3, 5]].assign(observer="B")
+    with pytest.raises(CTOPlaqueInputError, match=r"2 lesion\(s\) have more than one row \(lesion L000003: 2\)"):
+        compute_stats(pd.concat([cohort, second_reader]), StatsRequest(outcomes=["crossing_success"],
+                                                                       predictors=["dense_calcium_pav"]), ProblemLog())
+
+
+def test_a_predictor_that_is_the_only_covariate_has_no_adjusted_row():
+    """age as predictor and the only covariate: its 'adjusted' model held no covariate and repeated the univariate
+    row (same OR, 'adjusted for: -'), which a reader takes for an adjusted result. dense_calcium_pav keeps its
+    model adjusted for age, and age adjusted for male when both are covariates."""
+    cohort = synthetic_cohort(60, seed=4)
+    outcome = cohort["crossing_success"].astype(float)
+    predictors = {name: cohort[name].astype(float) for name in ("dense_calcium_pav", "age")}
+    rows = logistic_rows("crossing_success", outcome, predictors, {"age": cohort["age"].astype(float)}, ProblemLog())
+    assert [(row["predictor"], row["model"], row["covariates"]) for row in rows] == [
+        ("dense_calcium_pav", "univariate", ""), ("dense_calcium_pav", "adjusted", "age"), ("age", "univariate", "")]
+    both = {name: cohort[name].astype(float) for name in ("age", "male")}
+    rows = logistic_rows("crossing_success", outcome, {"age": predictors["age"]}, both, ProblemLog())
+    assert [(row["model"], row["covariates"]) for row in rows] == [("univariate", ""), ("adjusted", "male")]

@@ -82,6 +82,21 @@ def test_calibration_bins_and_their_wilson_intervals_by_hand():
                                             abs=1e-6)
 
 
+def test_calibration_of_deciles_with_all_or_no_events():
+    """Groups of 12 with every or no lesion an event (120 lesions in deciles): Wilson's interval is [0.757, 1] and
+    [0, 0.243] (z²/(n + z²) = 0.2425 for n = 12); the figure draws them (statsmodels' upper bound of 1 - 1e-16
+    below the observed 1 stopped ``ctoplaque stats`` with a ValueError)."""
+    probabilities = np.linspace(0.01, 0.99, 24)
+    outcome = np.repeat([0.0, 1.0], 12)
+    bins = calibration_bins(probabilities, outcome, bins=2)
+    assert bins["observed"].tolist() == [0.0, 1.0]
+    z2 = 1.959964 ** 2
+    assert bins["ci_low"].tolist() == pytest.approx([0.0, 12 / (12 + z2)], abs=1e-6)
+    assert bins["ci_high"].tolist() == pytest.approx([z2 / (12 + z2), 1.0], abs=1e-6)
+    assert np.all(bins["ci_low"] <= bins["observed"]) and np.all(bins["observed"] <= bins["ci_high"])
+    calibration_figure({("crossing_success", "base"): (probabilities, outcome, 1.0)})
+
+
 def _curves():
     rng = np.random.default_rng(5)
     risk = rng.uniform(0.2, 0.9, 150)

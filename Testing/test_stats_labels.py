@@ -1,11 +1,13 @@
 """The label table and the number formats of the statistics tables."""
 
+import pandas as pd
 import pytest
 
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import flat_row
 from CTOPlaqueStatsLib.labels import (PROJECT_LABELS, Label, LabelTable, format_count_percent, format_method,
                                       format_or_ci, format_p, format_percent, label_from_id)
+from CTOPlaqueStatsLib.report import abbreviations_note
 
 
 def test_project_columns_have_labels_with_units():
@@ -70,8 +72,9 @@ def test_bad_labels_csv_is_an_input_error(tmp_path, text, message):
 
 
 def test_number_formats():
-    assert [format_p(p) for p in (5.878e-05, 0.0008925, 0.001, 0.0349, 0.05, 0.9996, None, float("nan"))] == \
-        ["<0.001", "<0.001", "0.001", "0.035", "0.050", "1.000", "", ""]
+    assert [format_p(p) for p in (5.878e-05, 0.0008925, 0.001, 0.0349, 0.05, 0.99949, 0.9995, 1.0, None,
+                                  float("nan"))] == \
+        ["<0.001", "<0.001", "0.001", "0.035", "0.050", "0.999", ">0.999", ">0.999", "", ""]
     assert format_or_ci(0.998, 0.996, 1.0) == "0.998 (0.996–1.000)"
     assert format_or_ci(0.9661, 0.94412, 0.98953) == "0.966 (0.944–0.990)"
     assert format_or_ci(2.5, 1.2, 5.0, decimals=2) == "2.50 (1.20–5.00)"
@@ -79,3 +82,15 @@ def test_number_formats():
     assert format_percent(84.5771) == "84.6" and format_count_percent(170, 201) == "170 (84.6%)"
     assert format_count_percent(0, 0) == "0 (0.0%)"
     assert (format_method("ml"), format_method("firth")) == ("maximum likelihood", "Firth")
+
+
+def test_abbreviations_under_a_table_are_those_it_uses():
+    """Journals spell out every abbreviation under the table: those in the headers, the cells or the note, in a fixed
+    order, whole words only (PAVE, SDS and a column id such as dense_calcium_pav are not abbreviations)."""
+    table = pd.DataFrame({"": ["Dense calcium PAV (%), mean ± SD", "PAVE score, SDS"],
+                          "OR (95% CI)": ["0.97 (0.95–0.99)", "dense_calcium_pav"]})
+    assert abbreviations_note(table) == ("Abbreviations: CI, confidence interval; OR, odds ratio; PAV, percent "
+                                         "atheroma volume; SD, standard deviation.")
+    assert abbreviations_note(table[["OR (95% CI)"]].iloc[1:], "median [Q1–Q3]") == (
+        "Abbreviations: CI, confidence interval; OR, odds ratio; Q1–Q3, first and third quartiles.")
+    assert abbreviations_note(pd.DataFrame({"Test": ["chi-square"]})) == ""

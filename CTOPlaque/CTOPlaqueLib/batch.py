@@ -48,9 +48,13 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
     if not os.path.isfile(path):
         raise CTOPlaqueInputError(f"manifest not found: {path}")
     base = os.path.dirname(os.path.abspath(path))
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
-        columns = set(rows[0].keys()) if rows else set()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ManifestError([f"not a UTF-8 CSV file ({str(error).splitlines()[0][:100]}); save it as CSV UTF-8"]) \
+            from None
+    columns = set(rows[0].keys()) if rows else set()
     problems = [f"missing column {name}" for name in REQUIRED_COLUMNS if name not in columns]
     if not {"centerline", "seeds"} & columns:
         problems.append("missing column centerline or seeds")

@@ -117,6 +117,9 @@ def _seed_indices(volume: Volume, seeds_ras: np.ndarray) -> np.ndarray:
         if np.any(point < -0.5) or np.any(point > upper + 0.5):
             raise CTOPlaqueInputError(f"seed {number} lies outside the volume")
     rounded = np.clip(np.round(ijk).astype(int), 0, upper)
+    if np.array_equal(rounded[0], rounded[-1]):
+        raise CTOPlaqueInputError("the first and the last seed lie in the same voxel: place the first at the ostium "
+                                  "side of the occlusion and the last beyond its distal end")
     for number, (i, j, k) in enumerate(rounded, start=1):
         neighbourhood = volume.hu[max(k - 1, 0):k + 2, max(j - 1, 0):j + 2, max(i - 1, 0):i + 2]
         if np.median(neighbourhood) < AIR_HU:

@@ -34,24 +34,18 @@ class Markups:
 
 
 def read_markups(path: str, expected_types=None, role: str = "") -> Markups:
-    """Read the first markups node of a ``.mrk.json`` file; positions converted to RAS.
+    """Read the one markups node of a ``.mrk.json`` file; positions converted to RAS.
 
     expected_types: markups types accepted here (e.g. ``CURVE`` for a centerline, ``POINT_LIST`` for landmarks);
     another type is an input error naming ``role`` (what the file was given as, e.g. "--centerline"), so that a
     point list passed as a centerline is not measured along the polyline through its points.
+    A file holding several markups nodes is an input error (which one is meant cannot be told), and so is a
+    defined control point without three finite coordinates.
     """
     if not os.path.isfile(path):
         raise CTOPlaqueInputError(f"markups file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-        markup = document["markups"][0]
-        system = markup.get("coordinateSystem", "LPS").upper()
-        points = [p for p in markup.get("controlPoints", []) if p.get("positionStatus", "defined") == "defined"]
-        labels = [str(p.get("label", "")) for p in points]
-        positions = np.array([p["position"] for p in points], float).reshape(-1, 3)
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        raise CTOPlaqueInputError(f"{path} is not a Slicer markups JSON file") from None
+    markup = _single_markup(path)
+    system = str(markup.get("coordinateSystem", "LPS")).upper()
     if system not in ("LPS", "RAS"):
         raise CTOPlaqueInputError(f"{path}: unknown coordinateSystem {system!r} (expected LPS or RAS)")
     markup_type = str(markup.get("type", "Fiducial"))
@@ -59,9 +53,47 @@ def read_markups(path: str, expected_types=None, role: str = "") -> Markups:
         expected = " or ".join(MARKUPS_KINDS.get(kind, kind) for kind in expected_types)
         given = MARKUPS_KINDS.get(markup_type, f"a {markup_type}")
         raise CTOPlaqueInputError(f"{role or 'markups'} {path} is {given}; {expected} is expected here")
+    labels, positions = _defined_points(path, markup.get("controlPoints", []))
     if system == "LPS":
         positions = positions * _LPS_RAS_FLIP
     return Markups(markup_type=markup_type, labels=labels, points_ras=positions)
+
+
+def _single_markup(path: str) -> dict:
+    """The markups node (a JSON object) of a file that holds exactly one."""
+    not_markups = CTOPlaqueInputError(f"{path} is not a Slicer markups JSON file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError):
+        raise not_markups from None
+    nodes = document.get("markups") if isinstance(document, dict) else None
+    if not isinstance(nodes, list) or not nodes or not all(isinstance(node, dict) for node in nodes):
+        raise not_markups
+    if len(nodes) > 1:
+        raise CTOPlaqueInputError(f"{path} holds {len(nodes)} markups nodes; save the one meant here in a file "
+                                  "of its own")
+    return nodes[0]
+
+
+def _defined_points(path: str, control_points) -> tuple[list, np.ndarray]:
+    """Labels and positions (N x 3, in the file's frame) of the control points whose position is defined."""
+    if not isinstance(control_points, list) or not all(isinstance(point, dict) for point in control_points):
+        raise CTOPlaqueInputError(f"{path} is not a Slicer markups JSON file (controlPoints is not a list of points)")
+    points = [point for point in control_points if point.get("positionStatus", "defined") == "defined"]
+    labels = [str(point.get("label", "")) for point in points]
+    for label, point in zip(labels, points):
+        if not _is_position(point.get("position")):
+            raise CTOPlaqueInputError(f"{path}: control point {label!r} has no position of three finite coordinates")
+    return labels, np.array([point["position"] for point in points], float).reshape(-1, 3)
+
+
+def _is_position(value) -> bool:
+    """Whether ``value`` is a list of three finite numbers."""
+    try:
+        return isinstance(value, list) and len(value) == 3 and all(np.isfinite(float(v)) for v in value)
+    except (TypeError, ValueError):
+        return False
 
 
 def markups_document(markup_type: str, points_ras, labels=None, coordinate_system: str = "LPS",

@@ -16,6 +16,9 @@ import SimpleITK as sitk
 from .errors import CTOPlaqueInputError
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+# Fewest voxels along any axis of a volume read: ITK's recursive Gaussian smoothing (vesselness, lumen) refuses fewer
+# than 4, and a DICOM "volume" of one slice has a made-up 1 mm slice spacing.
+MIN_VOXELS_PER_AXIS = 4
 
 
 @dataclass
@@ -61,7 +64,10 @@ def _read_dicom_series(folder: str) -> sitk.Image:
     reader = sitk.ImageSeriesReader()
     series_ids = reader.GetGDCMSeriesIDs(folder)
     if not series_ids:
-        raise CTOPlaqueInputError(f"no DICOM series found in folder {folder}")
+        subfolders = any(entry.is_dir() for entry in os.scandir(folder))
+        raise CTOPlaqueInputError(f"no DICOM series found in folder {folder}" + (
+            " (its subfolders are not searched: give the folder that holds the CCTA series' files)" if subfolders
+            else ""))
     if len(series_ids) > 1:
         raise CTOPlaqueInputError(
             f"folder {folder} holds {len(series_ids)} DICOM series; point to a folder with the CCTA series only")
@@ -72,14 +78,39 @@ def _read_dicom_series(folder: str) -> sitk.Image:
     return reader.Execute()
 
 
-def _slice_header(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Image Position (Patient) and the two Image Orientation (Patient) direction cosines of one file."""
+def _slice_header(path: str) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Image Position (Patient), the two Image Orientation (Patient) direction cosines and the (columns, rows) of
+    one file."""
     reader = sitk.ImageFileReader()
     reader.SetFileName(path)
     reader.ReadImageInformation()
     position = np.array(reader.GetMetaData("0020|0032").split("\\"), float)
     orientation = np.array(reader.GetMetaData("0020|0037").split("\\"), float)
-    return position, orientation
+    return position, orientation, tuple(reader.GetSize()[:2])
+
+
+def _check_slices_alike(files, headers) -> None:
+    """Every slice of a series must have the first one's matrix and orientation: another is a localizer or a
+    second reconstruction filed under the same Series Instance UID, which ITK cannot stack (or stacks wrongly)."""
+    _, orientation, size = headers[0]
+    for number, (path, (_, other_orientation, other_size)) in enumerate(zip(files, headers), start=1):
+        if other_size != size or not np.allclose(other_orientation, orientation, atol=1e-4):
+            raise CTOPlaqueInputError(
+                f"DICOM slice {number} ({os.path.basename(path)}) differs from slice 1 in "
+                + ("matrix size" if other_size != size else "orientation")
+                + ": a localizer or another reconstruction in the series; remove it or export the CCTA series alone")
+
+
+def _check_no_duplicate_positions(files, along_normal_mm: np.ndarray, tolerance_mm: float) -> None:
+    """Two slices at one position (a slice exported twice, or two reconstructions of one series) are an error
+    naming them: stacked, they would lengthen the volume by one slice per copy."""
+    order = np.argsort(along_normal_mm, kind="stable")
+    same = np.flatnonzero(np.diff(along_normal_mm[order]) <= tolerance_mm)
+    if len(same):
+        first, second = sorted(order[same[0]:same[0] + 2])
+        raise CTOPlaqueInputError(
+            f"DICOM slices {first + 1} and {second + 1} ({os.path.basename(files[first])}, "
+            f"{os.path.basename(files[second])}) lie at the same position: remove the duplicated slice")
 
 
 def check_pixel_spacing(path: str) -> None:
@@ -102,11 +133,13 @@ def check_slice_geometry(files, tolerance_mm: float = 0.01) -> None:
     if len(files) < 3:
         return
     headers = [_slice_header(path) for path in files]
-    if any(len(position) != 3 or len(orientation) != 6 for position, orientation in headers):
+    if any(len(position) != 3 or len(orientation) != 6 for position, orientation, _ in headers):
         raise CTOPlaqueInputError("DICOM series without Image Position/Orientation (Patient) in every slice")
+    _check_slices_alike(files, headers)
     orientation = headers[0][1]
     normal = np.cross(orientation[:3], orientation[3:])
-    positions = np.array([position for position, _ in headers])
+    positions = np.array([position for position, _, _ in headers])
+    _check_no_duplicate_positions(files, positions @ normal, tolerance_mm)
     steps = np.diff(positions, axis=0)
     along = steps @ normal
     across = np.linalg.norm(steps - along[:, None] * normal, axis=1)
@@ -141,6 +174,11 @@ def read_volume(path: str) -> Volume:
         raise CTOPlaqueInputError(f"cannot read {path} as an image ({first_line[:120]})") from None
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise CTOPlaqueInputError(f"{path} is not a 3D scalar CT volume")
+    if min(image.GetSize()) < MIN_VOXELS_PER_AXIS:
+        raise CTOPlaqueInputError(
+            f"{path} is {' x '.join(str(n) for n in image.GetSize())} voxels: a CCTA volume is needed, not a single "
+            f"slice or a few (its slice spacing is unknown, and the filters need {MIN_VOXELS_PER_AXIS} voxels "
+            "along each axis)")
     hu = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy, straight from ITK's buffer
     return Volume(hu=hu, ijk_to_ras=sitk_ijk_to_ras(image))
 

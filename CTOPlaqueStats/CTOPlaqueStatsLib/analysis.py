@@ -212,11 +212,31 @@ def _patient_level(cohort: pd.DataFrame, outcome_name: str, outcome: pd.Series, 
     return [_compared(outcome_name, patients[outcome_name], variables, "patient", request, problems, labels)]
 
 
+def check_one_row_per_lesion(cohort: pd.DataFrame) -> None:
+    """CTOPlaqueInputError when a lesion (patient_id and lesion_id, where the table has them) has several rows: a
+    cohort gathered from two observers' or readings' exports holds each lesion once per reading, and counting each
+    as a lesion would double n and shrink every p-value."""
+    key = [column for column in ("patient_id", "lesion_id") if column in cohort.columns]
+    if "lesion_id" not in key:
+        return
+    named = cohort.dropna(subset=["lesion_id"])  # rows without a lesion ID are not one lesion
+    repeated = named[named.duplicated(key, keep=False)]
+    if repeated.empty:
+        return
+    first = repeated.iloc[0]
+    count = int((repeated[key] == first[key]).all(axis=1).sum())
+    raise CTOPlaqueInputError(
+        f"{repeated.drop_duplicates(key).shape[0]} lesion(s) have more than one row (lesion {first['lesion_id']}: "
+        f"{count}); the statistics take one row per lesion: a cohort of several observers' or readings' exports "
+        "holds each lesion once per reading, so gather one observer's reading (ctoplaque icc compares them)")
+
+
 def compute_stats(cohort: pd.DataFrame, request: StatsRequest, problems: ProblemLog, labels: LabelTable = None):
     """Comparison, logistic and Table 1 tables, coded outcomes and fitted models, for every usable outcome.
 
-    Raises CTOPlaqueInputError when no analysis can run: no usable outcome, or none of the predictors,
-    covariates and patient variables usable."""
+    Raises CTOPlaqueInputError when a lesion has several rows (``check_one_row_per_lesion``) or no analysis can
+    run: no usable outcome, or none of the predictors, covariates and patient variables usable."""
+    check_one_row_per_lesion(cohort)
     labels = labels or LabelTable()
     outcomes = _coded_outcomes(cohort, request.outcomes, problems)
     if not outcomes:

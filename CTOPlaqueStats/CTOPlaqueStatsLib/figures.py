@@ -168,9 +168,12 @@ def calibration_bins(probabilities: np.ndarray, outcome: np.ndarray, bins: int =
     rows = []
     for group in np.array_split(order, min(bins, len(order))):
         events = int(np.sum(outcome[group]))
+        observed = events / len(group)
         low, high = proportion_confint(events, len(group), alpha=0.05, method="wilson")
-        rows.append({"n": len(group), "predicted": float(np.mean(probabilities[group])),
-                     "observed": events / len(group), "ci_low": float(low), "ci_high": float(high)})
+        # The Wilson interval holds the observed proportion; statsmodels' rounding can put 1 - 1e-16 as the upper
+        # bound of all events in 7, 9, 12, ... (and 1e-17 as the lower of none), which the error bars refuse.
+        rows.append({"n": len(group), "predicted": float(np.mean(probabilities[group])), "observed": observed,
+                     "ci_low": min(float(low), observed), "ci_high": max(float(high), observed)})
     return pd.DataFrame(rows)
 
 

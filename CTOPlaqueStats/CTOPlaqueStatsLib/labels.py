@@ -163,10 +163,11 @@ def _missing(value) -> bool:
 
 
 def format_p(p) -> str:
-    """'<0.001', or p with 3 decimals ('0.035'); '' when absent."""
+    """'<0.001', '>0.999' (a p that rounds to 1 is not 1: AMA Manual of Style, 'P > .99' rather than 'P = 1.0'),
+    or p with 3 decimals ('0.035'); '' when absent."""
     if _missing(p):
         return ""
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return "<0.001" if p < 0.001 else ">0.999" if p >= 0.9995 else f"{p:.3f}"
 
 
 def format_number(value, decimals: int) -> str:

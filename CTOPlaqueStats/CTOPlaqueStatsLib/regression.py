@@ -36,8 +36,9 @@ def logistic_rows(outcome_name: str, outcome: pd.Series, predictors: dict, adjus
     rows = []
     for name, values in predictors.items():
         models = [("univariate", {})]
-        if adjusters:
-            models.append(("adjusted", {k: v for k, v in adjusters.items() if k != name}))
+        others = {k: v for k, v in adjusters.items() if k != name}
+        if others:  # a predictor that is the only covariate has no adjusted model: it would repeat the univariate one
+            models.append(("adjusted", others))
         for model, covariates in models:
             row = _fit_row(outcome_name, outcome, name, values, model, covariates, problems, patients)
             if row:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import html
+import re
 
 import pandas as pd
 
@@ -12,6 +13,23 @@ from CTOPlaqueLib import __version__
 from CTOPlaqueLib.plots import png_width_mm
 
 from .labels import LabelTable, format_method, format_number, format_or_ci, format_p
+
+
+# Abbreviations a table may show, spelled out under it as journals require (ICMJE: nonstandard abbreviations in tables
+# explained in footnotes).
+ABBREVIATIONS = (("AUC", "area under the receiver operating characteristic curve"), ("CI", "confidence interval"),
+                 ("IDI", "integrated discrimination improvement"), ("NRI", "net reclassification improvement"),
+                 ("OR", "odds ratio"), ("PAV", "percent atheroma volume"), ("Q1–Q3", "first and third quartiles"),
+                 ("SD", "standard deviation"))
+
+
+def abbreviations_note(frame: pd.DataFrame, text: str = "") -> str:
+    """'Abbreviations: CI, confidence interval; ...' for those of ABBREVIATIONS that the table (headers and cells)
+    or its note ``text`` use as a word, in ABBREVIATIONS' order; '' when none."""
+    words = " ".join([text, *map(str, frame.columns), *frame.astype(str).to_numpy().ravel()])
+    used = [f"{short}, {meaning}" for short, meaning in ABBREVIATIONS
+            if re.search(rf"(?<![\w–]){re.escape(short)}(?![\w–])", words)]
+    return "Abbreviations: " + "; ".join(used) + "." if used else ""
 
 
 def _table_html(frame: pd.DataFrame) -> str:
@@ -138,8 +156,12 @@ def write_report_html(path: str, title: str, settings: dict, comparison: pd.Data
     labels = labels or LabelTable()
     table1 = table1 if table1 is not None else pd.DataFrame()
 
-    def note(text):
+    def note(text, table):
+        """The line under ``table``: ``text`` and the abbreviations the table or the text use."""
+        text = " ".join(part for part in (text, abbreviations_note(table, text)) if part)
         return [f"<p class='note'>{html.escape(text)}</p>"] if text else []
+
+    shown_comparison, shown_logistic = comparison_display(comparison, labels), logistic_display(logistic, labels)
 
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>CTOPlaque {__version__}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
@@ -147,14 +169,14 @@ def write_report_html(path: str, title: str, settings: dict, comparison: pd.Data
                                               for k, v in settings.items()) + "</ul>",
              "<h2>Problems in the data</h2>", _table_html(problems),
              "<h2>Table 1: characteristics by outcome</h2>",
-             _table1_html(table1, labels) if not table1.empty else "<p><em>none</em></p>", *note(table1_note),
-             "<h2>Group comparisons</h2>", _table_html(comparison_display(comparison, labels)),
-             "<h2>Logistic regression</h2>", _table_html(logistic_display(logistic, labels)),
+             _table1_html(table1, labels) if not table1.empty else "<p><em>none</em></p>", *note(table1_note, table1),
+             "<h2>Group comparisons</h2>", _table_html(shown_comparison), *note("", shown_comparison),
+             "<h2>Logistic regression</h2>", _table_html(shown_logistic),
              *note("Odds ratios per unit of the predictor and per 1 SD (the SD in the complete rows; the forest plot "
-                   "shows per SD). " + (CLUSTER_NOTE if clustered else UNCLUSTERED_NOTE))]
+                   "shows per SD). " + (CLUSTER_NOTE if clustered else UNCLUSTERED_NOTE), shown_logistic)]
     for heading, table in (extra_tables or {}).items():
         table, text = table if isinstance(table, tuple) else (table, "")
-        parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(table), *note(text)]
+        parts += [f"<h2>{html.escape(heading)}</h2>", _table_html(table), *note(text, table)]
     parts += [image_html(figure_path, caption) for caption, figure_path in figures.items()]
     style = ("@page{size:A4 portrait;margin:12mm}"
              "body{font-family:sans-serif;margin:2em;max-width:75em}"
