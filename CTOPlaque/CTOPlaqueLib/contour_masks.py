@@ -25,7 +25,7 @@ from .analysis import LesionAnalysis
 from .centerline import Centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
-from .labelmap import inside_contour, lesion_box_ijk, polar_in_section
+from .labelmap import inside_contours, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
@@ -141,9 +141,8 @@ def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.n
 def _labels_of(centerline: Centerline, analysis: LesionAnalysis, section: np.ndarray, ras: np.ndarray) -> np.ndarray:
     section, arc, radius, angle = polar_in_section(centerline, section, ras)
     along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
-    in_vessel = along & inside_contour(analysis.vessel_radii_mm, section, radius, angle)
-    in_lumen = along & inside_contour(analysis.lumen_radii_mm, section, radius, angle)
-    return np.where(in_lumen, LUMEN_LABEL, np.where(in_vessel, WALL_LABEL, 0)).astype(np.uint8)
+    in_vessel, in_lumen = inside_contours((analysis.vessel_radii_mm, analysis.lumen_radii_mm), section, radius, angle)
+    return np.where(along & in_lumen, LUMEN_LABEL, np.where(along & in_vessel, WALL_LABEL, 0)).astype(np.uint8)
 
 
 def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGrid) -> tuple[np.ndarray, np.ndarray]:
