@@ -5,11 +5,12 @@ import pytest
 from scipy.spatial import cKDTree
 
 from CTOPlaqueLib.analysis import analyze_lesion, remeasure_lesion
-from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, LUMEN_LABEL, WALL_LABEL, ContourMasks, contour_masks,
-                                        contour_radii_mm, read_contour_segmentation, write_contour_segmentation)
+from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, END_MARGIN_MM, LUMEN_LABEL, WALL_LABEL, ContourMasks,
+                                        contour_masks, contour_radii_mm, read_contour_segmentation,
+                                        write_contour_segmentation)
 from CTOPlaqueLib.contour_review import automatic_round_trip_radii, edited_ranges_mm, measure_with_contours
 from CTOPlaqueLib.errors import CTOPlaqueInputError
-from CTOPlaqueLib.labelmap import polar_in_sections
+from CTOPlaqueLib.labelmap import inside_contours, polar_in_sections
 from CTOPlaqueLib.phantom import vessel_radius_mm
 from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
 from CTOPlaqueLib.volume_io import Volume
@@ -55,6 +56,25 @@ def test_unedited_round_trip_reproduces_the_automatic_figures(name):
     assert np.allclose(again.profile.lumen_area_mm2[lumen], automatic.profile.lumen_area_mm2[lumen], rtol=0.02)
     assert np.allclose(again.profile.vessel_area_mm2, automatic.profile.vessel_area_mm2, rtol=0.02)
     assert again.warnings == automatic.warnings
+
+
+@pytest.mark.parametrize("name", ["curved", "heart"])
+def test_segments_equal_every_voxel_labelled_by_its_nearest_section(name):
+    """The segments are the voxel-by-voxel definition (module doc) on every voxel of their grid: nearest of all
+    sections by a k-d tree, lumen inside the lumen contour, wall inside the outer one, within END_MARGIN_MM of the
+    ends. contour_masks looks only at the voxels within reach of the outer wall of the sections near each
+    (the heart's radii vary along the vessel: a reach too short leaves wall out) and searches a few sections."""
+    _, _, analysis, masks = _analysed(name)
+    centerline = analysis.centerline
+    k, j, i = np.indices(masks.labels.shape).reshape(3, -1)
+    ras = np.stack([i, j, k], axis=1) @ masks.ijk_to_ras[:3, :3].T + masks.ijk_to_ras[:3, 3]
+    section, arc, radius, angle = polar_in_sections(centerline, np.arange(len(centerline.arc_mm)),
+                                                    cKDTree(centerline.points_ras), ras)
+    along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
+    in_vessel, in_lumen = inside_contours((analysis.vessel_radii_mm, analysis.lumen_radii_mm), section, radius, angle)
+    expected = np.where(along & in_lumen, LUMEN_LABEL, np.where(along & in_vessel, WALL_LABEL, 0))
+    assert np.count_nonzero(expected == WALL_LABEL) > 10_000
+    assert np.array_equal(masks.labels.ravel(), expected)
 
 
 def test_the_true_wall_painted_over_the_occlusion_measures_the_true_volume():

@@ -16,7 +16,7 @@ from .centerline import Centerline, sample_centerline
 from .composition import (COMPONENTS, HuThresholds, class_sums, percent_of, tube_jacobian,
                           wall_sample_areas_mm2)
 from .contours import contour_area_mm2, mean_diameter_mm
-from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections
+from .crosssection import PolarGrid, centerline_inside_fraction, sample_sections_orders
 from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .misregistration import misregistration_step_measures
@@ -177,7 +177,7 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     """
     centerline = sample_centerline(centerline_points_ras, settings.step_mm)
     grid = settings.grid()
-    samples_hu = sample_sections(volume, centerline, grid, order=1)
+    samples_hu, voxel_hu = sample_sections_orders(volume, centerline, grid, (1, 0))
     check_values_present(samples_hu, "in the cross-sections along the centerline")
     central_hu = contours.central_lumen_hu(samples_hu, grid)
     _check_vessel_in_volume(volume, centerline, central_hu)
@@ -188,12 +188,12 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
     wider = _grid_for_vessel(grid, wall.radii_mm[in_occlusion], settings)
     if wider is not None:
         grid = wider
-        samples_hu = sample_sections(volume, centerline, grid, order=1)
+        samples_hu, voxel_hu = sample_sections_orders(volume, centerline, grid, (1, 0))
         contrast, lumen_radii, wall = _contours(samples_hu, grid, in_occlusion, settings)
     distances = {label: distance for label, (_, distance) in landmark_projections(centerline, landmarks_ras).items()}
     detection = ContourDetection(
         contrast=contrast, wall=wall, central_hu=central_hu,
-        classes=settings.thresholds.classify(sample_sections(volume, centerline, grid, order=0)),
+        classes=settings.thresholds.classify(voxel_hu),
         landmark_distances_mm=distances,
         lumen_edge_undershoot_hu=lumen_edge_undershoot_hu(volume, centerline, lumen_radii, grid.radial_step_mm,
                                                           len(grid.angles_rad), settings.contour),

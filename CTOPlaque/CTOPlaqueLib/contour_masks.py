@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .analysis import LesionAnalysis
 from .centerline import Centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
-from .labelmap import inside_contour, lesion_box_ijk, polar_in_section
+from .labelmap import inside_contours, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
@@ -38,8 +39,9 @@ WALL_LABEL = 2
 # yellow wall).
 CONTOUR_SEGMENTS = (("lumen", "lumen", LUMEN_LABEL, (0.85, 0.2, 0.2)),
                     ("vessel_wall", "vessel wall", WALL_LABEL, (0.95, 0.85, 0.2)))
-# Voxels of the masks handled at once (bounded memory on a 512 x 512 x 300 scan).
-_CHUNK_VOXELS = 2_000_000
+# Fine voxels of the masks handled at once: the nearest-section search holds a few float64 arrays of 9 candidates
+# per fine voxel, ~70 MiB at 250 000 (325 MiB at 2 000 000, and no faster: the smaller chunk stays in cache).
+_CHUNK_VOXELS = 250_000
 # Of the sections, the fraction whose centre the vessel mask must hold for the masks to belong to the centerline:
 # a reader may erase the wall of whole sections (5 mm of a 48 mm vessel leaves 89%), contours of another vessel
 # hold next to none.
@@ -82,11 +84,11 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
     Each voxel belongs to the section whose centre is nearest; it is lumen when its distance from the centerline
     is below the lumen radius at its angle, wall when below the outer wall's. The first and last sections' contours
     reach END_MARGIN_MM beyond them (so that the interpolated masks are whole on their planes); farther nothing
-    is labelled. Only the fine voxels of the CT voxels within reach of the centerline are looked at (a tenth of
-    the box around a curved vessel)."""
+    is labelled. Only the fine voxels of the CT voxels within reach of the outer wall are looked at
+    (_reach_mm; a tenth of the box around a curved vessel)."""
     centerline = analysis.centerline
-    reach_mm = float(analysis.vessel_radii_mm.max()) + END_MARGIN_MM
-    low, high = lesion_box_ijk(volume, centerline.points_ras, reach_mm)
+    reach_mm = _reach_mm(analysis.vessel_radii_mm)
+    low, high = lesion_box_ijk(volume, centerline.points_ras, float(reach_mm.max()))
     ijk_to_ras, shape = oversampled_grid(volume, low, high, max_spacing_mm)
     factors = np.round(np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
                        / np.linalg.norm(ijk_to_ras[:3, :3], axis=0)).astype(int)
@@ -111,12 +113,24 @@ def _box_indices(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: float):
-    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` of a point of ``tree``, and the index of
-    that nearest point for each."""
-    distance, nearest = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3], distance_upper_bound=distance_mm,
-                                   workers=-1)
+def _reach_mm(vessel_radii_mm: np.ndarray) -> np.ndarray:
+    """Per section (S,), the largest outer-wall radius (mm) of the sections within SECTION_SEARCH of it, plus
+    END_MARGIN_MM: a fine voxel farther than that plus half a CT voxel diagonal from the centre of its CT voxel's
+    nearest section is outside the wall of every section _nearest_section_around may give it: its distance from
+    that section's centre exceeds the wall's radius r by END_MARGIN_MM, so it would lie inside the wall only
+    with an offset along the centerline above sqrt(r + 0.25) > 0.5 mm, two section steps from its nearest
+    section. The same masks as with the largest radius of all sections, on fewer voxels (28% fewer on the bench's
+    heart case, 6% on the plain curved one)."""
+    return ndimage.maximum_filter1d(vessel_radii_mm.max(axis=1), 2 * SECTION_SEARCH + 1, mode="nearest") + END_MARGIN_MM
+
+
+def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: np.ndarray):
+    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` (one per point of ``tree``) of its nearest
+    point of ``tree``, and the index of that nearest point for each."""
+    distance, nearest = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3],
+                                   distance_upper_bound=float(distance_mm.max()), workers=-1)
     found = np.isfinite(distance)
+    found[found] = distance[found] <= distance_mm[nearest[found]]
     return ijk[found], nearest[found]
 
 
@@ -140,9 +154,8 @@ def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.n
 def _labels_of(centerline: Centerline, analysis: LesionAnalysis, section: np.ndarray, ras: np.ndarray) -> np.ndarray:
     section, arc, radius, angle = polar_in_section(centerline, section, ras)
     along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
-    in_vessel = along & inside_contour(analysis.vessel_radii_mm, section, radius, angle)
-    in_lumen = along & inside_contour(analysis.lumen_radii_mm, section, radius, angle)
-    return np.where(in_lumen, LUMEN_LABEL, np.where(in_vessel, WALL_LABEL, 0)).astype(np.uint8)
+    in_vessel, in_lumen = inside_contours((analysis.vessel_radii_mm, analysis.lumen_radii_mm), section, radius, angle)
+    return np.where(along & in_lumen, LUMEN_LABEL, np.where(along & in_vessel, WALL_LABEL, 0)).astype(np.uint8)
 
 
 def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGrid) -> tuple[np.ndarray, np.ndarray]:

@@ -51,9 +51,17 @@ def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, ord
     Samples outside the volume read ``outside_value`` (-1000 HU, air; 0 for a mask). Values are float32 whatever
     the volume's type (a uint8 mask interpolates to fractions).
     """
+    return sample_sections_orders(volume, centerline, grid, (order,), section_indices, outside_value)[0]
+
+
+def sample_sections_orders(volume: Volume, centerline: Centerline, grid: PolarGrid, orders: tuple,
+                           section_indices=None, outside_value: float = OUTSIDE_VOLUME_HU) -> list:
+    """``sample_sections`` at each interpolation order of ``orders``, one (sections, angles, radii) array per
+    order, the samples' positions computed once for all."""
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
     ras_to_ijk = volume.ras_to_ijk()
-    samples = np.empty((len(indices), len(grid.angles_rad), len(grid.radii_mm)), np.float32)
+    shape = (len(indices), len(grid.angles_rad), len(grid.radii_mm))
+    samples = [np.empty(shape, np.float32) for _ in orders]
     chunk = max(1, 200_000 // (len(grid.angles_rad) * len(grid.radii_mm)))
     for start in range(0, len(indices), chunk):
         part = indices[start:start + chunk]
@@ -61,9 +69,10 @@ def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, ord
         ras = centerline.points_ras[part][:, None, None, :] + offsets
         ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
         kji = ijk[..., ::-1].reshape(-1, 3).T
-        values = ndimage.map_coordinates(volume.hu, kji, order=order, mode="constant", cval=outside_value,
-                                         prefilter=False, output=np.float32)
-        samples[start:start + len(part)] = values.reshape(ras.shape[:3])
+        for order, sampled in zip(orders, samples):
+            values = ndimage.map_coordinates(volume.hu, kji, order=order, mode="constant", cval=outside_value,
+                                             prefilter=False, output=np.float32)
+            sampled[start:start + len(part)] = values.reshape(ras.shape[:3])
     return samples
 
 

@@ -1,5 +1,5 @@
 """The lesion's plaque, its composition and the lumen as voxel labelmaps on the CT grid (for the overlay, the
-.seg.nrrd and the DICOM SEG), each voxel tested against the contours of its nearest section (inside_contour)."""
+.seg.nrrd and the DICOM SEG), each voxel tested against the contours of its nearest section (inside_contours)."""
 
 from __future__ import annotations
 
@@ -34,14 +34,17 @@ def lesion_box_ijk(volume: Volume, centres_ras: np.ndarray, reach_mm: float) -> 
     return low, high
 
 
-def inside_contour(radii_mm: np.ndarray, section: np.ndarray, radius_mm: np.ndarray, angle_rad: np.ndarray
-                   ) -> np.ndarray:
+def inside_contours(contours_radii_mm: tuple, section: np.ndarray, radius_mm: np.ndarray, angle_rad: np.ndarray
+                    ) -> list:
     """Whether each point, at ``radius_mm`` and ``angle_rad`` in the plane of its ``section`` (polar_in_section),
-    lies inside that section's contour ``radii_mm`` (S, A): closer to the centre than the contour's radius at its
-    angle, linear between the sampled angles (periodic). The one test of every voxel mask made from the contours
-    (the composition, plaque and lumen labelmaps here and the editable segments of contour_masks)."""
-    below, above, weight = angular_neighbours(angle_rad, radii_mm.shape[1])
-    return radius_mm < (1 - weight) * radii_mm[section, below] + weight * radii_mm[section, above]
+    lies inside each section contour of ``contours_radii_mm`` (each (S, A), on the same angles): closer to the
+    centre than the contour's radius at its angle, linear between the sampled angles (periodic); one bool array
+    per contour. The angular neighbours are found once for all contours. The one test of every voxel mask made
+    from the contours (the composition, plaque and lumen labelmaps here and the editable segments of
+    contour_masks)."""
+    below, above, weight = angular_neighbours(angle_rad, contours_radii_mm[0].shape[1])
+    return [radius_mm < (1 - weight) * radii_mm[section, below] + weight * radii_mm[section, above]
+            for radii_mm in contours_radii_mm]
 
 
 def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTree, ras: np.ndarray,
@@ -112,15 +115,15 @@ def plaque_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
     composition's four classes and the unclassified wall below them); 0 elsewhere, on the box around the occlusion.
 
     A voxel belongs to the cross-section whose centre is nearest; it is in the wall when its distance from the
-    centerline lies between the lumen and vessel contours at its angle (inside_contour), and its foot point on the
+    centerline lies between the lumen and vessel contours at its angle (inside_contours), and its foot point on the
     centerline lies between P and D.
     """
     lesion = np.flatnonzero(analysis.occlusion_slabs_mm() > 0)
     low, high, section, arc, radius, angle = _box_polar(volume, analysis, lesion,
                                                         float(analysis.vessel_radii_mm[lesion].max()))
-    in_wall = ((arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
-               & inside_contour(analysis.vessel_radii_mm, section, radius, angle)
-               & ~inside_contour(analysis.lumen_radii_mm, section, radius, angle))
+    in_vessel, in_lumen = inside_contours((analysis.vessel_radii_mm, analysis.lumen_radii_mm), section, radius,
+                                          angle)
+    in_wall = (arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"]) & in_vessel & ~in_lumen
     shape = tuple(int(n) for n in (high - low + 1)[::-1])
     return _box_labelmap(volume, in_wall.reshape(shape).astype(np.uint8), low)
 
@@ -144,7 +147,7 @@ def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
                                                         float(analysis.lumen_radii_mm[with_lumen].max()))
     half_step = 0.5 * analysis.centerline.step_mm
     in_lumen = ((np.abs(arc - analysis.centerline.arc_mm[section]) <= half_step)
-                & inside_contour(analysis.lumen_radii_mm, section, radius, angle))
+                & inside_contours((analysis.lumen_radii_mm,), section, radius, angle)[0])
     shape = tuple(int(n) for n in (high - low + 1)[::-1])
     return _box_labelmap(volume, in_lumen.reshape(shape).astype(np.uint8), low)
 
