@@ -73,6 +73,10 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
                  cap_lumen_vessel_area_ratio=0.5, cap_lumen_vessel_area_at_mm=-1.5, misregistration_step_mm=0.3,
                  misregistration_step_at_mm=25.0)
     assert warning_marks(quiet, landmarks_mm) == []
+    lost = dict(clean, lumen_proximal=True, proximal_cap_measured=False, proximal_lumen_end_mm=1.2)
+    assert warning_marks(lost, landmarks_mm) == [("lumen lost 1.2 mm before P, cap shape not measured",
+                                                  pytest.approx(12.8))]
+    assert warning_marks(dict(lost, lumen_proximal=False), landmarks_mm) == []
 
 
 def test_slice_node_takes_the_section_plane(mrml_scene):

@@ -63,6 +63,13 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   0.55 and 0.62; the former 0.65 missed the issue's own failure. A round lumen in a resolved 0.4 mm wall scores
   (r / (r + 0.4))^2, above the cut for r > 1.3 mm: such a lumen is flagged, conservatively. (lumen_on_wall_measures)
 
+* proximal_cap_measured: whether the proximal cap's shape was measured (morphology.proximal_cap_slope_per_mm needs
+  a lumen over the last CAP_END_MM before P and 2-5 mm before it), and proximal_lumen_end_mm, how far before P the
+  lumen was last found over the REFERENCE_WINDOW_MM before P (None where none was). A faint lumen narrowing into
+  bright plaque is lost before it closes (250 HU contrast in a 150 HU lining under a 0.35 mm blur: 1.0 mm before
+  P), or P lies past the lumen's end: the cap's shape and the blunt-stump score items are then left empty, and the
+  warning says where the lumen ends. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
+
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
   of the vessel between two adjacent axial slices beyond the slice-to-slice drift around it (misregistration.py),
@@ -85,6 +92,7 @@ from .contours import (NORMAL_WALL_MM, ContourParameters, WallContour, contour_a
                        profiles_across_contour)
 from .crosssection import PolarGrid
 from .landmarks import reference_section_indices
+from .morphology import CAP_END_MM
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 OCCLUSION_WINDOW_MM = 2.0
@@ -194,6 +202,35 @@ def lumen_on_wall_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_radii_m
     index = np.flatnonzero(near)[np.argmax(mean_ratio[near])]
     return {"cap_lumen_vessel_area_ratio": float(mean_ratio[index]),
             "cap_lumen_vessel_area_at_mm": float(before[index] if before[index] < 0 else after[index])}
+
+
+def proximal_lumen_end_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_radii_mm: np.ndarray) -> dict:
+    """proximal_lumen_end_mm (module docstring): P less the position of the last section with a lumen among those
+    in the REFERENCE_WINDOW_MM before P (mm; arc_mm: (S,) section positions, landmarks_mm: label -> arc position,
+    lumen_radii_mm: (S, A), 0 where no lumen); None where none of them has a lumen."""
+    before = (arc_mm >= landmarks_mm["P"] - REFERENCE_WINDOW_MM) & (arc_mm < landmarks_mm["P"])
+    found = before & np.any(lumen_radii_mm > 0, axis=1)
+    if not np.any(found):
+        return {"proximal_lumen_end_mm": None}
+    return {"proximal_lumen_end_mm": float(landmarks_mm["P"] - arc_mm[found].max())}
+
+
+def cap_shape_unmeasured(quality: dict) -> bool:
+    """Whether the warning of proximal_cap_measured fires: the cap's shape not measured though a lumen lies before
+    P (absent from earlier exports: no; where no lumen is found before P, the lumen_proximal warning speaks)."""
+    return not quality.get("proximal_cap_measured", True) and bool(quality["lumen_proximal"])
+
+
+def _cap_shape_unknown_warning(quality: dict) -> list:
+    """The warning of proximal_cap_measured, if it fires (``cap_shape_unmeasured``)."""
+    if not cap_shape_unmeasured(quality):
+        return []
+    end_mm = quality.get("proximal_lumen_end_mm")
+    where = "no lumen is found" if end_mm is None else f"the lumen is last found {end_mm:.1f} mm before P"
+    return [f"the proximal cap's shape (tapered or blunt) is not measured: {where}, and the shape needs it over the "
+            f"last {CAP_END_MM:g} mm before P; the blunt-stump score items are left empty (a faint lumen narrowing "
+            "into bright plaque is lost before it closes, or P lies past the lumen's end): check the lumen contours "
+            "before P and P's position, and judge the cap by eye"]
 
 
 def _lumen_on_wall_warning(quality: dict) -> list:
@@ -330,6 +367,7 @@ def quality_warnings(quality: dict) -> list:
             "(by up to 15% on phantoms) and the HU of every component shifts; analyse a reconstruction of the "
             "same scan with the scanner's standard soft-tissue cardiac kernel (smooth or medium)")
     warnings += _lumen_on_wall_warning(quality)
+    warnings += _cap_shape_unknown_warning(quality)
     warnings += _misregistration_warning(quality)
     lumenless = [label for label, found in quality.get("reference_lumen_found", {}).items() if not found]
     if lumenless:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .centerline import Centerline
 from .quality import (MAX_CAP_LUMEN_VESSEL_AREA_RATIO, MAX_MISREGISTRATION_STEP_MM, MAX_OUTWARD_AREA_FRACTION,
-                      MIN_LOCAL_AREA_RATIO)
+                      MIN_LOCAL_AREA_RATIO, cap_shape_unmeasured)
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -116,7 +116,8 @@ def warning_marks(quality: dict, landmarks_mm: dict) -> list:
     """[(short description, distance_mm)] of the quality problems that lie at one position (quality.py), each
     flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
     after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
-    a cap (cap_lumen_vessel_area_at_mm: before P where negative, after D), an ECG-misregistration step
+    a cap (cap_lumen_vessel_area_at_mm: before P where negative, after D), the lumen lost before P so that the cap's
+    shape is not measured (proximal_cap_measured, at proximal_lumen_end_mm), an ECG-misregistration step
     (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
     resolved. Problems of the whole occlusion or centerline have no one position and are not listed."""
     marks = []
@@ -131,6 +132,9 @@ def warning_marks(quality: dict, landmarks_mm: dict) -> list:
         where, position_mm = ((f"{-at_mm:.1f} mm before P", landmarks_mm["P"] + at_mm) if at_mm < 0
                               else (f"{at_mm:.1f} mm after D", landmarks_mm["D"] + at_mm))
         marks.append((f"lumen on the outer wall, {where}", position_mm))
+    if cap_shape_unmeasured(quality) and quality.get("proximal_lumen_end_mm") is not None:
+        end_mm = quality["proximal_lumen_end_mm"]
+        marks.append((f"lumen lost {end_mm:.1f} mm before P, cap shape not measured", landmarks_mm["P"] - end_mm))
     if (quality.get("misregistration_step_mm") or 0.0) > MAX_MISREGISTRATION_STEP_MM:
         marks.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm",
                       float(quality["misregistration_step_at_mm"])))
