@@ -844,9 +844,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
             if include_phi:
                 document["source_dicom"] = source_dicom_attributes(datasets[0])
             document["notes"] = document["notes"] + notes  # in the copy: an export again does not repeat them
-            images = result.images
-            extra_files = dicom_writers(datasets, result.volume, result.analysis, document,
-                                        images.composition if images else None, images.lumen if images else None)
+            extra_files = dicom_writers(datasets, result.volume, result.analysis, document, result.images)
         return lib.write_lesion_files(out_dir, result.volume, result.analysis, document, extra_files, result.images)
 
 

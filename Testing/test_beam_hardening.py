@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 from conftest import COLLAPSE_WARNING, analyze_from_two_seeds
+from warning_positions import assert_marks_are_the_warnings
 from scipy import ndimage
 
 from CTOPlaqueLib.analysis import analyze_lesion
@@ -18,6 +19,7 @@ from CTOPlaqueLib.contours import WallContour
 from CTOPlaqueLib.export import lesion_document, results_rows
 from CTOPlaqueLib.phantom import CALCIUM_HU, PRESETS, generate_phantom
 from CTOPlaqueLib.quality import quality_measures
+from CTOPlaqueLib.section_view import warning_marks
 from CTOPlaqueLib.volume_io import Volume
 
 
@@ -85,7 +87,7 @@ def test_a_moderate_rim_is_measured_as_the_image_shows_it(name):
 @pytest.mark.parametrize("name", ["curved", "thin-wall"])
 def test_a_strong_rim_is_measured_within_5_percent_or_flagged_where_it_is(name):
     """200 HU over 1 mm: the contour closes in on the nodule (thin-wall: 7% small), and the warning names where,
-    or the volume stays within 5%."""
+    or the volume stays within 5%; the panel's warning marks are the warnings' positions."""
     phantom, result, error = _from_two_seeds(name, 200.0, 1.0)
     flagged = [w for w in result.warnings if COLLAPSE_WARNING in w]
     assert flagged or abs(error) <= 0.05, f"{100 * error:+.1f}% unflagged"
@@ -93,3 +95,5 @@ def test_a_strong_rim_is_measured_within_5_percent_or_flagged_where_it_is(name):
     nodule_after_p_mm = 0.4 * phantom.spec.occlusion_length_mm  # phantom._wall_hu
     if flagged:
         assert result.quality["occlusion_min_local_area_at_mm"] == pytest.approx(nodule_after_p_mm, abs=2.0)
+    assert_marks_are_the_warnings(result.warnings, warning_marks(result.quality, result.landmarks_mm),
+                                  result.landmarks_mm)

@@ -356,17 +356,19 @@ def assert_patient_details(paths, series_file, included: bool) -> None:
 def test_export_of_a_dicom_volume_writes_seg_and_sr_and_patient_details_only_when_asked(
         mrml_scene, logic_nodes, tmp_path, monkeypatch):
     """A volume loaded by Slicer's DICOM module carries its instance UIDs; Export finds their files in the
-    DICOM database and writes the SEG and SR beside the other files, with the panel's numbers. The patient's
-    details reach lesion.json, lesion.csv and the report only with include_phi (``--include-phi``); the SEG
-    carries the series' patient either way, as DICOM requires."""
+    DICOM database and writes the SEG (from the labelmaps the analysis made) and SR beside the other files, with the
+    panel's numbers. The patient's details reach lesion.json, lesion.csv and the report only with include_phi
+    (``--include-phi``); the SEG carries the series' patient either way, as DICOM requires."""
     import pydicom
 
+    import CTOPlaqueLib.dicom_results as dicom_results
     from CTOPlaque import CTOPlaqueLogic
 
     volume, files = dicom_volume_node(mrml_scene, str(tmp_path), monkeypatch)
     _, centerline, landmarks = logic_nodes
     logic = CTOPlaqueLogic()
     result = logic.analyze(volume, centerline, landmarks, lesion_id="D1", patient_id="P1")
+    monkeypatch.setattr(dicom_results, "lesion_labelmaps", _rebuilt)  # the SEG is made of the analysis's labelmaps
     paths = logic.export(result, str(tmp_path / "export"))
     seg = pydicom.dcmread(paths["D1.seg.dcm"])
     sr = pydicom.dcmread(paths["D1.sr.dcm"])
@@ -395,6 +397,10 @@ def test_patient_details_of_a_volume_not_from_dicom_are_an_input_error(logic_res
     assert not (tmp_path / "export").exists()
 
 
+def _rebuilt(*_):
+    raise AssertionError("rebuilt on export")
+
+
 def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path, monkeypatch):
     """Export builds neither the composition and lumen labelmaps nor the straightened vessel again: it writes those
     the analysis made for the scene (the builders made to fail here), and the written segmentation holds the
@@ -402,11 +408,8 @@ def test_export_writes_the_images_the_scene_already_holds(logic_result, tmp_path
     import CTOPlaqueLib.lesion_files as lesion_files
     from CTOPlaque import CTOPlaqueLogic
 
-    def rebuilt(*_):
-        raise AssertionError("rebuilt on export")
-
-    for builder in ("composition_labelmap", "lumen_labelmap", "straighten"):
-        monkeypatch.setattr(lesion_files, builder, rebuilt)
+    for builder in ("lesion_labelmaps", "straighten"):
+        monkeypatch.setattr(lesion_files, builder, _rebuilt)
     paths = CTOPlaqueLogic().export(logic_result, str(tmp_path / "export"))
     assert os.path.isfile(paths["segmentation"]) and os.path.isfile(paths["straightened_png"])
     written = sitk.GetArrayFromImage(sitk.ReadImage(paths["segmentation"]))

@@ -109,7 +109,7 @@ def test_cap_shape_is_the_truth_or_flagged_where_the_lumen_ends(measured):
     assert result.morphology["proximal_cap"] is None and result.morphology["blunt_stump"] is None
     end_mm = result.quality["proximal_lumen_end_mm"]
     assert 0.75 <= end_mm <= phantom.spec.cap_taper_mm
-    assert [w for w in result.warnings if "cap's shape" in w and f"last found {end_mm:.1f} mm before P" in w]
+    assert [w for w in result.warnings if "cap's shape" in w and w.startswith(f"{end_mm:.1f} mm before P the lumen")]
 
 
 def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
@@ -176,7 +176,7 @@ def test_cap_shape_warning_only_where_a_lumen_before_p_was_lost():
     ends, and stays quiet when the shape was measured, when no lumen lies before P (the lumen_proximal warning then
     speaks) and on earlier exports without the measure."""
     lost = {"proximal_cap_measured": False, "proximal_lumen_end_mm": 1.3}
-    assert [w for w in _warnings_of(lost) if "cap's shape" in w and "last found 1.3 mm before P" in w]
+    assert [w for w in _warnings_of(lost) if "cap's shape" in w and w.startswith("1.3 mm before P the lumen is last")]
     for quiet in ({**lost, "proximal_cap_measured": True}, {**lost, "lumen_proximal": False}, {}):
         assert not [w for w in _warnings_of(quiet) if "cap's shape" in w]
 

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 from conftest import MISREGISTRATION_WARNING, analyze_from_two_seeds
 from scipy import ndimage
+from warning_positions import assert_marks_are_the_warnings
 
 from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.misregistration import misregistration_step_measures
 from CTOPlaqueLib.phantom import COURSE_PRESETS, generate_phantom
 from CTOPlaqueLib.quality import MAX_MISREGISTRATION_STEP_MM, quality_warnings
+from CTOPlaqueLib.section_view import warning_marks
 from CTOPlaqueLib.volume_io import Volume
 
 SPACING_MM = np.array([0.4, 0.4, 0.5])  # i, j, k
@@ -97,7 +99,8 @@ def test_phantom_step_is_found_where_the_shifted_slices_cut_the_vessel(name, ste
     where the true axis lies within half a slice of the boundary between the two slices; the warning fires. The
     vessel runs nearly within the slices there (0.1-0.3 slice per mm), so the boundary cuts it lengthwise from the
     occlusion's middle to D: a tenth of a millimetre in height moves where it crosses the axis by 0.5-2 mm (the
-    full-length phantoms read within 0.8 mm of the middle, docs/accuracy.md)."""
+    full-length phantoms read within 0.8 mm of the middle, docs/accuracy.md). The panel's warning marks are the
+    warnings' positions: the step's, and any other the warnings name."""
     spec = dataclasses.replace(COURSE_PRESETS[name], proximal_mm=8.0, occlusion_length_mm=14.0, distal_mm=8.0)
     phantom = generate_phantom(spec)
     _, result = analyze_from_two_seeds(phantom)
@@ -113,3 +116,7 @@ def test_phantom_step_is_found_where_the_shifted_slices_cut_the_vessel(name, ste
     assert abs(true_k[at] - (quality["misregistration_step_slice"] - 0.5)) <= 0.5
     assert truth_mm["P"] < quality["misregistration_step_at_mm"] < truth_mm["D"]
     assert [w for w in result.warnings if MISREGISTRATION_WARNING in w]
+    marks = warning_marks(quality, result.landmarks_mm)
+    assert (f"misregistration step of {quality['misregistration_step_mm']:.1f} mm",
+            quality["misregistration_step_at_mm"]) in marks
+    assert_marks_are_the_warnings(result.warnings, marks, result.landmarks_mm)

@@ -1,10 +1,13 @@
 """The section plane a slice view is reformatted to, against an analytic circular centerline, and the positions
-the panel jumps to, against hand-made quality measures."""
+the panel jumps to, against hand-made quality measures and the positions their warnings name in words."""
 
 import numpy as np
 import pytest
+from warning_positions import assert_marks_are_the_warnings
 
+from CTOPlaqueLib import quality as quality_module
 from CTOPlaqueLib.centerline import sample_centerline
+from CTOPlaqueLib.quality import quality_warnings
 from CTOPlaqueLib.section_view import (landmarks_text, section_to_ras, slider_ruler, straightened_section_line_ras,
                                        straightened_view_to_ras, warning_marks)
 
@@ -74,9 +77,52 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
                  misregistration_step_at_mm=25.0)
     assert warning_marks(quiet, landmarks_mm) == []
     lost = dict(clean, lumen_proximal=True, proximal_cap_measured=False, proximal_lumen_end_mm=1.2)
-    assert warning_marks(lost, landmarks_mm) == [("lumen lost 1.2 mm before P, cap shape not measured",
+    assert warning_marks(lost, landmarks_mm) == [("cap shape not measured, lumen last found, 1.2 mm before P",
                                                   pytest.approx(12.8))]
     assert warning_marks(dict(lost, lumen_proximal=False), landmarks_mm) == []
+
+
+# An otherwise clean lesion (no warning), and for each measure that lies at one position: its value, the cut its
+# warning fires beyond (the name in quality.py), which side of the cut fires (+1 above, -1 below) and its position.
+CLEAN_QUALITY = {"occlusion_min_fat_edge_fraction": 0.8, "occlusion_fat_edge_fraction": 0.8,
+                 "occlusion_contrast_fraction": 0.0, "lumen_proximal": True, "lumen_distal": True,
+                 "landmark_max_distance_mm": 0.0, "reference_wall_resolved": {"S": True, "E": True},
+                 "normal_wall_unresolved_fraction": 0.0, "blur_sigma_mm": 0.35}
+SITED_MEASURES = [
+    ("occlusion_min_local_area_ratio", "MIN_LOCAL_AREA_RATIO", -1, {"occlusion_min_local_area_at_mm": 6.3}),
+    ("occlusion_wall_outward_area_fraction", "MAX_OUTWARD_AREA_FRACTION", +1,
+     {"occlusion_wall_outward_at_mm": 4.0, "occlusion_wall_outward_mm": 0.2}),
+    ("cap_lumen_vessel_area_ratio", "MAX_CAP_LUMEN_VESSEL_AREA_RATIO", +1, {"cap_lumen_vessel_area_at_mm": -1.5}),
+    ("cap_lumen_vessel_area_ratio", "MAX_CAP_LUMEN_VESSEL_AREA_RATIO", +1, {"cap_lumen_vessel_area_at_mm": 2.5}),
+    ("misregistration_step_mm", "MAX_MISREGISTRATION_STEP_MM", +1,
+     {"misregistration_step_at_mm": 25.0, "misregistration_step_after_p_mm": 11.0,
+      "misregistration_step_after_d_mm": -11.0, "misregistration_step_slice": 40})]
+
+
+@pytest.mark.parametrize("key, cut, firing_side, where", SITED_MEASURES)
+@pytest.mark.parametrize("moved_cut", [False, True])
+def test_each_measure_has_its_mark_exactly_when_its_warning_fires(key, cut, firing_side, where, moved_cut,
+                                                                  monkeypatch):
+    """Just inside and just beyond the cut, and with the cut moved in quality.py alone (to 1.5 times its value):
+    a mark where the warning names the position in its words, none without the warning."""
+    if moved_cut:
+        monkeypatch.setattr(quality_module, cut, 1.5 * getattr(quality_module, cut))
+    landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+    for beyond in (False, True):
+        value = getattr(quality_module, cut) + (1 if beyond else -1) * firing_side * 0.01
+        quality = dict(CLEAN_QUALITY, **where, **{key: value})
+        warnings, marks = quality_warnings(quality), warning_marks(quality, landmarks_mm)
+        assert len(warnings) == len(marks) == int(beyond)
+        assert_marks_are_the_warnings(warnings, marks, landmarks_mm)
+
+
+def test_reference_marks_are_the_landmarks_their_warnings_name():
+    landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+    quality = dict(CLEAN_QUALITY, reference_lumen_found={"S": False, "E": False},
+                   reference_wall_resolved={"S": True, "E": False})
+    marks = warning_marks(quality, landmarks_mm)
+    assert len(marks) == 3
+    assert_marks_are_the_warnings(quality_warnings(quality), marks, landmarks_mm)
 
 
 def test_slice_node_takes_the_section_plane(mrml_scene):

@@ -23,10 +23,9 @@ from scipy.spatial import cKDTree
 
 from .analysis import LesionAnalysis
 from .centerline import Centerline
-from .contours import angular_neighbours
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
-from .labelmap import lesion_box_ijk, polar_in_section
+from .labelmap import inside_contour, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
@@ -75,11 +74,6 @@ def oversampled_grid(volume: Volume, low_ijk: np.ndarray, high_ijk: np.ndarray,
     matrix[:3, 3] = volume.ijk_to_ras[:3, :3] @ (low_ijk - 0.5 + 0.5 / factors) + volume.ijk_to_ras[:3, 3]
     shape_ijk = (np.asarray(high_ijk) - low_ijk + 1) * factors
     return matrix, tuple(int(n) for n in shape_ijk[::-1])
-
-
-def _radius_at(radii_mm: np.ndarray, section: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
-    below, above, weight = angular_neighbours(angle_rad, radii_mm.shape[1])
-    return (1 - weight) * radii_mm[section, below] + weight * radii_mm[section, above]
 
 
 def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: float = CONTOUR_GRID_MM) -> ContourMasks:
@@ -146,8 +140,8 @@ def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.n
 def _labels_of(centerline: Centerline, analysis: LesionAnalysis, section: np.ndarray, ras: np.ndarray) -> np.ndarray:
     section, arc, radius, angle = polar_in_section(centerline, section, ras)
     along = (arc >= centerline.arc_mm[0] - END_MARGIN_MM) & (arc <= centerline.arc_mm[-1] + END_MARGIN_MM)
-    in_vessel = along & (radius < _radius_at(analysis.vessel_radii_mm, section, angle))
-    in_lumen = along & (radius < _radius_at(analysis.lumen_radii_mm, section, angle))
+    in_vessel = along & inside_contour(analysis.vessel_radii_mm, section, radius, angle)
+    in_lumen = along & inside_contour(analysis.lumen_radii_mm, section, radius, angle)
     return np.where(in_lumen, LUMEN_LABEL, np.where(in_vessel, WALL_LABEL, 0)).astype(np.uint8)
 
 

@@ -31,7 +31,7 @@ from pydicom.sr.codedict import codes
 from . import SOFTWARE_NAME, __version__
 from .composition import COMPONENTS
 from .export import rounded_for_export
-from .labelmap import composition_labelmap, labels_on_volume_grid, lumen_labelmap, plaque_labelmap
+from .labelmap import LesionLabelmaps, labels_on_volume_grid, lesion_labelmaps
 from .lesion_location import artery_keyword
 from .segments import CORONARY_ARTERY, PLAQUE, SEGMENTS, Concept, segment_number
 from .volume_io import Volume
@@ -66,15 +66,16 @@ def _segment_descriptions(lesion_id: str) -> list:
         for number, (name, segment) in enumerate(SEGMENTS.items(), start=1)]
 
 
-def segment_masks(volume: Volume, analysis, composition=None, lumen=None) -> tuple[int, np.ndarray]:
+def segment_masks(volume: Volume, analysis, labelmaps: LesionLabelmaps = None) -> tuple[int, np.ndarray]:
     """The segments on the slices k0.. of the CT grid that hold any: k0 and masks [k - k0, j, i, number - 1] in
     segments.SEGMENTS' order: the four components (composition labelmap), the lumen, and the plaque (the wall
     between P and D whatever its HU; it holds the components). A voxel inside a lumen contour is lumen only
-    (contours of neighbouring sections overlap in a bend). composition, lumen: the analysis's labelmaps where
-    already built."""
-    in_lumen = labels_on_volume_grid(volume, lumen or lumen_labelmap(volume, analysis)) > 0
-    components = labels_on_volume_grid(volume, composition or composition_labelmap(volume, analysis))
-    plaque = labels_on_volume_grid(volume, plaque_labelmap(volume, analysis)) > 0
+    (contours of neighbouring sections overlap in a bend). labelmaps: the analysis's where already built
+    (lesion_files.LesionImages holds them)."""
+    labelmaps = labelmaps or lesion_labelmaps(volume, analysis)
+    in_lumen = labels_on_volume_grid(volume, labelmaps.lumen) > 0
+    components = labels_on_volume_grid(volume, labelmaps.composition)
+    plaque = labels_on_volume_grid(volume, labelmaps.plaque) > 0
     plaque &= ~in_lumen
     components[in_lumen] = 0
     occupied = np.flatnonzero((in_lumen | plaque).reshape(len(plaque), -1).any(axis=1))  # plaque holds components
@@ -84,12 +85,12 @@ def segment_masks(volume: Volume, analysis, composition=None, lumen=None) -> tup
     return first, np.stack(masks, axis=-1)
 
 
-def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str, composition=None, lumen=None,
+def build_segmentation(volume: Volume, analysis, sources: list, lesion_id: str, labelmaps: LesionLabelmaps = None,
                        observer: str = "") -> hd.seg.Segmentation:
     """The SEG of the module docstring on the slices of ``sources`` (datasets ordered by slice k) that
-    hold a segment. composition, lumen: the analysis's labelmaps where already built; observer: the reader
-    who placed the landmarks (ContentCreatorName)."""
-    first, masks = segment_masks(volume, analysis, composition, lumen)
+    hold a segment. labelmaps: the analysis's where already built; observer: the reader who placed the landmarks
+    (ContentCreatorName)."""
+    first, masks = segment_masks(volume, analysis, labelmaps)
     return hd.seg.Segmentation(
         source_images=sources[first:first + len(masks)], pixel_array=masks,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=_segment_descriptions(lesion_id),
@@ -225,12 +226,12 @@ def _local_coding_scheme() -> pydicom.Dataset:
     return item
 
 
-def dicom_writers(sources: list, volume: Volume, analysis, document: dict, composition=None, lumen=None) -> dict:
+def dicom_writers(sources: list, volume: Volume, analysis, document: dict, labelmaps: LesionLabelmaps = None) -> dict:
     """{file name: writer(path)}: <lesion_id>.seg.dcm and <lesion_id>.sr.dcm; ``sources``: the source series'
     datasets ordered by slice (dicom_series.source_datasets_by_slice) and completed for derived objects
-    (dicom_series.sources_for_derived_objects); composition, lumen: the analysis's composition and lumen
-    labelmaps where already built (lesion_files.LesionImages)."""
-    segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], composition, lumen,
+    (dicom_series.sources_for_derived_objects); labelmaps: the analysis's plaque, composition and lumen labelmaps
+    where already built (lesion_files.LesionImages holds them)."""
+    segmentation = build_segmentation(volume, analysis, sources, document["lesion_id"], labelmaps,
                                       document.get("observer", ""))
     report = build_report(rounded_for_export(document), segmentation, sources)  # the numbers of lesion.json
     return {f"{document['lesion_id']}.seg.dcm": lambda path: segmentation.save_as(path),

@@ -1,4 +1,5 @@
-"""The lesion's plaque composition as a voxel labelmap on the CT grid (for the overlay and the .seg.nrrd)."""
+"""The lesion's plaque, its composition and the lumen as voxel labelmaps on the CT grid (for the overlay, the
+.seg.nrrd and the DICOM SEG), each voxel tested against the contours of its nearest section (inside_contour)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,14 @@ def lesion_box_ijk(volume: Volume, centres_ras: np.ndarray, reach_mm: float) -> 
     return low, high
 
 
-def _radius_at_angle(radii_mm: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
-    """Contour radius at arbitrary angles, linear between the sampled angles (periodic). radii_mm: (M, A)."""
+def inside_contour(radii_mm: np.ndarray, section: np.ndarray, radius_mm: np.ndarray, angle_rad: np.ndarray
+                   ) -> np.ndarray:
+    """Whether each point, at ``radius_mm`` and ``angle_rad`` in the plane of its ``section`` (polar_in_section),
+    lies inside that section's contour ``radii_mm`` (S, A): closer to the centre than the contour's radius at its
+    angle, linear between the sampled angles (periodic). The one test of every voxel mask made from the contours
+    (the composition, plaque and lumen labelmaps here and the editable segments of contour_masks)."""
     below, above, weight = angular_neighbours(angle_rad, radii_mm.shape[1])
-    rows = np.arange(len(radii_mm))
-    return (1 - weight) * radii_mm[rows, below] + weight * radii_mm[rows, above]
+    return radius_mm < (1 - weight) * radii_mm[section, below] + weight * radii_mm[section, above]
 
 
 def polar_in_sections(centerline: Centerline, sections: np.ndarray, tree: cKDTree, ras: np.ndarray,
@@ -88,46 +92,46 @@ def _box_labelmap(volume: Volume, labels: np.ndarray, low: np.ndarray) -> Labelm
     return Labelmap(labels, box_ijk_to_ras)
 
 
+def _on_volume_grid(volume: Volume, labelmap: Labelmap) -> tuple:
+    """The slices [k, j, i] of the CT grid that the box labelmap covers (it lies on the volume's voxels)."""
+    ras_to_ijk = volume.ras_to_ijk()
+    low_ijk = np.round(ras_to_ijk[:3, :3] @ labelmap.ijk_to_ras[:3, 3] + ras_to_ijk[:3, 3]).astype(int)
+    return tuple(slice(low, low + size) for low, size in zip(low_ijk[::-1], labelmap.labels.shape))
+
+
 def labels_on_volume_grid(volume: Volume, labelmap: Labelmap) -> np.ndarray:
     """The box labelmap's labels placed on the whole CT grid [k, j, i] (zeros outside the box); the box must
     lie on the volume's voxels, as every labelmap made here does."""
     labels = np.zeros(volume.hu.shape, labelmap.labels.dtype)
-    ras_to_ijk = volume.ras_to_ijk()
-    low_ijk = np.round(ras_to_ijk[:3, :3] @ labelmap.ijk_to_ras[:3, 3] + ras_to_ijk[:3, 3]).astype(int)
-    labels[tuple(slice(low, low + size) for low, size in zip(low_ijk[::-1], labelmap.labels.shape))] = labelmap.labels
+    labels[_on_volume_grid(volume, labelmap)] = labelmap.labels
     return labels
 
 
-def _occluded_wall(volume: Volume, analysis: LesionAnalysis) -> tuple[np.ndarray, np.ndarray]:
-    """Low corner (i, j, k) of the box around the occlusion and the mask [k, j, i] of its voxels in the wall.
+def plaque_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
+    """1 for every voxel of the wall between P and D: the plaque, vessel minus lumen, whatever its HU (the
+    composition's four classes and the unclassified wall below them); 0 elsewhere, on the box around the occlusion.
 
     A voxel belongs to the cross-section whose centre is nearest; it is in the wall when its distance from the
-    centerline lies between the lumen and vessel contours at its angle, and its foot point on the centerline
-    lies between P and D.
+    centerline lies between the lumen and vessel contours at its angle (inside_contour), and its foot point on the
+    centerline lies between P and D.
     """
     lesion = np.flatnonzero(analysis.occlusion_slabs_mm() > 0)
     low, high, section, arc, radius, angle = _box_polar(volume, analysis, lesion,
                                                         float(analysis.vessel_radii_mm[lesion].max()))
     in_wall = ((arc >= analysis.landmarks_mm["P"]) & (arc <= analysis.landmarks_mm["D"])
-               & (radius < _radius_at_angle(analysis.vessel_radii_mm[section], angle))
-               & (radius >= _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
-    return low, in_wall.reshape(tuple(int(n) for n in (high - low + 1)[::-1]))
+               & inside_contour(analysis.vessel_radii_mm, section, radius, angle)
+               & ~inside_contour(analysis.lumen_radii_mm, section, radius, angle))
+    shape = tuple(int(n) for n in (high - low + 1)[::-1])
+    return _box_labelmap(volume, in_wall.reshape(shape).astype(np.uint8), low)
 
 
-def composition_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
-    """Label every voxel whose centre lies in the wall between P and D (_occluded_wall) by the HU class of that
-    voxel (0 below the necrotic core's bound, as outside the wall)."""
-    low, in_wall = _occluded_wall(volume, analysis)
-    box_hu = volume.hu[tuple(slice(a, a + n) for a, n in zip(low[::-1], in_wall.shape))]
-    labels = np.where(in_wall, analysis.thresholds.classify(box_hu), 0).astype(np.uint8)
-    return _box_labelmap(volume, labels, low)
-
-
-def plaque_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
-    """1 for every voxel of the wall between P and D (_occluded_wall): the plaque, vessel minus lumen, whatever its
-    HU (the composition's four classes and the unclassified wall below them); 0 elsewhere."""
-    low, in_wall = _occluded_wall(volume, analysis)
-    return _box_labelmap(volume, in_wall.astype(np.uint8), low)
+def composition_labelmap(volume: Volume, analysis: LesionAnalysis, plaque: Labelmap = None) -> Labelmap:
+    """Label every voxel of the plaque (plaque_labelmap; ``plaque``, where already built) by the HU class of that
+    voxel (1..4 = COMPONENTS; 0 below the necrotic core's bound, as outside the wall), on the plaque's box."""
+    if plaque is None:
+        plaque = plaque_labelmap(volume, analysis)
+    classes = analysis.thresholds.classify(volume.hu[_on_volume_grid(volume, plaque)])
+    return Labelmap(np.where(plaque.labels > 0, classes, 0).astype(np.uint8), plaque.ijk_to_ras)
 
 
 def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
@@ -140,9 +144,25 @@ def lumen_labelmap(volume: Volume, analysis: LesionAnalysis) -> Labelmap:
                                                         float(analysis.lumen_radii_mm[with_lumen].max()))
     half_step = 0.5 * analysis.centerline.step_mm
     in_lumen = ((np.abs(arc - analysis.centerline.arc_mm[section]) <= half_step)
-                & (radius < _radius_at_angle(analysis.lumen_radii_mm[section], angle)))
+                & inside_contour(analysis.lumen_radii_mm, section, radius, angle))
     shape = tuple(int(n) for n in (high - low + 1)[::-1])
     return _box_labelmap(volume, in_lumen.reshape(shape).astype(np.uint8), low)
+
+
+@dataclass
+class LesionLabelmaps:
+    """One analysis's voxel labelmaps on the CT grid (each on its own box): the plaque (plaque_labelmap), its
+    composition (composition_labelmap, classified within that plaque) and the lumen (lumen_labelmap)."""
+
+    plaque: Labelmap
+    composition: Labelmap
+    lumen: Labelmap
+
+
+def lesion_labelmaps(volume: Volume, analysis: LesionAnalysis) -> LesionLabelmaps:
+    """The LesionLabelmaps of an analysis, the wall between P and D found once for the plaque and composition."""
+    plaque = plaque_labelmap(volume, analysis)
+    return LesionLabelmaps(plaque, composition_labelmap(volume, analysis, plaque), lumen_labelmap(volume, analysis))
 
 
 def with_lumen(composition: Labelmap, lumen: Labelmap, lumen_label: int) -> Labelmap:

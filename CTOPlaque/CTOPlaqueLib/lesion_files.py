@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .analysis import LesionAnalysis
 from .contour_masks import ContourMasks, contour_masks, write_contour_segmentation
 from .export import flat_row, profile_rows, rounded_for_export, write_rows_csv
-from .labelmap import Labelmap, composition_labelmap, lumen_labelmap, with_lumen
+from .labelmap import LesionLabelmaps, lesion_labelmaps, with_lumen
 from .lesion_report import lesion_report_html
 from .plots import write_profile_png, write_straightened_png
 from .segmentation_file import write_composition_segmentation
@@ -24,21 +24,20 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
 
 
 @dataclass
-class LesionImages:
-    """The images built from one analysis: the composition and lumen labelmaps on the CT grid, the straightened
-    vessel and the lumen and outer-wall segments it was measured with (contour_masks). Built once: the Slicer
-    module shows them in the scene and passes them on to the files."""
+class LesionImages(LesionLabelmaps):
+    """The images built from one analysis: the plaque, composition and lumen labelmaps on the CT grid
+    (LesionLabelmaps), the straightened vessel and the lumen and outer-wall segments it was measured with
+    (contour_masks). Built once: the Slicer module shows them in the scene and passes them on to the files."""
 
-    composition: Labelmap
     straightened: StraightenedVessel
-    lumen: Labelmap
     contours: ContourMasks
 
 
 def lesion_images(volume: Volume, analysis: LesionAnalysis, contours: ContourMasks = None) -> LesionImages:
     """contours: the segments the analysis was measured with where given (the reader's), else its own contours'."""
-    return LesionImages(composition_labelmap(volume, analysis), straighten(volume, analysis),
-                        lumen_labelmap(volume, analysis), contours or contour_masks(volume, analysis))
+    labelmaps = lesion_labelmaps(volume, analysis)
+    return LesionImages(labelmaps.plaque, labelmaps.composition, labelmaps.lumen, straighten(volume, analysis),
+                        contours or contour_masks(volume, analysis))
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,

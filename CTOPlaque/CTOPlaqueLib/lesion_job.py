@@ -124,7 +124,7 @@ def run_lesion_job(job: LesionJob) -> dict:
     if job.dicom_out:
         from .dicom_results import dicom_writers
 
-        dicom_files = dicom_writers(sources, volume, analysis, document, images.composition, images.lumen)
+        dicom_files = dicom_writers(sources, volume, analysis, document, images)
     beside = os.path.abspath(job.dicom_out or job.out_dir) == os.path.abspath(job.out_dir)
     write_lesion_files(job.out_dir, volume, analysis, document, {**extra_files, **(dicom_files if beside else {})},
                        images)

@@ -85,23 +85,32 @@ def misregistration_step_measures(volume: Volume, centerline: Centerline, vessel
 
 def _pair_shifts_mm(volume: Volume, points_ras: np.ndarray, centres_ijk: np.ndarray, outer_mm: np.ndarray) -> dict:
     """k -> (in-plane shift (2,), its covariance (2, 2)), mm along the volume's j and i axes, mapping slice k - 1
-    onto slice k over the vessel and MASK_MARGIN_MM around it, for each pair whose plane cuts through the vessel."""
+    onto slice k over the vessel and MASK_MARGIN_MM around it, for each pair whose plane cuts through the vessel.
+
+    points_ras: the vessel's axis points (RAS), centres_ijk: the same in the volume's IJK, outer_mm: the outer-wall
+    radius there. A pixel of the plane between the slices is in the mask where its nearest axis point lies within
+    that point's reach (outer radius + MASK_MARGIN_MM) of the pixel and of the plane: one k-d tree of the axis points
+    serves every pair."""
     spacing_mm = np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
     scale_ji = spacing_mm[1::-1]
     reach_px = np.ceil(STEP_SEARCH_MM / scale_ji).astype(int)
     reach_mm = outer_mm + MASK_MARGIN_MM
+    max_reach_mm = float(reach_mm.max())
+    tree = cKDTree(points_ras)
     shifts = {}
     for k in range(1, volume.hu.shape[0]):
         plane_mm = np.abs(centres_ijk[:, 2] - (k - 0.5)) * spacing_mm[2]
         if not np.any(plane_mm < CROSSING_FRACTION * outer_mm):
             continue
         near = plane_mm < reach_mm
-        box = _pixel_box(centres_ijk[near, :2], reach_mm.max() / spacing_mm[:2], reach_px, volume.hu.shape[1:])
+        # a point beyond its reach of the plane reaches no pixel of it, nor does "none within max_reach_mm" (index N)
+        near_reach_mm = np.append(np.where(near, reach_mm, 0.0), 0.0)
+        box = _pixel_box(centres_ijk[near, :2], max_reach_mm / spacing_mm[:2], reach_px, volume.hu.shape[1:])
         jj, ii = np.meshgrid(np.arange(*box[0]), np.arange(*box[1]), indexing="ij")
         pixels_ras = (np.stack([ii.ravel(), jj.ravel(), np.full(ii.size, k - 0.5)], axis=1)
                       @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3])
-        distance_mm, nearest = cKDTree(points_ras[near]).query(pixels_ras, distance_upper_bound=reach_mm.max())
-        mask = (distance_mm < reach_mm[near][np.minimum(nearest, np.count_nonzero(near) - 1)]).reshape(ii.shape)
+        distance_mm, nearest = tree.query(pixels_ras, distance_upper_bound=max_reach_mm)
+        mask = (distance_mm < near_reach_mm[nearest]).reshape(ii.shape)
         window = (slice(*box[0]), slice(*box[1]))
         found = _best_shift_px(volume.hu[k - 1][window].astype(float), volume.hu[k][window].astype(float), mask,
                                reach_px)

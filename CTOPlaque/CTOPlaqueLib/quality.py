@@ -87,6 +87,8 @@ cross them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -217,48 +219,116 @@ def proximal_lumen_end_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_ra
     return {"proximal_lumen_end_mm": float(landmarks_mm["P"] - arc_mm[found].max())}
 
 
-def cap_shape_unmeasured(quality: dict) -> bool:
-    """Whether the warning of proximal_cap_measured fires: the cap's shape not measured though a lumen lies before
-    P (absent from earlier exports: no; where no lumen is found before P, the lumen_proximal warning speaks)."""
-    return not quality.get("proximal_cap_measured", True) and bool(quality["lumen_proximal"])
+@dataclass(frozen=True)
+class WarningSite:
+    """Where a measure in warning lies: ``offset_mm`` along the centerline from ``landmark`` (P or D, negative
+    before it), or from the ostium where ``landmark`` is None."""
+
+    offset_mm: float
+    landmark: str | None = None
+
+    def position_mm(self, landmarks_mm: dict) -> float:
+        """Its arc position (mm from the ostium) given the landmarks' (label -> arc position)."""
+        return float(self.offset_mm + (landmarks_mm[self.landmark] if self.landmark else 0.0))
+
+    def text(self) -> str:
+        """"6.3 mm after P", "1.5 mm before P", "24.2 mm from the ostium"."""
+        if self.landmark is None:
+            return f"{self.offset_mm:.1f} mm from the ostium"
+        return f"{abs(self.offset_mm):.1f} mm {'before' if self.offset_mm < 0 else 'after'} {self.landmark}"
 
 
-def _cap_shape_unknown_warning(quality: dict) -> list:
-    """The warning of proximal_cap_measured, if it fires (``cap_shape_unmeasured``)."""
-    if not cap_shape_unmeasured(quality):
-        return []
+# The measures that lie at one position: each function below says whether its measure is in warning and where
+# (None: no warning; a measure absent from an earlier export, or None where unmeasured, is no warning). Both the
+# warnings (quality_warnings) and the positions a reader jumps to (section_view.warning_marks) come from them.
+def local_area_site(quality: dict) -> WarningSite | None:
+    """The outer wall closing in (occlusion_min_local_area_ratio below MIN_LOCAL_AREA_RATIO), after P."""
+    if quality.get("occlusion_min_local_area_ratio", 1.0) >= MIN_LOCAL_AREA_RATIO:
+        return None
+    return WarningSite(quality["occlusion_min_local_area_at_mm"], "P")
+
+
+def wall_outward_site(quality: dict) -> WarningSite | None:
+    """The outer wall pushed outward (occlusion_wall_outward_area_fraction above MAX_OUTWARD_AREA_FRACTION),
+    after P."""
+    excess = quality.get("occlusion_wall_outward_area_fraction")
+    if excess is None or excess <= MAX_OUTWARD_AREA_FRACTION:
+        return None
+    return WarningSite(quality["occlusion_wall_outward_at_mm"], "P")
+
+
+def lumen_on_wall_site(quality: dict) -> WarningSite | None:
+    """The lumen contour on the outer wall beside a cap (cap_lumen_vessel_area_ratio above
+    MAX_CAP_LUMEN_VESSEL_AREA_RATIO): before P where cap_lumen_vessel_area_at_mm is negative, else after D."""
+    if quality.get("cap_lumen_vessel_area_ratio", 0.0) <= MAX_CAP_LUMEN_VESSEL_AREA_RATIO:
+        return None
+    at_mm = quality["cap_lumen_vessel_area_at_mm"]
+    return WarningSite(at_mm, "P" if at_mm < 0 else "D")
+
+
+def cap_shape_site(quality: dict) -> WarningSite | None:
+    """The proximal cap's shape not measured though a lumen lies before P (proximal_cap_measured false, lumen_proximal
+    true: where no lumen is found before P, the lumen_proximal warning speaks), where the lumen was last found
+    (proximal_lumen_end_mm) before P."""
     end_mm = quality.get("proximal_lumen_end_mm")
-    where = "no lumen is found" if end_mm is None else f"the lumen is last found {end_mm:.1f} mm before P"
-    return [f"the proximal cap's shape (tapered or blunt) is not measured: {where}, and the shape needs it over the "
-            f"last {CAP_END_MM:g} mm before P; the blunt-stump score items are left empty (a faint lumen narrowing "
-            "into bright plaque is lost before it closes, or P lies past the lumen's end): check the lumen contours "
-            "before P and P's position, and judge the cap by eye"]
+    if quality.get("proximal_cap_measured", True) or not quality["lumen_proximal"] or end_mm is None:
+        return None
+    return WarningSite(-end_mm, "P")
+
+
+def misregistration_site(quality: dict) -> WarningSite | None:
+    """An ECG-misregistration step (misregistration_step_mm above MAX_MISREGISTRATION_STEP_MM), from the
+    ostium."""
+    step_mm = quality.get("misregistration_step_mm")
+    if step_mm is None or step_mm <= MAX_MISREGISTRATION_STEP_MM:
+        return None
+    return WarningSite(quality["misregistration_step_at_mm"])
+
+
+def reference_lumen_missing(quality: dict) -> list:
+    """The reference landmarks (S, E) at which no lumen was found (reference_lumen_found)."""
+    return [label for label, found in quality.get("reference_lumen_found", {}).items() if not found]
+
+
+def reference_wall_unresolved(quality: dict) -> list:
+    """The reference landmarks (S, E) whose wall is not resolved (reference_wall_resolved)."""
+    return [label for label, resolved in quality.get("reference_wall_resolved", {}).items() if not resolved]
 
 
 def _lumen_on_wall_warning(quality: dict) -> list:
-    """The warning of cap_lumen_vessel_area_ratio, if it fires (absent from earlier exports: none)."""
-    ratio = quality.get("cap_lumen_vessel_area_ratio", 0.0)
-    if ratio <= MAX_CAP_LUMEN_VESSEL_AREA_RATIO:
+    """The warning of cap_lumen_vessel_area_ratio, if it fires."""
+    site = lumen_on_wall_site(quality)
+    if site is None:
         return []
-    at_mm = quality["cap_lumen_vessel_area_at_mm"]
-    where = f"{-at_mm:.1f} mm before P" if at_mm < 0 else f"{at_mm:.1f} mm after D"
-    return [f"{where} the lumen fills {100 * ratio:.0f}% of the vessel area: the lumen contour lies on or near the "
-            "outer wall (bright plaque or a tight stenosis lining the lumen there), so the lumen area there, the "
-            "proximal cap shape and a reference section placed there are unreliable; check the lumen contours there, "
-            "and place S and E where the wall is thin and the lumen clearly brighter than it"]
+    return [f"{site.text()} the lumen fills {100 * quality['cap_lumen_vessel_area_ratio']:.0f}% of the vessel area: "
+            "the lumen contour lies on or near the outer wall (bright plaque or a tight stenosis lining the lumen "
+            "there), so the lumen area there, the proximal cap shape and a reference section placed there are "
+            "unreliable; check the lumen contours there, and place S and E where the wall is thin and the lumen "
+            "clearly brighter than it"]
+
+
+def _cap_shape_warning(quality: dict) -> list:
+    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``)."""
+    site = cap_shape_site(quality)
+    if site is None:
+        return []
+    return [f"{site.text()} the lumen is last found, none over the last {CAP_END_MM:g} mm: the proximal cap's shape "
+            "(tapered or blunt) is not measured and the blunt-stump score items are left empty (a faint lumen "
+            "narrowing into bright plaque is lost before it closes, or P lies past the lumen's end); check the lumen "
+            "contours before P and P's position, and judge the cap by eye"]
 
 
 def _misregistration_warning(quality: dict) -> list:
-    """The warning of misregistration_step_mm, if it fires (absent from earlier exports, None if unmeasured: none)."""
-    step_mm = quality.get("misregistration_step_mm")
-    if step_mm is None or step_mm <= MAX_MISREGISTRATION_STEP_MM:
+    """The warning of misregistration_step_mm, if it fires."""
+    site = misregistration_site(quality)
+    if site is None:
         return []
-    return [f"{quality['misregistration_step_at_mm']:.1f} mm from the ostium ({_relative_to_caps(quality)}) the "
-            f"vessel jumps {step_mm:.1f} mm sideways between axial slices {quality['misregistration_step_slice'] - 1} "
-            f"and {quality['misregistration_step_slice']}: an ECG-misregistration step (slabs from different "
-            "heartbeats), which cuts and shifts the vessel there, so length, plaque volume and the contours there are "
-            "unreliable; analyse a reconstruction at a better cardiac phase (or another phase with the vessel still), "
-            "or check and edit the contours there"]
+    step_mm, slice_k = quality["misregistration_step_mm"], quality["misregistration_step_slice"]
+    return [f"{site.text()} ({_relative_to_caps(quality)}) the vessel jumps {step_mm:.1f} mm "
+            f"sideways between axial slices {slice_k - 1} and {slice_k}: an ECG-misregistration step (slabs from "
+            "different heartbeats), which cuts and shifts the vessel there, so length, plaque volume and the contours "
+            "there are unreliable; analyse a reconstruction at a better cardiac phase (or another phase with the "
+            "vessel still), or check and edit the contours there"]
 
 
 def _relative_to_caps(quality: dict) -> str:
@@ -337,21 +407,21 @@ def quality_warnings(quality: dict) -> list:
             f"inside the occlusion the centerline bends with a radius of curvature {1 / product:.1f} times the "
             "vessel's radius (a kink or jitter, not a coronary's course): sections overlap there and the plaque "
             "volume is unreliable; extract the centerline from seeds, or place its points farther apart")
-    ratio = quality.get("occlusion_min_local_area_ratio", 1.0)  # absent from earlier exports
-    if ratio < MIN_LOCAL_AREA_RATIO:
+    closing = local_area_site(quality)
+    if closing is not None:
         warnings.append(
-            f"{quality['occlusion_min_local_area_at_mm']:.1f} mm after P the outer wall closes in to "
-            f"{100 * ratio:.0f}% of the vessel area around it: a dark region inside the plaque (beam hardening "
-            "beside calcium, a sharp kernel, or a lipid core nearly as dark as the fat) was taken for the fat "
-            "outside it, and the plaque volume there reads small; check the contours there, and prefer a "
-            "reconstruction with beam-hardening correction and a standard soft-tissue kernel")
-    excess = quality.get("occlusion_wall_outward_area_fraction")  # absent from earlier exports; None if unmeasured
-    if excess is not None and excess > MAX_OUTWARD_AREA_FRACTION:
+            f"{closing.text()} the outer wall closes in to {100 * quality['occlusion_min_local_area_ratio']:.0f}% "
+            "of the vessel area around it: a dark region inside the plaque (beam hardening beside calcium, a sharp "
+            "kernel, or a lipid core nearly as dark as the fat) was taken for the fat outside it, and the plaque "
+            "volume there reads small; check the contours there, and prefer a reconstruction with beam-hardening "
+            "correction and a standard soft-tissue kernel")
+    outward = wall_outward_site(quality)
+    if outward is not None:
         warnings.append(
-            f"{quality['occlusion_wall_outward_at_mm']:.1f} mm after P the outer wall lies "
-            f"{quality['occlusion_wall_outward_mm']:.2f} mm outside the image's wall/fat edge (vessel area about "
-            f"{100 * excess:.0f}% large there): the contour was pushed out into the fat (bright plaque at the edge "
-            "under blur, or noise), and the plaque volume and its necrotic core read large; check the contours there")
+            f"{outward.text()} the outer wall lies {quality['occlusion_wall_outward_mm']:.2f} mm outside the image's "
+            f"wall/fat edge (vessel area about {100 * quality['occlusion_wall_outward_area_fraction']:.0f}% large "
+            "there): the contour was pushed out into the fat (bright plaque at the edge under blur, or noise), and the "
+            "plaque volume and its necrotic core read large; check the contours there")
     for side, cap in (("proximal", "P"), ("distal", "D")):
         if not quality[f"lumen_{side}"]:
             warnings.append(
@@ -369,16 +439,16 @@ def quality_warnings(quality: dict) -> list:
             "(by up to 15% on phantoms) and the HU of every component shifts; analyse a reconstruction of the "
             "same scan with the scanner's standard soft-tissue cardiac kernel (smooth or medium)")
     warnings += _lumen_on_wall_warning(quality)
-    warnings += _cap_shape_unknown_warning(quality)
+    warnings += _cap_shape_warning(quality)
     warnings += _misregistration_warning(quality)
-    lumenless = [label for label, found in quality.get("reference_lumen_found", {}).items() if not found]
+    lumenless = reference_lumen_missing(quality)
     if lumenless:
         warnings.append(
             f"no contrast-filled lumen was found at {' and '.join(lumenless)}, so its reference lumen area and "
             "diameter are not reported: check that the landmark lies outside the occlusion where the lumen shows "
             "contrast; a lumen too faint to tell from the wall (late filling through collaterals) is not detected: "
             "move the landmark to where the lumen is brighter, or lower contour.lumen_min_hu in a settings file")
-    unresolved = [label for label, resolved in quality["reference_wall_resolved"].items() if not resolved]
+    unresolved = reference_wall_unresolved(quality)
     if unresolved:
         warnings.append(
             f"the wall at {' and '.join(unresolved)} is at or below the scan's resolution "

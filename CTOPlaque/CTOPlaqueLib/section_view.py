@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from .centerline import Centerline
-from .quality import (MAX_CAP_LUMEN_VESSEL_AREA_RATIO, MAX_MISREGISTRATION_STEP_MM, MAX_OUTWARD_AREA_FRACTION,
-                      MIN_LOCAL_AREA_RATIO, cap_shape_unmeasured)
+from .quality import (cap_shape_site, local_area_site, lumen_on_wall_site, misregistration_site,
+                      reference_lumen_missing, reference_wall_unresolved, wall_outward_site)
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -117,28 +117,20 @@ def warning_marks(quality: dict, landmarks_mm: dict) -> list:
     flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
     after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
     a cap (cap_lumen_vessel_area_at_mm: before P where negative, after D), the lumen lost before P so that the cap's
-    shape is not measured (proximal_cap_measured, at proximal_lumen_end_mm), an ECG-misregistration step
+    shape is not measured (proximal_lumen_end_mm before P), an ECG-misregistration step
     (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
-    resolved. Problems of the whole occlusion or centerline have no one position and are not listed."""
-    marks = []
-    if quality.get("occlusion_min_local_area_ratio", 1.0) < MIN_LOCAL_AREA_RATIO:
-        after_p_mm = quality["occlusion_min_local_area_at_mm"]
-        marks.append((f"wall closes in, {after_p_mm:.1f} mm after P", landmarks_mm["P"] + after_p_mm))
-    if (quality.get("occlusion_wall_outward_area_fraction") or 0.0) > MAX_OUTWARD_AREA_FRACTION:
-        after_p_mm = quality["occlusion_wall_outward_at_mm"]
-        marks.append((f"wall pushed outward, {after_p_mm:.1f} mm after P", landmarks_mm["P"] + after_p_mm))
-    if quality.get("cap_lumen_vessel_area_ratio", 0.0) > MAX_CAP_LUMEN_VESSEL_AREA_RATIO:
-        at_mm = quality["cap_lumen_vessel_area_at_mm"]
-        where, position_mm = ((f"{-at_mm:.1f} mm before P", landmarks_mm["P"] + at_mm) if at_mm < 0
-                              else (f"{at_mm:.1f} mm after D", landmarks_mm["D"] + at_mm))
-        marks.append((f"lumen on the outer wall, {where}", position_mm))
-    if cap_shape_unmeasured(quality) and quality.get("proximal_lumen_end_mm") is not None:
-        end_mm = quality["proximal_lumen_end_mm"]
-        marks.append((f"lumen lost {end_mm:.1f} mm before P, cap shape not measured", landmarks_mm["P"] - end_mm))
-    if (quality.get("misregistration_step_mm") or 0.0) > MAX_MISREGISTRATION_STEP_MM:
-        marks.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm",
-                      float(quality["misregistration_step_at_mm"])))
-    for key, problem in (("reference_lumen_found", "no lumen found"), ("reference_wall_resolved", "wall not resolved")):
-        marks += [(f"{problem} at {label}", float(landmarks_mm[label]))
-                  for label, fine in quality.get(key, {}).items() if not fine and label in landmarks_mm]
+    resolved. Problems of the whole occlusion or centerline have no one position and are not listed. Whether each is
+    flagged, and where, comes from quality.py's predicates (local_area_site ... reference_wall_unresolved), the ones
+    its warnings are raised by."""
+    sited = [(f"{what}, {site.text()}", site) for what, site in (
+        ("wall closes in", local_area_site(quality)), ("wall pushed outward", wall_outward_site(quality)),
+        ("lumen on the outer wall", lumen_on_wall_site(quality)),
+        ("cap shape not measured, lumen last found", cap_shape_site(quality))) if site is not None]
+    step = misregistration_site(quality)
+    if step is not None:
+        sited.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm", step))
+    marks = [(description, site.position_mm(landmarks_mm)) for description, site in sited]
+    for labels, problem in ((reference_lumen_missing(quality), "no lumen found"),
+                            (reference_wall_unresolved(quality), "wall not resolved")):
+        marks += [(f"{problem} at {label}", float(landmarks_mm[label])) for label in labels if label in landmarks_mm]
     return marks

@@ -138,41 +138,35 @@ def prediction_tables(cohort: pd.DataFrame, outcomes: dict, request: StatsReques
     return pd.DataFrame(models), pd.DataFrame(comparisons), curves
 
 
-def _columns(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
+def _usable(table: pd.DataFrame, names, problems: ProblemLog, convert,
+            missing: str = "column not in the cohort table; left out") -> dict:
+    """name -> convert(column, name, problems) of the columns ``names`` of ``table`` that it can use (not None); a
+    name with no column is noted in ``problems`` with ``missing``."""
     usable = {}
     for name in names:
-        if name not in cohort.columns:
-            problems.add(name, "column not in the cohort table; left out")
+        if name not in table.columns:
+            problems.add(name, missing)
             continue
-        values = numeric_variable(cohort[name], name, problems)
-        if values is not None:
-            usable[name] = values
+        converted = convert(table[name], name, problems)
+        if converted is not None:
+            usable[name] = converted
     return usable
+
+
+def _columns(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
+    """name -> numbers (``numeric_variable``) of the usable columns among ``names``."""
+    return _usable(cohort, names, problems, numeric_variable)
 
 
 def _variables(table: pd.DataFrame, names, references: dict, problems: ProblemLog) -> dict:
     """name -> Variable (``analysis_variable``) of the usable columns among ``names``, each reported once."""
-    usable = {}
-    for name in dict.fromkeys(names):
-        if name not in table.columns:
-            problems.add(name, "column not in the cohort table; left out")
-            continue
-        variable = analysis_variable(table[name], name, problems, references.get(name))
-        if variable is not None:
-            usable[name] = variable
-    return usable
+    return _usable(table, dict.fromkeys(names), problems,
+                   lambda column, name, log: analysis_variable(column, name, log, references.get(name)))
 
 
 def _coded_outcomes(cohort: pd.DataFrame, names, problems: ProblemLog) -> dict:
-    outcomes = {}
-    for name in names:
-        if name not in cohort.columns:
-            problems.add(name, "outcome column not in the cohort table; skipped")
-            continue
-        coded = binary_outcome(cohort[name], name, problems)
-        if coded is not None:
-            outcomes[name] = coded
-    return outcomes
+    """name -> 0/1 coding (``binary_outcome``) of the usable outcome columns among ``names``."""
+    return _usable(cohort, names, problems, binary_outcome, "outcome column not in the cohort table; skipped")
 
 
 def _nothing_to_run(what: str, names, problems: ProblemLog) -> CTOPlaqueInputError:
