@@ -38,24 +38,23 @@ CASES = {
                                      lumen_hu=(250.0,) * 4, seed=33),
 }
 FLAT_CAP_GAP_MM = 2.0
-# Known limits, asserted as failures so that a fix is noticed. An 80 HU lumen/wall step reads the lumen large
-# after D (+17%; +46%, up to 2.1 times, before the bright-wall test). Faint contrast (250 HU) reaching a 230 HU
-# fibrous cap: in the last 0.75 mm before P the cap itself passes for a lumen and its contour grows towards the
-# vessel's outer edge (1.43 times the flat lumen), so the cap slope reads blunt. Beside a stenosis the lumens are
-# small, so the lumen test's ring is small, and the fibrous cap's end against the occlusion's dark core 3 mm inside
-# it passes for a lumen: P is proposed 2.9 mm late (and 51-55% of the occlusion "runs through contrast").
-DISTAL_AREA_LIMITS = {"fibrous-230": "310 HU contrast against 230 HU plaque (an 80 HU step): +17% (+2..+30%)"}
-CAP_SHAPE_LIMITS = {"faint-stenosis-50": "a 250 HU lumen against a 230 HU fibrous cap: the cap reads as lumen"}
-PROPOSAL_LIMITS = {name: "beside a stenosis the fibrous cap's end passes for a lumen" for name in
-                   ("stenosis-60-blunt", "faint-stenosis-50")}
+# Cap shapes not measured, and flagged: faint contrast (250 HU) in a 150 HU lining, the lumen tapering to P is lost
+# 1.0 mm before it (1.0 mm^2 left in truth, 50 HU above its wall under the blur), so the cap's shape is unknown (no
+# lumen over the last 1 mm before P), not tapered.
+CAP_SHAPE_FLAGGED = {"faint-stenosis-50"}
+
+
+def _analysed(spec: PhantomSpec):
+    """(phantom, volume, analysis on the true centerline and landmarks) of one case."""
+    phantom = generated_phantom(spec)
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    return phantom, volume, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
     spec = CASES[request.param]
-    phantom = generated_phantom(spec)
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    result = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    phantom, volume, result = _analysed(spec)
     true_arc = result.profile.arc_mm + spec.p_mm - phantom.truth["landmarks_mm"]["P"]
     return phantom, volume, result, np.pi * lumen_radius_mm(spec, true_arc) ** 2, request.param
 
@@ -78,12 +77,11 @@ def _windows(result, spec):
 
 
 @pytest.mark.parametrize("side", ["before P", "after D"])
-def test_lumen_area_where_the_truth_is_flat(measured, side, request):
+def test_lumen_area_where_the_truth_is_flat(measured, side):
     """Mean within 10% of the truth; every section within 25% (noise on a 80..150 HU lumen/wall step: 20 HU noise
-    moves the edge of a 1.1 mm lumen by a sample or two)."""
-    phantom, _, result, truth_mm2, name = measured
-    if side == "after D":
-        _known_limit(DISTAL_AREA_LIMITS, name, request)
+    moves the edge of a 1.1 mm lumen by a sample or two). The 80 HU step after D of fibrous-230 read +17% (+2..+30%)
+    while the edge was looked for from 0.3 mm inside the lining's fall to the fat."""
+    phantom, _, result, truth_mm2, _ = measured
     flat_before, flat_after, _, _ = _windows(result, phantom.spec)
     flat = flat_before if side == "before P" else flat_after
     area = result.profile.lumen_area_mm2
@@ -91,19 +89,28 @@ def test_lumen_area_where_the_truth_is_flat(measured, side, request):
     assert np.all(np.abs(area[flat] / truth_mm2[flat] - 1.0) <= 0.25)
 
 
-def test_lumen_does_not_grow_towards_the_caps(measured, request):
+def test_lumen_does_not_grow_towards_the_caps(measured):
     """In the 2 mm next to each cap the lumen is never larger than 1.2 times the true lumen of the flat part."""
-    phantom, _, result, truth_mm2, name = measured
-    _known_limit(CAP_SHAPE_LIMITS, name, request)
+    phantom, _, result, truth_mm2, _ = measured
     flat_before, flat_after, before_p, after_d = _windows(result, phantom.spec)
     area = result.profile.lumen_area_mm2
     assert area[before_p | after_d].max() <= 1.2 * truth_mm2[flat_before | flat_after].max()
 
 
-def test_cap_shape_is_the_truth(measured, request):
+def test_cap_shape_is_the_truth_or_flagged_where_the_lumen_ends(measured):
+    """The cap's shape is the truth; where the lumen is lost before the last millimetre, the shape and the blunt-stump
+    item are left empty, and a warning says so with the position where the lumen ends, inside the true taper (the
+    last 2 mm before P; the shape needs two lumen sections, 0.25 mm apart, in the last 1 mm, so at least 0.75 mm)."""
     phantom, _, result, _, name = measured
-    _known_limit(CAP_SHAPE_LIMITS, name, request)
-    assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]
+    if name not in CAP_SHAPE_FLAGGED:
+        assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]
+        assert result.quality["proximal_cap_measured"]
+        assert not [w for w in result.warnings if "cap's shape" in w]
+        return
+    assert result.morphology["proximal_cap"] is None and result.morphology["blunt_stump"] is None
+    end_mm = result.quality["proximal_lumen_end_mm"]
+    assert 0.75 <= end_mm <= phantom.spec.cap_taper_mm
+    assert [w for w in result.warnings if "cap's shape" in w and w.startswith(f"{end_mm:.1f} mm before P the lumen")]
 
 
 def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
@@ -112,9 +119,11 @@ def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
     assert not [w for w in result.warnings if "lumen contour lies on" in w]
 
 
-def test_caps_proposed_within_one_millimetre(measured, request):
-    phantom, volume, _, _, name = measured
-    _known_limit(PROPOSAL_LIMITS, name, request)
+def test_caps_proposed_within_one_millimetre(measured):
+    """Beside a stenosis the lumen test's ring was sized to the lining's outer edge (the contrast fell halfway to
+    the fat only there), the fibrous caps fell to the fat within it and passed for a lumen: P was proposed 2.9 mm late
+    and D 2.9 mm early, and 51-55% of the occlusion ran "through contrast"."""
+    phantom, volume, _, _, _ = measured
     proposal = propose_landmarks_mm(volume, sample_centerline(phantom.centerline_ras, 0.25))
     for label in ("P", "D"):
         assert proposal[label] == pytest.approx(phantom.truth["proposal_landmarks_mm"][label], abs=1.0), label
@@ -153,3 +162,66 @@ def _warnings_of(measures: dict) -> list:
              "landmark_max_distance_mm": 0.0, "reference_wall_resolved": {"S": True, "E": True},
              "normal_wall_unresolved_fraction": 0.0, "blur_sigma_mm": 0.35}
     return quality_warnings({**clean, **measures})
+
+
+def test_no_false_contrast_alarm(measured):
+    """The fibrous caps (230 HU) are not taken for contrast: at most a few sections at either cap pass the lumen test
+    (0-6% of the occlusion), far below the warning's 30%."""
+    _, _, result, _, _ = measured
+    assert result.quality["occlusion_contrast_fraction"] <= 0.15
+    assert not [w for w in result.warnings if "runs through contrast" in w]
+
+
+def test_cap_shape_warning_only_where_a_lumen_before_p_was_lost():
+    """The warning fires when the cap's shape was not measured though contrast lies before P, names where the lumen
+    ends, and stays quiet when the shape was measured, when no lumen lies before P (the lumen_proximal warning then
+    speaks) and on earlier exports without the measure."""
+    lost = {"proximal_cap_measured": False, "proximal_lumen_end_mm": 1.3}
+    assert [w for w in _warnings_of(lost) if "cap's shape" in w and w.startswith("1.3 mm before P the lumen is last")]
+    for quiet in ({**lost, "proximal_cap_measured": True}, {**lost, "lumen_proximal": False}, {}):
+        assert not [w for w in _warnings_of(quiet) if "cap's shape" in w]
+
+
+@pytest.mark.parametrize("ratio, flagged", [(0.58, False), (0.62, True)])
+def test_lumen_on_wall_cut_lies_between_good_and_wrong_contours(ratio, flagged):
+    """The cut separates the highest lumen / vessel area of a right contour (0.58: wrap-vein from two seeds, a 1.4 mm
+    lumen in a 0.4 mm wall found on a fat edge 5 mm after D) from the lowest of a wrong one (0.62: issue 26's
+    lumen contour on the lining's outer edge), here on a hand-built vessel whose lumen has that ratio all along the
+    5 mm before P."""
+    arc, landmarks, lumen, wall = _sections(2.4 * np.sqrt(ratio), 2.4)
+    measures = lumen_on_wall_measures(arc, landmarks, lumen, wall)
+    assert measures["cap_lumen_vessel_area_ratio"] == pytest.approx(ratio, rel=1e-6)
+    assert bool([w for w in _warnings_of(dict(measures)) if "lumen contour lies on" in w]) == flagged
+
+
+# Linings whose lumen is still wrong, so the lumen-on-wall warning must say so. A 90 degree calcified sector through a
+# 200 HU lining under a 0.5 mm blur: the lumen reads +24% before P (the flank rays of the blurred sector still take
+# its outer edge) and 2.4 times too large after D, where the 260 HU contrast is only 60 HU above the lining. A 70%
+# stenosis lined with 300 HU plaque under a 0.5 mm blur (a 0.86 mm lumen 100 HU above its lining): +27% before P,
+# +54% after D.
+FLAGGED = {
+    "calcified-90": PhantomSpec(**DISEASED, cap_lining_hu=200.0, cap_lining_calcium_deg=90.0, blur_sigma_mm=0.5,
+                                seed=34),
+    "stenosis-70-300": PhantomSpec(**DISEASED, cap_lining_hu=300.0, cap_stenosis_percent=70.0, blur_sigma_mm=0.5,
+                                   lumen_hu=(450.0, 400.0, 400.0, 400.0), seed=35),
+}
+# Beside the 70% stenosis under a 0.5 mm blur the lumen test's ring is still sized to the lining's outer edge (the
+# lumen falls halfway to its wall only in the lining's blurred fall), and the fibrous caps pass for a lumen.
+FLAGGED_CONTRAST_LIMITS = {"stenosis-70-300": "the ring beside a 0.86 mm lumen under a 0.5 mm blur: 49% 'contrast'"}
+
+
+@pytest.fixture(scope="module", params=sorted(FLAGGED))
+def flagged(request):
+    return _analysed(FLAGGED[request.param])[2], request.param
+
+
+def test_a_wrong_lumen_beside_a_lining_is_flagged(flagged):
+    result, _ = flagged
+    assert result.quality["cap_lumen_vessel_area_ratio"] > MAX_CAP_LUMEN_VESSEL_AREA_RATIO
+    assert [w for w in result.warnings if "lumen contour lies on" in w]
+
+
+def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged, request):
+    result, name = flagged
+    _known_limit(FLAGGED_CONTRAST_LIMITS, name, request)
+    assert not [w for w in result.warnings if "runs through contrast" in w]

@@ -111,7 +111,7 @@ def test_no_image_artefact_is_reported_on_a_clean_scan(measured):
 
 def test_no_lumen_on_wall_warning_on_a_clean_scan(measured):
     """The lumen next to the caps lies inside its wall on every preset (cap_lumen_vessel_area_ratio 0.38..0.52 on the
-    true centerline, below the cut of 0.65), so the lumen-on-wall warning never fires."""
+    true centerline, up to 0.58 from two seeds, below the cut of 0.60), so the lumen-on-wall warning never fires."""
     _, _, result = measured
     assert result.quality["cap_lumen_vessel_area_ratio"] <= MAX_CAP_LUMEN_VESSEL_AREA_RATIO
     assert not [w for w in result.warnings if "lumen contour lies on" in w]

@@ -76,6 +76,10 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
                  cap_lumen_vessel_area_ratio=0.5, cap_lumen_vessel_area_at_mm=-1.5, misregistration_step_mm=0.3,
                  misregistration_step_at_mm=25.0)
     assert warning_marks(quiet, landmarks_mm) == []
+    lost = dict(clean, lumen_proximal=True, proximal_cap_measured=False, proximal_lumen_end_mm=1.2)
+    assert warning_marks(lost, landmarks_mm) == [("cap shape not measured, lumen last found, 1.2 mm before P",
+                                                  pytest.approx(12.8))]
+    assert warning_marks(dict(lost, lumen_proximal=False), landmarks_mm) == []
 
 
 # An otherwise clean lesion (no warning), and for each measure that lies at one position: its value, the cut its

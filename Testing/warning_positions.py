@@ -10,6 +10,7 @@ import re
 # A phrase of each warning that lies at one position -> the start of its mark's description (section_view).
 SITED_WARNINGS = {"closes in to": "wall closes in", "outside the image's wall/fat edge": "wall pushed outward",
                   "lumen contour lies on": "lumen on the outer wall",
+                  "the proximal cap's shape (tapered or blunt) is not measured": "cap shape not measured",
                   "ECG-misregistration step": "misregistration step",
                   "no contrast-filled lumen was found at": "no lumen found at",
                   "is at or below the scan's resolution": "wall not resolved at"}

@@ -54,11 +54,23 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   after D, over the sections whose wall was found on a fat edge (contours.WallContour.resolved). A lumen has a
   wall around it, and next to a cap that wall is often plaque: a lumen contour taken to the wall's outer edge reads
   the vessel's area, and the cap shape and references placed there follow it. A 1.6 mm lumen in a 1.1 mm wall
-  reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge, and
-  (r / (r + 0.4))^2 is 0.59 for a 1.3 mm lumen. The cut lies above them: a 70% stenosis lined
-  with 300 HU plaque under 0.5 mm blur, whose lumen still reads 2 to 5 times too large, scores 0.70; the contour of
-  issue 26 (before the lumen edge was fixed) scored only 0.62 and would not be caught. A lumen wider than 2 mm in a
-  resolved 0.4 mm wall would score above the cut. (lumen_on_wall_measures)
+  reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge (ten
+  presets 0.38..0.52 on the true centerline; from two seeds heart 0.53, heart-long-low-contrast 0.55 and wrap-vein
+  0.58, a 1.4 mm lumen in a 0.4 mm wall found on a fat edge 5 mm after D, true ratio 0.60), the diseased-segment
+  phantoms whose lumen is right 0.15..0.33. The contours
+  that were wrong read 0.62 (issue 26's case before its lumen edge was fixed), 0.64 (a 70% stenosis lined with
+  300 HU plaque under a 0.5 mm blur, lumen +27% before P) and 0.71 (a 60 HU lumen/lining step beside a calcified
+  sector, lumen 2.4 times too large after D). The cut, MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.60, lies midway between
+  0.58 and 0.62 (0.58 until wrap-vein's right contour read 0.5806 from two seeds); the former 0.65 missed the issue's
+  own failure. A round lumen in a resolved 0.4 mm wall scores (r / (r + 0.4))^2, above the cut for r > 1.37 mm: such
+  a lumen is flagged, conservatively. (lumen_on_wall_measures)
+
+* proximal_cap_measured: whether the proximal cap's shape was measured (morphology.proximal_cap_slope_per_mm needs
+  a lumen over the last CAP_END_MM before P and 2-5 mm before it), and proximal_lumen_end_mm, how far before P the
+  lumen was last found over the REFERENCE_WINDOW_MM before P (None where none was). A faint lumen narrowing into
+  bright plaque is lost before it closes (250 HU contrast in a 150 HU lining under a 0.35 mm blur: 1.0 mm before
+  P), or P lies past the lumen's end: the cap's shape and the blunt-stump score items are then left empty, and the
+  warning says where the lumen ends. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
@@ -84,6 +96,7 @@ from .contours import (NORMAL_WALL_MM, ContourParameters, WallContour, contour_a
                        profiles_across_contour)
 from .crosssection import PolarGrid
 from .landmarks import reference_section_indices
+from .morphology import CAP_END_MM
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 OCCLUSION_WINDOW_MM = 2.0
@@ -107,7 +120,7 @@ MIN_LOCAL_AREA_RATIO = 0.85
 # issue 22, which lowers smooth kernels under heavy textured noise most: docs/accuracy.md).
 MAX_LUMEN_EDGE_UNDERSHOOT_HU = 5.0
 # Lumen / vessel area next to a cap above which the lumen contour lies on the outer wall (see the module docstring).
-MAX_CAP_LUMEN_VESSEL_AREA_RATIO = 0.65
+MAX_CAP_LUMEN_VESSEL_AREA_RATIO = 0.60
 LUMEN_RATIO_WINDOW_MM = 1.0
 # A contour this far outside the image's wall/fat edge makes the vessel area about 5% large (2 x offset / radius).
 MAX_OUTWARD_AREA_FRACTION = 0.05
@@ -195,6 +208,17 @@ def lumen_on_wall_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_radii_m
             "cap_lumen_vessel_area_at_mm": float(before[index] if before[index] < 0 else after[index])}
 
 
+def proximal_lumen_end_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_radii_mm: np.ndarray) -> dict:
+    """proximal_lumen_end_mm (module docstring): P less the position of the last section with a lumen among those
+    in the REFERENCE_WINDOW_MM before P (mm; arc_mm: (S,) section positions, landmarks_mm: label -> arc position,
+    lumen_radii_mm: (S, A), 0 where no lumen); None where none of them has a lumen."""
+    before = (arc_mm >= landmarks_mm["P"] - REFERENCE_WINDOW_MM) & (arc_mm < landmarks_mm["P"])
+    found = before & np.any(lumen_radii_mm > 0, axis=1)
+    if not np.any(found):
+        return {"proximal_lumen_end_mm": None}
+    return {"proximal_lumen_end_mm": float(landmarks_mm["P"] - arc_mm[found].max())}
+
+
 @dataclass(frozen=True)
 class WarningSite:
     """Where a measure in warning lies: ``offset_mm`` along the centerline from ``landmark`` (P or D, negative
@@ -242,6 +266,16 @@ def lumen_on_wall_site(quality: dict) -> WarningSite | None:
     return WarningSite(at_mm, "P" if at_mm < 0 else "D")
 
 
+def cap_shape_site(quality: dict) -> WarningSite | None:
+    """The proximal cap's shape not measured though a lumen lies before P (proximal_cap_measured false, lumen_proximal
+    true: where no lumen is found before P, the lumen_proximal warning speaks), where the lumen was last found
+    (proximal_lumen_end_mm) before P."""
+    end_mm = quality.get("proximal_lumen_end_mm")
+    if quality.get("proximal_cap_measured", True) or not quality["lumen_proximal"] or end_mm is None:
+        return None
+    return WarningSite(-end_mm, "P")
+
+
 def misregistration_site(quality: dict) -> WarningSite | None:
     """An ECG-misregistration step (misregistration_step_mm above MAX_MISREGISTRATION_STEP_MM), from the
     ostium."""
@@ -271,6 +305,17 @@ def _lumen_on_wall_warning(quality: dict) -> list:
             "there), so the lumen area there, the proximal cap shape and a reference section placed there are "
             "unreliable; check the lumen contours there, and place S and E where the wall is thin and the lumen "
             "clearly brighter than it"]
+
+
+def _cap_shape_warning(quality: dict) -> list:
+    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``)."""
+    site = cap_shape_site(quality)
+    if site is None:
+        return []
+    return [f"{site.text()} the lumen is last found, none over the last {CAP_END_MM:g} mm: the proximal cap's shape "
+            "(tapered or blunt) is not measured and the blunt-stump score items are left empty (a faint lumen "
+            "narrowing into bright plaque is lost before it closes, or P lies past the lumen's end); check the lumen "
+            "contours before P and P's position, and judge the cap by eye"]
 
 
 def _misregistration_warning(quality: dict) -> list:
@@ -394,6 +439,7 @@ def quality_warnings(quality: dict) -> list:
             "(by up to 15% on phantoms) and the HU of every component shifts; analyse a reconstruction of the "
             "same scan with the scanner's standard soft-tissue cardiac kernel (smooth or medium)")
     warnings += _lumen_on_wall_warning(quality)
+    warnings += _cap_shape_warning(quality)
     warnings += _misregistration_warning(quality)
     lumenless = reference_lumen_missing(quality)
     if lumenless:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from .centerline import Centerline
-from .quality import (local_area_site, lumen_on_wall_site, misregistration_site, reference_lumen_missing,
-                      reference_wall_unresolved, wall_outward_site)
+from .quality import (cap_shape_site, local_area_site, lumen_on_wall_site, misregistration_site,
+                      reference_lumen_missing, reference_wall_unresolved, wall_outward_site)
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -116,14 +116,16 @@ def warning_marks(quality: dict, landmarks_mm: dict) -> list:
     """[(short description, distance_mm)] of the quality problems that lie at one position (quality.py), each
     flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
     after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
-    a cap (cap_lumen_vessel_area_at_mm: before P where negative, after D), an ECG-misregistration step
+    a cap (cap_lumen_vessel_area_at_mm: before P where negative, after D), the lumen lost before P so that the cap's
+    shape is not measured (proximal_lumen_end_mm before P), an ECG-misregistration step
     (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
     resolved. Problems of the whole occlusion or centerline have no one position and are not listed. Whether each is
     flagged, and where, comes from quality.py's predicates (local_area_site ... reference_wall_unresolved), the ones
     its warnings are raised by."""
     sited = [(f"{what}, {site.text()}", site) for what, site in (
         ("wall closes in", local_area_site(quality)), ("wall pushed outward", wall_outward_site(quality)),
-        ("lumen on the outer wall", lumen_on_wall_site(quality))) if site is not None]
+        ("lumen on the outer wall", lumen_on_wall_site(quality)),
+        ("cap shape not measured, lumen last found", cap_shape_site(quality))) if site is not None]
     step = misregistration_site(quality)
     if step is not None:
         sited.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm", step))
