@@ -47,6 +47,10 @@ def _text_position(document):
     document["markups"][0]["controlPoints"][0]["position"] = "1,2"
 
 
+def _text_and_boolean_coordinates(document):
+    document["markups"][0]["controlPoints"][0]["position"] = ["12.5", True, 0.0]
+
+
 def _numbers_as_points(document):
     document["markups"][0]["controlPoints"] = [1, 2]
 
@@ -64,6 +68,7 @@ def _node_is_a_number(document):
     (_nan_position, "control point 'F-2' has no position of three finite coordinates"),
     (_two_coordinates, "control point 'F-1' has no position of three finite coordinates"),
     (_text_position, "control point 'F-1' has no position"),
+    (_text_and_boolean_coordinates, "control point 'F-1' has no position of three finite coordinates"),
     (_numbers_as_points, "controlPoints is not a list of points"),
     (_number_as_system, "unknown coordinateSystem '0'"),
     (_node_is_a_number, "not a Slicer markups JSON file"),

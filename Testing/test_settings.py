@@ -77,6 +77,7 @@ def test_hash_changes_with_any_setting_and_not_otherwise():
     ({"contour": {"fat_uper_hu": -30}}, "unknown setting 'contour.fat_uper_hu'"),
     ({"step_mm": 0.5}, "setting step_mm = 0.5 is outside 0.01..0.25"),
     ({"angle_count": 7.5}, "setting 'angle_count' must be a whole number"),
+    ({"angle_count": 45}, "setting angle_count = 45 must be even"),
     ({"contour": {"min_wall_mm": -1}}, "setting contour.min_wall_mm = -1.0 must be a finite number >= 0"),
     ({"thresholds_hu": [351, 131, 76, -30]}, "HU thresholds must be four increasing lower bounds"),
     ([1, 2], "settings must be a JSON object"),

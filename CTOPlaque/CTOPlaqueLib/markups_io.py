@@ -7,6 +7,7 @@ Slicer writes control points in LPS by default and in RAS on request; the
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 
@@ -89,11 +90,9 @@ def _defined_points(path: str, control_points) -> tuple[list, np.ndarray]:
 
 
 def _is_position(value) -> bool:
-    """Whether ``value`` is a list of three finite numbers."""
-    try:
-        return isinstance(value, list) and len(value) == 3 and all(np.isfinite(float(v)) for v in value)
-    except (TypeError, ValueError):
-        return False
+    """Whether ``value`` is a list of three finite numbers (JSON numbers: not text, not true/false)."""
+    return (isinstance(value, list) and len(value) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value))
 
 
 def markups_document(markup_type: str, points_ras, labels=None, coordinate_system: str = "LPS",

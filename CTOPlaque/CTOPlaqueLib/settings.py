@@ -52,6 +52,8 @@ class AnalysisSettings:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise CTOPlaqueInputError(f"setting {name} = {value:g} is outside {low:g}..{high:g}")
+        if self.angle_count % 2:  # the lumen test pairs each ray with its opposite (contours._opposite)
+            raise CTOPlaqueInputError(f"setting angle_count = {self.angle_count} must be even")
         for group in ("contour", "centerline"):
             for key, value in dataclasses.asdict(getattr(self, group)).items():
                 for number in value if isinstance(value, (list, tuple)) else [value]:
