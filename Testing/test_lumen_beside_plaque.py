@@ -175,10 +175,12 @@ def test_no_false_contrast_alarm(measured):
 def test_cap_shape_warning_only_where_a_lumen_before_p_was_lost():
     """The warning fires when the cap's shape was not measured though contrast lies before P, names where the lumen
     ends, and stays quiet when the shape was measured, when no lumen lies before P (the lumen_proximal warning then
-    speaks) and on earlier exports without the measure."""
+    speaks), when the lumen reaches P (the shape not measured for another reason: too few sections before P) and on
+    earlier exports without the measure."""
     lost = {"proximal_cap_measured": False, "proximal_lumen_end_mm": 1.3}
     assert [w for w in _warnings_of(lost) if "cap's shape" in w and w.startswith("1.3 mm before P the lumen is last")]
-    for quiet in ({**lost, "proximal_cap_measured": True}, {**lost, "lumen_proximal": False}, {}):
+    for quiet in ({**lost, "proximal_cap_measured": True}, {**lost, "lumen_proximal": False},
+                  {**lost, "proximal_lumen_end_mm": 0.0}, {}):
         assert not [w for w in _warnings_of(quiet) if "cap's shape" in w]
 
 

@@ -269,9 +269,11 @@ def lumen_on_wall_site(quality: dict) -> WarningSite | None:
 def cap_shape_site(quality: dict) -> WarningSite | None:
     """The proximal cap's shape not measured though a lumen lies before P (proximal_cap_measured false, lumen_proximal
     true: where no lumen is found before P, the lumen_proximal warning speaks), where the lumen was last found
-    (proximal_lumen_end_mm) before P."""
+    (proximal_lumen_end_mm) before P. A lumen found within half of CAP_END_MM of P leaves the shape unmeasured for
+    another reason (too few sections 2-5 mm before P): the warning's words would not hold, and it is not given."""
     end_mm = quality.get("proximal_lumen_end_mm")
-    if quality.get("proximal_cap_measured", True) or not quality["lumen_proximal"] or end_mm is None:
+    if (quality.get("proximal_cap_measured", True) or not quality["lumen_proximal"] or end_mm is None
+            or end_mm <= 0.5 * CAP_END_MM):
         return None
     return WarningSite(-end_mm, "P")
 
