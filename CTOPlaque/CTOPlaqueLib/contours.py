@@ -523,13 +523,13 @@ class WallContour:
 def detect_contours(samples_hu: np.ndarray, grid: PolarGrid, has_lumen: np.ndarray, section_step_mm: float,
                     params: ContourParameters = ContourParameters()) -> tuple[np.ndarray, WallContour]:
     """Lumen radii (S, A) in mm (0 where ``has_lumen`` is False) and the outer vessel wall, its rays without a fat
-    edge at the section's mean (``bridged_from_fat_edges_mm``). The centerline is re-centred on the wall before
-    that step (``detect_vessel_wall``): re-centred on the filled wall, a calcified shell's centerline (a third of its
-    rays on a fat edge) left the vessel."""
+    edge at the mean of the fat-edge rays over RESOLUTION_WINDOW_MM (``bridged_from_fat_edges_mm``). The centerline
+    is re-centred on the wall before that step (``detect_vessel_wall``): re-centred on the filled wall, a calcified
+    shell's centerline (a third of its rays on a fat edge) left the vessel."""
     lumen = detect_lumen(samples_hu, grid, has_lumen, section_step_mm, params)
     wall = detect_vessel_wall(samples_hu, grid, lumen, section_step_mm, params)
-    window = max(1, int(round(RESOLUTION_WINDOW_MM / section_step_mm)))
-    radii_mm = np.maximum(bridged_from_fat_edges_mm(wall.radii_mm, wall.fat_edge, window), lumen + params.min_wall_mm)
+    radii_mm = np.maximum(bridged_from_fat_edges_mm(wall.radii_mm, wall.fat_edge, section_step_mm),
+                          lumen + params.min_wall_mm)
     return lumen, replace(wall, radii_mm=radii_mm)
 
 
@@ -801,10 +801,15 @@ def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.nd
     return np.where(fat_edge & plaque[..., 0], fitted, steepest), fat_edge, peak_sigma_mm
 
 
-def bridged_from_fat_edges_mm(radii_mm: np.ndarray, fat_edge: np.ndarray, window_sections: int) -> np.ndarray:
+def _resolution_window_sections(section_step_mm: float) -> int:
+    """Sections in RESOLUTION_WINDOW_MM of vessel (at least one)."""
+    return max(1, int(round(RESOLUTION_WINDOW_MM / section_step_mm)))
+
+
+def bridged_from_fat_edges_mm(radii_mm: np.ndarray, fat_edge: np.ndarray, section_step_mm: float) -> np.ndarray:
     """Outer-wall radii (S, A) with each bridged ray (not on a fat edge) at the mean radius of the fat-edge rays of
-    its section and its neighbours (``window_sections`` in all): the wall as a circle about the (re-centred)
-    centerline where the image shows no edge.
+    its section and its neighbours over RESOLUTION_WINDOW_MM (sections ``section_step_mm`` apart): the wall as a
+    circle about the (re-centred) centerline where the image shows no edge.
 
     The closed path bridges a gap in the fat edges (tissue touching the vessel, noise failing the fat test) at the
     radius where it entered the gap, and it enters where the edge next to the touching tissue is pulled in: on
@@ -813,9 +818,9 @@ def bridged_from_fat_edges_mm(radii_mm: np.ndarray, fat_edge: np.ndarray, window
     the fat-edge rays extrapolates their noise across the gap (a 55 HU case's section area 10% small).
     The mean over neighbours steadies it under noise (one section's mean moved the local-area measure by 0.02).
     Sections whose window has fewer than MIN_FIT_FAT_EDGE_FRACTION of its rays on a fat edge keep the path."""
-    count = ndimage.uniform_filter1d(np.count_nonzero(fat_edge, axis=1).astype(float), window_sections, mode="nearest")
-    total_mm = ndimage.uniform_filter1d(np.sum(np.where(fat_edge, radii_mm, 0.0), axis=1), window_sections,
-                                        mode="nearest")
+    window = _resolution_window_sections(section_step_mm)
+    count = ndimage.uniform_filter1d(np.count_nonzero(fat_edge, axis=1).astype(float), window, mode="nearest")
+    total_mm = ndimage.uniform_filter1d(np.sum(np.where(fat_edge, radii_mm, 0.0), axis=1), window, mode="nearest")
     mean_mm = total_mm / np.maximum(count, 1e-9)
     kept = fat_edge | (count < MIN_FIT_FAT_EDGE_FRACTION * fat_edge.shape[1])[:, None]
     return np.where(kept, radii_mm, mean_mm[:, None])
@@ -864,7 +869,7 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     if wall_blur_sigma_mm is None:
         wall_blur_sigma_mm = peak_blur_sigma_mm
     radii = blur_corrected_mm(steepest, wall_blur_sigma_mm, grid)
-    window = max(1, int(round(RESOLUTION_WINDOW_MM / section_step_mm)))
+    window = _resolution_window_sections(section_step_mm)
     edge_fraction = ndimage.uniform_filter1d(np.mean(fat_edge, axis=-1), window, mode="nearest")
     resolved = ~has_lumen | (edge_fraction >= MIN_RESOLVED_RAY_FRACTION)
     radii = np.where(resolved[:, None], np.maximum(radii, lumen_radii_mm + params.min_wall_mm),
