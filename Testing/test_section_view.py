@@ -116,6 +116,25 @@ def test_each_measure_has_its_mark_exactly_when_its_warning_fires(key, cut, firi
         assert_marks_are_the_warnings(warnings, marks, landmarks_mm)
 
 
+@pytest.mark.parametrize("moved_cut", [False, True])
+def test_cap_shape_mark_is_where_its_warning_says_the_lumen_was_last_found(moved_cut, monkeypatch):
+    """The cap's shape unmeasured with a lumen before P: a mark where the warning says the lumen was last found,
+    exactly when the lumen ends more than half of CAP_END_MM before P (the cut, also moved in quality.py alone),
+    none when the cap was measured or no lumen lies before P (another warning speaks then)."""
+    if moved_cut:
+        monkeypatch.setattr(quality_module, "CAP_END_MM", 2.0 * quality_module.CAP_END_MM)
+    cut_mm = 0.5 * quality_module.CAP_END_MM
+    landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+    for end_mm, fires in ((cut_mm - 0.01, False), (cut_mm + 0.01, True), (3.2, True)):
+        for measured, lumen in ((False, True), (True, True), (False, False)):
+            quality = dict(CLEAN_QUALITY, proximal_cap_measured=measured, lumen_proximal=lumen,
+                           proximal_lumen_end_mm=end_mm)
+            warnings, marks = quality_warnings(quality), warning_marks(quality, landmarks_mm)
+            sited = [warning for warning in warnings if "the lumen is last found" in warning]
+            assert len(sited) == len(marks) == int(fires and lumen and not measured)
+            assert_marks_are_the_warnings(sited, marks, landmarks_mm)
+
+
 def test_reference_marks_are_the_landmarks_their_warnings_name():
     landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
     quality = dict(CLEAN_QUALITY, reference_lumen_found={"S": False, "E": False},
