@@ -642,6 +642,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         section_line = lib.mrml.section_line_node(scene, f"{lesion_id} section")
         for node in (straightened, contours, straight_composition, section_line):
             node.SetAttribute(lib.mrml.STRAIGHTENED_SPACE_ATTRIBUTE, "1")
+        for node in (contours, straight_composition, section_line):  # until show_straightened shows them in its view
+            node.GetDisplayNode().SetVisibility(False)
         report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]

@@ -184,6 +184,10 @@ def test_contours_are_drawn_as_outlines_and_the_composition_as_an_overlay(logic_
         display = nodes[role].GetDisplayNode()
         assert display.GetVisibility2DFill() and display.GetOpacity2DFill() == 0.5 and display.GetVisibility2DOutline()
     assert nodes["Contours"].GetDisplayNode().GetVisibility() and nodes["Composition"].GetDisplayNode().GetVisibility()
+    # the straightened vessel's nodes share RAS with the patient: hidden (in 3D too) until the straightened view shows
+    # them (Logic.show_straightened, in that view only)
+    assert not any(nodes[role].GetDisplayNode().GetVisibility()
+                   for role in ("StraightenedContours", "StraightenedComposition", "SectionLine"))
 
 
 def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
