@@ -231,7 +231,9 @@ class CTOPlaqueWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.includePhiCheckBox.checked = parameters.GetParameter(INCLUDE_PHI_PARAMETER) == "true"
             self.ui.resultsTableView.setMRMLTableNode(parameters.GetNodeReference("ResultsTable"))
             warnings = parameters.GetParameter("QualityWarnings")
-            self.ui.qualityWarningsLabel.text = "\n".join(f"\u26a0 {w}" for w in warnings.splitlines())
+            reviewed = _library().is_reviewed  # a warning where the reader edited the contours: ticked
+            self.ui.qualityWarningsLabel.text = "\n".join(("\u2713 " if reviewed(w) else "\u26a0 ") + w
+                                                          for w in warnings.splitlines())
             self.ui.qualityWarningsLabel.visible = bool(warnings)
             composition = parameters.GetNodeReference("Composition")
             if composition is not None and composition.GetDisplayNode() is not None:
@@ -491,6 +493,7 @@ def _library():
     from CTOPlaqueLib.lesion_files import lesion_images, write_lesion_files
     from CTOPlaqueLib.lesion_location import parse_location
     from CTOPlaqueLib.markups_io import landmarks_by_label
+    from CTOPlaqueLib.quality import is_reviewed
     from CTOPlaqueLib.scores import parse_clinical_items
     from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, section_to_ras, slider_ruler,
                                            straightened_section_line_ras, straightened_view_to_ras, warning_marks)
@@ -503,7 +506,7 @@ def _library():
         check_identifier=check_identifier, lesion_document=lesion_document, profile_rows=profile_rows,
         results_rows=results_rows, Labelmap=Labelmap, lesion_images=lesion_images,
         propose_landmarks=propose_landmarks, write_lesion_files=write_lesion_files,
-        landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items,
+        landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, is_reviewed=is_reviewed,
         CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
         contour_masks_from_segments=contour_masks_from_segments, automatic_contours_record=automatic_contours_record,
         measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
@@ -639,6 +642,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         section_line = lib.mrml.section_line_node(scene, f"{lesion_id} section")
         for node in (straightened, contours, straight_composition, section_line):
             node.SetAttribute(lib.mrml.STRAIGHTENED_SPACE_ATTRIBUTE, "1")
+        for node in (contours, straight_composition, section_line):  # until show_straightened shows them in its view
+            node.GetDisplayNode().SetVisibility(False)
         report(0.9, "Charts")
         composition_series = [(f"{name}_area_mm2", f"{lib.COMPONENT_NAMES[name]} area (mm²)",
                                lib.COMPONENT_COLORS[name]) for name in lib.COMPONENTS]
@@ -681,7 +686,8 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetParameter("Reading", "" if document["reading"] is None else str(document["reading"]))
         lib, landmarks_mm = _library(), document["landmarks_mm"]
         marks = {"landmarks": lib.landmark_marks(landmarks_mm), "landmarks_text": lib.landmarks_text(landmarks_mm),
-                 "warnings": lib.warning_marks(document["quality"], landmarks_mm),
+                 "warnings": lib.warning_marks(document["quality"], landmarks_mm,
+                                               document["contours"].get("edited_ranges_mm", []), settings.step_mm),
                  "ruler": lib.slider_ruler(landmarks_mm, document["centerline_length_mm"])}
         parameters.SetParameter("SectionMarks", json.dumps(marks))
 

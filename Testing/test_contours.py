@@ -10,7 +10,9 @@ from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, END_MARGIN_MM, LUMEN_LA
                                         write_contour_segmentation)
 from CTOPlaqueLib.contour_review import automatic_round_trip_radii, edited_ranges_mm, measure_with_contours
 from CTOPlaqueLib.errors import CTOPlaqueInputError
+from CTOPlaqueLib.export import lesion_document
 from CTOPlaqueLib.labelmap import inside_contours, polar_in_sections
+from CTOPlaqueLib.lesion_report import quality_html
 from CTOPlaqueLib.phantom import vessel_radius_mm
 from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
 from CTOPlaqueLib.volume_io import Volume
@@ -77,19 +79,39 @@ def test_segments_equal_every_voxel_labelled_by_its_nearest_section(name):
     assert np.array_equal(masks.labels.ravel(), expected)
 
 
+def _true_wall_painted(first_mm, last_mm):
+    """(phantom, automatic analysis, re-measured analysis, lesion.json contours record) of "heart" with the wall
+    segment replaced by the phantom's true wall between first_mm and last_mm from the ostium, as a reader paints it
+    (computed once per range)."""
+    key = ("true wall", first_mm, last_mm)
+    if key not in _analyses:
+        phantom, volume, automatic, masks = _analysed("heart")
+        if "heart polar" not in _analyses:
+            _analyses["heart polar"] = (_voxel_polar(masks, automatic),
+                                        automatic_round_trip_radii(volume, automatic, masks))
+        (arc, radius), automatic_radii = _analyses["heart polar"]
+        start_mm = phantom.spec.p_mm - phantom.truth["landmarks_mm"]["P"]  # the phantom's arc at the first section
+        over = (arc >= first_mm) & (arc <= last_mm)
+        labels = masks.labels.ravel().copy()
+        labels[over] = np.where(radius[over] < vessel_radius_mm(phantom.spec, arc[over] + start_mm), WALL_LABEL, 0)
+        edited = ContourMasks(labels.reshape(masks.labels.shape), masks.ijk_to_ras)
+        _analyses[key] = (phantom, automatic, *measure_with_contours(volume, automatic, edited,
+                                                                     "heart.contours.seg.nrrd", "0" * 64,
+                                                                     automatic_radii))
+    return _analyses[key]
+
+
+def _over_the_occlusion():
+    """The range the reader paints: 0.5 mm before P to 0.5 mm after D (13.0-36.0 mm on "heart")."""
+    landmarks_mm = _analysed("heart")[2].landmarks_mm
+    return landmarks_mm["P"] - 0.5, landmarks_mm["D"] + 0.5
+
+
 def test_the_true_wall_painted_over_the_occlusion_measures_the_true_volume():
     """On "heart" (myocardium 0.5 mm and a vein 1 mm away under a 0.5 mm blur: half the occluded wall bridged),
     the wall segment replaced by the phantom's true wall from P to D measures the true plaque volume within 1%
     (asked: 3%); the edit is recorded over that range, with the automatic figures beside."""
-    phantom, volume, automatic, masks = _analysed("heart")
-    arc, radius = _voxel_polar(masks, automatic)
-    start_mm = phantom.spec.p_mm - phantom.truth["landmarks_mm"]["P"]  # the phantom's arc at the first section
-    over = (arc >= automatic.landmarks_mm["P"] - 0.5) & (arc <= automatic.landmarks_mm["D"] + 0.5)
-    labels = masks.labels.ravel().copy()
-    labels[over] = np.where(radius[over] < vessel_radius_mm(phantom.spec, arc[over] + start_mm), WALL_LABEL, 0)
-    edited = ContourMasks(labels.reshape(masks.labels.shape), masks.ijk_to_ras)
-    measured, record = measure_with_contours(volume, automatic, edited, "heart.contours.seg.nrrd", "0" * 64,
-                                             automatic_round_trip_radii(volume, automatic, masks))
+    phantom, automatic, measured, record = _true_wall_painted(*_over_the_occlusion())
     truth = phantom.truth["total_plaque_volume_mm3"]
     assert measured.total_plaque_volume_mm3 == pytest.approx(truth, rel=0.01)
     assert record["edited"] and len(record["edited_ranges_mm"]) == 1
@@ -97,6 +119,30 @@ def test_the_true_wall_painted_over_the_occlusion_measures_the_true_volume():
     assert first <= automatic.landmarks_mm["P"] and last >= automatic.landmarks_mm["D"]
     assert record["automatic"]["total_plaque_volume_mm3"] == automatic.total_plaque_volume_mm3
     assert measured.occlusion_length_mm == automatic.occlusion_length_mm
+
+
+def test_warnings_where_the_reader_edited_the_wall_are_marked_reviewed():
+    """On "heart" the automatic contours warn of the half-bridged occluded wall (its fat-edge fraction, 46%, is an
+    image measure the edit leaves as it is) and of unresolved walls at S and E (8.5 and 40.5 mm). The true wall
+    painted over 13.0-36.0 mm (all of P to D): the half-bridged warning is marked reviewed by the reader over that
+    range in lesion.json and the report, the S and E one stays as it was; painted over 13.0-25.0 mm only (P to D not
+    all edited), both stay. The contour-based measures are the edited contours' (volume within 1% of the truth)."""
+    phantom, automatic, measured, record = _true_wall_painted(*_over_the_occlusion())
+    half_bridged, at_s_and_e = automatic.warnings
+    assert "half bridged" in half_bridged and "the wall at S and E" in at_s_and_e
+    assert measured.quality["occlusion_fat_edge_fraction"] == automatic.quality["occlusion_fat_edge_fraction"] < 0.5
+    first, last = record["edited_ranges_mm"][0]
+    document = lesion_document(measured, "heart", "heart", {})
+    assert document["warnings"] == [f"Reviewed by the reader (contours edited at {first:.1f}-{last:.1f} mm from the "
+                                    f"ostium): {half_bridged}", at_s_and_e]
+    assert (first, last) == (pytest.approx(13.0, abs=0.01), pytest.approx(36.0, abs=0.01))
+    report = quality_html(document["warnings"])
+    assert report.count('class="reviewed"') == 1 and report.count('class="warning"') == 1
+    assert measured.total_plaque_volume_mm3 == pytest.approx(phantom.truth["total_plaque_volume_mm3"], rel=0.01)
+
+    _, _, part, part_record = _true_wall_painted(_over_the_occlusion()[0], 25.0)
+    assert part_record["edited_ranges_mm"] == [[pytest.approx(13.0, abs=0.01), pytest.approx(25.0, abs=0.01)]]
+    assert part.warnings == automatic.warnings
 
 
 def test_unchanged_contours_are_not_an_edit():

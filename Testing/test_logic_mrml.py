@@ -16,6 +16,7 @@ from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import rounded_for_export
 from CTOPlaqueLib.labelmap import with_lumen
 from CTOPlaqueLib.markups_io import read_markups
+from CTOPlaqueLib.section_view import warning_marks
 from CTOPlaqueLib.volume_io import read_volume
 from conftest import read_json
 
@@ -183,6 +184,10 @@ def test_contours_are_drawn_as_outlines_and_the_composition_as_an_overlay(logic_
         display = nodes[role].GetDisplayNode()
         assert display.GetVisibility2DFill() and display.GetOpacity2DFill() == 0.5 and display.GetVisibility2DOutline()
     assert nodes["Contours"].GetDisplayNode().GetVisibility() and nodes["Composition"].GetDisplayNode().GetVisibility()
+    # the straightened vessel's nodes share RAS with the patient: hidden (in 3D too) until the straightened view shows
+    # them (Logic.show_straightened, in that view only)
+    assert not any(nodes[role].GetDisplayNode().GetVisibility()
+                   for role in ("StraightenedContours", "StraightenedComposition", "SectionLine"))
 
 
 def test_scene_outputs_grouped_named_and_charted(logic_result, mrml_scene):
@@ -449,9 +454,10 @@ def _erase_wall(logic_result, mrml_scene, first_mm, last_mm):
 def test_contours_node_is_edited_on_its_fine_grid_and_remeasured(logic_nodes, mrml_scene, tmp_path):
     """The "ID contours" node holds the lumen and vessel-wall segments on the oversampled grid (its reference
     geometry, where the Segment Editor paints). Re-measured unedited: within 1% of the automatic volume and no
-    edit recorded. With the wall erased over 5 mm of the occlusion: the edit is recorded over those 5 mm and the
-    volume drops by the automatic volume of those sections (within 3%). A saved and reloaded scene re-measures the
-    edited contours to the same volume."""
+    edit recorded. With the wall erased over 2 mm of the occlusion: the edit is recorded over those 2 mm and the
+    volume drops by the automatic volume of those sections (within 3%); the wall closing in there (to nothing) is
+    warned of as reviewed by the reader, and so is its position on the section slider. A saved and reloaded scene
+    re-measures the edited contours to the same volume."""
     import mrml_app
 
     from CTOPlaque import CTOPlaqueLogic
@@ -471,18 +477,29 @@ def test_contours_node_is_edited_on_its_fine_grid_and_remeasured(logic_nodes, mr
                                                                       rel=0.01)
 
     p_mm = result.analysis.landmarks_mm["P"]
-    _erase_wall(same, mrml_scene, p_mm + 5.0, p_mm + 10.0)
+    _erase_wall(same, mrml_scene, p_mm + 5.0, p_mm + 7.0)
     edited = logic.remeasure(same)
     record = edited.document["contours"]
     assert record["edited"] and len(record["edited_ranges_mm"]) == 1
     first, last = record["edited_ranges_mm"][0]
-    assert first == pytest.approx(p_mm + 5.0, abs=0.5) and last == pytest.approx(p_mm + 10.0, abs=0.5)
+    assert first == pytest.approx(p_mm + 5.0, abs=0.5) and last == pytest.approx(p_mm + 7.0, abs=0.5)
     automatic = result.analysis
-    erased = (automatic.centerline.arc_mm >= p_mm + 5.0) & (automatic.centerline.arc_mm <= p_mm + 10.0)
+    erased = (automatic.centerline.arc_mm >= p_mm + 5.0) & (automatic.centerline.arc_mm <= p_mm + 7.0)
     erased_mm3 = float(np.sum(automatic.profile.vessel_area_mm2[erased]) * automatic.centerline.step_mm)
     assert edited.document["total_plaque_volume_mm3"] == pytest.approx(
         result.document["total_plaque_volume_mm3"] - erased_mm3, rel=0.03)
     assert record["automatic"]["total_plaque_volume_mm3"] == result.document["total_plaque_volume_mm3"]
+    # the erased sections close the wall in against the 6 mm around them: a warning in the edited range, so marked
+    # reviewed, and so is its mark on the section slider; the unedited lesion's warnings stay as they were
+    reviewed = [warning for warning in edited.document["warnings"] if warning.startswith("Reviewed by the reader")]
+    assert len(reviewed) == 1 and "closes in to" in reviewed[0] and "closes in to" not in str(same.document["warnings"])
+    assert reviewed[0].startswith(f"Reviewed by the reader (contours edited at {first:.1f}-{last:.1f} mm from the "
+                                  "ostium): ")
+    assert [warning for warning in edited.document["warnings"] if warning not in reviewed] == same.document["warnings"]
+    where = reviewed[0].split("): ")[1].split(" the outer wall")[0]  # "6.3 mm after P"
+    marks = [description for description, _ in logic.section_marks()["warnings"]]
+    assert [mark for mark in marks if mark.endswith(", reviewed")] == [f"wall closes in, {where}, reviewed"]
+    assert len(marks) == 1 + len(warning_marks(same.document["quality"], same.document["landmarks_mm"]))
 
     path = mrml_app.save_scene(mrml_scene, str(tmp_path))
     try:

@@ -7,7 +7,7 @@ from warning_positions import assert_marks_are_the_warnings
 
 from CTOPlaqueLib import quality as quality_module
 from CTOPlaqueLib.centerline import sample_centerline
-from CTOPlaqueLib.quality import quality_warnings
+from CTOPlaqueLib.quality import is_reviewed, quality_warnings
 from CTOPlaqueLib.section_view import (landmarks_text, section_to_ras, slider_ruler, straightened_section_line_ras,
                                        straightened_view_to_ras, warning_marks)
 
@@ -116,6 +116,25 @@ def test_each_measure_has_its_mark_exactly_when_its_warning_fires(key, cut, firi
         assert_marks_are_the_warnings(warnings, marks, landmarks_mm)
 
 
+@pytest.mark.parametrize("moved_cut", [False, True])
+def test_cap_shape_mark_is_where_its_warning_says_the_lumen_was_last_found(moved_cut, monkeypatch):
+    """The cap's shape unmeasured with a lumen before P: a mark where the warning says the lumen was last found,
+    exactly when the lumen ends more than half of CAP_END_MM before P (the cut, also moved in quality.py alone),
+    none when the cap was measured or no lumen lies before P (another warning speaks then)."""
+    if moved_cut:
+        monkeypatch.setattr(quality_module, "CAP_END_MM", 2.0 * quality_module.CAP_END_MM)
+    cut_mm = 0.5 * quality_module.CAP_END_MM
+    landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+    for end_mm, fires in ((cut_mm - 0.01, False), (cut_mm + 0.01, True), (3.2, True)):
+        for measured, lumen in ((False, True), (True, True), (False, False)):
+            quality = dict(CLEAN_QUALITY, proximal_cap_measured=measured, lumen_proximal=lumen,
+                           proximal_lumen_end_mm=end_mm)
+            warnings, marks = quality_warnings(quality), warning_marks(quality, landmarks_mm)
+            sited = [warning for warning in warnings if "the lumen is last found" in warning]
+            assert len(sited) == len(marks) == int(fires and lumen and not measured)
+            assert_marks_are_the_warnings(sited, marks, landmarks_mm)
+
+
 def test_reference_marks_are_the_landmarks_their_warnings_name():
     landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
     quality = dict(CLEAN_QUALITY, reference_lumen_found={"S": False, "E": False},
@@ -172,3 +191,76 @@ def test_slider_ruler_keeps_labels_on_the_ruler_and_apart_and_leaves_out_missing
     assert slider_ruler({"P": 0.0, "D": 0.5}, 50.0) == [0, 0, 0, 40, 0, 40, 0, 0, 920]
     assert slider_ruler({"P": 10.0, "E": 50.0}, 50.0) == [0, 0, 180, 40, 0, 0, 740, 40, 0]
     assert slider_ruler({}, 1.0) == [0] * 8 + [1000]
+
+
+# A lesion with P 14, D 36 mm from the ostium, S 8, E 42: the half-bridged wall (P to D), the wall closing in at
+# 20.3 mm (6.3 after P) and pushed outward at 18.0 (4.0 after P), a misregistration step at 25.0, the walls at S and
+# E unresolved (each a stretch the contours can be edited over), and no lumen before P and a sharp kernel (which no
+# contour edit answers).
+LANDMARKS_MM = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+WARNED_QUALITY = dict(
+    CLEAN_QUALITY, occlusion_fat_edge_fraction=0.4, occlusion_min_local_area_ratio=0.6,
+    occlusion_min_local_area_at_mm=6.3, occlusion_wall_outward_area_fraction=0.12, occlusion_wall_outward_at_mm=4.0,
+    occlusion_wall_outward_mm=0.2, **SITED_MEASURES[-1][3], misregistration_step_mm=2.0, lumen_proximal=False,
+    lumen_edge_undershoot_hu=20.0, reference_wall_resolved={"S": False, "E": False})
+WARNING_PHRASES = ("half bridged", "closes in to", "outside the image's wall/fat edge", "ECG-misregistration",
+                   "is at or below the scan's resolution", "no contrast-filled lumen in the", "edge-enhancing")
+
+
+def _reviewed_phrases(edited_ranges_mm):
+    """The phrases (WARNING_PHRASES) of the warnings marked reviewed after an edit over ``edited_ranges_mm``
+    (sections 0.25 mm apart), each checked to be the unmarked warning behind the mark and the edited ranges."""
+    plain = quality_warnings(WARNED_QUALITY)
+    marked = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, edited_ranges_mm, 0.25)
+    assert len(plain) == len(WARNING_PHRASES) == len(marked)
+    reviewed = []
+    for before, after in zip(plain, marked):
+        phrase = next(phrase for phrase in WARNING_PHRASES if phrase in before)
+        if after != before:
+            assert is_reviewed(after) and after.endswith(": " + before)
+            assert after.startswith("Reviewed by the reader (contours edited at ") and "mm from the ostium): " in after
+            reviewed.append(phrase)
+        assert not is_reviewed(before)
+    return reviewed
+
+
+def test_warnings_lying_where_the_reader_edited_the_contours_are_marked_reviewed():
+    """Edited over 13-36 mm (P to D and beyond): the half-bridged wall, the wall closing in and pushed outward and
+    the step are marked reviewed; S, E, the lumen before P and the kernel are not. No edit: none marked."""
+    assert _reviewed_phrases([[13.0, 36.0]]) == ["half bridged", "closes in to", "outside the image's wall/fat edge",
+                                                 "ECG-misregistration"]
+    assert _reviewed_phrases([]) == []
+    assert quality_warnings(WARNED_QUALITY, LANDMARKS_MM, [[13.0, 36.0]], 0.25)[0].startswith(
+        "Reviewed by the reader (contours edited at 13.0-36.0 mm from the ostium): only 40% of the occluded wall")
+
+
+def test_a_warning_is_reviewed_only_where_every_stretch_it_names_was_edited():
+    """The half-bridged wall needs P to D edited without a gap; the S-and-E warning both S and E; a position within
+    half a section step (0.125 mm) of a run's end lies in that run's last section, farther out it does not."""
+    assert _reviewed_phrases([[14.0, 24.5], [25.5, 36.0]]) == ["closes in to", "outside the image's wall/fat edge"]
+    assert _reviewed_phrases([[14.25, 36.0]]) == ["closes in to", "outside the image's wall/fat edge",
+                                                  "ECG-misregistration"]
+    assert _reviewed_phrases([[14.1, 35.9]]) == ["half bridged", "closes in to", "outside the image's wall/fat edge",
+                                                 "ECG-misregistration"]
+    assert _reviewed_phrases([[20.5, 30.0]]) == ["ECG-misregistration"]  # 20.3 lies before 20.375
+    assert _reviewed_phrases([[20.25, 30.0]]) == ["closes in to", "ECG-misregistration"]
+    assert _reviewed_phrases([[8.0, 8.0]]) == []
+    both = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, [[8.0, 8.0], [42.0, 42.0]], 0.25)
+    assert [warning for warning in both if is_reviewed(warning)] == [
+        "Reviewed by the reader (contours edited at 8.0-8.0 mm, 42.0-42.0 mm from the ostium): "
+        + next(warning for warning in quality_warnings(WARNED_QUALITY) if "scan's resolution" in warning)]
+
+
+def test_go_to_warning_marks_say_reviewed_as_their_warnings_do():
+    """The marks of the reviewed warnings end in ', reviewed'; the S and E marks only when both were edited (their
+    warning is one); the marks still match the warnings' positions."""
+    edited = [[13.0, 36.0], [42.0, 42.0]]
+    marks = warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited, 0.25)
+    assert marks == [("wall closes in, 6.3 mm after P, reviewed", pytest.approx(20.3)),
+                     ("wall pushed outward, 4.0 mm after P, reviewed", 18.0),
+                     ("misregistration step of 2.0 mm, reviewed", 25.0),
+                     ("wall not resolved at S", 8.0), ("wall not resolved at E", 42.0)]
+    assert_marks_are_the_warnings(quality_warnings(WARNED_QUALITY), marks, LANDMARKS_MM)
+    assert [description for description, _ in warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited + [[8.0, 8.0]],
+                                                            0.25)][3:] == ["wall not resolved at S, reviewed",
+                                                                           "wall not resolved at E, reviewed"]

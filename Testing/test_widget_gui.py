@@ -616,7 +616,9 @@ def test_older_slicer_asks_then_installs_what_the_requirements_file_misses(gui, 
 
 def test_remeasure_button_measures_from_the_contours_node(analyzed_panel):
     """After Analyze the Re-measure button is enabled; pressed on the unedited contours node it measures the
-    same lesion again from the segments (within 1% of the volume) and records no edit."""
+    same lesion again from the segments (within 1% of the volume) and records no edit. A warning marked reviewed by
+    the reader (after an edit, where it lies in an edited range) is ticked in the panel, the others keep their
+    warning sign."""
     widget = analyzed_panel
     before = widget.result.document
     assert widget.ui.remeasureButton.enabled
@@ -624,8 +626,14 @@ def test_remeasure_button_measures_from_the_contours_node(analyzed_panel):
     after = widget.result.document
     assert after["contours"]["edited"] is False and after["contours"]["source"].endswith("contours")
     assert after["total_plaque_volume_mm3"] == pytest.approx(before["total_plaque_volume_mm3"], rel=0.01)
-    assert widget.ui.resultsTableView.mrmlTableNode() is widget.logic.getParameterNode().GetNodeReference(
-        "ResultsTable")
+    parameters = widget.logic.getParameterNode()
+    assert widget.ui.resultsTableView.mrmlTableNode() is parameters.GetNodeReference("ResultsTable")
+
+    warnings = ["Reviewed by the reader (contours edited at 13.0-36.0 mm from the ostium): only 46% of the occluded "
+                "wall has a fat edge", "the wall at S and E is at or below the scan's resolution"]
+    parameters.SetParameter("QualityWarnings", "\n".join(warnings))
+    widget.updateGUIFromParameterNode()
+    assert widget.ui.qualityWarningsLabel.text == f"\u2713 {warnings[0]}\n\u26a0 {warnings[1]}"
 
 
 def _slice_to_ras(scene):

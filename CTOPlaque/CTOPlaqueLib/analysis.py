@@ -68,11 +68,15 @@ class LesionAnalysis:
     scores: dict = field(default_factory=dict)
     # what the automatic detection found besides the contours (ContourDetection), to re-measure from edited ones
     detection: "ContourDetection" = None
+    # [first, last] distance from the ostium (mm) of each run of sections whose contours the reader edited
+    # (contour_review.edited_ranges_mm); empty for the automatic contours
+    edited_ranges_mm: list = field(default_factory=list)
 
     @property
     def warnings(self) -> list:
-        """Problems found by the quality measures, each with what to do (quality.quality_warnings)."""
-        return quality_warnings(self.quality)
+        """Problems found by the quality measures, each with what to do; those lying where the reader edited the
+        contours marked as reviewed (quality.quality_warnings)."""
+        return quality_warnings(self.quality, self.landmarks_mm, self.edited_ranges_mm, self.settings.step_mm)
 
     @property
     def total_plaque_volume_mm3(self) -> float:
@@ -204,13 +208,18 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
                             clinical_items)
 
 
-def remeasure_lesion(analysis: LesionAnalysis, lumen_radii_mm: np.ndarray, vessel_radii_mm: np.ndarray):
+def remeasure_lesion(analysis: LesionAnalysis, lumen_radii_mm: np.ndarray, vessel_radii_mm: np.ndarray,
+                     edited_ranges_mm=()):
     """The lesion measured again from other contours on the same sections (e.g. the reader's edited segments,
     ``contour_masks.contour_radii_mm``): centerline, landmarks, polar grid, HU classes and the automatic
     detection's image measures (fat edges, contrast, blur, fat level) are kept; every figure that depends on
-    the contours is recomputed. lumen_radii_mm, vessel_radii_mm: (S, A) radii (mm) on ``analysis.grid``."""
-    return measure_contours(analysis.centerline, analysis.grid, analysis.landmarks_mm, analysis.detection,
-                            lumen_radii_mm, vessel_radii_mm, analysis.settings, analysis.clinical_items)
+    the contours is recomputed. lumen_radii_mm, vessel_radii_mm: (S, A) radii (mm) on ``analysis.grid``;
+    edited_ranges_mm: where they differ from the automatic ones ([first, last] mm from the ostium), which marks
+    the warnings lying there as reviewed."""
+    remeasured = measure_contours(analysis.centerline, analysis.grid, analysis.landmarks_mm, analysis.detection,
+                                  lumen_radii_mm, vessel_radii_mm, analysis.settings, analysis.clinical_items)
+    remeasured.edited_ranges_mm = [list(run) for run in edited_ranges_mm]
+    return remeasured
 
 
 def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict, detection: ContourDetection,

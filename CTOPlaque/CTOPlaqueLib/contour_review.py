@@ -4,7 +4,8 @@ The seed paper's readers corrected the automatic contours where needed; so does 
 Segment Editor on the "ID contours" segmentation (contour_masks.py), or by giving the edited file to
 ``ctoplaque analyze --contours``. The lesion is then measured from the given segments, and lesion.json records
 in its ``contours`` block whether they differ from the automatic ones, over which distances from the ostium,
-the file's SHA-256 and the automatic figures beside the edited ones.
+the file's SHA-256 and the automatic figures beside the edited ones; the warnings that lie in an edited range are
+marked as reviewed by the reader (quality.quality_warnings).
 """
 
 from __future__ import annotations
@@ -70,4 +71,4 @@ def measure_with_contours(volume: Volume, automatic: LesionAnalysis, masks: Cont
     record = {"source": source, "sha256": sha256, "edited": bool(edited.any()),
               "edited_ranges_mm": edited_ranges_mm(automatic.centerline.arc_mm, edited),
               "automatic": headline_values(automatic)}
-    return remeasure_lesion(automatic, *given), record
+    return remeasure_lesion(automatic, *given, record["edited_ranges_mm"]), record

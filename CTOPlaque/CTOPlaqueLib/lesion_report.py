@@ -4,8 +4,9 @@ It holds the patient and series the lesion was measured on (only where the docum
 --include-phi`` copies them from the DICOM series into ``source_dicom``; otherwise the page says the report is
 de-identified), the straightened vessel with the composition overlay and the profile plot (embedded, so the
 file stands alone, each at the size it was drawn for, so that its text prints at its point size), the
-measurements, the difficulty scores with the items that made them, the quality warnings, the software version
-and the input hashes. Every number comes from the lesion document (lesion.json).
+measurements, the difficulty scores with the items that made them, the quality warnings (in grey and ticked where
+they lie where the reader edited the contours: quality.quality_warnings), the software version and the input
+hashes. Every number comes from the lesion document (lesion.json).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import html
 from .composition import COMPONENT_NAMES, COMPONENTS
 from .lesion_location import location_text
 from .plots import png_width_mm
+from .quality import is_reviewed, ranges_text
 from .scores import CLINICAL_ITEMS, ITEM_LABELS
 
 STYLE = """
@@ -34,6 +36,7 @@ table.patient td { border-bottom: none; padding: 0.2mm 1.5mm 0.2mm 0; }
 table.patient td.name { color: #555; white-space: nowrap; }
 tr.items td { font-size: 7.5pt; color: #444; padding-top: 0; }
 .warning { border: 1.5px solid #b35900; background: #fff4e5; padding: 1mm 2mm; margin: 1mm 0; }
+.reviewed { border: 1px solid #888; background: #f2f2f2; padding: 1mm 2mm; margin: 1mm 0; }
 .ok { color: #2f6b2f; }
 .small { font-size: 7.5pt; color: #555; }
 .small td { padding: 0.2mm 1.5mm 0.2mm 0; border-bottom: none; }
@@ -175,18 +178,23 @@ def contours_line(document: dict) -> str:
     if not contours["edited"]:
         return ("Contours: automatic." if contours.get("source", "automatic") == "automatic" else
                 f"Contours: from {contours['source']}, not edited (sha256 {contours['sha256']}).")
-    ranges = ", ".join(f"{first:.1f}-{last:.1f} mm" for first, last in contours["edited_ranges_mm"])
-    return (f"Contours edited by the reader at {ranges} from the ostium ({contours['source']}, sha256 "
-            f"{contours['sha256']}); automatic total plaque volume "
+    return (f"Contours edited by the reader at {ranges_text(contours['edited_ranges_mm'])} from the ostium "
+            f"({contours['source']}, sha256 {contours['sha256']}); automatic total plaque volume "
             f"{contours['automatic']['total_plaque_volume_mm3']:.1f} mm³.")
+
+
+def quality_html(warnings: list) -> str:
+    """The report's quality section: each warning in an orange box, or in a grey ticked one where it lies where the
+    reader edited the contours (quality.is_reviewed); a sentence saying all is well without any."""
+    return ("".join(f'<div class="reviewed">✓ {html.escape(w)}</div>' if is_reviewed(w) else
+                    f'<div class="warning">⚠ {html.escape(w)}</div>' for w in warnings)
+            or '<p class="ok">No quality warning: the centerline runs in the occluded artery, the caps '
+               'are where the contrast ends and the walls are resolved.</p>')
 
 
 def lesion_report_html(document: dict, straightened_png: bytes, profile_png: bytes) -> str:
     """The report page as a self-contained HTML document."""
-    warnings = document.get("warnings", [])
-    quality = ("".join(f'<div class="warning">⚠ {html.escape(w)}</div>' for w in warnings)
-               or '<p class="ok">No quality warning: the centerline runs in the occluded artery, the caps '
-                  'are where the contrast ends and the walls are resolved.</p>')
+    quality = quality_html(document.get("warnings", []))
     thresholds = ", ".join(threshold_text(name, low, high) for name, (low, high) in document["thresholds_hu"].items())
     software = document["software"]
     observer = person_name(document.get("observer") or "") or "—"

@@ -297,40 +297,94 @@ def reference_wall_unresolved(quality: dict) -> list:
     return [label for label, resolved in quality.get("reference_wall_resolved", {}).items() if not resolved]
 
 
+# Where a warning lies, for marking it reviewed after an edit (quality_warnings): stretches of centerline as
+# (start, end) WarningSite pairs. The half-bridged wall is a finding about the whole occluded wall, P to D.
+OCCLUSION = ((WarningSite(0.0, "P"), WarningSite(0.0, "D")),)
+# The start of a warning that lies where the reader edited the contours.
+REVIEWED_MARK = "Reviewed by the reader"
+
+
+def at_site(site: WarningSite) -> tuple:
+    """The stretch of one position (``where`` of quality_warnings and reviewed_ranges_mm)."""
+    return ((site, site),)
+
+
+def at_landmarks(labels: list) -> tuple:
+    """The positions of the landmarks ``labels`` (S, E), as stretches."""
+    return tuple((WarningSite(0.0, label),) * 2 for label in labels)
+
+
+def reviewed_ranges_mm(where: tuple, landmarks_mm: dict, edited_ranges_mm, step_mm: float) -> list | None:
+    """The edited ranges ([first, last] section positions, mm from the ostium) that hold every stretch of ``where``
+    ((start, end) WarningSite pairs, positions from ``landmarks_mm``), each within one range widened by half the
+    section step ``step_mm`` (a section stands for its slab); None when a stretch lies (partly) outside them, or
+    ``where`` or ``edited_ranges_mm`` is empty."""
+    if not edited_ranges_mm:
+        return None
+    held = []
+    for start, end in where:
+        start_mm, end_mm = start.position_mm(landmarks_mm), end.position_mm(landmarks_mm)
+        run = next((list(run) for run in edited_ranges_mm
+                    if run[0] - 0.5 * step_mm <= start_mm and end_mm <= run[1] + 0.5 * step_mm), None)
+        if run is None:
+            return None
+        if run not in held:
+            held.append(run)
+    return held or None
+
+
+def is_reviewed(warning: str) -> bool:
+    """Whether a warning text is marked as lying where the reader edited the contours (quality_warnings)."""
+    return warning.startswith(REVIEWED_MARK)
+
+
+def _marked(text: str, where: tuple, landmarks_mm: dict, edited_ranges_mm, step_mm: float) -> str:
+    """``text``, marked with REVIEWED_MARK and the edited ranges where ``where`` lies in them."""
+    runs = reviewed_ranges_mm(where, landmarks_mm, edited_ranges_mm, step_mm)
+    if runs is None:
+        return text
+    return f"{REVIEWED_MARK} (contours edited at {ranges_text(sorted(runs))} from the ostium): {text}"
+
+
+def ranges_text(ranges_mm) -> str:
+    """"13.0-36.0 mm, 40.0-41.0 mm": distance ranges ([first, last] mm) as a reader reads them."""
+    return ", ".join(f"{first:.1f}-{last:.1f} mm" for first, last in ranges_mm)
+
+
 def _lumen_on_wall_warning(quality: dict) -> list:
-    """The warning of cap_lumen_vessel_area_ratio, if it fires."""
+    """The warning of cap_lumen_vessel_area_ratio, if it fires, with where it lies."""
     site = lumen_on_wall_site(quality)
     if site is None:
         return []
-    return [f"{site.text()} the lumen fills {100 * quality['cap_lumen_vessel_area_ratio']:.0f}% of the vessel area: "
+    return [(f"{site.text()} the lumen fills {100 * quality['cap_lumen_vessel_area_ratio']:.0f}% of the vessel area: "
             "the lumen contour lies on or near the outer wall (bright plaque or a tight stenosis lining the lumen "
             "there), so the lumen area there, the proximal cap shape and a reference section placed there are "
             "unreliable; check the lumen contours there, and place S and E where the wall is thin and the lumen "
-            "clearly brighter than it"]
+            "clearly brighter than it", at_site(site))]
 
 
 def _cap_shape_warning(quality: dict) -> list:
-    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``)."""
+    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``), with where it lies."""
     site = cap_shape_site(quality)
     if site is None:
         return []
-    return [f"{site.text()} the lumen is last found, none over the last {CAP_END_MM:g} mm: the proximal cap's shape "
+    return [(f"{site.text()} the lumen is last found, none over the last {CAP_END_MM:g} mm: the proximal cap's shape "
             "(tapered or blunt) is not measured and the blunt-stump score items are left empty (a faint lumen "
             "narrowing into bright plaque is lost before it closes, or P lies past the lumen's end); check the lumen "
-            "contours before P and P's position, and judge the cap by eye"]
+            "contours before P and P's position, and judge the cap by eye", at_site(site))]
 
 
 def _misregistration_warning(quality: dict) -> list:
-    """The warning of misregistration_step_mm, if it fires."""
+    """The warning of misregistration_step_mm, if it fires, with where it lies."""
     site = misregistration_site(quality)
     if site is None:
         return []
     step_mm, slice_k = quality["misregistration_step_mm"], quality["misregistration_step_slice"]
-    return [f"{site.text()} ({_relative_to_caps(quality)}) the vessel jumps {step_mm:.1f} mm "
+    return [(f"{site.text()} ({_relative_to_caps(quality)}) the vessel jumps {step_mm:.1f} mm "
             f"sideways between axial slices {slice_k - 1} and {slice_k}: an ECG-misregistration step (slabs from "
             "different heartbeats), which cuts and shifts the vessel there, so length, plaque volume and the contours "
             "there are unreliable; analyse a reconstruction at a better cardiac phase (or another phase with the "
-            "vessel still), or check and edit the contours there"]
+            "vessel still), or check and edit the contours there", at_site(site))]
 
 
 def _relative_to_caps(quality: dict) -> str:
@@ -385,81 +439,99 @@ def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np
             "occlusion_wall_outward_area_fraction": float(2.0 * outward_mm[worst] / radii[worst])}
 
 
-def quality_warnings(quality: dict) -> list:
-    """One sentence per problem found in ``quality``: what is wrong and what to do about it."""
+def quality_warnings(quality: dict, landmarks_mm: dict = None, edited_ranges_mm=(), step_mm: float = 0.0) -> list:
+    """One sentence per problem found in ``quality``: what is wrong and what to do about it.
+
+    After the reader edited the contours (edited_ranges_mm: [first, last] positions, mm from the ostium, of each
+    run of edited sections, contour_review.edited_ranges_mm; the sections step_mm apart; landmarks_mm: label ->
+    position), a warning that lies where the contours were edited starts with REVIEWED_MARK and those ranges
+    (``reviewed_ranges_mm``): the reader has looked at it and corrected the contours there, though the measure
+    behind it may still be in warning (an image measure such as the fat-edge fraction does not change with the
+    contours; a contour-based one was recomputed from the edit). Warnings elsewhere, and warnings about the
+    centerline, the landmarks or the scan as a whole, stay as they are."""
+    return [_marked(text, where, landmarks_mm, edited_ranges_mm, step_mm) for text, where in _located_warnings(quality)]
+
+
+def _located_warnings(quality: dict) -> list:
+    """[(warning, where)] for the problems found in ``quality``; ``where`` is () for a warning no contour edit
+    answers (the centerline, the landmarks, the scan), else the stretches of centerline it is about:
+    ((start, end) WarningSite pairs), a point where start is end."""
     warnings = []
     if quality["occlusion_min_fat_edge_fraction"] < MIN_WINDOW_FAT_EDGE_FRACTION:
-        warnings.append(
+        warnings.append((
             f"inside the occlusion the centerline runs for {OCCLUSION_WINDOW_MM:g} mm through tissue with no fat "
-            "around it (myocardium, not the occluded artery?): check the centerline, add a seed inside the occlusion")
+            "around it (myocardium, not the occluded artery?): check the centerline, add a seed inside the occlusion",
+            ()))
     elif quality["occlusion_fat_edge_fraction"] < MIN_OCCLUSION_FAT_EDGE_FRACTION:
-        warnings.append(
+        warnings.append((
             f"only {100 * quality['occlusion_fat_edge_fraction']:.0f}% of the occluded wall has a fat edge; "
             "the wall contour is half bridged and the plaque volume less certain (about 5%): check the contours, "
-            "add a seed inside the occlusion if the centerline leaves the vessel")
+            "add a seed inside the occlusion if the centerline leaves the vessel", OCCLUSION))
     if quality["occlusion_contrast_fraction"] > MAX_OCCLUSION_CONTRAST_FRACTION:
-        warnings.append(
+        warnings.append((
             f"the centerline runs through contrast along {100 * quality['occlusion_contrast_fraction']:.0f}% "
             "of the occlusion "
             "(a vein or side branch, not the occluded artery?): check the centerline and the caps, "
-            "add a seed inside the occlusion")
+            "add a seed inside the occlusion", ()))
     product = quality.get("occlusion_max_curvature_radius_product", 0.0)  # absent from earlier exports
     if product > MAX_CURVATURE_RADIUS_PRODUCT:
-        warnings.append(
+        warnings.append((
             f"inside the occlusion the centerline bends with a radius of curvature {1 / product:.1f} times the "
             "vessel's radius (a kink or jitter, not a coronary's course): sections overlap there and the plaque "
-            "volume is unreliable; extract the centerline from seeds, or place its points farther apart")
+            "volume is unreliable; extract the centerline from seeds, or place its points farther apart", ()))
     closing = local_area_site(quality)
     if closing is not None:
-        warnings.append(
+        warnings.append((
             f"{closing.text()} the outer wall closes in to {100 * quality['occlusion_min_local_area_ratio']:.0f}% "
             "of the vessel area around it: a dark region inside the plaque (beam hardening beside calcium, a sharp "
             "kernel, or a lipid core nearly as dark as the fat) was taken for the fat outside it, and the plaque "
             "volume there reads small; check the contours there, and prefer a reconstruction with beam-hardening "
-            "correction and a standard soft-tissue kernel")
+            "correction and a standard soft-tissue kernel", at_site(closing)))
     outward = wall_outward_site(quality)
     if outward is not None:
-        warnings.append(
+        warnings.append((
             f"{outward.text()} the outer wall lies {quality['occlusion_wall_outward_mm']:.2f} mm outside the image's "
             f"wall/fat edge (vessel area about {100 * quality['occlusion_wall_outward_area_fraction']:.0f}% large "
             "there): the contour was pushed out into the fat (bright plaque at the edge under blur, or noise), and the "
-            "plaque volume and its necrotic core read large; check the contours there")
+            "plaque volume and its necrotic core read large; check the contours there", at_site(outward)))
     for side, cap in (("proximal", "P"), ("distal", "D")):
         if not quality[f"lumen_{side}"]:
-            warnings.append(
+            warnings.append((
                 f"no contrast-filled lumen in the {REFERENCE_WINDOW_MM:g} mm {'before' if cap == 'P' else 'after'} "
-                f"{cap}: check that {cap} lies where the contrast ends")
+                f"{cap}: check that {cap} lies where the contrast ends", ()))
     if quality["landmark_max_distance_mm"] > MAX_LANDMARK_DISTANCE_MM:
-        warnings.append(
+        warnings.append((
             f"a landmark lies {quality['landmark_max_distance_mm']:.1f} mm from the centerline: "
-            "place the landmarks on the centerline of the target vessel")
+            "place the landmarks on the centerline of the target vessel", ()))
     undershoot = quality.get("lumen_edge_undershoot_hu")  # absent from earlier exports; None without a lumen
     if undershoot is not None and undershoot > MAX_LUMEN_EDGE_UNDERSHOOT_HU:
-        warnings.append(
+        warnings.append((
             f"beside the lumen the image dips {undershoot:.0f} HU below the epicardial fat: the scan looks "
             "reconstructed with an edge-enhancing (sharp) kernel, under which the plaque volume reads small "
             "(by up to 15% on phantoms) and the HU of every component shifts; analyse a reconstruction of the "
-            "same scan with the scanner's standard soft-tissue cardiac kernel (smooth or medium)")
+            "same scan with the scanner's standard soft-tissue cardiac kernel (smooth or medium)", ()))
     warnings += _lumen_on_wall_warning(quality)
     warnings += _cap_shape_warning(quality)
     warnings += _misregistration_warning(quality)
     lumenless = reference_lumen_missing(quality)
     if lumenless:
-        warnings.append(
+        warnings.append((
             f"no contrast-filled lumen was found at {' and '.join(lumenless)}, so its reference lumen area and "
             "diameter are not reported: check that the landmark lies outside the occlusion where the lumen shows "
             "contrast; a lumen too faint to tell from the wall (late filling through collaterals) is not detected: "
-            "move the landmark to where the lumen is brighter, or lower contour.lumen_min_hu in a settings file")
+            "move the landmark to where the lumen is brighter, or lower contour.lumen_min_hu in a settings file",
+            at_landmarks(lumenless)))
     unresolved = reference_wall_unresolved(quality)
     if unresolved:
-        warnings.append(
+        warnings.append((
             f"the wall at {' and '.join(unresolved)} is at or below the scan's resolution "
             f"({FWHM_PER_SIGMA * quality['blur_sigma_mm']:.1f} mm) or lost in noise: the reference vessel area "
             "is uncertain "
             f"(up to 20% small, or from an assumed {NORMAL_WALL_MM:g} mm wall where no wall edge was found); "
-            "prefer the lumen area as the reference, though next to a wall this thin it may be off by up to 20%")
+            "prefer the lumen area as the reference, though next to a wall this thin it may be off by up to 20%",
+            at_landmarks(unresolved)))
     elif quality["normal_wall_unresolved_fraction"] > MAX_UNRESOLVED_WALL_FRACTION:
-        warnings.append(
+        warnings.append((
             f"the wall is not resolved in {100 * quality['normal_wall_unresolved_fraction']:.0f}% of the normal "
-            f"segments: vessel areas there assume a normal {NORMAL_WALL_MM:g} mm wall")
+            f"segments: vessel areas there assume a normal {NORMAL_WALL_MM:g} mm wall", ()))
     return warnings

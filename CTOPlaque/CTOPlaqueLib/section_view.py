@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .centerline import Centerline
-from .quality import (cap_shape_site, local_area_site, lumen_on_wall_site, misregistration_site,
-                      reference_lumen_missing, reference_wall_unresolved, wall_outward_site)
+from .quality import (at_landmarks, at_site, cap_shape_site, local_area_site, lumen_on_wall_site,
+                      misregistration_site, reference_lumen_missing, reference_wall_unresolved, reviewed_ranges_mm,
+                      wall_outward_site)
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -112,7 +113,7 @@ def landmarks_text(landmarks_mm: dict) -> str:
     return " \u00b7 ".join(f"{label} {distance:.1f}" for label, distance in marks) + " mm" if marks else ""
 
 
-def warning_marks(quality: dict, landmarks_mm: dict) -> list:
+def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_mm: float = 0.0) -> list:
     """[(short description, distance_mm)] of the quality problems that lie at one position (quality.py), each
     flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
     after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
@@ -121,7 +122,11 @@ def warning_marks(quality: dict, landmarks_mm: dict) -> list:
     (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
     resolved. Problems of the whole occlusion or centerline have no one position and are not listed. Whether each is
     flagged, and where, comes from quality.py's predicates (local_area_site ... reference_wall_unresolved), the ones
-    its warnings are raised by."""
+    its warnings are raised by. After an edit (edited_ranges_mm, step_mm: as quality.quality_warnings takes them)
+    the description of a problem whose warning is marked reviewed ends in ", reviewed"."""
+    def reviewed(where) -> str:
+        return ", reviewed" if reviewed_ranges_mm(where, landmarks_mm, edited_ranges_mm, step_mm) else ""
+
     sited = [(f"{what}, {site.text()}", site) for what, site in (
         ("wall closes in", local_area_site(quality)), ("wall pushed outward", wall_outward_site(quality)),
         ("lumen on the outer wall", lumen_on_wall_site(quality)),
@@ -129,8 +134,9 @@ def warning_marks(quality: dict, landmarks_mm: dict) -> list:
     step = misregistration_site(quality)
     if step is not None:
         sited.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm", step))
-    marks = [(description, site.position_mm(landmarks_mm)) for description, site in sited]
+    marks = [(description + reviewed(at_site(site)), site.position_mm(landmarks_mm)) for description, site in sited]
     for labels, problem in ((reference_lumen_missing(quality), "no lumen found"),
                             (reference_wall_unresolved(quality), "wall not resolved")):
-        marks += [(f"{problem} at {label}", float(landmarks_mm[label])) for label in labels if label in landmarks_mm]
+        marks += [(f"{problem} at {label}{reviewed(at_landmarks(labels))}", float(landmarks_mm[label]))
+                  for label in labels if label in landmarks_mm]
     return marks
