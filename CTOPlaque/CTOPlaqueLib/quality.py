@@ -69,10 +69,10 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   proximal_lumen_end_mm, how far before P the lumen was last found over the REFERENCE_WINDOW_MM before P (None where
   none was). A lumen closing into the cap is lost before P once narrower than the lumen test resolves (0.75-0.8 mm
   before P on the default 2 mm taper): the shape is still measured, as tapered where the lumen had narrowed enough
-  by then. It is not measured where the lumen is last found still nearly as wide as 2-5 mm before P and short of the
-  last CAP_END_MM (P lies past a blunt stump's end, or the lumen is lost in noise or bright plaque before it
-  narrows): the cap's shape and the blunt-stump score items are then left empty, and the warning says where the
-  lumen ends. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
+  by then. It is not measured where the lumen is last found short of two sections in the last CAP_END_MM and still
+  wider than 70% of its area 2-5 mm before P (P lies past a blunt stump's end, or the lumen is lost in noise or
+  bright plaque before it narrows): the cap's shape and the blunt-stump score items are then left empty, and the
+  warning says where the lumen ends. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
