@@ -39,6 +39,8 @@ CENTERLINE_WARNINGS = ("no fat around it", "through contrast", "no contrast-fill
 KERNEL_WARNING = "edge-enhancing"
 COLLAPSE_WARNING = "closes in to"
 MISREGISTRATION_WARNING = "ECG-misregistration step"
+# The warning that the proximal cap's shape is not measured (quality.cap_shape_site).
+CAP_SHAPE_WARNING = "the proximal cap's shape (tapered or blunt) is not measured"
 
 _cache = {}
 # The session's folder shared by its xdist workers (set by the _session_cache_dir fixture before any test runs).

@@ -1,6 +1,7 @@
 """Landmark proposals and lesion morphology on phantoms built to have a known answer."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.landmark_proposals import propose_landmarks, propose_landmarks_mm
 from CTOPlaqueLib.landmarks import landmark_positions_mm
-from CTOPlaqueLib.morphology import TAPERED_SLOPE_PER_MM, classify_morphology, lesion_morphology, max_bending_deg
+from CTOPlaqueLib.morphology import (TAPERED_SLOPE_PER_MM, classify_morphology, lesion_morphology, max_bending_deg,
+                                     proximal_cap_slope_per_mm)
 from CTOPlaqueLib.phantom import PRESETS, generate_phantom
 from CTOPlaqueLib.volume_io import Volume
 
@@ -121,3 +123,29 @@ def test_a_blunt_stump_beside_a_branch_and_calcium_reads_blunt():
     result = analyze_lesion(_volume(phantom), phantom.centerline_ras, phantom.landmarks_ras)
     assert result.morphology["proximal_cap"] == "blunt"
     assert abs(result.morphology["proximal_cap_slope_per_mm"]) < TAPERED_SLOPE_PER_MM / 2
+
+
+def _cap(lumen_radius_mm) -> SimpleNamespace:
+    """What proximal_cap_slope_per_mm reads of an analysis: sections 0.25 mm apart, the last one before P 0.2 mm
+    before it (P at 8 mm), a round lumen of ``lumen_radius_mm(arc from P)`` (0 where none is found)."""
+    arc_mm = 0.05 + 0.25 * np.arange(40)
+    radii = np.repeat(lumen_radius_mm(arc_mm - 8.0)[:, None], 8, axis=1)
+    return SimpleNamespace(profile=SimpleNamespace(arc_mm=arc_mm), landmarks_mm={"P": 8.0}, lumen_radii_mm=radii)
+
+
+def test_a_tapered_cap_whose_lumen_is_lost_before_p_reads_tapered():
+    """A 1.5 mm lumen closing linearly over the last 2 mm, lost where narrower than 0.6 mm: of the last 1 mm only the
+    section 0.95 mm before P holds a lumen (0.7125 mm). The lost sections count with its area, at least theirs:
+    slope (1.5^2 - 0.7125^2) / (2 * 1.5^2) = 0.387, a lower bound already tapered (before: not measured)."""
+    def closing(arc):
+        radius = 1.5 * np.clip(-arc / 2.0, 0.0, 1.0)
+        return np.where(radius >= 0.6, radius, 0.0)
+
+    assert proximal_cap_slope_per_mm(_cap(closing)) == pytest.approx((1.5**2 - 0.7125**2) / (2 * 1.5**2), rel=1e-9)
+
+
+def test_a_lumen_still_wide_where_it_is_last_found_leaves_the_cap_unmeasured():
+    """P given 0.9 mm past a blunt stump's end: the lumen is 1.5 mm wide up to where it is last found, so what the
+    lost sections hold decides the shape, and it is not measured (NaN); the same stump with P at its end reads 0."""
+    assert np.isnan(proximal_cap_slope_per_mm(_cap(lambda arc: np.where(arc < -0.9, 1.5, 0.0))))
+    assert proximal_cap_slope_per_mm(_cap(lambda arc: np.full(arc.shape, 1.5))) == 0.0

@@ -38,10 +38,6 @@ CASES = {
                                      lumen_hu=(250.0,) * 4, seed=33),
 }
 FLAT_CAP_GAP_MM = 2.0
-# Cap shapes not measured, and flagged: faint contrast (250 HU) in a 150 HU lining, the lumen tapering to P is lost
-# 1.0 mm before it (1.0 mm^2 left in truth, 50 HU above its wall under the blur), so the cap's shape is unknown (no
-# lumen over the last 1 mm before P), not tapered.
-CAP_SHAPE_FLAGGED = {"faint-stenosis-50"}
 
 
 def _analysed(spec: PhantomSpec):
@@ -97,19 +93,28 @@ def test_lumen_does_not_grow_towards_the_caps(measured):
     assert area[before_p | after_d].max() <= 1.2 * truth_mm2[flat_before | flat_after].max()
 
 
-def test_cap_shape_is_the_truth_or_flagged_where_the_lumen_ends(measured):
-    """The cap's shape is the truth; where the lumen is lost before the last millimetre, the shape and the blunt-stump
-    item are left empty, and a warning says so with the position where the lumen ends, inside the true taper (the
-    last 2 mm before P; the shape needs two lumen sections, 0.25 mm apart, in the last 1 mm, so at least 0.75 mm)."""
-    phantom, _, result, _, name = measured
-    if name not in CAP_SHAPE_FLAGGED:
-        assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]
-        assert result.quality["proximal_cap_measured"]
-        assert not [w for w in result.warnings if "cap's shape" in w]
-        return
+def test_cap_shape_is_the_truth(measured):
+    """The cap's shape is the truth, with no cap-shape warning. faint-stenosis-50's lumen (250 HU contrast in a 150 HU
+    lining) is lost 1.0 mm before P, where 1.0 mm^2 is left in truth: it had narrowed enough by then to read tapered
+    (morphology.proximal_cap_slope_per_mm), which it was not before (not measured, with the warning)."""
+    phantom, _, result, _, _ = measured
+    assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"]
+    assert result.quality["proximal_cap_measured"]
+    assert not [w for w in result.warnings if "cap's shape" in w]
+
+
+def test_cap_shape_not_measured_where_p_lies_past_a_blunt_stump():
+    """stenosis-60-blunt with P given 1.5 mm past the stump's end: the lumen is last found as wide as before it,
+    1.5 mm before that P (within a section and the blur), so the shape is left empty, not read from sections the lumen
+    never reached, and the warning says where the lumen ends."""
+    phantom = generated_phantom(CASES["stenosis-60-blunt"])
+    centerline = sample_centerline(phantom.centerline_ras, 0.05)
+    late_p = centerline.points_ras[np.argmin(np.abs(centerline.arc_mm - phantom.truth["landmarks_mm"]["P"] - 1.5))]
+    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+    result = analyze_lesion(volume, phantom.centerline_ras, {**phantom.landmarks_ras, "P": late_p})
     assert result.morphology["proximal_cap"] is None and result.morphology["blunt_stump"] is None
     end_mm = result.quality["proximal_lumen_end_mm"]
-    assert 0.75 <= end_mm <= phantom.spec.cap_taper_mm
+    assert end_mm == pytest.approx(1.5, abs=0.5)
     assert [w for w in result.warnings if "cap's shape" in w and w.startswith(f"{end_mm:.1f} mm before P the lumen")]
 
 

@@ -65,11 +65,13 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   own failure. A round lumen in a resolved 0.4 mm wall scores (r / (r + 0.4))^2, above the cut for r > 1.37 mm: such
   a lumen is flagged, conservatively. (lumen_on_wall_measures)
 
-* proximal_cap_measured: whether the proximal cap's shape was measured (morphology.proximal_cap_slope_per_mm needs
-  a lumen over the last CAP_END_MM before P and 2-5 mm before it), and proximal_lumen_end_mm, how far before P the
-  lumen was last found over the REFERENCE_WINDOW_MM before P (None where none was). A faint lumen narrowing into
-  bright plaque is lost before it closes (250 HU contrast in a 150 HU lining under a 0.35 mm blur: 1.0 mm before
-  P), or P lies past the lumen's end: the cap's shape and the blunt-stump score items are then left empty, and the
+* proximal_cap_measured: whether the proximal cap's shape was measured (morphology.proximal_cap_slope_per_mm), and
+  proximal_lumen_end_mm, how far before P the lumen was last found over the REFERENCE_WINDOW_MM before P (None where
+  none was). A lumen closing into the cap is lost before P once narrower than the lumen test resolves (0.75-0.8 mm
+  before P on the default 2 mm taper): the shape is still measured, as tapered where the lumen had narrowed enough
+  by then. It is not measured where the lumen is last found short of two sections in the last CAP_END_MM and still
+  wider than 70% of its area 2-5 mm before P (P lies past a blunt stump's end, or the lumen is lost in noise or
+  bright plaque before it narrows): the cap's shape and the blunt-stump score items are then left empty, and the
   warning says where the lumen ends. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
@@ -368,10 +370,10 @@ def _cap_shape_warning(quality: dict) -> list:
     site = cap_shape_site(quality)
     if site is None:
         return []
-    return [(f"{site.text()} the lumen is last found, none over the last {CAP_END_MM:g} mm: the proximal cap's shape "
-            "(tapered or blunt) is not measured and the blunt-stump score items are left empty (a faint lumen "
-            "narrowing into bright plaque is lost before it closes, or P lies past the lumen's end); check the lumen "
-            "contours before P and P's position, and judge the cap by eye", at_site(site))]
+    return [(f"{site.text()} the lumen is last found, too little narrowed there to call the cap tapered: the proximal "
+             "cap's shape (tapered or blunt) is not measured and the blunt-stump score items are left empty (P lies "
+             "past the end of a blunt stump, or the lumen is lost in noise or bright plaque before it narrows); check "
+             "the lumen contours before P and P's position, and judge the cap by eye", at_site(site))]
 
 
 def _misregistration_warning(quality: dict) -> list:
