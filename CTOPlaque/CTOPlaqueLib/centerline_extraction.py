@@ -182,7 +182,7 @@ class SeedContrast:
                params: ExtractionParameters) -> SeedContrast | None:
         """The regions around the end seeds of ``seeds_kji`` (indices into ``hu_kji``); None when a seed does not
         lie in contrast (nothing to tell the artery's lumen from others by)."""
-        smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
+        smoothed = ndimage.gaussian_filter(hu_kji.astype(np.float32), params.contrast_smoothing_mm / spacing_kji)
         windows = _end_seed_windows(seeds_kji, spacing_kji)
         lumen_points = [_brightest_point(smoothed, window) for window in windows]
         lumen_hu = [float(smoothed[point]) for point in lumen_points]

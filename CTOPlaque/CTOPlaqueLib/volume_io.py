@@ -25,7 +25,8 @@ MIN_VOXELS_PER_AXIS = 4
 class Volume:
     """A scalar volume in Hounsfield units.
 
-    hu: float32 array indexed [k, j, i].
+    hu: array indexed [k, j, i]: int16 when read from a file storing integer HU that fit in it (half the memory of
+        float32, and trilinear sampling reads it twice as fast), else float32. Sampling returns float32 either way.
     ijk_to_ras: 4x4 matrix mapping homogeneous (i, j, k, 1) to RAS millimetres.
     """
 
@@ -179,8 +180,18 @@ def read_volume(path: str) -> Volume:
             f"{path} is {' x '.join(str(n) for n in image.GetSize())} voxels: a CCTA volume is needed, not a single "
             f"slice or a few (its slice spacing is unknown, and the filters need {MIN_VOXELS_PER_AXIS} voxels "
             "along each axis)")
-    hu = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy, straight from ITK's buffer
+    hu = sitk.GetArrayViewFromImage(image).astype(_hu_dtype(image))  # one copy, straight from ITK's buffer
     return Volume(hu=hu, ijk_to_ras=sitk_ijk_to_ras(image))
+
+
+# Pixel types whose every value int16 holds exactly.
+INT16_PIXEL_IDS = (sitk.sitkInt8, sitk.sitkUInt8, sitk.sitkInt16)
+
+
+def _hu_dtype(image: sitk.Image) -> type:
+    """int16 for an image of integer HU that int16 holds (``INT16_PIXEL_IDS``), else float32 (rescaled DICOM with a
+    fractional slope, float files, wider integer types)."""
+    return np.int16 if image.GetPixelID() in INT16_PIXEL_IDS else np.float32
 
 
 def volume_to_sitk(array: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:
