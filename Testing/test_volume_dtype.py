@@ -1,12 +1,15 @@
 """Integer volumes are kept as int16 (half the memory of float32): every number computed from them equals the one
 computed from the same HU held as float32, bit for bit (the independent implementation is the float32 path)."""
 
+import hashlib
+
 import numpy as np
 import pytest
 from conftest import analyze_from_two_seeds, phantom_for
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline_extraction import ExtractionParameters, SeedContrast, extract_centerline
+from CTOPlaqueLib.export import array_provenance
 from CTOPlaqueLib.straightening import straighten
 from CTOPlaqueLib.volume_io import Volume, read_volume, write_volume
 
@@ -21,6 +24,16 @@ def test_integer_hu_that_int16_holds_are_read_as_int16(tmp_path, dtype, read_as)
     volume = read_volume(path)
     assert volume.hu.dtype == read_as
     np.testing.assert_array_equal(volume.hu, array)
+
+
+def test_a_volume_node_hashes_as_its_float32_values_whatever_type_holds_them():
+    """The panel's provenance of a volume is the SHA-256 of its values as float32 (what it was before int16 volumes),
+    for an int16 volume too; other arrays hash as they are."""
+    hu = (np.arange(3 * 4 * 5).reshape(3, 4, 5) * 37 % 900 - 100).astype(np.int16)
+    as_float32 = hashlib.sha256(hu.astype(np.float32).tobytes()).hexdigest()
+    assert array_provenance("CT", hu, np.float32)["sha256_values"] == as_float32
+    assert array_provenance("CT", hu.astype(np.float32), np.float32)["sha256_values"] == as_float32
+    assert array_provenance("CT", hu)["sha256_values"] == hashlib.sha256(hu.tobytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -180,18 +180,18 @@ def read_volume(path: str) -> Volume:
             f"{path} is {' x '.join(str(n) for n in image.GetSize())} voxels: a CCTA volume is needed, not a single "
             f"slice or a few (its slice spacing is unknown, and the filters need {MIN_VOXELS_PER_AXIS} voxels "
             "along each axis)")
-    hu = sitk.GetArrayViewFromImage(image).astype(_hu_dtype(image))  # one copy, straight from ITK's buffer
+    hu = hu_array(sitk.GetArrayViewFromImage(image))  # one copy, straight from ITK's buffer
     return Volume(hu=hu, ijk_to_ras=sitk_ijk_to_ras(image))
 
 
-# Pixel types whose every value int16 holds exactly.
-INT16_PIXEL_IDS = (sitk.sitkInt8, sitk.sitkUInt8, sitk.sitkInt16)
+# Array types whose every value int16 holds exactly.
+INT16_TYPES = (np.int8, np.uint8, np.int16)
 
 
-def _hu_dtype(image: sitk.Image) -> type:
-    """int16 for an image of integer HU that int16 holds (``INT16_PIXEL_IDS``), else float32 (rescaled DICOM with a
-    fractional slope, float files, wider integer types)."""
-    return np.int16 if image.GetPixelID() in INT16_PIXEL_IDS else np.float32
+def hu_array(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` (HU [k, j, i]) as ``Volume.hu`` holds them: int16 for integers that int16 holds
+    (``INT16_TYPES``), else float32 (rescaled DICOM with a fractional slope, float files, wider integer types)."""
+    return values.astype(np.int16 if values.dtype in INT16_TYPES else np.float32)
 
 
 def volume_to_sitk(array: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:
