@@ -25,8 +25,8 @@ MIN_VOXELS_PER_AXIS = 4
 class Volume:
     """A scalar volume in Hounsfield units.
 
-    hu: array indexed [k, j, i]: int16 when read from a file storing integer HU that fit in it (half the memory of
-        float32, and trilinear sampling reads it twice as fast), else float32. Sampling returns float32 either way.
+    hu: array indexed [k, j, i]: int16 when the file or node stores integers that int16 holds (``hu_array``: half
+        the memory of float32), else float32. Sampling returns float32 either way, with the same values.
     ijk_to_ras: 4x4 matrix mapping homogeneous (i, j, k, 1) to RAS millimetres.
     """
 
