@@ -554,7 +554,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         report(0.15, "Measuring lumen, wall and plaque along the vessel")
         analysis = lib.analyze_lesion(volume, centerline.points_ras, landmarks, settings,
                                       lib.parse_clinical_items(clinical_items or {}))
-        inputs = {"volume": lib.array_provenance(volume_node.GetName(), volume.hu),
+        inputs = {"volume": lib.array_provenance(volume_node.GetName(), volume.hu, np.float32),
                   "centerline": lib.array_provenance(centerline_node.GetName(), centerline.points_ras),
                   "landmarks": lib.array_provenance(landmarks_node.GetName(), _landmark_array(landmarks))}
         document = lib.lesion_document(analysis, lesion_id, patient_id, inputs, observer)

@@ -63,6 +63,7 @@ def test_nodes_read_by_slicer_match_our_file_readers(logic_nodes, curved_case_fi
     from_node = mrml.volume_from_node(volume_node)
     from_file = read_volume(curved_case_files["volume"])
     np.testing.assert_array_equal(from_node.hu, from_file.hu)
+    assert from_node.hu.dtype == from_file.hu.dtype == np.int16  # a short volume is held as int16, not float32
     np.testing.assert_allclose(from_node.ijk_to_ras, from_file.ijk_to_ras, atol=1e-6)
     np.testing.assert_allclose(mrml.markups_from_node(centerline_node).points_ras,
                                read_markups(curved_case_files["centerline"]).points_ras, atol=1e-6)

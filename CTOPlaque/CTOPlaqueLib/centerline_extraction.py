@@ -182,7 +182,7 @@ class SeedContrast:
                params: ExtractionParameters) -> SeedContrast | None:
         """The regions around the end seeds of ``seeds_kji`` (indices into ``hu_kji``); None when a seed does not
         lie in contrast (nothing to tell the artery's lumen from others by)."""
-        smoothed = ndimage.gaussian_filter(hu_kji, params.contrast_smoothing_mm / spacing_kji)
+        smoothed = ndimage.gaussian_filter(hu_kji.astype(np.float32), params.contrast_smoothing_mm / spacing_kji)
         windows = _end_seed_windows(seeds_kji, spacing_kji)
         lumen_points = [_brightest_point(smoothed, window) for window in windows]
         lumen_hu = [float(smoothed[point]) for point in lumen_points]
@@ -547,24 +547,29 @@ def _followed_or_arc(volume: Volume, arc_ras: np.ndarray, path_ras: np.ndarray,
 def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: ExtractionParameters,
                             blur_sigma_mm: float | None = None) -> tuple[float, float]:
     """Fraction of the sections along ``course_ras`` (RAS) that show the occluded vessel (``WallSections.vessel_shown``)
-    after ``scoring_recentre_passes`` passes of re-centring on the outer wall, and the scanner's blur (mm) they
-    used: ``blur_sigma_mm`` where given, else measured by the first pass."""
-    for _ in range(params.scoring_recentre_passes):
-        course_ras, _, sections = _recentre(volume, course_ras, params, blur_sigma_mm)
-        blur_sigma_mm = sections.wall.blur_sigma_mm
+    after ``scoring_recentre_passes`` passes of re-centring on the outer wall (all of them: no convergence test), on
+    sections found again along the re-centred course, and the scanner's blur (mm) they used: ``blur_sigma_mm`` where
+    given, else measured by the first pass."""
+    course_ras, sections = _recentred(volume, course_ras, params, blur_sigma_mm, params.scoring_recentre_passes, 0.0)
+    blur_sigma_mm = blur_sigma_mm if sections is None else sections.wall.blur_sigma_mm
     shown = WallSections.along(volume, course_ras, params, blur_sigma_mm).vessel_shown(params)
     return float(np.mean(shown)), blur_sigma_mm
 
 
 def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-               blur_sigma_mm: float | None = None) -> tuple[np.ndarray, WallSections]:
+               blur_sigma_mm: float | None = None, passes: int | None = None,
+               converged_shift_mm: float | None = None) -> tuple[np.ndarray, WallSections | None]:
     """``points_ras`` (RAS) re-centred on the outer wall (method step 5) until the mean shift is below
-    ``converged_shift_mm`` (at most ``max_recentre_iterations`` passes), and the last pass's sections (the
-    scanner's blur they used: ``blur_sigma_mm`` where given, else measured by the first pass)."""
-    for _ in range(params.max_recentre_iterations):
+    ``converged_shift_mm`` (default ``params.converged_shift_mm``; 0 runs every pass) or after ``passes`` passes
+    (default ``params.max_recentre_iterations``), and the last pass's sections, found before its move (the scanner's
+    blur they used: ``blur_sigma_mm`` where given, else measured by the first pass; None after no pass)."""
+    passes = params.max_recentre_iterations if passes is None else passes
+    converged_shift_mm = params.converged_shift_mm if converged_shift_mm is None else converged_shift_mm
+    sections = None
+    for _ in range(passes):
         points_ras, shift_mm, sections = _recentre(volume, points_ras, params, blur_sigma_mm)
         blur_sigma_mm = sections.wall.blur_sigma_mm
-        if shift_mm < params.converged_shift_mm:
+        if shift_mm < converged_shift_mm:
             break
     return points_ras, sections
 

@@ -67,9 +67,16 @@ def input_provenance(paths: dict) -> dict:
             for role, path in paths.items() if path}
 
 
-def array_provenance(name: str, array: np.ndarray) -> dict:
-    """Provenance of an in-memory input (a Slicer node): its name and the SHA-256 of its values."""
-    return {"node": name, "sha256_values": hashlib.sha256(np.ascontiguousarray(array)).hexdigest()}  # no copy
+def array_provenance(name: str, array: np.ndarray, dtype=None) -> dict:
+    """Provenance of an in-memory input (a Slicer node): its name and the SHA-256 of its values, as ``dtype`` where
+    given (a volume's as float32, whether int16 or float32 holds them: fed one slice at a time, no copy of the
+    volume)."""
+    if dtype is None or array.dtype == dtype:
+        return {"node": name, "sha256_values": hashlib.sha256(np.ascontiguousarray(array)).hexdigest()}  # no copy
+    digest = hashlib.sha256()
+    for part in array:
+        digest.update(np.ascontiguousarray(part, dtype))
+    return {"node": name, "sha256_values": digest.hexdigest()}
 
 
 def export_decimals(name: str):

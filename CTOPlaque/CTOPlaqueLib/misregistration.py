@@ -96,6 +96,9 @@ def _pair_shifts_mm(volume: Volume, points_ras: np.ndarray, centres_ijk: np.ndar
     reach_px = np.ceil(STEP_SEARCH_MM / scale_ji).astype(int)
     reach_mm = outer_mm + MASK_MARGIN_MM
     max_reach_mm = float(reach_mm.max())
+    # a point farther from the plane than its reach is farther from every pixel of it: the reach test alone leaves
+    # it out; index N of the tree's answer is "no point within max_reach_mm", which reaches no pixel
+    reach_or_none_mm = np.append(reach_mm, 0.0)
     tree = cKDTree(points_ras)
     shifts = {}
     for k in range(1, volume.hu.shape[0]):
@@ -103,14 +106,12 @@ def _pair_shifts_mm(volume: Volume, points_ras: np.ndarray, centres_ijk: np.ndar
         if not np.any(plane_mm < CROSSING_FRACTION * outer_mm):
             continue
         near = plane_mm < reach_mm
-        # a point beyond its reach of the plane reaches no pixel of it, nor does "none within max_reach_mm" (index N)
-        near_reach_mm = np.append(np.where(near, reach_mm, 0.0), 0.0)
         box = _pixel_box(centres_ijk[near, :2], max_reach_mm / spacing_mm[:2], reach_px, volume.hu.shape[1:])
         jj, ii = np.meshgrid(np.arange(*box[0]), np.arange(*box[1]), indexing="ij")
         pixels_ras = (np.stack([ii.ravel(), jj.ravel(), np.full(ii.size, k - 0.5)], axis=1)
                       @ volume.ijk_to_ras[:3, :3].T + volume.ijk_to_ras[:3, 3])
         distance_mm, nearest = tree.query(pixels_ras, distance_upper_bound=max_reach_mm)
-        mask = (distance_mm < near_reach_mm[nearest]).reshape(ii.shape)
+        mask = (distance_mm < reach_or_none_mm[nearest]).reshape(ii.shape)
         window = (slice(*box[0]), slice(*box[1]))
         found = _best_shift_px(volume.hu[k - 1][window].astype(float), volume.hu[k][window].astype(float), mask,
                                reach_px)

@@ -15,7 +15,7 @@ from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
 from .errors import CTOPlaqueInputError
 from .labelmap import Labelmap
 from .markups_io import Markups
-from .volume_io import Volume
+from .volume_io import Volume, hu_array
 
 
 def _matrix_to_numpy(matrix: vtk.vtkMatrix4x4) -> np.ndarray:
@@ -31,14 +31,15 @@ def _numpy_to_matrix(array: np.ndarray) -> vtk.vtkMatrix4x4:
 
 
 def volume_from_node(volume_node) -> Volume:
-    """HU array [k, j, i] and world IJK->RAS of a scalar volume node (a linear parent transform is applied)."""
+    """HU array [k, j, i] (int16 or float32, ``hu_array``) and world IJK->RAS of a scalar volume node (a linear parent
+    transform is applied)."""
     if volume_node is None or volume_node.GetImageData() is None:
         raise CTOPlaqueInputError("select a CT volume that holds image data")
     image = volume_node.GetImageData()
     if image.GetNumberOfScalarComponents() != 1:
         raise CTOPlaqueInputError(f"volume {volume_node.GetName()} is not a scalar CT volume")
     ijk_to_ras, shape_kji = volume_geometry(volume_node)
-    hu = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(shape_kji).astype(np.float32)
+    hu = hu_array(numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(shape_kji))
     return Volume(hu=hu, ijk_to_ras=ijk_to_ras)
 
 

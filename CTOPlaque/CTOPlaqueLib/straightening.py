@@ -51,7 +51,7 @@ def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 
     ras_to_ijk = volume.ras_to_ijk()
     ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
     hu = ndimage.map_coordinates(volume.hu, ijk[..., ::-1].reshape(-1, 3).T, order=1, mode="constant",
-                                 cval=-1000.0).reshape(sections, *u.shape).astype(np.float32)
+                                 cval=-1000.0, output=np.float32).reshape(sections, *u.shape)
     radius = np.hypot(u, v).ravel()
     below, above, weight = angular_neighbours(np.arctan2(v, u).ravel(), analysis.vessel_radii_mm.shape[1])
 

@@ -25,7 +25,8 @@ MIN_VOXELS_PER_AXIS = 4
 class Volume:
     """A scalar volume in Hounsfield units.
 
-    hu: float32 array indexed [k, j, i].
+    hu: array indexed [k, j, i]: int16 when the file or node stores integers that int16 holds (``hu_array``: half
+        the memory of float32), else float32. Sampling returns float32 either way, with the same values.
     ijk_to_ras: 4x4 matrix mapping homogeneous (i, j, k, 1) to RAS millimetres.
     """
 
@@ -179,8 +180,18 @@ def read_volume(path: str) -> Volume:
             f"{path} is {' x '.join(str(n) for n in image.GetSize())} voxels: a CCTA volume is needed, not a single "
             f"slice or a few (its slice spacing is unknown, and the filters need {MIN_VOXELS_PER_AXIS} voxels "
             "along each axis)")
-    hu = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy, straight from ITK's buffer
+    hu = hu_array(sitk.GetArrayViewFromImage(image))  # one copy, straight from ITK's buffer
     return Volume(hu=hu, ijk_to_ras=sitk_ijk_to_ras(image))
+
+
+# Array types whose every value int16 holds exactly.
+INT16_TYPES = (np.int8, np.uint8, np.int16)
+
+
+def hu_array(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` (HU [k, j, i]) as ``Volume.hu`` holds them: int16 for integers that int16 holds
+    (``INT16_TYPES``), else float32 (rescaled DICOM with a fractional slope, float files, wider integer types)."""
+    return values.astype(np.int16 if values.dtype in INT16_TYPES else np.float32)
 
 
 def volume_to_sitk(array: np.ndarray, ijk_to_ras: np.ndarray) -> sitk.Image:
