@@ -79,6 +79,8 @@ def test_hash_changes_with_any_setting_and_not_otherwise():
     ({"angle_count": 7.5}, "setting 'angle_count' must be a whole number"),
     ({"angle_count": 45}, "setting angle_count = 45 must be even"),
     ({"contour": {"min_wall_mm": -1}}, "setting contour.min_wall_mm = -1.0 must be a finite number >= 0"),
+    ({"centerline": {"max_recentre_iterations": 0}}, "centerline.max_recentre_iterations = 0 must be at least 1"),
+    ({"contour": {"lumen_decision_rays": 0}}, "setting contour.lumen_decision_rays = 0 must be at least 1"),
     ({"thresholds_hu": [351, 131, 76, -30]}, "HU thresholds must be four increasing lower bounds"),
     ([1, 2], "settings must be a JSON object"),
 ])

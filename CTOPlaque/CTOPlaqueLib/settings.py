@@ -8,7 +8,8 @@ up to date only when that hash matches too. A settings file is a JSON object hol
 
     {"thresholds_hu": [-30, 76, 131, 351], "step_mm": 0.25, "contour": {"fat_cut_fraction": 0.35}}
 
-An unknown key, a value of the wrong type or out of its range is a CTOPlaqueInputError.
+An unknown key, a value of the wrong type or out of its range (a whole-number setting counts something and must be
+at least 1) is a CTOPlaqueInputError.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class AnalysisSettings:
                     if not (math.isfinite(number) and (number >= 0 or key.endswith("_hu"))):
                         raise CTOPlaqueInputError(f"setting {group}.{key} = {value} must be a finite number"
                                                   + ("" if key.endswith("_hu") else " >= 0"))
+                if isinstance(value, int) and value < 1:  # whole-number settings count passes, rays or sections
+                    raise CTOPlaqueInputError(f"setting {group}.{key} = {value} must be at least 1")
 
     def grid(self) -> PolarGrid:
         return PolarGrid.make(self.max_radius_mm, self.radial_step_mm, self.angle_count)
