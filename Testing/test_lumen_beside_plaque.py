@@ -155,6 +155,28 @@ def test_lumen_on_the_outer_wall_is_flagged_where_it_is():
     assert not [w for w in _warnings_of(dict(normal)) if "lumen contour lies on" in w]
 
 
+def test_lumen_on_the_outer_wall_on_both_sides_names_both():
+    """The hand-built vessel with a 2.1 mm lumen over 1 mm 1-2 mm after D (0.77) and over 1 mm 2-3 mm before P, where
+    it is 2.0 mm ((2.0 / 2.4)^2 = 0.69): the warning names both places, the larger first, with both ratios; with the
+    proximal lumen right (1.6 mm) it names after D only."""
+    arc, landmarks, lumen, wall = _sections(1.6, 2.4)
+    lumen[(arc > 13.0) & (arc <= 14.0)] = 2.1
+    one_side = lumen_on_wall_measures(arc, landmarks, lumen, wall)
+    assert one_side["cap_lumen_vessel_area_other_ratio"] == pytest.approx((1.6 / 2.4) ** 2, rel=1e-6)
+    assert -5.0 <= one_side["cap_lumen_vessel_area_other_at_mm"] < 0.0
+    warning = [w for w in _warnings_of(one_side) if "lumen contour lies on" in w]
+    assert warning and "after D the lumen fills 77% of" in warning[0] and "before P" not in warning[0]
+    lumen[(arc >= 5.0) & (arc < 6.0)] = 2.0
+    both = lumen_on_wall_measures(arc, landmarks, lumen, wall)
+    assert both["cap_lumen_vessel_area_ratio"] == pytest.approx((2.1 / 2.4) ** 2, rel=0.02)
+    assert both["cap_lumen_vessel_area_other_ratio"] == pytest.approx((2.0 / 2.4) ** 2, rel=0.02)
+    assert -3.0 <= both["cap_lumen_vessel_area_other_at_mm"] < -2.0
+    warning = [w for w in _warnings_of(both) if "lumen contour lies on" in w]
+    at_d, at_p = both["cap_lumen_vessel_area_at_mm"], -both["cap_lumen_vessel_area_other_at_mm"]
+    assert warning and warning[0].startswith(f"{at_d:.1f} mm after D and {at_p:.1f} mm before P the lumen fills 77% "
+                                             "and 69% of the vessel area")
+
+
 def _warnings_of(measures: dict) -> list:
     """quality_warnings of an otherwise clean lesion carrying ``measures``."""
     clean = {"occlusion_min_fat_edge_fraction": 0.8, "occlusion_fat_edge_fraction": 0.8,
