@@ -319,8 +319,9 @@ def _lumen_on_wall_warning(quality: dict) -> list:
     where = " and ".join(site.text() for site, _ in sites)
     fills = " and ".join(f"{100 * ratio:.0f}%" for _, ratio in sites)
     return [f"{where} the lumen fills {fills} of the vessel area: "
-            "the lumen contour lies on or near the outer wall (bright plaque or a tight stenosis lining the lumen "
-            "there), so the lumen area there, the proximal cap shape and a reference section placed there are "
+            "the lumen contour lies on or near the outer wall (plaque lining the lumen there that the scan does not "
+            "tell from the contrast, such as a lining less than about 80 HU darker than the contrast, or a tight "
+            "stenosis), so the lumen area there, the proximal cap shape and a reference section placed there are "
             "unreliable; check the lumen contours there, and place S and E where the wall is thin and the lumen "
             "clearly brighter than it"]
 
