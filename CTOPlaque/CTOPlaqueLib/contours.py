@@ -506,7 +506,7 @@ def _lined(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_h
     as bright as its centre up to that fall; next to a calcified nodule under a 0.5 mm blur ("heart") about half its
     rays pass, and the first 1.5 mm of the occlusion read as contrast with half the rays required."""
     smooth, _ = _profile_and_strength(samples_hu, grid, params)
-    wall_index, _, _ = _bright_wall_fall(smooth, centre_hu, fat_hu, grid, params)
+    wall_index, _, _ = _bright_wall_fall(_decision_mean(smooth, params), centre_hu, fat_hu, grid, params)
     return np.mean(wall_index >= 0, axis=1) >= params.lumen_ray_fraction
 
 
@@ -548,23 +548,22 @@ def contour_centroid_mm(radii_mm: np.ndarray, grid: PolarGrid) -> np.ndarray:
     return moments / np.maximum(area, 1e-9)[:, None]
 
 
-def _bright_wall_fall(smooth: np.ndarray, centre_hu: np.ndarray, fat_hu: float, grid: PolarGrid,
+def _bright_wall_fall(mean_hu: np.ndarray, centre_hu: np.ndarray, fat_hu: float, grid: PolarGrid,
                       params: ContourParameters) -> tuple[np.ndarray, np.ndarray, float]:
     """Where a bright wall lines the lumen: per ray, the radius index of the wall's outer fall to fat (-1 on other
     rays) and that fall's height (HU), and the blur sigma (mm) fitted to those falls (0 with too few of them).
 
-    smooth: profiles (S, A, R) of the sections with a lumen; centre_hu: (S,) their central lumen HU. The decisions
-    are taken on the profiles averaged over ``lumen_decision_rays`` rays and ``lumen_decision_sections`` sections,
-    where noise is much smaller than on one ray. Each ray's steepest fall is a blurred step: its height twice its
-    fall from the edge to ``step_probe_mm`` outside it (fat), its sigma 2 x that fall / (sqrt(2 pi) x peak slope).
-    It is the wall's fall to fat when the profile two such sigmas (median over the rays; at least
+    mean_hu: smoothed profiles (S, A, R) of the sections with a lumen averaged over ``lumen_decision_rays`` rays and
+    ``lumen_decision_sections`` sections (``_decision_mean``), where noise is much smaller than on one ray and the
+    decisions are taken; centre_hu: (S,) their central lumen HU. Each ray's steepest fall is a blurred step: its
+    height twice its fall from the edge to ``step_probe_mm`` outside it (fat), its sigma 2 x that fall / (sqrt(2 pi)
+    x peak slope). It is the wall's fall to fat when the profile two such sigmas (median over the rays; at least
     ``lumen_wall_probe_mm``) inside it is darker than the lumen by ``lumen_wall_fraction`` of the lumen's contrast
     over the fat: a lumen edge is back at the lumen's level there, a wall thicker than that is not. Under a
     0.5 mm blur (the "heart" preset) a fixed 0.7 mm probe still lay on the lumen edge's shoulder and took a third
     of the lumen away. Only sections where at least ``lumen_wall_ray_fraction`` of the rays pass count: CT-textured
     noise (30 HU, "wrap-vein") darkened the probe on scattered rays and took a quarter of the lumen at E.
     """
-    mean_hu = _decision_mean(smooth, params)
     mean_strength = -np.gradient(mean_hu, grid.radial_step_mm, axis=-1)
     steepest = mean_strength.argmax(axis=-1)
     half_fall = _at_index(mean_hu, steepest) - _at_index(mean_hu, steepest + int(round(
@@ -670,14 +669,15 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     smooth, strength = _profile_and_strength(present, grid, params)
     centre = central_lumen_hu(present, grid)
     fat_hu = fat_level_hu(samples_hu, grid, params)
-    wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(smooth, centre, fat_hu, grid, params)
+    mean_hu = _decision_mean(smooth, params)
+    wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(mean_hu, centre, fat_hu, grid, params)
     probe = int(round(params.lumen_probe_mm / grid.radial_step_mm))
     inside = _shift_inward(smooth, probe)
     wall_gap = max(probe, int(round(LUMEN_WALL_GAP_SIGMAS * wall_sigma_mm / grid.radial_step_mm)))
     calcium_hu = _calcium_level_hu(centre, fat_hu, params)[:, None, None]
     before_calcium = _first_index(smooth >= calcium_hu)
     index = np.arange(smooth.shape[-1])
-    beside_calcium = _beside_calcium(_decision_mean(smooth, params), centre, calcium_hu, params)
+    beside_calcium = _beside_calcium(mean_hu, centre, calcium_hu, params)
     allowed = ((inside >= params.lumen_fraction * centre[:, None, None]) & (index < before_calcium[..., None])
                & ((wall_index < 0)[..., None] | (index < (wall_index - wall_gap)[..., None]))
                & ~beside_calcium[..., None])
