@@ -255,7 +255,7 @@ def test_lumen_beside_a_calcified_sector_before_p():
     P: the lumen within 10% of the truth on the mean and 25% in every section where it is flat (the rays beside the
     sector took its outer edge and the path bridged the sector from them: +24%, up to +41%). After D, where the
     60 HU lumen/lining step is not recognised, the lumen-on-wall warning names a place after D where the lumen is
-    more than 10% too large."""
+    more than 10% too large, and only there (the lumen before P is right). The tapered cap reads tapered."""
     spec = FLAGGED["calcified-90"]
     phantom, _, result = _analysed(spec)
     true_arc = result.profile.arc_mm + spec.p_mm - phantom.truth["landmarks_mm"]["P"]
@@ -267,3 +267,6 @@ def test_lumen_beside_a_calcified_sector_before_p():
     at_mm = result.quality["cap_lumen_vessel_area_at_mm"]
     site = np.argmin(np.abs(result.profile.arc_mm - (result.landmarks_mm["D"] + at_mm)))
     assert at_mm > 0 and area[site] > 1.1 * truth_mm2[site]
+    warning = [w for w in result.warnings if "lumen contour lies on" in w]
+    assert warning and warning[0].startswith(f"{at_mm:.1f} mm after D the lumen fills") and "before P" not in warning[0]
+    assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"] == "tapered"
