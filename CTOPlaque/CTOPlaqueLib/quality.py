@@ -50,22 +50,23 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   few sections have a lumen.
 
 * cap_lumen_vessel_area_ratio (and cap_lumen_vessel_area_at_mm, where: negative before P, positive after D): the
-  largest lumen area / vessel area, averaged over LUMEN_RATIO_WINDOW_MM, in the REFERENCE_WINDOW_MM before P and after
-  D, over the sections whose wall was found on a fat edge (contours.WallContour.resolved). A lumen has a wall around
-  it, and next to a cap that wall is often plaque: a lumen contour taken to the wall's outer edge reads the vessel's
-  area, and the cap shape and references placed there follow it. A 1.6 mm lumen in a 1.1 mm wall reads 0.38; the
-  presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge (ten presets 0.38..0.52 on
-  the true centerline; from two seeds heart 0.53, heart-long-low-contrast 0.55 and wrap-vein 0.58, a 1.4 mm lumen in a
-  0.4 mm wall found on a fat edge 5 mm after D, true ratio 0.60), the diseased-segment phantoms whose lumen is right
-  0.15..0.33. The contours that were wrong read 0.62 (issue 26's case before its lumen edge was fixed), 0.64 (a 70%
-  stenosis lined with 300 HU plaque under a 0.5 mm blur, lumen +27% before P; 0.63 now) and 0.71 (a 60 HU lumen/lining
-  step beside a calcified sector, lumen 2.4 times too large after D; 0.64 and 2.1 times now, 0.63 without the
-  calcium). The cut, MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.60, lies midway between 0.58 and 0.62 (0.58 until wrap-vein's
-  right contour read 0.5806 from two seeds); the former 0.65 missed the issue's own failure. A round lumen in a
-  resolved 0.4 mm wall scores (r / (r + 0.4))^2, above the cut for r > 1.37 mm: such a lumen is flagged,
-  conservatively. cap_lumen_vessel_area_other_ratio and cap_lumen_vessel_area_other_at_mm are the same on the other
-  cap's side (0 and None where that side has no counted section), so that the warning names both sides where both are
-  on the wall. (lumen_on_wall_measures)
+  largest lumen area / vessel area, averaged over LUMEN_RATIO_WINDOW_MM, in the REFERENCE_WINDOW_MM before P and
+  after D, over the sections whose wall was found on a fat edge (contours.WallContour.resolved). A lumen has a
+  wall around it, and next to a cap that wall is often plaque: a lumen contour taken to the wall's outer edge reads
+  the vessel's area, and the cap shape and references placed there follow it. A 1.6 mm lumen in a 1.1 mm wall
+  reads 0.38; the presets with 0.4 mm normal walls read up to 0.52 where such a wall is found on a fat edge (ten
+  presets 0.38..0.52 on the true centerline; from two seeds heart 0.53, heart-long-low-contrast 0.55 and wrap-vein
+  0.58, a 1.4 mm lumen in a 0.4 mm wall found on a fat edge 5 mm after D, true ratio 0.60), the diseased-segment
+  phantoms whose lumen is right 0.15..0.33. The contours
+  that were wrong read 0.62 (issue 26's case before its lumen edge was fixed), 0.64 (a 70% stenosis lined with
+  300 HU plaque under a 0.5 mm blur, lumen +27% before P; 0.63 now) and 0.71 (a 60 HU lumen/lining step beside a
+  calcified sector, lumen 2.4 times too large after D; 0.64 and 2.1 times now, 0.63 without the calcium). The cut,
+  MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.60, lies midway between
+  0.58 and 0.62 (0.58 until wrap-vein's right contour read 0.5806 from two seeds); the former 0.65 missed the issue's
+  own failure. A round lumen in a resolved 0.4 mm wall scores (r / (r + 0.4))^2, above the cut for r > 1.37 mm: such
+  a lumen is flagged, conservatively. cap_lumen_vessel_area_other_ratio and cap_lumen_vessel_area_other_at_mm are
+  the same on the other cap's side (0 and None where that side has no counted section), so that the warning names
+  both sides where both are on the wall. (lumen_on_wall_measures)
 
 * proximal_cap_measured: whether the proximal cap's shape was measured (morphology.proximal_cap_slope_per_mm needs
   a lumen over the last CAP_END_MM before P and 2-5 mm before it), and proximal_lumen_end_mm, how far before P the
