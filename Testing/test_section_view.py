@@ -72,6 +72,11 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
                                                     ("misregistration step of 2.0 mm", 25.0)]
     after_d = dict(clean, cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=2.5)
     assert warning_marks(after_d, landmarks_mm) == [("lumen on the outer wall, 2.5 mm after D", 38.5)]
+    both = dict(after_d, cap_lumen_vessel_area_other_ratio=0.65, cap_lumen_vessel_area_other_at_mm=-1.5)
+    assert warning_marks(both, landmarks_mm) == [("lumen on the outer wall, 2.5 mm after D", 38.5),
+                                                 ("lumen on the outer wall, 1.5 mm before P", 12.5)]
+    assert warning_marks(dict(both, cap_lumen_vessel_area_other_ratio=0.55), landmarks_mm) == [
+        ("lumen on the outer wall, 2.5 mm after D", 38.5)]
     quiet = dict(clean, occlusion_wall_outward_area_fraction=0.03, occlusion_wall_outward_at_mm=4.0,
                  cap_lumen_vessel_area_ratio=0.5, cap_lumen_vessel_area_at_mm=-1.5, misregistration_step_mm=0.3,
                  misregistration_step_at_mm=25.0)

@@ -70,6 +70,10 @@ MIN_PROFILE_RAYS = 200
 MIN_WALL_STEP_RAYS = 100
 # Every how many sections the blur is measured on before the outer wall's fat test is scaled with it.
 PROBE_SECTION_STRIDE = 4
+# How far inside a bright wall's fall to fat the lumen edge is looked for, in that fall's blur sigmas: the lumen edge
+# of a 1.1 mm lining under a 0.5 mm blur lies 2.2 sigmas inside it, and 2 sigmas cut its slope peak off (rays read
+# 0.3 mm inside the true edge); within 1.5 sigmas the residue of the subtracted fall made peaks of its own.
+LUMEN_WALL_GAP_SIGMAS = 1.75
 # Edge centres tried across step_fit_shift_mm either side of a chosen edge (0.025 mm apart by default).
 STEP_FIT_CENTRES = 25
 
@@ -502,7 +506,7 @@ def _lined(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_h
     as bright as its centre up to that fall; next to a calcified nodule under a 0.5 mm blur ("heart") about half its
     rays pass, and the first 1.5 mm of the occlusion read as contrast with half the rays required."""
     smooth, _ = _profile_and_strength(samples_hu, grid, params)
-    wall_index, _, _ = _bright_wall_fall(smooth, centre_hu, fat_hu, grid, params)
+    wall_index, _, _ = _bright_wall_fall(_decision_mean(smooth, params), centre_hu, fat_hu, grid, params)
     return np.mean(wall_index >= 0, axis=1) >= params.lumen_ray_fraction
 
 
@@ -544,23 +548,22 @@ def contour_centroid_mm(radii_mm: np.ndarray, grid: PolarGrid) -> np.ndarray:
     return moments / np.maximum(area, 1e-9)[:, None]
 
 
-def _bright_wall_fall(smooth: np.ndarray, centre_hu: np.ndarray, fat_hu: float, grid: PolarGrid,
+def _bright_wall_fall(mean_hu: np.ndarray, centre_hu: np.ndarray, fat_hu: float, grid: PolarGrid,
                       params: ContourParameters) -> tuple[np.ndarray, np.ndarray, float]:
     """Where a bright wall lines the lumen: per ray, the radius index of the wall's outer fall to fat (-1 on other
     rays) and that fall's height (HU), and the blur sigma (mm) fitted to those falls (0 with too few of them).
 
-    smooth: profiles (S, A, R) of the sections with a lumen; centre_hu: (S,) their central lumen HU. The decisions
-    are taken on the profiles averaged over ``lumen_decision_rays`` rays and ``lumen_decision_sections`` sections,
-    where noise is much smaller than on one ray. Each ray's steepest fall is a blurred step: its height twice its
-    fall from the edge to ``step_probe_mm`` outside it (fat), its sigma 2 x that fall / (sqrt(2 pi) x peak slope).
-    It is the wall's fall to fat when the profile two such sigmas (median over the rays; at least
+    mean_hu: smoothed profiles (S, A, R) of the sections with a lumen averaged over ``lumen_decision_rays`` rays and
+    ``lumen_decision_sections`` sections (``_decision_mean``), where noise is much smaller than on one ray and the
+    decisions are taken; centre_hu: (S,) their central lumen HU. Each ray's steepest fall is a blurred step: its
+    height twice its fall from the edge to ``step_probe_mm`` outside it (fat), its sigma 2 x that fall / (sqrt(2 pi)
+    x peak slope). It is the wall's fall to fat when the profile two such sigmas (median over the rays; at least
     ``lumen_wall_probe_mm``) inside it is darker than the lumen by ``lumen_wall_fraction`` of the lumen's contrast
     over the fat: a lumen edge is back at the lumen's level there, a wall thicker than that is not. Under a
     0.5 mm blur (the "heart" preset) a fixed 0.7 mm probe still lay on the lumen edge's shoulder and took a third
     of the lumen away. Only sections where at least ``lumen_wall_ray_fraction`` of the rays pass count: CT-textured
     noise (30 HU, "wrap-vein") darkened the probe on scattered rays and took a quarter of the lumen at E.
     """
-    mean_hu = _decision_mean(smooth, params)
     mean_strength = -np.gradient(mean_hu, grid.radial_step_mm, axis=-1)
     steepest = mean_strength.argmax(axis=-1)
     half_fall = _at_index(mean_hu, steepest) - _at_index(mean_hu, steepest + int(round(
@@ -597,6 +600,34 @@ def _without_wall_fall(strength: np.ndarray, wall_index: np.ndarray, height_hu: 
     return result
 
 
+def _beside_calcium(mean_hu: np.ndarray, centre_hu: np.ndarray, calcium_hu: np.ndarray,
+                    params: ContourParameters) -> np.ndarray:
+    """Per section and ray (S, A): does the ray cross calcium that lines the lumen, or lie beside it?
+
+    mean_hu: profiles averaged over neighbouring rays and sections (``_decision_mean``: noise does not reach the
+    calcium level there); centre_hu: (S,) central lumen HU; calcium_hu: (S, 1, 1) ``_calcium_level_hu``. A ray is
+    calcified where its profile rises to the calcium level before it falls below ``lumen_fraction`` of the lumen HU:
+    calcium in the wall right at the lumen, not a vein or branch beyond the wall and the fat. The rays within half
+    the decision window (``lumen_decision_rays`` // 2) either side lie beside it: the calcium's blooming raises their
+    lining to the lumen's level (a 200 HU lining beside a 900 HU sector under a 0.5 mm blur reads 360-410 HU at the
+    true lumen edge, against 381 HU at the centre), so their steepest fall is the calcium's outer edge."""
+    lumen_hu = params.lumen_fraction * centre_hu[:, None, None]
+    calcified = _first_index(mean_hu >= calcium_hu) < _first_index(mean_hu < lumen_hu)
+    window = 2 * (params.lumen_decision_rays // 2) + 1
+    return ndimage.maximum_filter1d(calcified.astype(np.uint8), window, axis=1, mode="wrap").astype(bool)
+
+
+def _interpolated_across(radii_mm: np.ndarray, gap: np.ndarray, grid: PolarGrid) -> np.ndarray:
+    """Radii (S, A) with each section's ``gap`` rays (S, A bool) interpolated around the section (linearly in angle)
+    between its other rays; sections whose rays all lie in the gap, or none, are kept as they are."""
+    result = radii_mm.copy()
+    for section in np.flatnonzero(np.any(gap, axis=1) & ~np.all(gap, axis=1)):
+        inside, outside = gap[section], ~gap[section]
+        result[section, inside] = np.interp(grid.angles_rad[inside], grid.angles_rad[outside],
+                                            radii_mm[section, outside], period=2.0 * np.pi)
+    return result
+
+
 def _at_index(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """values[s, a, index[s, a]], the index clipped to the ray."""
     return np.take_along_axis(values, np.clip(index, 0, values.shape[-1] - 1)[..., None], axis=-1)[..., 0]
@@ -610,24 +641,26 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     contrast: the profile ``lumen_probe_mm`` inside it at least ``lumen_fraction`` of the central lumen HU, and the
     edge before the ray first rises into calcium (``_calcium_level_hu``: the lumen HU plus ``lumen_calcium_fraction``
     of its contrast over the fat), chosen as a closed optimal path like the outer wall. Lumen meets calcium in a
-    rise, not a fall: across a calcified sector no edge qualifies and the path bridges from the rays beside it,
-    instead of taking the calcium's fall to the fat (a 1.1 mm, 900 HU lining blurred by 0.5 mm peaks at 620 HU,
-    under the former bound of half the contrast, and its outer edge took 90..160 degrees of the contour: lumen +56%
-    before P, now +24%).
+    rise, not a fall: across a calcified sector no edge qualifies (a 1.1 mm, 900 HU lining blurred by 0.5 mm peaks at
+    620 HU, under the former bound of half the contrast, and its outer edge took 90..160 degrees of the contour:
+    lumen +56% before P). The rays beside the sector (``_beside_calcium``) have no edge of their own either: the
+    calcium's blooming lifts their lining to the lumen's HU, their steepest fall was the sector's outer edge (rays
+    read 1.9-2.1 mm against a 1.56 mm lumen) and the path bridged the sector from them (+24% before P). The radii of
+    the calcified rays and of those beside them are interpolated around the section from the rays on either side.
 
     A wall brighter than the fat by more than the lumen is brighter than the wall (fibrous plaque of 150..350 HU
     lining the segments next to the caps, against contrast of 250..600 HU) falls more steeply to the fat than the
     lumen falls to it: the steepest fall of the ray is then the wall's outer edge, and a contour there reads the
     vessel as lumen (issue 26: 2.1 times the normal lumen area after a distal cap, a tapered cap read blunt).
     Such rays are recognised (``_bright_wall_fall``: the profile inside the steepest fall darker than the lumen),
-    their fall to fat is subtracted as a fitted blurred step, and the lumen edge is looked for at least two of that
-    step's sigmas inside it, on the rest: the lumen/wall step, which may be too small for a slope peak of its own
-    beside the wall's. Within those two sigmas the residue of the subtraction (the ray's own edge a little off the
-    averaged one) made slope peaks of its own: with 310 HU contrast on a 1.1 mm, 230 HU lining the lumen read +17%
-    (up to +30%) after D with the edge looked for from 0.3 mm inside, -6% now. Limits: the lumen/wall step must be
-    at least about 80 HU and the wall about two blur sigmas thick; the rays on the flank of a blurred calcified
-    sector, where calcium and lumen mix below the calcium level, still take the sector's outer edge (lumen +24%
-    beside a 90 degree sector under a 0.5 mm blur).
+    their fall to fat is subtracted as a fitted blurred step, and the lumen edge is looked for at least
+    ``LUMEN_WALL_GAP_SIGMAS`` of that step's sigmas inside it, on the rest: the lumen/wall step, which may be too
+    small for a slope peak of its own beside the wall's. Closer in, the residue of the subtraction (the ray's own
+    edge a little off the averaged one) made slope peaks of its own: with 310 HU contrast on a 1.1 mm, 230 HU lining
+    the lumen read +17% (up to +30%) after D with the edge looked for from 0.3 mm inside, +4% (-7..+14%) now.
+    Farther out, 2 sigmas, the cut took the lumen edge's own peak beside a 1.1 mm lining under a 0.5 mm blur. Limits:
+    the lumen/wall step must be at least about 80 HU (a 60 HU step under a 0.5 mm blur is not recognised: the lumen
+    reads twice its area, and the interpolation across a calcified sector then follows the rays on the outer wall).
     """
     radii = np.zeros(samples_hu.shape[:2])
     if not np.any(lumen_present):
@@ -636,16 +669,21 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     smooth, strength = _profile_and_strength(present, grid, params)
     centre = central_lumen_hu(present, grid)
     fat_hu = fat_level_hu(samples_hu, grid, params)
-    wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(smooth, centre, fat_hu, grid, params)
+    mean_hu = _decision_mean(smooth, params)
+    wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(mean_hu, centre, fat_hu, grid, params)
     probe = int(round(params.lumen_probe_mm / grid.radial_step_mm))
     inside = _shift_inward(smooth, probe)
-    wall_gap = max(probe, int(round(2.0 * wall_sigma_mm / grid.radial_step_mm)))
-    before_calcium = _first_index(smooth >= _calcium_level_hu(centre, fat_hu, params)[:, None, None])
+    wall_gap = max(probe, int(round(LUMEN_WALL_GAP_SIGMAS * wall_sigma_mm / grid.radial_step_mm)))
+    calcium_hu = _calcium_level_hu(centre, fat_hu, params)[:, None, None]
+    before_calcium = _first_index(smooth >= calcium_hu)
     index = np.arange(smooth.shape[-1])
+    beside_calcium = _beside_calcium(mean_hu, centre, calcium_hu, params)
     allowed = ((inside >= params.lumen_fraction * centre[:, None, None]) & (index < before_calcium[..., None])
-               & ((wall_index < 0)[..., None] | (index < (wall_index - wall_gap)[..., None])))
+               & ((wall_index < 0)[..., None] | (index < (wall_index - wall_gap)[..., None]))
+               & ~beside_calcium[..., None])
     lumen_strength = _without_wall_fall(strength, wall_index, wall_height_hu, wall_sigma_mm, grid)
-    radii[lumen_present], _, blur_sigma_mm = _closed_contour(smooth, lumen_strength, allowed, grid, params)
+    found, _, blur_sigma_mm = _closed_contour(smooth, lumen_strength, allowed, grid, params)
+    radii[lumen_present] = _interpolated_across(found, beside_calcium, grid)
     sigma_sections = params.along_vessel_sigma_mm / section_step_mm
     smoothed = np.where(lumen_present[:, None], _smooth_along_vessel(radii, lumen_present, sigma_sections), 0.0)
     return blur_corrected_mm(smoothed, blur_sigma_mm, grid)
