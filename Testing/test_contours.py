@@ -184,3 +184,37 @@ def test_segmentation_file_round_trip_and_segments_found_by_name(tmp_path):
     write_labelled_segmentation(lumen_only, masks.labels, masks.ijk_to_ras, [("lumen", "lumen", 1, (1, 0, 0))])
     with pytest.raises(CTOPlaqueInputError, match="no vessel wall segment .* it has 'lumen'"):
         read_contour_segmentation(lumen_only)
+
+
+def _damaged(path, tmp_path, name, old, new):
+    damaged = tmp_path / f"{name}.seg.nrrd"
+    damaged.write_bytes(open(path, "rb").read().replace(old, new, 1))
+    return str(damaged)
+
+
+def test_a_damaged_or_four_dimensional_segmentation_is_an_input_error(tmp_path):
+    """A segment's label value or layer that is not a whole number within the file's layers, or a 4D image whose
+    voxels hold more values than its segments' layers: one CTOPlaqueInputError naming the file, not a ValueError or
+    IndexError from inside the reader."""
+    import SimpleITK as sitk
+
+    from CTOPlaqueLib.segmentation_file import segmentation_header_fields
+
+    labels = np.zeros((4, 5, 6), np.uint8)
+    labels[1:3, 1:4, 1:5] = 1
+    path = str(tmp_path / "small.seg.nrrd")
+    write_labelled_segmentation(path, labels, np.eye(4), [("lumen", "lumen", 1, (1, 0, 0)),
+                                                          ("wall", "wall", 2, (1, 1, 0))])
+    bad_label = _damaged(path, tmp_path, "label", b"Segment1_LabelValue:=2", b"Segment1_LabelValue:=two")
+    with pytest.raises(CTOPlaqueInputError, match="Segment1_LabelValue 'two' is not a whole number"):
+        read_contour_segmentation(bad_label)
+    bad_layer = _damaged(path, tmp_path, "layer", b"Segment1_Layer:=0", b"Segment1_Layer:=3")
+    with pytest.raises(CTOPlaqueInputError, match="holds 1 value.* per voxel but its segments lie on 4 layer"):
+        read_contour_segmentation(bad_layer)
+    series = sitk.GetImageFromArray(np.stack([labels] * 3, axis=-1), isVector=True)
+    for key, value in segmentation_header_fields(labels.shape, [("lumen", "lumen", 1, (1, 0, 0), None)]).items():
+        series.SetMetaData(key, value)
+    series_path = str(tmp_path / "series.seg.nrrd")
+    sitk.WriteImage(series, series_path)
+    with pytest.raises(CTOPlaqueInputError, match="holds 3 value.* per voxel but its segments lie on 1 layer"):
+        read_contour_segmentation(series_path)
