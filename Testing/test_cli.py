@@ -452,6 +452,34 @@ def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
         assert float(rows[form]["icc"]) == pytest.approx(icc, rel=1e-9)
 
 
+def test_icc_of_a_folder_with_one_rater_or_foreign_json(analyzed_case, tmp_path, capsys):
+    """ctoplaque icc FOLDER whose exports are one rater's (one reading, or two runs without --observer and
+    --reading): one error line naming the rater, exit status 2, nothing written. A *.lesion.json that holds a JSON
+    list beside two readings is skipped with a note (not an AttributeError), and the ICC of the readings is
+    computed."""
+    out, _ = analyzed_case
+    template = read_json(os.path.join(out, "LAD-1.lesion.json"))
+    for reading in (1, 2):
+        folder = tmp_path / "exports" / f"r{reading}"
+        folder.mkdir(parents=True)
+        for lesion, volume in (("L1", 410.0 + reading), ("L2", 350.0 - 3 * reading), ("L3", 505.0)):
+            write_json(str(folder / f"{lesion}.lesion.json"),
+                       dict(template, lesion_id=lesion, observer="A", reading=reading, total_plaque_volume_mm3=volume))
+    status, lines = _run_main(capsys, "icc", str(tmp_path / "exports" / "r1"), "--value", "total_plaque_volume_mm3",
+                              "--out", str(tmp_path / "icc1"))
+    assert status == 2 and lines == [f"error: {tmp_path / 'exports' / 'r1'} holds the ratings of 1 rater ('A reading "
+                                     "1'); the ICC compares two or more (lesion exports: give each run its own "
+                                     "analyze --observer or --reading)"]
+    assert not (tmp_path / "icc1").exists()
+    (tmp_path / "exports" / "r2" / "notes.lesion.json").write_text("[1, 2]")
+    status, lines = _run_main(capsys, "icc", str(tmp_path / "exports"), "--value", "total_plaque_volume_mm3",
+                              "--out", str(tmp_path / "icc"))
+    assert status == 0
+    assert "note: notes.lesion.json: unreadable lesion export, skipped: not a ctoplaque.lesion/1 document" in lines
+    rows = list(csv.DictReader(open(tmp_path / "icc" / "icc.csv")))
+    assert {(row["n_targets"], row["n_raters"]) for row in rows} == {("3", "2")}
+
+
 def test_phantom_options_reach_the_image_and_the_truth(tmp_path):
     """`phantom --edge-tissue-hu 250 --noise-sd-hu 0` (a homogeneous 250 HU occlusion, noise-free): truth.json
     records the option, its tissue composition is fibrous (131..350 HU) but for the voxels on the wall's surface
