@@ -452,6 +452,21 @@ def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
         assert float(rows[form]["icc"]) == pytest.approx(icc, rel=1e-9)
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--observer", "Doe\\Jane", "observer 'Doe\\\\Jane' may not hold a backslash or control characters"),
+    ("--observer", "x" * 65, "nor be longer than 64 characters (it is the person name of the DICOM SEG and SR)"),
+    ("--reading", "0", "reading 0 is not a reading number (1, 2, ...)"),
+])
+def test_an_observer_the_dicom_person_name_cannot_carry_or_a_reading_below_1_is_an_input_error(
+        tmp_path, capsys, option, value, message):
+    """A backslash (DICOM's value separator: the SR would name two persons), a control character or more than 64
+    characters in --observer, or a --reading of 0: one error line before any input is read, nothing written."""
+    status, lines = _run_main(capsys, "analyze", "ccta.nrrd", "--centerline", "c.mrk.json", "--landmarks",
+                              "l.mrk.json", "--out", str(tmp_path / "out"), option, value)
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
 def test_icc_of_a_folder_with_one_rater_or_foreign_json(analyzed_case, tmp_path, capsys):
     """ctoplaque icc FOLDER whose exports are one rater's (one reading, or two runs without --observer and
     --reading): one error line naming the rater, exit status 2, nothing written. A *.lesion.json that holds a JSON

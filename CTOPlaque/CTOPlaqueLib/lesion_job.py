@@ -11,7 +11,7 @@ from .centerline_extraction import extract_centerline
 from .contour_masks import read_contour_segmentation
 from .contour_review import automatic_contours_record, measure_with_contours
 from .errors import CTOPlaqueInputError
-from .export import check_identifier, input_provenance, lesion_document
+from .export import check_identifier, check_reader, input_provenance, lesion_document
 from .lesion_files import lesion_images, write_lesion_files
 from .lesion_location import parse_location
 from .markups_io import CURVE, POINT_LIST, landmarks_by_label, markups_document, read_markups
@@ -90,6 +90,7 @@ def run_lesion_job(job: LesionJob) -> dict:
     """
     lesion_id = check_identifier(job.lesion_id, "lesion ID")
     patient_id = check_identifier(job.patient_id or lesion_id, "patient ID")
+    check_reader(job.observer, job.reading)
     check_dicom_options(job)
     volume = read_volume(job.volume)
     sources, dicom_notes = _dicom_sources(job, volume)
