@@ -28,8 +28,8 @@ from scipy.spatial import cKDTree
 
 from .analysis import LesionAnalysis
 from .centerline import Centerline
-from .crosssection import PolarGrid, sample_sections
 from .contours import contour_area_mm2
+from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .labelmap import inside_contours, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
@@ -173,9 +173,8 @@ def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGri
     outer radius), from the trilinearly interpolated 0/1 mask along each ray (module doc): r^2 = L^2 + 2 B, with L
     the integral of the mask's run from the centre up to where it first falls to LEFT_MASK (a run the ray has left:
     the dips between the voxels of neighbouring sections stay within it) and B the integral of the rest times
-    rho d rho, both by
-    the midpoint rule every RAY_STEP_MM (the interpolated mask is linear between the mask's voxel centres, at most
-    CONTOUR_GRID_MM apart); the vessel is lumen + wall."""
+    rho d rho, both by the midpoint rule every RAY_STEP_MM (the interpolated mask is linear between the mask's voxel
+    centres, at most CONTOUR_GRID_MM apart); the vessel is lumen + wall."""
     outer_mm = grid.radii_mm[-1] + 0.5 * grid.radial_step_mm
     rays = PolarGrid.make(outer_mm, outer_mm / np.ceil(outer_mm / RAY_STEP_MM), len(grid.angles_rad))
 
@@ -198,11 +197,9 @@ def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysi
     and the lumen mask the centre of at least one section outside the occlusion (where it holds none, it is not
     the lumen around this centerline: the segments swapped, whose "lumen" is the wall's ring there and the occluded
     vessel between P and D, or another vessel's). source: the file named in the message."""
-    labelled = np.flatnonzero(np.any(masks.labels, axis=(0, 1))), np.flatnonzero(np.any(masks.labels, axis=(0, 2))), \
-        np.flatnonzero(np.any(masks.labels, axis=(1, 2)))
-    corners = np.array([[i, j, k] for i in (labelled[0][0] - 0.5, labelled[0][-1] + 0.5)
-                        for j in (labelled[1][0] - 0.5, labelled[1][-1] + 0.5)
-                        for k in (labelled[2][0] - 0.5, labelled[2][-1] + 0.5)])
+    i, j, k = (np.flatnonzero(np.any(masks.labels, axis=other)) for other in ((0, 1), (0, 2), (1, 2)))
+    corners = np.array([[a, b, c] for a in (i[0] - 0.5, i[-1] + 0.5) for b in (j[0] - 0.5, j[-1] + 0.5)
+                        for c in (k[0] - 0.5, k[-1] + 0.5)])
     corners_ras = corners @ masks.ijk_to_ras[:3, :3].T + masks.ijk_to_ras[:3, 3]
     ras_to_ijk = volume.ras_to_ijk()
     corners_ijk = corners_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
