@@ -467,6 +467,27 @@ def test_an_observer_the_dicom_person_name_cannot_carry_or_a_reading_below_1_is_
     assert not (tmp_path / "out").exists()
 
 
+def test_force_replaces_the_results_and_removes_the_earlier_runs_stale_files(curved_case_files, tmp_path, capsys):
+    """--force into a folder holding an earlier run of the lesion (its lesion.json, the centerline it extracted from
+    seeds, its DICOM SR): the results are replaced and the SR of the earlier results removed (beside the new
+    lesion.json it would describe other numbers); the centerline file, now given as --centerline, is kept."""
+    import shutil
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "L.lesion.json").write_text("{}")
+    (out / "L.sr.dcm").write_bytes(b"the earlier run's SR")
+    shutil.copy(curved_case_files["centerline"], out / "L.centerline.mrk.json")
+    status, _ = _run_main(capsys, "analyze", curved_case_files["volume"], "--centerline",
+                          str(out / "L.centerline.mrk.json"), "--landmarks", curved_case_files["landmarks"],
+                          "--out", str(out), "--lesion-id", "L", "--force")
+    assert status == 0
+    assert sorted(os.listdir(out)) == sorted(f"L{suffix}" for suffix in (
+        ".lesion.json", ".lesion.csv", ".profile.csv", ".composition.seg.nrrd", ".profile.png", ".straightened.png",
+        ".report.html", ".contours.seg.nrrd", ".centerline.mrk.json"))
+    assert read_json(str(out / "L.lesion.json"))["schema"] == "ctoplaque.lesion/1"
+
+
 def test_icc_of_a_folder_with_one_rater_or_foreign_json(analyzed_case, tmp_path, capsys):
     """ctoplaque icc FOLDER whose exports are one rater's (one reading, or two runs without --observer and
     --reading): one error line naming the rater, exit status 2, nothing written. A *.lesion.json that holds a JSON
