@@ -486,8 +486,8 @@ def _library():
     from CTOPlaqueLib.contour_review import (automatic_contours_record, automatic_round_trip_radii,
                                              measure_with_contours)
     from CTOPlaqueLib.errors import CTOPlaqueInputError
-    from CTOPlaqueLib.export import (array_provenance, check_identifier, lesion_document, profile_rows,
-                                     results_rows)
+    from CTOPlaqueLib.export import (array_provenance, check_identifier, check_reader, lesion_document,
+                                     profile_rows, results_rows)
     from CTOPlaqueLib.labelmap import Labelmap
     from CTOPlaqueLib.landmark_proposals import propose_landmarks
     from CTOPlaqueLib.lesion_files import lesion_images, write_lesion_files
@@ -503,8 +503,8 @@ def _library():
         mrml=mrml, AnalysisSettings=AnalysisSettings, analyze_lesion=analyze_lesion,
         extract_centerline=extract_centerline, COMPONENT_COLORS=COMPONENT_COLORS, COMPONENT_NAMES=COMPONENT_NAMES,
         COMPONENTS=COMPONENTS, HuThresholds=HuThresholds, array_provenance=array_provenance,
-        check_identifier=check_identifier, lesion_document=lesion_document, profile_rows=profile_rows,
-        results_rows=results_rows, Labelmap=Labelmap, lesion_images=lesion_images,
+        check_identifier=check_identifier, check_reader=check_reader, lesion_document=lesion_document,
+        profile_rows=profile_rows, results_rows=results_rows, Labelmap=Labelmap, lesion_images=lesion_images,
         propose_landmarks=propose_landmarks, write_lesion_files=write_lesion_files,
         landmarks_by_label=landmarks_by_label, parse_clinical_items=parse_clinical_items, is_reviewed=is_reviewed,
         CONTOUR_SEGMENTS=CONTOUR_SEGMENTS,
@@ -543,6 +543,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         lib = _library()
         lesion_id = lib.check_identifier(lesion_id, "lesion ID")
         patient_id = lib.check_identifier(patient_id or lesion_id, "patient ID")
+        lib.check_reader(observer, reading)
         location = lib.parse_location(vessel, segment)
         report(0.0, "Reading the volume and markups")
         volume = lib.mrml.volume_from_node(volume_node)

@@ -452,6 +452,70 @@ def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
         assert float(rows[form]["icc"]) == pytest.approx(icc, rel=1e-9)
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--observer", "Doe\\Jane", "observer 'Doe\\\\Jane' may not hold a backslash or control characters"),
+    ("--observer", "x" * 65, "nor be longer than 64 characters (it is the person name of the DICOM SEG and SR)"),
+    ("--reading", "0", "reading 0 is not a reading number (1, 2, ...)"),
+])
+def test_an_observer_the_dicom_person_name_cannot_carry_or_a_reading_below_1_is_an_input_error(
+        tmp_path, capsys, option, value, message):
+    """A backslash (DICOM's value separator: the SR would name two persons), a control character or more than 64
+    characters in --observer, or a --reading of 0: one error line before any input is read, nothing written."""
+    status, lines = _run_main(capsys, "analyze", "ccta.nrrd", "--centerline", "c.mrk.json", "--landmarks",
+                              "l.mrk.json", "--out", str(tmp_path / "out"), option, value)
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_force_replaces_the_results_and_removes_the_earlier_runs_stale_files(curved_case_files, tmp_path, capsys):
+    """--force into a folder holding an earlier run of the lesion (its lesion.json, the centerline it extracted from
+    seeds, its DICOM SR): the results are replaced and the SR of the earlier results removed (beside the new
+    lesion.json it would describe other numbers); the centerline file, now given as --centerline, is kept."""
+    import shutil
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "L.lesion.json").write_text("{}")
+    (out / "L.sr.dcm").write_bytes(b"the earlier run's SR")
+    shutil.copy(curved_case_files["centerline"], out / "L.centerline.mrk.json")
+    status, _ = _run_main(capsys, "analyze", curved_case_files["volume"], "--centerline",
+                          str(out / "L.centerline.mrk.json"), "--landmarks", curved_case_files["landmarks"],
+                          "--out", str(out), "--lesion-id", "L", "--force")
+    assert status == 0
+    assert sorted(os.listdir(out)) == sorted(f"L{suffix}" for suffix in (
+        ".lesion.json", ".lesion.csv", ".profile.csv", ".composition.seg.nrrd", ".profile.png", ".straightened.png",
+        ".report.html", ".contours.seg.nrrd", ".centerline.mrk.json"))
+    assert read_json(str(out / "L.lesion.json"))["schema"] == "ctoplaque.lesion/1"
+
+
+def test_icc_of_a_folder_with_one_rater_or_foreign_json(analyzed_case, tmp_path, capsys):
+    """ctoplaque icc FOLDER whose exports are one rater's (one reading, or two runs without --observer and
+    --reading): one error line naming the rater, exit status 2, nothing written. A *.lesion.json that holds a JSON
+    list beside two readings is skipped with a note (not an AttributeError), and the ICC of the readings is
+    computed."""
+    out, _ = analyzed_case
+    template = read_json(os.path.join(out, "LAD-1.lesion.json"))
+    for reading in (1, 2):
+        folder = tmp_path / "exports" / f"r{reading}"
+        folder.mkdir(parents=True)
+        for lesion, volume in (("L1", 410.0 + reading), ("L2", 350.0 - 3 * reading), ("L3", 505.0)):
+            write_json(str(folder / f"{lesion}.lesion.json"),
+                       dict(template, lesion_id=lesion, observer="A", reading=reading, total_plaque_volume_mm3=volume))
+    status, lines = _run_main(capsys, "icc", str(tmp_path / "exports" / "r1"), "--value", "total_plaque_volume_mm3",
+                              "--out", str(tmp_path / "icc1"))
+    assert status == 2 and lines == [f"error: {tmp_path / 'exports' / 'r1'} holds the ratings of 1 rater ('A reading "
+                                     "1'); the ICC compares two or more (lesion exports: give each run its own "
+                                     "analyze --observer or --reading)"]
+    assert not (tmp_path / "icc1").exists()
+    (tmp_path / "exports" / "r2" / "notes.lesion.json").write_text("[1, 2]")
+    status, lines = _run_main(capsys, "icc", str(tmp_path / "exports"), "--value", "total_plaque_volume_mm3",
+                              "--out", str(tmp_path / "icc"))
+    assert status == 0
+    assert "note: notes.lesion.json: unreadable lesion export, skipped: not a ctoplaque.lesion/1 document" in lines
+    rows = list(csv.DictReader(open(tmp_path / "icc" / "icc.csv")))
+    assert {(row["n_targets"], row["n_raters"]) for row in rows} == {("3", "2")}
+
+
 def test_phantom_options_reach_the_image_and_the_truth(tmp_path):
     """`phantom --edge-tissue-hu 250 --noise-sd-hu 0` (a homogeneous 250 HU occlusion, noise-free): truth.json
     records the option, its tissue composition is fibrous (131..350 HU) but for the voxels on the wall's surface

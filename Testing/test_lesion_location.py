@@ -26,6 +26,9 @@ def test_vessel_and_segment_parsed_and_the_vessel_follows_from_the_segment(vesse
 @pytest.mark.parametrize("vessel, segment, message", [
     ("LAD", "12", "SCCT segment 12 (OM1) is not on the LAD, whose segments are 6 (proximal LAD)"),
     ("LAD", "19", "not a number from 1 to 18"),
+    ("", "0", "SCCT segment '0' is not a number from 1 to 18"),
+    ("", "7.0", "SCCT segment '7.0' is not a number from 1 to 18"),
+    ("", "\u00b2", "SCCT segment '\u00b2' is not a number from 1 to 18"),  # a digit to str.isdigit, not to int()
     ("left anterior", "", "is not one of LM, LAD, diagonal"),
 ])
 def test_an_impossible_pair_is_an_input_error(vessel, segment, message):

@@ -511,3 +511,26 @@ def test_contours_node_is_edited_on_its_fine_grid_and_remeasured(logic_nodes, mr
         assert again.document["contours"]["edited_ranges_mm"] == record["edited_ranges_mm"]
     finally:
         slicer.mrmlScene = mrml_scene
+
+
+def test_remeasure_without_usable_contours_is_an_input_error(logic_nodes, mrml_scene):
+    """Re-measure after the reader deleted the "ID contours" node, emptied its segments, or removed them: one
+    CTOPlaqueInputError saying so (the panel shows it), never an exception from deep inside, and the lesion's
+    results stay in the scene until a re-measure succeeds."""
+    from CTOPlaque import CTOPlaqueLogic
+
+    logic = CTOPlaqueLogic()
+    result = logic.analyze(*logic_nodes, lesion_id="GONE", patient_id="P1")
+    node = result.nodes["Contours"]
+    segmentation = node.GetSegmentation()
+    for index in range(segmentation.GetNumberOfSegments()):  # the Segment Editor's erase over every voxel
+        slicer.vtkSlicerSegmentationsModuleLogic.ClearSegment(node, segmentation.GetNthSegmentID(index))
+    with pytest.raises(CTOPlaqueInputError, match="GONE contours: the lumen segment is empty"):
+        logic.remeasure(result)
+    segmentation.RemoveAllSegments()
+    with pytest.raises(CTOPlaqueInputError, match="GONE contours has no lumen segment .* it has none"):
+        logic.remeasure(result)
+    mrml_scene.RemoveNode(node)
+    with pytest.raises(CTOPlaqueInputError, match="there are no contours to re-measure"):
+        logic.remeasure(result)
+    assert logic.getParameterNode().GetNodeReference("ResultsTable") is result.nodes["ResultsTable"]

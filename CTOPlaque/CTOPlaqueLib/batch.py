@@ -23,7 +23,7 @@ from multiprocessing.connection import wait
 
 from .settings import AnalysisSettings
 from .errors import CTOPlaqueInputError
-from .export import check_identifier, sha256_of_path, write_rows_csv
+from .export import check_identifier, check_reader, sha256_of_path, write_rows_csv
 from .lesion_job import LesionJob, run_lesion_job
 from .lesion_location import parse_location
 from .staging import staged_outputs
@@ -69,6 +69,7 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
         try:
             check_identifier(values["lesion_id"], "lesion ID")
             check_identifier(values["patient_id"], "patient ID")
+            check_reader(values["observer"], None)
         except CTOPlaqueInputError as error:
             problems.append(f"{where}: {error}")
         try:

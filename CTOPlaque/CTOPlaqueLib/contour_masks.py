@@ -8,10 +8,14 @@ oversampled to at most CONTOUR_GRID_MM per voxel (a 0.4 mm CT voxel is split in 
 vessel: fine enough that the round trip, contours -> masks -> contours, keeps areas within 2% (docs/accuracy.md).
 
 Back from masks (possibly edited) to contours: each mask is sampled on the polar grid of every section by
-trilinear interpolation of its 0/1 values and integrated along each ray, r(theta) = integral of the mask from
-the centre outward: the edge of a star-shaped region at sub-voxel precision, since the interpolated mask falls
-from 1 to 0 across its boundary symmetrically about the 0.5 crossing. A region the ray leaves and re-enters
-counts with the length inside it. ``analysis.remeasure_lesion`` then measures everything from these radii.
+trilinear interpolation of its 0/1 values. Along each ray, the part of the mask that runs unbroken from the centre
+(up to where the ray has left it) gives the radius by its length, r = integral of it from the centre outward:
+the edge of a star-shaped region at sub-voxel precision, since the interpolated mask falls from 1 to 0 across its
+boundary symmetrically about the 0.5 crossing. What the ray meets after leaving it (the wall beyond a hole the
+reader erased, a second piece painted beside it) adds its area, r^2 / 2 growing by the integral of it times rho
+d rho: the radius is that of the disc sector holding the mask's area along the ray, so that areas and volumes are
+those of the segments, as Segment Statistics measures them. ``analysis.remeasure_lesion`` then measures everything
+from these radii.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from scipy.spatial import cKDTree
 
 from .analysis import LesionAnalysis
 from .centerline import Centerline
+from .contours import contour_area_mm2
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .labelmap import inside_contours, lesion_box_ijk, polar_in_section
@@ -32,6 +37,8 @@ from .volume_io import Volume
 
 CONTOUR_GRID_MM = 0.15
 RAY_STEP_MM = 0.1
+# An interpolated mask at or below this has been left along a ray: only between voxels all outside it.
+LEFT_MASK = 0.01
 END_MARGIN_MM = 0.5
 LUMEN_LABEL = 1
 WALL_LABEL = 2
@@ -46,6 +53,9 @@ _CHUNK_VOXELS = 250_000
 # a reader may erase the wall of whole sections (5 mm of a 48 mm vessel leaves 89%), contours of another vessel
 # hold next to none.
 MIN_CENTRE_INSIDE_FRACTION = 0.5
+# Below this area (mm2; a disc of 0.56 mm radius) in every section from P to D, the occluded vessel has been erased:
+# an occluded coronary artery is some 3 mm across or more.
+MIN_OCCLUDED_VESSEL_AREA_MM2 = 1.0
 # Sections searched either side of a CT voxel's nearest for its fine voxels' nearest (_nearest_section_around).
 SECTION_SEARCH = 4
 
@@ -160,38 +170,62 @@ def _labels_of(centerline: Centerline, analysis: LesionAnalysis, section: np.nda
 
 def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGrid) -> tuple[np.ndarray, np.ndarray]:
     """Lumen and outer-wall radii (S, A) in mm of the masks on the sections of ``grid`` (its angles, out to its
-    outer radius): the ray integral of the trilinearly interpolated 0/1 mask (module doc), by the midpoint rule
-    every RAY_STEP_MM (the interpolated mask is linear between the mask's voxel centres, at most CONTOUR_GRID_MM
-    apart); the vessel is lumen + wall."""
+    outer radius), from the trilinearly interpolated 0/1 mask along each ray (module doc): r^2 = L^2 + 2 B, with L
+    the integral of the mask's run from the centre up to where it first falls to LEFT_MASK (a run the ray has left:
+    the dips between the voxels of neighbouring sections stay within it) and B the integral of the rest times
+    rho d rho, both by the midpoint rule every RAY_STEP_MM (the interpolated mask is linear between the mask's voxel
+    centres, at most CONTOUR_GRID_MM apart); the vessel is lumen + wall."""
     outer_mm = grid.radii_mm[-1] + 0.5 * grid.radial_step_mm
     rays = PolarGrid.make(outer_mm, outer_mm / np.ceil(outer_mm / RAY_STEP_MM), len(grid.angles_rad))
 
     def ray_integral(mask: Volume) -> np.ndarray:
         samples = sample_sections(mask, centerline, rays, order=1, outside_value=0.0)
-        return samples.sum(axis=-1) * rays.radial_step_mm
+        outside = samples <= LEFT_MASK
+        first_outside = np.where(outside.any(axis=-1), np.argmax(outside, axis=-1), samples.shape[-1])
+        run = np.arange(samples.shape[-1]) < first_outside[..., None]
+        length_mm = np.sum(samples * run, axis=-1) * rays.radial_step_mm
+        beyond_mm2 = ((samples * ~run) @ rays.radii_mm) * rays.radial_step_mm
+        return np.sqrt(length_mm ** 2 + 2.0 * beyond_mm2)
 
     return ray_integral(masks.lumen()), ray_integral(masks.vessel())
 
 
 def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysis, source: str) -> None:
-    """CTOPlaqueInputError unless the masks belong to this volume and centerline: their grid lies within the
-    volume's bounds (half a CT voxel of tolerance) and the vessel mask holds the centre of at least
-    MIN_CENTRE_INSIDE_FRACTION of the sections. source: the file named in the message."""
-    corners = np.array([[i, j, k] for i in (-0.5, masks.labels.shape[2] - 0.5)
-                         for j in (-0.5, masks.labels.shape[1] - 0.5) for k in (-0.5, masks.labels.shape[0] - 0.5)])
+    """CTOPlaqueInputError unless the masks belong to this volume and centerline: their labelled voxels lie within
+    the volume's bounds (half a CT voxel of tolerance; the grid around them may be larger, a reader's file need not
+    share the CT's grid), the vessel mask holds the centre of at least MIN_CENTRE_INSIDE_FRACTION of the sections,
+    and the lumen mask the centre of at least one section outside the occlusion (where it holds none, it is not
+    the lumen around this centerline: the segments swapped, whose "lumen" is the wall's ring there and the occluded
+    vessel between P and D, or another vessel's). source: the file named in the message."""
+    i, j, k = (np.flatnonzero(np.any(masks.labels, axis=other)) for other in ((0, 1), (0, 2), (1, 2)))
+    corners = np.array([[a, b, c] for a in (i[0] - 0.5, i[-1] + 0.5) for b in (j[0] - 0.5, j[-1] + 0.5)
+                        for c in (k[0] - 0.5, k[-1] + 0.5)])
     corners_ras = corners @ masks.ijk_to_ras[:3, :3].T + masks.ijk_to_ras[:3, 3]
     ras_to_ijk = volume.ras_to_ijk()
     corners_ijk = corners_ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
     upper = np.array(volume.hu.shape[::-1]) - 0.5
     if np.any(corners_ijk < -1.0) or np.any(corners_ijk > upper + 0.5):
         raise CTOPlaqueInputError(f"{source}: the contours lie outside this volume (contours of another series?)")
-    labels = Volume(masks.labels, masks.ijk_to_ras)
-    inside = sample_sections(labels, analysis.centerline, PolarGrid.make(0.05, 0.05, 1), order=0,
-                             outside_value=0.0)[:, 0, 0] > 0
-    if np.mean(inside) < MIN_CENTRE_INSIDE_FRACTION:
+    centre = sample_sections(Volume(masks.labels, masks.ijk_to_ras), analysis.centerline,
+                             PolarGrid.make(0.05, 0.05, 1), order=0, outside_value=0.0)[:, 0, 0]
+    if np.mean(centre > 0) < MIN_CENTRE_INSIDE_FRACTION:
         raise CTOPlaqueInputError(
-            f"{source}: the vessel segments hold only {100 * np.mean(inside):.0f}% of this centerline "
+            f"{source}: the vessel segments hold only {100 * np.mean(centre > 0):.0f}% of this centerline "
             "(contours of another vessel or lesion?)")
+    open_sections = ~analysis.occluded_sections()
+    if open_sections.any() and not np.any(centre[open_sections] == LUMEN_LABEL):
+        raise CTOPlaqueInputError(f"{source}: the lumen segment holds this centerline nowhere before P or after D "
+                                  "(are the lumen and vessel-wall segments swapped, or the lumen of another vessel?)")
+
+
+def check_vessel_in_occlusion(vessel_radii_mm: np.ndarray, analysis: LesionAnalysis, source: str) -> None:
+    """CTOPlaqueInputError when the vessel (outer-wall radii (S, A) in mm from the masks) covers less than
+    MIN_OCCLUDED_VESSEL_AREA_MM2 in every section from P to D: the wall erased over the whole occlusion leaves no
+    plaque to measure (a volume of nothing and its composition would be reported as figures)."""
+    occluded = contour_area_mm2(vessel_radii_mm[analysis.occluded_sections()])
+    if not np.any(occluded >= MIN_OCCLUDED_VESSEL_AREA_MM2):
+        raise CTOPlaqueInputError(f"{source}: the vessel-wall segment is erased over the whole occlusion (P to D), "
+                                  "so there is no plaque to measure: paint the occluded vessel's wall there")
 
 
 # Segment names read as the lumen and as the wall (lower case): ours, and what a reader may rename them to.
@@ -214,7 +248,7 @@ def read_contour_segmentation(path: str) -> ContourMasks:
 def contour_masks_from_segments(segments: dict, ijk_to_ras: np.ndarray, source: str) -> ContourMasks:
     """ContourMasks from {segment name (lower case): bool mask [k, j, i]} on one grid, the lumen and wall found by
     name (LUMEN_NAMES, WALL_NAMES). Where a reader's edit leaves the two overlapping, the voxel is lumen.
-    CTOPlaqueInputError naming ``source`` when a segment is missing."""
+    CTOPlaqueInputError naming ``source`` when a segment is missing or empty."""
     def segment(names, what):
         found = [segments[name] for name in names if name in segments]
         if not found:
@@ -223,5 +257,8 @@ def contour_masks_from_segments(segments: dict, ijk_to_ras: np.ndarray, source: 
         return found[0]
 
     lumen, wall = segment(LUMEN_NAMES, "lumen"), segment(WALL_NAMES, "vessel wall")
+    for mask, what in ((lumen, "lumen"), (wall, "vessel wall")):
+        if not mask.any():
+            raise CTOPlaqueInputError(f"{source}: the {what} segment is empty")
     labels = np.where(lumen, LUMEN_LABEL, np.where(wall, WALL_LABEL, 0)).astype(np.uint8)
     return ContourMasks(labels, ijk_to_ras)

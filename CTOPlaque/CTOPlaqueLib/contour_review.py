@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import LesionAnalysis, remeasure_lesion
-from .contour_masks import ContourMasks, check_masks_fit, contour_masks, contour_radii_mm
+from .contour_masks import (ContourMasks, check_masks_fit, check_vessel_in_occlusion, contour_masks,
+                            contour_radii_mm)
 from .volume_io import Volume
 
 # A section is edited where a contour moved by more than this at any angle: far above the round trip's own
@@ -64,9 +65,11 @@ def measure_with_contours(volume: Volume, automatic: LesionAnalysis, masks: Cont
     lesion.json. automatic: the analysis with the automatic contours on the same centerline and landmarks;
     source: the segmentation's file or node name; sha256: of its file, or of its labels; automatic_radii_mm:
     ``automatic_round_trip_radii`` where already computed (a panel re-measuring again).
-    CTOPlaqueInputError when the masks do not fit the volume or the centerline (contour_masks.check_masks_fit)."""
+    CTOPlaqueInputError when the masks do not fit the volume or the centerline (contour_masks.check_masks_fit), or
+    leave no vessel between P and D (contour_masks.check_vessel_in_occlusion)."""
     check_masks_fit(masks, volume, automatic, source)
     given = contour_radii_mm(masks, automatic.centerline, automatic.grid)
+    check_vessel_in_occlusion(given[1], automatic, source)
     edited = edited_sections(automatic_radii_mm or automatic_round_trip_radii(volume, automatic), given)
     record = {"source": source, "sha256": sha256, "edited": bool(edited.any()),
               "edited_ranges_mm": edited_ranges_mm(automatic.centerline.arc_mm, edited),

@@ -11,7 +11,7 @@ from .centerline_extraction import extract_centerline
 from .contour_masks import read_contour_segmentation
 from .contour_review import automatic_contours_record, measure_with_contours
 from .errors import CTOPlaqueInputError
-from .export import check_identifier, input_provenance, lesion_document
+from .export import check_identifier, check_reader, input_provenance, lesion_document
 from .lesion_files import lesion_images, write_lesion_files
 from .lesion_location import parse_location
 from .markups_io import CURVE, POINT_LIST, landmarks_by_label, markups_document, read_markups
@@ -90,6 +90,7 @@ def run_lesion_job(job: LesionJob) -> dict:
     """
     lesion_id = check_identifier(job.lesion_id, "lesion ID")
     patient_id = check_identifier(job.patient_id or lesion_id, "patient ID")
+    check_reader(job.observer, job.reading)
     check_dicom_options(job)
     volume = read_volume(job.volume)
     sources, dicom_notes = _dicom_sources(job, volume)
@@ -126,13 +127,30 @@ def run_lesion_job(job: LesionJob) -> dict:
 
         dicom_files = dicom_writers(sources, volume, analysis, document, images)
     beside = os.path.abspath(job.dicom_out or job.out_dir) == os.path.abspath(job.out_dir)
-    write_lesion_files(job.out_dir, volume, analysis, document, {**extra_files, **(dicom_files if beside else {})},
-                       images)
+    beside_files = {**extra_files, **(dicom_files if beside else {})}
+    write_lesion_files(job.out_dir, volume, analysis, document, beside_files, images)
+    remove_stale_files(job, beside_files)
     if dicom_files and not beside:
         with staged_outputs(job.dicom_out) as staging:
             for name, writer in dicom_files.items():
                 writer(os.path.join(staging, name))
     return document
+
+
+# The lesion's files in --out that only some runs write (with seeds; with the DICOM results beside).
+OPTIONAL_SUFFIXES = (".centerline.mrk.json", ".seg.dcm", ".sr.dcm")
+
+
+def remove_stale_files(job: LesionJob, written: dict) -> None:
+    """After a run replaced a lesion's results in ``job.out_dir`` (``--force``, a batch redoing a case), remove
+    the optional files of an earlier run that this one did not write (``written``: file names), e.g. the
+    centerline extracted from seeds by a run now given a centerline, or the SEG and SR of other results: beside
+    the new lesion.json they would describe other results. A file this run read as an input is kept."""
+    inputs = {os.path.abspath(path) for path in job.input_paths().values() if path}
+    for suffix in OPTIONAL_SUFFIXES:
+        path = os.path.abspath(os.path.join(job.out_dir, job.lesion_id + suffix))
+        if job.lesion_id + suffix not in written and path not in inputs and os.path.isfile(path):
+            os.remove(path)
 
 
 def _dicom_sources(job: LesionJob, volume) -> tuple[list, list]:

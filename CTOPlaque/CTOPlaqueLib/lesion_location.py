@@ -42,7 +42,7 @@ def parse_location(vessel: str = "", segment=None) -> dict:
         return {}
     number = None
     if segment_text:
-        if not segment_text.isdigit() or int(segment_text) not in SCCT_SEGMENTS:
+        if not segment_text.isdecimal() or int(segment_text) not in SCCT_SEGMENTS:
             raise CTOPlaqueInputError(f"SCCT segment {segment_text!r} is not a number from 1 to 18")
         number = int(segment_text)
     if vessel:

@@ -79,8 +79,11 @@ def write_labelled_segmentation(path: str, labels: np.ndarray, ijk_to_ras: np.nd
 
 def read_segment_masks(path: str) -> tuple[dict, np.ndarray]:
     """The segments of a Slicer .seg.nrrd as {segment name (lower case): bool mask [k, j, i]} and the file's
-    IJK->RAS, whatever Slicer wrote: one layer or several (overlapping segments), any label values, any extent.
-    CTOPlaqueInputError when the file cannot be read as a segmentation."""
+    IJK->RAS, whatever Slicer wrote: one layer or several (overlapping segments; Slicer saves them as a 4D file
+    whose first axis lists the layers), any label values, any extent.
+    CTOPlaqueInputError when the file cannot be read as a segmentation, is not one 3D grid (a 2D image, a 4D series
+    with more values per voxel than its segments' layers), or a segment's label value or layer is not a whole
+    number within the file's layers."""
     try:
         image = sitk.ReadImage(path)
     except RuntimeError:
@@ -88,14 +91,26 @@ def read_segment_masks(path: str) -> tuple[dict, np.ndarray]:
     keys = set(image.GetMetaDataKeys())
     if image.GetDimension() != 3 or "Segment0_LabelValue" not in keys:
         raise CTOPlaqueInputError(f"{path} is not a Slicer segmentation (.seg.nrrd with Segment fields)")
-    array = sitk.GetArrayViewFromImage(image)
-    layers = array if image.GetNumberOfComponentsPerPixel() > 1 else array[..., None]
-    masks = {}
-    index = 0
-    while f"Segment{index}_LabelValue" in keys:
-        prefix = f"Segment{index}_"
-        layer = int(image.GetMetaData(prefix + "Layer")) if prefix + "Layer" in keys else 0
+    fields = []
+    while f"Segment{len(fields)}_LabelValue" in keys:
+        prefix = f"Segment{len(fields)}_"
         name = image.GetMetaData(prefix + "Name") if prefix + "Name" in keys else image.GetMetaData(prefix + "ID")
-        masks[name.strip().lower()] = layers[..., layer] == int(image.GetMetaData(prefix + "LabelValue"))
-        index += 1
+        fields.append((name.strip().lower(), _whole_number(image, prefix + "LabelValue", path),
+                       _whole_number(image, prefix + "Layer", path) if prefix + "Layer" in keys else 0))
+    layer_count = image.GetNumberOfComponentsPerPixel()
+    used = max(layer for _, _, layer in fields) + 1
+    if used > layer_count or (layer_count > 1 and used < layer_count):
+        raise CTOPlaqueInputError(f"{path} holds {layer_count} value(s) per voxel but its segments lie on {used} "
+                                  "layer(s): a damaged segmentation, or not one 3D grid (a 4D series?)")
+    array = sitk.GetArrayViewFromImage(image)
+    layers = array if layer_count > 1 else array[..., None]
+    masks = {name: layers[..., layer] == label for name, label, layer in fields}
     return masks, sitk_ijk_to_ras(image)
+
+
+def _whole_number(image: sitk.Image, key: str, path: str) -> int:
+    """The non-negative whole number of header field ``key``; CTOPlaqueInputError naming the field otherwise."""
+    text = image.GetMetaData(key).strip()
+    if not text.isdecimal():
+        raise CTOPlaqueInputError(f"{path}: {key} {text!r} is not a whole number (a damaged segmentation header)")
+    return int(text)

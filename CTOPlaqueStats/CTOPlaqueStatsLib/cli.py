@@ -84,6 +84,12 @@ def run_icc(args) -> int:
     for column in [args.target, args.rater] + args.value:
         if column not in ratings.columns:
             raise CTOPlaqueInputError(f"column {column!r} not in {args.ratings}")
+    raters = [repr(rater) if rater else "no observer or reading"
+              for rater in sorted(ratings[args.rater].dropna().astype(str).unique())]
+    if len(raters) < 2:
+        raise CTOPlaqueInputError(
+            f"{args.ratings} holds the ratings of {len(raters)} rater ({', '.join(raters)}); the ICC compares two or "
+            "more (lesion exports: give each run its own analyze --observer or --reading)")
     rows, agreement_rows, panels = [], [], []
     for value in args.value:
         numbers = numeric_variable(ratings[value], value, problems)

@@ -48,7 +48,7 @@ def _read_lesion(path: str) -> list:
     if path.endswith(".json"):
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
-        if document.get("schema") != "ctoplaque.lesion/1":
+        if not isinstance(document, dict) or document.get("schema") != "ctoplaque.lesion/1":
             raise ValueError("not a ctoplaque.lesion/1 document")
         return [flat_row(document)]
     frame = pd.read_csv(path, dtype={"patient_id": str, "lesion_id": str, "observer": str}, keep_default_na=False)
