@@ -245,3 +245,26 @@ def test_manifest_contours_column_reaches_the_case_and_a_missing_file_is_listed(
     with pytest.raises(ManifestError) as error:
         read_manifest(str(path), str(tmp_path / "out"), AnalysisSettings())
     assert error.value.problems == [f"line 2: contours not found: {tmp_path / 'gone.seg.nrrd'}"]
+
+
+def test_manifest_reading_column_reaches_the_case_and_a_bad_reading_is_listed(tmp_path):
+    """The optional reading column (with observer): a reading number goes to the case, which records it in lesion.json
+    as analyze --reading does; an empty cell is no reading; 0, a fraction or a word is a manifest problem."""
+    from CTOPlaqueLib.batch import ManifestError, read_manifest
+    from CTOPlaqueLib.settings import AnalysisSettings
+
+    for name in ("ccta.nrrd", "l.mrk.json", "c.mrk.json"):
+        (tmp_path / name).write_text("x")
+    path = tmp_path / "manifest.csv"
+    header = "lesion_id,patient_id,volume,landmarks,centerline,observer,reading\n"
+    path.write_text(header + "A1,P1,ccta.nrrd,l.mrk.json,c.mrk.json,Reader A,2\n"
+                             "A2,P1,ccta.nrrd,l.mrk.json,c.mrk.json,Reader A,\n")
+    cases = read_manifest(str(path), str(tmp_path / "out"), AnalysisSettings())
+    assert [(case.observer, case.reading) for case in cases] == [("Reader A", 2), ("Reader A", None)]
+    path.write_text(header + "A1,P1,ccta.nrrd,l.mrk.json,c.mrk.json,Reader A,0\n"
+                             "A2,P1,ccta.nrrd,l.mrk.json,c.mrk.json,Reader A,1.5\n"
+                             "A3,P1,ccta.nrrd,l.mrk.json,c.mrk.json,Reader A,two\n")
+    with pytest.raises(ManifestError) as error:
+        read_manifest(str(path), str(tmp_path / "out"), AnalysisSettings())
+    assert error.value.problems == [f"line {line}: reading {text!r} is not a reading number (1, 2, ...)"
+                                    for line, text in ((2, 0), (3, "1.5"), (4, "two"))]

@@ -1,13 +1,14 @@
 """``ctoplaque batch``: many lesions unattended, isolated, resumable, local or on a Dask cluster.
 
-Manifest (CSV): lesion_id, patient_id, volume, landmarks, and centerline or seeds (optionally
-observer, vessel and SCCT segment, and contours: a reviewed ID.contours.seg.nrrd to measure with); paths relative to the
-manifest. The whole manifest is checked before anything runs and every problem is listed. Each case
-runs in its own process (local) or as its own task (Dask): an error, a crash or a timeout is
-recorded in ``batch_summary.csv`` (with seconds and the worker's peak memory) and the other cases go
-on. Case outputs land in DIR/<lesion_id>/ through a staging folder, so an interrupted run leaves no
-half-written case; a rerun skips cases whose lesion.json records the same input SHA-256 (``force``
-redoes them). At the end ``cohort.csv`` gathers every finished lesion.
+Manifest (CSV): lesion_id, patient_id, volume, landmarks, and centerline or seeds (optionally observer and reading,
+vessel and SCCT segment, and contours: a reviewed ID.contours.seg.nrrd to measure with); paths relative to the
+manifest. One manifest holds one reading of each lesion: a second observer or reading is a manifest of its own with
+its own output folder, as ``analyze`` takes its own --out. The whole manifest is checked before anything runs and
+every problem is listed. Each case runs in its own process (local) or as its own task (Dask): an error, a crash or a
+timeout is recorded in ``batch_summary.csv`` (with seconds and the worker's peak memory) and the other cases go on.
+Case outputs land in DIR/<lesion_id>/ through a staging folder, so an interrupted run leaves no half-written case; a
+rerun skips cases whose lesion.json records the same input SHA-256 (``force`` redoes them). At the end
+``cohort.csv`` gathers every finished lesion.
 """
 
 from __future__ import annotations
@@ -64,12 +65,13 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
     for line, row in enumerate(rows, start=2):
         values = {key: (row.get(key) or "").strip() for key in ("lesion_id", "patient_id", "volume", "landmarks",
                                                                  "centerline", "seeds", "observer", "contours",
-                                                                 "vessel", "segment")}
+                                                                 "vessel", "segment", "reading")}
         where = f"line {line}"
         try:
             check_identifier(values["lesion_id"], "lesion ID")
             check_identifier(values["patient_id"], "patient ID")
-            check_reader(values["observer"], None)
+            values["reading"] = _reading_number(values["reading"])
+            check_reader(values["observer"], values["reading"])
         except CTOPlaqueInputError as error:
             problems.append(f"{where}: {error}")
         try:
@@ -92,6 +94,15 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
     if problems:
         raise ManifestError(problems)
     return cases
+
+
+def _reading_number(text: str) -> int | None:
+    """The manifest's reading cell as a reading number (None where empty); check_reader judges its value."""
+    if not text:
+        return None
+    if not text.isdecimal():
+        raise CTOPlaqueInputError(f"reading {text!r} is not a reading number (1, 2, ...)")
+    return int(text)
 
 
 def _document_path(case: LesionJob) -> str:
