@@ -497,15 +497,16 @@ def _as_bright_as_contrast(centre_hu: np.ndarray, fat_hu: float, lumens: np.ndar
     (All True when ``lumens`` holds none.)
 
     centre_hu: (S,) central HU (``central_lumen_hu``); fat_hu: the epicardial fat's HU; lumens: (S,) bool, the
-    sections of the vessel's own lumen. The vessel's contrast is the CONTRAST_LEVEL_PERCENTILE-th percentile of their
-    central HU: the plateau of its widest lumen, which the blur lowers in a stenosed or small lumen (380 HU in a
-    0.86 mm lumen beside a 70% stenosis filled at 400..450 HU) and which a dim distal lumen (240..260 HU, filled late)
-    does not drag down. Contrast is the blood pool's HU, fibrous plaque is darker; a cap narrower than the ring passes
-    every shape test (the 230 HU caps of a 1.0 mm negatively remodelled occlusion; the caps beside a 70% stenosis,
-    whose lining widened the ring to 2.45 mm). Measured against the phantoms' contrast (about 420 HU): the sections
-    of such caps that passed the shape tests read 0.48..0.75 of it (150..300 HU plaque, up to 0.79 at a cap where the
-    lumen's blur reaches in), a 380 HU vein 0.9. Limits: a vein dimmer than the cut (about 320 HU against 420 HU
-    contrast) is not counted; in a 250 HU scan a 230 HU cap narrower than the ring still is.
+    sections of the vessel's own lumen. The vessel's contrast is the CONTRAST_LEVEL_PERCENTILE-th percentile of
+    their central HU: the plateau of its widest lumen, which the blur lowers in a stenosed or small lumen (380 HU in
+    a 0.86 mm lumen beside a 70% stenosis filled at 400..450 HU) and which a dim distal lumen (240..260 HU, filled
+    late) does not drag down. Contrast is the blood pool's HU, fibrous plaque is darker; a cap narrower than the
+    ring passes every shape test (the 230 HU caps of a 1.0 mm negatively remodelled occlusion; the caps beside a 70%
+    stenosis, whose lining widened the ring to 2.45 mm). Measured against the phantoms' contrast (about 420 HU): the
+    sections of such caps that passed the shape tests read 0.48..0.77 of it (150..300 HU plaque, up to 0.79 at a cap
+    where the lumen's blur reaches in), the sections along a 380 HU vein 0.87..0.95 (median). Limits: a vein dimmer
+    than the cut (about 320 HU against 420 HU contrast) is not counted; in a 250 HU scan a 230 HU cap narrower than
+    the ring still is.
     """
     if not np.any(lumens):
         return np.ones(centre_hu.shape, bool)
