@@ -55,11 +55,6 @@ def measured(request):
     return phantom, volume, result, np.pi * lumen_radius_mm(spec, true_arc) ** 2, request.param
 
 
-def _known_limit(limits: dict, name: str, request) -> None:
-    if name in limits:
-        request.applymarker(pytest.mark.xfail(reason=limits[name], strict=True))
-
-
 def _windows(result, spec):
     """Sections where the true lumen is flat before P (S..P less the taper) and after D (D + 2 mm..E), and the 2 mm
     next to each cap."""
@@ -233,9 +228,6 @@ FLAGGED = {
     "stenosis-70-300": PhantomSpec(**DISEASED, cap_lining_hu=300.0, cap_stenosis_percent=70.0, blur_sigma_mm=0.5,
                                    lumen_hu=(450.0, 400.0, 400.0, 400.0), seed=35),
 }
-# Beside the 70% stenosis under a 0.5 mm blur the lumen test's ring is still sized to the lining's outer edge (the
-# lumen falls halfway to its wall only in the lining's blurred fall), and the fibrous caps pass for a lumen.
-FLAGGED_CONTRAST_LIMITS = {"stenosis-70-300": "the ring beside a 0.86 mm lumen under a 0.5 mm blur: 49% 'contrast'"}
 
 
 @pytest.fixture(scope="module", params=sorted(FLAGGED))
@@ -249,9 +241,13 @@ def test_a_wrong_lumen_beside_a_lining_is_flagged(flagged):
     assert [w for w in result.warnings if "lumen contour lies on" in w]
 
 
-def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged, request):
-    result, name = flagged
-    _known_limit(FLAGGED_CONTRAST_LIMITS, name, request)
+def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged):
+    """Beside the 70% stenosis under a 0.5 mm blur the lumen test's ring is still sized to the lining's outer edge
+    (2.45 mm: the lumen falls halfway to its wall only in the lining's blurred fall), and the 230 HU caps pass its
+    shape tests; they are not contrast, at 0.50-0.75 of the vessel's contrast over the fat (the cut is 0.8). Before
+    that cut, 49% of the occlusion read "through contrast"."""
+    result, _ = flagged
+    assert result.quality["occlusion_contrast_fraction"] <= 0.1
     assert not [w for w in result.warnings if "runs through contrast" in w]
 
 

@@ -8,10 +8,13 @@ and the caps are where the phantom's contrast ends (truth["proposal_landmarks_mm
 import numpy as np
 import pytest
 from conftest import CENTERLINE_WARNINGS, generated_phantom
+from scipy import special
 
+from CTOPlaqueLib import contours
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.centerline_extraction import extract_centerline
+from CTOPlaqueLib.crosssection import PolarGrid
 from CTOPlaqueLib.export import flat_row, lesion_document, results_rows
 from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
 from CTOPlaqueLib.lesion_report import measurement_rows
@@ -113,3 +116,39 @@ def test_the_polar_grid_widens_for_a_vessel_wider_than_it():
     normal_phantom, normal_volume = _case(PhantomSpec(**SHORT))
     normal = analyze_lesion(normal_volume, normal_phantom.centerline_ras, normal_phantom.landmarks_ras)
     assert normal.quality["polar_grid_radius_mm"] == pytest.approx(4.5)
+
+
+def _blurred_steps_hu(grid, levels_hu, edges_mm, fat_hu=-100.0, sigma_mm=0.35):
+    """Radial profile (R,) of concentric layers: ``levels_hu`` inside ``edges_mm`` (inner first), fat beyond, each
+    step blurred by a Gaussian of ``sigma_mm`` along the ray."""
+    profile = np.full(grid.radii_mm.shape, fat_hu)
+    for level, outer, edge_mm in zip(levels_hu, [*levels_hu[1:], fat_hu], edges_mm):
+        profile += 0.5 * (level - outer) * special.erfc((grid.radii_mm - edge_mm) / (np.sqrt(2.0) * sigma_mm))
+    return profile
+
+
+def _vessel_with_a_core(core_hu):
+    """Polar sections (S, A, R): 15 of a 1.6 mm lumen of 420 HU in a 60 HU wall to 2.7 mm, 10 of a 1.0 mm core of
+    ``core_hu`` straight in the fat (a negatively remodelled occlusion's fibrous cap, or a vein), 15 of the same
+    vessel with a dim distal lumen of 250 HU; fat -100 HU. Also the grid and the sections outside the core."""
+    grid = PolarGrid.make()
+    proximal, distal = (_blurred_steps_hu(grid, [lumen_hu, 60.0], [1.6, 2.7]) for lumen_hu in (420.0, 250.0))
+    profiles = [proximal] * 15 + [_blurred_steps_hu(grid, [core_hu], [1.0])] * 10 + [distal] * 15
+    samples = np.repeat(np.array(profiles)[:, None, :], len(grid.angles_rad), axis=1)
+    outside = np.ones(len(profiles), bool)
+    outside[15:25] = False
+    return samples, grid, outside
+
+
+def test_a_fibrous_cap_narrower_than_the_lumen_is_not_contrast():
+    """A 230 HU core of 1.0 mm, straight in the fat, passes every shape test of a lumen (it falls to the fat within
+    the ring sized to the 1.6 mm lumens: it does without the vessel's lumens to compare with, as on the centerline
+    extraction's path). Between P and D it counts only at the contrast's HU: 80% of the vessel's contrast over the
+    fat, 0.8 x (420 + 100) - 100 = 316 HU, from its brightest lumen, not the 250 HU distal one (whose cut, 180 HU,
+    the cap would pass). A 380 HU vein passes; the lumens outside stay lumens."""
+    for core_hu, contrast in ((230.0, False), (380.0, True)):
+        samples, grid, outside = _vessel_with_a_core(core_hu)
+        assert np.all(contours.lumen_present(samples, grid)[~outside])
+        present = contours.lumen_present(samples, grid, ring_sections=outside)
+        assert np.all(present[~outside] == contrast), core_hu
+        assert np.all(present[outside])

@@ -3,9 +3,8 @@
 Bright tissue at the outer edge (homogeneous fibrous occlusions of 150..300 HU, a fibrous or calcified outer
 layer), blur sigma 0.35..0.6 mm, white noise 20..55 HU or CT-textured noise of 55 HU with fat at -110 HU, and
 positive remodelling (negative remodelling to a 1 mm vessel, whose vein lies against the normal wall, is
-test_vein_against_the_wall.py's: its caps raise a "through contrast" false alarm). The vessel is the sweep's small one
-(8 mm proximal, 14 mm occlusion, 8 mm distal), the centerline comes from two seeds, the landmarks are the true
-ones, truth is analytic (phantom.py).
+test_vein_against_the_wall.py's). The vessel is the sweep's small one (8 mm proximal, 14 mm occlusion, 8 mm
+distal), the centerline comes from two seeds, the landmarks are the true ones, truth is analytic (phantom.py).
 Targets: plaque volume +/-5%; each PAV within 3 percentage points of the written image classified in the true
 wall; S/E vessel areas within 15%. Each case is within them with no lesion warning, or outside them with a
 warning naming the cause; the proximal cap's shape (the phantom's default 2 mm taper) is the truth. False alarms
