@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import PHANTOM_CASES, phantom_for
+from conftest import PHANTOM_CASES, analyze_on_true_centerline, phantom_for
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
@@ -12,8 +12,7 @@ from CTOPlaqueLib.volume_io import Volume
 
 def _analyze(name):
     phantom = phantom_for(name)
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    return phantom, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    return phantom, analyze_on_true_centerline(phantom)
 
 
 @pytest.fixture(scope="module", params=sorted(PHANTOM_CASES))
