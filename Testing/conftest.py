@@ -116,22 +116,39 @@ def distances_inside_occlusion_mm(phantom, points_ras):
     return positions[(positions[:, 0] > landmarks["P"]) & (positions[:, 0] < landmarks["D"]), 1]
 
 
+def _phantom_digest(phantom, points_ras) -> str:
+    """A hash of the phantom's image, its landmarks and ``points_ras`` (the seeds or centerline an analysis uses)."""
+    landmarks = sorted(phantom.landmarks_ras)
+    digest = hashlib.sha256(repr((phantom.hu.shape, phantom.hu.dtype.str, landmarks)).encode())
+    for array in (phantom.hu, phantom.ijk_to_ras, points_ras, *(phantom.landmarks_ras[k] for k in landmarks)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def analyze_from_two_seeds(phantom):
     """What a user does on a phantom: the centerline from two seeds (its ostium and distal end), then the analysis
     with the true landmarks. Returns (centerline points RAS, LesionAnalysis), computed once per test session for
     the same image, seeds and landmarks (``cached``, keyed by a hash of them)."""
     seeds_ras = phantom.centerline_ras[[0, -1]]
-    landmarks = sorted(phantom.landmarks_ras)
-    digest = hashlib.sha256(repr((phantom.hu.shape, phantom.hu.dtype.str, landmarks)).encode())
-    for array in (phantom.hu, phantom.ijk_to_ras, seeds_ras, *(phantom.landmarks_ras[k] for k in landmarks)):
-        digest.update(np.ascontiguousarray(array).tobytes())
 
     def compute():
         volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
         points = extract_centerline(volume, seeds_ras)
         return points, analyze_lesion(volume, points, phantom.landmarks_ras)
 
-    return cached(f"two-seeds:{digest.hexdigest()}", compute)
+    return cached(f"two-seeds:{_phantom_digest(phantom, seeds_ras)}", compute)
+
+
+def analyze_on_true_centerline(phantom):
+    """The LesionAnalysis of the phantom on its true centerline and landmarks, computed once per test session for
+    the same image, centerline and landmarks (``cached``, keyed by a hash of them). Shared: a test must not change
+    it."""
+
+    def compute():
+        volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
+        return analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+
+    return cached(f"true-centerline:{_phantom_digest(phantom, phantom.centerline_ras)}", compute)
 
 
 def preset_phantom(name: str):

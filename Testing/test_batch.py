@@ -14,7 +14,7 @@ import pytest
 from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.markups_io import markups_document, read_markups
 from CTOPlaqueLib.staging import write_json
-from conftest import read_json
+from conftest import cached, read_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,13 +53,18 @@ def manifest(curved_case_files, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def batch_run(manifest, tmp_path_factory):
-    """One batch of the manifest on two worker processes, shared by the tests that read its outputs: (exit status,
+    """One batch of the manifest on two worker processes, run once per test session for all xdist workers
+    (conftest.cached) and shared by the tests that read its outputs, which must not change them: (exit status,
     output folder, what it logged on stderr)."""
-    out = tmp_path_factory.mktemp("batch_run") / "out"
-    log = io.StringIO()
-    with contextlib.redirect_stderr(log):
-        status = main(["batch", str(manifest), "--out", str(out), "--workers", "2"])
-    return status, out, log.getvalue()
+
+    def run():
+        out = tmp_path_factory.mktemp("batch_run") / "out"
+        log = io.StringIO()
+        with contextlib.redirect_stderr(log):
+            status = main(["batch", str(manifest), "--out", str(out), "--workers", "2"])
+        return status, out, log.getvalue()
+
+    return cached("batch_run", run)
 
 
 def _summary(out):

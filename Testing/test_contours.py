@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from CTOPlaqueLib.analysis import analyze_lesion, remeasure_lesion
+from CTOPlaqueLib.analysis import remeasure_lesion
 from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, END_MARGIN_MM, LUMEN_LABEL, WALL_LABEL, ContourMasks,
                                         contour_masks, contour_masks_from_segments, contour_radii_mm,
                                         read_contour_segmentation, write_contour_segmentation)
@@ -16,7 +16,7 @@ from CTOPlaqueLib.lesion_report import quality_html
 from CTOPlaqueLib.phantom import vessel_radius_mm
 from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
 from CTOPlaqueLib.volume_io import Volume
-from conftest import phantom_for, preset_phantom
+from conftest import analyze_on_true_centerline, phantom_for, preset_phantom
 
 _analyses = {}
 
@@ -26,7 +26,7 @@ def _analysed(name):
     if name not in _analyses:
         phantom = preset_phantom("heart") if name == "heart" else phantom_for(name)
         volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-        analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+        analysis = analyze_on_true_centerline(phantom)
         _analyses[name] = phantom, volume, analysis, contour_masks(volume, analysis)
     return _analyses[name]
 

@@ -16,12 +16,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import phantom_for
+from conftest import analyze_on_true_centerline, phantom_for
 from stats_cohort_data import synthetic_cohort
 from matplotlib.text import Text
 from PIL import Image
 
-from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.export import lesion_document
 from CTOPlaqueLib.lesion_report import lesion_report_html
 from CTOPlaqueLib.plots import MIN_PRINT_FONT_PT, PNG_DPI, profile_figure, straightened_figure
@@ -77,7 +76,7 @@ def lesion_figures(tmp_path_factory):
     """The curved phantom's profile and straightened figures, their PNGs and the report page holding them."""
     phantom = phantom_for("curved")
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    analysis = analyze_on_true_centerline(phantom)
     figures = {"profile": profile_figure(analysis, "P1 / L1"),
                "straightened": straightened_figure(straighten(volume, analysis), analysis, "P1 / L1")}
     pngs = {}

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import PHANTOM_CASES, phantom_for
+from conftest import PHANTOM_CASES, analyze_on_true_centerline, generated_phantom, phantom_for
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
@@ -12,8 +12,7 @@ from CTOPlaqueLib.volume_io import Volume
 
 def _analyze(name):
     phantom = phantom_for(name)
-    volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    return phantom, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    return phantom, analyze_on_true_centerline(phantom)
 
 
 @pytest.fixture(scope="module", params=sorted(PHANTOM_CASES))
@@ -108,9 +107,9 @@ def test_sharp_kernel_option_undershoots_below_every_material_and_keeps_the_mean
     """A Gaussian blur is a weighted mean, so without noise no voxel lies below the darkest material (fat); the
     unsharp mask of ``kernel_boost`` makes the fat beside edges undershoot, and keeps the image's mean (G
     conserves the integral; only the volume's border, with mode "nearest", changes it slightly)."""
-    from CTOPlaqueLib.phantom import FAT_HU, PhantomSpec, generate_phantom
+    from CTOPlaqueLib.phantom import FAT_HU, PhantomSpec
 
-    plain, sharp = (generate_phantom(PhantomSpec(noise_sd_hu=0.0, kernel_boost=boost)) for boost in (0.0, 1.5))
+    plain, sharp = (generated_phantom(PhantomSpec(noise_sd_hu=0.0, kernel_boost=boost)) for boost in (0.0, 1.5))
     assert plain.hu.min() >= FAT_HU - 0.5
     assert sharp.hu.min() < FAT_HU - 40
     assert sharp.hu.mean() == pytest.approx(plain.hu.mean(), abs=0.5)

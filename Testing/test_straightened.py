@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import PHANTOM_CASES, phantom_for
+from conftest import PHANTOM_CASES, analyze_on_true_centerline, phantom_for
 
-from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.phantom import lumen_radius_mm, vessel_radius_mm
 from CTOPlaqueLib.straightening import WALL_LABEL, longitudinal_section, straighten
@@ -17,7 +16,7 @@ DENSE_CALCIUM = COMPONENTS.index("dense_calcium") + 1
 def sections(request):
     phantom = phantom_for(request.param)
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    analysis = analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    analysis = analyze_on_true_centerline(phantom)
     straight = straighten(volume, analysis)
     # Arc length of the phantom's path at each section: the analysis places P at the phantom's p_mm.
     phantom_arc = analysis.centerline.arc_mm + (PHANTOM_CASES[request.param].p_mm - analysis.landmarks_mm["P"])

@@ -73,6 +73,10 @@ CAP_NODULE_RADIUS_MM = 0.9
 # Length over which a stenosis next to a cap narrows the lumen, and the angle its calcified lining is centred on.
 STENOSIS_RAMP_MM = 1.0
 LINING_CALCIUM_ANGLE_RAD = -0.8
+# Offsets (voxels, along each grid axis) of the 2 x 2 x 2 points per voxel whose HU the rendering averages, and
+# the allowance (mm) for rounding in the distances that tell a voxel of one material from the others.
+SUPERSAMPLE_OFFSETS = (-0.25, 0.25)
+ROUNDING_MM = 1e-6
 # Points per voxel axis at which the truth measures how much of a voxel on the wall's surface lies inside it.
 WALL_FRACTION_SUBSAMPLES = 4
 
@@ -321,16 +325,29 @@ def _cap_lining_hu(spec: PhantomSpec, arc: np.ndarray, angle: np.ndarray) -> np.
 
 def _in_myocardium(spec: PhantomSpec, points_local: np.ndarray, offset_z: np.ndarray, path: "_Path") -> np.ndarray:
     """The heart muscle: a slab below the vessel plane, or (shape "wrap") a cylinder about the local z
-    axis through the bend's centre, or (``myocardium_side`` "inner") the side of the vessel plane its turns
-    bend towards (``_in_myocardium_inside_turn``); ``myocardium_gap_mm`` of fat from the occluded wall."""
+    axis through the bend's centre (``_myocardium_depth_mm`` > 0), or (``myocardium_side`` "inner") the side of
+    the vessel plane its turns bend towards (``_in_myocardium_inside_turn``); ``myocardium_gap_mm`` of fat from
+    the occluded wall."""
+    if _myocardium_inside_turn(spec):
+        return _in_myocardium_inside_turn(spec, points_local, path)
+    return _myocardium_depth_mm(spec, points_local[:, 0], points_local[:, 1], offset_z) > 0.0
+
+
+def _myocardium_inside_turn(spec: PhantomSpec) -> bool:
+    """Whether the heart lies on the inner side of the path's turns (``_in_myocardium_inside_turn``)."""
+    return spec.shape != "wrap" and spec.myocardium_side == "inner"
+
+
+def _myocardium_depth_mm(spec: PhantomSpec, x_mm: np.ndarray, y_mm: np.ndarray, z_mm: np.ndarray) -> np.ndarray:
+    """Signed distance (mm) of local points inside the surface of the heart muscle of a "wrap" shape (a cylinder
+    about the local z axis through the bend's centre) or of ``myocardium_side`` "below" (the plane below the
+    vessel): positive inside, negative outside. It changes by at most the distance a point moves."""
     if spec.shape == "wrap":
         heart_radius = spec.bend_radius_mm - spec.occlusion_radius_mm - spec.myocardium_gap_mm
-        return np.hypot(points_local[:, 0], points_local[:, 1] - spec.bend_radius_mm) < heart_radius
-    if spec.myocardium_side == "inner":
-        return _in_myocardium_inside_turn(spec, points_local, path)
+        return heart_radius - np.hypot(x_mm, y_mm - spec.bend_radius_mm)
     if spec.myocardium_side != "below":
         raise ValueError(f"unknown myocardium side {spec.myocardium_side!r}")
-    return offset_z < -(spec.occlusion_radius_mm + spec.myocardium_gap_mm)
+    return -(spec.occlusion_radius_mm + spec.myocardium_gap_mm) - z_mm
 
 
 def _in_myocardium_inside_turn(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") -> np.ndarray:
@@ -345,13 +362,14 @@ def _in_myocardium_inside_turn(spec: PhantomSpec, points_local: np.ndarray, path
     return np.sum(offset * path.normals[nearest], axis=1) > spec.occlusion_radius_mm + spec.myocardium_gap_mm
 
 
-def _in_vein(spec: PhantomSpec, offset_n: np.ndarray, offset_z: np.ndarray, within_path: np.ndarray) -> np.ndarray:
+def _in_vein(spec: PhantomSpec, offset_n: np.ndarray, offset_z: np.ndarray) -> np.ndarray:
     """A contrast-filled vein parallel to the artery, ``vein_gap_mm`` of fat from the occluded wall:
-    above the vessel plane, or beside the artery in the plane, on the outer side of the bend."""
+    above the vessel plane, or beside the artery in the plane, on the outer side of the bend (at points whose
+    foot lies on the path)."""
     distance = spec.occlusion_radius_mm + spec.vein_gap_mm + VEIN_RADIUS_MM
     if spec.vein_side == "beside":
-        return within_path & (np.hypot(offset_n + distance, offset_z) < VEIN_RADIUS_MM)
-    return within_path & (np.hypot(offset_n, offset_z - distance) < VEIN_RADIUS_MM)
+        return np.hypot(offset_n + distance, offset_z) < VEIN_RADIUS_MM
+    return np.hypot(offset_n, offset_z - distance) < VEIN_RADIUS_MM
 
 
 def side_branch_axes(spec: PhantomSpec) -> list:
@@ -370,12 +388,27 @@ def side_branch_axes(spec: PhantomSpec) -> list:
     return axes
 
 
+def _branch_coordinates(points_local: np.ndarray, origin: np.ndarray, direction: np.ndarray) -> tuple:
+    """Distance (mm) of points (M, 3, local frame) along a side branch's axis from its origin, and from its axis."""
+    relative = points_local - origin
+    along = relative @ direction
+    return along, np.linalg.norm(relative - along[:, None] * direction, axis=1)
+
+
+def _near_branch(spec: PhantomSpec, points_local: np.ndarray, reach_mm: float) -> np.ndarray:
+    """Whether a side branch's wall or lumen may lie within ``reach_mm`` of each point (M, 3, local frame)."""
+    near = np.zeros(len(points_local), bool)
+    for _, origin, direction in side_branch_axes(spec):
+        along, across = _branch_coordinates(points_local, origin, direction)
+        near |= (along > -reach_mm) & (along < BRANCH_LENGTH_MM + reach_mm) & (
+            across < BRANCH_LUMEN_RADIUS_MM + BRANCH_WALL_MM + reach_mm)
+    return near
+
+
 def _branch_hu(spec: PhantomSpec, points_local: np.ndarray, hu: np.ndarray, occluded_wall: np.ndarray) -> np.ndarray:
     """Side branches painted over fat and normal wall, never into the occluded wall (whose truth is analytic)."""
     for arc_of_origin, origin, direction in side_branch_axes(spec):
-        relative = points_local - origin
-        along = relative @ direction
-        across = np.linalg.norm(relative - along[:, None] * direction, axis=1)
+        along, across = _branch_coordinates(points_local, origin, direction)
         on_axis = (along >= 0.0) & (along <= BRANCH_LENGTH_MM) & ~occluded_wall
         contrast = float(lumen_hu(spec, np.array([arc_of_origin]))[0])
         hu = np.where(on_axis & (across < BRANCH_LUMEN_RADIUS_MM + BRANCH_WALL_MM) & (hu == spec.fat_hu),
@@ -384,21 +417,37 @@ def _branch_hu(spec: PhantomSpec, points_local: np.ndarray, hu: np.ndarray, occl
     return hu
 
 
+def _background_hu(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") -> np.ndarray:
+    """Fat, or myocardium in the heart muscle (``_in_myocardium``), at points given in the local frame (M, 3)."""
+    return np.where(_in_myocardium(spec, points_local, points_local[:, 2], path), MYOCARDIUM_HU, spec.fat_hu)
+
+
 def _render_local(spec: PhantomSpec, points_local: np.ndarray, path: "_Path") -> np.ndarray:
-    """Noise-free, unblurred HU at points given in the local frame (M, 3)."""
+    """Noise-free, unblurred HU at points given in the local frame (M, 3): the background, then the vein, the
+    vessel and its lumen (``_vessel_hu``) at the points whose foot lies on the path, then the side branches."""
     arc, offset_n, offset_z, within_path = path.local_coordinates(points_local)
-    radius = np.hypot(offset_n, offset_z)
-    angle = np.arctan2(offset_z, offset_n)
-    hu = np.full(len(points_local), spec.fat_hu)
-    hu = np.where(_in_myocardium(spec, points_local, offset_z, path), MYOCARDIUM_HU, hu)
-    hu = np.where(_in_vein(spec, offset_n, offset_z, within_path), VEIN_HU, hu)
-    vessel_r = vessel_radius_mm(spec, arc)
-    in_vessel = within_path & (radius < vessel_r)
-    wall = _wall_hu(spec, arc, radius, angle, vessel_r, offset_z, offset_n)
-    hu = np.where(in_vessel, wall, hu)
-    hu = np.where(within_path & (radius < lumen_radius_mm(spec, arc)), lumen_hu(spec, arc), hu)
-    occluded_wall = in_vessel & (arc >= spec.p_mm) & (arc <= spec.d_mm)
+    hu = _background_hu(spec, points_local, path)
+    occluded_wall = np.zeros(len(points_local), bool)
+    on_path = np.flatnonzero(within_path)
+    hu[on_path], occluded_wall[on_path] = _vessel_hu(spec, hu[on_path], arc[on_path], offset_n[on_path],
+                                                     offset_z[on_path])
     return _branch_hu(spec, points_local, hu, occluded_wall)
+
+
+def _vessel_hu(spec: PhantomSpec, hu: np.ndarray, arc: np.ndarray, offset_n: np.ndarray,
+               offset_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``hu`` with the vein, the vessel's wall (``_wall_hu``) and its lumen painted over it, at points whose foot
+    lies on the path (arc length, offsets along the in-plane normal and z, mm); and whether each point lies in
+    the occluded wall."""
+    radius = np.hypot(offset_n, offset_z)
+    hu = np.where(_in_vein(spec, offset_n, offset_z), VEIN_HU, hu)
+    vessel_r = vessel_radius_mm(spec, arc)
+    in_vessel = radius < vessel_r
+    wall = np.flatnonzero(in_vessel)
+    hu[wall] = _wall_hu(spec, arc[wall], radius[wall], np.arctan2(offset_z[wall], offset_n[wall]), vessel_r[wall],
+                        offset_z[wall], offset_n[wall])
+    hu = np.where(radius < lumen_radius_mm(spec, arc), lumen_hu(spec, arc), hu)
+    return hu, in_vessel & (arc >= spec.p_mm) & (arc <= spec.d_mm)
 
 
 @dataclass
@@ -437,6 +486,16 @@ class _Path:
         offset_n = np.where(found, np.sum(offset * self.normals[nearest], axis=1), REACH_MM)
         return arc, offset_n, points_local[:, 2], found & (arc >= 0.0) & (arc <= self.arc_mm[-1])
 
+    def beyond_reach(self, points_local: np.ndarray, margin_mm: float) -> np.ndarray:
+        """Whether each point (M, 3, local frame) lies more than ``margin_mm`` beyond the reach of
+        ``local_coordinates`` (REACH_MM from the path's samples in the plane, or from 2 mm above the plane along
+        z), so that no point within ``margin_mm`` of it has a foot on the path."""
+        beyond = np.abs(points_local[:, 2] - 2.0) > REACH_MM + margin_mm
+        rest = np.flatnonzero(~beyond)
+        distance, _ = self.tree.query(points_local[rest, :2], distance_upper_bound=REACH_MM + margin_mm, workers=-1)
+        beyond[rest] = np.isinf(distance)
+        return beyond
+
 
 def _vessel_transform(spec: PhantomSpec) -> tuple[np.ndarray, np.ndarray]:
     rotation = Rotation.from_euler("xyz", spec.vessel_rotation_deg, degrees=True).as_matrix()
@@ -458,7 +517,8 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     path = _Path.make(spec)
     rotation, offset = _vessel_transform(spec)
     ijk_to_ras, shape_kji = _grid_geometry(spec, path.points @ rotation.T + offset)
-    object_hu = _render_supersampled(spec, shape_kji, ijk_to_ras, rotation, offset, path)
+    centres_local = _voxel_points_local(np.arange(np.prod(shape_kji)), shape_kji, ijk_to_ras, rotation, offset)
+    object_hu = _render_supersampled(spec, shape_kji, ijk_to_ras, rotation, offset, path, centres_local)
     spacing_kji = np.asarray(spec.spacing_mm, float)[::-1]
     if spec.beam_hardening_hu:
         object_hu = object_hu - _beam_hardening_rim_hu(spec, object_hu, spacing_kji)
@@ -476,7 +536,8 @@ def generate_phantom(spec: PhantomSpec = PhantomSpec()) -> Phantom:
     landmark_arc = {"S": spec.p_mm - 5.0, "P": spec.p_mm, "D": spec.d_mm, "E": spec.d_mm + 5.0}
     landmarks_ras = {k: _path_local(spec, np.array([a]))[0] @ rotation.T + offset for k, a in landmark_arc.items()}
     phantom = Phantom(spec, hu, ijk_to_ras, centerline_ras, landmarks_ras)
-    phantom.truth = _truth(spec, phantom, np.round(blurred), rotation, offset, path, landmark_arc, control_arc[0])
+    phantom.truth = _truth(spec, phantom, np.round(blurred), rotation, offset, centres_local, path, landmark_arc,
+                           control_arc[0])
     return phantom
 
 
@@ -523,38 +584,66 @@ def _noise_hu(spec: PhantomSpec, shape_kji: tuple) -> np.ndarray:
     return spec.noise_sd_hu * white
 
 
-def _voxel_centres_local(shape_kji, ijk_to_ras, rotation, offset, sub_offset=(0.0, 0.0, 0.0)):
-    k, j, i = np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape_kji], indexing="ij")
-    ijk = np.stack([i.ravel() + sub_offset[0], j.ravel() + sub_offset[1], k.ravel() + sub_offset[2]], axis=1)
+def _voxel_points_local(voxels: np.ndarray, shape_kji: tuple, ijk_to_ras: np.ndarray, rotation: np.ndarray,
+                        offset: np.ndarray, sub_offset: tuple = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """Local-frame points (M, 3, mm) at ``sub_offset`` (voxels along i, j, k) from the centres of the voxels with
+    flat indices ``voxels`` (C order of ``shape_kji``)."""
+    k, j, i = np.unravel_index(voxels, shape_kji)
+    ijk = np.stack([i + sub_offset[0], j + sub_offset[1], k + sub_offset[2]], axis=1)
     ras = ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3]
     return (ras - offset) @ rotation
 
 
-def _render_supersampled(spec, shape_kji, ijk_to_ras, rotation, offset, path):
-    total = np.zeros(int(np.prod(shape_kji)), np.float64)
-    subs = (-0.25, 0.25)
-    for di in subs:
-        for dj in subs:
-            for dk in subs:
-                local = _voxel_centres_local(shape_kji, ijk_to_ras, rotation, offset, (di, dj, dk))
-                total += _render_local(spec, local, path)
+def _one_material(spec: PhantomSpec, points_local: np.ndarray, path: "_Path", reach_mm: float) -> np.ndarray:
+    """Whether every point within ``reach_mm`` of each point (M, 3, local frame) renders as its background
+    (``_background_hu``): beyond the path's reach (no vessel, no vein), and farther than ``reach_mm`` from the
+    myocardium's surface and from the side branches, as each of these distances changes by at most the distance
+    a point moves. The myocardium inside a turn, whose surface follows the nearest path sample, is never taken
+    as one material."""
+    if _myocardium_inside_turn(spec):
+        return np.zeros(len(points_local), bool)
+    depth_mm = _myocardium_depth_mm(spec, points_local[:, 0], points_local[:, 1], points_local[:, 2])
+    return (path.beyond_reach(points_local, reach_mm) & (np.abs(depth_mm) > reach_mm)
+            & ~_near_branch(spec, points_local, reach_mm))
+
+
+def _render_supersampled(spec: PhantomSpec, shape_kji: tuple, ijk_to_ras: np.ndarray, rotation: np.ndarray,
+                         offset: np.ndarray, path: "_Path", centres_local: np.ndarray) -> np.ndarray:
+    """The object's HU averaged over 2 x 2 x 2 points spread evenly over each voxel (partial volume), float32 of
+    ``shape_kji``; ``centres_local`` are the voxel centres (``_voxel_points_local``). A voxel whose points are
+    all one material (``_one_material`` at its centre, within the points' largest distance from it) takes its
+    background HU at every point unrendered; the others (near the vessel, the myocardium's surface or a branch)
+    are rendered point by point. Each voxel's 8 values are summed in the same order either way, so the image is
+    the one that rendering every point gives."""
+    subs = [(di, dj, dk) for di in SUPERSAMPLE_OFFSETS for dj in SUPERSAMPLE_OFFSETS for dk in SUPERSAMPLE_OFFSETS]
+    reach_mm = max(float(np.linalg.norm(ijk_to_ras[:3, :3] @ sub)) for sub in subs) + ROUNDING_MM
+    one_material = _one_material(spec, centres_local, path, reach_mm)
+    background = np.full(len(centres_local), np.nan)
+    background[one_material] = _background_hu(spec, centres_local[one_material], path)
+    mixed = np.flatnonzero(~one_material)
+    total = np.zeros(len(centres_local))
+    for sub in subs:
+        values = background.copy()
+        values[mixed] = _render_local(spec, _voxel_points_local(mixed, shape_kji, ijk_to_ras, rotation, offset, sub),
+                                      path)
+        total += values
     return (total / 8.0).reshape(shape_kji).astype(np.float32)
 
 
-def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, start_arc):
+def _truth(spec, phantom, noise_free_hu, rotation, offset, centres_local, path, landmark_arc, start_arc):
     """Truth values; arc lengths are relative to the first centerline control point (as the analysis measures)."""
-    local = _voxel_centres_local(phantom.hu.shape, phantom.ijk_to_ras, rotation, offset)
-    voxel_arc, offset_n, offset_z, _ = path.local_coordinates(local)
+    voxel_arc, offset_n, offset_z, _ = path.local_coordinates(centres_local)
     radius = np.hypot(offset_n, offset_z)
     in_wall = _wall_fractions(spec, phantom.hu.shape, phantom.ijk_to_ras, rotation, offset, path, voxel_arc, radius)
+    wall = np.flatnonzero(in_wall > 0)
     voxel_mm3 = float(abs(np.linalg.det(phantom.ijk_to_ras[:3, :3])))
     thresholds = HuThresholds()
     fine = np.linspace(spec.p_mm, spec.d_mm, 20001)
     vessel_volume = float(trapezoid(np.pi * vessel_radius_mm(spec, fine) ** 2, fine))
 
-    def composition(values):
-        classes = thresholds.classify(values.ravel()[in_wall > 0])
-        weights = in_wall[in_wall > 0] * voxel_mm3
+    def composition(values_in_wall):
+        classes = thresholds.classify(values_in_wall)
+        weights = in_wall[wall] * voxel_mm3
         volumes = {name: float(np.sum(weights[classes == index + 1])) for index, name in enumerate(COMPONENTS)}
         unclassified = float(np.sum(weights[classes == 0]))
         total = sum(volumes.values()) + unclassified
@@ -567,9 +656,9 @@ def _truth(spec, phantom, noise_free_hu, rotation, offset, path, landmark_arc, s
         "landmarks_mm": {k: a - start_arc for k, a in landmark_arc.items()},
         "vessel_volume_mm3": vessel_volume,
         "total_plaque_volume_mm3": vessel_volume,
-        "composition_written_image": composition(phantom.hu.astype(np.float32)),
-        "composition_noise_free": composition(noise_free_hu),
-        "composition_tissue": composition(_tissue_hu(spec, voxel_arc, offset_n, offset_z)),
+        "composition_written_image": composition(phantom.hu.ravel()[wall].astype(np.float32)),
+        "composition_noise_free": composition(noise_free_hu.ravel()[wall]),
+        "composition_tissue": composition(_tissue_hu(spec, voxel_arc[wall], offset_n[wall], offset_z[wall])),
         "proposal_landmarks_mm": {
             "P": spec.p_mm - start_arc, "D": spec.d_mm - start_arc,
             "S": spec.p_mm - (2.0 if spec.proximal_cap == "tapered" else 1.0) - start_arc,
@@ -606,12 +695,10 @@ def _wall_fractions(spec: PhantomSpec, shape_kji: tuple, ijk_to_ras: np.ndarray,
     count = WALL_FRACTION_SUBSAMPLES
     steps = (np.arange(count) + 0.5) / count - 0.5
     inside = np.zeros(len(near))
-    k, j, i = np.unravel_index(near, shape_kji)
     for di in steps:
         for dj in steps:
             for dk in steps:
-                ijk = np.stack([i + di, j + dj, k + dk], axis=1)
-                local = (ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3] - offset) @ rotation
+                local = _voxel_points_local(near, shape_kji, ijk_to_ras, rotation, offset, (di, dj, dk))
                 arc, offset_n, offset_z, _ = path.local_coordinates(local)
                 inside += _in_occluded_wall(spec, arc, np.hypot(offset_n, offset_z))
     fractions[near] = inside / count ** 3
