@@ -455,6 +455,7 @@ def test_icc_of_a_folder_of_readings(analyzed_case, tmp_path):
 @pytest.mark.parametrize("option, value, message", [
     ("--observer", "Doe\\Jane", "observer 'Doe\\\\Jane' may not hold a backslash or control characters"),
     ("--observer", "x" * 65, "nor be longer than 64 characters (it is the person name of the DICOM SEG and SR)"),
+    ("--observer", "Jane Doe\n", "may not hold a backslash or control characters"),
     ("--reading", "0", "reading 0 is not a reading number (1, 2, ...)"),
 ])
 def test_an_observer_the_dicom_person_name_cannot_carry_or_a_reading_below_1_is_an_input_error(

@@ -254,6 +254,14 @@ def test_an_empty_segment_is_named(empty):
         contour_masks_from_segments(segments, np.eye(4), "edited.seg.nrrd")
 
 
+def test_contour_masks_without_a_labelled_voxel_are_an_input_error():
+    """ContourMasks with no labelled voxel, given to measure_with_contours through the API: an input error, not an
+    IndexError from the bounds of the labelled voxels."""
+    empty = ContourMasks(np.zeros((3, 3, 3), np.uint8), np.eye(4))
+    with pytest.raises(CTOPlaqueInputError, match="^empty.seg.nrrd: the contours hold no lumen or vessel-wall voxel$"):
+        measure_with_contours(None, None, empty, "empty.seg.nrrd", "0" * 64)
+
+
 def _arc_of_labelled(masks, analysis):
     """Distance from the ostium (mm) of the nearest section of each labelled voxel of the masks (flat indices)."""
     labelled = np.flatnonzero(masks.labels)

@@ -77,6 +77,13 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
                                                  ("lumen on the outer wall, 1.5 mm before P", 12.5)]
     assert warning_marks(dict(both, cap_lumen_vessel_area_other_ratio=0.55), landmarks_mm) == [
         ("lumen on the outer wall, 2.5 mm after D", 38.5)]
+    after_d_edited = [[30.0, 40.0]]  # the lumen-on-wall warning names both sides: not reviewed with one edited
+    assert not [w for w in quality_warnings(dict(CLEAN_QUALITY, **both), landmarks_mm, after_d_edited, 0.25)
+                if is_reviewed(w)]
+    assert warning_marks(both, landmarks_mm, after_d_edited, 0.25) == warning_marks(both, landmarks_mm)
+    both_edited = warning_marks(both, landmarks_mm, after_d_edited + [[12.0, 13.0]], 0.25)
+    assert [description for description, _ in both_edited] == ["lumen on the outer wall, 2.5 mm after D, reviewed",
+                                                               "lumen on the outer wall, 1.5 mm before P, reviewed"]
     quiet = dict(clean, occlusion_wall_outward_area_fraction=0.03, occlusion_wall_outward_at_mm=4.0,
                  cap_lumen_vessel_area_ratio=0.5, cap_lumen_vessel_area_at_mm=-1.5, misregistration_step_mm=0.3,
                  misregistration_step_at_mm=25.0)

@@ -96,13 +96,10 @@ def read_manifest(path: str, out_dir: str, settings: AnalysisSettings, dicom: bo
     return cases
 
 
-def _reading_number(text: str) -> int | None:
-    """The manifest's reading cell as a reading number (None where empty); check_reader judges its value."""
-    if not text:
-        return None
-    if not text.isdecimal():
-        raise CTOPlaqueInputError(f"reading {text!r} is not a reading number (1, 2, ...)")
-    return int(text)
+def _reading_number(text: str) -> int | str | None:
+    """The manifest's reading cell: a whole number as an int, None where empty, any other text as it is, which
+    check_reader refuses with the message it gives ``analyze --reading``."""
+    return int(text) if text.isdecimal() else (text or None)
 
 
 def _document_path(case: LesionJob) -> str:

@@ -196,7 +196,10 @@ def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysi
     share the CT's grid), the vessel mask holds the centre of at least MIN_CENTRE_INSIDE_FRACTION of the sections,
     and the lumen mask the centre of at least one section outside the occlusion (where it holds none, it is not
     the lumen around this centerline: the segments swapped, whose "lumen" is the wall's ring there and the occluded
-    vessel between P and D, or another vessel's). source: the file named in the message."""
+    vessel between P and D, or another vessel's), and hold any labelled voxel at all. source: the file named in the
+    message."""
+    if not masks.labels.any():  # ContourMasks given through the API (the file and node readers refuse empty segments)
+        raise CTOPlaqueInputError(f"{source}: the contours hold no lumen or vessel-wall voxel")
     i, j, k = (np.flatnonzero(np.any(masks.labels, axis=other)) for other in ((0, 1), (0, 2), (1, 2)))
     corners = np.array([[a, b, c] for a in (i[0] - 0.5, i[-1] + 0.5) for b in (j[0] - 0.5, j[-1] + 0.5)
                         for c in (k[0] - 0.5, k[-1] + 0.5)])

@@ -43,13 +43,13 @@ def check_identifier(value: str, what: str) -> str:
 
 # DICOM PS3.5 6.2: a person name component group holds at most 64 characters, no backslash (the value separator)
 # and no control characters; --observer becomes the SEG's and SR's person name.
-_OBSERVER = re.compile(r"^[^\\\x00-\x1f\x7f]{0,64}$")
+_OBSERVER = re.compile(r"[^\\\x00-\x1f\x7f]{0,64}")
 
 
 def check_reader(observer: str, reading) -> None:
     """The observer's name and reading number of ``analyze --observer --reading`` (and the panel, the manifest):
     a name the DICOM SEG and SR can carry as a person name (_OBSERVER), a reading 1, 2, ... or None."""
-    if not _OBSERVER.match(observer or ""):
+    if not _OBSERVER.fullmatch(observer or ""):  # match's "$" would pass a name ending in a newline
         raise CTOPlaqueInputError(f"observer {observer!r} may not hold a backslash or control characters, nor be "
                                   "longer than 64 characters (it is the person name of the DICOM SEG and SR)")
     if reading is not None and (isinstance(reading, bool) or not isinstance(reading, int) or reading < 1):

@@ -459,7 +459,8 @@ def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np
             "occlusion_wall_outward_area_fraction": float(2.0 * outward_mm[worst] / radii[worst])}
 
 
-def quality_warnings(quality: dict, landmarks_mm: dict = None, edited_ranges_mm=(), step_mm: float = 0.0) -> list:
+def quality_warnings(quality: dict, landmarks_mm: dict | None = None, edited_ranges_mm=(),
+                     step_mm: float = 0.0) -> list:
     """One sentence per problem found in ``quality``: what is wrong and what to do about it.
 
     After the reader edited the contours (edited_ranges_mm: [first, last] positions, mm from the ostium, of each

@@ -124,18 +124,23 @@ def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_m
     resolved. Problems of the whole occlusion or centerline have no one position and are not listed. Whether each is
     flagged, and where, comes from quality.py's predicates (local_area_site ... reference_wall_unresolved), the ones
     its warnings are raised by. After an edit (edited_ranges_mm, step_mm: as quality.quality_warnings takes them)
-    the description of a problem whose warning is marked reviewed ends in ", reviewed"."""
+    the description of a problem whose warning is marked reviewed ends in ", reviewed" (both sides of the lumen on
+    the outer wall only when both lie in edited ranges, as their one warning)."""
     def reviewed(where) -> str:
         return ", reviewed" if reviewed_ranges_mm(where, landmarks_mm, edited_ranges_mm, step_mm) else ""
 
-    sited = [(f"{what}, {site.text()}", site) for what, site in (
-        ("wall closes in", local_area_site(quality)), ("wall pushed outward", wall_outward_site(quality)),
-        *(("lumen on the outer wall", site) for site, _ in lumen_on_wall_sites(quality)),
-        ("cap shape not measured, lumen last found", cap_shape_site(quality))) if site is not None]
+    def at(what: str, site) -> list:
+        return [] if site is None else [(f"{what}, {site.text()}", site, at_site(site))]
+
+    on_wall = [site for site, _ in lumen_on_wall_sites(quality)]
+    both_sides = sum((at_site(site) for site in on_wall), ())  # one warning names both: reviewed where both are
+    sited = [*at("wall closes in", local_area_site(quality)), *at("wall pushed outward", wall_outward_site(quality)),
+             *((f"lumen on the outer wall, {site.text()}", site, both_sides) for site in on_wall),
+             *at("cap shape not measured, lumen last found", cap_shape_site(quality))]
     step = misregistration_site(quality)
     if step is not None:
-        sited.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm", step))
-    marks = [(description + reviewed(at_site(site)), site.position_mm(landmarks_mm)) for description, site in sited]
+        sited.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm", step, at_site(step)))
+    marks = [(description + reviewed(where), site.position_mm(landmarks_mm)) for description, site, where in sited]
     for labels, problem in ((reference_lumen_missing(quality), "no lumen found"),
                             (reference_wall_unresolved(quality), "wall not resolved")):
         marks += [(f"{problem} at {label}{reviewed(at_landmarks(labels))}", float(landmarks_mm[label]))
