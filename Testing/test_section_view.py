@@ -56,17 +56,16 @@ def test_landmarks_text_orders_s_p_d_e():
 
 def test_warning_marks_are_the_positions_of_the_flagged_measures():
     landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
-    quality = {"occlusion_min_local_area_ratio": 0.6, "occlusion_min_local_area_at_mm": 6.3,
-               "reference_lumen_found": {"S": True, "E": False},
-               "reference_wall_resolved": {"S": False, "E": True}}
+    quality = dict(CLEAN_QUALITY, occlusion_min_local_area_ratio=0.6, occlusion_min_local_area_at_mm=6.3,
+                   reference_lumen_found={"S": True, "E": False}, reference_wall_resolved={"S": False, "E": True})
     assert warning_marks(quality, landmarks_mm) == [("wall closes in, 6.3 mm after P", pytest.approx(20.3)),
                                                     ("no lumen found at E", 42.0), ("wall not resolved at S", 8.0)]
     clean = dict(quality, occlusion_min_local_area_ratio=0.93, reference_lumen_found={"S": True, "E": True},
                  reference_wall_resolved={"S": True, "E": True})
     assert warning_marks(clean, landmarks_mm) == []
     flagged = dict(clean, occlusion_wall_outward_area_fraction=0.12, occlusion_wall_outward_at_mm=4.0,
-                   cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=-1.5,
-                   misregistration_step_mm=2.0, misregistration_step_at_mm=25.0)
+                   occlusion_wall_outward_mm=0.2, cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=-1.5,
+                   misregistration_step_mm=2.0, **SITED_MEASURES[-1][3])  # the step at 25.0 mm
     assert warning_marks(flagged, landmarks_mm) == [("wall pushed outward, 4.0 mm after P", 18.0),
                                                     ("lumen on the outer wall, 1.5 mm before P", 12.5),
                                                     ("misregistration step of 2.0 mm", 25.0)]
