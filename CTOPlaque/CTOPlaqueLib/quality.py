@@ -492,27 +492,37 @@ def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np
             "occlusion_wall_outward_area_fraction": float(2.0 * outward_mm[worst] / radii[worst])}
 
 
-def quality_warnings(quality: dict, landmarks_mm: dict | None = None, edited_ranges_mm=(),
-                     step_mm: float = 0.0) -> list:
+def quality_warnings(quality: dict, landmarks_mm: dict | None = None, edited_ranges_mm=(), step_mm: float = 0.0,
+                     automatic_kinds=()) -> list:
     """One sentence per problem found in ``quality``: what is wrong and what to do about it.
 
     After the reader edited the contours (edited_ranges_mm: [first, last] positions, mm from the ostium, of each
     run of edited sections, contour_review.edited_ranges_mm; the sections step_mm apart; landmarks_mm: label ->
-    position), a warning that lies where the contours were edited starts with REVIEWED_MARK and those ranges
-    (``reviewed_warnings``): the reader has looked at it and corrected the contours there, though the measure
-    behind it may still be in warning (an image measure such as the fat-edge fraction does not change with the
-    contours; a contour-based one was recomputed from the edit). Warnings elsewhere, and warnings about the
-    centerline, the landmarks or the scan as a whole, stay as they are."""
+    position; automatic_kinds: the kinds of the warnings the automatic analysis raised, ``warning_kinds`` of its
+    quality), a warning is marked reviewed (``reviewed_warnings``): it starts with REVIEWED_MARK and the edited
+    ranges that hold it. The reader has looked at it and corrected the contours there, though the measure behind it
+    may still be in warning (an image measure such as the fat-edge fraction does not change with the contours; a
+    contour-based one was recomputed from the edit). Other warnings stay as they are."""
     return [_marked(warning.text, runs)
-            for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm)]
+            for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm, automatic_kinds)]
 
 
-def reviewed_warnings(quality: dict, landmarks_mm: dict | None, edited_ranges_mm, step_mm: float) -> list:
+def warning_kinds(quality: dict) -> list:
+    """The kinds (LocatedWarning.kind) of the warnings ``quality`` raises, sorted: what lesion.json keeps of the
+    automatic analysis's warnings, for ``quality_warnings``' automatic_kinds after an edit."""
+    return sorted(warning.kind for warning in _located_warnings(quality))
+
+
+def reviewed_warnings(quality: dict, landmarks_mm: dict | None, edited_ranges_mm, step_mm: float,
+                      automatic_kinds) -> list:
     """[(LocatedWarning, runs)] for each warning of ``quality`` (arguments as ``quality_warnings``): runs, the
-    edited ranges that hold it (``reviewed_ranges_mm``) where it is marked reviewed, else None. The one decision
-    behind both the warnings' words and the marks on the section slider (section_view.warning_marks)."""
-    return [(warning, reviewed_ranges_mm(warning.where, landmarks_mm, edited_ranges_mm, step_mm))
-            for warning in _located_warnings(quality)]
+    edited ranges that hold it (``reviewed_ranges_mm``) where it is marked reviewed, else None. A warning is marked
+    reviewed only when the automatic analysis raised the same kind of warning (``automatic_kinds``) and it lies in
+    the edited ranges: one the edit itself raised (a slip of the eraser closing the wall in) keeps its plain form,
+    so it is not hidden as reviewed. The one decision behind both the warnings' words and the marks on the section
+    slider (section_view.warning_marks)."""
+    return [(warning, reviewed_ranges_mm(warning.where, landmarks_mm, edited_ranges_mm, step_mm)
+             if warning.kind in automatic_kinds else None) for warning in _located_warnings(quality)]
 
 
 def _located_warnings(quality: dict) -> list:

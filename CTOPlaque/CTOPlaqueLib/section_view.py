@@ -111,7 +111,8 @@ def landmarks_text(landmarks_mm: dict) -> str:
     return " \u00b7 ".join(f"{label} {distance:.1f}" for label, distance in marks) + " mm" if marks else ""
 
 
-def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_mm: float = 0.0) -> list:
+def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_mm: float = 0.0,
+                  automatic_kinds=()) -> list:
     """[(short description, distance_mm)] of the quality problems that lie at one position, each flagged as its
     warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm after P) or pushed
     outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside a cap
@@ -120,10 +121,19 @@ def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_m
     P), an ECG-misregistration step (misregistration_step_at_mm from the ostium), and at a reference landmark a
     lumen not found or a wall not resolved. Problems of the whole occlusion or centerline have no one position and
     are not listed. The marks are those of the warnings themselves (quality.LocatedWarning.marks), in their order.
-    After an edit (edited_ranges_mm, step_mm: as quality.quality_warnings takes them) the
+    After an edit (edited_ranges_mm, step_mm, automatic_kinds: as quality.quality_warnings takes them) the
     description of a problem whose warning is marked reviewed (quality.reviewed_warnings) ends in ", reviewed"
     (both sides of the lumen on the outer wall only when both lie in edited ranges, as their one warning)."""
     return [(description + (", reviewed" if runs else ""), site.position_mm(landmarks_mm))
-            for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm)
+            for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm, automatic_kinds)
             for description, site in warning.marks if site.landmark is None or site.landmark in landmarks_mm]
 
+
+def lesion_warning_marks(document: dict) -> list:
+    """``warning_marks`` of a lesion.json document (export.lesion_document with its ``contours`` block): from its
+    quality, landmarks and section step, and after an edit from the edited ranges and the kinds of the automatic
+    analysis's warnings its ``contours`` block records (contour_review.measure_with_contours), so that the panel
+    and a reloaded export mark the same."""
+    contours = document.get("contours") or {}
+    return warning_marks(document["quality"], document["landmarks_mm"], contours.get("edited_ranges_mm", []),
+                         document["settings"]["step_mm"], contours.get("automatic", {}).get("warning_kinds", []))
