@@ -495,8 +495,8 @@ def _library():
     from CTOPlaqueLib.markups_io import landmarks_by_label
     from CTOPlaqueLib.quality import is_reviewed
     from CTOPlaqueLib.scores import parse_clinical_items
-    from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, section_to_ras, slider_ruler,
-                                           straightened_section_line_ras, straightened_view_to_ras, warning_marks)
+    from CTOPlaqueLib.section_view import (landmark_marks, landmarks_text, lesion_warning_marks, section_to_ras,
+                                           slider_ruler, straightened_section_line_ras, straightened_view_to_ras)
     from CTOPlaqueLib.settings import AnalysisSettings
 
     return types.SimpleNamespace(
@@ -512,7 +512,8 @@ def _library():
         measure_with_contours=measure_with_contours, automatic_round_trip_radii=automatic_round_trip_radii,
         CTOPlaqueInputError=CTOPlaqueInputError, sample_centerline=sample_centerline, parse_location=parse_location,
         landmark_marks=landmark_marks, landmarks_text=landmarks_text, section_to_ras=section_to_ras,
-        warning_marks=warning_marks, slider_ruler=slider_ruler, straightened_view_to_ras=straightened_view_to_ras,
+        lesion_warning_marks=lesion_warning_marks, slider_ruler=slider_ruler,
+        straightened_view_to_ras=straightened_view_to_ras,
         straightened_section_line_ras=straightened_section_line_ras)
 
 
@@ -687,8 +688,7 @@ class CTOPlaqueLogic(ScriptedLoadableModuleLogic):
         parameters.SetParameter("Reading", "" if document["reading"] is None else str(document["reading"]))
         lib, landmarks_mm = _library(), document["landmarks_mm"]
         marks = {"landmarks": lib.landmark_marks(landmarks_mm), "landmarks_text": lib.landmarks_text(landmarks_mm),
-                 "warnings": lib.warning_marks(document["quality"], landmarks_mm,
-                                               document["contours"].get("edited_ranges_mm", []), settings.step_mm),
+                 "warnings": lib.lesion_warning_marks(document),
                  "ruler": lib.slider_ruler(landmarks_mm, document["centerline_length_mm"])}
         parameters.SetParameter("SectionMarks", json.dumps(marks))
 

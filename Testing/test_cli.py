@@ -12,6 +12,7 @@ from scipy.integrate import trapezoid
 from CTOPlaqueStatsLib.command import main
 from CTOPlaqueLib.composition import COMPONENTS
 from CTOPlaqueLib.markups_io import markups_document, read_markups
+from CTOPlaqueLib.quality import warning_kinds
 from CTOPlaqueLib.staging import write_json
 from conftest import read_json
 
@@ -385,13 +386,14 @@ def test_analyze_with_its_own_contours_measures_the_same(analyzed_case, tmp_path
     first, second = (read_json(os.path.join(folder, "LAD-1.lesion.json")) for folder in (out, again))
     import hashlib
     sha256 = hashlib.sha256(open(contours, "rb").read()).hexdigest()
+    automatic = {key: first[key] for key in ("total_plaque_volume_mm3", "vessel_volume_mm3", "volumes_mm3",
+                                             "pav_percent")}
+    automatic["reference"] = {label: {k: v[k] for k in ("lumen_area_mm2", "vessel_area_mm2")}
+                              for label, v in first["reference"].items()}
+    automatic["warning_kinds"] = warning_kinds(first["quality"])
     assert second["contours"] == {"source": "LAD-1.contours.seg.nrrd", "sha256": sha256, "edited": False,
-                                  "edited_ranges_mm": [],
-                                  "automatic": {key: first[key] if key != "reference" else {
-                                      label: {k: v[k] for k in ("lumen_area_mm2", "vessel_area_mm2")}
-                                      for label, v in first["reference"].items()} for key in (
-                                      "total_plaque_volume_mm3", "vessel_volume_mm3", "volumes_mm3", "pav_percent",
-                                      "reference")}}
+                                  "edited_ranges_mm": [], "automatic": automatic}
+    assert len(second["contours"]["automatic"]["warning_kinds"]) == len(first["warnings"])
     assert first["contours"] == {"source": "automatic", "edited": False}
     assert second["inputs"]["contours"]["sha256"] == sha256
     assert second["total_plaque_volume_mm3"] == pytest.approx(first["total_plaque_volume_mm3"], rel=0.01)

@@ -1,5 +1,7 @@
 """Editable contours: the lumen and vessel-wall segments, their round trip, an edit, and their file."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
@@ -10,10 +12,11 @@ from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, END_MARGIN_MM, LUMEN_LA
                                         read_contour_segmentation, write_contour_segmentation)
 from CTOPlaqueLib.contour_review import automatic_round_trip_radii, edited_ranges_mm, measure_with_contours
 from CTOPlaqueLib.errors import CTOPlaqueInputError
-from CTOPlaqueLib.export import lesion_document
+from CTOPlaqueLib.export import lesion_document, rounded_for_export
 from CTOPlaqueLib.labelmap import inside_contours, polar_in_sections
 from CTOPlaqueLib.lesion_report import quality_html
 from CTOPlaqueLib.phantom import vessel_radius_mm
+from CTOPlaqueLib.quality import quality_warnings
 from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
 from CTOPlaqueLib.volume_io import Volume
 from conftest import analyze_on_true_centerline, phantom_for, preset_phantom
@@ -125,8 +128,9 @@ def test_warnings_where_the_reader_edited_the_wall_are_marked_reviewed():
     """On "heart" the automatic contours warn of the half-bridged occluded wall (its fat-edge fraction, 46%, is an
     image measure the edit leaves as it is) and of unresolved walls at S and E (8.5 and 40.5 mm). The true wall
     painted over 13.0-36.0 mm (all of P to D): the half-bridged warning is marked reviewed by the reader over that
-    range in lesion.json and the report, the S and E one stays as it was; painted over 13.0-25.0 mm only (P to D not
-    all edited), both stay. The contour-based measures are the edited contours' (volume within 1% of the truth)."""
+    range in lesion.json and the report (the automatic analysis raised it too), the S and E one stays as it was, and
+    the exported lesion.json, read back, gives the same warnings; painted over 13.0-25.0 mm only (P to D not all
+    edited), both stay. The contour-based measures are the edited contours' (volume within 1% of the truth)."""
     phantom, automatic, measured, record = _true_wall_painted(*_over_the_occlusion())
     half_bridged, at_s_and_e = automatic.warnings
     assert "half bridged" in half_bridged and "the wall at S and E" in at_s_and_e
@@ -138,6 +142,11 @@ def test_warnings_where_the_reader_edited_the_wall_are_marked_reviewed():
     assert (first, last) == (pytest.approx(13.0, abs=0.01), pytest.approx(36.0, abs=0.01))
     report = quality_html(document["warnings"])
     assert report.count('class="reviewed"') == 1 and report.count('class="warning"') == 1
+    assert record["automatic"]["warning_kinds"] == ["occlusion_fat_edge_fraction", "reference_wall_resolved"]
+    exported = json.loads(json.dumps(rounded_for_export(dict(document, contours=record))))  # lesion.json, read back
+    assert quality_warnings(exported["quality"], exported["landmarks_mm"], exported["contours"]["edited_ranges_mm"],
+                            exported["settings"]["step_mm"],
+                            exported["contours"]["automatic"]["warning_kinds"]) == document["warnings"]
     assert measured.total_plaque_volume_mm3 == pytest.approx(phantom.truth["total_plaque_volume_mm3"], rel=0.01)
 
     _, _, part, part_record = _true_wall_painted(_over_the_occlusion()[0], 25.0)

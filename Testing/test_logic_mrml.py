@@ -16,7 +16,8 @@ from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.export import rounded_for_export
 from CTOPlaqueLib.labelmap import with_lumen
 from CTOPlaqueLib.markups_io import read_markups
-from CTOPlaqueLib.section_view import warning_marks
+from CTOPlaqueLib.quality import is_reviewed, warning_kinds
+from CTOPlaqueLib.section_view import lesion_warning_marks, warning_marks
 from CTOPlaqueLib.volume_io import read_volume
 from conftest import read_json
 
@@ -456,9 +457,10 @@ def test_contours_node_is_edited_on_its_fine_grid_and_remeasured(logic_nodes, mr
     """The "ID contours" node holds the lumen and vessel-wall segments on the oversampled grid (its reference
     geometry, where the Segment Editor paints). Re-measured unedited: within 1% of the automatic volume and no
     edit recorded. With the wall erased over 2 mm of the occlusion: the edit is recorded over those 2 mm and the
-    volume drops by the automatic volume of those sections (within 3%); the wall closing in there (to nothing) is
-    warned of as reviewed by the reader, and so is its position on the section slider. A saved and reloaded scene
-    re-measures the edited contours to the same volume."""
+    volume drops by the automatic volume of those sections (within 3%); the wall closing in there (to nothing), which
+    the automatic analysis did not warn of, is warned of plainly, not as reviewed, and so is its position on the
+    section slider. The exported lesion.json and a saved and reloaded scene give the same marks, and the reloaded
+    scene re-measures the edited contours to the same volume and warnings."""
     import mrml_app
 
     from CTOPlaque import CTOPlaqueLogic
@@ -490,27 +492,55 @@ def test_contours_node_is_edited_on_its_fine_grid_and_remeasured(logic_nodes, mr
     assert edited.document["total_plaque_volume_mm3"] == pytest.approx(
         result.document["total_plaque_volume_mm3"] - erased_mm3, rel=0.03)
     assert record["automatic"]["total_plaque_volume_mm3"] == result.document["total_plaque_volume_mm3"]
-    # the erased sections close the wall in against the 6 mm around them: a warning in the edited range, so marked
-    # reviewed, and so is its mark on the section slider; the unedited lesion's warnings stay as they were
-    reviewed = [warning for warning in edited.document["warnings"] if warning.startswith("Reviewed by the reader")]
-    assert len(reviewed) == 1 and "closes in to" in reviewed[0] and "closes in to" not in str(same.document["warnings"])
-    assert reviewed[0].startswith(f"Reviewed by the reader (contours edited at {first:.1f}-{last:.1f} mm from the "
-                                  "ostium): ")
-    assert [warning for warning in edited.document["warnings"] if warning not in reviewed] == same.document["warnings"]
-    where = reviewed[0].split("): ")[1].split(" the outer wall")[0]  # "6.3 mm after P"
-    marks = [description for description, _ in logic.section_marks()["warnings"]]
-    assert [mark for mark in marks if mark.endswith(", reviewed")] == [f"wall closes in, {where}, reviewed"]
+    # the erased sections close the wall in against the 6 mm around them: a warning the edit itself raised (the
+    # automatic analysis did not), so it keeps its plain form though it lies in the edited range, in the warnings
+    # and on the section slider (a slip of the eraser is not hidden as reviewed); the other warnings stay as they were
+    warnings = edited.document["warnings"]
+    closing = [warning for warning in warnings if "closes in to" in warning]
+    assert len(closing) == 1 and "closes in to" not in str(same.document["warnings"])
+    assert not [warning for warning in warnings if is_reviewed(warning)]
+    assert [warning for warning in warnings if warning not in closing] == same.document["warnings"]
+    where = closing[0].split(" the outer wall")[0]  # "6.3 mm after P"
+    marks = logic.section_marks()["warnings"]
+    assert not [description for description, _ in marks if description.endswith(", reviewed")]
+    position_mm = dict(marks)[f"wall closes in, {where}"]
+    assert first - 0.5 * automatic.centerline.step_mm <= position_mm <= last + 0.5 * automatic.centerline.step_mm
     assert len(marks) == 1 + len(warning_marks(same.document["quality"], same.document["landmarks_mm"]))
+    assert record["automatic"]["warning_kinds"] == warning_kinds(automatic.quality)
+    _assert_same_marks_as_exported(lesion_warning_marks(_exported_document(logic, edited, tmp_path / "export")),
+                                   marks)
 
     path = mrml_app.save_scene(mrml_scene, str(tmp_path))
     try:
         mrml_app.load_scene(path)
-        again = CTOPlaqueLogic().remeasure()
+        reloaded = CTOPlaqueLogic()
+        assert reloaded.section_marks()["warnings"] == marks
+        again = reloaded.remeasure()
         assert again.document["total_plaque_volume_mm3"] == pytest.approx(
             edited.document["total_plaque_volume_mm3"], rel=1e-6)
         assert again.document["contours"]["edited_ranges_mm"] == record["edited_ranges_mm"]
+        assert again.document["warnings"] == warnings
+        assert reloaded.section_marks()["warnings"] == marks
     finally:
         slicer.mrmlScene = mrml_scene
+
+
+def _exported_document(logic, result, out_dir) -> dict:
+    """The lesion.json that the Logic's export writes for ``result``, read back."""
+    logic.export(result, str(out_dir))
+    (name,) = [name for name in os.listdir(out_dir) if name.endswith(".lesion.json")]
+    return read_json(os.path.join(out_dir, name))
+
+
+def _assert_same_marks_as_exported(marks, expected):
+    """Go-to-warning marks ([description, mm]) from an exported lesion.json equal ``expected`` within the rounding of
+    the file (0.01 mm on a landmark and on the offset from it: a 5.25 mm offset may read "5.2" instead of "5.3"):
+    the same problems, each reviewed or not alike, at the same positions within 0.02 mm."""
+    def problems(marks_mm):
+        return [(description.split(",")[0], description.endswith(", reviewed")) for description, _ in marks_mm]
+
+    assert problems(marks) == problems(expected)
+    assert [mm for _, mm in marks] == pytest.approx([mm for _, mm in expected], abs=0.02)
 
 
 def test_remeasure_without_usable_contours_is_an_input_error(logic_nodes, mrml_scene):

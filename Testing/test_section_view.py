@@ -1,15 +1,17 @@
 """The section plane a slice view is reformatted to, against an analytic circular centerline, and the positions
 the panel jumps to, against hand-made quality measures and the positions their warnings name in words."""
 
+import json
+
 import numpy as np
 import pytest
 from warning_positions import assert_marks_are_the_warnings
 
 from CTOPlaqueLib import quality as quality_module
 from CTOPlaqueLib.centerline import sample_centerline
-from CTOPlaqueLib.quality import is_reviewed, quality_warnings
-from CTOPlaqueLib.section_view import (landmarks_text, section_to_ras, slider_ruler, straightened_section_line_ras,
-                                       straightened_view_to_ras, warning_marks)
+from CTOPlaqueLib.quality import is_reviewed, quality_warnings, warning_kinds
+from CTOPlaqueLib.section_view import (landmarks_text, lesion_warning_marks, section_to_ras, slider_ruler,
+                                       straightened_section_line_ras, straightened_view_to_ras, warning_marks)
 
 RADIUS_MM = 20.0
 
@@ -56,17 +58,16 @@ def test_landmarks_text_orders_s_p_d_e():
 
 def test_warning_marks_are_the_positions_of_the_flagged_measures():
     landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
-    quality = {"occlusion_min_local_area_ratio": 0.6, "occlusion_min_local_area_at_mm": 6.3,
-               "reference_lumen_found": {"S": True, "E": False},
-               "reference_wall_resolved": {"S": False, "E": True}}
+    quality = dict(CLEAN_QUALITY, occlusion_min_local_area_ratio=0.6, occlusion_min_local_area_at_mm=6.3,
+                   reference_lumen_found={"S": True, "E": False}, reference_wall_resolved={"S": False, "E": True})
     assert warning_marks(quality, landmarks_mm) == [("wall closes in, 6.3 mm after P", pytest.approx(20.3)),
                                                     ("no lumen found at E", 42.0), ("wall not resolved at S", 8.0)]
     clean = dict(quality, occlusion_min_local_area_ratio=0.93, reference_lumen_found={"S": True, "E": True},
                  reference_wall_resolved={"S": True, "E": True})
     assert warning_marks(clean, landmarks_mm) == []
     flagged = dict(clean, occlusion_wall_outward_area_fraction=0.12, occlusion_wall_outward_at_mm=4.0,
-                   cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=-1.5,
-                   misregistration_step_mm=2.0, misregistration_step_at_mm=25.0)
+                   occlusion_wall_outward_mm=0.2, cap_lumen_vessel_area_ratio=0.7, cap_lumen_vessel_area_at_mm=-1.5,
+                   misregistration_step_mm=2.0, **SITED_MEASURES[-1][3])  # the step at 25.0 mm
     assert warning_marks(flagged, landmarks_mm) == [("wall pushed outward, 4.0 mm after P", 18.0),
                                                     ("lumen on the outer wall, 1.5 mm before P", 12.5),
                                                     ("misregistration step of 2.0 mm", 25.0)]
@@ -78,10 +79,10 @@ def test_warning_marks_are_the_positions_of_the_flagged_measures():
     assert warning_marks(dict(both, cap_lumen_vessel_area_other_ratio=0.55), landmarks_mm) == [
         ("lumen on the outer wall, 2.5 mm after D", 38.5)]
     after_d_edited = [[30.0, 40.0]]  # the lumen-on-wall warning names both sides: not reviewed with one edited
-    assert not [w for w in quality_warnings(dict(CLEAN_QUALITY, **both), landmarks_mm, after_d_edited, 0.25)
-                if is_reviewed(w)]
-    assert warning_marks(both, landmarks_mm, after_d_edited, 0.25) == warning_marks(both, landmarks_mm)
-    both_edited = warning_marks(both, landmarks_mm, after_d_edited + [[12.0, 13.0]], 0.25)
+    raised = warning_kinds(both)  # the automatic analysis raised the same warnings
+    assert not [w for w in quality_warnings(both, landmarks_mm, after_d_edited, 0.25, raised) if is_reviewed(w)]
+    assert warning_marks(both, landmarks_mm, after_d_edited, 0.25, raised) == warning_marks(both, landmarks_mm)
+    both_edited = warning_marks(both, landmarks_mm, after_d_edited + [[12.0, 13.0]], 0.25, raised)
     assert [description for description, _ in both_edited] == ["lumen on the outer wall, 2.5 mm after D, reviewed",
                                                                "lumen on the outer wall, 1.5 mm before P, reviewed"]
     quiet = dict(clean, occlusion_wall_outward_area_fraction=0.03, occlusion_wall_outward_at_mm=4.0,
@@ -215,15 +216,17 @@ WARNED_QUALITY = dict(
     occlusion_min_local_area_at_mm=6.3, occlusion_wall_outward_area_fraction=0.12, occlusion_wall_outward_at_mm=4.0,
     occlusion_wall_outward_mm=0.2, **SITED_MEASURES[-1][3], misregistration_step_mm=2.0, lumen_proximal=False,
     lumen_edge_undershoot_hu=20.0, reference_wall_resolved={"S": False, "E": False})
+WARNED_KINDS = warning_kinds(WARNED_QUALITY)
 WARNING_PHRASES = ("half bridged", "closes in to", "outside the image's wall/fat edge", "ECG-misregistration",
                    "is at or below the scan's resolution", "no contrast-filled lumen in the", "edge-enhancing")
 
 
 def _reviewed_phrases(edited_ranges_mm):
     """The phrases (WARNING_PHRASES) of the warnings marked reviewed after an edit over ``edited_ranges_mm``
-    (sections 0.25 mm apart), each checked to be the unmarked warning behind the mark and the edited ranges."""
+    (sections 0.25 mm apart; the automatic analysis raised the same warnings), each checked to be the unmarked
+    warning behind the mark and the edited ranges."""
     plain = quality_warnings(WARNED_QUALITY)
-    marked = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, edited_ranges_mm, 0.25)
+    marked = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, edited_ranges_mm, 0.25, WARNED_KINDS)
     assert len(plain) == len(WARNING_PHRASES) == len(marked)
     reviewed = []
     for before, after in zip(plain, marked):
@@ -242,7 +245,7 @@ def test_warnings_lying_where_the_reader_edited_the_contours_are_marked_reviewed
     assert _reviewed_phrases([[13.0, 36.0]]) == ["half bridged", "closes in to", "outside the image's wall/fat edge",
                                                  "ECG-misregistration"]
     assert _reviewed_phrases([]) == []
-    assert quality_warnings(WARNED_QUALITY, LANDMARKS_MM, [[13.0, 36.0]], 0.25)[0].startswith(
+    assert quality_warnings(WARNED_QUALITY, LANDMARKS_MM, [[13.0, 36.0]], 0.25, WARNED_KINDS)[0].startswith(
         "Reviewed by the reader (contours edited at 13.0-36.0 mm from the ostium): only 40% of the occluded wall")
 
 
@@ -257,7 +260,7 @@ def test_a_warning_is_reviewed_only_where_every_stretch_it_names_was_edited():
     assert _reviewed_phrases([[20.5, 30.0]]) == ["ECG-misregistration"]  # 20.3 lies before 20.375
     assert _reviewed_phrases([[20.25, 30.0]]) == ["closes in to", "ECG-misregistration"]
     assert _reviewed_phrases([[8.0, 8.0]]) == []
-    both = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, [[8.0, 8.0], [42.0, 42.0]], 0.25)
+    both = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, [[8.0, 8.0], [42.0, 42.0]], 0.25, WARNED_KINDS)
     assert [warning for warning in both if is_reviewed(warning)] == [
         "Reviewed by the reader (contours edited at 8.0-8.0 mm, 42.0-42.0 mm from the ostium): "
         + next(warning for warning in quality_warnings(WARNED_QUALITY) if "scan's resolution" in warning)]
@@ -267,12 +270,57 @@ def test_go_to_warning_marks_say_reviewed_as_their_warnings_do():
     """The marks of the reviewed warnings end in ', reviewed'; the S and E marks only when both were edited (their
     warning is one); the marks still match the warnings' positions."""
     edited = [[13.0, 36.0], [42.0, 42.0]]
-    marks = warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited, 0.25)
+    marks = warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited, 0.25, WARNED_KINDS)
     assert marks == [("wall closes in, 6.3 mm after P, reviewed", pytest.approx(20.3)),
                      ("wall pushed outward, 4.0 mm after P, reviewed", 18.0),
                      ("misregistration step of 2.0 mm, reviewed", 25.0),
                      ("wall not resolved at S", 8.0), ("wall not resolved at E", 42.0)]
     assert_marks_are_the_warnings(quality_warnings(WARNED_QUALITY), marks, LANDMARKS_MM)
-    assert [description for description, _ in warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited + [[8.0, 8.0]],
-                                                            0.25)][3:] == ["wall not resolved at S, reviewed",
-                                                                           "wall not resolved at E, reviewed"]
+    all_edited = warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited + [[8.0, 8.0]], 0.25, WARNED_KINDS)
+    assert [description for description, _ in all_edited][3:] == ["wall not resolved at S, reviewed",
+                                                                   "wall not resolved at E, reviewed"]
+
+
+def test_warning_kinds_are_the_measures_the_warnings_come_from():
+    """WARNED_QUALITY's seven warnings, each named by the quality measure behind it (by hand from its values)."""
+    assert WARNED_KINDS == ["lumen_edge_undershoot_hu", "lumen_proximal", "misregistration_step_mm",
+                            "occlusion_fat_edge_fraction", "occlusion_min_local_area_ratio",
+                            "occlusion_wall_outward_area_fraction", "reference_wall_resolved"]
+    assert warning_kinds(CLEAN_QUALITY) == []
+
+
+def test_a_warning_the_edit_itself_raised_is_not_marked_reviewed():
+    """Every section edited (0-50 mm): a warning is marked reviewed only where the automatic analysis raised the same
+    kind of warning. The automatic analysis clean: none is marked, in words or on the slider (an eraser's slip that
+    closes the wall in keeps its plain warning). It raised only the wall closing in (elsewhere, 2.0 mm after P):
+    that warning and its mark alone are marked."""
+    everything = [[0.0, 50.0]]
+    clean_kinds = warning_kinds(CLEAN_QUALITY)
+    assert quality_warnings(WARNED_QUALITY, LANDMARKS_MM, everything, 0.25, clean_kinds) == quality_warnings(
+        WARNED_QUALITY)
+    assert warning_marks(WARNED_QUALITY, LANDMARKS_MM, everything, 0.25, clean_kinds) == warning_marks(
+        WARNED_QUALITY, LANDMARKS_MM)
+    closing = dict(CLEAN_QUALITY, occlusion_min_local_area_ratio=0.7, occlusion_min_local_area_at_mm=2.0)
+    assert warning_kinds(closing) == ["occlusion_min_local_area_ratio"]
+    marked = quality_warnings(WARNED_QUALITY, LANDMARKS_MM, everything, 0.25, warning_kinds(closing))
+    assert [is_reviewed(warning) for warning in marked] == ["closes in to" in warning for warning in marked]
+    marks = warning_marks(WARNED_QUALITY, LANDMARKS_MM, everything, 0.25, warning_kinds(closing))
+    assert [description for description, _ in marks if description.endswith(", reviewed")] == [
+        "wall closes in, 6.3 mm after P, reviewed"]
+
+
+def test_a_reloaded_lesion_json_marks_as_before():
+    """lesion_warning_marks of a document written to JSON and read back (tuples become lists): the marks of its
+    quality, landmarks, section step, edited ranges and the automatic warning kinds its contours block keeps;
+    without them (the automatic contours, or an export from before the kinds) nothing is marked reviewed."""
+    edited = [[13.0, 36.0], [42.0, 42.0]]
+    document = json.loads(json.dumps({
+        "quality": WARNED_QUALITY, "landmarks_mm": LANDMARKS_MM, "settings": {"step_mm": 0.25},
+        "contours": {"edited": True, "edited_ranges_mm": edited, "automatic": {"warning_kinds": WARNED_KINDS}}}))
+    marks = warning_marks(WARNED_QUALITY, LANDMARKS_MM, edited, 0.25, WARNED_KINDS)
+    assert sum(description.endswith(", reviewed") for description, _ in marks) == 3
+    assert lesion_warning_marks(document) == marks
+    plain = warning_marks(WARNED_QUALITY, LANDMARKS_MM)
+    del document["contours"]["automatic"]
+    assert lesion_warning_marks(document) == plain
+    assert lesion_warning_marks(dict(document, contours={"source": "automatic", "edited": False})) == plain

@@ -22,7 +22,7 @@ from .landmarks import landmark_positions_mm, landmark_projections, reference_se
 from .misregistration import misregistration_step_measures
 from .morphology import lesion_morphology
 from .quality import (lumen_on_wall_measures, proximal_lumen_end_measures, quality_measures, quality_warnings,
-                      wall_outward_measures)
+                      wall_outward_measures, warning_kinds)
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -71,12 +71,16 @@ class LesionAnalysis:
     # [first, last] distance from the ostium (mm) of each run of sections whose contours the reader edited
     # (contour_review.edited_ranges_mm); empty for the automatic contours
     edited_ranges_mm: list = field(default_factory=list)
+    # after an edit, the kinds of the warnings the automatic analysis raised (quality.warning_kinds): only those
+    # can be marked reviewed
+    automatic_warning_kinds: list = field(default_factory=list)
 
     @property
     def warnings(self) -> list:
         """Problems found by the quality measures, each with what to do; those lying where the reader edited the
-        contours marked as reviewed (quality.quality_warnings)."""
-        return quality_warnings(self.quality, self.landmarks_mm, self.edited_ranges_mm, self.settings.step_mm)
+        contours, and raised by the automatic analysis too, marked as reviewed (quality.quality_warnings)."""
+        return quality_warnings(self.quality, self.landmarks_mm, self.edited_ranges_mm, self.settings.step_mm,
+                                self.automatic_warning_kinds)
 
     @property
     def total_plaque_volume_mm3(self) -> float:
@@ -213,12 +217,13 @@ def remeasure_lesion(analysis: LesionAnalysis, lumen_radii_mm: np.ndarray, vesse
     """The lesion measured again from other contours on the same sections (e.g. the reader's edited segments,
     ``contour_masks.contour_radii_mm``): centerline, landmarks, polar grid, HU classes and the automatic
     detection's image measures (fat edges, contrast, blur, fat level) are kept; every figure that depends on
-    the contours is recomputed. lumen_radii_mm, vessel_radii_mm: (S, A) radii (mm) on ``analysis.grid``;
-    edited_ranges_mm: where they differ from the automatic ones ([first, last] mm from the ostium), which marks
-    the warnings lying there as reviewed."""
+    the contours is recomputed. analysis: the automatic one; lumen_radii_mm, vessel_radii_mm: (S, A) radii (mm) on
+    ``analysis.grid``; edited_ranges_mm: where they differ from the automatic ones ([first, last] mm from the
+    ostium), which marks the warnings lying there as reviewed where the automatic analysis raised them too."""
     remeasured = measure_contours(analysis.centerline, analysis.grid, analysis.landmarks_mm, analysis.detection,
                                   lumen_radii_mm, vessel_radii_mm, analysis.settings, analysis.clinical_items)
     remeasured.edited_ranges_mm = [list(run) for run in edited_ranges_mm]
+    remeasured.automatic_warning_kinds = warning_kinds(analysis.quality)
     return remeasured
 
 

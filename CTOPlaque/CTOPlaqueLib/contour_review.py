@@ -4,8 +4,8 @@ The seed paper's readers corrected the automatic contours where needed; so does 
 Segment Editor on the "ID contours" segmentation (contour_masks.py), or by giving the edited file to
 ``ctoplaque analyze --contours``. The lesion is then measured from the given segments, and lesion.json records
 in its ``contours`` block whether they differ from the automatic ones, over which distances from the ostium,
-the file's SHA-256 and the automatic figures beside the edited ones; the warnings that lie in an edited range are
-marked as reviewed by the reader (quality.quality_warnings).
+the file's SHA-256 and the automatic figures beside the edited ones; the warnings that lie in an edited range, and
+that the automatic analysis raised too, are marked as reviewed by the reader (quality.quality_warnings).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 from .analysis import LesionAnalysis, remeasure_lesion
 from .contour_masks import (ContourMasks, check_masks_fit, check_vessel_in_occlusion, contour_masks,
                             contour_radii_mm)
+from .quality import warning_kinds
 from .volume_io import Volume
 
 # A section is edited where a contour moved by more than this at any angle: far above the round trip's own
@@ -38,13 +39,15 @@ def edited_ranges_mm(arc_mm: np.ndarray, edited: np.ndarray) -> list:
 
 def headline_values(analysis: LesionAnalysis) -> dict:
     """The figures a reader compares before and after an edit: plaque and vessel volume, component volumes and
-    PAV, and the reference areas."""
+    PAV, the reference areas, and the kinds of the warnings raised (quality.warning_kinds: after an edit only a
+    warning the automatic analysis raised too is marked reviewed, so a reloaded lesion.json marks the same)."""
     return {"total_plaque_volume_mm3": analysis.total_plaque_volume_mm3,
             "vessel_volume_mm3": analysis.vessel_volume_mm3,
             "volumes_mm3": dict(analysis.volumes_mm3),
             "pav_percent": analysis.pav_percent,
             "reference": {label: {key: values[key] for key in ("lumen_area_mm2", "vessel_area_mm2")}
-                          for label, values in analysis.reference.items()}}
+                          for label, values in analysis.reference.items()},
+            "warning_kinds": warning_kinds(analysis.quality)}
 
 
 def automatic_contours_record() -> dict:

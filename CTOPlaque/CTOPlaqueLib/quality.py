@@ -321,6 +321,23 @@ OCCLUSION = ((WarningSite(0.0, "P"), WarningSite(0.0, "D")),)
 REVIEWED_MARK = "Reviewed by the reader"
 
 
+@dataclass(frozen=True)
+class LocatedWarning:
+    """One warning of ``quality_warnings`` with where it lies.
+
+    kind: the quality measure it comes from (a key of the quality dict, e.g. "occlusion_min_local_area_ratio"),
+    the same whatever its words, so that a warning after an edit is matched with the automatic analysis's;
+    text: the sentence; where: the stretches of centerline a contour edit must cover to answer it ((start, end)
+    WarningSite pairs, a point where start is end; () for a warning no contour edit answers: the centerline,
+    the landmarks, the scan); marks: the positions a reader jumps to ((short description, WarningSite)), ()
+    for a warning about no one position."""
+
+    kind: str
+    text: str
+    where: tuple = ()
+    marks: tuple = ()
+
+
 def at_site(site: WarningSite) -> tuple:
     """The stretch of one position (``where`` of quality_warnings and reviewed_ranges_mm)."""
     return ((site, site),)
@@ -355,9 +372,8 @@ def is_reviewed(warning: str) -> bool:
     return warning.startswith(REVIEWED_MARK)
 
 
-def _marked(text: str, where: tuple, landmarks_mm: dict, edited_ranges_mm, step_mm: float) -> str:
-    """``text``, marked with REVIEWED_MARK and the edited ranges where ``where`` lies in them."""
-    runs = reviewed_ranges_mm(where, landmarks_mm, edited_ranges_mm, step_mm)
+def _marked(text: str, runs: list | None) -> str:
+    """``text``, marked with REVIEWED_MARK and the edited ranges ``runs`` that hold it (None: not reviewed)."""
     if runs is None:
         return text
     return f"{REVIEWED_MARK} (contours edited at {ranges_text(sorted(runs))} from the ostium): {text}"
@@ -368,43 +384,60 @@ def ranges_text(ranges_mm) -> str:
     return ", ".join(f"{first:.1f}-{last:.1f} mm" for first, last in ranges_mm)
 
 
+def _mark(description: str, site: WarningSite) -> tuple:
+    """A position to jump to: ("wall closes in, 6.3 mm after P", its site)."""
+    return f"{description}, {site.text()}", site
+
+
+def _at_landmarks(description: str, labels: list) -> tuple:
+    """The positions to jump to at the landmarks ``labels``: ("no lumen found at E", its site), ..."""
+    return tuple((f"{description} at {label}", WarningSite(0.0, label)) for label in labels)
+
+
 def _lumen_on_wall_warning(quality: dict) -> list:
-    """The warning of cap_lumen_vessel_area_ratio, if it fires, naming each side on the wall, with where it lies."""
+    """The warning of cap_lumen_vessel_area_ratio, if it fires, naming each side on the wall, with where it lies
+    (every side it names) and a mark at each side."""
     sites = lumen_on_wall_sites(quality)
     if not sites:
         return []
     where = " and ".join(site.text() for site, _ in sites)
     fills = " and ".join(f"{100 * ratio:.0f}%" for _, ratio in sites)
-    return [(f"{where} the lumen fills {fills} of the vessel area: "
+    text = (f"{where} the lumen fills {fills} of the vessel area: "
             "the lumen contour lies on or near the outer wall (plaque lining the lumen there that the scan does not "
             "tell from the contrast, such as a lining less than about 80 HU darker than the contrast, or a tight "
             "stenosis), so the lumen area there, the proximal cap shape and a reference section placed there are "
             "unreliable; check the lumen contours there, and place S and E where the wall is thin and the lumen "
-            "clearly brighter than it", sum((at_site(site) for site, _ in sites), ()))]
+            "clearly brighter than it")
+    return [LocatedWarning("cap_lumen_vessel_area_ratio", text, sum((at_site(site) for site, _ in sites), ()),
+                           tuple(_mark("lumen on the outer wall", site) for site, _ in sites))]
 
 
 def _cap_shape_warning(quality: dict) -> list:
-    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``), with where it lies."""
+    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``), with where it lies and its mark."""
     site = cap_shape_site(quality)
     if site is None:
         return []
-    return [(f"{site.text()} the lumen is last found, too little narrowed there to call the cap tapered: the proximal "
-             "cap's shape (tapered or blunt) is not measured and the blunt-stump score items are left empty (P lies "
-             "past the end of a blunt stump, or the lumen is lost in noise or bright plaque before it narrows); check "
-             "the lumen contours before P and P's position, and judge the cap by eye", at_site(site))]
+    text = (f"{site.text()} the lumen is last found, too little narrowed there to call the cap tapered: the proximal "
+            "cap's shape (tapered or blunt) is not measured and the blunt-stump score items are left empty (P lies "
+            "past the end of a blunt stump, or the lumen is lost in noise or bright plaque before it narrows); check "
+            "the lumen contours before P and P's position, and judge the cap by eye")
+    return [LocatedWarning("proximal_cap_measured", text, at_site(site),
+                           (_mark("cap shape not measured, lumen last found", site),))]
 
 
 def _misregistration_warning(quality: dict) -> list:
-    """The warning of misregistration_step_mm, if it fires, with where it lies."""
+    """The warning of misregistration_step_mm, if it fires, with where it lies and its mark."""
     site = misregistration_site(quality)
     if site is None:
         return []
     step_mm, slice_k = quality["misregistration_step_mm"], quality["misregistration_step_slice"]
-    return [(f"{site.text()} ({_relative_to_caps(quality)}) the vessel jumps {step_mm:.1f} mm "
+    text = (f"{site.text()} ({_relative_to_caps(quality)}) the vessel jumps {step_mm:.1f} mm "
             f"sideways between axial slices {slice_k - 1} and {slice_k}: an ECG-misregistration step (slabs from "
             "different heartbeats), which cuts and shifts the vessel there, so length, plaque volume and the contours "
             "there are unreliable; analyse a reconstruction at a better cardiac phase (or another phase with the "
-            "vessel still), or check and edit the contours there", at_site(site))]
+            "vessel still), or check and edit the contours there")
+    return [LocatedWarning("misregistration_step_mm", text, at_site(site),
+                           ((f"misregistration step of {step_mm:.1f} mm", site),))]
 
 
 def _relative_to_caps(quality: dict) -> str:
@@ -459,74 +492,93 @@ def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np
             "occlusion_wall_outward_area_fraction": float(2.0 * outward_mm[worst] / radii[worst])}
 
 
-def quality_warnings(quality: dict, landmarks_mm: dict | None = None, edited_ranges_mm=(),
-                     step_mm: float = 0.0) -> list:
+def quality_warnings(quality: dict, landmarks_mm: dict | None = None, edited_ranges_mm=(), step_mm: float = 0.0,
+                     automatic_kinds=()) -> list:
     """One sentence per problem found in ``quality``: what is wrong and what to do about it.
 
     After the reader edited the contours (edited_ranges_mm: [first, last] positions, mm from the ostium, of each
     run of edited sections, contour_review.edited_ranges_mm; the sections step_mm apart; landmarks_mm: label ->
-    position), a warning that lies where the contours were edited starts with REVIEWED_MARK and those ranges
-    (``reviewed_ranges_mm``): the reader has looked at it and corrected the contours there, though the measure
-    behind it may still be in warning (an image measure such as the fat-edge fraction does not change with the
-    contours; a contour-based one was recomputed from the edit). Warnings elsewhere, and warnings about the
-    centerline, the landmarks or the scan as a whole, stay as they are."""
-    return [_marked(text, where, landmarks_mm, edited_ranges_mm, step_mm) for text, where in _located_warnings(quality)]
+    position; automatic_kinds: the kinds of the warnings the automatic analysis raised, ``warning_kinds`` of its
+    quality), a warning is marked reviewed (``reviewed_warnings``): it starts with REVIEWED_MARK and the edited
+    ranges that hold it. The reader has looked at it and corrected the contours there, though the measure behind it
+    may still be in warning (an image measure such as the fat-edge fraction does not change with the contours; a
+    contour-based one was recomputed from the edit). Other warnings stay as they are."""
+    return [_marked(warning.text, runs)
+            for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm, automatic_kinds)]
+
+
+def warning_kinds(quality: dict) -> list:
+    """The kinds (LocatedWarning.kind) of the warnings ``quality`` raises, sorted: what lesion.json keeps of the
+    automatic analysis's warnings, for ``quality_warnings``' automatic_kinds after an edit."""
+    return sorted(warning.kind for warning in _located_warnings(quality))
+
+
+def reviewed_warnings(quality: dict, landmarks_mm: dict | None, edited_ranges_mm, step_mm: float,
+                      automatic_kinds) -> list:
+    """[(LocatedWarning, runs)] for each warning of ``quality`` (arguments as ``quality_warnings``): runs, the
+    edited ranges that hold it (``reviewed_ranges_mm``) where it is marked reviewed, else None. A warning is marked
+    reviewed only when the automatic analysis raised the same kind of warning (``automatic_kinds``) and it lies in
+    the edited ranges: one the edit itself raised (a slip of the eraser closing the wall in) keeps its plain form,
+    so it is not hidden as reviewed. The one decision behind both the warnings' words and the marks on the section
+    slider (section_view.warning_marks)."""
+    return [(warning, reviewed_ranges_mm(warning.where, landmarks_mm, edited_ranges_mm, step_mm)
+             if warning.kind in automatic_kinds else None) for warning in _located_warnings(quality)]
 
 
 def _located_warnings(quality: dict) -> list:
-    """[(warning, where)] for the problems found in ``quality``; ``where`` is () for a warning no contour edit
-    answers (the centerline, the landmarks, the scan), else the stretches of centerline it is about:
-    ((start, end) WarningSite pairs), a point where start is end."""
+    """The LocatedWarning of each problem found in ``quality``, in the order the warnings are given."""
     warnings = []
     if quality["occlusion_min_fat_edge_fraction"] < MIN_WINDOW_FAT_EDGE_FRACTION:
-        warnings.append((
+        warnings.append(LocatedWarning("occlusion_min_fat_edge_fraction",
             f"inside the occlusion the centerline runs for {OCCLUSION_WINDOW_MM:g} mm through tissue with no fat "
             "around it (myocardium, not the occluded artery?): check the centerline, add a seed inside the occlusion",
             ()))
     elif quality["occlusion_fat_edge_fraction"] < MIN_OCCLUSION_FAT_EDGE_FRACTION:
-        warnings.append((
+        warnings.append(LocatedWarning("occlusion_fat_edge_fraction",
             f"only {100 * quality['occlusion_fat_edge_fraction']:.0f}% of the occluded wall has a fat edge; "
             "the wall contour is half bridged and the plaque volume less certain (about 5%): check the contours, "
             "add a seed inside the occlusion if the centerline leaves the vessel", OCCLUSION))
     if quality["occlusion_contrast_fraction"] > MAX_OCCLUSION_CONTRAST_FRACTION:
-        warnings.append((
+        warnings.append(LocatedWarning("occlusion_contrast_fraction",
             f"the centerline runs through contrast along {100 * quality['occlusion_contrast_fraction']:.0f}% "
             "of the occlusion "
             "(a vein or side branch, not the occluded artery?): check the centerline and the caps, "
             "add a seed inside the occlusion", ()))
     product = quality.get("occlusion_max_curvature_radius_product", 0.0)  # absent from earlier exports
     if product > MAX_CURVATURE_RADIUS_PRODUCT:
-        warnings.append((
+        warnings.append(LocatedWarning("occlusion_max_curvature_radius_product",
             f"inside the occlusion the centerline bends with a radius of curvature {1 / product:.1f} times the "
             "vessel's radius (a kink or jitter, not a coronary's course): sections overlap there and the plaque "
             "volume is unreliable; extract the centerline from seeds, or place its points farther apart", ()))
     closing = local_area_site(quality)
     if closing is not None:
-        warnings.append((
+        warnings.append(LocatedWarning("occlusion_min_local_area_ratio",
             f"{closing.text()} the outer wall closes in to {100 * quality['occlusion_min_local_area_ratio']:.0f}% "
             "of the vessel area around it: a dark region inside the plaque (beam hardening beside calcium, a sharp "
             "kernel, or a lipid core nearly as dark as the fat) was taken for the fat outside it, and the plaque "
             "volume there reads small; check the contours there, and prefer a reconstruction with beam-hardening "
-            "correction and a standard soft-tissue kernel", at_site(closing)))
+            "correction and a standard soft-tissue kernel", at_site(closing),
+            (_mark("wall closes in", closing),)))
     outward = wall_outward_site(quality)
     if outward is not None:
-        warnings.append((
+        warnings.append(LocatedWarning("occlusion_wall_outward_area_fraction",
             f"{outward.text()} the outer wall lies {quality['occlusion_wall_outward_mm']:.2f} mm outside the image's "
             f"wall/fat edge (vessel area about {100 * quality['occlusion_wall_outward_area_fraction']:.0f}% large "
             "there): the contour was pushed out into the fat (bright plaque at the edge under blur, or noise), and the "
-            "plaque volume and its necrotic core read large; check the contours there", at_site(outward)))
+            "plaque volume and its necrotic core read large; check the contours there", at_site(outward),
+            (_mark("wall pushed outward", outward),)))
     for side, cap in (("proximal", "P"), ("distal", "D")):
         if not quality[f"lumen_{side}"]:
-            warnings.append((
+            warnings.append(LocatedWarning(f"lumen_{side}",
                 f"no contrast-filled lumen in the {REFERENCE_WINDOW_MM:g} mm {'before' if cap == 'P' else 'after'} "
                 f"{cap}: check that {cap} lies where the contrast ends", ()))
     if quality["landmark_max_distance_mm"] > MAX_LANDMARK_DISTANCE_MM:
-        warnings.append((
+        warnings.append(LocatedWarning("landmark_max_distance_mm",
             f"a landmark lies {quality['landmark_max_distance_mm']:.1f} mm from the centerline: "
             "place the landmarks on the centerline of the target vessel", ()))
     undershoot = quality.get("lumen_edge_undershoot_hu")  # absent from earlier exports; None without a lumen
     if undershoot is not None and undershoot > MAX_LUMEN_EDGE_UNDERSHOOT_HU:
-        warnings.append((
+        warnings.append(LocatedWarning("lumen_edge_undershoot_hu",
             f"beside the lumen the image dips {undershoot:.0f} HU below the epicardial fat: the scan looks "
             "reconstructed with an edge-enhancing (sharp) kernel, under which the plaque volume reads small "
             "(by up to 15% on phantoms) and the HU of every component shifts; analyse a reconstruction of the "
@@ -536,23 +588,23 @@ def _located_warnings(quality: dict) -> list:
     warnings += _misregistration_warning(quality)
     lumenless = reference_lumen_missing(quality)
     if lumenless:
-        warnings.append((
+        warnings.append(LocatedWarning("reference_lumen_found",
             f"no contrast-filled lumen was found at {' and '.join(lumenless)}, so its reference lumen area and "
             "diameter are not reported: check that the landmark lies outside the occlusion where the lumen shows "
             "contrast; a lumen too faint to tell from the wall (late filling through collaterals) is not detected: "
             "move the landmark to where the lumen is brighter, or lower contour.lumen_min_hu in a settings file",
-            at_landmarks(lumenless)))
+            at_landmarks(lumenless), _at_landmarks("no lumen found", lumenless)))
     unresolved = reference_wall_unresolved(quality)
     if unresolved:
-        warnings.append((
+        warnings.append(LocatedWarning("reference_wall_resolved",
             f"the wall at {' and '.join(unresolved)} is at or below the scan's resolution "
             f"({FWHM_PER_SIGMA * quality['blur_sigma_mm']:.1f} mm) or lost in noise: the reference vessel area "
             "is uncertain "
             f"(up to 20% small, or from an assumed {NORMAL_WALL_MM:g} mm wall where no wall edge was found); "
             "prefer the lumen area as the reference, though next to a wall this thin it may be off by up to 20%",
-            at_landmarks(unresolved)))
+            at_landmarks(unresolved), _at_landmarks("wall not resolved", unresolved)))
     elif quality["normal_wall_unresolved_fraction"] > MAX_UNRESOLVED_WALL_FRACTION:
-        warnings.append((
+        warnings.append(LocatedWarning("normal_wall_unresolved_fraction",
             f"the wall is not resolved in {100 * quality['normal_wall_unresolved_fraction']:.0f}% of the normal "
             f"segments: vessel areas there assume a normal {NORMAL_WALL_MM:g} mm wall", ()))
     return warnings

@@ -18,9 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .centerline import Centerline
-from .quality import (at_landmarks, at_site, cap_shape_site, local_area_site, lumen_on_wall_sites,
-                      misregistration_site, reference_lumen_missing, reference_wall_unresolved, reviewed_ranges_mm,
-                      wall_outward_site)
+from .quality import reviewed_warnings
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -113,36 +111,29 @@ def landmarks_text(landmarks_mm: dict) -> str:
     return " \u00b7 ".join(f"{label} {distance:.1f}" for label, distance in marks) + " mm" if marks else ""
 
 
-def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_mm: float = 0.0) -> list:
-    """[(short description, distance_mm)] of the quality problems that lie at one position (quality.py), each
-    flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
-    after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
-    a cap (cap_lumen_vessel_area_at_mm, and cap_lumen_vessel_area_other_at_mm where both sides are: before P where
-    negative, after D), the lumen lost before P so that the cap's
-    shape is not measured (proximal_lumen_end_mm before P), an ECG-misregistration step
-    (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
-    resolved. Problems of the whole occlusion or centerline have no one position and are not listed. Whether each is
-    flagged, and where, comes from quality.py's predicates (local_area_site ... reference_wall_unresolved), the ones
-    its warnings are raised by. After an edit (edited_ranges_mm, step_mm: as quality.quality_warnings takes them)
-    the description of a problem whose warning is marked reviewed ends in ", reviewed" (both sides of the lumen on
-    the outer wall only when both lie in edited ranges, as their one warning)."""
-    def reviewed(where) -> str:
-        return ", reviewed" if reviewed_ranges_mm(where, landmarks_mm, edited_ranges_mm, step_mm) else ""
+def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_mm: float = 0.0,
+                  automatic_kinds=()) -> list:
+    """[(short description, distance_mm)] of the quality problems that lie at one position, each flagged as its
+    warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm after P) or pushed
+    outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside a cap
+    (cap_lumen_vessel_area_at_mm, and cap_lumen_vessel_area_other_at_mm where both sides are: before P where
+    negative, after D), the lumen lost before P so that the cap's shape is not measured (proximal_lumen_end_mm before
+    P), an ECG-misregistration step (misregistration_step_at_mm from the ostium), and at a reference landmark a
+    lumen not found or a wall not resolved. Problems of the whole occlusion or centerline have no one position and
+    are not listed. The marks are those of the warnings themselves (quality.LocatedWarning.marks), in their order.
+    After an edit (edited_ranges_mm, step_mm, automatic_kinds: as quality.quality_warnings takes them) the
+    description of a problem whose warning is marked reviewed (quality.reviewed_warnings) ends in ", reviewed"
+    (both sides of the lumen on the outer wall only when both lie in edited ranges, as their one warning)."""
+    return [(description + (", reviewed" if runs else ""), site.position_mm(landmarks_mm))
+            for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm, automatic_kinds)
+            for description, site in warning.marks if site.landmark is None or site.landmark in landmarks_mm]
 
-    def at(what: str, site) -> list:
-        return [] if site is None else [(f"{what}, {site.text()}", site, at_site(site))]
 
-    on_wall = [site for site, _ in lumen_on_wall_sites(quality)]
-    both_sides = sum((at_site(site) for site in on_wall), ())  # one warning names both: reviewed where both are
-    sited = [*at("wall closes in", local_area_site(quality)), *at("wall pushed outward", wall_outward_site(quality)),
-             *((f"lumen on the outer wall, {site.text()}", site, both_sides) for site in on_wall),
-             *at("cap shape not measured, lumen last found", cap_shape_site(quality))]
-    step = misregistration_site(quality)
-    if step is not None:
-        sited.append((f"misregistration step of {quality['misregistration_step_mm']:.1f} mm", step, at_site(step)))
-    marks = [(description + reviewed(where), site.position_mm(landmarks_mm)) for description, site, where in sited]
-    for labels, problem in ((reference_lumen_missing(quality), "no lumen found"),
-                            (reference_wall_unresolved(quality), "wall not resolved")):
-        marks += [(f"{problem} at {label}{reviewed(at_landmarks(labels))}", float(landmarks_mm[label]))
-                  for label in labels if label in landmarks_mm]
-    return marks
+def lesion_warning_marks(document: dict) -> list:
+    """``warning_marks`` of a lesion.json document (export.lesion_document with its ``contours`` block): from its
+    quality, landmarks and section step, and after an edit from the edited ranges and the kinds of the automatic
+    analysis's warnings its ``contours`` block records (contour_review.measure_with_contours), so that the panel
+    and a reloaded export mark the same."""
+    contours = document.get("contours") or {}
+    return warning_marks(document["quality"], document["landmarks_mm"], contours.get("edited_ranges_mm", []),
+                         document["settings"]["step_mm"], contours.get("automatic", {}).get("warning_kinds", []))
