@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .centerline import Centerline
-from .quality import (at_landmarks, at_site, cap_shape_site, local_area_site, lumen_on_wall_sites,
-                      misregistration_site, reference_lumen_missing, reference_wall_unresolved, reviewed_ranges_mm,
-                      wall_outward_site)
+from .quality import (at_landmarks, at_site, cap_shape_site, local_area_site, lumen_beside_cap_sites,
+                      lumen_on_wall_sites, misregistration_site, reference_lumen_missing, reference_wall_unresolved,
+                      reviewed_ranges_mm, wall_outward_site)
 
 LANDMARK_ORDER = ("S", "P", "D", "E")
 RULER_LABEL_PERMILLE = 40  # width of one landmark label on the ruler under the slider, in 1/1000 of its length
@@ -118,7 +118,8 @@ def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_m
     flagged as its warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm
     after P) or pushed outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside
     a cap (cap_lumen_vessel_area_at_mm, and cap_lumen_vessel_area_other_at_mm where both sides are: before P where
-    negative, after D), the lumen lost before P so that the cap's
+    negative, after D), a lumen next to a cap wider than the reference lumen (proximal_ and
+    distal_cap_lumen_reference_at_mm), the lumen lost before P so that the cap's
     shape is not measured (proximal_lumen_end_mm before P), an ECG-misregistration step
     (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
     resolved. Problems of the whole occlusion or centerline have no one position and are not listed. Whether each is
@@ -131,6 +132,7 @@ def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_m
     sited = [(f"{what}, {site.text()}", site) for what, site in (
         ("wall closes in", local_area_site(quality)), ("wall pushed outward", wall_outward_site(quality)),
         *(("lumen on the outer wall", site) for site, _ in lumen_on_wall_sites(quality)),
+        *(("lumen wider than the reference", site) for site, _ in lumen_beside_cap_sites(quality)),
         ("cap shape not measured, lumen last found", cap_shape_site(quality))) if site is not None]
     step = misregistration_site(quality)
     if step is not None:
