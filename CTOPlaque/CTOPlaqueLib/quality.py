@@ -74,8 +74,9 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   misses that when the lining is thick: a 70% stenosis lined with 300 HU plaque under a 0.5 mm blur (a 0.86 mm
   lumen 100 HU above its lining) read +66% (up to +169%) after D with a lumen/vessel ratio of 0.41, and 1.87
   times its reference lumen here. Correct contours read up to 1.28 (the diseased-segment phantoms of
-  Testing/test_lumen_beside_plaque.py; the 18 presets up to PRESETS_MAX); the cut, MAX_CAP_LUMEN_REFERENCE_RATIO
-  1.5, lies between. (lumen_beside_cap_measures)
+  Testing/test_lumen_beside_plaque.py; the 18 presets on the true centerline 0.78-1.02; against the same side's
+  reference alone up to 1.29, hence the larger of S and E); the cut, MAX_CAP_LUMEN_REFERENCE_RATIO 1.5, lies
+  between. (lumen_beside_cap_measures)
 
 * proximal_cap_measured: whether the proximal cap's shape was measured (morphology.proximal_cap_slope_per_mm), and
   proximal_lumen_end_mm, how far before P the lumen was last found over the REFERENCE_WINDOW_MM before P (None where
