@@ -255,13 +255,15 @@ def lumen_beside_cap_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_radi
     area_mm2 = contour_area_mm2(lumen_radii_mm)
     found = area_mm2 > 0
     mean_mm2 = _window_mean(area_mm2, found, float(arc_mm[1] - arc_mm[0]))
-    references = [mean_mm2[index] for label in ("S", "E") if label in landmarks_mm
-                  for index in [int(np.argmin(np.abs(arc_mm - landmarks_mm[label])))] if found[index]]
+    at_references = [int(np.argmin(np.abs(arc_mm - landmarks_mm[label]))) for label in ("S", "E")
+                     if label in landmarks_mm]
+    references_mm2 = [mean_mm2[index] for index in at_references if found[index]]
     measures = {}
     for side, offset_mm, near in _cap_sides(arc_mm, landmarks_mm, found):
-        largest, at_mm = _largest_ratio(mean_mm2, near, offset_mm) if references else (0.0, None)
-        measures[f"{side}_cap_lumen_reference_ratio"] = largest / max(references) if at_mm is not None else None
-        measures[f"{side}_cap_lumen_reference_at_mm"] = at_mm
+        largest_mm2, at_mm = _largest_ratio(mean_mm2, near, offset_mm)
+        measured = at_mm is not None and bool(references_mm2)
+        measures[f"{side}_cap_lumen_reference_ratio"] = largest_mm2 / max(references_mm2) if measured else None
+        measures[f"{side}_cap_lumen_reference_at_mm"] = at_mm if measured else None
     return measures
 
 
