@@ -21,7 +21,8 @@ from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.contours import WallContour
 from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
 from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm
-from CTOPlaqueLib.quality import MAX_CAP_LUMEN_VESSEL_AREA_RATIO, lumen_on_wall_measures, quality_warnings
+from CTOPlaqueLib.quality import (MAX_CAP_LUMEN_REFERENCE_RATIO, MAX_CAP_LUMEN_VESSEL_AREA_RATIO,
+                                  lumen_beside_cap_measures, lumen_on_wall_measures, quality_warnings)
 from CTOPlaqueLib.volume_io import Volume
 
 DISEASED = dict(proximal_mm=10.0, occlusion_length_mm=12.0, distal_mm=10.0, cap_lining_mm=7.0)
@@ -114,9 +115,14 @@ def test_cap_shape_not_measured_where_p_lies_past_a_blunt_stump():
 
 
 def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
+    """Neither the lumen-on-wall ratio nor the lumen next to a cap against the reference lumen (correct contours
+    read up to 1.28 of it) is in warning."""
     _, _, result, _, _ = measured
     assert result.quality["cap_lumen_vessel_area_ratio"] < MAX_CAP_LUMEN_VESSEL_AREA_RATIO
     assert not [w for w in result.warnings if "lumen contour lies on" in w]
+    for side in ("proximal", "distal"):
+        assert result.quality[f"{side}_cap_lumen_reference_ratio"] < MAX_CAP_LUMEN_REFERENCE_RATIO
+    assert not [w for w in result.warnings if "times the reference lumen" in w]
 
 
 def test_caps_proposed_within_one_millimetre(measured):
@@ -175,6 +181,30 @@ def test_lumen_on_the_outer_wall_on_both_sides_names_both():
     at_d, at_p = both["cap_lumen_vessel_area_at_mm"], -both["cap_lumen_vessel_area_other_at_mm"]
     assert warning and warning[0].startswith(f"{at_d:.1f} mm after D and {at_p:.1f} mm before P the lumen fills 77% "
                                              "and 69% of the vessel area")
+
+
+def test_lumen_wider_than_the_reference_beside_a_cap_is_flagged_where_it_is():
+    """The hand-built vessel (lumen 1.6 mm, S at 3 mm, E at 17 mm): every lumen next to a cap is the reference lumen,
+    1.0, no warning; a 2.1 mm lumen over 1 mm 1-2 mm after D reads (2.1 / 1.6)^2 = 1.72 times it there, and the
+    warning names that place only; a 1.9 mm lumen, 1.41, is under the 1.5 cut."""
+    arc, landmarks, lumen, _ = _sections(1.6, 2.4)
+    landmarks = {**landmarks, "S": 3.0, "E": 17.0}
+    normal = lumen_beside_cap_measures(arc, landmarks, lumen)
+    assert normal["proximal_cap_lumen_reference_ratio"] == pytest.approx(1.0, rel=1e-6)
+    assert normal["distal_cap_lumen_reference_ratio"] == pytest.approx(1.0, rel=1e-6)
+    assert not [w for w in _warnings_of(normal) if "times the reference lumen" in w]
+    for radius_mm, flagged in ((2.1, True), (1.9, False)):
+        lumen[(arc > 13.0) & (arc <= 14.0)] = radius_mm
+        wide = lumen_beside_cap_measures(arc, landmarks, lumen)
+        assert wide["distal_cap_lumen_reference_ratio"] == pytest.approx((radius_mm / 1.6) ** 2, rel=0.02)
+        assert 1.0 < wide["distal_cap_lumen_reference_at_mm"] <= 2.0
+        assert wide["proximal_cap_lumen_reference_ratio"] == pytest.approx(1.0, rel=1e-6)
+        warning = [w for w in _warnings_of(wide) if "times the reference lumen" in w]
+        assert bool(warning) == flagged
+    at_mm = wide["distal_cap_lumen_reference_at_mm"]
+    lumen[(arc > 13.0) & (arc <= 14.0)] = 2.1
+    warning = [w for w in _warnings_of(lumen_beside_cap_measures(arc, landmarks, lumen)) if "reference lumen" in w]
+    assert warning[0].startswith(f"{at_mm:.1f} mm after D the lumen reads 1.7 times the reference lumen")
 
 
 def _warnings_of(measures: dict) -> list:
@@ -239,6 +269,22 @@ def test_a_wrong_lumen_beside_a_lining_is_flagged(flagged):
     result, _ = flagged
     assert result.quality["cap_lumen_vessel_area_ratio"] > MAX_CAP_LUMEN_VESSEL_AREA_RATIO
     assert [w for w in result.warnings if "lumen contour lies on" in w]
+
+
+def test_a_wrong_lumen_in_a_lined_stenosis_after_d_is_flagged():
+    """stenosis-70-300 after D: the lumen reads +66% (up to +169%) with a lumen/vessel ratio of 0.41, under the
+    lumen-on-wall cut; next to D it reads 1.9 times the reference lumen (S and E lie in the stenosis: 2.0-2.3 mm^2
+    in truth), and that warning names a place after D where the lumen is more than 1.5 times its truth."""
+    spec = FLAGGED["stenosis-70-300"]
+    phantom, _, result = _analysed(spec)
+    assert result.quality["cap_lumen_vessel_area_other_ratio"] < MAX_CAP_LUMEN_VESSEL_AREA_RATIO
+    assert result.quality["distal_cap_lumen_reference_ratio"] > MAX_CAP_LUMEN_REFERENCE_RATIO
+    at_mm = result.quality["distal_cap_lumen_reference_at_mm"]
+    site = np.argmin(np.abs(result.profile.arc_mm - (result.landmarks_mm["D"] + at_mm)))
+    true_arc = result.profile.arc_mm[site] + spec.p_mm - phantom.truth["landmarks_mm"]["P"]
+    assert at_mm > 0 and result.profile.lumen_area_mm2[site] > 1.5 * np.pi * lumen_radius_mm(spec, true_arc) ** 2
+    warning = [w for w in result.warnings if "times the reference lumen" in w]
+    assert warning and f"{at_mm:.1f} mm after D" in warning[0]
 
 
 def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged):

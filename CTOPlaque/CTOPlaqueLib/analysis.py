@@ -21,8 +21,8 @@ from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .misregistration import misregistration_step_measures
 from .morphology import lesion_morphology
-from .quality import (lumen_on_wall_measures, proximal_lumen_end_measures, quality_measures, quality_warnings,
-                      wall_outward_measures, warning_kinds)
+from .quality import (lumen_beside_cap_measures, lumen_on_wall_measures, proximal_lumen_end_measures,
+                      quality_measures, quality_warnings, wall_outward_measures, warning_kinds)
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -238,6 +238,7 @@ def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict
     quality = quality_measures(arc, landmarks_mm, detection.landmark_distances_mm, detection.contrast, lumen_radii,
                                wall, np.linalg.norm(centerline.curvature_vectors, axis=1))
     quality.update(lumen_on_wall_measures(arc, landmarks_mm, lumen_radii, wall))
+    quality.update(lumen_beside_cap_measures(arc, landmarks_mm, lumen_radii))
     quality.update(proximal_lumen_end_measures(arc, landmarks_mm, lumen_radii))
     quality["polar_grid_radius_mm"] = float(grid.radii_mm[-1] + 0.5 * grid.radial_step_mm)
     quality["lumen_edge_undershoot_hu"] = detection.lumen_edge_undershoot_hu

@@ -113,17 +113,18 @@ def landmarks_text(landmarks_mm: dict) -> str:
 
 def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_mm: float = 0.0,
                   automatic_kinds=()) -> list:
-    """[(short description, distance_mm)] of the quality problems that lie at one position, each flagged as its
-    warning is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm after P) or pushed
-    outward (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside a cap
-    (cap_lumen_vessel_area_at_mm, and cap_lumen_vessel_area_other_at_mm where both sides are: before P where
-    negative, after D), the lumen lost before P so that the cap's shape is not measured (proximal_lumen_end_mm before
-    P), an ECG-misregistration step (misregistration_step_at_mm from the ostium), and at a reference landmark a
-    lumen not found or a wall not resolved. Problems of the whole occlusion or centerline have no one position and
-    are not listed. The marks are those of the warnings themselves (quality.LocatedWarning.marks), in their order.
-    After an edit (edited_ranges_mm, step_mm, automatic_kinds: as quality.quality_warnings takes them) the
-    description of a problem whose warning is marked reviewed (quality.reviewed_warnings) ends in ", reviewed"
-    (both sides of the lumen on the outer wall only when both lie in edited ranges, as their one warning)."""
+    """[(short description, distance_mm)] of the quality problems that lie at one position, each flagged as its warning
+    is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm after P) or pushed outward
+    (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside a cap
+    (cap_lumen_vessel_area_at_mm, and cap_lumen_vessel_area_other_at_mm where both sides are: before P where negative,
+    after D), a lumen next to a cap wider than the reference lumen (proximal_ and distal_cap_lumen_reference_at_mm), the
+    lumen lost before P so that the cap's shape is not measured (proximal_lumen_end_mm before P), an ECG-misregistration
+    step (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
+    resolved. Problems of the whole occlusion or centerline have no one position and are not listed. The marks are those
+    of the warnings themselves (quality.LocatedWarning.marks), in their order. After an edit (edited_ranges_mm, step_mm,
+    automatic_kinds: as quality.quality_warnings takes them) the description of a problem whose warning is marked
+    reviewed (quality.reviewed_warnings) ends in ", reviewed" (both sides of the lumen on the outer wall only when both
+    lie in edited ranges, as their one warning)."""
     return [(description + (", reviewed" if runs else ""), site.position_mm(landmarks_mm))
             for warning, runs in reviewed_warnings(quality, landmarks_mm, edited_ranges_mm, step_mm, automatic_kinds)
             for description, site in warning.marks if site.landmark is None or site.landmark in landmarks_mm]
