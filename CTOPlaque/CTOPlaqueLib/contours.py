@@ -498,8 +498,8 @@ def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParame
 
 def _as_bright_as_contrast(centre_hu: np.ndarray, fat_hu: float, lumens: np.ndarray,
                            params: ContourParameters) -> np.ndarray:
-    """Per section: does the centre reach ``lumen_contrast_level_fraction`` of the vessel's contrast over the fat?
-    (All True when ``lumens`` holds none.)
+    """Per section: does the centre reach ``lumen_contrast_level_fraction`` of the vessel's contrast over the fat, and
+    ``lumen_contrast_min_hu``? (All True when ``lumens`` holds none.)
 
     centre_hu: (S,) central HU (``central_lumen_hu``); fat_hu: the epicardial fat's HU; lumens: (S,) bool, the
     sections of the vessel's own lumen. The vessel's contrast is the CONTRAST_LEVEL_PERCENTILE-th percentile of
@@ -512,8 +512,10 @@ def _as_bright_as_contrast(centre_hu: np.ndarray, fat_hu: float, lumens: np.ndar
     vessel, 230 HU) and 0.50..0.69 (beside a 70% stenosis lined at 300 HU; two sections, 4% of the occlusion, 0.72
     and 0.75), the presets' up to 0.77 in at most 6% of an occlusion; a vein along the centerline 0.70..0.79 at
     300 HU (median 0.74), 0.74..0.82 at 320 HU, 0.87..0.95 at 380 HU. At 0.8 a 300..320 HU vein followed by the
-    centerline read as contrast along 0..17% of the occlusion, unwarned. Limits: a vein below about 280 HU against
-    420 HU contrast is not counted; in a 250 HU scan a 230 HU cap narrower than the ring still is.
+    centerline read as contrast along 0..17% of the occlusion, unwarned. Where the contrast itself is faint, 70% of
+    it over the fat falls below the caps (145 HU in a 250 HU scan; the 1.0 mm vessel's 230 HU caps read 153..217 HU):
+    the floor, above them and below a 300 HU vein, keeps them out. Limits: a vein below about 280 HU against 420 HU
+    contrast, or below 250 HU in any scan, is not counted.
     """
     if not np.any(lumens):
         return np.ones(centre_hu.shape, bool)
