@@ -290,8 +290,8 @@ def test_a_wrong_lumen_in_a_lined_stenosis_after_d_is_flagged():
 def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged):
     """Beside the 70% stenosis under a 0.5 mm blur the lumen test's ring is still sized to the lining's outer edge
     (2.45 mm: the lumen falls halfway to its wall only in the lining's blurred fall), and the 230 HU caps pass its
-    shape tests; they are not contrast, at 0.50-0.75 of the vessel's contrast over the fat (the cut is 0.8). Before
-    that cut, 49% of the occlusion read "through contrast"."""
+    shape tests; they are not contrast, at 0.50-0.75 of the vessel's contrast over the fat (the cut is 0.7: 4% of the
+    occlusion passes it). Before the contrast level, 49% of the occlusion read "through contrast"."""
     result, _ = flagged
     assert result.quality["occlusion_contrast_fraction"] <= 0.1
     assert not [w for w in result.warnings if "runs through contrast" in w]

@@ -2,7 +2,7 @@
 
 The vessel runs in the local x-y plane along a straight, curved (35 mm radius) or tightly bent
 (8 mm radius, 70 degrees, centred on the occlusion) path, in epicardial fat (-100 HU), 0.3 mm above
-the myocardium (110 HU) and beside a contrast-filled vein (380 HU, 1 mm of fat away). The "wrap"
+the myocardium (110 HU) and beside a contrast-filled vein (``vein_hu``, 380 HU, 1 mm of fat away). The "wrap"
 shape instead bends with a constant radius around the heart: the myocardium is a cylinder on the
 inner side of the bend, ``myocardium_gap_mm`` of fat away from the occluded wall, as an artery in
 the atrioventricular groove or on the epicardial surface. Its lumen is
@@ -106,6 +106,7 @@ class PhantomSpec:
     myocardium_gap_mm: float = 0.3
     vein_side: str = "above"
     vein_gap_mm: float = 1.0
+    vein_hu: float = VEIN_HU
     side_branches: bool = False
     cap_calcium: bool = False
     noise_texture: str = "white"
@@ -440,7 +441,7 @@ def _vessel_hu(spec: PhantomSpec, hu: np.ndarray, arc: np.ndarray, offset_n: np.
     lies on the path (arc length, offsets along the in-plane normal and z, mm); and whether each point lies in
     the occluded wall."""
     radius = np.hypot(offset_n, offset_z)
-    hu = np.where(_in_vein(spec, offset_n, offset_z), VEIN_HU, hu)
+    hu = np.where(_in_vein(spec, offset_n, offset_z), spec.vein_hu, hu)
     vessel_r = vessel_radius_mm(spec, arc)
     in_vessel = radius < vessel_r
     wall = np.flatnonzero(in_vessel)
