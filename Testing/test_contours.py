@@ -323,3 +323,20 @@ def test_contours_on_another_grid_reaching_beyond_the_volume_measure_the_same():
     assert measured.total_plaque_volume_mm3 == pytest.approx(automatic.total_plaque_volume_mm3, rel=0.01)
     for component, pav in automatic.pav_percent.items():
         assert measured.pav_percent[component] == pytest.approx(pav, abs=0.5)
+
+
+def test_two_segments_of_one_name_are_an_input_error(tmp_path):
+    """Two segments a reader may both have edited are refused, not resolved silently by order: two named "lumen" in
+    a file (a segment added in the Segment Editor and given the same name), and "wall" beside "vessel wall"."""
+    labels = np.zeros((3, 3, 3), np.uint8)
+    labels[1, 1, 1], labels[0, 0, 0], labels[2, 2, 2] = 1, 2, 3
+    path = str(tmp_path / "two-lumens.seg.nrrd")
+    write_labelled_segmentation(path, labels, np.eye(4), [("lumen", "lumen", 1, (1, 0, 0)),
+                                                          ("vessel_wall", "vessel wall", 2, (1, 1, 0)),
+                                                          ("lumen_1", "Lumen", 3, (1, 0, 0))])
+    with pytest.raises(CTOPlaqueInputError, match="two-lumens.seg.nrrd has two segments named 'lumen'"):
+        read_contour_segmentation(path)
+    full = np.ones((3, 3, 3), bool)
+    with pytest.raises(CTOPlaqueInputError, match="^edited.seg.nrrd has 2 vessel wall segments \\('vessel wall', "
+                                                  "'wall'\\)"):
+        contour_masks_from_segments({"lumen": full, "vessel wall": full, "wall": full}, np.eye(4), "edited.seg.nrrd")

@@ -251,13 +251,17 @@ def read_contour_segmentation(path: str) -> ContourMasks:
 def contour_masks_from_segments(segments: dict, ijk_to_ras: np.ndarray, source: str) -> ContourMasks:
     """ContourMasks from {segment name (lower case): bool mask [k, j, i]} on one grid, the lumen and wall found by
     name (LUMEN_NAMES, WALL_NAMES). Where a reader's edit leaves the two overlapping, the voxel is lumen.
-    CTOPlaqueInputError naming ``source`` when a segment is missing or empty."""
+    CTOPlaqueInputError naming ``source`` when a segment is missing or empty, or two names of one segment are both
+    present (a "wall" beside the "vessel wall": which one the reader edited cannot be told)."""
     def segment(names, what):
-        found = [segments[name] for name in names if name in segments]
+        found = [name for name in names if name in segments]
         if not found:
             raise CTOPlaqueInputError(f"{source} has no {what} segment (named {' or '.join(repr(n) for n in names)}; "
                                       f"it has {', '.join(repr(n) for n in segments) or 'none'})")
-        return found[0]
+        if len(found) > 1:
+            raise CTOPlaqueInputError(f"{source} has {len(found)} {what} segments ({', '.join(map(repr, found))}): "
+                                      "delete or rename all but the one to measure with")
+        return segments[found[0]]
 
     lumen, wall = segment(LUMEN_NAMES, "lumen"), segment(WALL_NAMES, "vessel wall")
     for mask, what in ((lumen, "lumen"), (wall, "vessel wall")):

@@ -15,6 +15,7 @@ from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS
 from .errors import CTOPlaqueInputError
 from .labelmap import Labelmap
 from .markups_io import Markups
+from .segmentation_file import masks_by_name
 from .volume_io import Volume, hu_array
 
 
@@ -135,10 +136,11 @@ def segmentation_from_labelmap(scene, labelmap: Labelmap, name: str, segments=No
 
 def segment_masks(scene, segmentation_node) -> tuple[dict, np.ndarray]:
     """Every segment of a segmentation node as {name (lower case): bool mask [k, j, i]} on the segmentation's
-    reference geometry (the grid it is edited on), and that grid's IJK->RAS."""
+    reference geometry (the grid it is edited on), and that grid's IJK->RAS. CTOPlaqueInputError when two
+    segments share a name (segmentation_file.masks_by_name)."""
     segmentation = segmentation_node.GetSegmentation()
     labelmap_node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", segmentation_node.GetName() + "_export")
-    masks, ijk_to_ras = {}, None
+    named, ijk_to_ras = [], None
     try:
         for index in range(segmentation.GetNumberOfSegments()):
             ids = vtk.vtkStringArray()
@@ -146,11 +148,11 @@ def segment_masks(scene, segmentation_node) -> tuple[dict, np.ndarray]:
             slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
                 segmentation_node, ids, labelmap_node, None, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY)
             exported = volume_from_node(labelmap_node)
-            masks[segmentation.GetNthSegment(index).GetName().strip().lower()] = exported.hu > 0
+            named.append((segmentation.GetNthSegment(index).GetName().strip().lower(), exported.hu > 0))
             ijk_to_ras = exported.ijk_to_ras
     finally:
         scene.RemoveNode(labelmap_node)
-    return masks, ijk_to_ras
+    return masks_by_name(named, segmentation_node.GetName()), ijk_to_ras
 
 
 def plot_chart(scene, table_node, x_column: str, series: list, title: str, y_title: str):

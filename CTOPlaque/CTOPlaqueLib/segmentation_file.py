@@ -82,8 +82,8 @@ def read_segment_masks(path: str) -> tuple[dict, np.ndarray]:
     IJK->RAS, whatever Slicer wrote: one layer or several (overlapping segments; Slicer saves them as a 4D file
     whose first axis lists the layers), any label values, any extent.
     CTOPlaqueInputError when the file cannot be read as a segmentation, is not one 3D grid (a 2D image, a 4D series
-    with more values per voxel than its segments' layers), or a segment's label value or layer is not a whole
-    number within the file's layers."""
+    with more values per voxel than its segments' layers), a segment's label value or layer is not a whole
+    number within the file's layers, or two segments share a name (``masks_by_name``)."""
     try:
         image = sitk.ReadImage(path)
     except RuntimeError:
@@ -104,8 +104,19 @@ def read_segment_masks(path: str) -> tuple[dict, np.ndarray]:
                                   "layer(s): a damaged segmentation, or not one 3D grid (a 4D series?)")
     array = sitk.GetArrayViewFromImage(image)
     layers = array if layer_count > 1 else array[..., None]
-    masks = {name: layers[..., layer] == label for name, label, layer in fields}
+    masks = masks_by_name(((name, layers[..., layer] == label) for name, label, layer in fields), path)
     return masks, sitk_ijk_to_ras(image)
+
+
+def masks_by_name(named_masks, source: str) -> dict:
+    """{segment name: mask} of (name (lower case), mask) pairs, from a file or a segmentation node ``source``;
+    CTOPlaqueInputError when two segments share a name: which one the reader meant cannot be told."""
+    masks = {}
+    for name, mask in named_masks:
+        if name in masks:
+            raise CTOPlaqueInputError(f"{source} has two segments named {name!r}: rename or delete one of them")
+        masks[name] = mask
+    return masks
 
 
 def _whole_number(image: sitk.Image, key: str, path: str) -> int:
