@@ -12,7 +12,7 @@ from CTOPlaqueLib.contour_masks import (CONTOUR_GRID_MM, END_MARGIN_MM, LUMEN_LA
                                         read_contour_segmentation, write_contour_segmentation)
 from CTOPlaqueLib.contour_review import automatic_round_trip_radii, edited_ranges_mm, measure_with_contours
 from CTOPlaqueLib.errors import CTOPlaqueInputError
-from CTOPlaqueLib.export import lesion_document, rounded_for_export
+from CTOPlaqueLib.export import lesion_document, results_rows, rounded_for_export
 from CTOPlaqueLib.labelmap import inside_contours, polar_in_sections
 from CTOPlaqueLib.lesion_report import quality_html
 from CTOPlaqueLib.phantom import vessel_radius_mm
@@ -142,6 +142,10 @@ def test_warnings_where_the_reader_edited_the_wall_are_marked_reviewed():
     assert (first, last) == (pytest.approx(13.0, abs=0.01), pytest.approx(36.0, abs=0.01))
     report = quality_html(document["warnings"])
     assert report.count('class="reviewed"') == 1 and report.count('class="warning"') == 1
+    rows = {row["Measurement"]: row["Value"] for row in results_rows(document)}
+    assert (rows["Quality warnings"], rows["Quality warnings reviewed by the reader"]) == (1, 1)
+    assert "Quality warnings reviewed by the reader" not in {row["Measurement"] for row in results_rows(
+        lesion_document(automatic, "heart", "heart", {}))}
     assert record["automatic"]["warning_kinds"] == ["occlusion_fat_edge_fraction", "reference_wall_resolved"]
     exported = json.loads(json.dumps(rounded_for_export(dict(document, contours=record))))  # lesion.json, read back
     assert quality_warnings(exported["quality"], exported["landmarks_mm"], exported["contours"]["edited_ranges_mm"],

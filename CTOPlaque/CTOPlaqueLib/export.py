@@ -19,7 +19,7 @@ from . import SOFTWARE_NAME, __version__
 from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
-from .quality import MAX_LUMEN_EDGE_UNDERSHOOT_HU
+from .quality import MAX_LUMEN_EDGE_UNDERSHOOT_HU, is_reviewed
 from .scores import score_column
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
@@ -139,6 +139,7 @@ def results_rows(document: dict) -> list:
             rows.append((f"{name} score", score["total"], f"points ({score['category']})"))
     quality = document["quality"]
     local_area_ratio = quality.get("occlusion_min_local_area_ratio")  # absent from earlier exports
+    reviewed = sum(map(is_reviewed, document["warnings"]))  # shown apart, so the count is of what is still open
     rows += [("Quality: occluded wall on a fat edge", 100 * quality["occlusion_fat_edge_fraction"], "%"),
              ("Quality: lowest 2 mm of occluded wall on a fat edge",
               100 * quality["occlusion_min_fat_edge_fraction"], "%"),
@@ -151,9 +152,10 @@ def results_rows(document: dict) -> list:
               None if local_area_ratio is None else 100 * local_area_ratio, "%"),
              ("Quality: lumen-edge undershoot below the fat (sharp kernel above "
               f"{MAX_LUMEN_EDGE_UNDERSHOOT_HU:g})", quality.get("lumen_edge_undershoot_hu"), "HU"),
-             ("Quality warnings", len(document["warnings"]), "see the panel")]
-    # no value: a lumen not found at S or E, too few lumen sections for the undershoot (see the warnings), or a
-    # measure an earlier export does not have
+             ("Quality warnings", len(document["warnings"]) - reviewed, "see the panel"),
+             ("Quality warnings reviewed by the reader", reviewed or None, "contours edited there")]
+    # no value: a lumen not found at S or E, too few lumen sections for the undershoot (see the warnings), no
+    # warning reviewed by the reader, or a measure an earlier export does not have
     return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows if v is not None]
 
 
