@@ -151,6 +151,19 @@ def analyze_on_true_centerline(phantom):
     return cached(f"true-centerline:{_phantom_digest(phantom, phantom.centerline_ras)}", compute)
 
 
+def write_two_lumens_segmentation(path: str) -> str:
+    """A 3x3x3 contours .seg.nrrd (identity IJK->RAS) with a "lumen", a "vessel wall" and a second lumen named
+    "Lumen" (a segment added in the Segment Editor under another's name), one voxel each; returns ``path``."""
+    from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
+
+    labels = np.zeros((3, 3, 3), np.uint8)
+    labels[1, 1, 1], labels[0, 0, 0], labels[2, 2, 2] = 1, 2, 3
+    write_labelled_segmentation(path, labels, np.eye(4), [("lumen", "lumen", 1, (1, 0, 0)),
+                                                          ("vessel_wall", "vessel wall", 2, (1, 1, 0)),
+                                                          ("lumen_1", "Lumen", 3, (1, 0, 0))])
+    return path
+
+
 def preset_phantom(name: str):
     """The phantom of phantom.PRESETS[name] (what ``ctoplaque phantom --shape NAME`` writes), generated once."""
     return generated_phantom(PRESETS[name])

@@ -19,7 +19,7 @@ from CTOPlaqueLib.phantom import vessel_radius_mm
 from CTOPlaqueLib.quality import quality_warnings
 from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
 from CTOPlaqueLib.volume_io import Volume
-from conftest import analyze_on_true_centerline, phantom_for, preset_phantom
+from conftest import analyze_on_true_centerline, phantom_for, preset_phantom, write_two_lumens_segmentation
 
 _analyses = {}
 
@@ -332,12 +332,7 @@ def test_contours_on_another_grid_reaching_beyond_the_volume_measure_the_same():
 def test_two_segments_of_one_name_are_an_input_error(tmp_path):
     """Two segments a reader may both have edited are refused, not resolved silently by order: two named "lumen" in
     a file (a segment added in the Segment Editor and given the same name), and "wall" beside "vessel wall"."""
-    labels = np.zeros((3, 3, 3), np.uint8)
-    labels[1, 1, 1], labels[0, 0, 0], labels[2, 2, 2] = 1, 2, 3
-    path = str(tmp_path / "two-lumens.seg.nrrd")
-    write_labelled_segmentation(path, labels, np.eye(4), [("lumen", "lumen", 1, (1, 0, 0)),
-                                                          ("vessel_wall", "vessel wall", 2, (1, 1, 0)),
-                                                          ("lumen_1", "Lumen", 3, (1, 0, 0))])
+    path = write_two_lumens_segmentation(str(tmp_path / "two-lumens.seg.nrrd"))
     with pytest.raises(CTOPlaqueInputError, match="two-lumens.seg.nrrd has two segments named 'lumen'"):
         read_contour_segmentation(path)
     full = np.ones((3, 3, 3), bool)

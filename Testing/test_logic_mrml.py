@@ -569,16 +569,11 @@ def test_remeasure_without_usable_contours_is_an_input_error(logic_nodes, mrml_s
 def test_a_segmentation_node_with_two_segments_of_one_name_is_an_input_error(mrml_scene, tmp_path):
     """In the panel, as from a file: a segment added in the Segment Editor under the name of another ("Lumen" beside
     "lumen") is refused by name, not resolved silently by order."""
+    from conftest import write_two_lumens_segmentation
     from CTOPlaqueLib import mrml
     from CTOPlaqueLib.errors import CTOPlaqueInputError
-    from CTOPlaqueLib.segmentation_file import write_labelled_segmentation
 
-    labels = np.zeros((3, 3, 3), np.uint8)
-    labels[1, 1, 1], labels[0, 0, 0], labels[2, 2, 2] = 1, 2, 3
-    path = str(tmp_path / "two-lumens.seg.nrrd")
-    write_labelled_segmentation(path, labels, np.eye(4), [("lumen", "lumen", 1, (1, 0, 0)),
-                                                          ("vessel_wall", "vessel wall", 2, (1, 1, 0)),
-                                                          ("lumen_1", "Lumen", 3, (1, 0, 0))])
+    path = write_two_lumens_segmentation(str(tmp_path / "two-lumens.seg.nrrd"))
     node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "L1 contours")
     storage = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
     storage.SetFileName(path)
