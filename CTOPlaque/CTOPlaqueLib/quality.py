@@ -453,39 +453,44 @@ def _at_landmarks(description: str, labels: list) -> tuple:
     return tuple((f"{description} at {label}", WarningSite(0.0, label)) for label in labels)
 
 
-def _lumen_on_wall_warning(quality: dict) -> list:
-    """The warning of cap_lumen_vessel_area_ratio, if it fires, naming each side on the wall, with where it lies
-    (every side it names) and a mark at each side."""
-    sites = lumen_on_wall_sites(quality)
+def _sided_warning(kind: str, sites: list, mark: str, sentence) -> list:
+    """The one warning of a measure taken on each side of the occlusion (sites: [(WarningSite, ratio)] of the sides
+    above its cut), naming every side: sentence(where, ratios) gives its words from the sides' positions joined
+    with "and" and their ratios; it lies where every side it names does, with a ``mark`` at each. [] without a
+    side."""
     if not sites:
         return []
-    where = " and ".join(site.text() for site, _ in sites)
-    fills = " and ".join(f"{100 * ratio:.0f}%" for _, ratio in sites)
-    text = (f"{where} the lumen fills {fills} of the vessel area: "
-            "the lumen contour lies on or near the outer wall (plaque lining the lumen there that the scan does not "
-            "tell from the contrast, such as a lining less than about 80 HU darker than the contrast, or a tight "
-            "stenosis), so the lumen area there, the proximal cap shape and a reference section placed there are "
-            "unreliable; check the lumen contours there, and place S and E where the wall is thin and the lumen "
-            "clearly brighter than it")
-    return [LocatedWarning("cap_lumen_vessel_area_ratio", text, sum((at_site(site) for site, _ in sites), ()),
-                           tuple(_mark("lumen on the outer wall", site) for site, _ in sites))]
+    text = sentence(" and ".join(site.text() for site, _ in sites), [ratio for _, ratio in sites])
+    return [LocatedWarning(kind, text, sum((at_site(site) for site, _ in sites), ()),
+                           tuple(_mark(mark, site) for site, _ in sites))]
+
+
+def _lumen_on_wall_warning(quality: dict) -> list:
+    """The warning of cap_lumen_vessel_area_ratio, if it fires, naming each side on the wall (``_sided_warning``)."""
+    def sentence(where: str, ratios: list) -> str:
+        fills = " and ".join(f"{100 * ratio:.0f}%" for ratio in ratios)
+        return (f"{where} the lumen fills {fills} of the vessel area: "
+                "the lumen contour lies on or near the outer wall (plaque lining the lumen there that the scan does "
+                "not tell from the contrast, such as a lining less than about 80 HU darker than the contrast, or a "
+                "tight stenosis), so the lumen area there, the proximal cap shape and a reference section placed "
+                "there are unreliable; check the lumen contours there, and place S and E where the wall is thin and "
+                "the lumen clearly brighter than it")
+    return _sided_warning("cap_lumen_vessel_area_ratio", lumen_on_wall_sites(quality), "lumen on the outer wall",
+                          sentence)
 
 
 def _lumen_beside_cap_warning(quality: dict) -> list:
-    """The warning of the {proximal,distal}_cap_lumen_reference_ratio, if it fires, naming each side, with where it
-    lies (every side it names) and a mark at each side."""
-    sites = lumen_beside_cap_sites(quality)
-    if not sites:
-        return []
-    where = " and ".join(site.text() for site, _ in sites)
-    times = " and ".join(f"{ratio:.1f}" for _, ratio in sites)
-    text = (f"{where} the lumen reads {times} times the reference lumen (the larger of S and E): next to an "
-            "occlusion the lumen is usually narrowed, so the lumen contour there likely lies on plaque lining a "
-            "stenosis that the scan does not tell from the contrast (a narrow lumen less than about 100 HU brighter "
-            "than its lining under blur); the lumen area there, the proximal cap shape and a reference section "
-            "placed there are unreliable; check the lumen contours there")
-    return [LocatedWarning("cap_lumen_reference_ratio", text, sum((at_site(site) for site, _ in sites), ()),
-                           tuple(_mark("lumen wider than the reference", site) for site, _ in sites))]
+    """The warning of the {proximal,distal}_cap_lumen_reference_ratio, if it fires, naming each side
+    (``_sided_warning``)."""
+    def sentence(where: str, ratios: list) -> str:
+        times = " and ".join(f"{ratio:.1f}" for ratio in ratios)
+        return (f"{where} the lumen reads {times} times the reference lumen (the larger of S and E): next to an "
+                "occlusion the lumen is usually narrowed, so the lumen contour there likely lies on plaque lining a "
+                "stenosis that the scan does not tell from the contrast (a narrow lumen less than about 100 HU "
+                "brighter than its lining under blur); the lumen area there, the proximal cap shape and a reference "
+                "section placed there are unreliable; check the lumen contours there")
+    return _sided_warning("cap_lumen_reference_ratio", lumen_beside_cap_sites(quality),
+                          "lumen wider than the reference", sentence)
 
 
 def _cap_shape_warning(quality: dict) -> list:
