@@ -297,8 +297,9 @@ def test_a_wrong_lumen_in_a_lined_stenosis_after_d_is_flagged():
 def test_caps_proposed_within_one_millimetre_beside_a_flagged_lining(name):
     """The caps passed the lumen test over 2.6-2.9 mm next to P and D (the test's ring 2.4-2.5 mm, sized to the
     lining's outer edge): P was proposed 2.6-2.9 mm late and D as early. They are now told from the lumen on their
-    side (landmark_proposals._caps_beside): stenosis-70-300's by their HU (0.50-0.69 of its side's contrast over the
-    fat), calcified-90's distal ones by where the lumen test sees them end (2.2-2.3 mm, its lumen 1.6 mm)."""
+    side (landmark_proposals._caps_beside): stenosis-70-300's by their HU (before P 0.49-0.67 of the side's contrast
+    over the fat, its lumen 0.71 and more), calcified-90's distal ones by where the lumen test sees them end (2.0-2.3
+    mm, its lumen 1.58 mm)."""
     phantom = generated_phantom(FLAGGED[name])
     _assert_caps_proposed_within_one_millimetre(phantom, Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras))
 

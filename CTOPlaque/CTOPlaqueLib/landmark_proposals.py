@@ -17,7 +17,6 @@ from scipy import ndimage
 from . import contours
 from .centerline import Centerline, sample_centerline
 from .centerline_extraction import longest_run
-from .contours import ContourParameters, contrast_level_hu
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
 from .settings import AnalysisSettings
@@ -63,28 +62,29 @@ def _occlusion(has_lumen: np.ndarray, step_mm: float, within: int | None = None)
 
 
 def _caps_beside(samples_hu: np.ndarray, grid: PolarGrid, has_lumen: np.ndarray, occlusion: tuple[int, int],
-                 params: ContourParameters) -> np.ndarray:
+                 params: contours.ContourParameters) -> np.ndarray:
     """Per section (S,): plaque that passed the lumen test, by the measures of the lumen on its own side of the
     occlusion (sections before ``occlusion``'s first, after its last; has_lumen: (S,) the lumen test's sections).
 
     A fibrous cap is plaque filling the vessel: the lumen test sees it end only at the vessel's outer edge
     (``contours.lumen_fall_half_chord_mm``), and it passes within a ring sized wider than that (stenosis-70-300,
     a 70% stenosis lined with 300 HU plaque under a 0.5 mm blur: ring 2.5 mm, caps 2.2-2.4 mm; calcified-90 2.4 mm,
-    caps 2.2-2.3 mm), over 2.6-2.9 mm next to either cap. Its sections are those that end more than
-    ``lumen_ring_margin_mm`` beyond the side's lumen (calcified-90 after D: 2.2-2.3 mm against 1.6 mm, both 210-265
-    HU, as bright as each other), or at least where it does and are darker than ``contrast_level_hu`` of the side's
-    lumen (stenosis-70-300: its 0.86 mm lumen, 70 HU above its lining, ends only at the lining's outer edge, 2.0-2.1
-    mm, as the caps do; the caps read 0.50-0.69 of its contrast over the fat, the lumen 0.73 and more). The side's
-    lumen is its lumen sections at that level (their median half chord); its contrast, the side's own: a distal lumen
-    filled late (170 HU) is not dark beside a 450 HU proximal one. A tapered lumen darkens as it closes (0.49 of the
-    contrast in its last section) but ends inside its side's lumen, not beyond it."""
+    caps 2.0-2.3 mm), over 2.6-2.9 mm next to either cap. Its sections are those that end more than
+    ``lumen_ring_margin_mm`` beyond the side's lumen (calcified-90 after D: 2.0-2.3 mm against 1.58 mm, the caps at
+    207-251 HU as bright as the lumen's 241-264 HU), or at least where it does and are darker than
+    ``contours.contrast_level_hu`` of the side's lumen (stenosis-70-300: its 0.86 mm lumen, 70-94 HU above its lining,
+    ends only at the lining's outer edge, 2.0-2.1 mm, as the caps do; before P the caps read 0.49-0.67 of the side's
+    contrast over the fat, the lumen 0.71 and more). The side's lumen is its lumen sections at that level (their
+    median half chord); its contrast, the side's own: a distal lumen filled late (170 HU) is not dark beside a
+    450 HU proximal one. A tapered lumen darkens as it closes (0.48 of the contrast in its last section) but ends
+    inside its side's lumen, not beyond it."""
     centre_hu = contours.central_lumen_hu(samples_hu, grid)
     fat_hu = contours.fat_level_hu(samples_hu, grid, params)
     half_chord_mm = contours.lumen_fall_half_chord_mm(samples_hu, grid, centre_hu, fat_hu, params)
     caps = np.zeros(len(has_lumen), bool)
     for side in (slice(0, occlusion[0]), slice(occlusion[1] + 1, None)):
         lumen = has_lumen[side]
-        dark = centre_hu[side] < contrast_level_hu(centre_hu[side][lumen], fat_hu, params)
+        dark = centre_hu[side] < contours.contrast_level_hu(centre_hu[side][lumen], fat_hu, params)
         lumen_mm = np.median(half_chord_mm[side][lumen & ~dark])
         caps[side] = (half_chord_mm[side] > lumen_mm + params.lumen_ring_margin_mm) | (
             dark & (half_chord_mm[side] >= lumen_mm))
