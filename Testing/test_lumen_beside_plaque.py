@@ -14,13 +14,11 @@ towards the cap, which is what a contour on the wall's outer edge did (2.1 times
 
 import numpy as np
 import pytest
-from conftest import generated_phantom
-from scipy import ndimage
+from conftest import blurred_polar_sections, generated_phantom
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.contours import WallContour
-from CTOPlaqueLib.crosssection import PolarGrid
 from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
 from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm
 from CTOPlaqueLib.quality import (MAX_CAP_LUMEN_REFERENCE_RATIO, MAX_CAP_LUMEN_VESSEL_AREA_RATIO,
@@ -307,24 +305,28 @@ def test_caps_proposed_within_one_millimetre_beside_a_flagged_lining(name):
 BLUR_MM = 0.35
 
 
-def _disc_sections(layers, count: int = 4):
-    """``count`` identical polar sections (the contours' grid) of concentric discs in -100 HU fat, ``layers`` =
-    ((outer radius mm, HU), ...) from the centre out, blurred along the rays by a BLUR_MM Gaussian: a profile
-    fat + sum of each step's height x Phi((R - r) / sigma), whose levels lie where an inverse normal says."""
-    grid = PolarGrid.make()
-    hu = np.full(grid.radii_mm.shape, -100.0)
-    for radius_mm, layer_hu in layers[::-1]:
-        hu[grid.radii_mm < radius_mm] = layer_hu
-    profile = ndimage.gaussian_filter1d(hu, BLUR_MM / grid.radial_step_mm, mode="nearest")
-    return grid, np.broadcast_to(profile, (count, len(grid.angles_rad), len(profile)))
+def _discs(layers):
+    """The in-plane image (x_mm, y_mm) -> HU of concentric discs in -100 HU fat, ``layers`` = ((outer radius mm, HU),
+    ...) from the centre out. Blurred along the rays (``blurred_polar_sections``), its profile is fat + the sum of
+    each step's height x Phi((R - r) / sigma), whose levels lie where an inverse normal says."""
+    def hu_at(x, y):
+        radius_mm = np.hypot(x, y)
+        hu = np.full(radius_mm.shape, -100.0)
+        for outer_mm, layer_hu in layers[::-1]:
+            hu[radius_mm < outer_mm] = layer_hu
+        return hu
+    return hu_at
 
 
-# A lumen (400 HU, 1.6 mm) in a 60 HU wall to 2.7 mm; a 230 HU fibrous cap filling a 2.6 mm vessel; a 0.86 mm lumen
-# (400 HU) lined with 300 HU plaque to 2.7 mm; a closing lumen, 0.9 mm at 240 HU, in a 60 HU wall.
+# A lumen (400 HU, 1.6 mm) in a 60 HU wall to 2.7 mm, and one filled at 250 HU; a 230 HU fibrous cap filling a 2.6 mm
+# vessel; a 0.86 mm lumen (400 HU) lined with 300 HU plaque to 2.7 mm; a closing lumen, 0.9 mm at 240 HU, in a 60 HU
+# wall; an occluded vessel (a 25 HU core in 230 HU plaque).
 LUMEN = ((1.6, 400.0), (2.7, 60.0))
+DIM_LUMEN = ((1.6, 250.0), (2.7, 60.0))
 CAP = ((2.6, 230.0),)
 LINED = ((0.86, 400.0), (2.7, 300.0))
 CLOSING = ((0.9, 240.0), (2.7, 60.0))
+OCCLUDED = ((1.0, 25.0), (2.6, 230.0))
 
 
 def test_where_the_lumen_test_sees_a_lumen_end():
@@ -336,25 +338,27 @@ def test_where_the_lumen_test_sees_a_lumen_end():
 
     for layers, expected_mm in ((LUMEN, 1.6 - 0.148 * BLUR_MM), (CAP, 2.6 - 0.524 * BLUR_MM),
                                 (LINED, 2.7 - 1.150 * BLUR_MM)):
-        grid, samples = _disc_sections(layers)
+        grid, samples = blurred_polar_sections(_discs(layers), 4, BLUR_MM)
         measured = lumen_fall_half_chord_mm(samples, grid, central_lumen_hu(samples, grid), -100.0)
         assert measured == pytest.approx(np.full(len(samples), expected_mm), abs=grid.radial_step_mm)
 
 
 def test_caps_told_from_the_lumen_on_their_side():
-    """Sections before an occlusion: lumen, a closing lumen, caps; after it: caps, a lined lumen. The caps are found
-    on both sides and nothing else: before, 2.42 mm against the lumen's 1.55 mm, more than the 0.5 mm margin beyond
-    it; after, 2.42 mm against the lined lumen's 2.30 mm, at 230 HU under 70% of the side's 400 HU contrast over the
-    fat (250 HU). The closing lumen (240 HU) is as dark but ends at 1.0 mm, inside the side's lumen."""
+    """Before an occlusion, a lumen filled at 250 HU (8 sections) then caps (4); after it, caps (4), a closing lumen (4)
+    and a lined lumen (8). The caps are found on both sides and nothing else. Before, they are as bright as the lumen
+    there (its level is 70% of 250 HU over the fat, 145 HU) but end at 2.6 - 0.524 sigma = 2.42 mm, more than the
+    0.5 mm margin beyond its 1.6 + 0.133 sigma = 1.65 mm (145 HU on its 190 HU step). After, they end 0.12 mm beyond
+    the lined lumen (2.30 mm), at 230 HU under 70% of the side's 400 HU over the fat (250 HU). The closing lumen is as
+    dark but ends at 1.0 mm, inside the side's lumen."""
     from CTOPlaqueLib.contours import ContourParameters
     from CTOPlaqueLib.landmark_proposals import _caps_beside
 
-    order = [LUMEN, CLOSING, CAP, ((1.0, 25.0), (2.6, 230.0)), CAP, LINED]
-    grid, _ = _disc_sections(LUMEN)
-    samples = np.concatenate([_disc_sections(layers)[1] for layers in order])
-    kinds = np.repeat(np.arange(len(order)), 4)
-    caps = _caps_beside(samples, grid, kinds != 3, (12, 15), ContourParameters())
-    assert np.array_equal(caps, (kinds == 2) | (kinds == 4))
+    order = ((DIM_LUMEN, 8), (CAP, 4), (OCCLUDED, 4), (CAP, 4), (CLOSING, 4), (LINED, 8))
+    parts = [blurred_polar_sections(_discs(layers), count, BLUR_MM) for layers, count in order]
+    kinds = np.repeat(np.arange(len(order)), [count for _, count in order])
+    caps = _caps_beside(np.concatenate([samples for _, samples in parts]), parts[0][0], kinds != 2, (12, 15),
+                        ContourParameters())
+    assert np.array_equal(caps, (kinds == 1) | (kinds == 3))
 
 
 def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged):
