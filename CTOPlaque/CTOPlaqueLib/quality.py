@@ -64,7 +64,10 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.60, lies midway between
   0.58 and 0.62 (0.58 until wrap-vein's right contour read 0.5806 from two seeds); the former 0.65 missed the issue's
   own failure. A round lumen in a resolved 0.4 mm wall scores (r / (r + 0.4))^2, above the cut for r > 1.37 mm: such
-  a lumen is flagged, conservatively. cap_lumen_vessel_area_other_ratio and cap_lumen_vessel_area_other_at_mm are
+  a lumen is flagged, conservatively. So is a vessel narrowed at a cap to no wider than its lumen: the negatively
+  remodelled phantoms (Testing/test_vein_against_the_wall.py) read 0.63-0.65 just after D, where their 1.45 mm lumen
+  starts at D inside an outer wall remodelled to 1.0 mm (true ratio 1.0), and the contour reads that lumen 24-35%
+  small, not large. cap_lumen_vessel_area_other_ratio and cap_lumen_vessel_area_other_at_mm are
   the same on the other cap's side (0 and None where that side has no counted section), so that the warning names
   both sides where both are on the wall. (lumen_on_wall_measures)
 * proximal_cap_lumen_reference_ratio and distal_cap_lumen_reference_ratio (and their _at_mm, as above): the
@@ -487,7 +490,8 @@ def _lumen_on_wall_warning(quality: dict) -> list:
         return (f"{where} the lumen fills {fills} of the vessel area: "
                 "the lumen contour lies on or near the outer wall (plaque lining the lumen there that the scan does "
                 "not tell from the contrast, such as a lining less than about 80 HU darker than the contrast, or a "
-                "tight stenosis), so the lumen area there and a reference section placed there are unreliable; "
+                "tight stenosis; or a vessel narrowed at the cap to no wider than its lumen, whose lumen the blur "
+                "then reads small), so the lumen area there and a reference section placed there are unreliable; "
                 "check the lumen contours there, and place S and E where the wall is thin and the lumen clearly "
                 "brighter than it")
     return _sided_warning("cap_lumen_vessel_area_ratio", lumen_on_wall_sites(quality), "lumen on the outer wall",
