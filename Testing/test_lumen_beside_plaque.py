@@ -48,10 +48,11 @@ FLAT_CAP_GAP_MM = 2.0
 
 
 def _analysed(spec: PhantomSpec):
-    """(phantom, volume, analysis on the true centerline and landmarks) of one case."""
+    """(phantom, volume, analysis on the true centerline and landmarks) of one case; the analysis computed once per
+    test session (``analyze_on_true_centerline``) and shared."""
     phantom = generated_phantom(spec)
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    return phantom, volume, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    return phantom, volume, analyze_on_true_centerline(phantom)
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -334,8 +335,7 @@ def test_cap_shape_not_read_from_a_flagged_lumen():
     is flagged, so the cap's shape is not read from it. The slope it would give is still blunt, against the truth; the
     shape and the blunt-stump items of J-CTO and CCTA J-CTO are left empty (not 0 or 1), and the warning names
     what the contour reads where, and that the shape is not measured; the report says the cap is not measured."""
-    phantom = generated_phantom(FLAGGED["stenosis-70-300"])
-    result = analyze_on_true_centerline(phantom)
+    phantom, _, result = _analysed(FLAGGED["stenosis-70-300"])
     assert phantom.truth["morphology"]["proximal_cap"] == "tapered"
     assert proximal_cap_slope_per_mm(result) < TAPERED_SLOPE_PER_MM
     ratio, at_mm = result.quality["proximal_cap_lumen_reference_ratio"], result.quality[
