@@ -12,7 +12,7 @@ from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.errors import CTOPlaqueInputError
 from CTOPlaqueLib.landmark_proposals import propose_landmarks, propose_landmarks_mm
 from CTOPlaqueLib.landmarks import landmark_positions_mm
-from CTOPlaqueLib.morphology import (TAPERED_SLOPE_PER_MM, classify_morphology, lesion_morphology, max_bending_deg,
+from CTOPlaqueLib.morphology import (TAPERED_SLOPE_PER_MM, classify_morphology, max_bending_deg,
                                      proximal_cap_slope_per_mm)
 from CTOPlaqueLib.phantom import PRESETS, generate_phantom
 from CTOPlaqueLib.volume_io import Volume
@@ -51,7 +51,7 @@ def test_no_occlusion_is_reported():
 def test_morphology_matches_the_phantom(name):
     phantom = phantom_for(name)
     result = analyze_lesion(_volume(phantom), phantom.centerline_ras, phantom.landmarks_ras)
-    morphology = lesion_morphology(result)
+    morphology = result.morphology
     truth = phantom.truth["morphology"]
     assert morphology["max_bending_deg"] == pytest.approx(truth["max_bending_deg"], abs=2.0)
     assert morphology["bending_gt_45"] == (truth["max_bending_deg"] > 45)

@@ -14,15 +14,21 @@ towards the cap, which is what a contour on the wall's outer edge did (2.1 times
 
 import numpy as np
 import pytest
-from conftest import blurred_polar_sections, generated_phantom
+from conftest import CAP_SHAPE_WARNING, analyze_on_true_centerline, blurred_polar_sections, generated_phantom
+from warning_positions import assert_marks_are_the_warnings
 
 from CTOPlaqueLib.analysis import analyze_lesion
 from CTOPlaqueLib.centerline import sample_centerline
 from CTOPlaqueLib.contours import WallContour
+from CTOPlaqueLib.export import lesion_document
 from CTOPlaqueLib.landmark_proposals import propose_landmarks_mm
+from CTOPlaqueLib.lesion_report import measurement_rows
+from CTOPlaqueLib.morphology import TAPERED_SLOPE_PER_MM, proximal_cap_slope_per_mm
 from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm
 from CTOPlaqueLib.quality import (MAX_CAP_LUMEN_REFERENCE_RATIO, MAX_CAP_LUMEN_VESSEL_AREA_RATIO,
-                                  lumen_beside_cap_measures, lumen_on_wall_measures, quality_warnings)
+                                  lumen_beside_cap_measures, lumen_on_wall_measures, proximal_lumen_flags,
+                                  quality_warnings)
+from CTOPlaqueLib.section_view import warning_marks
 from CTOPlaqueLib.volume_io import Volume
 
 DISEASED = dict(proximal_mm=10.0, occlusion_length_mm=12.0, distal_mm=10.0, cap_lining_mm=7.0)
@@ -42,10 +48,11 @@ FLAT_CAP_GAP_MM = 2.0
 
 
 def _analysed(spec: PhantomSpec):
-    """(phantom, volume, analysis on the true centerline and landmarks) of one case."""
+    """(phantom, volume, analysis on the true centerline and landmarks) of one case; the analysis computed once per
+    test session (``analyze_on_true_centerline``) and shared."""
     phantom = generated_phantom(spec)
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
-    return phantom, volume, analyze_lesion(volume, phantom.centerline_ras, phantom.landmarks_ras)
+    return phantom, volume, analyze_on_true_centerline(phantom)
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -211,13 +218,16 @@ def test_lumen_wider_than_the_reference_beside_a_cap_is_flagged_where_it_is():
     assert warning[0].startswith(f"{at_mm:.1f} mm after D the lumen reads 1.7 times the reference lumen")
 
 
+# An otherwise clean lesion's quality measures.
+_CLEAN = {"occlusion_min_fat_edge_fraction": 0.8, "occlusion_fat_edge_fraction": 0.8,
+          "occlusion_contrast_fraction": 0.0, "lumen_proximal": True, "lumen_distal": True,
+          "landmark_max_distance_mm": 0.0, "reference_wall_resolved": {"S": True, "E": True},
+          "normal_wall_unresolved_fraction": 0.0, "blur_sigma_mm": 0.35}
+
+
 def _warnings_of(measures: dict) -> list:
     """quality_warnings of an otherwise clean lesion carrying ``measures``."""
-    clean = {"occlusion_min_fat_edge_fraction": 0.8, "occlusion_fat_edge_fraction": 0.8,
-             "occlusion_contrast_fraction": 0.0, "lumen_proximal": True, "lumen_distal": True,
-             "landmark_max_distance_mm": 0.0, "reference_wall_resolved": {"S": True, "E": True},
-             "normal_wall_unresolved_fraction": 0.0, "blur_sigma_mm": 0.35}
-    return quality_warnings({**clean, **measures})
+    return quality_warnings({**_CLEAN, **measures})
 
 
 def test_no_false_contrast_alarm(measured):
@@ -391,3 +401,76 @@ def test_lumen_beside_a_calcified_sector_before_p():
     warning = [w for w in result.warnings if "lumen contour lies on" in w]
     assert warning and warning[0].startswith(f"{at_mm:.1f} mm after D the lumen fills") and "before P" not in warning[0]
     assert result.morphology["proximal_cap"] == phantom.truth["morphology"]["proximal_cap"] == "tapered"
+
+
+def test_cap_shape_not_read_from_a_flagged_lumen():
+    """stenosis-70-300 (a 0.86 mm lumen 100 HU above its 300 HU lining under a 0.5 mm blur), whose tapered cap read
+    blunt (-1.93 per mm: the contour on the lining, 3.0 times the reference lumen 0.2 mm before P): the lumen before P
+    is flagged, so the cap's shape is not read from it. The slope it would give is still blunt, against the truth; the
+    shape and the blunt-stump items of J-CTO and CCTA J-CTO are left empty (not 0 or 1), and the warning names
+    what the contour reads where, and that the shape is not measured; the report says the cap is not measured."""
+    phantom, _, result = _analysed(FLAGGED["stenosis-70-300"])
+    assert phantom.truth["morphology"]["proximal_cap"] == "tapered"
+    assert proximal_cap_slope_per_mm(result) < TAPERED_SLOPE_PER_MM
+    ratio, at_mm = result.quality["proximal_cap_lumen_reference_ratio"], result.quality[
+        "proximal_cap_lumen_reference_at_mm"]
+    assert ratio > MAX_CAP_LUMEN_REFERENCE_RATIO and -5.0 <= at_mm < 0.0
+    assert result.morphology["proximal_cap"] is None and result.morphology["blunt_stump"] is None
+    assert result.morphology["proximal_cap_slope_per_mm"] is None and not result.quality["proximal_cap_measured"]
+    for score in ("J-CTO", "CCTA J-CTO"):
+        assert result.scores[score]["total"] is None and "blunt_stump" in result.scores[score]["missing_items"]
+        assert "blunt_stump" not in result.scores[score]["items"]
+    warning = [w for w in result.warnings if CAP_SHAPE_WARNING in w]
+    assert len(warning) == 1 and warning[0].startswith(f"{-at_mm:.1f} mm before P the lumen contour ")
+    assert f"reads {ratio:.1f} times the reference lumen" in warning[0] and "blunt-stump score items" in warning[0]
+    rows = dict(measurement_rows(lesion_document(result, "L1", "P1", {})))
+    assert rows["Proximal cap"] == "not measured: see the quality warnings"
+
+
+def _flag(measure: str, at_mm: float, above: bool) -> dict:
+    """Quality measures with one lumen flag next to a cap at ``at_mm`` (negative before P): the lumen on the outer wall
+    or the lumen wider than the reference, 0.01 above or below its cut."""
+    if measure == "on the wall":
+        return {"cap_lumen_vessel_area_ratio": MAX_CAP_LUMEN_VESSEL_AREA_RATIO + (0.01 if above else -0.01),
+                "cap_lumen_vessel_area_at_mm": at_mm}
+    side = "proximal" if at_mm < 0 else "distal"
+    return {f"{side}_cap_lumen_reference_ratio": MAX_CAP_LUMEN_REFERENCE_RATIO + (0.01 if above else -0.01),
+            f"{side}_cap_lumen_reference_at_mm": at_mm}
+
+
+@pytest.mark.parametrize("measure", ["on the wall", "wider than the reference"])
+def test_only_a_lumen_flagged_before_p_leaves_the_cap_unread(measure):
+    """Each lumen flag, just above its cut before P, is a flag on the cap's lumen (morphology then leaves the shape
+    unread), and the cap-shape warning names it there with its mark; just below the cut, or after D, it is not. The
+    same flags with the cap measured (an export from before the rule) raise no cap-shape warning."""
+    landmarks_mm = {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0}
+    for at_mm, above in ((-1.5, True), (-1.5, False), (2.5, True)):
+        quality = {"proximal_cap_measured": False, **_flag(measure, at_mm, above)}
+        flags = proximal_lumen_flags({"lumen_proximal": True, **quality})
+        assert bool(flags) == (above and at_mm < 0)
+        cap_warnings = [w for w in _warnings_of(quality) if CAP_SHAPE_WARNING in w]
+        assert len(cap_warnings) == int(bool(flags))
+        if flags:
+            assert cap_warnings[0].startswith("1.5 mm before P the lumen contour ")
+            marks = [mark for mark in warning_marks({**_CLEAN, **quality}, landmarks_mm)
+                     if mark[0].startswith("cap shape not measured")]
+            assert marks == [("cap shape not measured, lumen flagged, 1.5 mm before P", pytest.approx(12.5))]
+            assert_marks_are_the_warnings(cap_warnings, marks, landmarks_mm)
+            assert not [w for w in _warnings_of({**quality, "proximal_cap_measured": True}) if CAP_SHAPE_WARNING in w]
+
+
+def test_both_lumen_flags_before_p_are_named_in_one_cap_warning():
+    """The lumen on the wall 2.5 mm before P and wider than the reference 0.2 mm before P: one cap-shape warning naming
+    both places with what the contour reads at each, a mark at each; the lumen-lost warning does not speak as well
+    (the lumen last found 1.3 mm before P)."""
+    quality = {"proximal_cap_measured": False, "proximal_lumen_end_mm": 1.3, **_flag("on the wall", -2.5, True),
+               **_flag("wider than the reference", -0.2, True)}
+    warning = [w for w in _warnings_of(quality) if CAP_SHAPE_WARNING in w]
+    assert len(warning) == 1 and warning[0].startswith(
+        "2.5 mm before P the lumen contour fills 61% of the vessel area, and 0.2 mm before P it reads 1.5 times the "
+        "reference lumen")
+    assert not [w for w in _warnings_of(quality) if "the lumen is last found" in w]
+    marks = warning_marks({**_CLEAN, **quality}, {"S": 8.0, "P": 14.0, "D": 36.0, "E": 42.0})
+    assert [mark for mark in marks if mark[0].startswith("cap shape")] == [
+        ("cap shape not measured, lumen flagged, 2.5 mm before P", pytest.approx(11.5)),
+        ("cap shape not measured, lumen flagged, 0.2 mm before P", pytest.approx(13.8))]

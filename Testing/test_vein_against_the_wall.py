@@ -14,7 +14,8 @@ from conftest import analyze_from_two_seeds, distances_inside_occlusion_mm, gene
 from scipy import ndimage
 
 from CTOPlaqueLib.centerline_extraction import ExtractionParameters, SeedContrast
-from CTOPlaqueLib.phantom import PhantomSpec
+from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm, vessel_radius_mm
+from CTOPlaqueLib.quality import MAX_CAP_LUMEN_VESSEL_AREA_RATIO
 
 SPACING_MM = 0.4
 SHAPE_KJI = (40, 30, 100)  # the vessel runs along i (40 mm), through k = j = 15
@@ -101,3 +102,19 @@ def test_negatively_remodelled_caps_are_not_contrast(negatively_remodelled):
     _, _, result = negatively_remodelled
     assert result.quality["occlusion_contrast_fraction"] <= 0.1
     assert not [w for w in result.warnings if "through contrast" in w]
+
+
+def test_lumen_on_the_wall_after_d_is_the_phantoms_own(negatively_remodelled):
+    """Issue 26: the lumen-on-wall warning just after D (63-65%) is not a lumen contour taken to a lining. The
+    phantom's distal lumen (1.45 mm) starts at full width at D, where the outer wall is remodelled to 1.0 mm and
+    returns to 2.7 mm over 2 mm: over the first 0.7 mm after D the lumen is painted straight into the fat, its true
+    lumen / vessel area 1.0 (a vessel no wider than its lumen). The contour there reads the lumen small (4.3-5.0 mm2
+    against 6.6 mm2: the lumen's abrupt end at D blurred along the vessel), not large as on a lining."""
+    phantom, _, result = negatively_remodelled
+    at_mm = result.quality["cap_lumen_vessel_area_at_mm"]
+    assert result.quality["cap_lumen_vessel_area_ratio"] > MAX_CAP_LUMEN_VESSEL_AREA_RATIO and 0.0 < at_mm <= 0.5
+    true_arc = phantom.spec.d_mm + at_mm
+    lumen_mm = lumen_radius_mm(phantom.spec, true_arc)
+    assert (lumen_mm / max(vessel_radius_mm(phantom.spec, true_arc), lumen_mm)) ** 2 == pytest.approx(1.0)
+    site = np.argmin(np.abs(result.profile.arc_mm - result.landmarks_mm["D"] - at_mm))
+    assert result.profile.lumen_area_mm2[site] < np.pi * lumen_mm ** 2

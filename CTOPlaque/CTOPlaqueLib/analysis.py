@@ -22,7 +22,7 @@ from .landmarks import landmark_positions_mm, landmark_projections, reference_se
 from .misregistration import misregistration_step_measures
 from .morphology import lesion_morphology
 from .quality import (lumen_beside_cap_measures, lumen_on_wall_measures, proximal_lumen_end_measures,
-                      quality_measures, quality_warnings, wall_outward_measures, warning_kinds)
+                      proximal_lumen_flags, quality_measures, quality_warnings, wall_outward_measures, warning_kinds)
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -269,7 +269,8 @@ def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict
         clinical_items=dict(clinical_items or {}),
         detection=detection,
     )
-    analysis.morphology = lesion_morphology(analysis)
+    # a cap shape is not read from a lumen the quality measures flag next to it
+    analysis.morphology = lesion_morphology(analysis, read_cap=not proximal_lumen_flags(quality))
     quality["proximal_cap_measured"] = analysis.morphology["proximal_cap"] is not None
     image = image_items(analysis.morphology, analysis.occlusion_length_mm, analysis.volumes_mm3["dense_calcium"])
     analysis.scores = compute_scores(image, analysis.clinical_items)

@@ -114,7 +114,7 @@ def measurement_rows(document: dict) -> list:
     morphology = document["morphology"]
     rows.append(("Largest bending in the occlusion", f"{morphology['max_bending_deg']:.0f}°"))
     rows.append(("Largest calcium area fraction", f"{100 * morphology['max_calcium_area_fraction']:.0f}%"))
-    rows.append(("Proximal cap", morphology["proximal_cap"] or "unknown"))
+    rows.append(("Proximal cap", morphology["proximal_cap"] or "not measured: see the quality warnings"))
     return rows
 
 

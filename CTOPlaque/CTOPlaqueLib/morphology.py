@@ -24,7 +24,10 @@ Definitions (all within the occluded segment P..D):
   "heart-long-low-contrast" stump, whose 250 HU lumen fades early, as blunt (0.121). A tapered stump loses
   most of its lumen into the occlusion (0.5 per mm in truth for a lumen closing over 2 mm); a blunt one
   keeps it to the cap. Tapered when the slope reaches TAPERED_SLOPE_PER_MM; see docs/accuracy.md for the
-  presets' values.
+  presets' values. The shape is not read (None) where the analysis flags the lumen contour in the 5 mm before P
+  (quality.proximal_lumen_flags: on the outer wall, or wider than the reference lumen): a contour on plaque lining
+  the lumen widens it where the stump closes, and the tapered stump of a 70% stenosis lined with 300 HU plaque read
+  blunt (-1.93 per mm).
 """
 
 from __future__ import annotations
@@ -118,8 +121,10 @@ def classify_morphology(bending_deg: float, calcium_fraction: float, length_mm: 
     }
 
 
-def lesion_morphology(analysis: LesionAnalysis) -> dict:
+def lesion_morphology(analysis: LesionAnalysis, read_cap: bool) -> dict:
+    """The morphology record (``classify_morphology``) of ``analysis``; the proximal cap's shape left unknown unless
+    ``read_cap`` (false where the lumen before P is flagged: module docstring)."""
     inside = analysis.occluded_sections()
     bending = max_bending_deg(analysis.centerline.tangents[inside], analysis.centerline.step_mm)
-    return classify_morphology(bending, max_calcium_area_fraction(analysis), analysis.occlusion_length_mm,
-                               proximal_cap_slope_per_mm(analysis))
+    slope = proximal_cap_slope_per_mm(analysis) if read_cap else float("nan")
+    return classify_morphology(bending, max_calcium_area_fraction(analysis), analysis.occlusion_length_mm, slope)

@@ -64,7 +64,10 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   MAX_CAP_LUMEN_VESSEL_AREA_RATIO 0.60, lies midway between
   0.58 and 0.62 (0.58 until wrap-vein's right contour read 0.5806 from two seeds); the former 0.65 missed the issue's
   own failure. A round lumen in a resolved 0.4 mm wall scores (r / (r + 0.4))^2, above the cut for r > 1.37 mm: such
-  a lumen is flagged, conservatively. cap_lumen_vessel_area_other_ratio and cap_lumen_vessel_area_other_at_mm are
+  a lumen is flagged, conservatively. So is a vessel narrowed at a cap to no wider than its lumen: the negatively
+  remodelled phantoms (Testing/test_vein_against_the_wall.py) read 0.63-0.65 just after D, where their 1.45 mm lumen
+  starts at D inside an outer wall remodelled to 1.0 mm (true ratio 1.0), and the contour reads that lumen 24-35%
+  small, not large. cap_lumen_vessel_area_other_ratio and cap_lumen_vessel_area_other_at_mm are
   the same on the other cap's side (0 and None where that side has no counted section), so that the warning names
   both sides where both are on the wall. (lumen_on_wall_measures)
 * proximal_cap_lumen_reference_ratio and distal_cap_lumen_reference_ratio (and their _at_mm, as above): the
@@ -85,7 +88,10 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   by then. It is not measured where the lumen is last found short of two sections in the last CAP_END_MM and still
   wider than 70% of its area 2-5 mm before P (P lies past a blunt stump's end, or the lumen is lost in noise or
   bright plaque before it narrows): the cap's shape and the blunt-stump score items are then left empty, and the
-  warning says where the lumen ends. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
+  warning says where the lumen ends. Nor is it measured where the lumen before P is flagged, on the outer wall or
+  wider than the reference lumen (proximal_lumen_flags, over the REFERENCE_WINDOW_MM before P, the stretch the cap's
+  slope is read from): a cap shape is not read from a lumen contour the analysis itself distrusts, and the warning
+  names the flags and where they lie. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
@@ -341,14 +347,26 @@ def lumen_beside_cap_sites(quality: dict) -> list:
     return sites
 
 
+def proximal_lumen_flags(quality: dict) -> list:
+    """The lumen contour next to the proximal cap flagged, which leaves the cap's shape unread (morphology):
+    [(WarningSite before P, what the contour reads there)] of the lumen on the outer wall (``lumen_on_wall_sites``),
+    then of the lumen wider than the reference lumen (``lumen_beside_cap_sites``), on the side before P; [] where
+    neither is."""
+    flags = [(site, f"fills {100 * ratio:.0f}% of the vessel area") for site, ratio in lumen_on_wall_sites(quality)]
+    flags += [(site, f"reads {ratio:.1f} times the reference lumen (the larger of S and E)")
+              for site, ratio in lumen_beside_cap_sites(quality)]
+    return [(site, reading) for site, reading in flags if site.landmark == "P"]
+
+
 def cap_shape_site(quality: dict) -> WarningSite | None:
     """The proximal cap's shape not measured though a lumen lies before P (proximal_cap_measured false, lumen_proximal
     true: where no lumen is found before P, the lumen_proximal warning speaks), where the lumen was last found
     (proximal_lumen_end_mm) before P. A lumen found within half of CAP_END_MM of P leaves the shape unmeasured for
-    another reason (too few sections 2-5 mm before P): the warning's words would not hold, and it is not given."""
+    another reason (too few sections 2-5 mm before P, or the lumen flagged: ``proximal_lumen_flags``, whose warning
+    speaks then): the warning's words would not hold, and it is not given."""
     end_mm = quality.get("proximal_lumen_end_mm")
     if (quality.get("proximal_cap_measured", True) or not quality["lumen_proximal"] or end_mm is None
-            or end_mm <= 0.5 * CAP_END_MM):
+            or end_mm <= 0.5 * CAP_END_MM or proximal_lumen_flags(quality)):
         return None
     return WarningSite(-end_mm, "P")
 
@@ -472,9 +490,10 @@ def _lumen_on_wall_warning(quality: dict) -> list:
         return (f"{where} the lumen fills {fills} of the vessel area: "
                 "the lumen contour lies on or near the outer wall (plaque lining the lumen there that the scan does "
                 "not tell from the contrast, such as a lining less than about 80 HU darker than the contrast, or a "
-                "tight stenosis), so the lumen area there, the proximal cap shape and a reference section placed "
-                "there are unreliable; check the lumen contours there, and place S and E where the wall is thin and "
-                "the lumen clearly brighter than it")
+                "tight stenosis; or a vessel narrowed at the cap to no wider than its lumen, whose lumen the blur "
+                "then reads small), so the lumen area there and a reference section placed there are unreliable; "
+                "check the lumen contours there, and place S and E where the wall is thin and the lumen clearly "
+                "brighter than it")
     return _sided_warning("cap_lumen_vessel_area_ratio", lumen_on_wall_sites(quality), "lumen on the outer wall",
                           sentence)
 
@@ -487,14 +506,19 @@ def _lumen_beside_cap_warning(quality: dict) -> list:
         return (f"{where} the lumen reads {times} times the reference lumen (the larger of S and E): next to an "
                 "occlusion the lumen is usually narrowed, so the lumen contour there likely lies on plaque lining a "
                 "stenosis that the scan does not tell from the contrast (a narrow lumen less than about 100 HU "
-                "brighter than its lining under blur); the lumen area there, the proximal cap shape and a reference "
-                "section placed there are unreliable; check the lumen contours there")
+                "brighter than its lining under blur); the lumen area there and a reference section placed there "
+                "are unreliable; check the lumen contours there")
     return _sided_warning("cap_lumen_reference_ratio", lumen_beside_cap_sites(quality),
                           "lumen wider than the reference", sentence)
 
 
 def _cap_shape_warning(quality: dict) -> list:
-    """The warning of proximal_cap_measured, if it fires (``cap_shape_site``), with where it lies and its mark."""
+    """The warning of proximal_cap_measured, if it fires, with where it lies and its marks: the cap's shape not read
+    from a flagged lumen (``_flagged_cap_lumen_warning``), or not measured where the lumen is last found
+    (``cap_shape_site``)."""
+    flags = proximal_lumen_flags(quality)
+    if flags and not quality.get("proximal_cap_measured", True):
+        return _flagged_cap_lumen_warning(flags)
     site = cap_shape_site(quality)
     if site is None:
         return []
@@ -504,6 +528,24 @@ def _cap_shape_warning(quality: dict) -> list:
             "the lumen contours before P and P's position, and judge the cap by eye")
     return [LocatedWarning("proximal_cap_measured", text, at_site(site),
                            (_mark("cap shape not measured, lumen last found", site),))]
+
+
+def _flagged_cap_lumen_warning(flags: list) -> list:
+    """The warning that the proximal cap's shape is not read from the lumen flagged before P (flags:
+    ``proximal_lumen_flags``), naming what the contour reads at each position (those the same to the text's 0.1 mm
+    as one), with a mark at each."""
+    sites, readings = {}, {}
+    for site, reading in flags:
+        sites.setdefault(site.text(), site)
+        readings.setdefault(site.text(), []).append(reading)
+    where = ", and ".join(f"{position} {'the lumen contour' if index == 0 else 'it'} {' and '.join(words)}"
+                          for index, (position, words) in enumerate(readings.items()))
+    text = (f"{where}: a lumen contour the analysis flags as likely lying on plaque lining the lumen, which widens it "
+            "where the stump closes (a tapered cap then reads blunt), so the proximal cap's shape (tapered or blunt) "
+            "is not measured from it and the blunt-stump score items are left empty; check the lumen contours before "
+            "P, and judge the cap by eye")
+    return [LocatedWarning("proximal_cap_measured", text, sum((at_site(site) for site in sites.values()), ()),
+                           tuple(_mark("cap shape not measured, lumen flagged", site) for site in sites.values()))]
 
 
 def _misregistration_warning(quality: dict) -> list:
