@@ -731,6 +731,23 @@ def _at_index(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.take_along_axis(values, np.clip(index, 0, values.shape[-1] - 1)[..., None], axis=-1)[..., 0]
 
 
+def _averaged_edge_blur_sigma_mm(mean_hu: np.ndarray, strength: np.ndarray, allowed: np.ndarray, radii_mm: np.ndarray,
+                                 grid: PolarGrid, params: ContourParameters) -> float:
+    """The lumen's blur sigma (mm): ``edge_blur_sigma_mm`` on the profiles and the edge strength averaged over
+    neighbouring rays and sections (``_decision_mean``; mean_hu: the averaged profiles), at the averaged strength's
+    highest allowed sample within ``peak_window_mm`` of each ray's edge (radii_mm, (S, A)).
+
+    On single rays noise raises the peak slope, and the blur reads low: on stenosis-60-blunt (20 HU noise, a 0.99 mm
+    lumen 140 HU above its lining) 0.363 mm, against 0.414 mm on the same phantom without noise, which under-corrects
+    a narrow lumen (``blur_corrected_mm``) by about 2% of its area; averaged, 0.396 mm (0.416 mm without noise)."""
+    mean_strength = np.where(allowed, _decision_mean(strength, params), 0.0)
+    window = int(round(params.peak_window_mm / grid.radial_step_mm))
+    index = np.rint((radii_mm - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
+    candidates = np.clip(index[..., None] + np.arange(-window, window + 1), 0, strength.shape[-1] - 1)
+    highest = np.take_along_axis(mean_strength, candidates, axis=-1).argmax(axis=-1)
+    return edge_blur_sigma_mm(mean_hu, mean_strength, _at_index(candidates, highest), grid, params)
+
+
 def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndarray, section_step_mm: float,
                  params: ContourParameters = ContourParameters()) -> np.ndarray:
     """Lumen radius (mm) per (section, angle); 0 where ``lumen_present`` is False.
@@ -780,7 +797,8 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
                & ((wall_index < 0)[..., None] | (index < (wall_index - wall_gap)[..., None]))
                & ~beside_calcium[..., None])
     lumen_strength = _without_wall_fall(strength, wall_index, wall_height_hu, wall_sigma_mm, grid)
-    found, _, blur_sigma_mm = _closed_contour(smooth, lumen_strength, allowed, grid, params)
+    found, _, _ = _closed_contour(smooth, lumen_strength, allowed, grid, params)
+    blur_sigma_mm = _averaged_edge_blur_sigma_mm(mean_hu, lumen_strength, allowed, found, grid, params)
     radii[lumen_present] = _interpolated_across(found, beside_calcium, grid)
     sigma_sections = params.along_vessel_sigma_mm / section_step_mm
     smoothed = np.where(lumen_present[:, None], _smooth_along_vessel(radii, lumen_present, sigma_sections), 0.0)
