@@ -37,7 +37,7 @@ the fat lines the lumen, the wall's own fall to fat is first recognised and subt
 Both contours are finally moved out by the inward shift of the steepest slope of a Gaussian-blurred disc
 (``blur_corrected_mm``: exact, about sigma^2 / (2 r) for a wide one), with the scanner's blur sigma measured on the
 edges themselves: for the outer wall on the mean profile across the plaque's fat edges (``profile_blur_sigma_mm``),
-for the lumen on its peak slopes (``edge_blur_sigma_mm``).
+for the lumen on its peak slopes averaged over neighbouring rays and sections (``_averaged_edge_blur_sigma_mm``).
 """
 
 from __future__ import annotations
