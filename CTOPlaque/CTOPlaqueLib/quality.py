@@ -113,8 +113,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .contours import (NORMAL_WALL_MM, ContourParameters, WallContour, contour_area_mm2, fitted_step_radii_mm,
-                       profiles_across_contour)
+from .contours import (NORMAL_WALL_MM, ContourParameters, WallContour, blurred_disc_steepest_mm, contour_area_mm2,
+                       fitted_step_radii_mm, profiles_across_contour)
 from .crosssection import PolarGrid
 from .landmarks import reference_section_indices
 from .morphology import CAP_END_MM
@@ -584,10 +584,10 @@ def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np
     samples_hu: the analysis's polar samples (S, A, R); wall: its outer wall. In each window the profiles across
     the fat-edge rays, aligned on the contour, are averaged and a blurred step of the measured blur is fitted to
     the mean (``fitted_step_radii_mm``, within ``step_fit_shift_mm``): its centre is where the image's edge lies
-    relative to the contour. The steepest slope of a blurred disc of radius r lies sigma^2 / (2 r) inside its
-    edge, which the contour was corrected for, so that much is expected. An edge test that rejects the true
-    edge (a bright wall's blur tail read as tissue) leaves the contour outside it, and neither the fat-edge
-    fraction nor the local-area ratio sees that."""
+    relative to the contour. The steepest slope of a blurred disc lies inside its edge (``blurred_disc_steepest_mm``;
+    about sigma^2 / (2 r) for a radius r), which the contour was corrected for, so that much is expected. An edge
+    test that rejects the true edge (a bright wall's blur tail read as tissue) leaves the contour outside it, and
+    neither the fat-edge fraction nor the local-area ratio sees that."""
     occluded = np.flatnonzero((arc_mm >= landmarks_mm["P"]) & (arc_mm <= landmarks_mm["D"]))
     window = max(1, int(round(OCCLUSION_WINDOW_MM / float(arc_mm[1] - arc_mm[0]))))
     reach = int(round(params.step_fit_mm / grid.radial_step_mm)) + int(round(params.step_fit_shift_mm
@@ -609,7 +609,7 @@ def wall_outward_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np
     offset_grid = PolarGrid(offsets_mm, np.zeros(1), grid.radial_step_mm)
     centres_mm = fitted_step_radii_mm(np.array(means)[None], offset_grid, np.full((1, len(means)), reach),
                                       wall.blur_sigma_mm, params)[0]
-    outward_mm = -centres_mm - wall.blur_sigma_mm ** 2 / (2.0 * np.array(radii))
+    outward_mm = -centres_mm - (np.array(radii) - blurred_disc_steepest_mm(np.array(radii), wall.blur_sigma_mm))
     worst = int(np.argmax(outward_mm))
     return {"occlusion_wall_outward_mm": float(outward_mm[worst]), "occlusion_wall_outward_at_mm": positions[worst],
             "occlusion_wall_outward_area_fraction": float(2.0 * outward_mm[worst] / radii[worst])}
