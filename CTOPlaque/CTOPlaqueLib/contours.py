@@ -765,10 +765,13 @@ def fat_level_hu(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParamet
     run along the vessel, so it narrows the fat peak (white noise to a few HU) without mixing them into it; averaged
     over 8 mm of arc it mixed the myocardium in (+12 to +41 HU). The fit takes the bins from 2.5 standard
     deviations below the peak to half of one above: the partial volume of the wall, the myocardium and veins is
-    brighter than fat, so the dark flank is fat alone. Limits (small phantoms, fat -110 to -50 HU, 5 noise seeds):
-    within +1..+3 HU of the truth under white noise of 20-55 HU (seed-to-seed range up to 4 HU; the mode +2.5 to
-    +7.5); under textured noise +4 (20 HU) to +11 HU (55 HU), range up to 14 HU (the mode +8.5 to +16.5, range up
-    to 25): what is left is partial volume within the noise's width of the fat, which no histogram separates.
+    brighter than fat, so the dark flank is fat alone. Limits (a small phantom, fat -110 to -50 HU, 5 noise seeds,
+    docs/accuracy.md): +1.1..+2.6 HU from the truth under white noise of 20-55 HU (seed-to-seed range up to 3 HU;
+    the mode +2.5..+7.5); under textured noise +3.6 (20 HU) to +12.1 HU (55 HU), range up to 15 HU (the mode +5.5
+    to +16.5, range up to 25): the partial volume of the tissue beside the fat within the noise's width of it, which
+    no histogram separates (without noise the fit reads +3.75 HU: the averaging mixes it in). On the issue's case a
+    0.1-0.3 mm move of the centerline moves it within 2.3 HU (the mode 15 HU), but on one of three other textured
+    noise patterns a 0.3 mm move moved it 7.3 HU.
     """
     in_ring = np.flatnonzero(grid.radii_mm >= grid.radii_mm[-1] - params.fat_ring_mm)
     ring = samples_hu[:, :, in_ring[::max(1, int(round(FAT_RING_STEP_MM / grid.radial_step_mm)))]]
