@@ -786,7 +786,7 @@ def _fat_ring_means(ring_hu: np.ndarray, grid: PolarGrid, params: ContourParamet
     over ``fat_smoothing_sections`` sections and ``fat_smoothing_arc_mm`` of arc at the ring's middle."""
     ring_radius_mm = grid.radii_mm[-1] - 0.5 * params.fat_ring_mm
     arc_step_mm = 2.0 * np.pi * ring_radius_mm / ring_hu.shape[1]
-    sections = min(max(1, params.fat_smoothing_sections), len(ring_hu))
+    sections = min(params.fat_smoothing_sections, len(ring_hu))
     means = ndimage.uniform_filter1d(ring_hu.astype(np.float32), sections, axis=0, mode="nearest")
     angles = min(max(1, int(round(params.fat_smoothing_arc_mm / arc_step_mm))), ring_hu.shape[1])
     return ndimage.uniform_filter1d(means, angles, axis=1, mode="wrap")
