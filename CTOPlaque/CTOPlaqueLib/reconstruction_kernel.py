@@ -11,8 +11,8 @@ two seeds: curved -7 to -8%, heart -8 to -9%, anisotropic voxels -7 to -11%, thi
 1.0 with fat at -40 HU, -31%. PAV still follows the image.
 
 The measure, ``lumen_edge_undershoot_hu``: the epicardial fat level far from the vessel (the samples
-FAR_FAT_RING_MM from the centerline within FAR_FAT_BAND_HU of their mode, contours.fat_level_hu; their
-median, since the mode alone is read to a 5 HU bin), minus the lowest point of the median profile
+FAR_FAT_RING_MM from the centerline within FAR_FAT_BAND_HU of their fat level, contours.fat_level_hu; their
+median), minus the lowest point of the median profile
 UNDERSHOOT_SEARCH_MM beyond the lumen contour, less NOISE_MARGIN standard errors of that point. The lumen edge is
 the strongest edge along the vessel (300..550 HU of contrast over fat), so its undershoot is the largest. The median
 is taken over the rays that reach fat beyond the search (their mean over FAT_TAIL_MM below the outer wall's fat
@@ -100,9 +100,9 @@ def _lowest_median_hu(profiles_hu: np.ndarray, section_of_ray: np.ndarray) -> tu
 
 
 def _far_fat_hu(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters) -> float:
-    """The median of the samples in FAR_FAT_RING_MM within FAR_FAT_BAND_HU of their fat mode."""
+    """The median of the samples in FAR_FAT_RING_MM within FAR_FAT_BAND_HU of their fat level."""
     far_ring = dataclasses.replace(params, fat_ring_mm=FAR_FAT_RING_MM[1] - FAR_FAT_RING_MM[0])
-    mode_hu = fat_level_hu(samples_hu, grid, far_ring)
+    level_hu = fat_level_hu(samples_hu, grid, far_ring)
     ring = samples_hu[:, :, grid.radii_mm >= FAR_FAT_RING_MM[0]]
-    near_mode = ring[np.abs(ring - mode_hu) <= FAR_FAT_BAND_HU]
-    return float(np.median(near_mode)) if near_mode.size else mode_hu
+    near_level = ring[np.abs(ring - level_hu) <= FAR_FAT_BAND_HU]
+    return float(np.median(near_level)) if near_level.size else level_hu
