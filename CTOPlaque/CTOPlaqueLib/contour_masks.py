@@ -31,7 +31,7 @@ from .centerline import Centerline
 from .contours import contour_area_mm2
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
-from .labelmap import inside_contours, lesion_box_ijk, polar_in_section
+from .labelmap import box_voxels_near, inside_contours, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
@@ -102,7 +102,7 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
     ijk_to_ras, shape = oversampled_grid(volume, low, high, max_spacing_mm)
     factors = np.round(np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
                        / np.linalg.norm(ijk_to_ras[:3, :3], axis=0)).astype(int)
-    near, nearest_section = _voxels_near(volume.ijk_to_ras, _box_indices(low, high), cKDTree(centerline.points_ras),
+    near, nearest_section = _voxels_near(volume.ijk_to_ras, low, high, cKDTree(centerline.points_ras),
                                          reach_mm + 0.5 * float(np.linalg.norm(volume.spacing_mm)))
     subvoxels = _box_indices(np.zeros(3, int), factors - 1)
     labels = np.zeros(shape, np.uint8)
@@ -134,14 +134,17 @@ def _reach_mm(vessel_radii_mm: np.ndarray) -> np.ndarray:
     return ndimage.maximum_filter1d(vessel_radii_mm.max(axis=1), 2 * SECTION_SEARCH + 1, mode="nearest") + END_MARGIN_MM
 
 
-def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: np.ndarray):
-    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` (one per point of ``tree``) of its nearest
-    point of ``tree``, and the index of that nearest point for each."""
-    distance, nearest = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3],
-                                   distance_upper_bound=float(distance_mm.max()), workers=-1)
+def _voxels_near(ijk_to_ras: np.ndarray, low: np.ndarray, high: np.ndarray, tree: cKDTree, distance_mm: np.ndarray):
+    """The voxels (i, j, k; (N, 3)) of the box low..high (inclusive) whose centre lies within ``distance_mm`` (one per
+    point of ``tree``) of its nearest point of ``tree``, and the index of that nearest point for each; only the
+    voxels box_voxels_near leaves are looked up."""
+    ijk = _box_indices(low, high)
+    searched = box_voxels_near(ijk_to_ras, low, high, tree, float(distance_mm.max())).transpose(2, 1, 0).ravel()
+    ras = ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3]
+    distance, nearest = tree.query(ras[searched], distance_upper_bound=float(distance_mm.max()), workers=-1)
     found = np.isfinite(distance)
     found[found] = distance[found] <= distance_mm[nearest[found]]
-    return ijk[found], nearest[found]
+    return ijk[searched][found], nearest[found]
 
 
 def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.ndarray) -> np.ndarray:
