@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 from .analysis import LesionAnalysis
 from .centerline import Centerline
 from .contours import contour_area_mm2
-from .crosssection import PolarGrid, sample_sections
+from .crosssection import PolarGrid, sample_sections, sample_sections_orders
 from .errors import CTOPlaqueInputError
 from .labelmap import box_voxels_near, inside_contours, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
@@ -181,8 +181,7 @@ def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGri
     outer_mm = grid.radii_mm[-1] + 0.5 * grid.radial_step_mm
     rays = PolarGrid.make(outer_mm, outer_mm / np.ceil(outer_mm / RAY_STEP_MM), len(grid.angles_rad))
 
-    def ray_integral(mask: Volume) -> np.ndarray:
-        samples = sample_sections(mask, centerline, rays, order=1, outside_value=0.0)
+    def ray_integral(samples: np.ndarray) -> np.ndarray:
         outside = samples <= LEFT_MASK
         first_outside = np.where(outside.any(axis=-1), np.argmax(outside, axis=-1), samples.shape[-1])
         run = np.arange(samples.shape[-1]) < first_outside[..., None]
@@ -190,7 +189,10 @@ def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGri
         beyond_mm2 = ((samples * ~run) @ rays.radii_mm) * rays.radial_step_mm
         return np.sqrt(length_mm ** 2 + 2.0 * beyond_mm2)
 
-    return ray_integral(masks.lumen()), ray_integral(masks.vessel())
+    lumen, vessel = masks.lumen(), masks.vessel()
+    lumen_samples, vessel_samples = sample_sections_orders(lumen, centerline, rays, (1, 1), outside_value=0.0,
+                                                           arrays=(lumen.hu, vessel.hu))
+    return ray_integral(lumen_samples), ray_integral(vessel_samples)
 
 
 def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysis, source: str) -> None:
