@@ -29,9 +29,9 @@ from scipy.spatial import cKDTree
 from .analysis import LesionAnalysis
 from .centerline import Centerline
 from .contours import contour_area_mm2
-from .crosssection import PolarGrid, sample_sections
+from .crosssection import PolarGrid, sample_sections, sample_sections_orders
 from .errors import CTOPlaqueInputError
-from .labelmap import inside_contours, lesion_box_ijk, polar_in_section
+from .labelmap import box_voxels_near, inside_contours, lesion_box_ijk, polar_in_section
 from .segmentation_file import read_segment_masks, write_labelled_segmentation
 from .volume_io import Volume
 
@@ -58,6 +58,11 @@ MIN_CENTRE_INSIDE_FRACTION = 0.5
 MIN_OCCLUDED_VESSEL_AREA_MM2 = 1.0
 # Sections searched either side of a CT voxel's nearest for its fine voxels' nearest (_nearest_section_around).
 SECTION_SEARCH = 4
+# A CT voxel's label is given to all its fine voxels only with this much to spare (mm) in every test
+# (_settled_labels): far above the rounding of the distances compared, far below a fine voxel.
+SETTLED_SLACK_MM = 1e-6
+# _settled_labels' value of a CT voxel whose fine voxels are labelled one by one.
+UNSETTLED = 255
 
 
 @dataclass
@@ -95,17 +100,25 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
     is below the lumen radius at its angle, wall when below the outer wall's. The first and last sections' contours
     reach END_MARGIN_MM beyond them (so that the interpolated masks are whole on their planes); farther nothing
     is labelled. Only the fine voxels of the CT voxels within reach of the outer wall are looked at
-    (_reach_mm; a tenth of the box around a curved vessel)."""
+    (_reach_mm; a tenth of the box around a curved vessel), and one by one only those of the CT voxels whose
+    fine voxels the contours do not all label alike (_settled_labels: about half of them on the bench cases)."""
     centerline = analysis.centerline
     reach_mm = _reach_mm(analysis.vessel_radii_mm)
     low, high = lesion_box_ijk(volume, centerline.points_ras, float(reach_mm.max()))
     ijk_to_ras, shape = oversampled_grid(volume, low, high, max_spacing_mm)
     factors = np.round(np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
                        / np.linalg.norm(ijk_to_ras[:3, :3], axis=0)).astype(int)
-    near, nearest_section = _voxels_near(volume.ijk_to_ras, _box_indices(low, high), cKDTree(centerline.points_ras),
+    near, nearest_section = _voxels_near(volume.ijk_to_ras, low, high, cKDTree(centerline.points_ras),
                                          reach_mm + 0.5 * float(np.linalg.norm(volume.spacing_mm)))
-    subvoxels = _box_indices(np.zeros(3, int), factors - 1)
     labels = np.zeros(shape, np.uint8)
+    settled = _settled_labels(volume.ijk_to_ras, factors, analysis, near, nearest_section)
+    by_ct_voxel = labels.reshape(shape[0] // factors[2], factors[2], shape[1] // factors[1], factors[1],
+                                 shape[2] // factors[0], factors[0]).transpose(0, 2, 4, 1, 3, 5)
+    alike = (settled != UNSETTLED) & (settled > 0)
+    box_ijk = near[alike] - low
+    by_ct_voxel[box_ijk[:, 2], box_ijk[:, 1], box_ijk[:, 0]] = settled[alike, None, None, None]
+    near, nearest_section = near[settled == UNSETTLED], nearest_section[settled == UNSETTLED]
+    subvoxels = _box_indices(np.zeros(3, int), factors - 1)
     per_chunk = max(1, _CHUNK_VOXELS // len(subvoxels))
     for start in range(0, len(near), per_chunk):
         chunk = slice(start, start + per_chunk)
@@ -115,6 +128,42 @@ def contour_masks(volume: Volume, analysis: LesionAnalysis, max_spacing_mm: floa
         fine = fine.reshape(-1, 3)
         labels[fine[:, 2], fine[:, 1], fine[:, 0]] = _labels_of(centerline, analysis, section, ras.reshape(-1, 3))
     return ContourMasks(labels, ijk_to_ras)
+
+
+def _settled_labels(ct_ijk_to_ras: np.ndarray, factors: np.ndarray, analysis: LesionAnalysis, ijk: np.ndarray,
+                    nearest_section: np.ndarray) -> np.ndarray:
+    """Per CT voxel (rows of ijk, with the index of its nearest section), the label _labels_of gives every one of
+    its fine voxels (``factors`` per axis) where the contours leave no doubt, else UNSETTLED.
+
+    A fine voxel lies within h of its CT voxel's centre c (h: half the diagonal of the CT voxel less a fine voxel)
+    and is measured in the frame of one of the sections within SECTION_SEARCH of c's nearest
+    (_nearest_section_around). In each section's frame its radius and its arc position differ from c's by at most
+    h (both are lengths of projections of x - c). So the label is settled, whichever of those sections is the fine
+    voxel's, where for every one of them, with h + SETTLED_SLACK_MM to spare: 0 where c's radius exceeds the
+    section's largest lumen and outer-wall radius; otherwise, with its arc position within END_MARGIN_MM of the
+    centerline's ends, LUMEN_LABEL where the radius is below the section's smallest lumen radius, WALL_LABEL where it
+    is below the smallest outer-wall radius and above the largest lumen radius (or the section has no lumen)."""
+    centerline = analysis.centerline
+    corners = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)]) * (0.5 - 0.5 / factors)
+    reach_mm = float(np.linalg.norm(corners @ ct_ijk_to_ras[:3, :3].T, axis=1).max()) + SETTLED_SLACK_MM
+    candidates = np.clip(nearest_section[:, None] + np.arange(-SECTION_SEARCH, SECTION_SEARCH + 1), 0,
+                         len(centerline.arc_mm) - 1)
+    ras = ijk @ ct_ijk_to_ras[:3, :3].T + ct_ijk_to_ras[:3, 3]
+    _, arc, radius, _ = polar_in_section(centerline, candidates.ravel(), np.repeat(ras, candidates.shape[1], axis=0))
+    arc, radius = arc.reshape(candidates.shape), radius.reshape(candidates.shape)
+    lumen_mm, vessel_mm = analysis.lumen_radii_mm, analysis.vessel_radii_mm
+    largest_lumen_mm = lumen_mm.max(axis=1)[candidates]
+    outside = np.all(radius - reach_mm > np.maximum(largest_lumen_mm, vessel_mm.max(axis=1)[candidates]), axis=1)
+    along = np.all((arc - reach_mm >= centerline.arc_mm[0] - END_MARGIN_MM)
+                   & (arc + reach_mm <= centerline.arc_mm[-1] + END_MARGIN_MM), axis=1)
+    lumen = along & np.all(radius + reach_mm < lumen_mm.min(axis=1)[candidates], axis=1)
+    wall = along & np.all((radius + reach_mm < vessel_mm.min(axis=1)[candidates])
+                          & ((radius - reach_mm > largest_lumen_mm) | (largest_lumen_mm <= 0)), axis=1)
+    settled = np.full(len(ijk), UNSETTLED, np.uint8)
+    settled[outside] = 0
+    settled[lumen] = LUMEN_LABEL
+    settled[wall] = WALL_LABEL
+    return settled
 
 
 def _box_indices(low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -134,14 +183,17 @@ def _reach_mm(vessel_radii_mm: np.ndarray) -> np.ndarray:
     return ndimage.maximum_filter1d(vessel_radii_mm.max(axis=1), 2 * SECTION_SEARCH + 1, mode="nearest") + END_MARGIN_MM
 
 
-def _voxels_near(ijk_to_ras: np.ndarray, ijk: np.ndarray, tree: cKDTree, distance_mm: np.ndarray):
-    """The voxels (rows of ijk) whose centre lies within ``distance_mm`` (one per point of ``tree``) of its nearest
-    point of ``tree``, and the index of that nearest point for each."""
-    distance, nearest = tree.query(ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3],
-                                   distance_upper_bound=float(distance_mm.max()), workers=-1)
+def _voxels_near(ijk_to_ras: np.ndarray, low: np.ndarray, high: np.ndarray, tree: cKDTree, distance_mm: np.ndarray):
+    """The voxels (i, j, k; (N, 3)) of the box low..high (inclusive) whose centre lies within ``distance_mm`` (one per
+    point of ``tree``) of its nearest point of ``tree``, and the index of that nearest point for each; only the
+    voxels box_voxels_near leaves are looked up."""
+    ijk = _box_indices(low, high)
+    searched = box_voxels_near(ijk_to_ras, low, high, tree, float(distance_mm.max())).transpose(2, 1, 0).ravel()
+    ras = ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3]
+    distance, nearest = tree.query(ras[searched], distance_upper_bound=float(distance_mm.max()), workers=-1)
     found = np.isfinite(distance)
     found[found] = distance[found] <= distance_mm[nearest[found]]
-    return ijk[found], nearest[found]
+    return ijk[searched][found], nearest[found]
 
 
 def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.ndarray) -> np.ndarray:
@@ -178,8 +230,7 @@ def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGri
     outer_mm = grid.radii_mm[-1] + 0.5 * grid.radial_step_mm
     rays = PolarGrid.make(outer_mm, outer_mm / np.ceil(outer_mm / RAY_STEP_MM), len(grid.angles_rad))
 
-    def ray_integral(mask: Volume) -> np.ndarray:
-        samples = sample_sections(mask, centerline, rays, order=1, outside_value=0.0)
+    def ray_integral(samples: np.ndarray) -> np.ndarray:
         outside = samples <= LEFT_MASK
         first_outside = np.where(outside.any(axis=-1), np.argmax(outside, axis=-1), samples.shape[-1])
         run = np.arange(samples.shape[-1]) < first_outside[..., None]
@@ -187,7 +238,10 @@ def contour_radii_mm(masks: ContourMasks, centerline: Centerline, grid: PolarGri
         beyond_mm2 = ((samples * ~run) @ rays.radii_mm) * rays.radial_step_mm
         return np.sqrt(length_mm ** 2 + 2.0 * beyond_mm2)
 
-    return ray_integral(masks.lumen()), ray_integral(masks.vessel())
+    lumen, vessel = masks.lumen(), masks.vessel()
+    lumen_samples, vessel_samples = sample_sections_orders(lumen, centerline, rays, (1, 1), outside_value=0.0,
+                                                           arrays=(lumen.hu, vessel.hu))
+    return ray_integral(lumen_samples), ray_integral(vessel_samples)
 
 
 def check_masks_fit(masks: ContourMasks, volume: Volume, analysis: LesionAnalysis, source: str) -> None:

@@ -172,10 +172,13 @@ def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -
     dynamic programme over three turns and keeping the middle one.
     Returns (S, A) integer indices.
 
-    The best sums of every turn step are kept ((3A, S, R + 2 max_jump) floats, -inf beyond the radii) and the
-    path is traced back by re-evaluating the 2 max_jump + 1 predecessors of its index only: one maximum per
-    shift in the forward pass instead of keeping back pointers. On ties the predecessor nearest the centre wins.
-    Sections are solved DP_CHUNK_SECTIONS at a time (each is independent), which bounds those sums to about 40 MB.
+    The best sums of every turn step are kept ((3A, R + 2 max_jump, S) floats, -inf beyond the radii; sections
+    last, so that each shift reads one contiguous block) and the path is traced back by re-evaluating the
+    2 max_jump + 1 predecessors of its index only: one maximum per shift in the forward pass instead of keeping
+    back pointers. On ties the predecessor nearest the centre wins. The shifts +k and -k cost the same, so the
+    forward pass subtracts that cost once from the larger of their two sums (the same number: rounding keeps the
+    order of what it rounds). Sections are solved DP_CHUNK_SECTIONS at a time (each is independent), which bounds
+    those sums to about 40 MB.
     """
     return np.concatenate([_closed_paths_of(score[start:start + DP_CHUNK_SECTIONS], max_jump, jump_penalty)
                            for start in range(0, len(score), DP_CHUNK_SECTIONS)])
@@ -185,25 +188,28 @@ def _closed_paths_of(score: np.ndarray, max_jump: int, jump_penalty: float) -> n
     """``optimal_closed_path`` of a few sections at once."""
     sections, angles, radii = score.shape
     turns = 3 * angles
-    steps = np.tile(score.transpose(1, 0, 2), (3, 1, 1))
+    steps = np.ascontiguousarray(score.transpose(1, 2, 0))
     shifts = np.arange(-max_jump, max_jump + 1)
     penalties = jump_penalty * np.abs(shifts)
-    accumulated = np.full((turns, sections, radii + 2 * max_jump), -np.inf)
+    accumulated = np.empty((turns, radii + 2 * max_jump, sections))
+    accumulated[:, :max_jump] = accumulated[:, max_jump + radii:] = -np.inf
     inner = slice(max_jump, max_jump + radii)
-    accumulated[0, :, inner] = steps[0]
-    candidate = np.empty((sections, radii))
+    accumulated[0, inner] = steps[0]
+    candidate = np.empty((radii, sections))
     for step in range(1, turns):
-        previous, best = accumulated[step - 1], accumulated[step, :, inner]
-        np.subtract(previous[:, :radii], penalties[0], out=best)
-        for k in range(1, len(shifts)):
-            np.subtract(previous[:, k:k + radii], penalties[k], out=candidate)
+        previous, best = accumulated[step - 1], accumulated[step, inner]
+        best[...] = previous[inner]
+        for jump in range(1, max_jump + 1):
+            np.maximum(previous[max_jump - jump:max_jump - jump + radii],
+                       previous[max_jump + jump:max_jump + jump + radii], out=candidate)
+            candidate -= penalties[max_jump + jump]
             np.maximum(best, candidate, out=best)
-        best += steps[step]
-    rows = np.arange(sections)[:, None]
+        best += steps[step % angles]
+    columns = np.arange(sections)[:, None]
     path = np.empty((sections, turns), np.int64)
-    path[:, -1] = np.argmax(accumulated[-1, :, inner], axis=1)
+    path[:, -1] = np.argmax(accumulated[-1, inner], axis=0)
     for step in range(turns - 1, 0, -1):
-        predecessors = accumulated[step - 1][rows, path[:, step, None] + np.arange(len(shifts))] - penalties
+        predecessors = accumulated[step - 1][path[:, step, None] + np.arange(len(shifts)), columns] - penalties
         path[:, step - 1] = path[:, step] + shifts[np.argmax(predecessors, axis=1)]
     return path[:, angles:2 * angles]
 

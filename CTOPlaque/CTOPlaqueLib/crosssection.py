@@ -55,9 +55,11 @@ def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, ord
 
 
 def sample_sections_orders(volume: Volume, centerline: Centerline, grid: PolarGrid, orders: tuple,
-                           section_indices=None, outside_value: float = OUTSIDE_VOLUME_HU) -> list:
+                           section_indices=None, outside_value: float = OUTSIDE_VOLUME_HU, arrays=None) -> list:
     """``sample_sections`` at each interpolation order of ``orders``, one (sections, angles, radii) array per
-    order, the samples' positions computed once for all."""
+    order, the samples' positions computed once for all. arrays: one array [k, j, i] on the volume's grid per
+    order, sampled instead of ``volume.hu`` (e.g. two masks of one grid); ``volume.hu`` for every order without."""
+    arrays = [volume.hu] * len(orders) if arrays is None else arrays
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
     ras_to_ijk = volume.ras_to_ijk()
     shape = (len(indices), len(grid.angles_rad), len(grid.radii_mm))
@@ -69,8 +71,8 @@ def sample_sections_orders(volume: Volume, centerline: Centerline, grid: PolarGr
         ras = centerline.points_ras[part][:, None, None, :] + offsets
         ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
         kji = ijk[..., ::-1].reshape(-1, 3).T
-        for order, sampled in zip(orders, samples):
-            values = ndimage.map_coordinates(volume.hu, kji, order=order, mode="constant", cval=outside_value,
+        for array, order, sampled in zip(arrays, orders, samples):
+            values = ndimage.map_coordinates(array, kji, order=order, mode="constant", cval=outside_value,
                                              prefilter=False, output=np.float32)
             sampled[start:start + len(part)] = values.reshape(ras.shape[:3])
     return samples

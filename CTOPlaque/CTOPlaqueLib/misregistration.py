@@ -142,10 +142,11 @@ def _best_shift_px(fixed: np.ndarray, moving: np.ndarray, mask: np.ndarray, reac
         return None
     reference = fixed[tuple(pixels)]
     flat = np.ravel_multi_index(tuple(pixels), fixed.shape)
-    candidates = [(dj, di) for dj in range(-reach_ji[0], reach_ji[0] + 1, SEARCH_STRIDE_PX)
-                  for di in range(-reach_ji[1], reach_ji[1] + 1, SEARCH_STRIDE_PX)]
-    cost = [np.mean((moving.ravel()[flat + dj * width + di] - reference) ** 2) for dj, di in candidates]
-    shift = np.array(candidates[int(np.argmin(cost))], float)
+    candidates = np.array([(dj, di) for dj in range(-reach_ji[0], reach_ji[0] + 1, SEARCH_STRIDE_PX)
+                           for di in range(-reach_ji[1], reach_ji[1] + 1, SEARCH_STRIDE_PX)])
+    shifted = moving.ravel()[flat[None, :] + (candidates[:, 0] * width + candidates[:, 1])[:, None]]
+    cost = np.mean((shifted - reference) ** 2, axis=1)
+    shift = candidates[int(np.argmin(cost))].astype(float)
     gradients = np.gradient(moving)
     for iteration in range(REFINE_ITERATIONS + 1):
         at = pixels + shift[:, None]

@@ -56,12 +56,13 @@ MIN_FAT_RAYS = 200
 
 def lumen_edge_undershoot_hu(volume: Volume, centerline: Centerline, lumen_radii_mm: np.ndarray,
                              radial_step_mm: float, angle_count: int,
-                             params: ContourParameters = ContourParameters()) -> float | None:
+                             params: ContourParameters = ContourParameters(), sampled=None) -> float | None:
     """How far (HU) the image dips below the far epicardial fat just beyond the lumen (module docstring).
 
     volume: HU and IJK->RAS; centerline: the analysis's sections; lumen_radii_mm: (S, A) lumen contour radii,
-    0 where a section has no lumen; radial_step_mm, angle_count: the analysis's polar sampling. None where
-    fewer than MIN_SECTIONS sections have a lumen, or fewer than MIN_FAT_RAYS of their rays reach fat.
+    0 where a section has no lumen; radial_step_mm, angle_count: the analysis's polar sampling; sampled: the
+    analysis's (samples (S, A, R), PolarGrid) where at hand, whose radii are not sampled again (_sections_hu).
+    None where fewer than MIN_SECTIONS sections have a lumen, or fewer than MIN_FAT_RAYS of their rays reach fat.
     """
     with_lumen = np.flatnonzero(np.any(lumen_radii_mm > 0, axis=1))
     if len(with_lumen) < MIN_SECTIONS:
@@ -71,7 +72,7 @@ def lumen_edge_undershoot_hu(volume: Volume, centerline: Centerline, lumen_radii
     # Far enough out that every lumen ray's profile to the end of its fat tail lies on the grid (none left out).
     reach_mm = max(FAR_FAT_RING_MM[1], float(radii_mm.max()) + FAT_TAIL_MM[1] + 2.0 * radial_step_mm)
     grid = PolarGrid.make(reach_mm, radial_step_mm, angle_count)
-    samples_hu = sample_sections(volume, centerline, grid, order=1, section_indices=chosen)
+    samples_hu = _sections_hu(volume, centerline, grid, chosen, sampled)
     far_fat_hu = _far_fat_hu(samples_hu, grid, params)
     offsets_mm = np.arange(UNDERSHOOT_SEARCH_MM[0], FAT_TAIL_MM[1] + 0.5 * radial_step_mm, radial_step_mm)
     profiles = profiles_across_contour(samples_hu, grid, radii_mm, radii_mm > 0, offsets_mm)
@@ -83,6 +84,28 @@ def lumen_edge_undershoot_hu(volume: Volume, centerline: Centerline, lumen_radii
     searched = offsets_mm <= UNDERSHOOT_SEARCH_MM[1] + 1e-9
     lowest_hu, standard_error_hu = _lowest_median_hu(profiles[to_fat][:, searched], section_of_ray[to_fat])
     return float(far_fat_hu - lowest_hu - NOISE_MARGIN * standard_error_hu)
+
+
+def _sections_hu(volume: Volume, centerline: Centerline, grid: PolarGrid, chosen: np.ndarray, sampled) -> np.ndarray:
+    """``sample_sections`` (trilinear) of the ``chosen`` sections on ``grid``. sampled: (samples (S, A, R), PolarGrid)
+    of every section, or None; where its grid has the same angles and its radii are the first of ``grid``'s (both
+    PolarGrid.make with one radial step), those samples are taken as they are (the same points, the same values)
+    and only the radii beyond them are sampled."""
+    inner = 0
+    if sampled is not None:
+        samples_hu, sampled_grid = sampled
+        inner = min(len(sampled_grid.radii_mm), len(grid.radii_mm))
+        if not (np.array_equal(sampled_grid.angles_rad, grid.angles_rad)
+                and np.array_equal(sampled_grid.radii_mm[:inner], grid.radii_mm[:inner])):
+            inner = 0
+    if inner == 0:
+        return sample_sections(volume, centerline, grid, order=1, section_indices=chosen)
+    known = samples_hu[chosen, :, :inner]
+    if inner == len(grid.radii_mm):
+        return known
+    outer = PolarGrid(grid.radii_mm[inner:], grid.angles_rad, grid.radial_step_mm)
+    return np.concatenate([known, sample_sections(volume, centerline, outer, order=1, section_indices=chosen)],
+                          axis=-1)
 
 
 def _lowest_median_hu(profiles_hu: np.ndarray, section_of_ray: np.ndarray) -> tuple:
