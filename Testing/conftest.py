@@ -164,20 +164,6 @@ def write_two_lumens_segmentation(path: str) -> str:
     return path
 
 
-def blurred_polar_sections(hu_at, count: int = 12, blur_mm: float = 0.35):
-    """(grid, samples): ``count`` identical polar sections (the contours' grid) of the in-plane image
-    ``hu_at(x_mm, y_mm)``, blurred along the rays by a Gaussian of ``blur_mm`` (0.35 mm: the presets' blur)."""
-    from scipy import ndimage
-
-    from CTOPlaqueLib.crosssection import PolarGrid
-
-    grid = PolarGrid.make()
-    x = np.cos(grid.angles_rad)[:, None] * grid.radii_mm[None, :]
-    y = np.sin(grid.angles_rad)[:, None] * grid.radii_mm[None, :]
-    section = ndimage.gaussian_filter1d(hu_at(x, y), blur_mm / grid.radial_step_mm, axis=-1, mode="nearest")
-    return grid, np.repeat(section[None], count, axis=0)
-
-
 def preset_phantom(name: str):
     """The phantom of phantom.PRESETS[name] (what ``ctoplaque phantom --shape NAME`` writes), generated once."""
     return generated_phantom(PRESETS[name])

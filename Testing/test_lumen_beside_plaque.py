@@ -14,7 +14,7 @@ towards the cap, which is what a contour on the wall's outer edge did (2.1 times
 
 import numpy as np
 import pytest
-from conftest import CAP_SHAPE_WARNING, analyze_on_true_centerline, blurred_polar_sections, generated_phantom
+from conftest import CAP_SHAPE_WARNING, analyze_on_true_centerline, generated_phantom
 from warning_positions import assert_marks_are_the_warnings
 
 from CTOPlaqueLib.analysis import analyze_lesion
@@ -132,18 +132,14 @@ def test_no_lumen_on_wall_warning_when_the_lumen_is_right(measured):
     assert not [w for w in result.warnings if "times the reference lumen" in w]
 
 
-def _assert_caps_proposed_within_one_millimetre(phantom, volume):
-    proposal = propose_landmarks_mm(volume, sample_centerline(phantom.centerline_ras, 0.25))
-    for label in ("P", "D"):
-        assert proposal[label] == pytest.approx(phantom.truth["proposal_landmarks_mm"][label], abs=1.0), label
-
-
 def test_caps_proposed_within_one_millimetre(measured):
     """Beside a stenosis the lumen test's ring was sized to the lining's outer edge (the contrast fell halfway to
     the fat only there), the fibrous caps fell to the fat within it and passed for a lumen: P was proposed 2.9 mm late
     and D 2.9 mm early, and 51-55% of the occlusion ran "through contrast"."""
     phantom, volume, _, _, _ = measured
-    _assert_caps_proposed_within_one_millimetre(phantom, volume)
+    proposal = propose_landmarks_mm(volume, sample_centerline(phantom.centerline_ras, 0.25))
+    for label in ("P", "D"):
+        assert proposal[label] == pytest.approx(phantom.truth["proposal_landmarks_mm"][label], abs=1.0), label
 
 
 def _sections(lumen_mm: float, vessel_mm: float, count: int = 81):
@@ -300,76 +296,6 @@ def test_a_wrong_lumen_in_a_lined_stenosis_after_d_is_flagged():
     assert at_mm > 0 and result.profile.lumen_area_mm2[site] > 1.5 * np.pi * lumen_radius_mm(spec, true_arc) ** 2
     warning = [w for w in result.warnings if "times the reference lumen" in w]
     assert warning and f"{at_mm:.1f} mm after D" in warning[0]
-
-
-@pytest.mark.parametrize("name", sorted(FLAGGED))
-def test_caps_proposed_within_one_millimetre_beside_a_flagged_lining(name):
-    """The caps passed the lumen test over 2.6-2.9 mm next to P and D (the test's ring 2.4-2.5 mm, sized to the
-    lining's outer edge): P was proposed 2.6-2.9 mm late and D as early. They are now told from the lumen on their
-    side (landmark_proposals._caps_beside): stenosis-70-300's by their HU (before P 0.49-0.67 of the side's contrast
-    over the fat, its lumen 0.71 and more), calcified-90's distal ones by where the lumen test sees them end (2.0-2.3
-    mm, its lumen 1.58 mm)."""
-    phantom = generated_phantom(FLAGGED[name])
-    _assert_caps_proposed_within_one_millimetre(phantom, Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras))
-
-
-BLUR_MM = 0.35
-
-
-def _discs(layers):
-    """The in-plane image (x_mm, y_mm) -> HU of concentric discs in -100 HU fat, ``layers`` = ((outer radius mm, HU),
-    ...) from the centre out. Blurred along the rays (``blurred_polar_sections``), its profile is fat + the sum of
-    each step's height x Phi((R - r) / sigma), whose levels lie where an inverse normal says."""
-    def hu_at(x, y):
-        radius_mm = np.hypot(x, y)
-        hu = np.full(radius_mm.shape, -100.0)
-        for outer_mm, layer_hu in layers[::-1]:
-            hu[radius_mm < outer_mm] = layer_hu
-        return hu
-    return hu_at
-
-
-# A lumen (400 HU, 1.6 mm) in a 60 HU wall to 2.7 mm, and one filled at 250 HU; a 230 HU fibrous cap filling a 2.6 mm
-# vessel; a 0.86 mm lumen (400 HU) lined with 300 HU plaque to 2.7 mm; a closing lumen, 0.9 mm at 240 HU, in a 60 HU
-# wall; an occluded vessel (a 25 HU core in 230 HU plaque).
-LUMEN = ((1.6, 400.0), (2.7, 60.0))
-DIM_LUMEN = ((1.6, 250.0), (2.7, 60.0))
-CAP = ((2.6, 230.0),)
-LINED = ((0.86, 400.0), (2.7, 300.0))
-CLOSING = ((0.9, 240.0), (2.7, 60.0))
-OCCLUDED = ((1.0, 25.0), (2.6, 230.0))
-
-
-def test_where_the_lumen_test_sees_a_lumen_end():
-    """contours.lumen_fall_half_chord_mm: where the profile falls 30% of the centre's contrast over the fat (-100 HU)
-    below the centre. The lumen ends at its own edge, 1.6 - 0.148 sigma (400 - 0.3 x 500 = 250 HU on a 340 HU step:
-    Phi = 190 / 340); the cap at the vessel's edge, 2.6 - 0.524 sigma (Phi = 0.7); the lined lumen at the lining's
-    edge too, 2.7 - 1.150 sigma (250 HU on the lining's 400 HU fall to fat: Phi = 0.875)."""
-    from CTOPlaqueLib.contours import central_lumen_hu, lumen_fall_half_chord_mm
-
-    for layers, expected_mm in ((LUMEN, 1.6 - 0.148 * BLUR_MM), (CAP, 2.6 - 0.524 * BLUR_MM),
-                                (LINED, 2.7 - 1.150 * BLUR_MM)):
-        grid, samples = blurred_polar_sections(_discs(layers), 4, BLUR_MM)
-        measured = lumen_fall_half_chord_mm(samples, grid, central_lumen_hu(samples, grid), -100.0)
-        assert measured == pytest.approx(np.full(len(samples), expected_mm), abs=grid.radial_step_mm)
-
-
-def test_caps_told_from_the_lumen_on_their_side():
-    """Before an occlusion, a lumen filled at 250 HU (8 sections) then caps (4); after it, caps (4), a closing lumen (4)
-    and a lined lumen (8). The caps are found on both sides and nothing else. Before, they are as bright as the lumen
-    there (its level is 70% of 250 HU over the fat, 145 HU) but end at 2.6 - 0.524 sigma = 2.42 mm, more than the
-    0.5 mm margin beyond its 1.6 + 0.133 sigma = 1.65 mm (145 HU on its 190 HU step). After, they end 0.12 mm beyond
-    the lined lumen (2.30 mm), at 230 HU under 70% of the side's 400 HU over the fat (250 HU). The closing lumen is as
-    dark but ends at 1.0 mm, inside the side's lumen."""
-    from CTOPlaqueLib.contours import ContourParameters
-    from CTOPlaqueLib.landmark_proposals import _caps_beside
-
-    order = ((DIM_LUMEN, 8), (CAP, 4), (OCCLUDED, 4), (CAP, 4), (CLOSING, 4), (LINED, 8))
-    parts = [blurred_polar_sections(_discs(layers), count, BLUR_MM) for layers, count in order]
-    kinds = np.repeat(np.arange(len(order)), [count for _, count in order])
-    caps = _caps_beside(np.concatenate([samples for _, samples in parts]), parts[0][0], kinds != 2, (12, 15),
-                        ContourParameters())
-    assert np.array_equal(caps, (kinds == 1) | (kinds == 3))
 
 
 def test_no_false_contrast_alarm_beside_a_flagged_lining(flagged):

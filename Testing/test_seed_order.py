@@ -8,7 +8,7 @@ Truth: hand-built lumen profiles for the rule; the phantoms' true centerline (os
 
 import numpy as np
 import pytest
-from conftest import blurred_polar_sections, distances_inside_occlusion_mm, preset_phantom
+from conftest import distances_inside_occlusion_mm, preset_phantom
 from CTOPlaqueStatsLib.command import main
 
 from CTOPlaqueLib.centerline_extraction import ExtractionParameters, LumenSections, extract_centerline, ostium_first
@@ -75,6 +75,18 @@ def test_the_command_line_says_it_reversed_the_seeds(curved_case_files, tmp_path
     assert np.linalg.norm(read_markups(str(out)).points_ras[0] - truth[0]) < 1.0
 
 
+def _polar_sections(hu_at, count: int = 12):
+    """``count`` identical polar sections (the contours' grid) of the in-plane image ``hu_at(x_mm, y_mm)``, blurred
+    along the rays by a 0.35 mm Gaussian (the presets' blur)."""
+    from scipy import ndimage
+
+    grid = PolarGrid.make()
+    x = np.cos(grid.angles_rad)[:, None] * grid.radii_mm[None, :]
+    y = np.sin(grid.angles_rad)[:, None] * grid.radii_mm[None, :]
+    section = ndimage.gaussian_filter1d(hu_at(x, y), 0.35 / grid.radial_step_mm, axis=-1, mode="nearest")
+    return grid, np.repeat(section[None], count, axis=0)
+
+
 def _walled_lumen(radius_mm, offset_mm):
     """A lumen of ``radius_mm`` at 400 HU in a 60 HU wall of 2.7 mm outer radius in -100 HU fat, its centre
     ``offset_mm`` along x."""
@@ -99,8 +111,8 @@ def test_the_lumen_test_holds_off_the_lumen_centre():
     its fall to the fat at 2.4 mm on the other side, is no lumen."""
     from CTOPlaqueLib.contours import lumen_present
 
-    parts = [blurred_polar_sections(_walled_lumen(*lumen)) for lumen in ((1.4, 0.0), (1.6, 0.5), (1.6, 0.8))]
-    grid, plaque = blurred_polar_sections(_plaque_beside_a_core)
+    parts = [_polar_sections(_walled_lumen(*lumen)) for lumen in ((1.4, 0.0), (1.6, 0.5), (1.6, 0.8))]
+    grid, plaque = _polar_sections(_plaque_beside_a_core)
     samples = np.concatenate([part[1] for part in parts] + [plaque])
     count = len(plaque)
     present = lumen_present(samples, grid, ring_sections=np.arange(len(samples)) < count)

@@ -470,38 +470,17 @@ def _falls_within(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray
     nodule's blooming (170-180 HU in the occlusion, its other rays falling into the necrotic core), which passed
     over 1 mm and split the occlusion of the P/D proposals. A fibrous cap with a nodule beside the centerline still
     fails: its other rays fall only at the vessel's outer edge, beyond the ring."""
+    radii_mm = np.append(grid.radii_mm, np.inf)
     low = samples_hu <= (centre_hu - fall_hu)[:, None, None]
-    half_chords_mm, rises = _bounding_half_chords_mm(samples_hu, grid, low, calcium_hu)
-    bounded = half_chords_mm <= ring_mm
+    first_low = _first_index(low & (grid.radii_mm >= 0.6))
+    first_high = _first_index(samples_hu >= calcium_hu[:, None, None])
+    rises = (first_high < first_low) & (radii_mm[first_high] >= 0.6)
+    bounded = _half_chords_mm(radii_mm[np.where(rises, first_high, first_low)]) <= ring_mm
     falls = bounded & ~rises
     core = ~np.any(low & (grid.radii_mm <= 0.6), axis=-1)
     return ((centre_hu >= params.lumen_min_hu) & (np.mean(bounded, axis=1) >= params.lumen_ray_fraction)
             & (np.mean(falls, axis=1) >= params.lumen_wall_ray_fraction)
             & (np.mean(core, axis=1) >= params.lumen_ray_fraction))
-
-
-def _bounding_half_chords_mm(samples_hu: np.ndarray, grid: PolarGrid, low: np.ndarray,
-                             calcium_hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per section and ray (S, A): the half chord (``_half_chords_mm``, mm; inf where none) between the first points
-    where the ray and its opposite ray are ``low`` (S, A, R; from 0.6 mm out) or first rise into calcium (above
-    ``calcium_hu``, (S,)), and whether the ray rises into calcium (beyond 0.6 mm) before it is low."""
-    radii_mm = np.append(grid.radii_mm, np.inf)
-    first_low = _first_index(low & (grid.radii_mm >= 0.6))
-    first_high = _first_index(samples_hu >= calcium_hu[:, None, None])
-    rises = (first_high < first_low) & (radii_mm[first_high] >= 0.6)
-    return _half_chords_mm(radii_mm[np.where(rises, first_high, first_low)]), rises
-
-
-def lumen_fall_half_chord_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_hu: float,
-                             params: ContourParameters = ContourParameters()) -> np.ndarray:
-    """Per section (S,), the median over the rays of the half chord (mm) to where the lumen test sees the lumen end:
-    the profile falls ``lumen_contrast_fraction`` of the centre's contrast over the fat below the centre, or rises
-    into calcium (``_falls_within``). centre_hu: (S,) ``central_lumen_hu``; fat_hu: ``fat_level_hu``. A lumen in a
-    resolved wall ends at its own edge; plaque filling the vessel (a fibrous cap) only at the vessel's outer edge."""
-    low = samples_hu <= (centre_hu - params.lumen_contrast_fraction * (centre_hu - fat_hu))[:, None, None]
-    half_chords_mm, _ = _bounding_half_chords_mm(samples_hu, grid, low,
-                                                 _calcium_level_hu(centre_hu, fat_hu, params))
-    return np.median(half_chords_mm, axis=1)
 
 
 def _half_contrast_radii_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, ring_mm) -> np.ndarray:
@@ -610,15 +589,9 @@ def _as_bright_as_contrast(centre_hu: np.ndarray, fat_hu: float, lumens: np.ndar
     """
     if not np.any(lumens):
         return np.ones(centre_hu.shape, bool)
-    return centre_hu >= max(contrast_level_hu(centre_hu[lumens], fat_hu, params), params.lumen_contrast_min_hu)
-
-
-def contrast_level_hu(lumen_centre_hu: np.ndarray, fat_hu: float, params: ContourParameters = ContourParameters()):
-    """``lumen_contrast_level_fraction`` of the way from the fat to the contrast of the lumen sections whose central HU
-    (``central_lumen_hu``) is ``lumen_centre_hu`` (at least one): their CONTRAST_LEVEL_PERCENTILE-th percentile, the
-    plateau of the widest lumen (``_as_bright_as_contrast``)."""
-    contrast_hu = np.percentile(lumen_centre_hu, CONTRAST_LEVEL_PERCENTILE)
-    return float(fat_hu + params.lumen_contrast_level_fraction * (contrast_hu - fat_hu))
+    contrast_hu = np.percentile(centre_hu[lumens], CONTRAST_LEVEL_PERCENTILE)
+    level_hu = fat_hu + params.lumen_contrast_level_fraction * (contrast_hu - fat_hu)
+    return centre_hu >= max(level_hu, params.lumen_contrast_min_hu)
 
 
 def _bright_core_bounded(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarray, fat_hu: float,
