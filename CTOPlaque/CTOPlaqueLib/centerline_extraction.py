@@ -90,6 +90,8 @@ class ExtractionParameters:
     min_gap_mm: float = 1.0
     min_lumen_run_mm: float = 5.0
     orientation_ratio: float = 1.05
+    orientation_z: float = 3.0
+    orientation_correlation_mm: float = 1.0
     tangent_window_mm: float = 4.0
     cap_margin_mm: float = 1.5
     contrast_fraction: float = 0.6
@@ -466,17 +468,34 @@ def _cap_window(has_lumen: np.ndarray, cap: int, toward: int, margin: int, windo
 def ostium_first(sections: LumenSections, gap: tuple[int, int], params: ExtractionParameters) -> bool | None:
     """Whether the path runs from the ostium (True) or from the distal end (False), from the lumen on the two
     sides of the occlusion: the proximal lumen, filled from the aorta, is the brighter (median central HU) and
-    the wider (median lumen area) of the two. A cue decides when the two sides differ by more than
-    ``orientation_ratio`` in it; None (cannot tell) when neither decides or they contradict each other."""
+    the wider (median lumen area) of the two. A cue decides when the two sides' medians differ by more than
+    ``orientation_ratio`` and by more than ``orientation_z`` standard errors (``_median_difference_z``: under
+    textured noise the central HU of 5 mm of equally filled lumen read 219 against 249 HU, a ratio of 0.88);
+    None (cannot tell) when neither decides or they contradict each other."""
     proximal, distal = np.arange(gap[0] + 1), np.arange(gap[1], len(sections.has_lumen))
     area = contours.contour_area_mm2(sections.lumen_radii_mm)
     votes = set()
     for cue in (sections.central_hu, area):
-        ratio = np.median(cue[proximal][sections.has_lumen[proximal]]) / np.median(
-            cue[distal][sections.has_lumen[distal]])
-        if ratio > params.orientation_ratio or ratio < 1.0 / params.orientation_ratio:
+        near, far = cue[proximal][sections.has_lumen[proximal]], cue[distal][sections.has_lumen[distal]]
+        ratio = np.median(near) / np.median(far)
+        differs = ratio > params.orientation_ratio or ratio < 1.0 / params.orientation_ratio
+        if differs and _median_difference_z(near, far, sections.centerline.step_mm, params) > params.orientation_z:
             votes.add(bool(ratio > 1.0))
     return votes.pop() if len(votes) == 1 else None
+
+
+def _median_difference_z(first: np.ndarray, second: np.ndarray, step_mm: float, params: ExtractionParameters) -> float:
+    """|median(first) - median(second)| in standard errors of that difference. Each side's SD is read robustly
+    (1.4826 x its median absolute deviation), the standard error of its median as 1.2533 SD / sqrt(n), with n the
+    side's length over ``orientation_correlation_mm`` (neighbouring sections, ``step_mm`` apart, share their noise
+    and their partial volume). Infinite where neither side scatters (hand-built sections)."""
+    variance = 0.0
+    for values in (first, second):
+        sd = 1.4826 * np.median(np.abs(values - np.median(values)))
+        independent = max(1.0, len(values) * step_mm / params.orientation_correlation_mm)
+        variance += (1.2533 * sd) ** 2 / independent
+    difference = abs(float(np.median(first) - np.median(second)))
+    return difference / np.sqrt(variance) if variance > 0 else np.inf
 
 
 def _oriented(volume: Volume, seeds_ras: np.ndarray, points_ras: np.ndarray, params: ExtractionParameters,
