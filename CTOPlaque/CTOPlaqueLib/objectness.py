@@ -59,7 +59,9 @@ def bright_tube_objectness(image: np.ndarray, spacing_kji) -> np.ndarray:
     blob) and S^2 the sum of the squared eigenvalues (structure, not noise). ``image`` is usually smoothed at the
     tube's scale and multiplied by the scale squared (scale-normalised derivatives)."""
     hessian = hessian_kji(image, spacing_kji)
-    first, second, third = symmetric_eigenvalues(hessian)
+    # a bright tube's trace l1 + l2 + l3 <= |l1| - |l2| - |l3| is negative: the eigenvalues are needed there only
+    candidates = hessian[0] + hessian[1] + hessian[2] < 0.0
+    first, second, third = symmetric_eigenvalues(tuple(entry[candidates] for entry in hessian))
     del hessian
     # first >= second >= third: a bright tube has second and third < 0, and first the smallest in magnitude
     tube = (second < 0.0) & (np.abs(first) <= -second)
@@ -69,4 +71,6 @@ def bright_tube_objectness(image: np.ndarray, spacing_kji) -> np.ndarray:
         blob_term = np.exp(-0.5 * l1 * l1 / (l2 * l3) / BETA ** 2)
         structure_term = 1.0 - np.exp(-0.5 * (l1 * l1 + l2 * l2 + l3 * l3) / GAMMA ** 2)
         measure = plate_term * blob_term * structure_term * l3
-    return np.where(tube, measure, np.float32(0.0)).astype(np.float32, copy=False)
+    objectness = np.zeros(image.shape, np.float32)
+    objectness[candidates] = np.where(tube, measure, 0.0)
+    return objectness
