@@ -46,9 +46,7 @@ Method, and why:
   5. Sub-voxel re-centring: cross-sections every 0.5 mm along the smoothed path, the outer wall
      contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
-     the mean shift is below 0.04 mm (at most 6 times), with the scanner blur measured by the first pass. The
-     wall's noise keeps moving a converged course by 0.025-0.035 mm a pass (on the presets and the bench cases),
-     so a lower threshold only adds passes that move it back and forth.
+     the mean shift is below 0.03 mm (at most 6 times), with the scanner blur measured by the first pass.
 Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints. Seeds given
 the other way round are reversed, with a note (``ostium_first``: the ostium side of the occlusion holds the
 brighter or wider lumen); when the lumen cannot tell, their order is kept, with a note.
@@ -87,7 +85,7 @@ class ExtractionParameters:
     cost_epsilon: float = 0.05
     max_recentre_iterations: int = 6
     section_step_mm: float = 0.5
-    converged_shift_mm: float = 0.04
+    converged_shift_mm: float = 0.03
     smoothing_mm: float = 1.0
     control_point_spacing_mm: float = 1.0
     backtrack_mm: float = 1.0
