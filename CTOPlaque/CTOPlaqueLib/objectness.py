@@ -54,7 +54,7 @@ def symmetric_eigenvalues(hessian: tuple) -> tuple:
 
 def bright_tube_objectness(image: np.ndarray, spacing_kji) -> np.ndarray:
     """Objectness of bright tubes at every voxel of ``image`` (indexed [k, j, i], voxel size ``spacing_kji`` mm),
-    float32, >= 0. With the eigenvalues ordered by magnitude |l1| <= |l2| <= |l3|: 0 unless l2 and l3 are <= 0 (a
+    float32, >= 0. With the eigenvalues ordered by magnitude |l1| <= |l2| <= |l3|: 0 unless l2 and l3 are < 0 (a
     bright ridge across two directions), else (1 - exp(-Ra^2 / 2 alpha^2)) exp(-Rb^2 / 2 beta^2)
     (1 - exp(-S^2 / 2 gamma^2)) |l3| with Ra = |l2| / |l3| (a tube, not a plate), Rb = |l1| / sqrt(|l2 l3|) (not a
     blob) and S^2 the sum of the squared eigenvalues (structure, not noise). ``image`` is usually smoothed at the
