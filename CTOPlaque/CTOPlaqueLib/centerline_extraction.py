@@ -6,8 +6,9 @@ Method, and why:
      contrast: a naive bright-vessel filter loses it. But the whole vessel, lumen and wall alike, is
      a tube of tissue denser than the epicardial fat around it. So the HU are clipped to
      [-100, 250] (contrast lumen and plaque become equally "bright", fat stays dark) and Frangi's
-     multi-scale Hessian objectness for 1-D objects (SimpleITK ObjectnessMeasure, sigmas 0.8 to
-     1.8 mm, scale-normalized) is taken as the maximum over scales. The myocardium, a plate, scores low.
+     multi-scale Hessian objectness for 1-D objects (ITK's measure as SimpleITK's ObjectnessMeasure applies it,
+     written out with closed-form eigenvalues in ``objectness.py``, three times faster; sigmas 0.8 to 1.8 mm,
+     scale-normalized) is taken as the maximum over scales. The myocardium, a plate, scores low.
   3. Minimal-cost path between consecutive seeds with cost 1 / (vesselness + 0.05)^2 on the
      anisotropic voxel grid (scikit-image's MCP_Geometric: Dijkstra with geometric step lengths,
      a tested C implementation). Contrast that is not connected to a seed's lumen (a vein, a
@@ -66,6 +67,7 @@ from . import contours
 from .centerline import Centerline, project_onto_centerline, sample_centerline
 from .crosssection import PolarGrid, sample_sections
 from .errors import CTOPlaqueInputError
+from .objectness import bright_tube_objectness
 from .volume_io import Volume, check_values_present
 
 AIR_HU = -500.0
@@ -143,8 +145,8 @@ def tube_measure(hu_kji: np.ndarray, spacing_ijk: np.ndarray, params: Extraction
     image.SetSpacing(tuple(float(s) for s in spacing_ijk))
     best = None
     for sigma in params.sigmas_mm:
-        smoothed = sitk.SmoothingRecursiveGaussian(image, sigma) * (sigma ** 2)
-        response = sitk.GetArrayFromImage(sitk.ObjectnessMeasure(smoothed, objectDimension=1, brightObject=True))
+        smoothed = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(image, sigma) * (sigma ** 2))
+        response = bright_tube_objectness(smoothed, spacing_ijk[::-1])
         best = response if best is None else np.maximum(best, response)
     scale = np.percentile(best[best > 0], 99.5) if np.any(best > 0) else 1.0
     return np.clip(best / scale, 0.0, 1.0)

@@ -35,11 +35,16 @@ class PolarGrid:
     def angle_step_rad(self) -> float:
         return 2.0 * np.pi / len(self.angles_rad)
 
-    def in_plane_offsets(self, normals_u: np.ndarray, normals_v: np.ndarray) -> np.ndarray:
-        """RAS offsets (S, A, R, 3) of every sample from its section centre."""
+    def sample_positions(self, centres: np.ndarray, normals_u: np.ndarray, normals_v: np.ndarray) -> np.ndarray:
+        """Positions (3, S, A, R), axis first, of every sample c + r (cos(theta) U + sin(theta) V) of S sections with
+        centres c and in-plane unit vectors U, V (each (S, 3), in any one frame: RAS, or voxel indices)."""
         directions = (np.cos(self.angles_rad)[None, :, None] * normals_u[:, None, :]
                       + np.sin(self.angles_rad)[None, :, None] * normals_v[:, None, :])
-        return directions[:, :, None, :] * self.radii_mm[None, None, :, None]
+        positions = np.empty((3, len(centres), len(self.angles_rad), len(self.radii_mm)))
+        for axis in range(3):
+            np.multiply(directions[:, :, axis, None], self.radii_mm, out=positions[axis])
+            positions[axis] += centres[:, axis, None, None]
+        return positions
 
 
 def sample_sections(volume: Volume, centerline: Centerline, grid: PolarGrid, order: int = 1,
@@ -61,20 +66,20 @@ def sample_sections_orders(volume: Volume, centerline: Centerline, grid: PolarGr
     order, sampled instead of ``volume.hu`` (e.g. two masks of one grid); ``volume.hu`` for every order without."""
     arrays = [volume.hu] * len(orders) if arrays is None else arrays
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
-    ras_to_ijk = volume.ras_to_ijk()
+    ras_to_kji = volume.ras_to_ijk()[2::-1]  # rows k, j, i
+    centres_kji = centerline.points_ras[indices] @ ras_to_kji[:, :3].T + ras_to_kji[:, 3]
+    normals_u_kji, normals_v_kji = (normals[indices] @ ras_to_kji[:, :3].T
+                                    for normals in (centerline.normals_u, centerline.normals_v))
     shape = (len(indices), len(grid.angles_rad), len(grid.radii_mm))
     samples = [np.empty(shape, np.float32) for _ in orders]
     chunk = max(1, 200_000 // (len(grid.angles_rad) * len(grid.radii_mm)))
     for start in range(0, len(indices), chunk):
-        part = indices[start:start + chunk]
-        offsets = grid.in_plane_offsets(centerline.normals_u[part], centerline.normals_v[part])
-        ras = centerline.points_ras[part][:, None, None, :] + offsets
-        ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
-        kji = ijk[..., ::-1].reshape(-1, 3).T
+        part = slice(start, start + chunk)
+        kji = grid.sample_positions(centres_kji[part], normals_u_kji[part], normals_v_kji[part])
         for array, order, sampled in zip(arrays, orders, samples):
-            values = ndimage.map_coordinates(array, kji, order=order, mode="constant", cval=outside_value,
-                                             prefilter=False, output=np.float32)
-            sampled[start:start + len(part)] = values.reshape(ras.shape[:3])
+            values = ndimage.map_coordinates(array, kji.reshape(3, -1), order=order, mode="constant",
+                                             cval=outside_value, prefilter=False, output=np.float32)
+            sampled[part] = values.reshape(kji.shape[1:])
     return samples
 
 
