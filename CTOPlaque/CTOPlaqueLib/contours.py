@@ -959,9 +959,10 @@ def _band_levels_hu(smooth: np.ndarray, grid: PolarGrid, tail_fraction, params: 
     return beyond_hu, inside_hu + (inside_hu - beyond_hu) * tail_fraction / (1.0 - 2.0 * tail_fraction)
 
 
-def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fraction, params: ContourParameters):
+def _fat_beyond(levels_hu: tuple, fat_hu: float, tail_fraction, params: ContourParameters):
     """Per sample, taken as an edge: is the profile beyond it fat, once the blur tail of a wall brighter
-    than the reference tissue is allowed for?
+    than the reference tissue is allowed for? levels_hu: (B, W) of ``_band_levels_hu`` with the same
+    ``tail_fraction``.
 
     The probe is the mean B of the profile beyond the edge (``_band_levels_hu``). The plain test, B below the fat
     cut F + ``fat_cut_fraction`` (T - F), holds for walls up to the reference tissue T (``tissue_reference_hu``).
@@ -969,18 +970,17 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
     brighter than T lifts B by m (W - T) more than the reference tissue does, and the cut is raised by that: 34 HU
     for a 300 HU wall under a 0.5 mm blur, whose B at the true edge is -32 HU against a -30 HU cut. W is read on
     the mirrored band inside (``_band_levels_hu``). For walls up to T, and with m = 0, this is the plain test."""
-    beyond_hu, wall_hu = _band_levels_hu(smooth, grid, tail_fraction, params)
+    beyond_hu, wall_hu = levels_hu
     cut_hu = relative_level_hu(fat_hu, params.fat_cut_fraction, params)
     return beyond_hu < cut_hu + tail_fraction * np.maximum(wall_hu - params.tissue_reference_hu, 0.0)
 
 
-def _bright_wall_sections(smooth: np.ndarray, grid: PolarGrid, index: np.ndarray, fat_edge: np.ndarray,
-                          tail_fraction, params: ContourParameters) -> np.ndarray:
+def _bright_wall_sections(wall_hu: np.ndarray, index: np.ndarray, fat_edge: np.ndarray,
+                          params: ContourParameters) -> np.ndarray:
     """Per section (S,): is the wall inside its fat edges brighter than the reference tissue (the median over the
-    fat-edge rays of the wall HU of ``_band_levels_hu`` at the chosen edge samples ``index`` (S, A) above
-    ``tissue_reference_hu``)? False where no ray is on a fat edge."""
-    wall_hu = np.take_along_axis(_band_levels_hu(smooth, grid, tail_fraction, params)[1], index[..., None],
-                                 axis=-1)[..., 0]
+    fat-edge rays (S, A) of the wall HU (S, A, R) of ``_band_levels_hu`` at the chosen edge samples ``index`` (S, A)
+    above ``tissue_reference_hu``)? False where no ray is on a fat edge."""
+    wall_hu = np.take_along_axis(wall_hu, index[..., None], axis=-1)[..., 0]
     bright = np.zeros(len(index), bool)
     rows = fat_edge.any(axis=1)
     bright[rows] = np.nanmedian(np.where(fat_edge[rows], wall_hu[rows], np.nan), axis=1) > params.tissue_reference_hu
@@ -1054,7 +1054,8 @@ def _probe_blur_sigma_mm(samples_hu: np.ndarray, smooth: np.ndarray, strength: n
     on its plaque edges (``_plaque_blur_sigma_mm``; the edges' peak slopes where too few). That test moves the
     edges of bright walls outward, which shifts the mean profile but does not widen it."""
     chosen = slice(None, None, PROBE_SECTION_STRIDE)
-    allowed = candidates[chosen] & _fat_beyond(smooth[chosen], grid, fat_hu, 0.0, params)
+    allowed = candidates[chosen] & _fat_beyond(_band_levels_hu(smooth[chosen], grid, 0.0, params), fat_hu, 0.0,
+                                               params)
     steepest, fat_edge, peak_sigma_mm = _closed_contour(smooth[chosen], strength[chosen], allowed, grid, params)
     sigma_mm = _plaque_blur_sigma_mm(samples_hu[chosen], grid, steepest, fat_edge & ~has_lumen[chosen, None],
                                      section_step_mm * PROBE_SECTION_STRIDE, params)
@@ -1071,11 +1072,13 @@ def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.nd
     a wall of 1 mm or less), and the plain test and the steepest slope stay."""
     plaque = ~has_lumen[:, None, None]
     tail = np.where(plaque, blur_tail_fraction(blur_sigma_mm, grid, params), 0.0)
-    allowed = candidates & _fat_beyond(smooth, grid, fat_hu, tail, params)
+    levels_hu = _band_levels_hu(smooth, grid, tail, params)
+    allowed = candidates & _fat_beyond(levels_hu, fat_hu, tail, params)
     steepest, fat_edge, peak_sigma_mm = _closed_contour(smooth, strength, allowed, grid, params)
     index = np.rint((steepest - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
-    fitted = fitted_step_radii_mm(smooth, grid, index, blur_sigma_mm, params)
-    bright = _bright_wall_sections(smooth, grid, index, fat_edge, tail, params) & plaque[:, 0, 0]
+    bright = _bright_wall_sections(levels_hu[1], index, fat_edge, params) & plaque[:, 0, 0]
+    fitted = np.empty(index.shape)
+    fitted[~bright] = fitted_step_radii_mm(smooth[~bright], grid, index[~bright], blur_sigma_mm, params)
     fitted[bright] = fitted_step_radii_mm(smooth[bright], grid, index[bright], blur_sigma_mm, params,
                                           (params.bright_wall_step_fit_inside_mm,
                                            params.bright_wall_step_fit_outside_mm))
