@@ -11,7 +11,7 @@ from conftest import generated_phantom
 from scipy import special
 
 from CTOPlaqueLib.analysis import _contours, analyze_lesion
-from CTOPlaqueLib.contours import (ContourParameters, WallContour, _band_levels_hu, _fat_beyond, _profile_and_strength,
+from CTOPlaqueLib.contours import (ContourParameters, WallContour, _fat_beyond, _profile_and_strength,
                                    blur_tail_fraction, detect_vessel_wall, fitted_step_radii_mm)
 from CTOPlaqueLib.crosssection import PolarGrid, sample_sections
 from CTOPlaqueLib.phantom import PhantomSpec
@@ -30,15 +30,11 @@ def _steps(wall_hu, blur_mm, sections=4, outside_hu=FAT_HU, noise_hu=0.0, seed=0
     return samples + np.random.default_rng(seed).normal(0.0, noise_hu, samples.shape) if noise_hu else samples
 
 
-def _fat_test(smooth, tail):
-    return _fat_beyond(_band_levels_hu(smooth, GRID, tail, PARAMS), FAT_HU, tail, PARAMS)
-
-
 def _passes_at_edge(wall_hu, blur_mm, tail_blur_mm, outside_hu=FAT_HU):
     smooth, _ = _profile_and_strength(_steps(wall_hu, blur_mm, outside_hu=outside_hu), GRID, PARAMS)
     tail = blur_tail_fraction(tail_blur_mm, GRID, PARAMS)
     edge = int(round((EDGE_MM - GRID.radii_mm[0]) / GRID.radial_step_mm))
-    return bool(_fat_test(smooth, tail)[..., edge].all())
+    return bool(_fat_beyond(smooth, GRID, FAT_HU, tail, PARAMS)[..., edge].all())
 
 
 def test_blur_tail_fraction_is_the_mean_tail_over_the_probe():
@@ -70,7 +66,8 @@ def test_the_plain_probe_rejects_the_true_edge_of_a_bright_wall(wall_hu, blur_mm
 def test_walls_up_to_the_reference_tissue_keep_the_plain_test(wall_hu):
     smooth, _ = _profile_and_strength(_steps(wall_hu, 0.5), GRID, PARAMS)
     tail = blur_tail_fraction(0.5, GRID, PARAMS)
-    assert np.array_equal(_fat_test(smooth, tail), _fat_test(smooth, 0.0))
+    assert np.array_equal(_fat_beyond(smooth, GRID, FAT_HU, tail, PARAMS), _fat_beyond(smooth, GRID, FAT_HU, 0.0,
+                                                                                        PARAMS))
 
 
 @pytest.mark.parametrize("inner_hu, outer_hu", [(1000.0, 25.0), (1000.0, 100.0), (300.0, 60.0), (450.0, 60.0)])

@@ -85,14 +85,3 @@ def test_the_truth_weights_voxels_by_their_fraction_inside_the_wall(measured):
     phantom, _ = measured
     composition = phantom.truth["composition_written_image"]
     assert composition["total_mm3"] == pytest.approx(phantom.truth["total_plaque_volume_mm3"], rel=0.005)
-
-
-def test_a_thin_bright_outer_layer_reads_within_3_percent_on_another_noise_seed():
-    """The fibrous-layer case on noise seed 3: a 0.6 mm, 230 HU layer over 100 HU plaque under a 0.45 mm blur, whose
-    inner rise pulled the outer edge's steepest slope and a symmetric step fit 0.07 mm out (+5.8% unflagged, +5.1 to
-    +5.8% over four noise seeds); the bright wall's outer-weighted step fit reads -0.3%. Truth analytic."""
-    phantom = generated_phantom(PhantomSpec(**SMALL, seed=3, **CASES["fibrous-layer-0.6mm-blur0.45-noise40"]))
-    result = analyze_from_two_seeds(phantom)[1]
-    error = result.total_plaque_volume_mm3 / phantom.truth["total_plaque_volume_mm3"] - 1.0
-    assert abs(error) <= 0.03, f"{100 * error:+.1f}%"
-    assert not _flagged(result)
