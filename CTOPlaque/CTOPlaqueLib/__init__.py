@@ -17,7 +17,7 @@ SOFTWARE_NAME = "CTOPlaque"
 MODULES_BY_STAGE = {
     "settings": ("settings", "errors"),
     "input": ("volume_io", "dicom_series", "markups_io", "mrml", "lesion_location"),
-    "centerline": ("centerline_extraction", "centerline", "landmarks", "landmark_proposals"),
+    "centerline": ("centerline_extraction", "objectness", "centerline", "landmarks", "landmark_proposals"),
     "measurement": ("crosssection", "contours", "composition", "analysis", "quality", "reconstruction_kernel",
                     "misregistration", "morphology", "scores", "contour_masks", "contour_review"),
     "pictures": ("labelmap", "straightening", "plots", "lesion_report", "section_view"),
