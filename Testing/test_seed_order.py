@@ -46,16 +46,17 @@ def test_an_undecidable_direction_is_not_guessed(first, last):
     assert ostium_first(_sections(*first, *last), (9, 30), ExtractionParameters()) is None
 
 
-@pytest.mark.parametrize("first_hu, expected", [(250.0, None), (400.0, True)])
+@pytest.mark.parametrize("first_hu, expected", [(250.0, None), (430.0, True)])
 def test_a_noisy_brightness_difference_does_not_decide(first_hu, expected):
-    """Equal widths, central HU scattered by 30 HU (SD) from section to section, the distal lumen at 280 HU: 30 HU
-    darker in the median is within the noise of 2.5 mm of lumen a side (0.9 standard errors; under textured noise a
-    250 HU scan's equally filled lumens read 219 and 249 HU, and the seeds given in order were reversed), 120 HU
-    brighter is not (3.6)."""
+    """Equal widths; the central HU of each side's 10 sections (2.5 mm, so 2.5 independent values) scattered by
+    20 x (-2, -1, -1, -0.5, 0, 0, 0.5, 1, 1, 2) HU about its median: a median absolute deviation of 20 HU, SD 29.7 HU,
+    a standard error of 23.5 HU a side, 33.2 HU for the difference. The distal lumen at 280 HU: 30 HU darker is
+    0.90 standard errors and does not decide (under textured noise a 250 HU scan's equally filled lumens read 219 and
+    249 HU, and seeds given in order were reversed), 150 HU brighter is 4.5 and does."""
     sections = _sections(first_hu, 1.5, 280.0, 1.5)
-    noise = np.random.default_rng(5).normal(0.0, 30.0, 40)
-    sections.central_hu[:] = sections.central_hu + noise - np.median(noise[:10]) * (np.arange(40) < 20) \
-        - np.median(noise[30:]) * (np.arange(40) >= 20)
+    scatter_hu = 20.0 * np.array([-2.0, -1.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 2.0])
+    sections.central_hu[:10] += scatter_hu
+    sections.central_hu[30:] += scatter_hu[::-1]
     assert ostium_first(sections, (9, 30), ExtractionParameters()) is expected
 
 

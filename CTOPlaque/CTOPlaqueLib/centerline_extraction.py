@@ -490,11 +490,12 @@ def _median_difference_z(first: np.ndarray, second: np.ndarray, step_mm: float, 
     """|median(first) - median(second)| in standard errors of that difference. Each side's SD is read robustly
     (1.4826 x its median absolute deviation), the standard error of its median as 1.2533 SD / sqrt(n), with n the
     side's length over ``orientation_correlation_mm`` (neighbouring sections, ``step_mm`` apart, share their noise
-    and their partial volume). Infinite where neither side scatters (hand-built sections)."""
+    and their partial volume; at most one value per section). Infinite where neither side scatters: a side whose
+    sections mostly read alike (a median absolute deviation of 0, e.g. a single section) adds no spread."""
     variance = 0.0
     for values in (first, second):
         sd = 1.4826 * np.median(np.abs(values - np.median(values)))
-        independent = max(1.0, len(values) * step_mm / params.orientation_correlation_mm)
+        independent = max(1.0, len(values) * step_mm / max(params.orientation_correlation_mm, step_mm))
         variance += (1.2533 * sd) ** 2 / independent
     difference = abs(float(np.median(first) - np.median(second)))
     return difference / np.sqrt(variance) if variance > 0 else np.inf

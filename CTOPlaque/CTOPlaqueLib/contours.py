@@ -327,7 +327,9 @@ def blur_corrected_mm(radii_mm: np.ndarray, blur_sigma_mm: float) -> np.ndarray:
 
 def blurred_disc_steepest_mm(radii_mm: np.ndarray, blur_sigma_mm: float) -> np.ndarray:
     """Where the steepest slope of Gaussian-blurred discs of ``radii_mm`` (mm; blur sigma ``blur_sigma_mm``) lies, in
-    mm from their centre: the inverse of ``blur_corrected_mm``, from the same table."""
+    mm from their centre: the inverse of ``blur_corrected_mm``, from the same table. Discs under 0.8 sigma, below
+    the table, are scaled in proportion, which puts their steepest slope too near the centre (the exact relation
+    never puts it within one sigma); the outer wall, the one caller, is 2 sigmas and wider."""
     return _scaled_radii_mm(radii_mm, blur_sigma_mm, 1)
 
 
