@@ -7,7 +7,7 @@ Method, and why:
      a tube of tissue denser than the epicardial fat around it. So the HU are clipped to
      [-100, 250] (contrast lumen and plaque become equally "bright", fat stays dark) and Frangi's
      multi-scale Hessian objectness for 1-D objects (ITK's measure as SimpleITK's ObjectnessMeasure applies it,
-     written out with closed-form eigenvalues in ``objectness.py``, three times faster; sigmas 0.8 to 1.8 mm,
+     written out with closed-form eigenvalues in ``objectness.py``, three to four times faster; sigmas 0.8 to 1.8 mm,
      scale-normalized) is taken as the maximum over scales. The myocardium, a plate, scores low.
   3. Minimal-cost path between consecutive seeds with cost 1 / (vesselness + 0.05)^2 on the
      anisotropic voxel grid (scikit-image's MCP_Geometric: Dijkstra with geometric step lengths,

@@ -389,7 +389,7 @@ def edge_blur_sigma_mm(smooth: np.ndarray, masked_strength: np.ndarray, index: n
     0.8 mm either side of each detected edge; the median over all edges is robust to the odd
     neighbouring structure. The 0.1 mm radial smoothing of the profile is removed in quadrature.
     Used to undo the inward shift of the steepest-slope point of a blurred disc (``blur_corrected_mm``), which is
-    1 to 3% of area otherwise.
+    1 to 4% of area on a wide disc otherwise.
     """
     reach = int(round(params.step_probe_mm / grid.radial_step_mm))
     last = smooth.shape[-1] - 1
