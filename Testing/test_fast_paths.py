@@ -71,7 +71,8 @@ def test_the_voxels_left_out_of_the_lookup_are_farther_than_the_distance():
 
 def test_the_kernel_measure_on_the_analysis_samples_is_the_same():
     """The lumen-edge undershoot of the curved phantom from the analysis's samples (its radii not sampled again)
-    equals the one sampled afresh, to the bit."""
+    equals the one sampled afresh, to the bit, and so does the one analyze_lesion computed from the samples it
+    passed (review6: the test gave the measure fresh samples only)."""
     phantom = phantom_for("curved")
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
     analysis = analyze_on_true_centerline(phantom)
@@ -81,3 +82,4 @@ def test_the_kernel_measure_on_the_analysis_samples_is_the_same():
     fresh = lumen_edge_undershoot_hu(*arguments)
     assert fresh is not None
     assert lumen_edge_undershoot_hu(*arguments, sampled=(samples_hu, grid)) == fresh
+    assert analysis.quality["lumen_edge_undershoot_hu"] == fresh  # what analyze_lesion passed it gives the same
