@@ -145,7 +145,7 @@ def _settled_labels(ct_ijk_to_ras: np.ndarray, factors: np.ndarray, analysis: Le
     is below the smallest outer-wall radius and above the largest lumen radius (or the section has no lumen)."""
     centerline = analysis.centerline
     corners = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)]) * (0.5 - 0.5 / factors)
-    reach_mm = float(np.linalg.norm(corners @ ct_ijk_to_ras[:3, :3].T, axis=1).max()) + SETTLED_SLACK_MM
+    spread_mm = float(np.linalg.norm(corners @ ct_ijk_to_ras[:3, :3].T, axis=1).max()) + SETTLED_SLACK_MM  # h + slack
     candidates = np.clip(nearest_section[:, None] + np.arange(-SECTION_SEARCH, SECTION_SEARCH + 1), 0,
                          len(centerline.arc_mm) - 1)
     ras = ijk @ ct_ijk_to_ras[:3, :3].T + ct_ijk_to_ras[:3, 3]
@@ -153,12 +153,12 @@ def _settled_labels(ct_ijk_to_ras: np.ndarray, factors: np.ndarray, analysis: Le
     arc, radius = arc.reshape(candidates.shape), radius.reshape(candidates.shape)
     lumen_mm, vessel_mm = analysis.lumen_radii_mm, analysis.vessel_radii_mm
     largest_lumen_mm = lumen_mm.max(axis=1)[candidates]
-    outside = np.all(radius - reach_mm > np.maximum(largest_lumen_mm, vessel_mm.max(axis=1)[candidates]), axis=1)
-    along = np.all((arc - reach_mm >= centerline.arc_mm[0] - END_MARGIN_MM)
-                   & (arc + reach_mm <= centerline.arc_mm[-1] + END_MARGIN_MM), axis=1)
-    lumen = along & np.all(radius + reach_mm < lumen_mm.min(axis=1)[candidates], axis=1)
-    wall = along & np.all((radius + reach_mm < vessel_mm.min(axis=1)[candidates])
-                          & ((radius - reach_mm > largest_lumen_mm) | (largest_lumen_mm <= 0)), axis=1)
+    outside = np.all(radius - spread_mm > np.maximum(largest_lumen_mm, vessel_mm.max(axis=1)[candidates]), axis=1)
+    along = np.all((arc - spread_mm >= centerline.arc_mm[0] - END_MARGIN_MM)
+                   & (arc + spread_mm <= centerline.arc_mm[-1] + END_MARGIN_MM), axis=1)
+    lumen = along & np.all(radius + spread_mm < lumen_mm.min(axis=1)[candidates], axis=1)
+    wall = along & np.all((radius + spread_mm < vessel_mm.min(axis=1)[candidates])
+                          & ((radius - spread_mm > largest_lumen_mm) | (largest_lumen_mm <= 0)), axis=1)
     settled = np.full(len(ijk), UNSETTLED, np.uint8)
     settled[outside] = 0
     settled[lumen] = LUMEN_LABEL

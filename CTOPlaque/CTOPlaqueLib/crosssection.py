@@ -65,6 +65,8 @@ def sample_sections_orders(volume: Volume, centerline: Centerline, grid: PolarGr
     order, the samples' positions computed once for all. arrays: one array [k, j, i] on the volume's grid per
     order, sampled instead of ``volume.hu`` (e.g. two masks of one grid); ``volume.hu`` for every order without."""
     arrays = [volume.hu] * len(orders) if arrays is None else arrays
+    if len(arrays) != len(orders):
+        raise ValueError(f"{len(arrays)} arrays to sample at {len(orders)} interpolation orders")
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
     ras_to_kji = volume.ras_to_ijk()[2::-1]  # rows k, j, i
     centres_kji = centerline.points_ras[indices] @ ras_to_kji[:, :3].T + ras_to_kji[:, 3]
