@@ -63,13 +63,13 @@ def test_interpolation_equals_scipy_map_coordinates(dtype, shape):
     """interpolate_kji gives scipy.ndimage.map_coordinates' values (mode "constant", no prefilter, float32 out), the
     independent implementation it replaces, at every position: inside, on the first and last voxel centres, at the
     nearest voxel's ties, outside, and between the last centre and the grid's edge (outside): the nearest voxel's
-    value (order 0) and the trilinear value (order 1) bit for bit, on int16 and float32 volumes and on an axis of
-    one voxel."""
+    value (order 0) and the trilinear value (order 1) bit for bit, on int16 and float32 volumes, a strided view and
+    an axis of one voxel."""
     rng = np.random.default_rng(7)
     array = rng.normal(40.0, 400.0, shape).astype(dtype)
     positions = _positions_at_the_edges(shape, rng)
-    for order in (0, 1):
-        expected = ndimage.map_coordinates(array, positions, order=order, mode="constant", cval=OUTSIDE_VOLUME_HU,
+    for order, sampled in ((0, array), (1, array), (1, array[:, ::-1])):  # and a strided view
+        expected = ndimage.map_coordinates(sampled, positions, order=order, mode="constant", cval=OUTSIDE_VOLUME_HU,
                                            prefilter=False, output=np.float32)
-        np.testing.assert_array_equal(interpolate_kji(array, positions, order, OUTSIDE_VOLUME_HU), expected)
+        np.testing.assert_array_equal(interpolate_kji(sampled, positions, order, OUTSIDE_VOLUME_HU), expected)
     assert np.count_nonzero(expected == OUTSIDE_VOLUME_HU) > 500 and np.count_nonzero(expected != OUTSIDE_VOLUME_HU)

@@ -69,6 +69,7 @@ def sample_sections_orders(volume: Volume, centerline: Centerline, grid: PolarGr
     arrays = [volume.hu] * len(orders) if arrays is None else arrays
     if len(arrays) != len(orders):
         raise ValueError(f"{len(arrays)} arrays to sample at {len(orders)} interpolation orders")
+    arrays = [np.ascontiguousarray(array) for array in arrays]  # interpolate_kji's flat view; a copy only if strided
     indices = np.arange(len(centerline.points_ras)) if section_indices is None else np.asarray(section_indices)
     ras_to_kji = volume.ras_to_ijk()[2::-1]  # rows k, j, i
     centres_kji = centerline.points_ras[indices] @ ras_to_kji[:, :3].T + ras_to_kji[:, 3]
@@ -99,7 +100,7 @@ def interpolate_kji(array: np.ndarray, positions_kji: np.ndarray, order: int, ou
     ``positions_kji.shape[1:]``."""
     if order not in (0, 1):
         raise ValueError(f"interpolation order {order}: 0 (nearest voxel) or 1 (trilinear)")
-    flat = np.ascontiguousarray(array).reshape(-1)
+    flat = np.ascontiguousarray(array).reshape(-1)  # a copy of a strided array: give a C-contiguous one
     strides = np.cumprod((1,) + array.shape[:0:-1])[::-1]  # elements per step along k, j, i
     inside, corner, weights = True, 0.0, []
     for position, count, stride in zip(positions_kji, array.shape, strides):
