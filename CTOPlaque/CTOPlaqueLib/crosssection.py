@@ -111,7 +111,7 @@ def interpolate_kji(array: np.ndarray, positions_kji: np.ndarray, order: int, ou
         else:
             lower = np.fmin(np.floor(index), max(count - 2, 0))  # the last centre: x = 1 from the voxel before
             below = 1.0 - (index - lower)
-            weights.append((below, 1.0 - below, stride if count > 1 else 0))
+            weights.append(((below, 1.0 - below), stride if count > 1 else 0))
         corner = corner + lower * stride  # order 0 the nearest voxel, order 1 the lower corner (exact in float64)
     corner = corner.astype(np.intp)
     values = flat.take(corner).astype(np.float32) if order == 0 else _trilinear(flat, corner, weights)
@@ -121,11 +121,11 @@ def interpolate_kji(array: np.ndarray, positions_kji: np.ndarray, order: int, ou
 
 def _trilinear(flat: np.ndarray, corner: np.ndarray, weights: list) -> np.ndarray:
     """Float32 of sum over the 8 corners (k, j, i in 0/1, i fastest) of flat[corner + offset] * w_k * w_j * w_i in
-    float64, multiplied and added in that order (``interpolate_kji``). weights: per axis (lower weight, upper
-    weight, elements to the upper voxel)."""
+    float64, multiplied and added in that order (``interpolate_kji``). weights: per axis ((lower weight, upper
+    weight), elements to the upper voxel)."""
     total = np.zeros(corner.shape)
     term = np.empty(corner.shape)
-    (k_weights, k_step), (j_weights, j_step), (i_weights, i_step) = ((axis[:2], axis[2]) for axis in weights)
+    (k_weights, k_step), (j_weights, j_step), (i_weights, i_step) = weights
     for dk, k_weight in enumerate(k_weights):
         for dj, j_weight in enumerate(j_weights):
             for di, i_weight in enumerate(i_weights):
