@@ -2,9 +2,11 @@
 in RAS reproduces it at every sample, on an oblique, anisotropic voxel grid."""
 
 import numpy as np
+import pytest
+from scipy import ndimage
 
 from CTOPlaqueLib.centerline import sample_centerline
-from CTOPlaqueLib.crosssection import OUTSIDE_VOLUME_HU, PolarGrid, sample_sections_orders
+from CTOPlaqueLib.crosssection import OUTSIDE_VOLUME_HU, PolarGrid, interpolate_kji, sample_sections_orders
 from CTOPlaqueLib.volume_io import Volume
 
 GRADIENT_HU_PER_MM = np.array([3.0, -2.0, 5.0])
@@ -38,3 +40,36 @@ def test_samples_of_a_linear_field_are_its_values_at_the_polar_positions():
     np.testing.assert_allclose(samples, 100.0 + positions @ GRADIENT_HU_PER_MM, atol=1e-3)
     far = sample_centerline(np.array([[200.0, 0.0, 0.0], [201.0, 0.0, 0.0]]), 0.5)
     assert np.all(sample_sections_orders(volume, far, grid, (1, 0))[1] == OUTSIDE_VOLUME_HU)
+
+
+def _positions_at_the_edges(shape, rng) -> np.ndarray:
+    """(3, N) voxel indices k, j, i over and beyond a grid of ``shape``: random ones from 1.5 voxels before the first
+    centre to 1.5 after the last, and on each axis exactly on the first and last centres, half-way between centres
+    (the nearest voxel's ties), a hair inside and outside the first and last centres, and between the last centre
+    and the grid's edge (n - 1 < x <= n - 0.5, outside for map_coordinates' mode "constant")."""
+    count = 3000
+    positions = np.stack([rng.uniform(-1.5, n + 0.5, count) for n in shape])
+    for axis, n in enumerate(shape):
+        special = np.array([0.0, n - 1.0, 0.5, n - 1.5, 1e-12, -1e-12, n - 1 - 1e-12, n - 1 + 1e-12, n - 0.75,
+                            n - 0.5, -0.5, -0.25])
+        chosen = rng.random(count) < 0.4
+        positions[axis, chosen] = rng.choice(special, int(chosen.sum()))
+    return positions
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+@pytest.mark.parametrize("shape", [(6, 7, 8), (4, 1, 5)])
+def test_interpolation_equals_scipy_map_coordinates(dtype, shape):
+    """interpolate_kji gives scipy.ndimage.map_coordinates' values (mode "constant", no prefilter, float32 out), the
+    independent implementation it replaces, at every position: inside, on the first and last voxel centres, at the
+    nearest voxel's ties, outside, and between the last centre and the grid's edge (outside): the nearest voxel's
+    value (order 0) and the trilinear value (order 1) bit for bit, on int16 and float32 volumes, a strided view and
+    an axis of one voxel."""
+    rng = np.random.default_rng(7)
+    array = rng.normal(40.0, 400.0, shape).astype(dtype)
+    positions = _positions_at_the_edges(shape, rng)
+    for order, sampled in ((0, array), (1, array), (1, array[:, ::-1])):  # and a strided view
+        expected = ndimage.map_coordinates(sampled, positions, order=order, mode="constant", cval=OUTSIDE_VOLUME_HU,
+                                           prefilter=False, output=np.float32)
+        np.testing.assert_array_equal(interpolate_kji(sampled, positions, order, OUTSIDE_VOLUME_HU), expected)
+    assert np.count_nonzero(expected == OUTSIDE_VOLUME_HU) > 500 and np.count_nonzero(expected != OUTSIDE_VOLUME_HU)

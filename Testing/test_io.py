@@ -1,5 +1,6 @@
 """Volume and markups files: formats, geometry, HU rescaling and LPS/RAS conventions."""
 
+import gc
 import json
 import os
 
@@ -28,6 +29,23 @@ def test_volume_round_trip_keeps_values_and_ras_geometry(tmp_path, extension):
     volume = read_volume(path)
     np.testing.assert_array_equal(volume.hu, array.astype(np.float32))
     np.testing.assert_allclose(volume.ijk_to_ras, ijk_to_ras, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_the_array_read_outlives_the_image_and_is_the_callers(tmp_path, dtype):
+    """Where the file's type is Volume.hu's, read_volume hands over ITK's own buffer: its values stay the file's
+    after the reader's image is gone and the freed memory around it is reused, and writing into one volume read
+    changes no other."""
+    array = _test_volume()[0].astype(dtype)
+    path = str(tmp_path / "ct.nrrd")
+    write_volume(path, array, np.eye(4))
+    first, second = read_volume(path), read_volume(path)
+    gc.collect()
+    reuse = [np.full(array.shape, 4321, dtype) for _ in range(50)]
+    first.hu[0, 0, 0] = 7
+    np.testing.assert_array_equal(first.hu.ravel()[1:], array.ravel()[1:])
+    np.testing.assert_array_equal(second.hu, array)
+    assert first.hu[0, 0, 0] == 7 and first.hu.dtype == dtype and len(reuse) == 50
 
 
 def test_nrrd_header_is_lps_as_slicer_writes_it(tmp_path):
