@@ -167,10 +167,10 @@ MAX_MISREGISTRATION_STEP_MM = 0.5
 # REFERENCE_WINDOW_MM: past the last 2 mm where a tapered cap closes (lumen_area_uncertainty_measures).
 LUMEN_UNCERTAINTY_NEAR_MM = 2.0
 MIN_UNCERTAINTY_SECTIONS = 4
-# The lumen wall's area (mm^2) over which the lumen edge's noise errors are correlated: calibrated on 26 sides of
-# the issue 26 phantoms whose error is noise (20-40 HU white noise, 0.3-0.45 mm blur, 100-150 HU lumen/lining
-# steps): their area errors over the window divided by the estimate with 1 mm^2 had a root mean square of 2.26
-# (docs/accuracy.md).
+# The lumen wall's area (mm^2) over which the lumen edge's noise errors are correlated, calibrated on the sides of the
+# issue 26 phantoms whose error is noise (20-40 HU white noise, 0.3-0.45 mm blur, 100-150 HU lumen/lining steps):
+# their window's area error over the estimate had a root mean square of 2.26 with 1 mm^2 (26 sides), 0.95 with this
+# (28 sides; docs/accuracy.md).
 LUMEN_EDGE_NOISE_AREA_MM2 = 5.1
 # Above this the lumen area next to a cap is warned uncertain: above the 10% that area is meant to hold, as the lining
 # cases whose lumen holds 10% on their test seeds (Testing/test_lumen_beside_plaque.py) read up to 12.9%
@@ -602,8 +602,8 @@ def _lumen_uncertainty_warning(quality: dict) -> list:
         return (f"{where} the lumen area is uncertain by {spread} (one standard deviation over the "
                 f"{REFERENCE_WINDOW_MM - LUMEN_UNCERTAINTY_NEAR_MM:g} mm from there): the lumen edge falls too slowly "
                 f"against {quality['lumen_noise_sd_hu']:.0f} HU of image noise (a narrow lumen a little brighter than "
-                "its plaque lining, under blur), so the lumen area there and the cap shape read from it may be off by "
-                "that much; check the lumen contours there")
+                "its plaque lining, under blur or heavy noise), so the lumen area there and the cap shape read from it "
+                "may be off by that much; check the lumen contours there")
     return _sided_warning("lumen_area_uncertainty", lumen_uncertainty_sites(quality), "lumen area uncertain",
                           sentence)
 
