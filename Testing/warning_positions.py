@@ -13,7 +13,8 @@ SITED_WARNINGS = {"closes in to": "wall closes in", "outside the image's wall/fa
                   "the proximal cap's shape (tapered or blunt) is not measured": "cap shape not measured",
                   "ECG-misregistration step": "misregistration step",
                   "no contrast-filled lumen was found at": "no lumen found at",
-                  "is at or below the scan's resolution": "wall not resolved at"}
+                  "is at or below the scan's resolution": "wall not resolved at",
+                  "the lumen area is uncertain by": "lumen area uncertain"}
 _OFFSET = re.compile(r"^(\d+\.\d) mm (after|before|from) (P|D|the ostium)")
 _LABELS = re.compile(r"(?:found at|the wall at) ((?:[SE])(?: and [SE])?)")
 

@@ -21,8 +21,9 @@ from .errors import CTOPlaqueInputError
 from .landmarks import landmark_positions_mm, landmark_projections, reference_section_indices
 from .misregistration import misregistration_step_measures
 from .morphology import lesion_morphology
-from .quality import (lumen_beside_cap_measures, lumen_on_wall_measures, proximal_lumen_end_measures,
-                      proximal_lumen_flags, quality_measures, quality_warnings, wall_outward_measures, warning_kinds)
+from .quality import (lumen_area_uncertainty_measures, lumen_beside_cap_measures, lumen_on_wall_measures,
+                      proximal_lumen_end_measures, proximal_lumen_flags, quality_measures, quality_warnings,
+                      wall_outward_measures, warning_kinds)
 from .reconstruction_kernel import lumen_edge_undershoot_hu
 from .scores import compute_scores, image_items
 from .settings import RANGES, AnalysisSettings
@@ -161,7 +162,8 @@ class ContourDetection:
     wall_outward: ``quality.wall_outward_measures`` of the automatic outer wall against the image (kept as they are
     when other contours are measured: they say where the automatic wall was pushed outward);
     misregistration: ``misregistration.misregistration_step_measures`` along the automatic outer wall (an image
-    property, kept as it is too)."""
+    property, kept as it is too); lumen_uncertainty: ``quality.lumen_area_uncertainty_measures`` of the automatic
+    lumen (the image's noise against its edge, kept as it is when other contours are measured)."""
 
     contrast: np.ndarray
     wall: contours.WallContour
@@ -171,6 +173,7 @@ class ContourDetection:
     lumen_edge_undershoot_hu: float | None
     wall_outward: dict
     misregistration: dict
+    lumen_uncertainty: dict
 
 
 def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
@@ -208,7 +211,9 @@ def analyze_lesion(volume: Volume, centerline_points_ras, landmarks_ras: dict,
                                                           len(grid.angles_rad), settings.contour,
                                                           (samples_hu, grid)),
         wall_outward=wall_outward_measures(arc, landmarks_mm, samples_hu, grid, wall, settings.contour),
-        misregistration=misregistration_step_measures(volume, centerline, wall.radii_mm, landmarks_mm))
+        misregistration=misregistration_step_measures(volume, centerline, wall.radii_mm, landmarks_mm),
+        lumen_uncertainty=lumen_area_uncertainty_measures(arc, landmarks_mm, samples_hu, grid, lumen_radii, wall.fat_hu,
+                                                          settings.contour))
     return measure_contours(centerline, grid, landmarks_mm, detection, lumen_radii, wall.radii_mm, settings,
                             clinical_items)
 
@@ -245,6 +250,7 @@ def measure_contours(centerline: Centerline, grid: PolarGrid, landmarks_mm: dict
     quality["lumen_edge_undershoot_hu"] = detection.lumen_edge_undershoot_hu
     quality.update(detection.wall_outward)
     quality.update(detection.misregistration)
+    quality.update(detection.lumen_uncertainty)
 
     classes = detection.classes
     wall_areas = wall_sample_areas_mm2(grid, lumen_radii, vessel_radii)

@@ -19,7 +19,8 @@ from . import SOFTWARE_NAME, __version__
 from .analysis import LesionAnalysis
 from .composition import COMPONENTS, UNCLASSIFIED, percent_of
 from .errors import CTOPlaqueInputError
-from .quality import MAX_LUMEN_EDGE_UNDERSHOOT_HU, is_reviewed
+from .quality import (LUMEN_UNCERTAINTY_NEAR_MM, MAX_LUMEN_AREA_UNCERTAINTY, MAX_LUMEN_EDGE_UNDERSHOOT_HU,
+                      REFERENCE_WINDOW_MM, is_reviewed)
 from .scores import score_column
 
 LESION_SCHEMA = "ctoplaque.lesion/1"
@@ -152,11 +153,24 @@ def results_rows(document: dict) -> list:
               None if local_area_ratio is None else 100 * local_area_ratio, "%"),
              ("Quality: lumen-edge undershoot below the fat (sharp kernel above "
               f"{MAX_LUMEN_EDGE_UNDERSHOOT_HU:g})", quality.get("lumen_edge_undershoot_hu"), "HU"),
+             *_lumen_uncertainty_rows(quality),
              ("Quality warnings", len(document["warnings"]) - reviewed, "see the panel"),
              ("Quality warnings reviewed by the reader", reviewed or None, "contours edited there")]
     # no value: a lumen not found at S or E, too few lumen sections for the undershoot (see the warnings), no
     # warning reviewed by the reader, or a measure an earlier export does not have
     return [{"Measurement": m, "Value": float(v), "Unit": u} for m, v, u in rows if v is not None]
+
+
+def _lumen_uncertainty_rows(quality: dict) -> list:
+    """The lumen area's uncertainty next to each cap (quality.lumen_area_uncertainty_measures; absent from earlier
+    exports, None where unmeasured) as (measurement, percent, unit) rows."""
+    rows = []
+    for side, where in (("proximal", "before P"), ("distal", "after D")):
+        uncertainty = quality.get(f"{side}_lumen_area_uncertainty")
+        window = f"{LUMEN_UNCERTAINTY_NEAR_MM:g}-{REFERENCE_WINDOW_MM:g} mm {where}"
+        rows.append((f"Quality: lumen area uncertainty {window} (warning above {100 * MAX_LUMEN_AREA_UNCERTAINTY:g})",
+                     None if uncertainty is None else 100 * uncertainty, "% (1 SD)"))
+    return rows
 
 
 def lesion_document(analysis: LesionAnalysis, lesion_id: str, patient_id: str, inputs: dict,

@@ -92,6 +92,16 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   wider than the reference lumen (proximal_lumen_flags, over the REFERENCE_WINDOW_MM before P, the stretch the cap's
   slope is read from): a cap shape is not read from a lumen contour the analysis itself distrusts, and the warning
   names the flags and where they lie. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
+* proximal_lumen_area_uncertainty and distal_lumen_area_uncertainty: the standard deviation, relative to the area, of
+  the mean lumen area from LUMEN_UNCERTAINTY_NEAR_MM to REFERENCE_WINDOW_MM before P and after D that the image's
+  noise leaves (None where that window has fewer than MIN_UNCERTAINTY_SECTIONS sections with a lumen), with the noise
+  and the lumen edge's slope it comes from (lumen_noise_sd_hu; {proximal,distal}_lumen_edge_slope_hu_per_mm). Noise
+  moves an edge by noise / slope; a narrow lumen (1 mm beside a stenosis) a little above its plaque lining (100-150
+  HU) under blur falls slowly, and 0.05 mm of its radius is 10% of its area. The edge's errors are correlated over
+  LUMEN_EDGE_NOISE_AREA_MM2 of the lumen's wall (the contour's smoothing along and around the vessel), so over a
+  window of length L: uncertainty = 2 (noise / slope) / r x sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2 pi r L)), r the mean
+  radius. Above MAX_LUMEN_AREA_UNCERTAINTY (14%, above the 10% a lumen area next to a cap is meant to hold) a
+  warning names the side. (lumen_area_uncertainty_measures)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
@@ -153,6 +163,21 @@ MIN_OUTWARD_RAYS = 100
 # A jump between two axial slices that stands out from the drift around it (misregistration.MIN_STEP_SIGNIFICANCE)
 # and is longer than this is a misregistration step: the phantoms' 1 and 2 mm steps read 1.03-1.04 and 2.01 mm.
 MAX_MISREGISTRATION_STEP_MM = 0.5
+# The window next to each cap whose lumen area's uncertainty is estimated starts this far from the cap and ends at
+# REFERENCE_WINDOW_MM: past the last 2 mm where a tapered cap closes (lumen_area_uncertainty_measures).
+LUMEN_UNCERTAINTY_NEAR_MM = 2.0
+MIN_UNCERTAINTY_SECTIONS = 4
+# The lumen wall's area (mm^2) over which the lumen edge's noise errors are correlated, calibrated on the sides of the
+# issue 26 phantoms whose error is noise (20-40 HU white noise, 0.3-0.45 mm blur, 100-150 HU lumen/lining steps):
+# their window's area error over the estimate had a root mean square of 2.26 with 1 mm^2 (26 sides), 0.95 with this
+# (28 sides; docs/accuracy.md).
+LUMEN_EDGE_NOISE_AREA_MM2 = 5.1
+# Above this the lumen area next to a cap is warned uncertain: above the 10% that area is meant to hold, as the lining
+# cases whose lumen holds 10% on their test seeds (Testing/test_lumen_beside_plaque.py) read up to 12.9%
+# (stenosis-60-blunt after D, a 100 HU lumen/lining step under 20 HU noise, -9..+17% over five seeds).
+MAX_LUMEN_AREA_UNCERTAINTY = 0.14
+# The half-normal's median in its standard deviations (the image noise read off the fat's dark flank).
+HALF_NORMAL_MEDIAN_SD = 0.6745
 
 
 def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_mm: dict, has_lumen: np.ndarray,
@@ -284,6 +309,51 @@ def proximal_lumen_end_measures(arc_mm: np.ndarray, landmarks_mm: dict, lumen_ra
     return {"proximal_lumen_end_mm": float(landmarks_mm["P"] - arc_mm[found].max())}
 
 
+def image_noise_sd_hu(samples_hu: np.ndarray, grid: PolarGrid, fat_hu: float,
+                      params: ContourParameters = ContourParameters()) -> float | None:
+    """The image noise (HU, one standard deviation of the polar samples) read off the epicardial fat: the samples in
+    the outer ``fat_ring_mm`` of every section below ``fat_hu`` (the fat level, ``contours.fat_level_hu``) are the
+    dark half of the fat's noise, their median distance below it HALF_NORMAL_MEDIAN_SD of its standard deviation.
+    The dark half only: the ring's brighter samples hold the wall, the myocardium and veins as well. samples_hu:
+    (S, A, R). None where no sample lies below the fat level."""
+    ring = samples_hu[:, :, grid.radii_mm >= grid.radii_mm[-1] - params.fat_ring_mm]
+    below_hu = fat_hu - ring[ring < fat_hu]
+    return float(np.median(below_hu)) / HALF_NORMAL_MEDIAN_SD if below_hu.size else None
+
+
+def lumen_area_uncertainty_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np.ndarray, grid: PolarGrid,
+                                    lumen_radii_mm: np.ndarray, fat_hu: float,
+                                    params: ContourParameters = ContourParameters()) -> dict:
+    """{proximal,distal}_lumen_area_uncertainty (module docstring), {proximal,distal}_lumen_edge_slope_hu_per_mm and
+    lumen_noise_sd_hu. arc_mm: (S,) section positions; landmarks_mm: label -> arc position; samples_hu: the
+    analysis's polar samples (S, A, R); lumen_radii_mm: (S, A), 0 where no lumen; fat_hu: the fat level.
+
+    The slope is the image's fall across the lumen contour, (I(r - h) - I(r + h)) / 2h with h = ``profile_sigma_mm``
+    (the detection's radial smoothing), averaged over the rays of the window; the noise is ``image_noise_sd_hu``. A
+    side's measures are None where its window has fewer than MIN_UNCERTAINTY_SECTIONS sections with a lumen, or no
+    noise was measured."""
+    noise_hu = image_noise_sd_hu(samples_hu, grid, fat_hu, params)
+    measures = {"lumen_noise_sd_hu": noise_hu}
+    found = np.all(lumen_radii_mm > 0, axis=1)
+    half_mm = params.profile_sigma_mm
+    for side, offset_mm, near in _cap_sides(arc_mm, landmarks_mm, found):
+        window = near & (np.abs(offset_mm) >= LUMEN_UNCERTAINTY_NEAR_MM)
+        uncertainty = slope = None
+        if noise_hu is not None and np.count_nonzero(window) >= MIN_UNCERTAINTY_SECTIONS:
+            rays = np.zeros(lumen_radii_mm.shape, bool)
+            rays[window] = True
+            across = profiles_across_contour(samples_hu, grid, lumen_radii_mm, rays, np.array([-half_mm, half_mm]))
+            slope = float(np.mean(across[:, 0] - across[:, 1]) / (2.0 * half_mm))
+            radius_mm = float(np.mean(lumen_radii_mm[window]))
+            length_mm = np.count_nonzero(window) * float(arc_mm[1] - arc_mm[0])
+            edge_sd_mm = noise_hu / max(slope, 1e-6)
+            uncertainty = float(2.0 * edge_sd_mm / radius_mm
+                                * np.sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2.0 * np.pi * radius_mm * length_mm)))
+        measures[f"{side}_lumen_area_uncertainty"] = uncertainty
+        measures[f"{side}_lumen_edge_slope_hu_per_mm"] = slope
+    return measures
+
+
 @dataclass(frozen=True)
 class WarningSite:
     """Where a measure in warning lies: ``offset_mm`` along the centerline from ``landmark`` (P or D, negative
@@ -344,6 +414,18 @@ def lumen_beside_cap_sites(quality: dict) -> list:
         ratio = quality.get(f"{side}_cap_lumen_reference_ratio")
         if ratio is not None and ratio > MAX_CAP_LUMEN_REFERENCE_RATIO:
             sites.append((WarningSite(quality[f"{side}_cap_lumen_reference_at_mm"], cap), ratio))
+    return sites
+
+
+def lumen_uncertainty_sites(quality: dict) -> list:
+    """A lumen area next to a cap more uncertain than MAX_LUMEN_AREA_UNCERTAINTY: [(WarningSite, uncertainty)] of
+    each side whose {proximal,distal}_lumen_area_uncertainty (absent from earlier exports, None where unmeasured) is
+    above it, at the window's start (LUMEN_UNCERTAINTY_NEAR_MM before P, after D)."""
+    sites = []
+    for side, cap, sign in (("proximal", "P", -1.0), ("distal", "D", 1.0)):
+        uncertainty = quality.get(f"{side}_lumen_area_uncertainty")
+        if uncertainty is not None and uncertainty > MAX_LUMEN_AREA_UNCERTAINTY:
+            sites.append((WarningSite(sign * LUMEN_UNCERTAINTY_NEAR_MM, cap), uncertainty))
     return sites
 
 
@@ -510,6 +592,20 @@ def _lumen_beside_cap_warning(quality: dict) -> list:
                 "are unreliable; check the lumen contours there")
     return _sided_warning("cap_lumen_reference_ratio", lumen_beside_cap_sites(quality),
                           "lumen wider than the reference", sentence)
+
+
+def _lumen_uncertainty_warning(quality: dict) -> list:
+    """The warning of the {proximal,distal}_lumen_area_uncertainty, if it fires, naming each side
+    (``_sided_warning``)."""
+    def sentence(where: str, uncertainties: list) -> str:
+        spread = " and ".join(f"{100 * uncertainty:.0f}%" for uncertainty in uncertainties)
+        return (f"{where} the lumen area is uncertain by {spread} (one standard deviation over the "
+                f"{REFERENCE_WINDOW_MM - LUMEN_UNCERTAINTY_NEAR_MM:g} mm from there): the lumen edge falls too slowly "
+                f"against {quality['lumen_noise_sd_hu']:.0f} HU of image noise (a narrow lumen a little brighter than "
+                "its plaque lining, under blur or heavy noise), so the lumen area there and the cap shape read from it "
+                "may be off by that much; check the lumen contours there")
+    return _sided_warning("lumen_area_uncertainty", lumen_uncertainty_sites(quality), "lumen area uncertain",
+                          sentence)
 
 
 def _cap_shape_warning(quality: dict) -> list:
@@ -708,6 +804,7 @@ def _located_warnings(quality: dict) -> list:
             "same scan with the scanner's standard soft-tissue cardiac kernel (smooth or medium)", ()))
     warnings += _lumen_on_wall_warning(quality)
     warnings += _lumen_beside_cap_warning(quality)
+    warnings += _lumen_uncertainty_warning(quality)
     warnings += _cap_shape_warning(quality)
     warnings += _misregistration_warning(quality)
     lumenless = reference_lumen_missing(quality)
