@@ -167,7 +167,7 @@ DP_CHUNK_SECTIONS = 256
 def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -> np.ndarray:
     """Radius index per angle maximizing the summed score of a closed path, for every section.
 
-    score: (S, A, R). Between neighbouring angles the index changes by at most ``max_jump``, each
+    score: (S, A, R). Between neighbouring angles the index changes by at most ``max_jump`` (at least 1), each
     unit of change costing ``jump_penalty``. Closure is enforced approximately by running the
     dynamic programme over three turns and keeping the middle one.
     Returns (S, A) integer indices.
@@ -175,11 +175,13 @@ def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -
     The best sums of every turn step are kept ((3A, R + 2 max_jump, S) floats, -inf beyond the radii; sections
     last, so that each shift reads one contiguous block) and the path is traced back by re-evaluating the
     2 max_jump + 1 predecessors of its index only: one maximum per shift in the forward pass instead of keeping
-    back pointers. On ties the predecessor nearest the centre wins. The shifts +k and -k cost the same, so the
-    forward pass subtracts that cost once from the larger of their two sums (the same number: rounding keeps the
-    order of what it rounds). Sections are solved DP_CHUNK_SECTIONS at a time (each is independent), which bounds
-    those sums to about 40 MB.
+    back pointers, and back to the middle turn's first step only. On ties the predecessor nearest the centre wins.
+    The shifts +k and -k cost the same, so the forward pass subtracts that cost once from the larger of their two
+    sums (the same number: rounding keeps the order of what it rounds). Sections are solved DP_CHUNK_SECTIONS at a
+    time (each is independent), which bounds those sums to about 40 MB.
     """
+    if max_jump < 1:
+        raise ValueError(f"the closed path's largest radius change per angle must be at least 1 sample, not {max_jump}")
     return np.concatenate([_closed_paths_of(score[start:start + DP_CHUNK_SECTIONS], max_jump, jump_penalty)
                            for start in range(0, len(score), DP_CHUNK_SECTIONS)])
 
@@ -198,17 +200,16 @@ def _closed_paths_of(score: np.ndarray, max_jump: int, jump_penalty: float) -> n
     candidate = np.empty((radii, sections))
     for step in range(1, turns):
         previous, best = accumulated[step - 1], accumulated[step, inner]
-        best[...] = previous[inner]
         for jump in range(1, max_jump + 1):
             np.maximum(previous[max_jump - jump:max_jump - jump + radii],
                        previous[max_jump + jump:max_jump + jump + radii], out=candidate)
             candidate -= penalties[max_jump + jump]
-            np.maximum(best, candidate, out=best)
+            np.maximum(previous[inner] if jump == 1 else best, candidate, out=best)
         best += steps[step % angles]
     columns = np.arange(sections)[:, None]
     path = np.empty((sections, turns), np.int64)
     path[:, -1] = np.argmax(accumulated[-1, inner], axis=0)
-    for step in range(turns - 1, 0, -1):
+    for step in range(turns - 1, angles, -1):
         predecessors = accumulated[step - 1][path[:, step, None] + np.arange(len(shifts)), columns] - penalties
         path[:, step - 1] = path[:, step] + shifts[np.argmax(predecessors, axis=1)]
     return path[:, angles:2 * angles]
