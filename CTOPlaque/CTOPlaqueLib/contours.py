@@ -353,15 +353,17 @@ def profiles_across_contour(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: n
                             offsets_mm: np.ndarray) -> np.ndarray:
     """The profile of each chosen ray at ``offsets_mm`` from its contour point (positive outward), linearly
     interpolated along the ray: (rays, offsets). samples_hu: polar samples (S, A, R); radii_mm: (S, A) contour
-    radii; rays: (S, A) bool. Rays whose profile would leave the grid are left out."""
+    radii; rays: (S, A) bool. Rays whose profile would leave the grid are left out. Only the two samples either
+    side of each offset are read (not every chosen ray's whole profile)."""
+    count = samples_hu.shape[-1]
     position = (radii_mm[rays][:, None] + offsets_mm - grid.radii_mm[0]) / grid.radial_step_mm
-    inside = np.all((position >= 0) & (position <= samples_hu.shape[-1] - 1), axis=1)
+    inside = np.all((position >= 0) & (position <= count - 1), axis=1)
     position = position[inside]
-    profiles = samples_hu[rays][inside]
-    low = np.clip(np.floor(position).astype(int), 0, samples_hu.shape[-1] - 2)
+    low = np.clip(np.floor(position).astype(int), 0, count - 2)
     weight = position - low
-    return (np.take_along_axis(profiles, low, axis=1) * (1 - weight)
-            + np.take_along_axis(profiles, low + 1, axis=1) * weight)
+    first = (np.flatnonzero(rays)[inside] * count)[:, None] + low
+    flat = samples_hu.reshape(-1)
+    return flat[first] * (1 - weight) + flat[first + 1] * weight
 
 
 def profile_blur_sigma_mm(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: np.ndarray, rays: np.ndarray,
