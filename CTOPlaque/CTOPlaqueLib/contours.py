@@ -992,8 +992,8 @@ def _fat_probe_bands(smooth: np.ndarray, grid: PolarGrid, params: ContourParamet
 def _fat_beyond_bands(beyond_hu: np.ndarray, inside_hu: np.ndarray, fat_hu: float, tail_fraction,
                       params: ContourParameters) -> np.ndarray:
     """``_fat_beyond`` from the probe's bands (``_fat_probe_bands``, (S, A, R)). The cut is raised only in the
-    sections with a blur tail (tail_fraction: a number, or (S, 1, 1)), in double precision; the others keep the
-    plain cut."""
+    sections with a blur tail (tail_fraction: a number, or (S, 1, 1)), in double precision, in one buffer (the wall W
+    first, then the raised cut); the others keep the plain cut."""
     cut_hu = np.float64(relative_level_hu(fat_hu, params.fat_cut_fraction, params))
     passes = beyond_hu < cut_hu
     tail = np.broadcast_to(np.asarray(tail_fraction, dtype=float), (len(beyond_hu), 1, 1))
@@ -1112,11 +1112,10 @@ def _probe_blur_sigma_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, sec
 def _plaque_edges_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, blur_sigma_mm: float,
                      params: ContourParameters) -> tuple[np.ndarray, _ClosedPath]:
     """The closed wall path and its edges: (radii (S, A) of the edges before ``blur_corrected_mm``, the path). In
-    sections without a lumen (the occlusion) the fat
-    cut is raised by the blur tail of a wall brighter than the reference tissue (``_fat_beyond``) and the fat
-    edges are placed by ``fitted_step_radii_mm``;
-    beside a lumen the step model does not hold (the lumen's own edge lies within the probe's inner band, under
-    a wall of 1 mm or less), and the plain test and the steepest slope stay."""
+    sections without a lumen (the occlusion) the fat cut is raised by the blur tail of a wall brighter than the
+    reference tissue (``_fat_beyond``) and the fat edges are placed by ``fitted_step_radii_mm``; beside a lumen the
+    step model does not hold (the lumen's own edge lies within the probe's inner band, under a wall of 1 mm or
+    less), and the plain test and the steepest slope stay."""
     plaque = ~wall.has_lumen[:, None, None]
     tail = np.where(plaque, blur_tail_fraction(blur_sigma_mm, grid, params), 0.0)
     allowed = wall.candidates & _fat_beyond_bands(wall.beyond_hu, wall.inside_hu, fat_hu, tail, params)
