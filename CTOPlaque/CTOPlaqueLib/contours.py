@@ -673,8 +673,9 @@ def detect_contours(samples_hu: np.ndarray, grid: PolarGrid, has_lumen: np.ndarr
     smooth, strength = _profile_and_strength(samples_hu, grid, params)
     lumen = _lumen_radii_mm(samples_hu[has_lumen], smooth[has_lumen], strength[has_lumen], grid, has_lumen,
                             section_step_mm, fat_hu, params)
-    wall = _vessel_wall(_WallSamples.of(samples_hu, smooth, strength, grid, fat_hu, lumen, params), grid, lumen,
-                        section_step_mm, fat_hu, params, None)
+    wall_samples = _WallSamples.of(samples_hu, smooth, strength, grid, fat_hu, lumen, params)
+    del smooth, strength  # the wall search keeps its local peaks only, not the strength, while it finds its path
+    wall = _vessel_wall(wall_samples, grid, lumen, section_step_mm, fat_hu, params, None)
     radii_mm = np.maximum(bridged_from_fat_edges_mm(wall.radii_mm, wall.fat_edge, section_step_mm),
                           lumen + params.min_wall_mm)
     return lumen, replace(wall, radii_mm=radii_mm)
@@ -977,23 +978,11 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
     a wall brighter than T lifts B by m (W - T) more than the reference tissue does, and the cut is raised by
     that: 34 HU for a 300 HU wall under a 0.5 mm blur, whose B at the true edge is -32 HU against a -30 HU
     cut. W is read on the mirrored band inside (mean A = W - (W - F) m, so W = A + (A - B) m / (1 - 2 m)).
-    For walls up to T, and with m = 0, this is the plain test."""
-    return _fat_beyond_bands(*_fat_probe_bands(smooth, grid, params), fat_hu, tail_fraction, params)
-
-
-def _fat_probe_bands(smooth: np.ndarray, grid: PolarGrid, params: ContourParameters) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample of the profiles smooth (S, A, R), the means B of the profile over ``fat_probe_near_mm``..
-    ``fat_probe_far_mm`` outside it and A over the mirrored band inside it (``_mirrored_band_means``): what
-    ``_fat_beyond`` tests, computed once for every section and blur tail it is tested with."""
+    For walls up to T, and with m = 0, this is the plain test.
+    The cut is raised only in the sections with a blur tail, in double precision, in one buffer (the wall W first,
+    then the raised cut); the others keep the plain cut."""
     near, far = _probe_samples(params.fat_probe_near_mm, grid), _probe_samples(params.fat_probe_far_mm, grid)
-    return _mirrored_band_means(smooth, near, far)
-
-
-def _fat_beyond_bands(beyond_hu: np.ndarray, inside_hu: np.ndarray, fat_hu: float, tail_fraction,
-                      params: ContourParameters) -> np.ndarray:
-    """``_fat_beyond`` from the probe's bands (``_fat_probe_bands``, (S, A, R)). The cut is raised only in the
-    sections with a blur tail (tail_fraction: a number, or (S, 1, 1)), in double precision, in one buffer (the wall W
-    first, then the raised cut); the others keep the plain cut."""
+    beyond_hu, inside_hu = _mirrored_band_means(smooth, near, far)
     cut_hu = np.float64(relative_level_hu(fat_hu, params.fat_cut_fraction, params))
     passes = beyond_hu < cut_hu
     tail = np.broadcast_to(np.asarray(tail_fraction, dtype=float), (len(beyond_hu), 1, 1))
@@ -1070,15 +1059,12 @@ def _wall_edge_candidates(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, lu
 class _WallSamples:
     """What the outer-wall search derives once from polar samples (S, A, R): samples_hu; smooth, the profiles
     smoothed by ``profile_sigma_mm``; peaks, the edge strength at its local maxima (``_peak_strength``); candidates,
-    the edge tests that do not depend on the blur (``_wall_edge_candidates``); beyond_hu and inside_hu, the fat
-    probe's bands (``_fat_probe_bands``); has_lumen (S,)."""
+    the edge tests that do not depend on the blur (``_wall_edge_candidates``); has_lumen (S,)."""
 
     samples_hu: np.ndarray
     smooth: np.ndarray
     peaks: np.ndarray
     candidates: np.ndarray
-    beyond_hu: np.ndarray
-    inside_hu: np.ndarray
     has_lumen: np.ndarray
 
     @classmethod
@@ -1088,7 +1074,7 @@ class _WallSamples:
         the lumen radii (S, A; 0 without a lumen)."""
         return cls(samples_hu, smooth, _peak_strength(strength, grid, params),
                    _wall_edge_candidates(smooth, grid, fat_hu, lumen_radii_mm, params),
-                   *_fat_probe_bands(smooth, grid, params), np.any(lumen_radii_mm > 0, axis=-1))
+                   np.any(lumen_radii_mm > 0, axis=-1))
 
     def every(self, stride: int) -> _WallSamples:
         """Every ``stride``-th section."""
@@ -1102,7 +1088,7 @@ def _probe_blur_sigma_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, sec
     on its plaque edges (``_plaque_blur_sigma_mm``; the edges' peak slopes where too few). That test moves the
     edges of bright walls outward, which shifts the mean profile but does not widen it."""
     probe = wall.every(PROBE_SECTION_STRIDE)
-    allowed = probe.candidates & _fat_beyond_bands(probe.beyond_hu, probe.inside_hu, fat_hu, 0.0, params)
+    allowed = probe.candidates & _fat_beyond(probe.smooth, grid, fat_hu, 0.0, params)
     path = _closed_contour(probe.peaks, allowed, grid, params)
     sigma_mm = _plaque_blur_sigma_mm(probe.samples_hu, grid, path.radii_mm, path.on_edge & ~probe.has_lumen[:, None],
                                      section_step_mm * PROBE_SECTION_STRIDE, params)
@@ -1118,7 +1104,7 @@ def _plaque_edges_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, blur_si
     less), and the plain test and the steepest slope stay."""
     plaque = ~wall.has_lumen[:, None, None]
     tail = np.where(plaque, blur_tail_fraction(blur_sigma_mm, grid, params), 0.0)
-    allowed = wall.candidates & _fat_beyond_bands(wall.beyond_hu, wall.inside_hu, fat_hu, tail, params)
+    allowed = wall.candidates & _fat_beyond(wall.smooth, grid, fat_hu, tail, params)
     path = _closed_contour(wall.peaks, allowed, grid, params)
     index = np.rint((path.radii_mm - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
     fitted = fitted_step_radii_mm(wall.smooth, grid, index, blur_sigma_mm, params)
