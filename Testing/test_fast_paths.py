@@ -1,15 +1,18 @@
 """The shortcuts taken for speed give what the plain computation gives: the closed contour path against a dynamic
-programme with back pointers, the voxels left out of the k-d lookups against the distances of every voxel, and the
-sharp-kernel measure on the analysis's own samples against its own sampling. (The contour segments against the
-voxel-by-voxel definition: test_contours.test_segments_equal_every_voxel_labelled_by_its_nearest_section.)"""
+programme with back pointers, the contours found together against those found one by one, the profiles across a
+contour against each ray's interpolation, the voxels left out of the k-d lookups against the distances of every
+voxel, and the sharp-kernel measure on the analysis's own samples against its own sampling. (The contour segments
+against the voxel-by-voxel definition: test_contours.test_segments_equal_every_voxel_labelled_by_its_nearest_section.)
+"""
 
 import numpy as np
 import pytest
 from conftest import analyze_on_true_centerline, phantom_for
 from scipy.spatial import cKDTree
 
-from CTOPlaqueLib.contours import optimal_closed_path
-from CTOPlaqueLib.crosssection import sample_sections
+from CTOPlaqueLib.contours import (ContourParameters, bridged_from_fat_edges_mm, detect_contours, detect_lumen,
+                                   detect_vessel_wall, fat_level_hu, optimal_closed_path, profiles_across_contour)
+from CTOPlaqueLib.crosssection import PolarGrid, sample_sections
 from CTOPlaqueLib.labelmap import box_voxels_near
 from CTOPlaqueLib.reconstruction_kernel import lumen_edge_undershoot_hu
 from CTOPlaqueLib.volume_io import Volume
@@ -83,3 +86,47 @@ def test_the_kernel_measure_on_the_analysis_samples_is_the_same():
     assert fresh is not None
     assert lumen_edge_undershoot_hu(*arguments, sampled=(samples_hu, grid)) == fresh
     assert analysis.quality["lumen_edge_undershoot_hu"] == fresh  # what analyze_lesion passed it gives the same
+
+
+def test_the_contours_found_together_are_those_found_one_by_one():
+    """detect_contours smooths the profiles and measures the fat level once for both contours, and the wall search
+    derives its probe bands and peaks once: on the curved phantom's sections, the lumen and wall equal detect_lumen
+    and detect_vessel_wall called on their own (each measuring everything afresh), to the bit; and the fat level
+    passed in is the one they measure."""
+    phantom = phantom_for("curved")
+    analysis = analyze_on_true_centerline(phantom)
+    grid, step_mm = analysis.grid, analysis.settings.step_mm
+    samples_hu = sample_sections(Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras), analysis.centerline, grid)
+    has_lumen = analysis.detection.contrast & ~analysis.occluded_sections()
+    lumen, wall = detect_contours(samples_hu, grid, has_lumen, step_mm)
+    alone = detect_vessel_wall(samples_hu, grid, detect_lumen(samples_hu, grid, has_lumen, step_mm), step_mm)
+    assert np.array_equal(lumen, detect_lumen(samples_hu, grid, has_lumen, step_mm))
+    assert np.any(lumen > 0) and np.any(alone.fat_edge)
+    assert np.array_equal(wall.fat_edge, alone.fat_edge) and np.array_equal(wall.resolved, alone.resolved)
+    assert (wall.blur_sigma_mm, wall.fat_hu) == (alone.blur_sigma_mm, fat_level_hu(samples_hu, grid))
+    bridged_mm = np.maximum(bridged_from_fat_edges_mm(alone.radii_mm, alone.fat_edge, step_mm),
+                            lumen + ContourParameters().min_wall_mm)
+    assert np.array_equal(wall.radii_mm, bridged_mm)
+
+
+def test_the_profiles_across_a_contour_are_the_linear_interpolation_of_each_ray():
+    """profiles_across_contour reads only the samples either side of each offset: against np.interp along each
+    chosen ray's whole profile, on random samples, radii and rays, with the rays whose offsets leave the grid left
+    out."""
+    rng = np.random.default_rng(5)
+    grid = PolarGrid.make(2.0, 0.05, 8)
+    samples_hu = rng.normal(0.0, 100.0, (6, 8, len(grid.radii_mm))).astype(np.float32)
+    radii_mm, rays = rng.uniform(0.1, 1.95, (6, 8)), rng.random((6, 8)) < 0.6
+    offsets_mm = np.linspace(-0.4, 0.4, 17)
+    expected = [np.interp(radius_mm + offsets_mm, grid.radii_mm, profile)
+                for radius_mm, profile in zip(radii_mm[rays], samples_hu[rays])
+                if grid.radii_mm[0] <= radius_mm - 0.4 and radius_mm + 0.4 <= grid.radii_mm[-1]]
+    profiles = profiles_across_contour(samples_hu, grid, radii_mm, rays, offsets_mm)
+    assert 0 < len(expected) < np.count_nonzero(rays)
+    assert profiles.shape == (len(expected), len(offsets_mm))
+    assert np.allclose(profiles, expected, rtol=0.0, atol=1e-9)
+
+
+def test_a_closed_path_needs_a_radius_change_of_a_sample_at_least():
+    with pytest.raises(ValueError, match="at least 1 sample"):
+        optimal_closed_path(np.ones((1, 4, 3)), 0, 0.1)

@@ -129,10 +129,11 @@ def _check_vessel_in_volume(volume: Volume, centerline: Centerline, central_hu: 
 
 def _contours(samples_hu: np.ndarray, grid: PolarGrid, in_occlusion: np.ndarray, settings: AnalysisSettings):
     """(contrast lumen present per section, lumen radii (S, A), outer wall) of the sampled sections; no lumen
-    between P and D."""
-    contrast = contours.lumen_present(samples_hu, grid, settings.contour, ~in_occlusion)
+    between P and D. The epicardial fat level both tests are relative to is measured once."""
+    fat_hu = contours.fat_level_hu(samples_hu, grid, settings.contour)
+    contrast = contours.lumen_present(samples_hu, grid, settings.contour, ~in_occlusion, fat_hu)
     lumen_radii, wall = contours.detect_contours(samples_hu, grid, contrast & ~in_occlusion, settings.step_mm,
-                                                 settings.contour)
+                                                 settings.contour, fat_hu)
     return contrast, lumen_radii, wall
 
 

@@ -43,7 +43,7 @@ for the lumen on its peak slopes averaged over neighbouring rays and sections (`
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy import ndimage, optimize, special
@@ -140,8 +140,8 @@ def _mirrored_band_means(values: np.ndarray, near: int, far: int) -> tuple[np.nd
     (inside), edge-padded; 0 <= near <= far. One running sum serves both."""
     padded = np.concatenate([np.repeat(values[..., :1], far, axis=-1), values,
                              np.repeat(values[..., -1:], far, axis=-1)], axis=-1)
-    cumulative = np.concatenate([np.zeros(values.shape[:-1] + (1,), values.dtype), np.cumsum(padded, axis=-1)],
-                                axis=-1)
+    cumulative = np.zeros(values.shape[:-1] + (padded.shape[-1] + 1,), values.dtype)
+    np.cumsum(padded, axis=-1, out=cumulative[..., 1:])
     count = values.shape[-1]
 
     def band(first: int) -> np.ndarray:
@@ -167,7 +167,7 @@ DP_CHUNK_SECTIONS = 256
 def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -> np.ndarray:
     """Radius index per angle maximizing the summed score of a closed path, for every section.
 
-    score: (S, A, R). Between neighbouring angles the index changes by at most ``max_jump``, each
+    score: (S, A, R). Between neighbouring angles the index changes by at most ``max_jump`` (at least 1), each
     unit of change costing ``jump_penalty``. Closure is enforced approximately by running the
     dynamic programme over three turns and keeping the middle one.
     Returns (S, A) integer indices.
@@ -175,11 +175,13 @@ def optimal_closed_path(score: np.ndarray, max_jump: int, jump_penalty: float) -
     The best sums of every turn step are kept ((3A, R + 2 max_jump, S) floats, -inf beyond the radii; sections
     last, so that each shift reads one contiguous block) and the path is traced back by re-evaluating the
     2 max_jump + 1 predecessors of its index only: one maximum per shift in the forward pass instead of keeping
-    back pointers. On ties the predecessor nearest the centre wins. The shifts +k and -k cost the same, so the
-    forward pass subtracts that cost once from the larger of their two sums (the same number: rounding keeps the
-    order of what it rounds). Sections are solved DP_CHUNK_SECTIONS at a time (each is independent), which bounds
-    those sums to about 40 MB.
+    back pointers, and back to the middle turn's first step only. On ties the predecessor nearest the centre wins.
+    The shifts +k and -k cost the same, so the forward pass subtracts that cost once from the larger of their two
+    sums (the same number: rounding keeps the order of what it rounds). Sections are solved DP_CHUNK_SECTIONS at a
+    time (each is independent), which bounds those sums to about 40 MB.
     """
+    if max_jump < 1:
+        raise ValueError(f"the closed path's largest radius change per angle must be at least 1 sample, not {max_jump}")
     return np.concatenate([_closed_paths_of(score[start:start + DP_CHUNK_SECTIONS], max_jump, jump_penalty)
                            for start in range(0, len(score), DP_CHUNK_SECTIONS)])
 
@@ -198,17 +200,16 @@ def _closed_paths_of(score: np.ndarray, max_jump: int, jump_penalty: float) -> n
     candidate = np.empty((radii, sections))
     for step in range(1, turns):
         previous, best = accumulated[step - 1], accumulated[step, inner]
-        best[...] = previous[inner]
         for jump in range(1, max_jump + 1):
             np.maximum(previous[max_jump - jump:max_jump - jump + radii],
                        previous[max_jump + jump:max_jump + jump + radii], out=candidate)
             candidate -= penalties[max_jump + jump]
-            np.maximum(best, candidate, out=best)
+            np.maximum(previous[inner] if jump == 1 else best, candidate, out=best)
         best += steps[step % angles]
     columns = np.arange(sections)[:, None]
     path = np.empty((sections, turns), np.int64)
     path[:, -1] = np.argmax(accumulated[-1, inner], axis=0)
-    for step in range(turns - 1, 0, -1):
+    for step in range(turns - 1, angles, -1):
         predecessors = accumulated[step - 1][path[:, step, None] + np.arange(len(shifts)), columns] - penalties
         path[:, step - 1] = path[:, step] + shifts[np.argmax(predecessors, axis=1)]
     return path[:, angles:2 * angles]
@@ -248,27 +249,42 @@ def _profile_and_strength(samples_hu: np.ndarray, grid: PolarGrid, params: Conto
     return smooth, np.maximum(-derivative / grid.radial_step_mm, 0.0)
 
 
-def _closed_contour(smooth: np.ndarray, strength: np.ndarray, allowed: np.ndarray, grid: PolarGrid,
-                    params: ContourParameters) -> tuple[np.ndarray, np.ndarray, float]:
-    """Optimal closed path through the allowed edges, normalized per section: radii (mm) of the steepest
-    slope (before ``blur_corrected_mm``), per ray whether the path lies on an allowed edge (True) or
-    bridges from its neighbours (False), and the blur sigma (mm) measured on the edges' peak slopes.
-
-    Only local maxima of the edge strength (within +/- ``peak_window_mm`` along the ray) count as
-    edges: the flank of a strong neighbouring edge (lumen, calcium) is not an edge of its own.
-    """
+def _peak_strength(strength: np.ndarray, grid: PolarGrid, params: ContourParameters) -> np.ndarray:
+    """The edge strength at its local maxima along the ray (within +/- ``peak_window_mm``), 0 elsewhere: the flank
+    of a strong neighbouring edge (lumen, calcium) is not an edge of its own."""
     window = 2 * int(round(params.peak_window_mm / grid.radial_step_mm)) + 1
-    is_peak = strength >= ndimage.maximum_filter1d(strength, window, axis=-1, mode="nearest")
-    masked = np.where(allowed & is_peak, strength, 0.0)
+    return np.where(strength >= ndimage.maximum_filter1d(strength, window, axis=-1, mode="nearest"), strength, 0.0)
+
+
+@dataclass
+class _ClosedPath:
+    """A closed contour path (``_closed_contour``): radii_mm (S, A) of the steepest slope (before
+    ``blur_corrected_mm``); on_edge (S, A), the path lies on an allowed edge (True) or bridges from its neighbours
+    (False); index (S, A), its radius samples; edges (S, A, R), the edge strength of the allowed edges (0 elsewhere)."""
+
+    radii_mm: np.ndarray
+    on_edge: np.ndarray
+    index: np.ndarray
+    edges: np.ndarray
+
+    def blur_sigma_mm(self, smooth: np.ndarray, grid: PolarGrid, params: ContourParameters) -> float:
+        """The blur sigma (mm) measured on the path's peak slopes (``edge_blur_sigma_mm``; smooth: the profiles)."""
+        return edge_blur_sigma_mm(smooth, self.edges, self.index, grid, params)
+
+
+def _closed_contour(peak_strength: np.ndarray, allowed: np.ndarray, grid: PolarGrid,
+                    params: ContourParameters) -> _ClosedPath:
+    """Optimal closed path through the allowed edges, normalized per section. peak_strength: the edge strength at
+    its local maxima along the ray (``_peak_strength``); allowed: (S, A, R) bool, the samples that may be the edge.
+    The blur on the path's peak slopes is measured only where a caller needs it (``_ClosedPath.blur_sigma_mm``)."""
+    masked = np.where(allowed, peak_strength, 0.0)
     ray_peaks = masked.max(axis=-1)
     scale = np.maximum(np.percentile(ray_peaks, 90, axis=1), 1e-6)[:, None, None]
     score = np.minimum(masked / scale, 1.5)
     max_jump = max(1, int(np.ceil(params.max_slope_mm_per_rad * grid.angle_step_rad / grid.radial_step_mm)))
     index = optimal_closed_path(score, max_jump, params.jump_penalty)
-    radii = _subsample_peak(masked, index, grid)
-    sigma = edge_blur_sigma_mm(smooth, masked, index, grid, params)
     on_edge = np.take_along_axis(masked, index[..., None], axis=-1)[..., 0] > 0
-    return radii, on_edge, sigma
+    return _ClosedPath(_subsample_peak(masked, index, grid), on_edge, index, masked)
 
 
 def blurred_disc_steepest_radius_sigmas(radius_sigmas: float) -> float:
@@ -337,15 +353,17 @@ def profiles_across_contour(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: n
                             offsets_mm: np.ndarray) -> np.ndarray:
     """The profile of each chosen ray at ``offsets_mm`` from its contour point (positive outward), linearly
     interpolated along the ray: (rays, offsets). samples_hu: polar samples (S, A, R); radii_mm: (S, A) contour
-    radii; rays: (S, A) bool. Rays whose profile would leave the grid are left out."""
+    radii; rays: (S, A) bool. Rays whose profile would leave the grid are left out. Only the two samples either
+    side of each offset are read (not every chosen ray's whole profile)."""
+    count = samples_hu.shape[-1]
     position = (radii_mm[rays][:, None] + offsets_mm - grid.radii_mm[0]) / grid.radial_step_mm
-    inside = np.all((position >= 0) & (position <= samples_hu.shape[-1] - 1), axis=1)
+    inside = np.all((position >= 0) & (position <= count - 1), axis=1)
     position = position[inside]
-    profiles = samples_hu[rays][inside]
-    low = np.clip(np.floor(position).astype(int), 0, samples_hu.shape[-1] - 2)
+    low = np.clip(np.floor(position).astype(int), 0, count - 2)
     weight = position - low
-    return (np.take_along_axis(profiles, low, axis=1) * (1 - weight)
-            + np.take_along_axis(profiles, low + 1, axis=1) * weight)
+    first = (np.flatnonzero(rays)[inside] * count)[:, None] + low
+    flat = samples_hu.reshape(-1)
+    return flat[first] * (1 - weight) + flat[first + 1] * weight
 
 
 def profile_blur_sigma_mm(samples_hu: np.ndarray, grid: PolarGrid, radii_mm: np.ndarray, rays: np.ndarray,
@@ -533,7 +551,7 @@ def _lumen_ring_mm(samples_hu: np.ndarray, grid: PolarGrid, centre_hu: np.ndarra
 
 
 def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParameters = ContourParameters(),
-                  ring_sections: np.ndarray | None = None) -> np.ndarray:
+                  ring_sections: np.ndarray | None = None, fat_hu: float | None = None) -> np.ndarray:
     """Per section: does a contrast-filled lumen run through the centre?
 
     A lumen is a bright core inside darker wall all round, whereas a fibrous cap is as bright at its
@@ -559,9 +577,10 @@ def lumen_present(samples_hu: np.ndarray, grid: PolarGrid, params: ContourParame
     The other sections may hold plaque, and a bright fibrous cap narrower than the ring passes all of the above:
     it falls straight to the fat, as a vein does. There a lumen counts only where its centre is as bright as
     contrast (``_as_bright_as_contrast``, against the lumens of ``ring_sections``).
+    fat_hu: ``fat_level_hu`` of these samples where already measured (measured here when None).
     """
     centre = central_lumen_hu(samples_hu, grid)
-    fat_hu = fat_level_hu(samples_hu, grid, params)
+    fat_hu = fat_level_hu(samples_hu, grid, params) if fat_hu is None else fat_hu
     present = _bright_core_bounded(samples_hu, grid, centre, fat_hu, ring_sections, params)
     if ring_sections is None:
         return present
@@ -642,13 +661,21 @@ class WallContour:
 
 
 def detect_contours(samples_hu: np.ndarray, grid: PolarGrid, has_lumen: np.ndarray, section_step_mm: float,
-                    params: ContourParameters = ContourParameters()) -> tuple[np.ndarray, WallContour]:
+                    params: ContourParameters = ContourParameters(),
+                    fat_hu: float | None = None) -> tuple[np.ndarray, WallContour]:
     """Lumen radii (S, A) in mm (0 where ``has_lumen`` is False) and the outer vessel wall, its rays without a fat
     edge at the mean of the fat-edge rays over RESOLUTION_WINDOW_MM (``bridged_from_fat_edges_mm``). The centerline
     is re-centred on the wall before that step (``detect_vessel_wall``): re-centred on the filled wall, a calcified
-    shell's centerline (a third of its rays on a fat edge) left the vessel."""
-    lumen = detect_lumen(samples_hu, grid, has_lumen, section_step_mm, params)
-    wall = detect_vessel_wall(samples_hu, grid, lumen, section_step_mm, params)
+    shell's centerline (a third of its rays on a fat edge) left the vessel. fat_hu: ``fat_level_hu`` of these
+    samples where already measured (measured here when None). The profiles are smoothed and differentiated once
+    for both contours."""
+    fat_hu = fat_level_hu(samples_hu, grid, params) if fat_hu is None else fat_hu
+    smooth, strength = _profile_and_strength(samples_hu, grid, params)
+    lumen = _lumen_radii_mm(samples_hu[has_lumen], smooth[has_lumen], strength[has_lumen], grid, has_lumen,
+                            section_step_mm, fat_hu, params)
+    wall_samples = _WallSamples.of(samples_hu, smooth, strength, grid, fat_hu, lumen, params)
+    del smooth, strength  # the wall search keeps its local peaks only, not the strength, while it finds its path
+    wall = _vessel_wall(wall_samples, grid, lumen, section_step_mm, fat_hu, params, None)
     radii_mm = np.maximum(bridged_from_fat_edges_mm(wall.radii_mm, wall.fat_edge, section_step_mm),
                           lumen + params.min_wall_mm)
     return lumen, replace(wall, radii_mm=radii_mm)
@@ -768,7 +795,7 @@ def _averaged_edge_blur_sigma_mm(mean_hu: np.ndarray, strength: np.ndarray, allo
 
 
 def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndarray, section_step_mm: float,
-                 params: ContourParameters = ContourParameters()) -> np.ndarray:
+                 params: ContourParameters = ContourParameters(), fat_hu: float | None = None) -> np.ndarray:
     """Lumen radius (mm) per (section, angle); 0 where ``lumen_present`` is False.
 
     samples_hu: trilinear polar samples (S, A, R). The edge is the steepest fall along the ray from
@@ -800,14 +827,25 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
     6% over 0.8-1.4 mm), the wall's fall is fitted too sharp (0.50 mm) and under-subtracted, and the lumen reads
     +37..+58% without noise (+132..+164% at 0.7 mm); at 0.45 mm it reads within 4%, and its larger errors under noise
     are noise (``quality.lumen_area_uncertainty_measures``).
+    fat_hu: ``fat_level_hu`` of these samples where already measured (measured here when None).
     """
-    radii = np.zeros(samples_hu.shape[:2])
+    if not np.any(lumen_present):
+        return np.zeros(samples_hu.shape[:2])
+    fat_hu = fat_level_hu(samples_hu, grid, params) if fat_hu is None else fat_hu
+    present = samples_hu[lumen_present]
+    return _lumen_radii_mm(present, *_profile_and_strength(present, grid, params), grid, lumen_present,
+                           section_step_mm, fat_hu, params)
+
+
+def _lumen_radii_mm(present: np.ndarray, smooth: np.ndarray, strength: np.ndarray, grid: PolarGrid,
+                    lumen_present: np.ndarray, section_step_mm: float, fat_hu: float,
+                    params: ContourParameters) -> np.ndarray:
+    """``detect_lumen`` on the lumen sections' samples (present: samples_hu[lumen_present]), their smoothed profiles
+    and edge strength (``_profile_and_strength``)."""
+    radii = np.zeros(lumen_present.shape + (len(grid.angles_rad),))
     if not np.any(lumen_present):
         return radii
-    present = samples_hu[lumen_present]
-    smooth, strength = _profile_and_strength(present, grid, params)
     centre = central_lumen_hu(present, grid)
-    fat_hu = fat_level_hu(samples_hu, grid, params)
     mean_hu = _decision_mean(smooth, params)
     wall_index, wall_height_hu, wall_sigma_mm = _bright_wall_fall(mean_hu, centre, fat_hu, grid, params)
     probe = int(round(params.lumen_probe_mm / grid.radial_step_mm))
@@ -821,7 +859,7 @@ def detect_lumen(samples_hu: np.ndarray, grid: PolarGrid, lumen_present: np.ndar
                & ((wall_index < 0)[..., None] | (index < (wall_index - wall_gap)[..., None]))
                & ~beside_calcium[..., None])
     lumen_strength = _without_wall_fall(strength, wall_index, wall_height_hu, wall_sigma_mm, grid)
-    found, _, _ = _closed_contour(smooth, lumen_strength, allowed, grid, params)
+    found = _closed_contour(_peak_strength(lumen_strength, grid, params), allowed, grid, params).radii_mm
     blur_sigma_mm = _averaged_edge_blur_sigma_mm(mean_hu, lumen_strength, allowed, found, grid, params)
     radii[lumen_present] = _interpolated_across(found, beside_calcium, grid)
     sigma_sections = params.along_vessel_sigma_mm / section_step_mm
@@ -945,12 +983,28 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
     a wall brighter than T lifts B by m (W - T) more than the reference tissue does, and the cut is raised by
     that: 34 HU for a 300 HU wall under a 0.5 mm blur, whose B at the true edge is -32 HU against a -30 HU
     cut. W is read on the mirrored band inside (mean A = W - (W - F) m, so W = A + (A - B) m / (1 - 2 m)).
-    For walls up to T, and with m = 0, this is the plain test."""
+    For walls up to T, and with m = 0, this is the plain test.
+    The cut is raised only in the sections with a blur tail, in double precision, in one buffer (the wall W first,
+    then the raised cut); the others keep the plain cut."""
     near, far = _probe_samples(params.fat_probe_near_mm, grid), _probe_samples(params.fat_probe_far_mm, grid)
     beyond_hu, inside_hu = _mirrored_band_means(smooth, near, far)
-    wall_hu = inside_hu + (inside_hu - beyond_hu) * tail_fraction / (1.0 - 2.0 * tail_fraction)
-    cut_hu = relative_level_hu(fat_hu, params.fat_cut_fraction, params)
-    return beyond_hu < cut_hu + tail_fraction * np.maximum(wall_hu - params.tissue_reference_hu, 0.0)
+    cut_hu = np.float64(relative_level_hu(fat_hu, params.fat_cut_fraction, params))
+    passes = beyond_hu < cut_hu
+    tail = np.broadcast_to(np.asarray(tail_fraction, dtype=float), (len(beyond_hu), 1, 1))
+    raised = np.flatnonzero(tail[:, 0, 0] > 0)
+    if len(raised) == 0:
+        return passes
+    rows = slice(None) if len(raised) == len(tail) else raised
+    tail, beyond_hu, inside_hu = tail[rows], beyond_hu[rows], inside_hu[rows]
+    raised_cut_hu = (inside_hu - beyond_hu) * tail
+    raised_cut_hu /= 1.0 - 2.0 * tail
+    raised_cut_hu += inside_hu
+    raised_cut_hu -= params.tissue_reference_hu
+    np.maximum(raised_cut_hu, 0.0, out=raised_cut_hu)
+    raised_cut_hu *= tail
+    raised_cut_hu += cut_hu
+    passes[rows] = beyond_hu < raised_cut_hu
+    return passes
 
 
 def fitted_step_radii_mm(smooth: np.ndarray, grid: PolarGrid, index: np.ndarray, blur_sigma_mm: float,
@@ -1006,36 +1060,60 @@ def _wall_edge_candidates(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, lu
             & (grid.radii_mm >= lumen_radii_mm[..., None] + params.min_wall_mm))
 
 
-def _probe_blur_sigma_mm(samples_hu: np.ndarray, smooth: np.ndarray, strength: np.ndarray, candidates: np.ndarray,
-                         has_lumen: np.ndarray, grid: PolarGrid, fat_hu: float, section_step_mm: float,
+@dataclass
+class _WallSamples:
+    """What the outer-wall search derives once from polar samples (S, A, R): samples_hu; smooth, the profiles
+    smoothed by ``profile_sigma_mm``; peaks, the edge strength at its local maxima (``_peak_strength``); candidates,
+    the edge tests that do not depend on the blur (``_wall_edge_candidates``); has_lumen (S,)."""
+
+    samples_hu: np.ndarray
+    smooth: np.ndarray
+    peaks: np.ndarray
+    candidates: np.ndarray
+    has_lumen: np.ndarray
+
+    @classmethod
+    def of(cls, samples_hu: np.ndarray, smooth: np.ndarray, strength: np.ndarray, grid: PolarGrid, fat_hu: float,
+           lumen_radii_mm: np.ndarray, params: ContourParameters) -> _WallSamples:
+        """From the samples, their smoothed profiles and edge strength (``_profile_and_strength``), the fat level and
+        the lumen radii (S, A; 0 without a lumen)."""
+        return cls(samples_hu, smooth, _peak_strength(strength, grid, params),
+                   _wall_edge_candidates(smooth, grid, fat_hu, lumen_radii_mm, params),
+                   np.any(lumen_radii_mm > 0, axis=-1))
+
+    def every(self, stride: int) -> _WallSamples:
+        """Every ``stride``-th section."""
+        return _WallSamples(*(getattr(self, field.name)[::stride] for field in fields(self)))
+
+
+def _probe_blur_sigma_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, section_step_mm: float,
                          params: ContourParameters) -> float:
     """The scanner blur the fat test is scaled with, measured before the wall is known: the wall contour of
     every PROBE_SECTION_STRIDE-th section with the blur-free fat test (the probe's plain mean), and the blur
     on its plaque edges (``_plaque_blur_sigma_mm``; the edges' peak slopes where too few). That test moves the
     edges of bright walls outward, which shifts the mean profile but does not widen it."""
-    chosen = slice(None, None, PROBE_SECTION_STRIDE)
-    allowed = candidates[chosen] & _fat_beyond(smooth[chosen], grid, fat_hu, 0.0, params)
-    steepest, fat_edge, peak_sigma_mm = _closed_contour(smooth[chosen], strength[chosen], allowed, grid, params)
-    sigma_mm = _plaque_blur_sigma_mm(samples_hu[chosen], grid, steepest, fat_edge & ~has_lumen[chosen, None],
+    probe = wall.every(PROBE_SECTION_STRIDE)
+    allowed = probe.candidates & _fat_beyond(probe.smooth, grid, fat_hu, 0.0, params)
+    path = _closed_contour(probe.peaks, allowed, grid, params)
+    sigma_mm = _plaque_blur_sigma_mm(probe.samples_hu, grid, path.radii_mm, path.on_edge & ~probe.has_lumen[:, None],
                                      section_step_mm * PROBE_SECTION_STRIDE, params)
-    return peak_sigma_mm if sigma_mm is None else sigma_mm
+    return path.blur_sigma_mm(probe.smooth, grid, params) if sigma_mm is None else sigma_mm
 
 
-def _plaque_edges_mm(smooth: np.ndarray, strength: np.ndarray, candidates: np.ndarray, has_lumen: np.ndarray,
-                     grid: PolarGrid, fat_hu: float, blur_sigma_mm: float, params: ContourParameters):
-    """The closed wall path and its edges: (radii (S, A) of the edges before ``blur_corrected_mm``, on a fat
-    edge (S, A), the blur measured on the peak slopes). In sections without a lumen (the occlusion) the fat
-    cut is raised by the blur tail of a wall brighter than the reference tissue (``_fat_beyond``) and the fat
-    edges are placed by ``fitted_step_radii_mm``;
-    beside a lumen the step model does not hold (the lumen's own edge lies within the probe's inner band, under
-    a wall of 1 mm or less), and the plain test and the steepest slope stay."""
-    plaque = ~has_lumen[:, None, None]
+def _plaque_edges_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, blur_sigma_mm: float,
+                     params: ContourParameters) -> tuple[np.ndarray, _ClosedPath]:
+    """The closed wall path and its edges: (radii (S, A) of the edges before ``blur_corrected_mm``, the path). In
+    sections without a lumen (the occlusion) the fat cut is raised by the blur tail of a wall brighter than the
+    reference tissue (``_fat_beyond``) and the fat edges are placed by ``fitted_step_radii_mm``; beside a lumen the
+    step model does not hold (the lumen's own edge lies within the probe's inner band, under a wall of 1 mm or
+    less), and the plain test and the steepest slope stay."""
+    plaque = ~wall.has_lumen[:, None, None]
     tail = np.where(plaque, blur_tail_fraction(blur_sigma_mm, grid, params), 0.0)
-    allowed = candidates & _fat_beyond(smooth, grid, fat_hu, tail, params)
-    steepest, fat_edge, peak_sigma_mm = _closed_contour(smooth, strength, allowed, grid, params)
-    index = np.rint((steepest - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
-    fitted = fitted_step_radii_mm(smooth, grid, index, blur_sigma_mm, params)
-    return np.where(fat_edge & plaque[..., 0], fitted, steepest), fat_edge, peak_sigma_mm
+    allowed = wall.candidates & _fat_beyond(wall.smooth, grid, fat_hu, tail, params)
+    path = _closed_contour(wall.peaks, allowed, grid, params)
+    index = np.rint((path.radii_mm - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
+    fitted = fitted_step_radii_mm(wall.smooth, grid, index, blur_sigma_mm, params)
+    return np.where(path.on_edge & plaque[..., 0], fitted, path.radii_mm), path
 
 
 def _resolution_window_sections(section_step_mm: float) -> int:
@@ -1078,12 +1156,12 @@ def _interpolated_along_vessel(radii_mm: np.ndarray, gap: np.ndarray) -> np.ndar
 
 def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: np.ndarray,
                        section_step_mm: float, params: ContourParameters = ContourParameters(),
-                       blur_sigma_mm: float | None = None) -> WallContour:
+                       blur_sigma_mm: float | None = None, fat_hu: float | None = None) -> WallContour:
     """Outer vessel wall: the wall/epicardial-fat edge (see module doc), with its support per ray.
 
     blur_sigma_mm: the scanner's blur where it is already known for this vessel (a re-centring pass after the
     first, on nearly the same sections): it is then used as it is, neither probed first nor measured again on
-    the edges found.
+    the edges found. fat_hu: ``fat_level_hu`` of these samples where already measured (measured here when None).
 
     The HU levels of the edge test sit between the measured fat level F (``fat_level_hu``) and a
     reference wall tissue T (``tissue_reference_hu``): fat beyond the edge is below F + 0.35 (T - F),
@@ -1111,18 +1189,24 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     5.5 mm after P, between the myocardium and the vein; the former small-blur correction sigma^2 / (2 r), with r
     floored at one radial step, had put that centre path 2.45 mm out, by chance near the true 2.5 mm wall).
     """
-    smooth, strength = _profile_and_strength(samples_hu, grid, params)
-    fat_hu = fat_level_hu(samples_hu, grid, params)
-    has_lumen = np.any(lumen_radii_mm > 0, axis=-1)
-    candidates = _wall_edge_candidates(smooth, grid, fat_hu, lumen_radii_mm, params)
+    fat_hu = fat_level_hu(samples_hu, grid, params) if fat_hu is None else fat_hu
+    wall = _WallSamples.of(samples_hu, *_profile_and_strength(samples_hu, grid, params), grid, fat_hu, lumen_radii_mm,
+                           params)
+    return _vessel_wall(wall, grid, lumen_radii_mm, section_step_mm, fat_hu, params, blur_sigma_mm)
+
+
+def _vessel_wall(wall: _WallSamples, grid: PolarGrid, lumen_radii_mm: np.ndarray, section_step_mm: float,
+                 fat_hu: float, params: ContourParameters, blur_sigma_mm: float | None) -> WallContour:
+    """``detect_vessel_wall`` on what is derived from its samples (``_WallSamples``)."""
+    has_lumen = wall.has_lumen
     probe_sigma_mm = blur_sigma_mm if blur_sigma_mm is not None else _probe_blur_sigma_mm(
-        samples_hu, smooth, strength, candidates, has_lumen, grid, fat_hu, section_step_mm, params)
-    steepest, fat_edge, peak_blur_sigma_mm = _plaque_edges_mm(smooth, strength, candidates, has_lumen, grid, fat_hu,
-                                                              probe_sigma_mm, params)
+        wall, grid, fat_hu, section_step_mm, params)
+    steepest, path = _plaque_edges_mm(wall, grid, fat_hu, probe_sigma_mm, params)
+    fat_edge = path.on_edge
     wall_blur_sigma_mm = blur_sigma_mm if blur_sigma_mm is not None else _plaque_blur_sigma_mm(
-        samples_hu, grid, steepest, fat_edge & ~has_lumen[:, None], section_step_mm, params)
+        wall.samples_hu, grid, steepest, fat_edge & ~has_lumen[:, None], section_step_mm, params)
     if wall_blur_sigma_mm is None:
-        wall_blur_sigma_mm = peak_blur_sigma_mm
+        wall_blur_sigma_mm = path.blur_sigma_mm(wall.smooth, grid, params)
     radii = _interpolated_along_vessel(blur_corrected_mm(steepest, wall_blur_sigma_mm),
                                        ~has_lumen & ~fat_edge.any(axis=1))
     window = _resolution_window_sections(section_step_mm)
