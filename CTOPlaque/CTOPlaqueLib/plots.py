@@ -22,8 +22,8 @@ from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 from .analysis import LesionAnalysis  # noqa: E402
 from .composition import COMPONENT_COLORS, COMPONENT_NAMES, COMPONENTS  # noqa: E402
 from .export import profile_component_areas  # noqa: E402
-from .straightening import (LongitudinalSection, StraightenedVessel, longitudinal_section,  # noqa: E402
-                            plane_directions)
+from .straightening import LongitudinalSection, longitudinal_section, plane_directions  # noqa: E402
+from .volume_io import Volume  # noqa: E402
 
 MIN_PRINT_FONT_PT = 7.0   # the smallest text a printed figure may carry
 FONT_PT = 7.5             # ticks, legends, keys
@@ -131,16 +131,17 @@ def write_profile_png(path: str, analysis: LesionAnalysis, title: str = "") -> N
     save_png(profile_figure(analysis, title), path)
 
 
-def straightened_figure(straight: StraightenedVessel, analysis: LesionAnalysis, title: str = ""):
-    """The straightened vessel (straightening.straighten of ``analysis``) cut along its axis in two perpendicular
-    planes, as Figure 2A of the seed paper: CT in a CCTA window, lumen (gold) and outer wall (orange) contours,
+def straightened_figure(volume: Volume, analysis: LesionAnalysis, title: str = ""):
+    """The straightened vessel of ``analysis`` cut along its axis in two perpendicular planes
+    (straightening.longitudinal_section: those of straightening.straighten, sampled alone), as Figure 2A of the
+    seed paper: CT in a CCTA window, lumen (gold) and outer wall (orange) contours,
     and the occluded wall between P and D coloured by component (NC red, FF light green, fibrous green, DC
     white). Each plane's up and down are named by the patient directions they point to at the occlusion
     (straightening.plane_directions). One page wide."""
     figure, axes = plt.subplots(2, 1, figsize=(PAGE_WIDTH_IN, 2.9), sharex=True)
     directions = plane_directions(analysis)
     for row, axis in zip(axes, ("u", "v")):
-        _draw_longitudinal_section(row, longitudinal_section(straight, analysis, axis), analysis)
+        _draw_longitudinal_section(row, longitudinal_section(volume, analysis, axis), analysis)
         up, down = directions[axis]
         row.set_ylabel(f"↑ {up}\n(mm)\n↓ {down}", fontsize=FONT_PT)
         _mark_landmarks(row, analysis.landmarks_mm, letters=row is axes[0])
@@ -157,8 +158,8 @@ def straightened_figure(straight: StraightenedVessel, analysis: LesionAnalysis, 
     return figure
 
 
-def write_straightened_png(path: str, straight: StraightenedVessel, analysis: LesionAnalysis, title: str = "") -> None:
-    save_png(straightened_figure(straight, analysis, title), path)
+def write_straightened_png(path: str, volume: Volume, analysis: LesionAnalysis, title: str = "") -> None:
+    save_png(straightened_figure(volume, analysis, title), path)
 
 
 def _draw_longitudinal_section(axes, section: LongitudinalSection, analysis: LesionAnalysis) -> None:
