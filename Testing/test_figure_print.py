@@ -24,7 +24,6 @@ from PIL import Image
 from CTOPlaqueLib.export import lesion_document
 from CTOPlaqueLib.lesion_report import lesion_report_html
 from CTOPlaqueLib.plots import MIN_PRINT_FONT_PT, PNG_DPI, profile_figure, straightened_figure
-from CTOPlaqueLib.straightening import straighten
 from CTOPlaqueLib.volume_io import Volume
 from CTOPlaqueStatsLib.agreement import bland_altman_rows
 from CTOPlaqueStatsLib.figures import (bland_altman_figure, boxplots_figure, calibration_figure, forest_figure,
@@ -78,7 +77,7 @@ def lesion_figures(tmp_path_factory):
     volume = Volume(phantom.hu.astype(np.float32), phantom.ijk_to_ras)
     analysis = analyze_on_true_centerline(phantom)
     figures = {"profile": profile_figure(analysis, "P1 / L1"),
-               "straightened": straightened_figure(straighten(volume, analysis), analysis, "P1 / L1")}
+               "straightened": straightened_figure(volume, analysis, "P1 / L1")}
     pngs = {}
     for name, figure in figures.items():
         path = tmp_path_factory.mktemp("figures") / f"{name}.png"

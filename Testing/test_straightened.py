@@ -21,7 +21,25 @@ def sections(request):
     # Arc length of the phantom's path at each section: the analysis places P at the phantom's p_mm.
     phantom_arc = analysis.centerline.arc_mm + (PHANTOM_CASES[request.param].p_mm - analysis.landmarks_mm["P"])
     return (PHANTOM_CASES[request.param], analysis, phantom_arc,
-            {axis: longitudinal_section(straight, analysis, axis) for axis in ("u", "v")}, straight)
+            {axis: longitudinal_section(volume, analysis, axis) for axis in ("u", "v")}, straight)
+
+
+def test_longitudinal_sections_are_the_straightened_volumes_planes_pixel_for_pixel(sections):
+    """The straightened PNG samples its two planes alone: the same numbers as the planes through the axis of the
+    whole straightened volume (j = n for u, i = n for v), bit for bit, and the contours' crossings of them at the
+    planes' angles (0/180 and 90/270 degrees) from the analysis's radii."""
+    _, analysis, _, cuts, straight = sections
+    centre = straight.hu.shape[1] // 2
+    for axis, plane in (("u", (slice(None), centre, slice(None))), ("v", (slice(None), slice(None), centre))):
+        assert np.array_equal(cuts[axis].hu, straight.hu[plane].T)
+        assert np.array_equal(cuts[axis].composition, straight.composition[plane].T)
+        assert np.array_equal(cuts[axis].offsets_mm, straight.ijk_to_ras[0, 3] + straight.ijk_to_ras[0, 0]
+                              * np.arange(straight.hu.shape[2]))
+    angles = analysis.vessel_radii_mm.shape[1]
+    np.testing.assert_allclose(cuts["u"].vessel_edges_mm, [analysis.vessel_radii_mm[:, 0],
+                                                           -analysis.vessel_radii_mm[:, angles // 2]], atol=1e-9)
+    np.testing.assert_allclose(cuts["v"].lumen_edges_mm, [analysis.lumen_radii_mm[:, angles // 4],
+                                                          -analysis.lumen_radii_mm[:, 3 * angles // 4]], atol=1e-9)
 
 
 def test_contours_cross_the_sections_at_the_true_radii(sections):

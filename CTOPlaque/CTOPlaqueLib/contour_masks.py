@@ -186,14 +186,14 @@ def _reach_mm(vessel_radii_mm: np.ndarray) -> np.ndarray:
 def _voxels_near(ijk_to_ras: np.ndarray, low: np.ndarray, high: np.ndarray, tree: cKDTree, distance_mm: np.ndarray):
     """The voxels (i, j, k; (N, 3)) of the box low..high (inclusive) whose centre lies within ``distance_mm`` (one per
     point of ``tree``) of its nearest point of ``tree``, and the index of that nearest point for each; only the
-    voxels box_voxels_near leaves are looked up."""
-    ijk = _box_indices(low, high)
+    voxels box_voxels_near leaves are placed in RAS and looked up."""
     searched = box_voxels_near(ijk_to_ras, low, high, tree, float(distance_mm.max())).transpose(2, 1, 0).ravel()
+    ijk = _box_indices(low, high)[searched]
     ras = ijk @ ijk_to_ras[:3, :3].T + ijk_to_ras[:3, 3]
-    distance, nearest = tree.query(ras[searched], distance_upper_bound=float(distance_mm.max()), workers=-1)
+    distance, nearest = tree.query(ras, distance_upper_bound=float(distance_mm.max()), workers=-1)
     found = np.isfinite(distance)
     found[found] = distance[found] <= distance_mm[nearest[found]]
-    return ijk[searched][found], nearest[found]
+    return ijk[found], nearest[found]
 
 
 def _nearest_section_around(centerline: Centerline, guess: np.ndarray, ras: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -26,18 +27,25 @@ OUTPUT_SUFFIXES = {"lesion_json": ".lesion.json", "lesion_csv": ".lesion.csv", "
 @dataclass
 class LesionImages(LesionLabelmaps):
     """The images built from one analysis: the plaque, composition and lumen labelmaps on the CT grid
-    (LesionLabelmaps), the straightened vessel and the lumen and outer-wall segments it was measured with
-    (contour_masks). Built once: the Slicer module shows them in the scene and passes them on to the files."""
+    (LesionLabelmaps), the lumen and outer-wall segments it was measured with (contour_masks) and the straightened
+    vessel. Built once: the Slicer module shows them in the scene and passes them on to the files. The
+    straightened vessel is built when first asked for (the Slicer module shows it; the files need only its two
+    longitudinal sections, which the straightened PNG samples alone)."""
 
-    straightened: StraightenedVessel
     contours: ContourMasks
+    volume: Volume
+    analysis: LesionAnalysis
+
+    @functools.cached_property
+    def straightened(self) -> StraightenedVessel:
+        return straighten(self.volume, self.analysis)
 
 
 def lesion_images(volume: Volume, analysis: LesionAnalysis, contours: ContourMasks = None) -> LesionImages:
     """contours: the segments the analysis was measured with where given (the reader's), else its own contours'."""
     labelmaps = lesion_labelmaps(volume, analysis)
-    return LesionImages(labelmaps.plaque, labelmaps.composition, labelmaps.lumen, straighten(volume, analysis),
-                        contours or contour_masks(volume, analysis))
+    return LesionImages(labelmaps.plaque, labelmaps.composition, labelmaps.lumen,
+                        contours or contour_masks(volume, analysis), volume, analysis)
 
 
 def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, document: dict,
@@ -67,7 +75,7 @@ def write_lesion_files(out_dir: str, volume: Volume, analysis: LesionAnalysis, d
                                        with_lumen(images.composition, images.lumen, segment_number(LUMEN)))
         write_contour_segmentation(staged("contours"), images.contours)
         write_profile_png(staged("profile_png"), analysis, title=f"{patient_id} / {lesion_id}")
-        write_straightened_png(staged("straightened_png"), images.straightened, analysis,
+        write_straightened_png(staged("straightened_png"), volume, analysis,
                                title=f"{patient_id} / {lesion_id}")
         with open(staged("straightened_png"), "rb") as straightened, open(staged("profile_png"), "rb") as profile:
             report = lesion_report_html(exported, straightened.read(), profile.read())

@@ -26,6 +26,8 @@ from .contours import angular_neighbours
 from .volume_io import Volume
 
 LUMEN_LABEL, WALL_LABEL = 1, 2
+HALF_WIDTH_MM = 6.0  # the straightened grid's half width around the axis
+PIXEL_MM = 0.2
 # Patient directions of the +/- RAS axes: Slicer's RAS has x towards the patient's right, y anterior, z superior.
 RAS_DIRECTIONS = (("right", "left"), ("anterior", "posterior"), ("superior", "inferior"))
 NAMED_COMPONENT = 0.4  # an axis is named when the unit vector's component along it is at least this (66 deg or less)
@@ -39,19 +41,36 @@ class StraightenedVessel:
     ijk_to_ras: np.ndarray
 
 
-def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 6.0,
-               pixel_mm: float = 0.2) -> StraightenedVessel:
-    centerline = analysis.centerline
-    offsets = (np.arange(int(round(2 * half_width_mm / pixel_mm)) + 1) * pixel_mm) - half_width_mm
+def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = HALF_WIDTH_MM,
+               pixel_mm: float = PIXEL_MM) -> StraightenedVessel:
+    """The straightened vessel of ``analysis`` (module doc): (2 n + 1)^2 pixels of ``pixel_mm`` per section,
+    n = half_width_mm / pixel_mm, the CT sampled trilinearly (-1000 HU outside the volume)."""
+    offsets = _offsets_mm(half_width_mm, pixel_mm)
     u, v = np.meshgrid(offsets, offsets, indexing="xy")          # [j, i]
-    sections = len(centerline.arc_mm)
-    ras = (centerline.points_ras[:, None, None, :]
-           + u[None, :, :, None] * centerline.normals_u[:, None, None, :]
-           + v[None, :, :, None] * centerline.normals_v[:, None, None, :])
+    hu, labels, composition = _sample_straightened(volume, analysis, u, v)
+    ijk_to_ras = np.diag([pixel_mm, pixel_mm, analysis.centerline.step_mm, 1.0])
+    ijk_to_ras[:3, 3] = [-half_width_mm, -half_width_mm, 0.0]
+    return StraightenedVessel(hu, labels, composition, ijk_to_ras)
+
+
+def _offsets_mm(half_width_mm: float, pixel_mm: float) -> np.ndarray:
+    """The in-plane pixel offsets (mm) of the straightened grid along u and along v, -half width to +half width."""
+    return (np.arange(int(round(2 * half_width_mm / pixel_mm)) + 1) * pixel_mm) - half_width_mm
+
+
+def _sample_straightened(volume: Volume, analysis: LesionAnalysis, u: np.ndarray, v: np.ndarray) -> tuple:
+    """The straightened vessel at the in-plane offsets (``u``, ``v``: mm along the sections' normals U and V, arrays
+    of one shape P) of every section: CT (float32, trilinear, -1000 HU outside the volume), labels (0, LUMEN_LABEL,
+    WALL_LABEL) and composition (0 or 1..4 in the wall between P and D), each (sections, *P). Each pixel is computed
+    on its own, so a plane of the grid sampled alone holds the same values as in the whole grid."""
+    centerline = analysis.centerline
+    frame = (slice(None),) + (None,) * u.ndim + (slice(None),)   # (S, 3) -> (S, 1.., 3)
+    ras = (centerline.points_ras[frame] + u[None, ..., None] * centerline.normals_u[frame]
+           + v[None, ..., None] * centerline.normals_v[frame])
     ras_to_ijk = volume.ras_to_ijk()
     ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
     hu = ndimage.map_coordinates(volume.hu, ijk[..., ::-1].reshape(-1, 3).T, order=1, mode="constant",
-                                 cval=-1000.0, output=np.float32).reshape(sections, *u.shape)
+                                 cval=-1000.0, output=np.float32).reshape(len(centerline.arc_mm), *u.shape)
     radius = np.hypot(u, v).ravel()
     below, above, weight = angular_neighbours(np.arctan2(v, u).ravel(), analysis.vessel_radii_mm.shape[1])
 
@@ -61,11 +80,9 @@ def straighten(volume: Volume, analysis: LesionAnalysis, half_width_mm: float = 
     labels = np.where(radius < contour_at_pixels(analysis.lumen_radii_mm), LUMEN_LABEL,
                       np.where(radius < contour_at_pixels(analysis.vessel_radii_mm), WALL_LABEL, 0))
     labels = labels.reshape(hu.shape).astype(np.uint8)
-    in_wall = (labels == WALL_LABEL) & analysis.occluded_sections()[:, None, None]
+    in_wall = (labels == WALL_LABEL) & analysis.occluded_sections()[(slice(None),) + (None,) * u.ndim]
     composition = np.where(in_wall, analysis.thresholds.classify(hu), 0).astype(np.uint8)
-    ijk_to_ras = np.diag([pixel_mm, pixel_mm, centerline.step_mm, 1.0])
-    ijk_to_ras[:3, 3] = [-half_width_mm, -half_width_mm, 0.0]
-    return StraightenedVessel(hu, labels, composition, ijk_to_ras)
+    return hu, labels, composition
 
 
 @dataclass
@@ -79,18 +96,20 @@ class LongitudinalSection:
     vessel_edges_mm: np.ndarray
 
 
-def longitudinal_section(straight: StraightenedVessel, analysis: LesionAnalysis, axis: str) -> LongitudinalSection:
-    """The section through the straightened vessel's axis along ``axis`` ("u" or "v")."""
-    centre = straight.hu.shape[1] // 2
+def longitudinal_section(volume: Volume, analysis: LesionAnalysis, axis: str, half_width_mm: float = HALF_WIDTH_MM,
+                         pixel_mm: float = PIXEL_MM) -> LongitudinalSection:
+    """The section through the straightened vessel's axis along ``axis`` ("u" or "v"): the plane j = n (u) or
+    i = n (v) of ``straighten(volume, analysis, half_width_mm, pixel_mm)``, pixel for pixel, sampled alone (a
+    sixtieth of the straightened volume's work)."""
+    offsets_mm = _offsets_mm(half_width_mm, pixel_mm)
+    axis_mm = np.full_like(offsets_mm, offsets_mm[len(offsets_mm) // 2])
     if axis == "u":
-        plane, angles = (slice(None), centre, slice(None)), (0.0, np.pi)
+        (u, v), angles = (offsets_mm, axis_mm), (0.0, np.pi)
     elif axis == "v":
-        plane, angles = (slice(None), slice(None), centre), (0.5 * np.pi, 1.5 * np.pi)
+        (u, v), angles = (axis_mm, offsets_mm), (0.5 * np.pi, 1.5 * np.pi)
     else:
         raise ValueError(f"axis must be 'u' or 'v', not {axis!r}")
-    hu, composition = straight.hu[plane], straight.composition[plane]
-    pixel_mm, origin_mm = straight.ijk_to_ras[0, 0], straight.ijk_to_ras[0, 3]
-    offsets_mm = origin_mm + pixel_mm * np.arange(hu.shape[1])
+    hu, _, composition = _sample_straightened(volume, analysis, u, v)
 
     def edges(radii):
         below, above, weight = angular_neighbours(np.array(angles), radii.shape[1])
