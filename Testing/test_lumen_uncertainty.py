@@ -45,9 +45,9 @@ def test_doubled_noise_doubles_the_uncertainty_and_warns_on_both_sides():
     for side, _ in SIDES:
         slope_ratio = noisy[f"{side}_lumen_edge_slope_hu_per_mm"] / quiet[f"{side}_lumen_edge_slope_hu_per_mm"]
         assert slope_ratio == pytest.approx(1.0, rel=0.15)
-        ratio = noisy[f"{side}_lumen_area_uncertainty"] / quiet[f"{side}_lumen_area_uncertainty"]
+        ratio = noisy[f"{side}_lumen_area_uncertainty_fraction"] / quiet[f"{side}_lumen_area_uncertainty_fraction"]
         assert ratio == pytest.approx(2.0, rel=0.2)
-        assert noisy[f"{side}_lumen_area_uncertainty"] > MAX_LUMEN_AREA_UNCERTAINTY
+        assert noisy[f"{side}_lumen_area_uncertainty_fraction"] > MAX_LUMEN_AREA_UNCERTAINTY
     result = analyze_on_true_centerline(generated_phantom(replace(spec, noise_sd_hu=2.0 * NOISE_SD_HU)))
     uncertain = [warning for warning in result.warnings if "the lumen area is uncertain" in warning]
     assert len(uncertain) == 1 and all(words in uncertain[0] for _, words in SIDES)
@@ -55,7 +55,7 @@ def test_doubled_noise_doubles_the_uncertainty_and_warns_on_both_sides():
     for side, words in SIDES:
         shown = [value for label, value in rows.items() if label.startswith("Quality: lumen area uncertainty")
                  and words in label]
-        assert shown == [pytest.approx(100 * noisy[f"{side}_lumen_area_uncertainty"])]
+        assert shown == [pytest.approx(100 * noisy[f"{side}_lumen_area_uncertainty_fraction"])]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -64,5 +64,5 @@ def test_no_warning_where_the_lumen_holds_its_target(name):
     not warned."""
     result = analyze_on_true_centerline(generated_phantom(CASES[name]))
     for side, _ in SIDES:
-        assert 0.0 < result.quality[f"{side}_lumen_area_uncertainty"] <= MAX_LUMEN_AREA_UNCERTAINTY
+        assert 0.0 < result.quality[f"{side}_lumen_area_uncertainty_fraction"] <= MAX_LUMEN_AREA_UNCERTAINTY
     assert not [warning for warning in result.warnings if "the lumen area is uncertain" in warning]

@@ -166,7 +166,7 @@ def _lumen_uncertainty_rows(quality: dict) -> list:
     exports, None where unmeasured) as (measurement, percent, unit) rows."""
     rows = []
     for side, where in (("proximal", "before P"), ("distal", "after D")):
-        uncertainty = quality.get(f"{side}_lumen_area_uncertainty")
+        uncertainty = quality.get(f"{side}_lumen_area_uncertainty_fraction")
         window = f"{LUMEN_UNCERTAINTY_NEAR_MM:g}-{REFERENCE_WINDOW_MM:g} mm {where}"
         rows.append((f"Quality: lumen area uncertainty {window} (warning above {100 * MAX_LUMEN_AREA_UNCERTAINTY:g})",
                      None if uncertainty is None else 100 * uncertainty, "% (1 SD)"))

@@ -92,16 +92,16 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   wider than the reference lumen (proximal_lumen_flags, over the REFERENCE_WINDOW_MM before P, the stretch the cap's
   slope is read from): a cap shape is not read from a lumen contour the analysis itself distrusts, and the warning
   names the flags and where they lie. (proximal_lumen_end_measures; proximal_cap_measured set with the morphology)
-* proximal_lumen_area_uncertainty and distal_lumen_area_uncertainty: the standard deviation, relative to the area, of
-  the mean lumen area from LUMEN_UNCERTAINTY_NEAR_MM to REFERENCE_WINDOW_MM before P and after D that the image's
-  noise leaves (None where that window has fewer than MIN_UNCERTAINTY_SECTIONS sections with a lumen), with the noise
-  and the lumen edge's slope it comes from (lumen_noise_sd_hu; {proximal,distal}_lumen_edge_slope_hu_per_mm). Noise
-  moves an edge by noise / slope; a narrow lumen (1 mm beside a stenosis) a little above its plaque lining (100-150
-  HU) under blur falls slowly, and 0.05 mm of its radius is 10% of its area. The edge's errors are correlated over
-  LUMEN_EDGE_NOISE_AREA_MM2 of the lumen's wall (the contour's smoothing along and around the vessel), so over a
-  window of length L: uncertainty = 2 (noise / slope) / r x sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2 pi r L)), r the mean
-  radius. Above MAX_LUMEN_AREA_UNCERTAINTY (14%, above the 10% a lumen area next to a cap is meant to hold) a
-  warning names the side. (lumen_area_uncertainty_measures)
+* {proximal,distal}_lumen_area_uncertainty_fraction: the standard deviation, relative to the area, of the mean lumen
+  area from LUMEN_UNCERTAINTY_NEAR_MM to REFERENCE_WINDOW_MM before P and after D that the image's noise leaves (None
+  where that window has fewer than MIN_UNCERTAINTY_SECTIONS sections with a lumen), with the noise and the lumen edge's
+  slope it comes from (lumen_noise_sd_hu; {proximal,distal}_lumen_edge_slope_hu_per_mm). Noise moves an edge by noise /
+  slope; a narrow lumen (1 mm beside a stenosis) a little above its plaque lining (100-150 HU) under blur falls slowly,
+  and 0.05 mm of its radius is 10% of its area. The edge's errors are correlated over LUMEN_EDGE_NOISE_AREA_MM2 of the
+  lumen's wall (the contour's smoothing along and around the vessel), so over a window of length L: uncertainty = 2
+  (noise / slope) / r x sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2 pi r L)), r the mean radius. Above
+  MAX_LUMEN_AREA_UNCERTAINTY (14%, above the 10% a lumen area next to a cap is meant to hold) a warning names the side.
+  (lumen_area_uncertainty_measures)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
@@ -324,9 +324,10 @@ def image_noise_sd_hu(samples_hu: np.ndarray, grid: PolarGrid, fat_hu: float,
 def lumen_area_uncertainty_measures(arc_mm: np.ndarray, landmarks_mm: dict, samples_hu: np.ndarray, grid: PolarGrid,
                                     lumen_radii_mm: np.ndarray, fat_hu: float,
                                     params: ContourParameters = ContourParameters()) -> dict:
-    """{proximal,distal}_lumen_area_uncertainty (module docstring), {proximal,distal}_lumen_edge_slope_hu_per_mm and
-    lumen_noise_sd_hu. arc_mm: (S,) section positions; landmarks_mm: label -> arc position; samples_hu: the
-    analysis's polar samples (S, A, R); lumen_radii_mm: (S, A), 0 where no lumen; fat_hu: the fat level.
+    """{proximal,distal}_lumen_area_uncertainty_fraction (module docstring),
+    {proximal,distal}_lumen_edge_slope_hu_per_mm and lumen_noise_sd_hu. arc_mm: (S,) section positions; landmarks_mm:
+    label -> arc position; samples_hu: the analysis's polar samples (S, A, R); lumen_radii_mm: (S, A), 0 where no lumen;
+    fat_hu: the fat level.
 
     The slope is the image's fall across the lumen contour, (I(r - h) - I(r + h)) / 2h with h = ``profile_sigma_mm``
     (the detection's radial smoothing), averaged over the rays of the window; the noise is ``image_noise_sd_hu``. A
@@ -349,7 +350,7 @@ def lumen_area_uncertainty_measures(arc_mm: np.ndarray, landmarks_mm: dict, samp
             edge_sd_mm = noise_hu / max(slope, 1e-6)
             uncertainty = float(2.0 * edge_sd_mm / radius_mm
                                 * np.sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2.0 * np.pi * radius_mm * length_mm)))
-        measures[f"{side}_lumen_area_uncertainty"] = uncertainty
+        measures[f"{side}_lumen_area_uncertainty_fraction"] = uncertainty
         measures[f"{side}_lumen_edge_slope_hu_per_mm"] = slope
     return measures
 
@@ -419,11 +420,11 @@ def lumen_beside_cap_sites(quality: dict) -> list:
 
 def lumen_uncertainty_sites(quality: dict) -> list:
     """A lumen area next to a cap more uncertain than MAX_LUMEN_AREA_UNCERTAINTY: [(WarningSite, uncertainty)] of
-    each side whose {proximal,distal}_lumen_area_uncertainty (absent from earlier exports, None where unmeasured) is
-    above it, at the window's start (LUMEN_UNCERTAINTY_NEAR_MM before P, after D)."""
+    each side whose {proximal,distal}_lumen_area_uncertainty_fraction (absent from earlier exports, None where
+    unmeasured) is above it, at the window's start (LUMEN_UNCERTAINTY_NEAR_MM before P, after D)."""
     sites = []
     for side, cap, sign in (("proximal", "P", -1.0), ("distal", "D", 1.0)):
-        uncertainty = quality.get(f"{side}_lumen_area_uncertainty")
+        uncertainty = quality.get(f"{side}_lumen_area_uncertainty_fraction")
         if uncertainty is not None and uncertainty > MAX_LUMEN_AREA_UNCERTAINTY:
             sites.append((WarningSite(sign * LUMEN_UNCERTAINTY_NEAR_MM, cap), uncertainty))
     return sites
@@ -595,7 +596,7 @@ def _lumen_beside_cap_warning(quality: dict) -> list:
 
 
 def _lumen_uncertainty_warning(quality: dict) -> list:
-    """The warning of the {proximal,distal}_lumen_area_uncertainty, if it fires, naming each side
+    """The warning of the {proximal,distal}_lumen_area_uncertainty_fraction, if it fires, naming each side
     (``_sided_warning``)."""
     def sentence(where: str, uncertainties: list) -> str:
         spread = " and ".join(f"{100 * uncertainty:.0f}%" for uncertainty in uncertainties)
