@@ -44,7 +44,7 @@ def test_coarse_and_full_passes_move_a_displaced_course_back(displaced):
 def test_the_kept_sections_are_full_ones(displaced):
     """The sections a re-centring returns (the last pass's, kept for the uncertain-bridge note) are on the full grid
     (0.5 mm apart, 72 rays, 0.05 mm radial samples) even after coarse passes; a single pass whose sections are not
-    kept runs on the coarse grid (1 mm, 36 rays, 0.1 mm)."""
+    kept runs on the coarse grid (0.5 mm, 36 rays, 0.1 mm)."""
     phantom, volume, points = displaced
     params = ExtractionParameters()
     _, kept = _recentred(volume, points, params, phantom.spec.blur_sigma_mm)
@@ -52,4 +52,4 @@ def test_the_kept_sections_are_full_ones(displaced):
         (0.5, 72, 0.05), abs=0.01)
     _, scored = _recentred(volume, points, params, phantom.spec.blur_sigma_mm, passes=1, keep_last=False)
     assert (scored.centerline.step_mm, len(scored.grid.angles_rad), scored.grid.radial_step_mm) == pytest.approx(
-        (1.0, 36, 0.1), abs=0.01)
+        (0.5, 36, 0.1), abs=0.01)
