@@ -47,6 +47,9 @@ Method, and why:
      contour of each (contours.detect_vessel_wall, the same detector as the analysis), and the
      centerline moved to the contour's centroid, smoothed along the vessel (1 mm); repeated until
      the mean shift is below 0.03 mm (at most 6 times), with the scanner blur measured by the first pass.
+     The passes only move the course until the last, whose sections are kept: they run on coarse sections
+     (``_recentred``: 36 rays, 0.1 mm radial samples, about a third of the cost) until their mean shift is
+     below 0.05 mm, and the full sections then take over.
 Seeds: first proximal (e.g. the ostium), last distal; any in between are ordered waypoints. Seeds given
 the other way round are reversed, with a note (``ostium_first``: the ostium side of the occlusion holds the
 brighter or wider lumen); when the lumen cannot tell, their order is kept, with a note.
@@ -86,6 +89,10 @@ class ExtractionParameters:
     max_recentre_iterations: int = 6
     section_step_mm: float = 0.5
     converged_shift_mm: float = 0.03
+    coarse_section_step_mm: float = 0.5
+    coarse_radial_step_mm: float = 0.1
+    coarse_angle_count: int = 36
+    coarse_converged_shift_mm: float = 0.05
     smoothing_mm: float = 1.0
     control_point_spacing_mm: float = 1.0
     backtrack_mm: float = 1.0
@@ -297,15 +304,15 @@ def _smooth_polyline(points_ras: np.ndarray, sigma_mm: float, spacing_mm: float)
 
 
 def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-              blur_sigma_mm: float | None = None) -> tuple[np.ndarray, float, WallSections]:
+              blur_sigma_mm: float | None = None, coarse: bool = False) -> tuple[np.ndarray, float, WallSections]:
     """Move the centerline to the centroid of the outer vessel-wall contour of each cross-section.
 
-    The wall contour is searched without a lumen (``WallSections``). blur_sigma_mm: the scanner's blur measured
-    by an earlier pass (measured here when None). Returns the new control points, the mean shift (mm) and the
-    sections the wall was found on (with the blur it was found with)."""
-    sections = WallSections.along(volume, points_ras, params, blur_sigma_mm)
+    The wall contour is searched without a lumen (``WallSections``; on its coarse sections when ``coarse``).
+    blur_sigma_mm: the scanner's blur measured by an earlier pass (measured here when None). Returns the new control
+    points, the mean shift (mm) and the sections the wall was found on (with the blur it was found with)."""
+    sections = WallSections.along(volume, points_ras, params, blur_sigma_mm, coarse)
     offset_uv = contours.contour_centroid_mm(sections.wall.radii_mm, sections.grid)
-    offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / params.section_step_mm, axis=0,
+    offset_uv = ndimage.gaussian_filter1d(offset_uv, params.smoothing_mm / sections.centerline.step_mm, axis=0,
                                           mode="nearest")
     moved = sections.centerline.moved_in_plane(offset_uv)
     shift_mm = float(np.mean(np.linalg.norm(offset_uv, axis=1)))
@@ -316,7 +323,12 @@ def _recentre(volume: Volume, points_ras: np.ndarray, params: ExtractionParamete
 class WallSections:
     """Cross-sections every ``section_step_mm`` along a course (``centerline``, polar ``grid``) with the outer-wall
     contour found there without a lumen (contours.detect_vessel_wall): the fat gate alone tells the wall/fat edge
-    from the lumen/wall edge, and a calcified section cannot be mistaken for contrast."""
+    from the lumen/wall edge, and a calcified section cannot be mistaken for contrast. Coarse sections (every
+    ``coarse_section_step_mm``, ``coarse_angle_count`` rays sampled every ``coarse_radial_step_mm``) cost about a
+    third and move a re-centring pass's course within 0.01-0.03 mm (mean over sections; 0.03-0.11 mm at most) of
+    the full sections' on the presets, about the move of a full pass on a converged course; the blur a first coarse
+    pass measures reads 0.01-0.03 mm above the full sections'. Sections 1 mm apart (a fifth of the cost) left the
+    proximal lumen of the bench's curved vessel 0.18 mm off the course of full passes alone."""
 
     centerline: Centerline
     grid: PolarGrid
@@ -324,13 +336,17 @@ class WallSections:
 
     @classmethod
     def along(cls, volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
-              blur_sigma_mm: float | None = None) -> WallSections:
+              blur_sigma_mm: float | None = None, coarse: bool = False) -> WallSections:
         """The sections along ``points_ras`` (RAS), the wall found with the given scanner blur (mm; measured
-        when None)."""
-        centerline = sample_centerline(points_ras, params.section_step_mm)
-        grid = PolarGrid.make()
+        when None); the coarse sections when ``coarse``."""
+        if coarse:
+            step_mm = params.coarse_section_step_mm
+            grid = PolarGrid.make(radial_step_mm=params.coarse_radial_step_mm, angle_count=params.coarse_angle_count)
+        else:
+            step_mm, grid = params.section_step_mm, PolarGrid.make()
+        centerline = sample_centerline(points_ras, step_mm)
         samples = sample_sections(volume, centerline, grid, order=1)
-        wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), params.section_step_mm,
+        wall = contours.detect_vessel_wall(samples, grid, np.zeros(samples.shape[:2]), step_mm,
                                            blur_sigma_mm=blur_sigma_mm)
         return cls(centerline, grid, wall)
 
@@ -572,7 +588,8 @@ def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: Extr
     after ``scoring_recentre_passes`` passes of re-centring on the outer wall (all of them: no convergence test), on
     sections found again along the re-centred course, and the scanner's blur (mm) they used: ``blur_sigma_mm`` where
     given, else measured by the first pass."""
-    course_ras, sections = _recentred(volume, course_ras, params, blur_sigma_mm, params.scoring_recentre_passes, 0.0)
+    course_ras, sections = _recentred(volume, course_ras, params, blur_sigma_mm, params.scoring_recentre_passes, 0.0,
+                                      keep_last=False)
     blur_sigma_mm = blur_sigma_mm if sections is None else sections.wall.blur_sigma_mm
     shown = WallSections.along(volume, course_ras, params, blur_sigma_mm).vessel_shown(params)
     return float(np.mean(shown)), blur_sigma_mm
@@ -580,19 +597,27 @@ def _shown_after_recentring(volume: Volume, course_ras: np.ndarray, params: Extr
 
 def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParameters,
                blur_sigma_mm: float | None = None, passes: int | None = None,
-               converged_shift_mm: float | None = None) -> tuple[np.ndarray, WallSections | None]:
+               converged_shift_mm: float | None = None,
+               keep_last: bool = True) -> tuple[np.ndarray, WallSections | None]:
     """``points_ras`` (RAS) re-centred on the outer wall (method step 5) until the mean shift is below
     ``converged_shift_mm`` (default ``params.converged_shift_mm``; 0 runs every pass) or after ``passes`` passes
     (default ``params.max_recentre_iterations``), and the last pass's sections, found before its move (the scanner's
-    blur they used: ``blur_sigma_mm`` where given, else measured by the first pass; None after no pass)."""
+    blur they used: ``blur_sigma_mm`` where given, else measured by the first pass; None after no pass).
+
+    The passes run on the coarse sections (``WallSections``) until one shifts the course by less than
+    ``coarse_converged_shift_mm`` on average, then on the full sections; the convergence test is read on full
+    passes only. ``keep_last``: the last pass runs on the full sections whatever its predecessors' shift (its
+    sections are returned for use); without it every pass may be coarse (a course scored afresh afterwards)."""
     passes = params.max_recentre_iterations if passes is None else passes
     converged_shift_mm = params.converged_shift_mm if converged_shift_mm is None else converged_shift_mm
-    sections = None
-    for _ in range(passes):
-        points_ras, shift_mm, sections = _recentre(volume, points_ras, params, blur_sigma_mm)
+    sections, coarse = None, True
+    for number in range(passes):
+        coarse_pass = coarse and not (keep_last and number == passes - 1)
+        points_ras, shift_mm, sections = _recentre(volume, points_ras, params, blur_sigma_mm, coarse_pass)
         blur_sigma_mm = sections.wall.blur_sigma_mm
-        if shift_mm < converged_shift_mm:
+        if not coarse_pass and shift_mm < converged_shift_mm:
             break
+        coarse = coarse and shift_mm >= params.coarse_converged_shift_mm
     return points_ras, sections
 
 
