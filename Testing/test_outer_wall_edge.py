@@ -143,8 +143,8 @@ def test_both_windows_find_a_homogeneous_walls_edge(wall_hu, blur_mm):
 @pytest.mark.parametrize("layers, layered", [(FIBROUS_LAYER, True), ([(1.45, 25.0), (EDGE_MM, 100.0)], False),
                                              ([(1.45, 250.0), (EDGE_MM, 230.0)], False)])
 def test_only_a_bright_edge_over_a_darker_core_counts_as_layered(layers, layered):
-    """The fibrous layer is; the presets' 100 HU fibrofatty rim over a 25 HU core is not (not brighter than the
-    reference tissue), nor a 230 HU wall over a brighter core."""
+    """The fibrous layer is; the presets' 100 HU fibrofatty rim over a 25 HU core is not (under the 125 HU cut),
+    nor a 230 HU wall over a brighter core."""
     smooth, strength = _profile_and_strength(_blurred_discs(layers, 0.45), GRID, PARAMS)
     index = np.argmax(np.where(GRID.radii_mm > EDGE_MM - 0.6, strength, 0.0), axis=-1)
     wall_hu = _band_levels_hu(smooth, GRID, blur_tail_fraction(0.45, GRID, PARAMS), PARAMS)[1]

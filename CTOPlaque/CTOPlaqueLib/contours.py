@@ -97,6 +97,7 @@ class ContourParameters:
     step_fit_mm: float = 0.6
     bright_wall_step_fit_inside_mm: float = 0.2
     bright_wall_step_fit_outside_mm: float = 0.8
+    layered_wall_min_hu: float = 125.0
     step_fit_shift_mm: float = 0.3
     fat_probe_near_mm: float = 0.3
     fat_probe_far_mm: float = 0.7
@@ -960,17 +961,19 @@ def _layered_bright_wall_sections(wall_hu: np.ndarray, centre_hu: np.ndarray, in
                                   fat_edge: np.ndarray, params: ContourParameters) -> np.ndarray:
     """Per section (S,): is the wall bright at its outer edge over a darker core: the median over the fat-edge rays
     (S, A) of the wall HU (S, A, R) of ``_band_levels_hu`` at the chosen edge samples ``index`` (S, A) above
-    ``tissue_reference_hu``, and the section's centre (``centre_hu`` (S,), ``central_lumen_hu``) below it? False
-    where no ray is on a fat edge. On a homogeneous wall the two are equal but for noise and for the blur tail in
-    the band (the wall read 214-225 HU against centres of 224-251 HU on the straight preset's 230 HU caps, 281-297
-    against 286-312 on a 300 HU occlusion), so such sections are seldom taken, and where noise takes one the outer-
-    weighted fit finds a homogeneous disc's edge as the symmetric one does (within 0.004 mm,
-    Testing/test_outer_wall_edge.py)."""
+    ``layered_wall_min_hu``, and the section's centre (``centre_hu`` (S,), ``central_lumen_hu``) below it? False
+    where no ray is on a fat edge. The cut, 125 HU, lies between the presets' 100 HU fibrofatty rim (read 88-112 HU
+    in most sections of the straight preset, up to 129 with noise) and the unresolved 0.6 mm, 230 HU layer (137-166
+    HU); with the reference tissue's 100 HU as the cut, bend, wrap and wrap-wide moved by 0.55-0.70 pp. On a
+    homogeneous wall the two are equal but for noise and for the blur tail in the band (the wall read 214-225 HU
+    against centres of 224-251 HU on the straight preset's 230 HU caps, 281-297 against 286-312 on a 300 HU
+    occlusion), so such sections are seldom taken, and where noise takes one the outer-weighted fit finds a
+    homogeneous disc's edge as the symmetric one does (within 0.004 mm, Testing/test_outer_wall_edge.py)."""
     wall_hu = np.take_along_axis(wall_hu, index[..., None], axis=-1)[..., 0]
     rows = fat_edge.any(axis=1)
     level_hu = np.full(len(index), -np.inf)
     level_hu[rows] = np.nanmedian(np.where(fat_edge[rows], wall_hu[rows], np.nan), axis=1)
-    return (level_hu > params.tissue_reference_hu) & (centre_hu < level_hu)
+    return (level_hu > params.layered_wall_min_hu) & (centre_hu < level_hu)
 
 
 def fitted_step_radii_mm(smooth: np.ndarray, grid: PolarGrid, index: np.ndarray, blur_sigma_mm: float,
