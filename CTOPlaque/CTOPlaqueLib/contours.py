@@ -964,10 +964,10 @@ def _layered_bright_wall_sections(wall_hu: np.ndarray, centre_hu: np.ndarray, in
     ``layered_wall_min_hu``, and the section's centre (``centre_hu`` (S,), ``central_lumen_hu``) below it? False
     where no ray is on a fat edge. The cut, 125 HU, lies between the presets' 100 HU fibrofatty rim (read 88-112 HU
     in most sections of the straight preset, up to 129 with noise) and the unresolved 0.6 mm, 230 HU layer (137-166
-    HU); with the reference tissue's 100 HU as the cut, bend, wrap and wrap-wide moved by 0.55-0.70 pp. On a
-    homogeneous wall the two are equal but for noise and for the blur tail in the band (the wall read 214-225 HU
-    against centres of 224-251 HU on the straight preset's 230 HU caps, 281-297 against 286-312 on a 300 HU
-    occlusion), so such sections are seldom taken, and where noise takes one the outer-weighted fit finds a
+    HU); with the reference tissue's 100 HU as the cut, bend, wrap and wrap-wide moved by 0.55-0.70 pp (one
+    process). On a homogeneous wall the two are equal but for noise and for the blur tail in the band (the wall read
+    214-225 HU against centres of 224-251 HU on the straight preset's 230 HU caps, 281-297 against 286-312 on a 300
+    HU occlusion), so such sections are seldom taken, and where noise takes one the outer-weighted fit finds a
     homogeneous disc's edge as the symmetric one does (within 0.004 mm, Testing/test_outer_wall_edge.py)."""
     wall_hu = np.take_along_axis(wall_hu, index[..., None], axis=-1)[..., 0]
     rows = fat_edge.any(axis=1)
