@@ -1144,7 +1144,7 @@ def detect_vessel_wall(samples_hu: np.ndarray, grid: PolarGrid, lumen_radii_mm: 
     window inward for 100 HU walls, and the path then took edges inside them (-5.7% at 0.5 mm blur).
     Limits: the model is one step; a wall bright at its edge over a darker core is fitted over a window reaching
     less far inside (``fitted_step_radii_mm``); a 0.6 mm, 230 HU layer under a 0.45 mm blur and 40 HU noise still
-    reads +1.7 to +2.7% (+5.1 to +5.8% with the symmetric window). Something brighter than the wall within the
+    reads +1.7 to +2.9% (+5.1 to +5.8% with the symmetric window). Something brighter than the wall within the
     inner band (a calcified nodule within about 0.7 mm of the outer wall) raises the cut too far, and its flank
     may qualify; beside a lumen the plain test stays (see ``_plaque_edges_mm``).
 
