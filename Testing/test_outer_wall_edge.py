@@ -8,11 +8,12 @@ phantom's measured outer wall moved out by a known distance.
 import numpy as np
 import pytest
 from conftest import generated_phantom
-from scipy import special
+from scipy import special, stats
 
 from CTOPlaqueLib.analysis import _contours, analyze_lesion
-from CTOPlaqueLib.contours import (ContourParameters, WallContour, _fat_beyond, _profile_and_strength,
-                                   blur_tail_fraction, detect_vessel_wall, fitted_step_radii_mm)
+from CTOPlaqueLib.contours import (ContourParameters, WallContour, _band_levels_hu, _fat_beyond,
+                                   _layered_bright_wall_sections, _profile_and_strength, blur_corrected_mm,
+                                   blur_tail_fraction, central_lumen_hu, detect_vessel_wall, fitted_step_radii_mm)
 from CTOPlaqueLib.crosssection import PolarGrid, sample_sections
 from CTOPlaqueLib.phantom import PhantomSpec
 from CTOPlaqueLib.quality import quality_warnings, wall_outward_measures
@@ -30,11 +31,15 @@ def _steps(wall_hu, blur_mm, sections=4, outside_hu=FAT_HU, noise_hu=0.0, seed=0
     return samples + np.random.default_rng(seed).normal(0.0, noise_hu, samples.shape) if noise_hu else samples
 
 
+def _fat_test(smooth, tail):
+    return _fat_beyond(smooth, GRID, FAT_HU, tail, PARAMS)
+
+
 def _passes_at_edge(wall_hu, blur_mm, tail_blur_mm, outside_hu=FAT_HU):
     smooth, _ = _profile_and_strength(_steps(wall_hu, blur_mm, outside_hu=outside_hu), GRID, PARAMS)
     tail = blur_tail_fraction(tail_blur_mm, GRID, PARAMS)
     edge = int(round((EDGE_MM - GRID.radii_mm[0]) / GRID.radial_step_mm))
-    return bool(_fat_beyond(smooth, GRID, FAT_HU, tail, PARAMS)[..., edge].all())
+    return bool(_fat_test(smooth, tail)[..., edge].all())
 
 
 def test_blur_tail_fraction_is_the_mean_tail_over_the_probe():
@@ -66,8 +71,7 @@ def test_the_plain_probe_rejects_the_true_edge_of_a_bright_wall(wall_hu, blur_mm
 def test_walls_up_to_the_reference_tissue_keep_the_plain_test(wall_hu):
     smooth, _ = _profile_and_strength(_steps(wall_hu, 0.5), GRID, PARAMS)
     tail = blur_tail_fraction(0.5, GRID, PARAMS)
-    assert np.array_equal(_fat_beyond(smooth, GRID, FAT_HU, tail, PARAMS), _fat_beyond(smooth, GRID, FAT_HU, 0.0,
-                                                                                        PARAMS))
+    assert np.array_equal(_fat_test(smooth, tail), _fat_test(smooth, 0.0))
 
 
 @pytest.mark.parametrize("inner_hu, outer_hu", [(1000.0, 25.0), (1000.0, 100.0), (300.0, 60.0), (450.0, 60.0)])
@@ -94,6 +98,59 @@ def test_the_fitted_step_is_unbiased_under_noise():
         radii = fitted_step_radii_mm(smooth, GRID, index, 0.5, PARAMS)
         assert radii.mean() == pytest.approx(EDGE_MM, abs=0.01)
         assert radii.std() < 0.1
+
+
+def _blurred_discs(layers, blur_mm):
+    """(2, 72, R) profiles of concentric discs under a 2-D Gaussian blur of sigma blur_mm, exactly: a disc of radius
+    R reads, at a distance r from its centre, the probability that a Gaussian of sigma s about r falls inside it,
+    the Rice distribution's CDF at R / s with b = r / s. layers: (outer radius mm, HU) from the centre out; fat
+    beyond the last one."""
+    profile = np.full(len(GRID.radii_mm), FAT_HU)
+    outside_hu = FAT_HU
+    for radius_mm, hu in reversed(layers):
+        profile += (hu - outside_hu) * stats.rice.cdf(radius_mm / blur_mm, GRID.radii_mm / blur_mm)
+        outside_hu = hu
+    return np.broadcast_to(profile, (2, len(GRID.angles_rad), len(profile))).copy()
+
+
+FIBROUS_LAYER = [(1.45, 25.0), (EDGE_MM - 0.6, 100.0), (EDGE_MM, 230.0)]  # the sweep's 0.6 mm layer over plaque
+
+
+def _edge_errors_mm(layers, blur_mm):
+    """The blur-corrected radius minus the true edge, from the symmetric and from the outer-weighted step fit, both
+    started at the steepest slope within 0.6 mm of the edge."""
+    smooth, strength = _profile_and_strength(_blurred_discs(layers, blur_mm), GRID, PARAMS)
+    index = np.argmax(np.where(GRID.radii_mm > EDGE_MM - 0.6, strength, 0.0), axis=-1)
+    windows = (None, (PARAMS.bright_wall_step_fit_inside_mm, PARAMS.bright_wall_step_fit_outside_mm))
+    return [float(blur_corrected_mm(fitted_step_radii_mm(smooth, GRID, index, blur_mm, PARAMS, window), blur_mm)
+                  .mean()) - EDGE_MM for window in windows]
+
+
+def test_a_thin_bright_layer_is_fitted_from_outside():
+    """A 0.6 mm, 230 HU layer over 100 HU plaque and a 25 HU core under a 0.45 mm blur (the fibrous-layer case):
+    the layer's inner rise adds to the outer fall and the symmetric fit lies 0.12 mm out; the outer-weighted window
+    halves that (0.05 mm)."""
+    symmetric_mm, outer_mm = _edge_errors_mm(FIBROUS_LAYER, 0.45)
+    assert symmetric_mm > 0.1
+    assert 0.0 < outer_mm < 0.06
+
+
+@pytest.mark.parametrize("wall_hu, blur_mm", [(230.0, 0.45), (300.0, 0.5)])
+def test_both_windows_find_a_homogeneous_walls_edge(wall_hu, blur_mm):
+    assert np.abs(_edge_errors_mm([(EDGE_MM, wall_hu)], blur_mm)).max() < 0.005
+
+
+@pytest.mark.parametrize("layers, layered", [(FIBROUS_LAYER, True), ([(1.45, 25.0), (EDGE_MM, 100.0)], False),
+                                             ([(1.45, 250.0), (EDGE_MM, 230.0)], False)])
+def test_only_a_bright_edge_over_a_darker_core_counts_as_layered(layers, layered):
+    """The fibrous layer is; the presets' 100 HU fibrofatty rim over a 25 HU core is not (under the 125 HU cut),
+    nor a 230 HU wall over a brighter core."""
+    smooth, strength = _profile_and_strength(_blurred_discs(layers, 0.45), GRID, PARAMS)
+    index = np.argmax(np.where(GRID.radii_mm > EDGE_MM - 0.6, strength, 0.0), axis=-1)
+    wall_hu = _band_levels_hu(smooth, GRID, blur_tail_fraction(0.45, GRID, PARAMS), PARAMS)[1]
+    sections = _layered_bright_wall_sections(wall_hu, central_lumen_hu(smooth, GRID), index,
+                                             np.ones(index.shape, bool), PARAMS)
+    assert np.all(sections == layered)
 
 
 def test_an_occluded_section_without_a_fat_edge_takes_its_neighbours_wall():
