@@ -82,6 +82,10 @@ FAT_PEAK_BIN_HU = 2.5
 FAT_PEAK_BELOW_SD = 2.5
 FAT_PEAK_ABOVE_SD = 0.5
 FAT_PEAK_FITS = 3
+# Epicardial fat never reads below this in CCTA: the fat level is looked for above it, and the noise read off the
+# fat's dark flank (quality.image_noise_sd_hu) counts no sample below it (air, or a section's samples outside the
+# volume at OUTSIDE_VOLUME_HU).
+FAT_SEARCH_MIN_HU = -250.0
 # Radial spacing of the ring samples the fat level is read from: closer samples are the same noise (CT noise is
 # correlated over about half a millimetre) and cost time.
 FAT_RING_STEP_MM = 0.15
@@ -918,14 +922,15 @@ def _fat_ring_means(ring_hu: np.ndarray, grid: PolarGrid, params: ContourParamet
 
 
 def _dark_peak_centre_hu(values_hu: np.ndarray, params: ContourParameters) -> float:
-    """The centre of the darkest-side peak of values_hu, from one histogram of the values from -250 HU to
+    """The centre of the darkest-side peak of values_hu, from one histogram of the values from FAT_SEARCH_MIN_HU to
     ``fat_search_max_hu`` in FAT_PEAK_BIN_HU bins: its mode (the counts smoothed by two bins), refined FAT_PEAK_FITS
     times by a Gaussian fitted (a parabola to the log counts, weighted by the counts) to the bins from
     FAT_PEAK_BELOW_SD standard deviations below the centre to FAT_PEAK_ABOVE_SD above it. The standard deviation is
     first read off the counts below the mode (the median distance of a half-normal is 0.674 of it), then the
     fitted one; at least two bins. A refinement that is not a peak, or leaves the bins fitted, is not taken."""
-    bins = int(np.ceil((params.fat_search_max_hu + 250.0) / FAT_PEAK_BIN_HU))
-    counts, edges = np.histogram(values_hu, bins=bins, range=(-250.0, -250.0 + bins * FAT_PEAK_BIN_HU))
+    bins = int(np.ceil((params.fat_search_max_hu - FAT_SEARCH_MIN_HU) / FAT_PEAK_BIN_HU))
+    counts, edges = np.histogram(values_hu, bins=bins,
+                                 range=(FAT_SEARCH_MIN_HU, FAT_SEARCH_MIN_HU + bins * FAT_PEAK_BIN_HU))
     centres_hu = 0.5 * (edges[:-1] + edges[1:])
     top = int(np.argmax(ndimage.gaussian_filter1d(counts.astype(float), 2.0)))
     centre_hu = float(centres_hu[top])
