@@ -82,6 +82,8 @@ FAT_PEAK_BIN_HU = 2.5
 FAT_PEAK_BELOW_SD = 2.5
 FAT_PEAK_ABOVE_SD = 0.5
 FAT_PEAK_FITS = 3
+# The half-normal's median in its standard deviations: the dark flank of a noise peak (the fat's) read as its SD.
+HALF_NORMAL_MEDIAN_SD = 0.6745
 # Epicardial fat never reads below this in CCTA: the fat level is looked for above it, and the noise read off the
 # fat's dark flank (quality.image_noise_sd_hu) counts no sample below it (air, or a section's samples outside the
 # volume at OUTSIDE_VOLUME_HU).
@@ -926,8 +928,8 @@ def _dark_peak_centre_hu(values_hu: np.ndarray, params: ContourParameters) -> fl
     ``fat_search_max_hu`` in FAT_PEAK_BIN_HU bins: its mode (the counts smoothed by two bins), refined FAT_PEAK_FITS
     times by a Gaussian fitted (a parabola to the log counts, weighted by the counts) to the bins from
     FAT_PEAK_BELOW_SD standard deviations below the centre to FAT_PEAK_ABOVE_SD above it. The standard deviation is
-    first read off the counts below the mode (the median distance of a half-normal is 0.674 of it), then the
-    fitted one; at least two bins. A refinement that is not a peak, or leaves the bins fitted, is not taken."""
+    first read off the counts below the mode (the median distance of a half-normal is HALF_NORMAL_MEDIAN_SD of it),
+    then the fitted one; at least two bins. A refinement that is not a peak, or leaves the bins fitted, is not taken."""
     bins = int(np.ceil((params.fat_search_max_hu - FAT_SEARCH_MIN_HU) / FAT_PEAK_BIN_HU))
     counts, edges = np.histogram(values_hu, bins=bins,
                                  range=(FAT_SEARCH_MIN_HU, FAT_SEARCH_MIN_HU + bins * FAT_PEAK_BIN_HU))
@@ -936,7 +938,7 @@ def _dark_peak_centre_hu(values_hu: np.ndarray, params: ContourParameters) -> fl
     centre_hu = float(centres_hu[top])
     below = np.cumsum(counts[top - 1::-1]) if top else np.zeros(1)
     half_normal_median_bins = int(np.searchsorted(below, 0.5 * below[-1])) + 1
-    sd_hu = max(half_normal_median_bins * FAT_PEAK_BIN_HU / 0.6745, 2.0 * FAT_PEAK_BIN_HU)
+    sd_hu = max(half_normal_median_bins * FAT_PEAK_BIN_HU / HALF_NORMAL_MEDIAN_SD, 2.0 * FAT_PEAK_BIN_HU)
     for _ in range(FAT_PEAK_FITS):
         low_hu, high_hu = centre_hu - FAT_PEAK_BELOW_SD * sd_hu, centre_hu + FAT_PEAK_ABOVE_SD * sd_hu
         fitted = (centres_hu >= low_hu) & (centres_hu <= high_hu) & (counts > 0)

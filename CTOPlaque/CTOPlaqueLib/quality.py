@@ -123,8 +123,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .contours import (FAT_SEARCH_MIN_HU, NORMAL_WALL_MM, ContourParameters, WallContour, blurred_disc_steepest_mm,
-                       contour_area_mm2, fitted_step_radii_mm, profiles_across_contour)
+from .contours import (FAT_SEARCH_MIN_HU, HALF_NORMAL_MEDIAN_SD, NORMAL_WALL_MM, ContourParameters, WallContour,
+                       blurred_disc_steepest_mm, contour_area_mm2, fitted_step_radii_mm, profiles_across_contour)
 from .crosssection import PolarGrid
 from .landmarks import reference_section_indices
 from .morphology import CAP_END_MM
@@ -176,8 +176,6 @@ LUMEN_EDGE_NOISE_AREA_MM2 = 5.1
 # cases whose lumen holds 10% on their test seeds (Testing/test_lumen_beside_plaque.py) read up to 12.9%
 # (stenosis-60-blunt after D, a 100 HU lumen/lining step under 20 HU noise, -9..+17% over five seeds).
 MAX_LUMEN_AREA_UNCERTAINTY = 0.14
-# The half-normal's median in its standard deviations (the image noise read off the fat's dark flank).
-HALF_NORMAL_MEDIAN_SD = 0.6745
 
 
 def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_mm: dict, has_lumen: np.ndarray,
