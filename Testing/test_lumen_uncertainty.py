@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from conftest import analyze_on_true_centerline, generated_phantom
 from test_lumen_beside_plaque import CASES
+from test_section_view import CLEAN_QUALITY
 
 from CTOPlaqueLib.crosssection import OUTSIDE_VOLUME_HU, PolarGrid
 from CTOPlaqueLib.export import lesion_document, results_rows
-from CTOPlaqueLib.quality import MAX_LUMEN_AREA_UNCERTAINTY, image_noise_sd_hu
+from CTOPlaqueLib.quality import (MAX_LUMEN_AREA_UNCERTAINTY, image_noise_sd_hu, is_reviewed, quality_warnings,
+                                  warning_kinds)
 
 NOISE_SD_HU = 20.0
 # White noise per voxel, sampled trilinearly at positions spread over the voxels, keeps E[sum of the 8 weights^2] =
@@ -81,3 +83,15 @@ def test_no_warning_where_the_lumen_holds_its_target(name):
     for side, _ in SIDES:
         assert 0.0 < result.quality[f"{side}_lumen_area_uncertainty_fraction"] <= MAX_LUMEN_AREA_UNCERTAINTY
     assert not [warning for warning in result.warnings if "the lumen area is uncertain" in warning]
+
+
+def test_the_warning_is_reviewed_where_an_edit_covers_its_window():
+    """The uncertainty is that of the mean lumen area 2-5 mm before P (P at 20 mm, sections 0.5 mm apart): an edit of
+    the sections at 2 mm before P alone does not answer it, one over the whole window does."""
+    landmarks_mm = {"S": 8.0, "P": 20.0, "D": 40.0, "E": 48.0}
+    quality = dict(CLEAN_QUALITY, proximal_lumen_area_uncertainty_fraction=0.2, lumen_noise_sd_hu=10.0)
+    raised = warning_kinds(quality)
+    assert raised == ["lumen_area_uncertainty"]
+    for edited_mm, reviewed in (([[17.75, 18.25]], False), ([[15.0, 18.0]], True)):
+        warnings = quality_warnings(quality, landmarks_mm, edited_mm, 0.5, raised)
+        assert [is_reviewed(warning) for warning in warnings] == [reviewed], edited_mm

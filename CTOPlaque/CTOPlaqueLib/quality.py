@@ -118,6 +118,7 @@ cross them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -555,15 +556,15 @@ def _at_landmarks(description: str, labels: list) -> tuple:
     return tuple((f"{description} at {label}", WarningSite(0.0, label)) for label in labels)
 
 
-def _sided_warning(kind: str, sites: list, mark: str, sentence) -> list:
+def _sided_warning(kind: str, sites: list, mark: str, sentence, stretches=at_site) -> list:
     """The one warning of a measure taken on each side of the occlusion (sites: [(WarningSite, ratio)] of the sides
     above its cut), naming every side: sentence(where, ratios) gives its words from the sides' positions joined
-    with "and" and their ratios; it lies where every side it names does, with a ``mark`` at each. [] without a
-    side."""
+    with "and" and their ratios; it lies where every side it names does (stretches(site): the stretches a side
+    stands for, its one position by default), with a ``mark`` at each. [] without a side."""
     if not sites:
         return []
     text = sentence(" and ".join(site.text() for site, _ in sites), [ratio for _, ratio in sites])
-    return [LocatedWarning(kind, text, sum((at_site(site) for site, _ in sites), ()),
+    return [LocatedWarning(kind, text, sum((stretches(site) for site, _ in sites), ()),
                            tuple(_mark(mark, site) for site, _ in sites))]
 
 
@@ -607,7 +608,15 @@ def _lumen_uncertainty_warning(quality: dict) -> list:
                 "its plaque lining, under blur or heavy noise), so the lumen area there and the cap shape read from it "
                 "may be off by that much; check the lumen contours there")
     return _sided_warning("lumen_area_uncertainty", lumen_uncertainty_sites(quality), "lumen area uncertain",
-                          sentence)
+                          sentence, _uncertainty_window)
+
+
+def _uncertainty_window(site: WarningSite) -> tuple:
+    """The stretch a ``lumen_uncertainty_sites`` site stands for: the window whose mean lumen area is uncertain, from
+    the site (LUMEN_UNCERTAINTY_NEAR_MM from its cap) to REFERENCE_WINDOW_MM from it, which an edit must cover to
+    answer the warning."""
+    far = WarningSite(math.copysign(REFERENCE_WINDOW_MM, site.offset_mm), site.landmark)
+    return (tuple(sorted((site, far), key=lambda end: end.offset_mm)),)
 
 
 def _cap_shape_warning(quality: dict) -> list:
