@@ -77,7 +77,8 @@ def test_rounded_for_export_keeps_what_the_method_resolves():
                 "morphology": {"max_bending_deg": 16.37021, "proximal_cap_slope_per_mm": 0.2684955,
                                "bending_gt_45": False, "proximal_cap": "tapered"},
                 "quality": {"reference_fat_edge_fraction": {"S": 0.473765}, "occlusion_min_local_area_ratio": 0.98158,
-                            "blur_sigma_mm": 0.3596796},
+                            "blur_sigma_mm": 0.3596796, "proximal_lumen_edge_slope_hu_per_mm": 143.6172,
+                            "proximal_lumen_area_uncertainty_fraction": 0.0834127},
                 "thresholds_hu": {"necrotic_core": [-30.25, 75.0]}, "settings": {"step_mm": 0.123456},
                 "scores": {"J-CTO": {"total": 2}}, "warnings": ["x"], "profile": [{"distance_mm": 0.12345}]}
     assert rounded_for_export(document) == {
@@ -88,7 +89,8 @@ def test_rounded_for_export_keeps_what_the_method_resolves():
         "morphology": {"max_bending_deg": 16.4, "proximal_cap_slope_per_mm": 0.268, "bending_gt_45": False,
                        "proximal_cap": "tapered"},
         "quality": {"reference_fat_edge_fraction": {"S": 0.474}, "occlusion_min_local_area_ratio": 0.982,
-                    "blur_sigma_mm": 0.36},
+                    "blur_sigma_mm": 0.36, "proximal_lumen_edge_slope_hu_per_mm": 144.0,
+                    "proximal_lumen_area_uncertainty_fraction": 0.083},
         "thresholds_hu": {"necrotic_core": [-30.25, 75.0]}, "settings": {"step_mm": 0.123456},
         "scores": {"J-CTO": {"total": 2}}, "warnings": ["x"], "profile": [{"distance_mm": 0.12}]}
     assert str(rounded_for_export({"position_mm": -1e-9})["position_mm"]) == "0.0"  # never "-0.0"

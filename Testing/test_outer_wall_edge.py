@@ -11,9 +11,10 @@ from conftest import generated_phantom
 from scipy import special, stats
 
 from CTOPlaqueLib.analysis import _contours, analyze_lesion
-from CTOPlaqueLib.contours import (ContourParameters, WallContour, _band_levels_hu, _fat_beyond,
-                                   _layered_bright_wall_sections, _profile_and_strength, blur_corrected_mm,
-                                   blur_tail_fraction, central_lumen_hu, detect_vessel_wall, fitted_step_radii_mm)
+from CTOPlaqueLib.contours import (ContourParameters, WallContour, _edge_wall_hu, _fat_beyond,
+                                   _layered_bright_wall_sections, _probe_bands_hu, _profile_and_strength,
+                                   blur_corrected_mm, blur_tail_fraction, central_lumen_hu, detect_vessel_wall,
+                                   fitted_step_radii_mm)
 from CTOPlaqueLib.crosssection import PolarGrid, sample_sections
 from CTOPlaqueLib.phantom import PhantomSpec
 from CTOPlaqueLib.quality import quality_warnings, wall_outward_measures
@@ -32,7 +33,7 @@ def _steps(wall_hu, blur_mm, sections=4, outside_hu=FAT_HU, noise_hu=0.0, seed=0
 
 
 def _fat_test(smooth, tail):
-    return _fat_beyond(smooth, GRID, FAT_HU, tail, PARAMS)
+    return _fat_beyond(_probe_bands_hu(smooth, GRID, PARAMS), FAT_HU, tail, PARAMS)
 
 
 def _passes_at_edge(wall_hu, blur_mm, tail_blur_mm, outside_hu=FAT_HU):
@@ -147,9 +148,9 @@ def test_only_a_bright_edge_over_a_darker_core_counts_as_layered(layers, layered
     nor a 230 HU wall over a brighter core."""
     smooth, strength = _profile_and_strength(_blurred_discs(layers, 0.45), GRID, PARAMS)
     index = np.argmax(np.where(GRID.radii_mm > EDGE_MM - 0.6, strength, 0.0), axis=-1)
-    wall_hu = _band_levels_hu(smooth, GRID, blur_tail_fraction(0.45, GRID, PARAMS), PARAMS)[1]
-    sections = _layered_bright_wall_sections(wall_hu, central_lumen_hu(smooth, GRID), index,
-                                             np.ones(index.shape, bool), PARAMS)
+    wall_hu = _edge_wall_hu(_probe_bands_hu(smooth, GRID, PARAMS), index, blur_tail_fraction(0.45, GRID, PARAMS))
+    sections = _layered_bright_wall_sections(wall_hu, central_lumen_hu(smooth, GRID), np.ones(index.shape, bool),
+                                             PARAMS)
     assert np.all(sections == layered)
 
 

@@ -82,6 +82,12 @@ FAT_PEAK_BIN_HU = 2.5
 FAT_PEAK_BELOW_SD = 2.5
 FAT_PEAK_ABOVE_SD = 0.5
 FAT_PEAK_FITS = 3
+# The half-normal's median in its standard deviations: the dark flank of a noise peak (the fat's) read as its SD.
+HALF_NORMAL_MEDIAN_SD = 0.6745
+# Epicardial fat never reads below this in CCTA: the fat level is looked for above it, and the noise read off the
+# fat's dark flank (quality.image_noise_sd_hu) counts no sample below it (air, or a section's samples outside the
+# volume at OUTSIDE_VOLUME_HU).
+FAT_SEARCH_MIN_HU = -250.0
 # Radial spacing of the ring samples the fat level is read from: closer samples are the same noise (CT noise is
 # correlated over about half a millimetre) and cost time.
 FAT_RING_STEP_MM = 0.15
@@ -918,20 +924,21 @@ def _fat_ring_means(ring_hu: np.ndarray, grid: PolarGrid, params: ContourParamet
 
 
 def _dark_peak_centre_hu(values_hu: np.ndarray, params: ContourParameters) -> float:
-    """The centre of the darkest-side peak of values_hu, from one histogram of the values from -250 HU to
+    """The centre of the darkest-side peak of values_hu, from one histogram of the values from FAT_SEARCH_MIN_HU to
     ``fat_search_max_hu`` in FAT_PEAK_BIN_HU bins: its mode (the counts smoothed by two bins), refined FAT_PEAK_FITS
     times by a Gaussian fitted (a parabola to the log counts, weighted by the counts) to the bins from
     FAT_PEAK_BELOW_SD standard deviations below the centre to FAT_PEAK_ABOVE_SD above it. The standard deviation is
-    first read off the counts below the mode (the median distance of a half-normal is 0.674 of it), then the
-    fitted one; at least two bins. A refinement that is not a peak, or leaves the bins fitted, is not taken."""
-    bins = int(np.ceil((params.fat_search_max_hu + 250.0) / FAT_PEAK_BIN_HU))
-    counts, edges = np.histogram(values_hu, bins=bins, range=(-250.0, -250.0 + bins * FAT_PEAK_BIN_HU))
+    first read off the counts below the mode (the median distance of a half-normal is HALF_NORMAL_MEDIAN_SD of it),
+    then the fitted one; at least two bins. A refinement that is not a peak, or leaves the bins fitted, is not taken."""
+    bins = int(np.ceil((params.fat_search_max_hu - FAT_SEARCH_MIN_HU) / FAT_PEAK_BIN_HU))
+    counts, edges = np.histogram(values_hu, bins=bins,
+                                 range=(FAT_SEARCH_MIN_HU, FAT_SEARCH_MIN_HU + bins * FAT_PEAK_BIN_HU))
     centres_hu = 0.5 * (edges[:-1] + edges[1:])
     top = int(np.argmax(ndimage.gaussian_filter1d(counts.astype(float), 2.0)))
     centre_hu = float(centres_hu[top])
     below = np.cumsum(counts[top - 1::-1]) if top else np.zeros(1)
     half_normal_median_bins = int(np.searchsorted(below, 0.5 * below[-1])) + 1
-    sd_hu = max(half_normal_median_bins * FAT_PEAK_BIN_HU / 0.6745, 2.0 * FAT_PEAK_BIN_HU)
+    sd_hu = max(half_normal_median_bins * FAT_PEAK_BIN_HU / HALF_NORMAL_MEDIAN_SD, 2.0 * FAT_PEAK_BIN_HU)
     for _ in range(FAT_PEAK_FITS):
         low_hu, high_hu = centre_hu - FAT_PEAK_BELOW_SD * sd_hu, centre_hu + FAT_PEAK_ABOVE_SD * sd_hu
         fitted = (centres_hu >= low_hu) & (centres_hu <= high_hu) & (counts > 0)
@@ -975,18 +982,34 @@ def _probe_samples(distance_mm: float, grid: PolarGrid) -> int:
     return int(round(distance_mm / grid.radial_step_mm))
 
 
-def _band_levels_hu(smooth: np.ndarray, grid: PolarGrid, tail_fraction, params: ContourParameters):
-    """Per sample, taken as an edge: (B, W), the mean B of the profile over ``fat_probe_near_mm``..``fat_probe_far_mm``
-    outside it and the wall's HU W read on the mirrored band inside (mean A = W - (W - F) m, so W = A + (A - B) m /
-    (1 - 2 m); m = ``tail_fraction``, ``blur_tail_fraction``; a number, or one per section broadcast over (S, 1, 1))."""
+def _probe_bands_hu(smooth: np.ndarray, grid: PolarGrid, params: ContourParameters) -> tuple:
+    """Per sample, taken as an edge: (B, A), the means of the profile over ``fat_probe_near_mm``..``fat_probe_far_mm``
+    outside it and over the mirrored band inside (``_mirrored_band_means``): what the fat test (``_fat_beyond``) and
+    the wall's HU at the edge (``_edge_wall_hu``) read."""
     near, far = _probe_samples(params.fat_probe_near_mm, grid), _probe_samples(params.fat_probe_far_mm, grid)
-    beyond_hu, inside_hu = _mirrored_band_means(smooth, near, far)
-    return beyond_hu, inside_hu + (inside_hu - beyond_hu) * tail_fraction / (1.0 - 2.0 * tail_fraction)
+    return _mirrored_band_means(smooth, near, far)
 
 
-def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fraction, params: ContourParameters):
+def _band_wall_hu(beyond_hu: np.ndarray, inside_hu: np.ndarray, tail_fraction) -> np.ndarray:
+    """The wall's HU W read on the mirrored band inside an edge (``_probe_bands_hu``: B beyond, A inside): a blurred
+    step from W to fat F leaves A = W - (W - F) m and B = F + (W - F) m, so W = A + (A - B) m / (1 - 2 m);
+    m = ``tail_fraction`` (``blur_tail_fraction``), broadcast against B and A. In one new buffer."""
+    wall_hu = (inside_hu - beyond_hu) * tail_fraction
+    wall_hu /= 1.0 - 2.0 * tail_fraction
+    wall_hu += inside_hu
+    return wall_hu
+
+
+def _edge_wall_hu(bands: tuple, index: np.ndarray, tail_fraction) -> np.ndarray:
+    """The wall's HU (``_band_wall_hu``) at the chosen edge samples ``index`` (S, A) of the probe's bands
+    (``_probe_bands_hu``), tail_fraction a number or one per section (S, 1): (S, A)."""
+    beyond_hu, inside_hu = (np.take_along_axis(band, index[..., None], axis=-1)[..., 0] for band in bands)
+    return _band_wall_hu(beyond_hu, inside_hu, tail_fraction)
+
+
+def _fat_beyond(bands: tuple, fat_hu: float, tail_fraction, params: ContourParameters):
     """Per sample, taken as an edge: is the profile beyond it fat, once the blur tail of a wall brighter
-    than the reference tissue is allowed for?
+    than the reference tissue is allowed for? bands: ``_probe_bands_hu`` of the smoothed profiles.
 
     The probe is the mean B of the profile over ``fat_probe_near_mm``..``fat_probe_far_mm`` outside. The plain
     test, B below the fat cut F + ``fat_cut_fraction`` (T - F), holds for walls up to the reference tissue T
@@ -994,12 +1017,11 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
     m = ``tail_fraction`` (``blur_tail_fraction``; a number, or one per section broadcast over (S, 1, 1)), so
     a wall brighter than T lifts B by m (W - T) more than the reference tissue does, and the cut is raised by
     that: 34 HU for a 300 HU wall under a 0.5 mm blur, whose B at the true edge is -32 HU against a -30 HU
-    cut. W is read on the mirrored band inside (mean A = W - (W - F) m, so W = A + (A - B) m / (1 - 2 m)).
-    For walls up to T, and with m = 0, this is the plain test.
+    cut. W is read on the mirrored band inside (``_band_wall_hu``). For walls up to T, and with m = 0, this is the
+    plain test.
     The cut is raised only in the sections with a blur tail, in double precision, in one buffer (the wall W first,
     then the raised cut); the others keep the plain cut."""
-    near, far = _probe_samples(params.fat_probe_near_mm, grid), _probe_samples(params.fat_probe_far_mm, grid)
-    beyond_hu, inside_hu = _mirrored_band_means(smooth, near, far)
+    beyond_hu, inside_hu = bands
     cut_hu = np.float64(relative_level_hu(fat_hu, params.fat_cut_fraction, params))
     passes = beyond_hu < cut_hu
     tail = np.broadcast_to(np.asarray(tail_fraction, dtype=float), (len(beyond_hu), 1, 1))
@@ -1008,9 +1030,7 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
         return passes
     rows = slice(None) if len(raised) == len(tail) else raised
     tail, beyond_hu, inside_hu = tail[rows], beyond_hu[rows], inside_hu[rows]
-    raised_cut_hu = (inside_hu - beyond_hu) * tail
-    raised_cut_hu /= 1.0 - 2.0 * tail
-    raised_cut_hu += inside_hu
+    raised_cut_hu = _band_wall_hu(beyond_hu, inside_hu, tail)
     raised_cut_hu -= params.tissue_reference_hu
     np.maximum(raised_cut_hu, 0.0, out=raised_cut_hu)
     raised_cut_hu *= tail
@@ -1019,10 +1039,10 @@ def _fat_beyond(smooth: np.ndarray, grid: PolarGrid, fat_hu: float, tail_fractio
     return passes
 
 
-def _layered_bright_wall_sections(wall_hu: np.ndarray, centre_hu: np.ndarray, index: np.ndarray,
-                                  fat_edge: np.ndarray, params: ContourParameters) -> np.ndarray:
+def _layered_bright_wall_sections(edge_wall_hu: np.ndarray, centre_hu: np.ndarray, fat_edge: np.ndarray,
+                                  params: ContourParameters) -> np.ndarray:
     """Per section (S,): is the wall bright at its outer edge over a darker core: the median over the fat-edge rays
-    (S, A) of the wall HU (S, A, R) of ``_band_levels_hu`` at the chosen edge samples ``index`` (S, A) above
+    (S, A) of the wall HU at the chosen edge samples (``edge_wall_hu`` (S, A), ``_edge_wall_hu``) above
     ``layered_wall_min_hu``, and the section's centre (``centre_hu`` (S,), ``central_lumen_hu``) below it? False
     where no ray is on a fat edge. The cut, 125 HU, lies between the presets' 100 HU fibrofatty rim (read 88-112 HU
     in most sections of the straight preset, up to 129 with noise) and the unresolved 0.6 mm, 230 HU layer (137-166
@@ -1031,10 +1051,9 @@ def _layered_bright_wall_sections(wall_hu: np.ndarray, centre_hu: np.ndarray, in
     214-225 HU against centres of 224-251 HU on the straight preset's 230 HU caps, 281-297 against 286-312 on a 300
     HU occlusion), so such sections are seldom taken, and where noise takes one the outer-weighted fit finds a
     homogeneous disc's edge as the symmetric one does (within 0.004 mm, Testing/test_outer_wall_edge.py)."""
-    wall_hu = np.take_along_axis(wall_hu, index[..., None], axis=-1)[..., 0]
     rows = fat_edge.any(axis=1)
-    level_hu = np.full(len(index), -np.inf)
-    level_hu[rows] = np.nanmedian(np.where(fat_edge[rows], wall_hu[rows], np.nan), axis=1)
+    level_hu = np.full(len(edge_wall_hu), -np.inf)
+    level_hu[rows] = np.nanmedian(np.where(fat_edge[rows], edge_wall_hu[rows], np.nan), axis=1)
     return (level_hu > params.layered_wall_min_hu) & (centre_hu < level_hu)
 
 
@@ -1133,7 +1152,7 @@ def _probe_blur_sigma_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, sec
     on its plaque edges (``_plaque_blur_sigma_mm``; the edges' peak slopes where too few). That test moves the
     edges of bright walls outward, which shifts the mean profile but does not widen it."""
     probe = wall.every(PROBE_SECTION_STRIDE)
-    allowed = probe.candidates & _fat_beyond(probe.smooth, grid, fat_hu, 0.0, params)
+    allowed = probe.candidates & _fat_beyond(_probe_bands_hu(probe.smooth, grid, params), fat_hu, 0.0, params)
     path = _closed_contour(probe.peaks, allowed, grid, params)
     sigma_mm = _plaque_blur_sigma_mm(probe.samples_hu, grid, path.radii_mm, path.on_edge & ~probe.has_lumen[:, None],
                                      section_step_mm * PROBE_SECTION_STRIDE, params)
@@ -1149,12 +1168,13 @@ def _plaque_edges_mm(wall: _WallSamples, grid: PolarGrid, fat_hu: float, blur_si
     less), and the plain test and the steepest slope stay."""
     plaque = ~wall.has_lumen[:, None, None]
     tail = np.where(plaque, blur_tail_fraction(blur_sigma_mm, grid, params), 0.0)
-    allowed = wall.candidates & _fat_beyond(wall.smooth, grid, fat_hu, tail, params)
+    allowed = wall.candidates & _fat_beyond(_probe_bands_hu(wall.smooth, grid, params), fat_hu, tail, params)
     path = _closed_contour(wall.peaks, allowed, grid, params)
     index = np.rint((path.radii_mm - grid.radii_mm[0]) / grid.radial_step_mm).astype(int)
-    wall_hu = _band_levels_hu(wall.smooth, grid, tail, params)[1]
-    bright = _layered_bright_wall_sections(wall_hu, central_lumen_hu(wall.smooth, grid), index, path.on_edge,
-                                           params) & plaque[:, 0, 0]
+    # the bands again rather than kept through the path search (peak memory); the wall's HU at the edges only
+    edge_wall_hu = _edge_wall_hu(_probe_bands_hu(wall.smooth, grid, params), index, tail[..., 0])
+    bright = (_layered_bright_wall_sections(edge_wall_hu, central_lumen_hu(wall.smooth, grid), path.on_edge, params)
+              & plaque[:, 0, 0])
     fitted = np.empty(index.shape)
     fitted[~bright] = fitted_step_radii_mm(wall.smooth[~bright], grid, index[~bright], blur_sigma_mm, params)
     fitted[bright] = fitted_step_radii_mm(wall.smooth[bright], grid, index[bright], blur_sigma_mm, params,

@@ -27,9 +27,10 @@ LESION_SCHEMA = "ctoplaque.lesion/1"
 # Decimals of a value in the files (lesion.json, lesion.csv, profile.csv, the DICOM SR), by the unit its name
 # ends with: what the method resolves, no more. Contours are placed to a fraction of a voxel along sections
 # 0.25 mm apart: lengths and areas to 0.01 mm and mm2, volumes to 0.1 mm3, percentages (PAV) to 0.1 point,
-# attenuation to 1 HU, angles to 0.1 degree, fractions and ratios to 0.001. Longer suffixes are matched first.
-EXPORT_DECIMALS = {"_per_mm": 3, "_fraction": 3, "_ratio": 3, "_product": 3, "_percent": 1, "_pav": 1,
-                   "_mm3": 1, "_mm2": 2, "_mm": 2, "_deg": 1, "_hu": 0}
+# attenuation to 1 HU (and its slopes to 1 HU per mm), angles to 0.1 degree, fractions and ratios to 0.001. Longer
+# suffixes are matched first.
+EXPORT_DECIMALS = {"_hu_per_mm": 0, "_per_mm": 3, "_fraction": 3, "_ratio": 3, "_product": 3, "_percent": 1,
+                   "_pav": 1, "_mm3": 1, "_mm2": 2, "_mm": 2, "_deg": 1, "_hu": 0}
 NOT_ROUNDED = ("settings", "thresholds_hu")  # the analysis's parameters, kept exactly to reproduce it
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

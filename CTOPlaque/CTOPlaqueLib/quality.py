@@ -118,13 +118,14 @@ cross them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from .contours import (NORMAL_WALL_MM, ContourParameters, WallContour, blurred_disc_steepest_mm, contour_area_mm2,
-                       fitted_step_radii_mm, profiles_across_contour)
+from .contours import (FAT_SEARCH_MIN_HU, HALF_NORMAL_MEDIAN_SD, NORMAL_WALL_MM, ContourParameters, WallContour,
+                       blurred_disc_steepest_mm, contour_area_mm2, fitted_step_radii_mm, profiles_across_contour)
 from .crosssection import PolarGrid
 from .landmarks import reference_section_indices
 from .morphology import CAP_END_MM
@@ -176,8 +177,6 @@ LUMEN_EDGE_NOISE_AREA_MM2 = 5.1
 # cases whose lumen holds 10% on their test seeds (Testing/test_lumen_beside_plaque.py) read up to 12.9%
 # (stenosis-60-blunt after D, a 100 HU lumen/lining step under 20 HU noise, -9..+17% over five seeds).
 MAX_LUMEN_AREA_UNCERTAINTY = 0.14
-# The half-normal's median in its standard deviations (the image noise read off the fat's dark flank).
-HALF_NORMAL_MEDIAN_SD = 0.6745
 
 
 def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_mm: dict, has_lumen: np.ndarray,
@@ -314,10 +313,13 @@ def image_noise_sd_hu(samples_hu: np.ndarray, grid: PolarGrid, fat_hu: float,
     """The image noise (HU, one standard deviation of the polar samples) read off the epicardial fat: the samples in
     the outer ``fat_ring_mm`` of every section below ``fat_hu`` (the fat level, ``contours.fat_level_hu``) are the
     dark half of the fat's noise, their median distance below it HALF_NORMAL_MEDIAN_SD of its standard deviation.
-    The dark half only: the ring's brighter samples hold the wall, the myocardium and veins as well. samples_hu:
-    (S, A, R). None where no sample lies below the fat level."""
+    The dark half only: the ring's brighter samples hold the wall, the myocardium and veins as well; and none below
+    FAT_SEARCH_MIN_HU, which are not fat: air, and the samples outside the volume (OUTSIDE_VOLUME_HU; counted, they
+    read 10 HU of noise as 11.3 HU with 5% of the sections outside, as much of the centerline as the analysis
+    accepts outside, 12.8 HU with 10%, 17.2 HU with 20%). samples_hu: (S, A, R). None where no sample lies between
+    the two levels."""
     ring = samples_hu[:, :, grid.radii_mm >= grid.radii_mm[-1] - params.fat_ring_mm]
-    below_hu = fat_hu - ring[ring < fat_hu]
+    below_hu = fat_hu - ring[(ring < fat_hu) & (ring > FAT_SEARCH_MIN_HU)]
     return float(np.median(below_hu)) / HALF_NORMAL_MEDIAN_SD if below_hu.size else None
 
 
@@ -554,15 +556,15 @@ def _at_landmarks(description: str, labels: list) -> tuple:
     return tuple((f"{description} at {label}", WarningSite(0.0, label)) for label in labels)
 
 
-def _sided_warning(kind: str, sites: list, mark: str, sentence) -> list:
+def _sided_warning(kind: str, sites: list, mark: str, sentence, stretches=at_site) -> list:
     """The one warning of a measure taken on each side of the occlusion (sites: [(WarningSite, ratio)] of the sides
     above its cut), naming every side: sentence(where, ratios) gives its words from the sides' positions joined
-    with "and" and their ratios; it lies where every side it names does, with a ``mark`` at each. [] without a
-    side."""
+    with "and" and their ratios; it lies where every side it names does (stretches(site): the stretches a side
+    stands for, its one position by default), with a ``mark`` at each. [] without a side."""
     if not sites:
         return []
     text = sentence(" and ".join(site.text() for site, _ in sites), [ratio for _, ratio in sites])
-    return [LocatedWarning(kind, text, sum((at_site(site) for site, _ in sites), ()),
+    return [LocatedWarning(kind, text, sum((stretches(site) for site, _ in sites), ()),
                            tuple(_mark(mark, site) for site, _ in sites))]
 
 
@@ -606,7 +608,15 @@ def _lumen_uncertainty_warning(quality: dict) -> list:
                 "its plaque lining, under blur or heavy noise), so the lumen area there and the cap shape read from it "
                 "may be off by that much; check the lumen contours there")
     return _sided_warning("lumen_area_uncertainty", lumen_uncertainty_sites(quality), "lumen area uncertain",
-                          sentence)
+                          sentence, _uncertainty_window)
+
+
+def _uncertainty_window(site: WarningSite) -> tuple:
+    """The stretch a ``lumen_uncertainty_sites`` site stands for: the window whose mean lumen area is uncertain, from
+    the site (LUMEN_UNCERTAINTY_NEAR_MM from its cap) to REFERENCE_WINDOW_MM from it, which an edit must cover to
+    answer the warning."""
+    far = WarningSite(math.copysign(REFERENCE_WINDOW_MM, site.offset_mm), site.landmark)
+    return (tuple(sorted((site, far), key=lambda end: end.offset_mm)),)
 
 
 def _cap_shape_warning(quality: dict) -> list:

@@ -117,8 +117,9 @@ def warning_marks(quality: dict, landmarks_mm: dict, edited_ranges_mm=(), step_m
     is: the outer wall closing in inside the occlusion (occlusion_min_local_area_at_mm after P) or pushed outward
     (occlusion_wall_outward_at_mm after P), the lumen contour on the outer wall beside a cap
     (cap_lumen_vessel_area_at_mm, and cap_lumen_vessel_area_other_at_mm where both sides are: before P where negative,
-    after D), a lumen next to a cap wider than the reference lumen (proximal_ and distal_cap_lumen_reference_at_mm), the
-    lumen lost before P so that the cap's shape is not measured (proximal_lumen_end_mm before P) or flagged before P so
+    after D), a lumen next to a cap wider than the reference lumen (proximal_ and distal_cap_lumen_reference_at_mm) or
+    its area uncertain under the noise (quality.lumen_uncertainty_sites, 2 mm before P and after D), the lumen lost
+    before P so that the cap's shape is not measured (proximal_lumen_end_mm before P) or flagged before P so
     that it is not read from it (quality.proximal_lumen_flags, at each flag), an ECG-misregistration
     step (misregistration_step_at_mm from the ostium), and at a reference landmark a lumen not found or a wall not
     resolved. Problems of the whole occlusion or centerline have no one position and are not listed. The marks are those
