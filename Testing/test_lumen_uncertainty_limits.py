@@ -2,10 +2,10 @@
 not calibrated on, each analysed on its true centerline and landmarks.
 
 The vessel is lined for 7 mm before P and after D with 200 HU plaque against 400 HU contrast before P and 350 HU after
-D (no stenosis: a 1.5 mm lumen), blur 0.35 mm; only the noise changes. The truth is the phantom's lumen
-(phantom.lumen_radius_mm), compared as the warning reads it: the mean lumen area 2-5 mm before P and after D.
-The target is the issue's 10%; the warning is meant to fire where that target is missed through noise, not where it
-is met.
+D (no stenosis: a 1.5 mm lumen), blur 0.35 mm, 20 HU white noise; each case changes one of these. The truth is the
+phantom's lumen (phantom.lumen_radius_mm), compared as the warning reads it: the mean lumen area 2-5 mm before P and
+after D. The target is the issue's 10%; the warning is meant to fire where that target is missed through noise, not
+where it is met.
 """
 
 import numpy as np
