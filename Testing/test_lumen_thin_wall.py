@@ -14,6 +14,7 @@ import pytest
 from conftest import analyze_on_true_centerline, generated_phantom
 
 from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm
+from CTOPlaqueLib.quality import MAX_UNRESOLVED_WALL_FRACTION
 
 SHORT = dict(proximal_mm=8.0, occlusion_length_mm=8.0, distal_mm=8.0, noise_sd_hu=0.0)
 THIN_WALL_OVER = "a 0.4 mm wall under a 0.35 mm blur: its fall to fat moves the lumen's steepest slope out (not solved)"
@@ -32,3 +33,18 @@ def test_lumen_area_inside_a_normal_wall(wall_mm):
     for flat in ((arc >= marks["S"]) & (arc <= marks["P"] - spec.cap_taper_mm - 0.5),
                  (arc >= marks["D"] + 2.0) & (arc <= marks["E"])):
         assert area[flat].mean() == pytest.approx(truth_mm2[flat].mean(), rel=0.10)
+
+
+@pytest.mark.parametrize("wall_mm, warned", [(1.1, False), (0.4, True)])
+def test_lumen_inside_a_thin_wall_is_warned_on_each_side(wall_mm, warned):
+    """The 0.4 mm wall is unresolved in most sections of the 5 mm next to each cap (0.70 before P, 0.85 after D
+    measured), above MAX_UNRESOLVED_WALL_FRACTION, and the warning names both sides (where the flat lumen begins, 2 mm
+    from each cap); the 1.1 mm wall in a quarter at most (0.25 and 0 measured: its wall/fat edge is resolved), and no
+    warning."""
+    phantom = generated_phantom(PhantomSpec(**SHORT, normal_wall_mm=wall_mm))
+    result = analyze_on_true_centerline(phantom)
+    for side in ("proximal", "distal"):
+        assert (result.quality[f"{side}_wall_unresolved_fraction"] > MAX_UNRESOLVED_WALL_FRACTION) == warned
+    thin = [w for w in result.warnings if "thinner than the scan resolves" in w]
+    assert thin == ([w for w in thin if w.startswith("2.0 mm before P and 2.0 mm after D")] if warned else [])
+    assert len(thin) == warned

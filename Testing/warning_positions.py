@@ -14,7 +14,8 @@ SITED_WARNINGS = {"closes in to": "wall closes in", "outside the image's wall/fa
                   "ECG-misregistration step": "misregistration step",
                   "no contrast-filled lumen was found at": "no lumen found at",
                   "is at or below the scan's resolution": "wall not resolved at",
-                  "the lumen area is uncertain by": "lumen area uncertain"}
+                  "the lumen area is uncertain by": "lumen area uncertain",
+                  "the wall around the lumen is thinner than the scan resolves": "lumen inside a thin wall"}
 _OFFSET = re.compile(r"^(\d+\.\d) mm (after|before|from) (P|D|the ostium)")
 _LABELS = re.compile(r"(?:found at|the wall at) ((?:[SE])(?: and [SE])?)")
 
