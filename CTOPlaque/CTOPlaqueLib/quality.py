@@ -110,7 +110,8 @@ Each measure below looks for one such failure, in the analysis's own cross-secti
   0.11-0.18 mm out with 240-370 HU contrast), and the lumen area reads large: +12% / +20% before P / after D on
   wrap-vein, +12% / +21% on heart-long-low-contrast, +12% / +13% on thin-wall (0.4 mm walls); a 1.1 mm wall, three
   sigmas, moves it by 0.01 mm. The wall's thickness and the blur cannot be told apart on the lumen's own fall, so the
-  edge is not corrected. Above MAX_UNRESOLVED_WALL_FRACTION a warning names the side. (quality_measures)
+  edge is not corrected. Above MAX_UNRESOLVED_WALL_FRACTION a warning names the side; it also names heart's (0.4 mm
+  wall, 0.5 mm blur), whose lumen reads -3% / -12% (docs/accuracy.md). (quality_measures)
 
 * misregistration_step_mm (at misregistration_step_at_mm from the ostium, _after_p_mm and _after_d_mm from the
   caps, between slices misregistration_step_slice - 1 and misregistration_step_slice): the largest sideways jump
