@@ -15,6 +15,7 @@ from conftest import analyze_on_true_centerline, generated_phantom
 
 from CTOPlaqueLib.phantom import PhantomSpec, lumen_radius_mm
 from CTOPlaqueLib.quality import MAX_UNRESOLVED_WALL_FRACTION
+from CTOPlaqueLib.section_view import warning_marks
 
 SHORT = dict(proximal_mm=8.0, occlusion_length_mm=8.0, distal_mm=8.0, noise_sd_hu=0.0)
 THIN_WALL_OVER = "a 0.4 mm wall under a 0.35 mm blur: its fall to fat moves the lumen's steepest slope out (not solved)"
@@ -39,8 +40,8 @@ def test_lumen_area_inside_a_normal_wall(wall_mm):
 def test_lumen_inside_a_thin_wall_is_warned_on_each_side(wall_mm, warned):
     """The 0.4 mm wall is unresolved in most sections of the 5 mm next to each cap (0.70 before P, 0.85 after D
     measured), above MAX_UNRESOLVED_WALL_FRACTION, and the warning names both sides (where the flat lumen begins, 2 mm
-    from each cap); the 1.1 mm wall in a quarter at most (0.25 and 0 measured: its wall/fat edge is resolved), and no
-    warning."""
+    from each cap, with a mark at each on the section slider); the 1.1 mm wall in a quarter at most (0.25 and 0
+    measured: its wall/fat edge is resolved), and no warning."""
     phantom = generated_phantom(PhantomSpec(**SHORT, normal_wall_mm=wall_mm))
     result = analyze_on_true_centerline(phantom)
     for side in ("proximal", "distal"):
@@ -48,3 +49,8 @@ def test_lumen_inside_a_thin_wall_is_warned_on_each_side(wall_mm, warned):
     thin = [w for w in result.warnings if "thinner than the scan resolves" in w]
     assert thin == ([w for w in thin if w.startswith("2.0 mm before P and 2.0 mm after D")] if warned else [])
     assert len(thin) == warned
+    marks = [(text, mm) for text, mm in warning_marks(result.quality, result.landmarks_mm)
+             if text.startswith("lumen inside a thin wall")]
+    expected = [("lumen inside a thin wall, 2.0 mm before P", result.landmarks_mm["P"] - 2.0),
+                ("lumen inside a thin wall, 2.0 mm after D", result.landmarks_mm["D"] + 2.0)]
+    assert [(text, pytest.approx(mm)) for text, mm in marks] == (expected if warned else [])
