@@ -128,27 +128,30 @@ def test_the_true_wall_painted_over_the_occlusion_measures_the_true_volume():
 
 def test_warnings_where_the_reader_edited_the_wall_are_marked_reviewed():
     """On "heart" the automatic contours warn of the half-bridged occluded wall (its fat-edge fraction, 46%, is an
-    image measure the edit leaves as it is) and of unresolved walls at S and E (8.5 and 40.5 mm). The true wall
-    painted over 13.0-36.0 mm (all of P to D): the half-bridged warning is marked reviewed by the reader over that
-    range in lesion.json and the report (the automatic analysis raised it too), the S and E one stays as it was, and
+    image measure the edit leaves as it is), of its thin normal wall 2 mm before P and after D (its lumen reads -3% /
+    -12% there) and of unresolved walls at S and E (8.5 and 40.5 mm). The true wall painted over 13.0-36.0 mm (all of
+    P to D): the half-bridged warning is marked reviewed by the reader over that range in lesion.json and the report
+    (the automatic analysis raised it too), the thin-wall and the S and E ones, outside it, stay as they were, and
     the exported lesion.json, read back, gives the same warnings; painted over 13.0-25.0 mm only (P to D not all
     edited), both stay. The contour-based measures are the edited contours' (volume within 1% of the truth)."""
     phantom, automatic, measured, record = _true_wall_painted(*_over_the_occlusion())
-    half_bridged, at_s_and_e = automatic.warnings
+    half_bridged, thin_wall, at_s_and_e = automatic.warnings
     assert "half bridged" in half_bridged and "the wall at S and E" in at_s_and_e
+    assert thin_wall.startswith("2.0 mm before P and 2.0 mm after D the wall around the lumen is thinner")
     assert measured.quality["occlusion_fat_edge_fraction"] == automatic.quality["occlusion_fat_edge_fraction"] < 0.5
     first, last = record["edited_ranges_mm"][0]
     document = lesion_document(measured, "heart", "heart", {})
     assert document["warnings"] == [f"Reviewed by the reader (contours edited at {first:.1f}-{last:.1f} mm from the "
-                                    f"ostium): {half_bridged}", at_s_and_e]
+                                    f"ostium): {half_bridged}", thin_wall, at_s_and_e]
     assert (first, last) == (pytest.approx(13.0, abs=0.01), pytest.approx(36.0, abs=0.01))
     report = quality_html(document["warnings"])
-    assert report.count('class="reviewed"') == 1 and report.count('class="warning"') == 1
+    assert report.count('class="reviewed"') == 1 and report.count('class="warning"') == 2
     rows = {row["Measurement"]: row["Value"] for row in results_rows(document)}
-    assert (rows["Quality warnings"], rows["Quality warnings reviewed by the reader"]) == (1, 1)
+    assert (rows["Quality warnings"], rows["Quality warnings reviewed by the reader"]) == (2, 1)
     assert "Quality warnings reviewed by the reader" not in {row["Measurement"] for row in results_rows(
         lesion_document(automatic, "heart", "heart", {}))}
-    assert record["automatic"]["warning_kinds"] == ["occlusion_fat_edge_fraction", "reference_wall_resolved"]
+    assert record["automatic"]["warning_kinds"] == ["occlusion_fat_edge_fraction", "reference_wall_resolved",
+                                                    "wall_unresolved_fraction"]
     exported = json.loads(json.dumps(rounded_for_export(dict(document, contours=record))))  # lesion.json, read back
     assert quality_warnings(exported["quality"], exported["landmarks_mm"], exported["contours"]["edited_ranges_mm"],
                             exported["settings"]["step_mm"],

@@ -14,9 +14,20 @@ SITED_WARNINGS = {"closes in to": "wall closes in", "outside the image's wall/fa
                   "ECG-misregistration step": "misregistration step",
                   "no contrast-filled lumen was found at": "no lumen found at",
                   "is at or below the scan's resolution": "wall not resolved at",
-                  "the lumen area is uncertain by": "lumen area uncertain"}
-_OFFSET = re.compile(r"^(\d+\.\d) mm (after|before|from) (P|D|the ostium)")
+                  "the lumen area is uncertain by": "lumen area uncertain",
+                  "the wall around the lumen is thinner than the scan resolves": "lumen inside a thin wall"}
+_OFFSET = re.compile(r"(\d+\.\d) mm (after|before|from) (P|D|the ostium)")
 _LABELS = re.compile(r"(?:found at|the wall at) ((?:[SE])(?: and [SE])?)")
+
+
+def _leading_offsets(warning: str) -> list:
+    """[(distance, "after"/"before"/"from", "P"/"D"/"the ostium")] of the positions a warning opens with, joined by
+    " and " where it names both sides ("2.0 mm before P and 2.0 mm after D ...")."""
+    offsets, start = [], 0
+    while (offset := _OFFSET.match(warning, start)):
+        offsets.append(offset.groups())
+        start = offset.end() + len(" and ") if warning.startswith(" and ", offset.end()) else len(warning)
+    return offsets
 
 
 def warned_positions(warnings: list, landmarks_mm: dict) -> list:
@@ -27,11 +38,11 @@ def warned_positions(warnings: list, landmarks_mm: dict) -> list:
         kinds = [kind for phrase, kind in SITED_WARNINGS.items() if phrase in warning]
         if not kinds:
             continue
-        offset = _OFFSET.match(warning)
-        if offset:
-            distance_mm, side, origin = float(offset[1]), offset[2], offset[3]
-            base_mm = 0.0 if origin == "the ostium" else landmarks_mm[origin]
-            positions.append((kinds[0], base_mm + (-distance_mm if side == "before" else distance_mm)))
+        offsets = _leading_offsets(warning)
+        if offsets:
+            for distance, side, origin in offsets:
+                base_mm = 0.0 if origin == "the ostium" else landmarks_mm[origin]
+                positions.append((kinds[0], base_mm + (-1.0 if side == "before" else 1.0) * float(distance)))
         else:
             labels = _LABELS.search(warning)[1].split(" and ")
             positions += [(kinds[0], landmarks_mm[label]) for label in labels if label in landmarks_mm]
