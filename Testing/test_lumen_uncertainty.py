@@ -16,8 +16,8 @@ from test_section_view import CLEAN_QUALITY
 
 from CTOPlaqueLib.crosssection import OUTSIDE_VOLUME_HU, PolarGrid
 from CTOPlaqueLib.export import lesion_document, results_rows
-from CTOPlaqueLib.quality import (MAX_LUMEN_AREA_UNCERTAINTY, image_noise_sd_hu, is_reviewed, quality_warnings,
-                                  warning_kinds)
+from CTOPlaqueLib.quality import (MAX_LUMEN_AREA_UNCERTAINTY, MAX_LUMEN_AREA_UNCERTAINTY_FRACTION, image_noise_sd_hu,
+                                  is_reviewed, lumen_area_uncertainty_measures, quality_warnings, warning_kinds)
 
 NOISE_SD_HU = 20.0
 # White noise per voxel, sampled trilinearly at positions spread over the voxels, keeps E[sum of the 8 weights^2] =
@@ -95,3 +95,27 @@ def test_the_warning_is_reviewed_where_an_edit_covers_its_window():
     for edited_mm, reviewed in (([[17.75, 18.25]], False), ([[15.0, 18.0]], True)):
         warnings = quality_warnings(quality, landmarks_mm, edited_mm, 0.5, raised)
         assert [is_reviewed(warning) for warning in warnings] == [reviewed], edited_mm
+
+
+def test_a_contour_with_no_fall_across_it_reads_the_largest_uncertainty():
+    """A lumen contour across which the image does not fall (here a flat 300 HU plateau from the centre to 2 mm, fat
+    with 10 HU white noise beyond) has no edge for noise to move: its uncertainty is MAX_LUMEN_AREA_UNCERTAINTY_FRACTION
+    (1, the area's own size), not noise / 0 (review7: 1e7, shown as a billion percent). The same contour on a step at
+    1 mm reads far less."""
+    grid = PolarGrid.make()
+    arc_mm = np.arange(0.0, 20.0, 0.5)
+    landmarks_mm = {"S": 1.0, "P": 8.0, "D": 12.0, "E": 19.0}
+    radii_mm = np.full((len(arc_mm), len(grid.angles_rad)), 1.0)
+    rng = np.random.default_rng(3)
+    fat_hu = -100.0
+    for step_mm, expected in ((2.0, MAX_LUMEN_AREA_UNCERTAINTY_FRACTION), (1.0, None)):
+        profile = np.where(grid.radii_mm < step_mm, 300.0, fat_hu)
+        samples = profile + rng.normal(0.0, 10.0, (len(arc_mm), len(grid.angles_rad), len(grid.radii_mm)))
+        samples[..., grid.radii_mm < step_mm] = 300.0
+        measures = lumen_area_uncertainty_measures(arc_mm, landmarks_mm, samples, grid, radii_mm, fat_hu)
+        for side, _ in SIDES:
+            uncertainty = measures[f"{side}_lumen_area_uncertainty_fraction"]
+            if expected is None:
+                assert 0.0 < uncertainty < 0.1 * MAX_LUMEN_AREA_UNCERTAINTY_FRACTION
+            else:
+                assert uncertainty == expected

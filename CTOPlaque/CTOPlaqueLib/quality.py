@@ -187,6 +187,9 @@ LUMEN_EDGE_NOISE_AREA_MM2 = 5.1
 # cases whose lumen holds 10% on their test seeds (Testing/test_lumen_beside_plaque.py) read up to 12.9%
 # (stenosis-60-blunt after D, a 100 HU lumen/lining step under 20 HU noise, -9..+17% over five seeds).
 MAX_LUMEN_AREA_UNCERTAINTY = 0.14
+# The largest uncertainty reported (1: the area's own size), where the slope across the contour gives none
+# (lumen_area_uncertainty_measures).
+MAX_LUMEN_AREA_UNCERTAINTY_FRACTION = 1.0
 
 
 def quality_measures(arc_mm: np.ndarray, landmarks_mm: dict, landmark_distances_mm: dict, has_lumen: np.ndarray,
@@ -346,7 +349,9 @@ def lumen_area_uncertainty_measures(arc_mm: np.ndarray, landmarks_mm: dict, samp
     The slope is the image's fall across the lumen contour, (I(r - h) - I(r + h)) / 2h with h = ``profile_sigma_mm``
     (the detection's radial smoothing), averaged over the rays of the window; the noise is ``image_noise_sd_hu``. A
     side's measures are None where its window has fewer than MIN_UNCERTAINTY_SECTIONS sections with a lumen, or no
-    noise was measured."""
+    noise was measured. The uncertainty is at most MAX_LUMEN_AREA_UNCERTAINTY_FRACTION: a contour with no fall across it
+    (a slope of 0 or less, e.g. rays that rise into calcium) has no edge for noise to move, and the noise model no
+    longer applies."""
     noise_hu = image_noise_sd_hu(samples_hu, grid, fat_hu, params)
     measures = {"lumen_noise_sd_hu": noise_hu}
     found = np.all(lumen_radii_mm > 0, axis=1)
@@ -361,9 +366,9 @@ def lumen_area_uncertainty_measures(arc_mm: np.ndarray, landmarks_mm: dict, samp
             slope = float(np.mean(across[:, 0] - across[:, 1]) / (2.0 * half_mm))
             radius_mm = float(np.mean(lumen_radii_mm[window]))
             length_mm = np.count_nonzero(window) * float(arc_mm[1] - arc_mm[0])
-            edge_sd_mm = noise_hu / max(slope, 1e-6)
-            uncertainty = float(2.0 * edge_sd_mm / radius_mm
-                                * np.sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2.0 * np.pi * radius_mm * length_mm)))
+            edge_sd_mm = noise_hu / slope if slope > 0 else np.inf
+            correlated = np.sqrt(LUMEN_EDGE_NOISE_AREA_MM2 / (2.0 * np.pi * radius_mm * length_mm))
+            uncertainty = min(MAX_LUMEN_AREA_UNCERTAINTY_FRACTION, float(2.0 * edge_sd_mm / radius_mm * correlated))
         measures[f"{side}_lumen_area_uncertainty_fraction"] = uncertainty
         measures[f"{side}_lumen_edge_slope_hu_per_mm"] = slope
     return measures
