@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from .analysis import LesionAnalysis
 from .contours import angular_neighbours
+from .crosssection import OUTSIDE_VOLUME_HU, SAMPLES_PER_CALL, interpolate_kji
 from .volume_io import Volume
 
 LUMEN_LABEL, WALL_LABEL = 1, 2
@@ -69,8 +69,11 @@ def _sample_straightened(volume: Volume, analysis: LesionAnalysis, u: np.ndarray
            + v[None, ..., None] * centerline.normals_v[frame])
     ras_to_ijk = volume.ras_to_ijk()
     ijk = ras @ ras_to_ijk[:3, :3].T + ras_to_ijk[:3, 3]
-    hu = ndimage.map_coordinates(volume.hu, ijk[..., ::-1].reshape(-1, 3).T, order=1, mode="constant",
-                                 cval=-1000.0, output=np.float32).reshape(len(centerline.arc_mm), *u.shape)
+    positions_kji = ijk[..., ::-1].reshape(-1, 3).T
+    hu = np.concatenate([interpolate_kji(volume.hu, positions_kji[:, start:start + SAMPLES_PER_CALL], 1,
+                                         OUTSIDE_VOLUME_HU)
+                         for start in range(0, positions_kji.shape[1], SAMPLES_PER_CALL)])
+    hu = hu.reshape(len(centerline.arc_mm), *u.shape)
     radius = np.hypot(u, v).ravel()
     below, above, weight = angular_neighbours(np.arctan2(v, u).ravel(), analysis.vessel_radii_mm.shape[1])
 
