@@ -613,12 +613,11 @@ def _recentred(volume: Volume, points_ras: np.ndarray, params: ExtractionParamet
     sections are returned for use); without it every pass may be coarse (a course scored afresh afterwards)."""
     passes = params.max_recentre_iterations if passes is None else passes
     converged_shift_mm = params.converged_shift_mm if converged_shift_mm is None else converged_shift_mm
-    sections, coarse, blur_from_coarse = None, True, False
+    sections, coarse, measure_on_full = None, True, blur_sigma_mm is None
     for number in range(passes):
         coarse_pass = coarse and not (keep_last and number == passes - 1)
-        if blur_from_coarse and not coarse_pass:
-            blur_sigma_mm, blur_from_coarse = None, False  # measured again on the full sections
-        blur_from_coarse = blur_from_coarse or (blur_sigma_mm is None and coarse_pass)
+        if measure_on_full and not coarse_pass:
+            blur_sigma_mm, measure_on_full = None, False  # measured (again) on the first full sections
         points_ras, shift_mm, sections = _recentre(volume, points_ras, params, blur_sigma_mm, coarse_pass)
         blur_sigma_mm = sections.wall.blur_sigma_mm
         if not coarse_pass and shift_mm < converged_shift_mm:
